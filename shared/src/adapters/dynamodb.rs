@@ -1,0 +1,584 @@
+//! The store on one DynamoDB table. The key design (see docs/dynamodb.md) in short:
+//!
+//! | item | PK | SK | indexes |
+//! |---|---|---|---|
+//! | merchant | `MER#{m}` | `MERCHANT` | |
+//! | API key (hash only) | `APIKEY#{sha256}` | `APIKEY` | |
+//! | customer | `MER#{m}#CUS#{c}` | `CUSTOMER` | |
+//! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}` |
+//! | charge owner | `CHGREF#{c}` | `CHGREF` | |
+//! | reminder | `MER#{m}#CHG#{c}` | `REM#{id}` | due (while pending): `DUE#{day}#{shard}` / `{time}#{c}#{id}` |
+//! | payment | `MER#{m}#CHG#{c}` | `PAY#{provider}#{provider payment id}` | |
+//! | provider event seen | `MER#{m}#WHK#{provider}#{event id}` | `WHK` | |
+//! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | |
+//! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | TTL |
+//! | tick watermark | `TICK` | `WATERMARK` | |
+//! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
+//!
+//! Domain objects are stored whole as JSON in `data`; the few attributes conditions need (`version`, `st`,
+//! `lease`, `since`) sit beside it and are written together with it, always in the same request.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::adapters::index_time_key;
+use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::merchant::{ApiKeyHash, Merchant};
+use crate::notification::OutboxEntry;
+use crate::payment::{Payment, UnmatchedPayment};
+use crate::ruler::{Reminder, ReminderState};
+use crate::store::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// A put that must not overwrite: true if written, false if the item existed.
+    async fn put_new(&self, item: Item) -> StoreResult<bool> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn query_all(&self, pk: String, sk_prefix: &str) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":sk", s(sk_prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn merchant_pk(m: &MerchantId) -> String {
+    format!("MER#{m}")
+}
+
+fn customer_pk(m: &MerchantId, c: &CustomerId) -> String {
+    format!("MER#{m}#CUS#{c}")
+}
+
+fn charge_pk(m: &MerchantId, c: &ChargeId) -> String {
+    format!("MER#{m}#CHG#{c}")
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn data_item<T: Serialize>(pk: String, sk: impl Into<String>, value: &T) -> Item {
+    let mut item = Item::new();
+    item.insert("PK".into(), s(pk));
+    item.insert("SK".into(), s(sk));
+    item.insert("data".into(), s(serde_json::to_string(value).expect("domain types serialise")));
+    item
+}
+
+fn parse_data<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
+    let key = || format!("{:?}/{:?}", item.get("PK"), item.get("SK"));
+    let raw = item
+        .get("data")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt { key: key(), message: "no data attribute".into() })?;
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt { key: key(), message: e.to_string() })
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn charge_item(c: &Charge) -> Item {
+    let mut item = data_item(charge_pk(&c.merchant_id, &c.id), "CHARGE", c);
+    item.insert("version".into(), n(c.version));
+    item.insert("status".into(), s(c.status.as_str()));
+    item.insert("GSI1PK".into(), s(customer_pk(&c.merchant_id, &c.customer_id)));
+    item.insert("GSI1SK".into(), s(format!("CHG#{}#{}", c.due_date.date(), c.id)));
+    item
+}
+
+fn reminder_item(r: &Reminder) -> Item {
+    let mut item = data_item(charge_pk(&r.merchant_id, &r.charge_id), format!("REM#{}", r.id()), r);
+    item.insert("st".into(), s(r.state.name()));
+    match &r.state {
+        ReminderState::Queued { lease_until, .. } => {
+            item.insert("lease".into(), n(millis(*lease_until)));
+        }
+        ReminderState::Sending { since, .. } => {
+            item.insert("since".into(), n(millis(*since)));
+        }
+        _ => {}
+    }
+    // Only pending reminders are in the (sparse) due-work index.
+    if let Some(at) = r.index_time() {
+        item.insert("DUEPK".into(), s(DueBucket::of(r, at).key()));
+        item.insert("DUESK".into(), s(format!("{}#{}#{}", index_time_key(at), r.charge_id, r.id())));
+    }
+    item
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn is_condition_failure<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// For a cancelled transaction: which of its items failed their condition.
+fn cancelled_conditions<R>(e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    match e.as_service_error()? {
+        E::TransactionCanceledException(tc) => Some(
+            tc.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn put(item: Item, condition: Option<&str>, values: Option<HashMap<String, AttributeValue>>) -> TransactWriteItem {
+    let p = Put::builder()
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_values(values)
+        .table_name("") // replaced by the caller
+        .build()
+        .expect("item and table are set");
+    TransactWriteItem::builder().put(p).build()
+}
+
+impl DynamoStore {
+    fn put_in_table(&self, item: Item, condition: Option<&str>, values: Option<HashMap<String, AttributeValue>>) -> TransactWriteItem {
+        let mut w = put(item, condition, values);
+        if let Some(p) = w.put.as_mut() {
+            p.table_name = self.table.clone();
+        }
+        w
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
+        let mut key_item = Item::new();
+        key_item.insert("PK".into(), s(format!("APIKEY#{}", key.as_str())));
+        key_item.insert("SK".into(), s("APIKEY"));
+        key_item.insert("merchant_id".into(), s(merchant.id.as_str()));
+        self.client
+            .transact_write_items()
+            .transact_items(self.put_in_table(data_item(merchant_pk(&merchant.id), "MERCHANT", merchant), None, None))
+            .transact_items(self.put_in_table(key_item, None, None))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+        self.get(merchant_pk(id), "MERCHANT").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
+        let Some(item) = self.get(format!("APIKEY#{}", key.as_str()), "APIKEY").await? else {
+            return Ok(None);
+        };
+        let Some(id) = item.get("merchant_id").and_then(|v| v.as_s().ok()).and_then(|s| MerchantId::parse(s).ok()) else {
+            return Err(StoreError::Corrupt { key: "APIKEY".into(), message: "no merchant_id".into() });
+        };
+        self.get_merchant(&id).await
+    }
+
+    async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(data_item(customer_pk(&customer.merchant_id, &customer.id), "CUSTOMER", customer)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_customer(&self, merchant: &MerchantId, id: &CustomerId) -> StoreResult<Option<Customer>> {
+        self.get(customer_pk(merchant, id), "CUSTOMER").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn create_charge(&self, charge: &Charge, reminders: &[Reminder]) -> StoreResult<()> {
+        let mut owner = Item::new();
+        owner.insert("PK".into(), s(format!("CHGREF#{}", charge.id)));
+        owner.insert("SK".into(), s("CHGREF"));
+        owner.insert("merchant_id".into(), s(charge.merchant_id.as_str()));
+        let not_exists = Some("attribute_not_exists(PK)");
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_in_table(charge_item(charge), not_exists, None))
+            .transact_items(self.put_in_table(owner, not_exists, None));
+        for r in reminders {
+            tx = tx.transact_items(self.put_in_table(reminder_item(r), not_exists, None));
+        }
+        match tx.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if cancelled_conditions(&e).is_some_and(|c| c.iter().any(|f| *f)) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_charge(&self, merchant: &MerchantId, id: &ChargeId) -> StoreResult<Option<Charge>> {
+        self.get(charge_pk(merchant, id), "CHARGE").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>> {
+        let Some(item) = self.get(format!("CHGREF#{id}"), "CHGREF").await? else { return Ok(None) };
+        Ok(item.get("merchant_id").and_then(|v| v.as_s().ok()).and_then(|s| MerchantId::parse(s).ok()))
+    }
+
+    async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(charge_item(charge)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :chg)")
+                .expression_attribute_values(":pk", s(customer_pk(merchant, customer)))
+                .expression_attribute_values(":chg", s("CHG#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(parse_data(&item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
+        self.query_all(charge_pk(merchant, charge), "REM#").await?.iter().map(parse_data).collect()
+    }
+
+    async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>> {
+        self.get(charge_pk(merchant, charge), &format!("REM#{reminder_id}")).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn add_reminder(&self, reminder: &Reminder) -> StoreResult<bool> {
+        self.put_new(reminder_item(reminder)).await
+    }
+
+    async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>> {
+        let start: Option<Item> = match cursor {
+            Some(c) => {
+                let keys: HashMap<String, String> = serde_json::from_str(&c)
+                    .map_err(|e| StoreError::Corrupt { key: "cursor".into(), message: e.to_string() })?;
+                Some(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
+            }
+            None => None,
+        };
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("due")
+            .key_condition_expression("DUEPK = :pk AND DUESK <= :until")
+            .expression_attribute_values(":pk", s(bucket.key()))
+            // '~' sorts after every character of ids, so everything at `until` is included.
+            .expression_attribute_values(":until", s(format!("{}#~", index_time_key(until))))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Reminder>>>()?;
+        let next = match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => {
+                let keys: HashMap<String, String> =
+                    k.into_iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name, s.clone()))).collect();
+                Some(serde_json::to_string(&keys).expect("string map serialises"))
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        let mut clauses = Vec::new();
+        for f in from {
+            match *f {
+                "planned" | "queued" | "sending" => {
+                    values.insert(format!(":{f}"), s(*f));
+                    clauses.push(format!("st = :{f}"));
+                }
+                "queued_expired" => {
+                    values.insert(":queued".into(), s("queued"));
+                    values.insert(":now".into(), n(millis(now)));
+                    clauses.push("(st = :queued AND lease <= :now)".into());
+                }
+                "sending_stale" => {
+                    values.insert(":sending".into(), s("sending"));
+                    values.insert(":stale".into(), n(millis(now - crate::delivery::SENDING_STALE_AFTER)));
+                    clauses.push("(st = :sending AND since <= :stale)".into());
+                }
+                other => panic!("unknown reminder state filter {other}"),
+            }
+        }
+        let next = Reminder { state: to, ..reminder.clone() };
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(reminder_item(&next)))
+            .condition_expression(format!("attribute_exists(PK) AND ({})", clauses.join(" OR ")))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let Some(item) = self.get("TICK".into(), "WATERMARK").await? else { return Ok(None) };
+        let ms = item.get("at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+    }
+
+    async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("TICK"))
+            .key("SK", s("WATERMARK"))
+            .update_expression("SET #at = :to")
+            .condition_expression("attribute_not_exists(#at) OR #at < :to")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":to", n(millis(to)))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
+        let mut seen = Item::new();
+        seen.insert("PK".into(), s(format!("MER#{}#WHK#{}#{}", payment.merchant_id, payment.provider, payment.provider_event_id)));
+        seen.insert("SK".into(), s("WHK"));
+        seen.insert("payment_id".into(), s(payment.id.as_str()));
+        let payment_item = data_item(
+            charge_pk(&payment.merchant_id, &payment.charge_id),
+            format!("PAY#{}#{}", payment.provider, payment.provider_payment_id),
+            payment,
+        );
+        let not_exists = Some("attribute_not_exists(PK)");
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_in_table(seen, not_exists, None))
+            .transact_items(self.put_in_table(payment_item, not_exists, None));
+        if let Some((charge, expected)) = settled {
+            let values = HashMap::from([(":v".to_string(), n(expected))]);
+            tx = tx.transact_items(self.put_in_table(charge_item(charge), Some("version = :v"), Some(values)));
+        }
+        match tx.send().await {
+            Ok(_) => Ok(PaymentRecorded::Recorded),
+            Err(e) => match cancelled_conditions(&e) {
+                Some(failed) if failed.iter().take(2).any(|f| *f) => Ok(PaymentRecorded::Duplicate),
+                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict),
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>> {
+        let mut all: Vec<Payment> =
+            self.query_all(charge_pk(merchant, charge), "PAY#").await?.iter().map(parse_data).collect::<StoreResult<_>>()?;
+        all.sort_by_key(|p| p.received_at);
+        Ok(all)
+    }
+
+    async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
+        let pk = format!("UNMATCHED#{}", unmatched.provider);
+        self.put_new(data_item(pk, unmatched.provider_event_id.clone(), unmatched)).await
+    }
+
+    async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {
+        self.query_all(format!("UNMATCHED#{provider}"), "").await?.iter().map(parse_data).collect()
+    }
+
+    async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
+        let pk = format!("MER#{merchant}#IDEM#{}", sha256_hex(key));
+        let expires = now + crate::idempotency::RETENTION;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(pk.clone()))
+            .item("SK", s("IDEM"))
+            .item("hash", s(request_hash))
+            .item("created", n(millis(now)))
+            .item("ttl", n(expires.timestamp()))
+            // An expired record (TTL deletion is lazy) counts as absent.
+            .condition_expression("attribute_not_exists(PK) OR created < :expired")
+            .expression_attribute_values(":expired", n(millis(now - crate::idempotency::RETENTION)))
+            .send()
+            .await;
+        match r {
+            Ok(_) => return Ok(IdempotencyBegin::Started),
+            Err(e) if is_condition_failure(&e) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        let Some(item) = self.get(pk, "IDEM").await? else {
+            return Ok(IdempotencyBegin::InProgress);
+        };
+        if item.get("hash").and_then(|v| v.as_s().ok()).map(String::as_str) != Some(request_hash) {
+            return Ok(IdempotencyBegin::Mismatch);
+        }
+        match item.get("data") {
+            Some(_) => Ok(IdempotencyBegin::Replay(parse_data(&item)?)),
+            None => Ok(IdempotencyBegin::InProgress),
+        }
+    }
+
+    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut item = data_item(format!("MER#{merchant}#IDEM#{}", sha256_hex(key)), "IDEM", response);
+        item.insert("hash".into(), s(request_hash));
+        item.insert("created".into(), n(millis(now)));
+        item.insert("ttl".into(), n((now + crate::idempotency::RETENTION).timestamp()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("MER#{merchant}#IDEM#{}", sha256_hex(key))))
+            .key("SK", s("IDEM"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
+        self.put_new(data_item("OUTBOX".into(), format!("{}#{}", entry.charge_id, entry.reminder_id), entry)).await
+    }
+
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+        let mut all: Vec<OutboxEntry> = self.query_all("OUTBOX".into(), "").await?.iter().map(parse_data).collect::<StoreResult<_>>()?;
+        all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
+        Ok(all)
+    }
+}

@@ -1,0 +1,330 @@
+//! In-memory adapters: the store, an event bus and a queue that record what they get. Used by unit tests and
+//! the store conformance suite; they keep the same guarantees as the DynamoDB adapter (conditional writes,
+//! all-or-nothing transactions) under one mutex.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::events::{DomainEvent, EventBus, PublishError};
+use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::merchant::{ApiKeyHash, Merchant};
+use crate::notification::{NotificationJob, OutboxEntry};
+use crate::payment::{Payment, UnmatchedPayment};
+use crate::queue::{EnqueueError, NotificationQueue};
+use crate::ruler::{Reminder, ReminderState};
+use crate::store::*;
+
+#[derive(Default)]
+struct State {
+    merchants: HashMap<MerchantId, Merchant>,
+    keys: HashMap<String, MerchantId>,
+    customers: HashMap<(MerchantId, CustomerId), Customer>,
+    charges: HashMap<(MerchantId, ChargeId), Charge>,
+    owners: HashMap<ChargeId, MerchantId>,
+    reminders: BTreeMap<(MerchantId, ChargeId, String), Reminder>,
+    payments: BTreeMap<(MerchantId, ChargeId, String), Payment>,
+    provider_events: std::collections::HashSet<(MerchantId, String, String)>,
+    unmatched: BTreeMap<(String, String), UnmatchedPayment>,
+    idempotency: HashMap<(MerchantId, String), (String, Option<SavedResponse>, DateTime<Utc>)>,
+    watermark: Option<DateTime<Utc>>,
+    outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Whether a stored reminder state matches one of the names a transition accepts.
+pub(crate) fn state_matches(state: &ReminderState, from: &[&str], now: DateTime<Utc>) -> bool {
+    from.iter().any(|f| match (*f, state) {
+        ("planned", ReminderState::Planned) => true,
+        ("queued", ReminderState::Queued { .. }) => true,
+        ("queued_expired", ReminderState::Queued { lease_until, .. }) => *lease_until <= now,
+        ("sending", ReminderState::Sending { .. }) => true,
+        ("sending_stale", ReminderState::Sending { since, .. }) => *since + crate::delivery::SENDING_STALE_AFTER <= now,
+        _ => false,
+    })
+}
+
+fn due_sort_key(r: &Reminder, at: DateTime<Utc>) -> String {
+    format!("{}#{}#{}", crate::adapters::index_time_key(at), r.charge_id, r.id())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.merchants.insert(merchant.id.clone(), merchant.clone());
+        s.keys.insert(key.as_str().to_string(), merchant.id.clone());
+        Ok(())
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+        Ok(self.lock().merchants.get(id).cloned())
+    }
+
+    async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
+        let s = self.lock();
+        Ok(s.keys.get(key.as_str()).and_then(|m| s.merchants.get(m)).cloned())
+    }
+
+    async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
+        self.lock().customers.insert((customer.merchant_id.clone(), customer.id.clone()), customer.clone());
+        Ok(())
+    }
+
+    async fn get_customer(&self, merchant: &MerchantId, id: &CustomerId) -> StoreResult<Option<Customer>> {
+        Ok(self.lock().customers.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn create_charge(&self, charge: &Charge, reminders: &[Reminder]) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (charge.merchant_id.clone(), charge.id.clone());
+        if s.charges.contains_key(&key) {
+            return Err(StoreError::Conflict);
+        }
+        s.charges.insert(key, charge.clone());
+        s.owners.insert(charge.id.clone(), charge.merchant_id.clone());
+        for r in reminders {
+            s.reminders.insert((r.merchant_id.clone(), r.charge_id.clone(), r.id()), r.clone());
+        }
+        Ok(())
+    }
+
+    async fn get_charge(&self, merchant: &MerchantId, id: &ChargeId) -> StoreResult<Option<Charge>> {
+        Ok(self.lock().charges.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>> {
+        Ok(self.lock().owners.get(id).cloned())
+    }
+
+    async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (charge.merchant_id.clone(), charge.id.clone());
+        match s.charges.get(&key) {
+            Some(current) if current.version == expected_version => {
+                s.charges.insert(key, charge.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
+        let s = self.lock();
+        let mut out: Vec<Charge> = s
+            .charges
+            .values()
+            .filter(|c| &c.merchant_id == merchant && &c.customer_id == customer)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.due_date, a.id.as_str()).cmp(&(b.due_date, b.id.as_str())));
+        Ok(out)
+    }
+
+    async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
+        let s = self.lock();
+        Ok(s.reminders
+            .iter()
+            .filter(|((m, c, _), _)| m == merchant && c == charge)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>> {
+        Ok(self.lock().reminders.get(&(merchant.clone(), charge.clone(), reminder_id.to_string())).cloned())
+    }
+
+    async fn add_reminder(&self, reminder: &Reminder) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let key = (reminder.merchant_id.clone(), reminder.charge_id.clone(), reminder.id());
+        if s.reminders.contains_key(&key) {
+            return Ok(false);
+        }
+        s.reminders.insert(key, reminder.clone());
+        Ok(true)
+    }
+
+    async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>> {
+        let s = self.lock();
+        let mut due: Vec<(String, Reminder)> = s
+            .reminders
+            .values()
+            .filter_map(|r| {
+                let at = r.index_time()?;
+                (at <= until && &DueBucket::of(r, at) == bucket).then(|| (due_sort_key(r, at), r.clone()))
+            })
+            .filter(|(k, _)| cursor.as_ref().is_none_or(|c| k > c))
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = due.len() > limit;
+        due.truncate(limit);
+        let next = if more { due.last().map(|(k, _)| k.clone()) } else { None };
+        Ok(Page { items: due.into_iter().map(|(_, r)| r).collect(), next })
+    }
+
+    async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let key = (reminder.merchant_id.clone(), reminder.charge_id.clone(), reminder.id());
+        match s.reminders.get_mut(&key) {
+            Some(current) if state_matches(&current.state, from, now) => {
+                current.state = to;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self.lock().watermark)
+    }
+
+    async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.watermark.is_none_or(|w| w < to) {
+            s.watermark = Some(to);
+        }
+        Ok(())
+    }
+
+    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
+        let mut s = self.lock();
+        let event = (payment.merchant_id.clone(), payment.provider.clone(), payment.provider_event_id.clone());
+        let pkey = (
+            payment.merchant_id.clone(),
+            payment.charge_id.clone(),
+            format!("{}#{}", payment.provider, payment.provider_payment_id),
+        );
+        if s.provider_events.contains(&event) || s.payments.contains_key(&pkey) {
+            return Ok(PaymentRecorded::Duplicate);
+        }
+        if let Some((charge, expected)) = settled {
+            let ckey = (charge.merchant_id.clone(), charge.id.clone());
+            match s.charges.get(&ckey) {
+                Some(current) if current.version == expected => {
+                    s.charges.insert(ckey, charge.clone());
+                }
+                _ => return Err(StoreError::Conflict),
+            }
+        }
+        s.provider_events.insert(event);
+        s.payments.insert(pkey, payment.clone());
+        Ok(PaymentRecorded::Recorded)
+    }
+
+    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>> {
+        let s = self.lock();
+        Ok(s.payments
+            .iter()
+            .filter(|((m, c, _), _)| m == merchant && c == charge)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let key = (unmatched.provider.clone(), unmatched.provider_event_id.clone());
+        if s.unmatched.contains_key(&key) {
+            return Ok(false);
+        }
+        s.unmatched.insert(key, unmatched.clone());
+        Ok(true)
+    }
+
+    async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {
+        Ok(self.lock().unmatched.values().filter(|u| u.provider == provider).cloned().collect())
+    }
+
+    async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
+        let mut s = self.lock();
+        let k = (merchant.clone(), key.to_string());
+        match s.idempotency.get(&k) {
+            Some((_, _, created)) if now - *created > crate::idempotency::RETENTION => {}
+            Some((hash, _, _)) if hash != request_hash => return Ok(IdempotencyBegin::Mismatch),
+            Some((_, Some(saved), _)) => return Ok(IdempotencyBegin::Replay(saved.clone())),
+            Some((_, None, _)) => return Ok(IdempotencyBegin::InProgress),
+            None => {}
+        }
+        s.idempotency.insert(k, (request_hash.to_string(), None, now));
+        Ok(IdempotencyBegin::Started)
+    }
+
+    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+        self.lock()
+            .idempotency
+            .insert((merchant.clone(), key.to_string()), (request_hash.to_string(), Some(response.clone()), now));
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()> {
+        self.lock().idempotency.remove(&(merchant.clone(), key.to_string()));
+        Ok(())
+    }
+
+    async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let key = (entry.charge_id.clone(), entry.reminder_id.clone());
+        if s.outbox.contains_key(&key) {
+            return Ok(false);
+        }
+        s.outbox.insert(key, entry.clone());
+        Ok(true)
+    }
+
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+        let mut all: Vec<OutboxEntry> = self.lock().outbox.values().cloned().collect();
+        all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
+        Ok(all)
+    }
+}
+
+/// Records published events; tests read them back.
+#[derive(Default)]
+pub struct RecordingEventBus {
+    pub events: Mutex<Vec<DomainEvent>>,
+}
+
+#[async_trait]
+impl EventBus for RecordingEventBus {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// Holds enqueued jobs; tests drain them into the delivery use case.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub jobs: Mutex<std::collections::VecDeque<NotificationJob>>,
+}
+
+impl MemoryQueue {
+    pub fn drain(&self) -> Vec<NotificationJob> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+    }
+}
+
+#[async_trait]
+impl NotificationQueue for MemoryQueue {
+    async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
+        Ok(())
+    }
+}

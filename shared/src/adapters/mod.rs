@@ -1,0 +1,15 @@
+//! Implementations of the ports. Only this module (and the Lambda entry points) touch AWS SDK types.
+
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod memory;
+pub mod outbox;
+pub mod sqs;
+pub mod void;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// A sortable text form of an instant for index keys (fixed width, UTC, milliseconds).
+pub fn index_time_key(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

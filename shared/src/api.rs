@@ -1,0 +1,478 @@
+//! The HTTP API, independent of how requests arrive (API Gateway through lambda_http, or tests).
+//! Parsing and error mapping happen here once; use cases receive domain types.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::charge::{new_payment_token, Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use crate::contact::{Email, Phone};
+use crate::customer::{Customer, PersonName};
+use crate::delivery::payment_url;
+use crate::document::Document;
+use crate::events::{DomainEvent, EventBus};
+use crate::ids::{ChargeId, CustomerId};
+use crate::idempotency;
+use crate::merchant::{ApiKeyHash, Merchant};
+use crate::money::Money;
+use crate::notification::NotificationJob;
+use crate::queue::NotificationQueue;
+use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
+use crate::settlement::{Settled, Settlement};
+use crate::store::{IdempotencyBegin, SavedResponse, Store, StoreError};
+use crate::webhook::{self, WebhookSecret};
+
+/// Largest request body accepted; a charge is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+impl ApiResponse {
+    pub fn json(status: u16, body: &impl Serialize) -> Self {
+        Self { status, body: serde_json::to_string(body).expect("serialisable response") }
+    }
+}
+
+/// Every error the API returns: `{"error":{"code","message","field"}}`, message in Portuguese / English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        Self { status: 422, code: "invalid_field", message: message.to_string(), field: Some(field.to_string()) }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(500, "internal_error", "erro interno, tente novamente / internal error, please retry")
+    }
+
+    pub fn into_response(self) -> ApiResponse {
+        ApiResponse::json(
+            self.status,
+            &json!({"error": {"code": self.code, "message": self.message, "field": self.field}}),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::new(409, "conflict", "conflito de concorrência, tente novamente / concurrent update, please retry"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Create {
+    Customer,
+    Charge,
+}
+
+pub struct Api<'a> {
+    pub store: &'a dyn Store,
+    pub events: &'a dyn EventBus,
+    pub queue: &'a dyn NotificationQueue,
+    pub public_base_url: &'a str,
+}
+
+impl Api<'_> {
+    /// The merchant API (`/v1/customers`, `/v1/charges`).
+    pub async fn handle(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        match self.route(req, now).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let known = matches!(segments.as_slice(), ["v1", "customers"] | ["v1", "customers", _] | ["v1", "charges"] | ["v1", "charges", _]);
+        if !known {
+            return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
+        }
+        if req.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
+        }
+        let merchant = self.authenticate(req).await?;
+        match (req.method.as_str(), segments.as_slice()) {
+            ("POST", ["v1", "customers"]) => self.idempotent(&merchant, req, now, Create::Customer).await,
+            ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
+            ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
+            ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id).await,
+            _ => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
+        }
+    }
+
+    async fn authenticate(&self, req: &ApiRequest) -> Result<Merchant, ApiError> {
+        let unauthorized = || ApiError::new(401, "unauthorized", "chave de API ausente ou inválida / missing or invalid API key");
+        let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(unauthorized)?;
+        self.store.merchant_by_key(&ApiKeyHash::of(token.trim())).await?.ok_or_else(unauthorized)
+    }
+
+    /// Runs `handler` at most once per `Idempotency-Key`: a repeat with the same body replays the saved
+    /// response; a repeat with another body is refused.
+    async fn idempotent(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>, op: Create) -> Result<ApiResponse, ApiError> {
+        let Some(key) = req.header("idempotency-key") else {
+            return self.create(op, merchant, req, now).await;
+        };
+        if !idempotency::valid_key(key) {
+            return Err(ApiError::invalid("Idempotency-Key", "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key"));
+        }
+        let hash = idempotency::request_hash(&req.method, &req.path, &req.body);
+        match self.store.idempotency_begin(&merchant.id, key, &hash, now).await? {
+            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body }),
+            IdempotencyBegin::Mismatch => {
+                return Err(ApiError::new(422, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
+            }
+            IdempotencyBegin::InProgress => {
+                return Err(ApiError::new(409, "idempotency_in_progress", "requisição com esta chave ainda em andamento / a request with this key is in progress"))
+            }
+            IdempotencyBegin::Started => {}
+        }
+        let response = match self.create(op, merchant, req, now).await {
+            Ok(r) => r,
+            Err(e) if e.status < 500 => e.into_response(),
+            Err(e) => {
+                // Nothing was saved: let the client retry with the same key.
+                let _ = self.store.idempotency_abort(&merchant.id, key).await;
+                return Err(e);
+            }
+        };
+        let saved = SavedResponse { status: response.status, body: response.body.clone() };
+        self.store.idempotency_complete(&merchant.id, key, &hash, &saved, now).await?;
+        Ok(response)
+    }
+
+    async fn create(&self, op: Create, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        match op {
+            Create::Customer => self.create_customer(merchant, req, now).await,
+            Create::Charge => self.create_charge(merchant, req, now).await,
+        }
+    }
+
+    async fn create_customer(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = json_object(&req.body)?;
+        reject_unknown(&body, &["name", "document", "email", "phone"], "")?;
+        let customer = parse_customer(&body, merchant, now, "")?;
+        self.store.put_customer(&customer).await?;
+        Ok(ApiResponse::json(201, &customer_json(&customer)))
+    }
+
+    async fn get_customer(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cliente não encontrado / customer not found");
+        let id = CustomerId::parse(id).map_err(|_| not_found())?;
+        let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        Ok(ApiResponse::json(200, &customer_json(&customer)))
+    }
+
+    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = json_object(&req.body)?;
+        reject_unknown(
+            &body,
+            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference"],
+            "",
+        )?;
+        let amount = match body.get("amount") {
+            Some(Value::String(s)) => Money::parse(s).map_err(|e| ApiError::invalid("amount", e))?,
+            Some(_) => return Err(ApiError::invalid("amount", "envie o valor como texto, ex. \"150.00\" / send the amount as a string, e.g. \"150.00\"")),
+            None => return Err(missing("amount")),
+        };
+        let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
+        let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
+        let payment_methods = parse_methods(body.get("payment_methods"))?;
+        let max_installments = match body.get("max_installments") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=12).contains(n))
+                .ok_or_else(|| ApiError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))? as u8,
+        };
+        if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
+            return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
+        }
+        let external_reference = match body.get("external_reference") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
+            _ => return Err(ApiError::invalid("external_reference", "texto de até 100 caracteres / string up to 100 chars")),
+        };
+
+        let customer = match (body.get("customer_id"), body.get("customer")) {
+            (Some(Value::String(id)), None) => {
+                let not_found = || ApiError { status: 422, code: "customer_not_found", message: "cliente não encontrado / customer not found".into(), field: Some("customer_id".into()) };
+                let id = CustomerId::parse(id).map_err(|_| not_found())?;
+                self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?
+            }
+            (None, Some(Value::Object(inline))) => {
+                reject_unknown(inline, &["name", "document", "email", "phone"], "customer.")?;
+                let c = parse_customer(inline, merchant, now, "customer.")?;
+                self.store.put_customer(&c).await?;
+                c
+            }
+            (None, None) => return Err(missing("customer_id")),
+            _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
+        };
+
+        let charge = Charge {
+            id: ChargeId::generate(),
+            merchant_id: merchant.id.clone(),
+            customer_id: customer.id.clone(),
+            amount,
+            due_date,
+            description,
+            payment_methods,
+            max_installments,
+            status: ChargeStatus::Pending,
+            payment_token: new_payment_token(),
+            external_reference,
+            created_at: now,
+            updated_at: now,
+            paid_at: None,
+            version: 1,
+        };
+        let mut reminders = ruler::plan(&charge, &customer, &Ruler::default(), now);
+        self.store.create_charge(&charge, &reminders).await?;
+
+        if let Err(e) = self
+            .events
+            .publish(&[DomainEvent {
+                id: format!("{}:created", charge.id),
+                kind: "ChargeCreated".into(),
+                merchant_id: charge.merchant_id.clone(),
+                charge_id: charge.id.clone(),
+                occurred_at: now,
+                data: json!({"amount": charge.amount, "due_date": charge.due_date, "customer_id": charge.customer_id}),
+            }])
+            .await
+        {
+            // The charge exists; failing the request now would invite a duplicate. Logged for replay.
+            tracing::error!(charge_id = %charge.id, error = %e, "ChargeCreated not published");
+        }
+        self.send_now(&mut reminders, now).await;
+        Ok(ApiResponse::json(201, &self.charge_json(&charge, &reminders)))
+    }
+
+    /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
+    /// the next tick finds them, so the request still succeeds.
+    async fn send_now(&self, reminders: &mut [Reminder], now: DateTime<Utc>) {
+        let mut jobs = Vec::new();
+        for r in reminders.iter_mut().filter(|r| r.due_at <= now && matches!(r.action, Action::Notify(_))) {
+            let queued = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt: 1 };
+            if let Ok(true) = self.store.transition_reminder(r, &["planned"], queued.clone(), now).await {
+                r.state = queued;
+                jobs.push(NotificationJob { merchant_id: r.merchant_id.clone(), charge_id: r.charge_id.clone(), reminder_id: r.id(), as_of: now });
+            }
+        }
+        if let Err(e) = self.queue.enqueue(&jobs).await {
+            tracing::warn!(error = %e, "immediate reminders left for the next tick");
+        }
+    }
+
+    async fn get_charge(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
+        let id = ChargeId::parse(id).map_err(|_| not_found())?;
+        let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        let reminders = self.store.reminders_of(&merchant.id, &id).await?;
+        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+    }
+
+    fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {
+        let mut reminders: Vec<&Reminder> = reminders.iter().filter(|r| matches!(r.action, Action::Notify(_))).collect();
+        reminders.sort_by_key(|r| r.due_at);
+        json!({
+            "id": c.id,
+            "object": "charge",
+            "status": c.status,
+            "amount": c.amount,
+            "due_date": c.due_date,
+            "description": c.description,
+            "customer_id": c.customer_id,
+            "payment_methods": c.payment_methods,
+            "max_installments": c.max_installments,
+            "external_reference": c.external_reference,
+            "payment_url": payment_url(self.public_base_url, &c.payment_token),
+            "created_at": c.created_at,
+            "updated_at": c.updated_at,
+            "paid_at": c.paid_at,
+            "reminders": reminders.iter().map(|r| reminder_json(r)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Payment providers' webhooks (`POST /v1/webhooks/{provider}`).
+pub struct WebhookApi<'a> {
+    pub settlement: Settlement<'a>,
+    pub secrets: &'a [WebhookSecret],
+}
+
+impl WebhookApi<'_> {
+    pub async fn handle(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        match self.route(req, now).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let ["v1", "webhooks", provider] = segments.as_slice() else {
+            return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
+        };
+        if req.method != "POST" {
+            return Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed"));
+        }
+        if *provider != "cobranca" {
+            return Err(ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider"));
+        }
+        if req.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
+        }
+        let id = req.header("webhook-id");
+        webhook::verify(self.secrets, id, req.header("webhook-timestamp"), req.header("webhook-signature"), &req.body, now)
+            .map_err(|e| ApiError::new(401, "invalid_signature", e.to_string()))?;
+        let id = id.unwrap_or_default();
+        let notice = webhook::parse_cobranca(id, &req.body).map_err(|e| match e {
+            webhook::PayloadError::Malformed(m) => ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {m}")),
+            webhook::PayloadError::UnsupportedType(t) => ApiError::invalid("type", format!("tipo não suportado / unsupported type: {t}")),
+            webhook::PayloadError::Field { field, message } => ApiError::invalid(field, message),
+        })?;
+        let raw = String::from_utf8_lossy(&req.body);
+        let settled = self.settlement.apply(&notice, &raw, now).await.map_err(ApiError::internal)?;
+        Ok(match settled {
+            Settled::Paid { charge } => ApiResponse::json(200, &json!({"result": "applied", "charge_id": charge.id, "charge_status": charge.status})),
+            Settled::Duplicate { charge } => ApiResponse::json(200, &json!({"result": "duplicate", "charge_id": charge.id, "charge_status": charge.status})),
+            Settled::Recorded { charge, outcome } => ApiResponse::json(202, &json!({"result": outcome, "charge_id": charge.id, "charge_status": charge.status})),
+            Settled::Unmatched => ApiResponse::json(202, &json!({"result": "unmatched"})),
+        })
+    }
+}
+
+fn reminder_json(r: &Reminder) -> Value {
+    let reason = match &r.state {
+        ReminderState::Skipped { reason } | ReminderState::Failed { reason } | ReminderState::Cancelled { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    let channel = match r.action {
+        Action::Notify(c) => Some(c),
+        Action::MarkOverdue => None,
+    };
+    json!({"id": r.id(), "step": r.step.name(), "channel": channel, "scheduled_at": r.due_at, "state": r.state.name(), "reason": reason})
+}
+
+fn customer_json(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "object": "customer",
+        "name": c.name,
+        "document": c.document.as_str(),
+        "document_type": c.document.kind(),
+        "email": c.email,
+        "phone": c.phone,
+        "created_at": c.created_at,
+    })
+}
+
+fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<Utc>, prefix: &str) -> Result<Customer, ApiError> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let str_of = |name: &str| -> Result<&str, ApiError> {
+        match body.get(name) {
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(ApiError::invalid(&f(name), "deve ser texto / must be a string")),
+            None => Err(missing(&f(name))),
+        }
+    };
+    let optional = |name: &str| -> Result<Option<&str>, ApiError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::invalid(&f(name), "deve ser texto / must be a string")),
+        }
+    };
+    Ok(Customer {
+        id: CustomerId::generate(),
+        merchant_id: merchant.id.clone(),
+        name: PersonName::parse(str_of("name")?).map_err(|e| ApiError::invalid(&f("name"), e))?,
+        document: Document::parse(str_of("document")?).map_err(|e| ApiError::invalid(&f("document"), e))?,
+        email: optional("email")?.map(Email::parse).transpose().map_err(|e| ApiError::invalid(&f("email"), e))?,
+        phone: optional("phone")?.map(Phone::parse).transpose().map_err(|e| ApiError::invalid(&f("phone"), e))?,
+        created_at: now,
+    })
+}
+
+fn parse_methods(v: Option<&Value>) -> Result<Vec<PaymentMethod>, ApiError> {
+    let field = "payment_methods";
+    let Some(v) = v else { return Err(missing(field)) };
+    let items = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+        ApiError::invalid(field, "lista não vazia de pix, boleto, credit_card / non-empty list of pix, boleto, credit_card")
+    })?;
+    let mut out = Vec::new();
+    for item in items {
+        let m = item
+            .as_str()
+            .and_then(PaymentMethod::parse)
+            .ok_or_else(|| ApiError::invalid(field, format!("forma de pagamento desconhecida / unknown payment method: {item}")))?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::new(400, "malformed_json", "o corpo deve ser um objeto JSON / body must be a JSON object")),
+        Err(e) => Err(ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {e}"))),
+    }
+}
+
+fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError { status: 422, code: "unknown_field", message: "campo desconhecido / unknown field".into(), field: Some(format!("{prefix}{k}")) }),
+        None => Ok(()),
+    }
+}
+
+fn required_str<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str, ApiError> {
+    match body.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::invalid(name, "deve ser texto / must be a string")),
+        None => Err(missing(name)),
+    }
+}
+
+fn missing(field: &str) -> ApiError {
+    ApiError { status: 422, code: "missing_field", message: "campo obrigatório / required field".into(), field: Some(field.to_string()) }
+}
+

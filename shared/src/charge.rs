@@ -1,0 +1,223 @@
+//! Charges: what a payer owes a merchant, by when, and how they may pay.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar;
+use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::money::Money;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: ChargeId,
+    pub merchant_id: MerchantId,
+    pub customer_id: CustomerId,
+    pub amount: Money,
+    pub due_date: DueDate,
+    pub description: Description,
+    pub payment_methods: Vec<PaymentMethod>,
+    pub max_installments: u8,
+    pub status: ChargeStatus,
+    /// The unguessable token of the payment link; not the charge id, so ids can be shared without exposing
+    /// the payment page.
+    pub payment_token: String,
+    pub external_reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Bumped on every change; writes are conditional on it (optimistic concurrency).
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    Pending,
+    Overdue,
+    Paid,
+    Cancelled,
+    Expired,
+}
+
+impl ChargeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Overdue => "overdue",
+            Self::Paid => "paid",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Overdue, Self::Paid, Self::Cancelled, Self::Expired].into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether a payer can still pay, and so whether reminders still make sense.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Overdue)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Pix,
+    Boleto,
+    CreditCard,
+}
+
+impl PaymentMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pix" => Some(Self::Pix),
+            "boleto" => Some(Self::Boleto),
+            "credit_card" => Some(Self::CreditCard),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pix => "pix",
+            Self::Boleto => "boleto",
+            Self::CreditCard => "credit_card",
+        }
+    }
+}
+
+/// A charge's due date. New charges cannot be due in the past (São Paulo's today) nor beyond ten years, which is
+/// as far as a boleto's fator de vencimento reaches before it wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DueDate(NaiveDate);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DueDateError {
+    #[error("data inválida, use AAAA-MM-DD / invalid date, use YYYY-MM-DD")]
+    Malformed,
+    #[error("vencimento no passado / due date is in the past")]
+    InThePast,
+    #[error("vencimento a mais de 10 anos / due date more than 10 years ahead")]
+    TooFar,
+}
+
+impl DueDate {
+    pub fn parse_new(s: &str, now: DateTime<Utc>) -> Result<Self, DueDateError> {
+        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| DueDateError::Malformed)?;
+        let today = calendar::local_date(now);
+        if date < today {
+            return Err(DueDateError::InThePast);
+        }
+        if date > today + Duration::days(3650) {
+            return Err(DueDateError::TooFar);
+        }
+        Ok(Self(date))
+    }
+
+    /// A date read back from storage, already validated when it was first accepted.
+    pub fn from_stored(date: NaiveDate) -> Self {
+        Self(date)
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+
+    /// The first day the charge counts as late: the day after the due date rolled to a business day.
+    pub fn first_overdue_day(self) -> NaiveDate {
+        calendar::effective_due_date(self.0).succ_opt().expect("date in range")
+    }
+}
+
+/// What the charge is for, shown to the payer: 1..=500 characters, no control characters except line breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Description(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("descrição deve ter de 1 a 500 caracteres / description must have 1 to 500 characters")]
+pub struct InvalidDescription;
+
+impl Description {
+    pub fn parse(s: &str) -> Result<Self, InvalidDescription> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if (1..=500).contains(&n) && !t.chars().any(|c| c.is_control() && c != '\n') {
+            Ok(Self(t.to_string()))
+        } else {
+            Err(InvalidDescription)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Description {
+    type Error = InvalidDescription;
+    fn try_from(s: String) -> Result<Self, InvalidDescription> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Description> for String {
+    fn from(d: Description) -> String {
+        d.0
+    }
+}
+
+/// A fresh payment-link token: 160 random bits, URL-safe.
+pub fn new_payment_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn accepts_a_due_date_today_or_later() {
+        assert!(DueDate::parse_new("2026-11-22", now()).is_ok());
+        assert!(DueDate::parse_new("2026-12-10", now()).is_ok());
+    }
+
+    #[test]
+    fn rejects_a_due_date_in_the_past_or_malformed() {
+        assert_eq!(DueDate::parse_new("2026-11-21", now()), Err(DueDateError::InThePast));
+        assert_eq!(DueDate::parse_new("2026-02-30", now()), Err(DueDateError::Malformed));
+        assert_eq!(DueDate::parse_new("10/12/2026", now()), Err(DueDateError::Malformed));
+        assert_eq!(DueDate::parse_new("2040-01-01", now()), Err(DueDateError::TooFar));
+    }
+
+    #[test]
+    fn today_is_judged_in_sao_paulo() {
+        // 01:00 UTC on the 23rd is still the 22nd in São Paulo.
+        let late_evening = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+        assert!(DueDate::parse_new("2026-11-22", late_evening).is_ok());
+    }
+
+    #[test]
+    fn a_charge_due_on_saturday_is_late_only_from_tuesday() {
+        let due = DueDate::from_stored(NaiveDate::from_ymd_opt(2026, 12, 5).unwrap());
+        assert_eq!(due.first_overdue_day(), NaiveDate::from_ymd_opt(2026, 12, 8).unwrap());
+    }
+
+    #[test]
+    fn payment_tokens_are_long_and_distinct() {
+        let a = new_payment_token();
+        assert!(a.len() >= 26);
+        assert_ne!(a, new_payment_token());
+    }
+}

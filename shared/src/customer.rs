@@ -1,0 +1,83 @@
+//! Payers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{Email, Phone};
+use crate::document::Document;
+use crate::ids::{CustomerId, MerchantId};
+use crate::notification::Channel;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub merchant_id: MerchantId,
+    pub name: PersonName,
+    pub document: Document,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Customer {
+    /// Where a reminder goes when the régua names no channel: e-mail if we have one, else WhatsApp.
+    pub fn preferred_channel(&self) -> Option<Channel> {
+        if self.email.is_some() {
+            Some(Channel::Email)
+        } else if self.phone.as_ref().is_some_and(|p| p.is_mobile()) {
+            Some(Channel::Whatsapp)
+        } else {
+            None
+        }
+    }
+
+    /// The address of this customer on a channel, if any.
+    pub fn address_on(&self, channel: Channel) -> Option<String> {
+        match channel {
+            Channel::Email => self.email.as_ref().map(|e| e.as_str().to_string()),
+            Channel::Whatsapp | Channel::Sms | Channel::Voice => self.phone.as_ref().map(|p| p.as_str().to_string()),
+        }
+    }
+}
+
+/// A person's or company's name as given: trimmed, 2..=200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("nome deve ter entre 2 e 200 caracteres / name must have 2 to 200 characters")]
+pub struct InvalidName;
+
+impl PersonName {
+    pub fn parse(s: &str) -> Result<Self, InvalidName> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if (2..=200).contains(&n) && !t.chars().any(char::is_control) {
+            Ok(Self(t.to_string()))
+        } else {
+            Err(InvalidName)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn first_name(&self) -> &str {
+        self.0.split_whitespace().next().unwrap_or(&self.0)
+    }
+}
+
+impl TryFrom<String> for PersonName {
+    type Error = InvalidName;
+    fn try_from(s: String) -> Result<Self, InvalidName> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PersonName> for String {
+    fn from(n: PersonName) -> String {
+        n.0
+    }
+}

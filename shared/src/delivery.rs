@@ -1,0 +1,123 @@
+//! The delivery worker: turns one queued reminder into one message on its channel.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::notification::{self, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
+use crate::ruler::{self, Action, ReminderState, Step};
+use crate::store::{Store, StoreError};
+
+/// A send that started this long ago and never finished is assumed to have died with its process; a
+/// redelivered queue message may then try again (at-least-once towards providers that offer no idempotency).
+pub const SENDING_STALE_AFTER: Duration = Duration::minutes(2);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Sent { provider_message_id: String },
+    /// Nothing to do: already sent, cancelled, or lost its meaning. The queue message is done.
+    NotSent { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Leave the message on the queue: it comes back after the visibility timeout.
+    #[error("retry later: {0}")]
+    Retry(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Delivery<'a> {
+    pub store: &'a dyn Store,
+    pub sender: &'a dyn NotificationSender,
+    pub public_base_url: &'a str,
+}
+
+pub fn payment_url(base: &str, token: &str) -> String {
+    format!("{}/pay/{}", base.trim_end_matches('/'), token)
+}
+
+impl Delivery<'_> {
+    pub async fn deliver(&self, job: &NotificationJob, wall_clock: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+        let now = job.as_of.max(wall_clock);
+        let not_sent = |reason: &str| Ok(Delivered::NotSent { reason: reason.to_string() });
+        let Some(reminder) = self.store.get_reminder(&job.merchant_id, &job.charge_id, &job.reminder_id).await? else {
+            return not_sent("unknown reminder");
+        };
+        let Action::Notify(channel) = reminder.action else {
+            return not_sent("not a message");
+        };
+        let attempt = match reminder.state {
+            ReminderState::Queued { attempt, .. } | ReminderState::Sending { attempt, .. } => attempt,
+            ref other => return not_sent(&format!("reminder is {}", other.name())),
+        };
+        let (Some(charge), Some(merchant)) = (
+            self.store.get_charge(&job.merchant_id, &job.charge_id).await?,
+            self.store.get_merchant(&job.merchant_id).await?,
+        ) else {
+            return self.give_up(&reminder, ReminderState::Skipped { reason: "charge or merchant gone".into() }, now).await;
+        };
+        if let Err(reason) = ruler::still_meaningful(&reminder, &charge, now) {
+            return self.give_up(&reminder, ReminderState::Skipped { reason }, now).await;
+        }
+        let Some(customer) = self.store.get_customer(&job.merchant_id, &charge.customer_id).await? else {
+            return self.give_up(&reminder, ReminderState::Skipped { reason: "customer gone".into() }, now).await;
+        };
+        let Some(recipient) = customer.address_on(channel) else {
+            return self.give_up(&reminder, ReminderState::Skipped { reason: format!("no {} address", channel.as_str()) }, now).await;
+        };
+
+        let mut ctx = MessageContext::new(&merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now);
+        if reminder.step == Step::OnPaid {
+            if let Some(paid) = self.store.payments_of(&job.merchant_id, &job.charge_id).await?.last() {
+                ctx = ctx.with_amount_paid(paid.amount);
+            }
+        }
+        let (subject, text) = match notification::render(reminder.step, &ctx) {
+            Ok(r) => r,
+            Err(e) => return self.give_up(&reminder, ReminderState::Failed { reason: e.to_string() }, now).await,
+        };
+
+        // Claim the send itself: of two copies of this queue message, only one gets past here.
+        let sending = ReminderState::Sending { since: wall_clock, attempt };
+        if !self.store.transition_reminder(&reminder, &["queued", "sending_stale"], sending.clone(), wall_clock).await? {
+            return not_sent("another worker has it");
+        }
+        let claimed = crate::ruler::Reminder { state: sending, ..reminder };
+        let message = OutgoingMessage {
+            merchant_id: job.merchant_id.clone(),
+            charge_id: job.charge_id.clone(),
+            reminder_id: job.reminder_id.clone(),
+            step: claimed.step.name().to_string(),
+            channel,
+            recipient,
+            subject,
+            text,
+        };
+        match self.sender.send(&message).await {
+            Ok(receipt) => {
+                let sent = ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() };
+                self.store.transition_reminder(&claimed, &["sending"], sent, wall_clock).await?;
+                Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id })
+            }
+            Err(SendError::Permanent(reason)) => {
+                self.store.transition_reminder(&claimed, &["sending"], ReminderState::Failed { reason: reason.clone() }, wall_clock).await?;
+                Ok(Delivered::NotSent { reason })
+            }
+            Err(SendError::Transient(reason)) => {
+                // Hand it back to the queue's retry: queued again, same attempt.
+                let back = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt };
+                self.store.transition_reminder(&claimed, &["sending"], back, wall_clock).await?;
+                Err(DeliveryError::Retry(reason))
+            }
+        }
+    }
+
+    async fn give_up(&self, reminder: &crate::ruler::Reminder, to: ReminderState, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+        let reason = match &to {
+            ReminderState::Skipped { reason } | ReminderState::Failed { reason } => reason.clone(),
+            other => other.name().to_string(),
+        };
+        self.store.transition_reminder(reminder, &["queued", "sending_stale"], to, now).await?;
+        Ok(Delivered::NotSent { reason })
+    }
+}

@@ -1,0 +1,617 @@
+//! Brazilian taxpayer documents: CPF (people) and CNPJ (companies).
+//!
+//! Values are stored bare (no punctuation) and already check-digit verified, so the rest
+//! of the code can trust any `Cpf`/`Cnpj` it holds. The CNPJ follows the alphanumeric
+//! format introduced in 2026, which also validates every classic all-digit CNPJ.
+//! `Debug` is masked on purpose: these are personal data (LGPD) and Debug ends up in logs.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    #[error("tamanho inválido: CPF tem 11 dígitos e CNPJ 14 caracteres / wrong length: a CPF has 11 digits and a CNPJ 14 characters")]
+    WrongLength,
+    #[error("caractere inválido no documento / invalid character in document")]
+    InvalidCharacter,
+    #[error("dígitos verificadores inválidos / invalid check digits")]
+    InvalidCheckDigits,
+    #[error("documento com todos os caracteres iguais / document with all characters the same")]
+    RepeatedDigits,
+}
+
+/// CPF: 11 digits, the last two being check digits.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cpf(String);
+
+/// CNPJ: 12 characters of [0-9A-Z] plus 2 numeric check digits, uppercase.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cnpj(String);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Document {
+    Cpf(Cpf),
+    Cnpj(Cnpj),
+}
+
+/// Drops the usual punctuation ("529.982.247-25", "12.ABC.345/01DE-35") so people can
+/// paste documents as printed; anything else is left for validation to reject.
+fn strip_punctuation(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '.' | '-' | '/' | ' '))
+        .collect()
+}
+
+fn all_same(s: &str) -> bool {
+    s.as_bytes().windows(2).all(|w| w[0] == w[1])
+}
+
+/// Mod-11 check digit shared by CPF and CNPJ: 0 when the remainder is below 2.
+fn mod11_check_digit(values: impl Iterator<Item = u32>, weights: &[u32]) -> u8 {
+    let sum: u32 = values.zip(weights).map(|(v, w)| v * w).sum();
+    let r = sum % 11;
+    if r < 2 {
+        0
+    } else {
+        (11 - r) as u8
+    }
+}
+
+impl Cpf {
+    pub fn parse(s: &str) -> Result<Cpf, DocumentError> {
+        let bare = strip_punctuation(s);
+        if !bare.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DocumentError::InvalidCharacter);
+        }
+        if bare.len() != 11 {
+            return Err(DocumentError::WrongLength);
+        }
+        // 000.000.000-00, 111.111.111-11... pass the checksum but are never issued.
+        if all_same(&bare) {
+            return Err(DocumentError::RepeatedDigits);
+        }
+        let digits: Vec<u32> = bare.bytes().map(|b| u32::from(b - b'0')).collect();
+        let dv1 = mod11_check_digit(digits[..9].iter().copied(), &[10, 9, 8, 7, 6, 5, 4, 3, 2]);
+        let dv2 = mod11_check_digit(
+            digits[..9].iter().copied().chain([u32::from(dv1)]),
+            &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2],
+        );
+        if digits[9] != u32::from(dv1) || digits[10] != u32::from(dv2) {
+            return Err(DocumentError::InvalidCheckDigits);
+        }
+        Ok(Cpf(bare))
+    }
+
+    /// Bare digits: "52998224725".
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// "529.982.247-25".
+    pub fn formatted(&self) -> String {
+        let s = &self.0;
+        format!("{}.{}.{}-{}", &s[0..3], &s[3..6], &s[6..9], &s[9..11])
+    }
+
+    /// "***.982.247-**": the middle digits, as Brazilian receipts conventionally show them.
+    pub fn masked(&self) -> String {
+        let s = &self.0;
+        format!("***.{}.{}-**", &s[3..6], &s[6..9])
+    }
+}
+
+impl Cnpj {
+    pub fn parse(s: &str) -> Result<Cnpj, DocumentError> {
+        let bare = strip_punctuation(s).to_ascii_uppercase();
+        if !bare.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(DocumentError::InvalidCharacter);
+        }
+        if bare.len() != 14 {
+            return Err(DocumentError::WrongLength);
+        }
+        // Letters are allowed in the root and branch, never in the check digits.
+        if !bare.as_bytes()[12..].iter().all(u8::is_ascii_digit) {
+            return Err(DocumentError::InvalidCharacter);
+        }
+        // 00.000.000/0000-00 passes the checksum but is not a real CNPJ.
+        if all_same(&bare) {
+            return Err(DocumentError::RepeatedDigits);
+        }
+        // Receita Federal's rule: each character is worth its ASCII code minus 48,
+        // so digits keep their value and 'A' is 17.
+        let values: Vec<u32> = bare.bytes().map(|b| u32::from(b) - 48).collect();
+        let dv1 = mod11_check_digit(
+            values[..12].iter().copied(),
+            &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2],
+        );
+        let dv2 = mod11_check_digit(
+            values[..12].iter().copied().chain([u32::from(dv1)]),
+            &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2],
+        );
+        if values[12] != u32::from(dv1) || values[13] != u32::from(dv2) {
+            return Err(DocumentError::InvalidCheckDigits);
+        }
+        Ok(Cnpj(bare))
+    }
+
+    /// Bare uppercase: "12ABC34501DE35".
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// "12.ABC.345/01DE-35".
+    pub fn formatted(&self) -> String {
+        let s = &self.0;
+        format!(
+            "{}.{}.{}/{}-{}",
+            &s[0..2],
+            &s[2..5],
+            &s[5..8],
+            &s[8..12],
+            &s[12..14]
+        )
+    }
+
+    /// "12.ABC.345/****-**": the root identifies the company publicly; branch and check
+    /// digits are hidden.
+    pub fn masked(&self) -> String {
+        let s = &self.0;
+        format!("{}.{}.{}/****-**", &s[0..2], &s[2..5], &s[5..8])
+    }
+}
+
+impl Document {
+    /// Accepts either document, formatted or bare: 11 digits is a CPF, 14 characters a
+    /// CNPJ. Lowercase letters are uppercased (CNPJs get typed by hand).
+    pub fn parse(s: &str) -> Result<Document, DocumentError> {
+        let bare = strip_punctuation(s);
+        if !bare.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(DocumentError::InvalidCharacter);
+        }
+        match bare.len() {
+            11 => Cpf::parse(&bare).map(Document::Cpf),
+            14 => Cnpj::parse(&bare).map(Document::Cnpj),
+            _ => Err(DocumentError::WrongLength),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Document::Cpf(d) => d.as_str(),
+            Document::Cnpj(d) => d.as_str(),
+        }
+    }
+
+    pub fn formatted(&self) -> String {
+        match self {
+            Document::Cpf(d) => d.formatted(),
+            Document::Cnpj(d) => d.formatted(),
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            Document::Cpf(d) => d.masked(),
+            Document::Cnpj(d) => d.masked(),
+        }
+    }
+
+    /// "cpf" | "cnpj", for storage and APIs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Document::Cpf(_) => "cpf",
+            Document::Cnpj(_) => "cnpj",
+        }
+    }
+
+    pub fn is_company(&self) -> bool {
+        matches!(self, Document::Cnpj(_))
+    }
+}
+
+impl From<Cpf> for Document {
+    fn from(d: Cpf) -> Self {
+        Document::Cpf(d)
+    }
+}
+
+impl From<Cnpj> for Document {
+    fn from(d: Cnpj) -> Self {
+        Document::Cnpj(d)
+    }
+}
+
+/// Display gives the bare value; Debug (used by logs) gives the masked one.
+macro_rules! string_value_impls {
+    ($t:ty, $name:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($name, "({:?})"), self.masked())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = DocumentError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t>::parse(s)
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(deserializer)?;
+                <$t>::parse(&s).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+string_value_impls!(Cpf, "Cpf");
+string_value_impls!(Cnpj, "Cnpj");
+string_value_impls!(Document, "Document");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // Independent reference implementations, written differently on purpose (weights
+    // cycling 2..=9 from the right, the "×10 mod 11 mod 10" CPF formula) so a shared
+    // mistake in the production code would not go unnoticed.
+    fn reference_cpf_dvs(body: &str) -> String {
+        let mut digits: Vec<u32> = body.chars().map(|c| c.to_digit(10).unwrap()).collect();
+        for _ in 0..2 {
+            let n = digits.len() as u32;
+            let sum: u32 = digits
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d * (n + 1 - i as u32))
+                .sum();
+            digits.push((sum * 10 % 11) % 10);
+        }
+        format!("{}{}", digits[9], digits[10])
+    }
+
+    fn reference_cnpj_dvs(body: &str) -> String {
+        let mut values: Vec<u32> = body.chars().map(|c| c as u32 - '0' as u32).collect();
+        for _ in 0..2 {
+            let sum: u32 = values
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, v)| v * (2 + (i as u32 % 8)))
+                .sum();
+            let dv = match sum % 11 {
+                0 | 1 => 0,
+                r => 11 - r,
+            };
+            values.push(dv);
+        }
+        format!("{}{}", values[12], values[13])
+    }
+
+    fn cpf_body() -> impl Strategy<Value = String> {
+        "[0-9]{9}".prop_filter("not all the same", |s| !all_same(s))
+    }
+
+    fn cnpj_body() -> impl Strategy<Value = String> {
+        "[0-9A-Z]{12}".prop_filter("not all the same", |s| !all_same(s))
+    }
+
+    fn replace_at(s: &str, i: usize, c: char) -> String {
+        let mut chars: Vec<char> = s.chars().collect();
+        chars[i] = c;
+        chars.into_iter().collect()
+    }
+
+    #[test]
+    fn accepts_valid_cpf_formatted_or_bare() {
+        for s in ["529.982.247-25", "52998224725", "529 982 247 25"] {
+            assert_eq!(Cpf::parse(s).unwrap().as_str(), "52998224725", "{s}");
+        }
+    }
+
+    #[test]
+    fn rejects_cpf_with_wrong_check_digit() {
+        assert_eq!(
+            Cpf::parse("529.982.247-26"),
+            Err(DocumentError::InvalidCheckDigits)
+        );
+        assert_eq!(
+            Cpf::parse("529.982.247-15"),
+            Err(DocumentError::InvalidCheckDigits)
+        );
+    }
+
+    #[test]
+    fn rejects_cpf_with_all_digits_the_same() {
+        for d in '0'..='9' {
+            let s = d.to_string().repeat(11);
+            assert_eq!(Cpf::parse(&s), Err(DocumentError::RepeatedDigits), "{s}");
+        }
+        assert_eq!(
+            Cpf::parse("111.111.111-11"),
+            Err(DocumentError::RepeatedDigits)
+        );
+    }
+
+    #[test]
+    fn rejects_cpf_with_letters_or_wrong_length() {
+        assert_eq!(
+            Cpf::parse("529.982.247-2A"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        assert_eq!(
+            Cpf::parse("529_982_247_25"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        assert_eq!(Cpf::parse("5299822472"), Err(DocumentError::WrongLength));
+        assert_eq!(Cpf::parse("529982247250"), Err(DocumentError::WrongLength));
+        assert_eq!(Cpf::parse(""), Err(DocumentError::WrongLength));
+    }
+
+    #[test]
+    fn formats_and_masks_cpf() {
+        let cpf = Cpf::parse("52998224725").unwrap();
+        assert_eq!(cpf.formatted(), "529.982.247-25");
+        assert_eq!(cpf.masked(), "***.982.247-**");
+    }
+
+    #[test]
+    fn accepts_alphanumeric_cnpj() {
+        let cnpj = Cnpj::parse("12ABC34501DE35").unwrap();
+        assert_eq!(cnpj.as_str(), "12ABC34501DE35");
+        assert_eq!(Cnpj::parse("12.ABC.345/01DE-35").unwrap(), cnpj);
+        assert_eq!(Cnpj::parse("12.abc.345/01de-35").unwrap(), cnpj);
+    }
+
+    #[test]
+    fn rejects_alphanumeric_cnpj_with_wrong_check_digit() {
+        assert_eq!(
+            Cnpj::parse("12ABC34501DE36"),
+            Err(DocumentError::InvalidCheckDigits)
+        );
+    }
+
+    #[test]
+    fn accepts_classic_numeric_cnpj() {
+        assert_eq!(
+            Cnpj::parse("11.222.333/0001-81").unwrap().as_str(),
+            "11222333000181"
+        );
+        assert_eq!(
+            Cnpj::parse("11.222.333/0001-82"),
+            Err(DocumentError::InvalidCheckDigits)
+        );
+    }
+
+    #[test]
+    fn rejects_cnpj_with_letters_in_check_digits() {
+        assert_eq!(
+            Cnpj::parse("12ABC34501DE3A"),
+            Err(DocumentError::InvalidCharacter)
+        );
+    }
+
+    #[test]
+    fn rejects_cnpj_with_all_characters_the_same() {
+        assert_eq!(
+            Cnpj::parse("00.000.000/0000-00"),
+            Err(DocumentError::RepeatedDigits)
+        );
+        assert_eq!(
+            Cnpj::parse("11111111111111"),
+            Err(DocumentError::RepeatedDigits)
+        );
+    }
+
+    #[test]
+    fn rejects_cnpj_with_symbols_or_wrong_length() {
+        assert_eq!(
+            Cnpj::parse("12ABC34501DE3#"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        assert_eq!(
+            Cnpj::parse("12ÁBC34501DE35"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        assert_eq!(
+            Cnpj::parse("12ABC34501DE3"),
+            Err(DocumentError::WrongLength)
+        );
+    }
+
+    #[test]
+    fn formats_and_masks_cnpj() {
+        let cnpj = Cnpj::parse("12ABC34501DE35").unwrap();
+        assert_eq!(cnpj.formatted(), "12.ABC.345/01DE-35");
+        assert_eq!(cnpj.masked(), "12.ABC.345/****-**");
+    }
+
+    #[test]
+    fn document_tells_cpf_from_cnpj_by_length() {
+        let cpf = Document::parse("529.982.247-25").unwrap();
+        assert_eq!(cpf.kind(), "cpf");
+        assert!(!cpf.is_company());
+        assert_eq!(cpf.as_str(), "52998224725");
+        assert_eq!(cpf.formatted(), "529.982.247-25");
+        assert_eq!(cpf.masked(), "***.982.247-**");
+
+        let cnpj = Document::parse("12.abc.345/01de-35").unwrap();
+        assert_eq!(cnpj.kind(), "cnpj");
+        assert!(cnpj.is_company());
+        assert_eq!(cnpj.as_str(), "12ABC34501DE35");
+        assert_eq!(cnpj.formatted(), "12.ABC.345/01DE-35");
+        assert_eq!(cnpj.masked(), "12.ABC.345/****-**");
+    }
+
+    #[test]
+    fn document_rejects_other_lengths_and_characters() {
+        assert_eq!(
+            Document::parse("123456789012"),
+            Err(DocumentError::WrongLength)
+        );
+        assert_eq!(Document::parse(""), Err(DocumentError::WrongLength));
+        assert_eq!(
+            Document::parse("529.982.247_25"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        // 11 characters with a letter is not a CPF.
+        assert_eq!(
+            Document::parse("529982247A5"),
+            Err(DocumentError::InvalidCharacter)
+        );
+        assert_eq!(
+            Document::parse("111.111.111-11"),
+            Err(DocumentError::RepeatedDigits)
+        );
+    }
+
+    #[test]
+    fn document_serializes_as_the_bare_string() {
+        let doc = Document::parse("12.ABC.345/01DE-35").unwrap();
+        assert_eq!(serde_json::to_string(&doc).unwrap(), r#""12ABC34501DE35""#);
+        let cpf = Cpf::parse("529.982.247-25").unwrap();
+        assert_eq!(serde_json::to_string(&cpf).unwrap(), r#""52998224725""#);
+    }
+
+    #[test]
+    fn document_deserializes_through_parse() {
+        let doc: Document = serde_json::from_str(r#""529.982.247-25""#).unwrap();
+        assert_eq!(doc, Document::Cpf(Cpf::parse("52998224725").unwrap()));
+        let err = serde_json::from_str::<Document>(r#""529.982.247-26""#).unwrap_err();
+        assert!(err.to_string().contains("invalid check digits"), "{err}");
+        assert!(serde_json::from_str::<Document>("52998224725").is_err());
+    }
+
+    #[test]
+    fn debug_output_is_masked_to_keep_documents_out_of_logs() {
+        let doc = Document::parse("52998224725").unwrap();
+        let debug = format!("{doc:?}");
+        assert!(
+            !debug.contains("52998224725") && !debug.contains("529"),
+            "{debug}"
+        );
+        assert_eq!(doc.to_string(), "52998224725");
+    }
+
+    #[test]
+    fn error_messages_are_portuguese_then_english() {
+        for e in [
+            DocumentError::WrongLength,
+            DocumentError::InvalidCharacter,
+            DocumentError::InvalidCheckDigits,
+            DocumentError::RepeatedDigits,
+        ] {
+            assert_eq!(e.to_string().matches(" / ").count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn reference_implementations_agree_with_known_vectors() {
+        assert_eq!(reference_cpf_dvs("529982247"), "25");
+        assert_eq!(reference_cnpj_dvs("12ABC34501DE"), "35");
+        assert_eq!(reference_cnpj_dvs("112223330001"), "81");
+    }
+
+    proptest! {
+        #[test]
+        fn any_cpf_with_correct_check_digits_is_accepted_and_round_trips(body in cpf_body()) {
+            let bare = format!("{body}{}", reference_cpf_dvs(&body));
+            let cpf = Cpf::parse(&bare).unwrap();
+            prop_assert_eq!(cpf.as_str(), bare.as_str());
+            prop_assert_eq!(Cpf::parse(&cpf.formatted()).unwrap(), cpf.clone());
+            let doc = Document::parse(&cpf.formatted()).unwrap();
+            prop_assert_eq!(doc.as_str(), bare.as_str());
+            let json = serde_json::to_string(&doc).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Document>(&json).unwrap(), doc);
+        }
+
+        #[test]
+        fn any_cnpj_with_correct_check_digits_is_accepted_and_round_trips(body in cnpj_body()) {
+            let bare = format!("{body}{}", reference_cnpj_dvs(&body));
+            let cnpj = Cnpj::parse(&bare).unwrap();
+            prop_assert_eq!(cnpj.as_str(), bare.as_str());
+            prop_assert_eq!(Cnpj::parse(&cnpj.formatted()).unwrap(), cnpj.clone());
+            let doc = Document::parse(&cnpj.formatted().to_lowercase()).unwrap();
+            prop_assert_eq!(doc.as_str(), bare.as_str());
+            let json = serde_json::to_string(&doc).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Document>(&json).unwrap(), doc);
+        }
+
+        #[test]
+        fn cpf_with_one_wrong_check_digit_is_rejected(
+            body in cpf_body(), which in 9usize..11, bump in 1u32..10,
+        ) {
+            let bare = format!("{body}{}", reference_cpf_dvs(&body));
+            let old = bare.chars().nth(which).unwrap().to_digit(10).unwrap();
+            let corrupted = replace_at(&bare, which, char::from_digit((old + bump) % 10, 10).unwrap());
+            prop_assert_eq!(Cpf::parse(&corrupted), Err(DocumentError::InvalidCheckDigits));
+        }
+
+        #[test]
+        fn cnpj_with_one_wrong_check_digit_is_rejected(
+            body in cnpj_body(), which in 12usize..14, bump in 1u32..10,
+        ) {
+            let bare = format!("{body}{}", reference_cnpj_dvs(&body));
+            let old = bare.chars().nth(which).unwrap().to_digit(10).unwrap();
+            let corrupted = replace_at(&bare, which, char::from_digit((old + bump) % 10, 10).unwrap());
+            prop_assert_eq!(Cnpj::parse(&corrupted), Err(DocumentError::InvalidCheckDigits));
+        }
+
+        // Mod-11 does not catch every substitution in the body (e.g. 'A'↔'L' differ by 11
+        // in the alphanumeric CNPJ), so a changed body character must be accepted exactly
+        // when the reference says the check digits still hold.
+        #[test]
+        fn cnpj_with_one_changed_body_character_is_judged_like_the_reference(
+            body in cnpj_body(), pos in 0usize..12, c in "[0-9A-Z]",
+        ) {
+            let bare = format!("{body}{}", reference_cnpj_dvs(&body));
+            let changed = replace_at(&bare, pos, c.chars().next().unwrap());
+            let still_valid = reference_cnpj_dvs(&changed[..12]) == changed[12..]
+                && !all_same(&changed);
+            prop_assert_eq!(Cnpj::parse(&changed).is_ok(), still_valid);
+        }
+
+        #[test]
+        fn cpf_with_one_changed_body_digit_is_judged_like_the_reference(
+            body in cpf_body(), pos in 0usize..9, c in "[0-9]",
+        ) {
+            let bare = format!("{body}{}", reference_cpf_dvs(&body));
+            let changed = replace_at(&bare, pos, c.chars().next().unwrap());
+            let still_valid = reference_cpf_dvs(&changed[..9]) == changed[9..]
+                && !all_same(&changed);
+            prop_assert_eq!(Cpf::parse(&changed).is_ok(), still_valid);
+        }
+
+        #[test]
+        fn a_symbol_in_any_position_is_rejected(
+            body in cnpj_body(), pos in 0usize..14, bad in "[#_*+!?@&%$]",
+        ) {
+            let bare = format!("{body}{}", reference_cnpj_dvs(&body));
+            let corrupted = replace_at(&bare, pos, bad.chars().next().unwrap());
+            prop_assert_eq!(Document::parse(&corrupted), Err(DocumentError::InvalidCharacter));
+        }
+
+        #[test]
+        fn a_letter_in_a_cpf_is_rejected(body in cpf_body(), pos in 0usize..11, bad in "[A-Za-z]") {
+            let bare = format!("{body}{}", reference_cpf_dvs(&body));
+            let corrupted = replace_at(&bare, pos, bad.chars().next().unwrap());
+            prop_assert_eq!(Cpf::parse(&corrupted), Err(DocumentError::InvalidCharacter));
+            prop_assert!(Document::parse(&corrupted).is_err());
+        }
+    }
+}

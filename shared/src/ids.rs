@@ -1,0 +1,80 @@
+//! Identifiers. Each kind has its own prefix so an id pasted in the wrong place is caught at parse time, and
+//! only `[0-9a-z_]` characters, so an id can never smuggle a key separator into a DynamoDB key.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new, time-ordered id (ULID), so ids sort by creation.
+            pub fn generate() -> Self {
+                Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
+            }
+
+            pub fn parse(s: &str) -> Result<Self, InvalidId> {
+                let body = s.strip_prefix(concat!($prefix, "_")).ok_or(InvalidId)?;
+                let ok = !body.is_empty()
+                    && body.len() <= 64
+                    && body.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_');
+                if ok { Ok(Self(s.to_string())) } else { Err(InvalidId) }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(s: String) -> Result<Self, InvalidId> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("identificador inválido / invalid identifier")]
+pub struct InvalidId;
+
+prefixed_id!(MerchantId, "mer");
+prefixed_id!(CustomerId, "cus");
+prefixed_id!(ChargeId, "chg");
+prefixed_id!(PaymentId, "pay");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_back() {
+        let id = ChargeId::generate();
+        assert_eq!(ChargeId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_ids_of_another_kind_or_with_separators() {
+        assert!(ChargeId::parse("cus_01abc").is_err());
+        assert!(ChargeId::parse("chg_01#x").is_err());
+        assert!(ChargeId::parse("chg_").is_err());
+    }
+}

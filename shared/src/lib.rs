@@ -1,0 +1,28 @@
+//! cobranca's domain: charges, the régua de cobrança, notifications and payments, with the ports they need
+//! (`store`, `events`, `queue`, `notification::NotificationSender`) and the adapters that implement them.
+//! Nothing outside `adapters` knows about AWS.
+
+pub mod api;
+pub mod calendar;
+pub mod charge;
+pub mod contact;
+pub mod customer;
+pub mod delivery;
+pub mod document;
+pub mod events;
+pub mod idempotency;
+pub mod ids;
+pub mod merchant;
+pub mod money;
+pub mod notification;
+pub mod payment;
+pub mod queue;
+pub mod ruler;
+pub mod settlement;
+pub mod store;
+pub mod tick;
+pub mod webhook;
+
+pub mod adapters;
+pub mod config;
+pub mod telemetry;

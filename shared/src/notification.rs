@@ -1,0 +1,256 @@
+//! Messages to payers: channels, rendering from templates, and the port through which they are sent.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar;
+use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::ids::{ChargeId, MerchantId};
+use crate::merchant::Merchant;
+use crate::money::Money;
+use crate::ruler::Step;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Whatsapp,
+    Sms,
+    Voice,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Whatsapp => "whatsapp",
+            Self::Sms => "sms",
+            Self::Voice => "voice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Email, Self::Whatsapp, Self::Sms, Self::Voice].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What travels on the notification queue: just enough to find the reminder. The consumer reloads everything
+/// else, so a message delayed for hours still acts on the charge as it is then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationJob {
+    pub merchant_id: MerchantId,
+    pub charge_id: ChargeId,
+    pub reminder_id: String,
+    /// The instant the tick ran as. The consumer judges and words the message as of then (or later), so a
+    /// simulated tick in the future produces the messages that day would produce.
+    pub as_of: DateTime<Utc>,
+}
+
+/// A rendered message ready for a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    pub merchant_id: MerchantId,
+    pub charge_id: ChargeId,
+    /// Providers that support it use this as their idempotency key.
+    pub reminder_id: String,
+    pub step: String,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    pub provider_message_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later (timeouts, throttling, 5xx).
+    #[error("transient send failure: {0}")]
+    Transient(String),
+    /// Retrying will not help (invalid recipient, rejected content).
+    #[error("permanent send failure: {0}")]
+    Permanent(String),
+}
+
+/// A way to reach a payer (WhatsApp, e-mail, SMS, voice, letter, or the local outbox).
+#[async_trait]
+pub trait NotificationSender: Send + Sync {
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt, SendError>;
+}
+
+/// What the local outbox channel delivered, as listed by `GET /_local/outbox`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub merchant_id: MerchantId,
+    pub charge_id: ChargeId,
+    pub reminder_id: String,
+    pub channel: Channel,
+    pub step: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Everything a template may use. Payer-facing formats (R$ 1.234,56; dd/mm/aaaa) are produced here, once.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageContext {
+    pub first_name: String,
+    pub merchant_name: String,
+    pub merchant_document: String,
+    pub merchant_document_kind: String,
+    pub description: String,
+    pub amount: String,
+    pub amount_paid: String,
+    pub due_date: String,
+    pub paid_date: String,
+    pub days_to_due: i64,
+    pub days_after_due: i64,
+    pub payment_url: String,
+    pub payment_methods: String,
+}
+
+impl MessageContext {
+    pub fn new(merchant: &Merchant, customer: &Customer, charge: &Charge, payment_url: &str, now: DateTime<Utc>) -> Self {
+        let today = calendar::local_date(now);
+        let due = charge.due_date.date();
+        let methods: Vec<&str> = charge
+            .payment_methods
+            .iter()
+            .map(|m| match m {
+                crate::charge::PaymentMethod::Pix => "Pix",
+                crate::charge::PaymentMethod::Boleto => "boleto",
+                crate::charge::PaymentMethod::CreditCard => "cartão de crédito",
+            })
+            .collect();
+        Self {
+            first_name: customer.name.first_name().to_string(),
+            merchant_name: merchant.name.clone(),
+            merchant_document: merchant.document.formatted(),
+            merchant_document_kind: merchant.document.kind().to_uppercase(),
+            description: charge.description.as_str().to_string(),
+            amount: charge.amount.to_brl(),
+            amount_paid: charge.amount.to_brl(),
+            due_date: date_br(due),
+            paid_date: charge.paid_at.map(|t| date_br(calendar::local_date(t))).unwrap_or_default(),
+            days_to_due: (due - today).num_days(),
+            days_after_due: (today - due).num_days(),
+            payment_url: payment_url.to_string(),
+            payment_methods: join_pt(&methods),
+        }
+    }
+
+    pub fn with_amount_paid(mut self, paid: Money) -> Self {
+        self.amount_paid = paid.to_brl();
+        self
+    }
+}
+
+pub fn date_br(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// "Pix, boleto ou cartão de crédito".
+fn join_pt(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} ou {}", init.join(", "), last),
+    }
+}
+
+const FOOTER: &str = include_str!("../templates/pt-BR/_footer.txt");
+
+fn default_template(step: Step) -> Option<&'static str> {
+    Some(match step {
+        Step::OnCreated => include_str!("../templates/pt-BR/on_created.txt"),
+        Step::BeforeDue { .. } => include_str!("../templates/pt-BR/before_due.txt"),
+        Step::OnDue => include_str!("../templates/pt-BR/on_due.txt"),
+        Step::AfterDue => include_str!("../templates/pt-BR/after_due.txt"),
+        Step::OnPaid => include_str!("../templates/pt-BR/on_paid.txt"),
+        Step::MarkOverdue => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("step {0} sends no message")]
+    NoTemplate(String),
+    #[error("template error: {0}")]
+    Template(String),
+}
+
+/// Renders the message of a step: the template's first line is the subject, the rest the body, and every
+/// message ends with the merchant's name and CPF/CNPJ (CDC art. 42-A).
+pub fn render(step: Step, ctx: &MessageContext) -> Result<(String, String), RenderError> {
+    let source = default_template(step).ok_or_else(|| RenderError::NoTemplate(step.key()))?;
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(false);
+    let full = format!("{}\n{}", source.trim_end(), FOOTER);
+    let rendered = env.render_str(&full, ctx).map_err(|e| RenderError::Template(e.to_string()))?;
+    let (subject, body) = rendered.split_once('\n').unwrap_or((&rendered, ""));
+    Ok((subject.trim().to_string(), body.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> MessageContext {
+        MessageContext {
+            first_name: "Maria".into(),
+            merchant_name: "Loja Exemplo Ltda".into(),
+            merchant_document: "11.222.333/0001-81".into(),
+            merchant_document_kind: "CNPJ".into(),
+            description: "Mensalidade".into(),
+            amount: "R$ 1.234,56".into(),
+            amount_paid: "R$ 1.234,56".into(),
+            due_date: "10/12/2026".into(),
+            paid_date: String::new(),
+            days_to_due: 5,
+            days_after_due: -5,
+            payment_url: "https://pay.example/abc".into(),
+            payment_methods: "Pix ou boleto".into(),
+        }
+    }
+
+    #[test]
+    fn every_message_names_the_merchant_and_its_document() {
+        for step in [Step::OnCreated, Step::BeforeDue { days: 5 }, Step::OnDue, Step::AfterDue, Step::OnPaid] {
+            let (subject, body) = render(step, &ctx()).unwrap();
+            assert!(!subject.is_empty());
+            assert!(body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"), "{step:?}: {body}");
+        }
+    }
+
+    #[test]
+    fn before_due_message_tells_amount_date_and_link() {
+        let (subject, body) = render(Step::BeforeDue { days: 5 }, &ctx()).unwrap();
+        assert_eq!(subject, "Lembrete: sua cobrança vence em 5 dias");
+        assert!(body.contains("R$ 1.234,56") && body.contains("10/12/2026") && body.contains("https://pay.example/abc"));
+    }
+
+    #[test]
+    fn default_templates_hold_no_pressure_language() {
+        // CDC art. 42: no threat, ridicule or pressure in collection messages.
+        for step in [Step::OnCreated, Step::BeforeDue { days: 1 }, Step::OnDue, Step::AfterDue, Step::OnPaid] {
+            let (s, b) = render(step, &ctx()).unwrap();
+            let text = format!("{s} {b}").to_lowercase();
+            for word in ["protesto", "negativ", "spc", "serasa", "processo", "judicial", "último aviso", "urgente"] {
+                assert!(!text.contains(word), "{step:?} contains {word}");
+            }
+        }
+    }
+
+    #[test]
+    fn lists_payment_methods_in_portuguese() {
+        assert_eq!(join_pt(&["Pix", "boleto", "cartão de crédito"]), "Pix, boleto ou cartão de crédito");
+        assert_eq!(join_pt(&["Pix"]), "Pix");
+    }
+}

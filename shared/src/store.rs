@@ -1,0 +1,142 @@
+//! The storage port: one trait, grouped by aggregate, with the operations the use cases really need.
+//! Implemented by `adapters::memory` (tests, development) and `adapters::dynamodb` (production); the conformance
+//! suite in `tests/store_conformance.rs` holds both to the same behaviour.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::merchant::{ApiKeyHash, Merchant};
+use crate::notification::OutboxEntry;
+use crate::payment::{Payment, UnmatchedPayment};
+use crate::ruler::{Reminder, ReminderState};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost to a concurrent one (optimistic concurrency): reload and retry.
+    #[error("concurrent modification")]
+    Conflict,
+    /// The backend failed or is unreachable; the operation may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back: a bug or a manual edit.
+    #[error("corrupt item {key}: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The due-work index is partitioned by UTC day and shard, so a tick reads only what is due and no single
+/// partition takes every write of a busy day.
+pub const DUE_SHARDS: u8 = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DueBucket {
+    pub day: chrono::NaiveDate,
+    pub shard: u8,
+}
+
+impl DueBucket {
+    pub fn of(reminder: &Reminder, at: DateTime<Utc>) -> Self {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(format!("{}/{}", reminder.charge_id, reminder.id()).as_bytes());
+        Self { day: at.date_naive(), shard: h[0] % DUE_SHARDS }
+    }
+
+    pub fn key(&self) -> String {
+        format!("DUE#{}#{}", self.day.format("%Y-%m-%d"), self.shard)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque; pass back to get the next page. None when there is no more.
+    pub next: Option<String>,
+}
+
+/// What `record_payment` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentRecorded {
+    /// New payment stored (and the charge updated as asked).
+    Recorded,
+    /// This provider event or provider payment id was already recorded: nothing changed.
+    Duplicate,
+}
+
+/// A saved API response, replayed for a repeated `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use of the key: proceed, then `idempotency_complete` or `idempotency_abort`.
+    Started,
+    Replay(SavedResponse),
+    /// The key was used with a different request body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Merchants.
+    async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()>;
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>>;
+    async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>>;
+
+    // Customers.
+    async fn put_customer(&self, customer: &Customer) -> StoreResult<()>;
+    async fn get_customer(&self, merchant: &MerchantId, id: &CustomerId) -> StoreResult<Option<Customer>>;
+
+    // Charges and their reminders.
+    /// Stores a new charge with all its planned reminders, all or nothing.
+    async fn create_charge(&self, charge: &Charge, reminders: &[Reminder]) -> StoreResult<()>;
+    async fn get_charge(&self, merchant: &MerchantId, id: &ChargeId) -> StoreResult<Option<Charge>>;
+    /// Whose charge this is, for callers that know only the charge id (payment providers).
+    async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>>;
+    /// Replaces the charge if its stored version is `expected_version` (the new one carries version + 1).
+    async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()>;
+    async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>>;
+    async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>>;
+    async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>>;
+    /// Adds a reminder unless one with its id exists; true if added.
+    async fn add_reminder(&self, reminder: &Reminder) -> StoreResult<bool>;
+
+    // Due work.
+    /// Pending reminders of a bucket whose index time is at or before `until`, oldest first.
+    async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>>;
+    /// Moves a reminder to `to` if its stored state is one of `from`: "planned", "queued",
+    /// "queued_expired" (queued with its lease expired at `now`) or "sending_stale" (a send that started
+    /// `delivery::SENDING_STALE_AFTER` before `now` and never finished). True if this call won the race.
+    async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Moves the watermark forward (never back).
+    async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()>;
+
+    // Payments.
+    /// Records a payment once per provider event id and once per provider payment id; when `settled` is
+    /// given, also replaces the charge (conditional on `expected_version`) in the same transaction.
+    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded>;
+    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>>;
+    /// Keeps a payment that matched no charge, once per provider event.
+    async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool>;
+    async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>>;
+
+    // Idempotency of API requests (per merchant and key, 24 h).
+    async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;
+    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()>;
+
+    // The development outbox channel.
+    /// Records a delivery once per (charge, reminder); true if new.
+    async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool>;
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>>;
+}

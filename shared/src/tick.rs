@@ -1,0 +1,193 @@
+//! The ruler tick: finds the reminders that are due, claims each once, and hands them to the queue.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::charge::{Charge, ChargeStatus};
+use crate::events::{DomainEvent, EventBus};
+use crate::ids::ChargeId;
+use crate::notification::NotificationJob;
+use crate::queue::NotificationQueue;
+use crate::ruler::{self, Action, Reminder, ReminderState};
+use crate::store::{DueBucket, Store, StoreError, DUE_SHARDS};
+
+/// How long a claimed reminder waits for its queue message before a later tick claims it again. Longer than
+/// the queue's whole retry span (visibility timeout × receive count) so a slow message is not doubled.
+pub const LEASE: Duration = Duration::minutes(15);
+/// Claims after which a reminder that never gets sent is given up (its message is in the dead-letter queue).
+pub const MAX_ATTEMPTS: u8 = 3;
+/// How far back the very first tick of a deployment looks.
+pub const FIRST_TICK_HORIZON: Duration = Duration::days(7);
+const PAGE: usize = 100;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub now: Option<DateTime<Utc>>,
+    pub from: Option<DateTime<Utc>>,
+    pub queries: u32,
+    pub items_read: u32,
+    pub reminders_queued: u32,
+    pub charges_marked_overdue: u32,
+    pub skipped: u32,
+    pub given_up: u32,
+    /// Reminders another tick claimed first.
+    pub claims_lost: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] crate::queue::EnqueueError),
+    #[error(transparent)]
+    Events(#[from] crate::events::PublishError),
+}
+
+pub struct Tick<'a> {
+    pub store: &'a dyn Store,
+    pub queue: &'a dyn NotificationQueue,
+    pub events: &'a dyn EventBus,
+}
+
+impl Tick<'_> {
+    /// Runs a tick as of `now` (the schedule's event time). `wall_clock` is the real time: the watermark never
+    /// passes it, because new reminders are only ever planned from the real present onwards.
+    pub async fn run(&self, now: DateTime<Utc>, wall_clock: DateTime<Utc>) -> Result<TickReport, TickError> {
+        let watermark = self.store.tick_watermark().await?;
+        let from = watermark.map_or(now - FIRST_TICK_HORIZON, |w| w.min(now));
+        let mut report = TickReport { now: Some(now), from: Some(from), ..Default::default() };
+        let mut charges: HashMap<ChargeId, Option<Charge>> = HashMap::new();
+        let mut jobs = Vec::new();
+
+        let mut day = from.date_naive();
+        while day <= now.date_naive() {
+            for shard in 0..DUE_SHARDS {
+                let bucket = DueBucket { day, shard };
+                let mut cursor = None;
+                loop {
+                    let page = self.store.due_reminders(&bucket, now, PAGE, cursor).await?;
+                    report.queries += 1;
+                    report.items_read += page.items.len() as u32;
+                    for reminder in page.items {
+                        if let Some(job) = self.act(&reminder, now, &mut charges, &mut report).await? {
+                            jobs.push(job);
+                        }
+                    }
+                    match page.next {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+            }
+            day = day.succ_opt().expect("date in range");
+        }
+
+        // If this fails the claimed reminders come back when their lease ends; nothing is lost.
+        self.queue.enqueue(&jobs).await?;
+        report.reminders_queued = jobs.len() as u32;
+        self.store.advance_tick_watermark(now.min(wall_clock)).await?;
+        Ok(report)
+    }
+
+    async fn act(
+        &self,
+        reminder: &Reminder,
+        now: DateTime<Utc>,
+        charges: &mut HashMap<ChargeId, Option<Charge>>,
+        report: &mut TickReport,
+    ) -> Result<Option<NotificationJob>, TickError> {
+        if !charges.contains_key(&reminder.charge_id) {
+            let c = self.store.get_charge(&reminder.merchant_id, &reminder.charge_id).await?;
+            charges.insert(reminder.charge_id.clone(), c);
+        }
+        let Some(charge) = charges.get(&reminder.charge_id).cloned().flatten() else {
+            self.finish(reminder, ReminderState::Skipped { reason: "charge not found".into() }, now).await?;
+            report.skipped += 1;
+            return Ok(None);
+        };
+
+        match reminder.action {
+            Action::MarkOverdue => {
+                if let Some(updated) = self.mark_overdue(charge, now).await? {
+                    report.charges_marked_overdue += 1;
+                    charges.insert(updated.id.clone(), Some(updated));
+                }
+                self.finish(reminder, ReminderState::Done { at: now }, now).await?;
+                Ok(None)
+            }
+            Action::Notify(_) => {
+                if let Err(reason) = ruler::still_meaningful(reminder, &charge, now) {
+                    self.finish(reminder, ReminderState::Skipped { reason }, now).await?;
+                    report.skipped += 1;
+                    return Ok(None);
+                }
+                let attempt = match reminder.state {
+                    ReminderState::Queued { attempt, .. } => attempt + 1,
+                    _ => 1,
+                };
+                if attempt > MAX_ATTEMPTS {
+                    let reason = format!("not delivered after {MAX_ATTEMPTS} attempts; see the dead-letter queue");
+                    self.finish(reminder, ReminderState::Failed { reason }, now).await?;
+                    report.given_up += 1;
+                    return Ok(None);
+                }
+                let claimed = ReminderState::Queued { lease_until: now + LEASE, attempt };
+                if self.store.transition_reminder(reminder, &["planned", "queued_expired"], claimed, now).await? {
+                    Ok(Some(NotificationJob {
+                        merchant_id: reminder.merchant_id.clone(),
+                        charge_id: reminder.charge_id.clone(),
+                        reminder_id: reminder.id(),
+                        as_of: now,
+                    }))
+                } else {
+                    report.claims_lost += 1;
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    async fn finish(&self, reminder: &Reminder, to: ReminderState, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.store.transition_reminder(reminder, &["planned", "queued_expired"], to, now).await
+    }
+
+    /// pending → overdue, once, with an event. Returns the updated charge if this call changed it.
+    async fn mark_overdue(&self, mut charge: Charge, now: DateTime<Utc>) -> Result<Option<Charge>, TickError> {
+        for _ in 0..3 {
+            if charge.status != ChargeStatus::Pending {
+                return Ok(None);
+            }
+            let expected = charge.version;
+            let mut updated = charge.clone();
+            updated.status = ChargeStatus::Overdue;
+            updated.updated_at = now;
+            updated.version += 1;
+            match self.store.update_charge(&updated, expected).await {
+                Ok(()) => {
+                    self.events
+                        .publish(&[DomainEvent {
+                            id: format!("{}:overdue", updated.id),
+                            kind: "ChargeOverdue".into(),
+                            merchant_id: updated.merchant_id.clone(),
+                            charge_id: updated.id.clone(),
+                            occurred_at: now,
+                            data: serde_json::json!({"due_date": updated.due_date, "amount": updated.amount}),
+                        }])
+                        .await?;
+                    return Ok(Some(updated));
+                }
+                Err(StoreError::Conflict) => {
+                    match self.store.get_charge(&charge.merchant_id, &charge.id).await? {
+                        Some(fresh) => charge = fresh,
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+}
