@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod document;
 pub mod events;
 pub mod idempotency;
+pub mod lambda;
 pub mod ids;
 pub mod merchant;
 pub mod money;

@@ -1,1 +1,22 @@
-fn main() {}
+//! POST /v1/customers, GET /v1/customers/{id}, POST /v1/charges, GET /v1/charges/{id}.
+
+use cobranca::api::Api;
+use cobranca::{config, lambda, telemetry};
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let aws = config::aws().await;
+    let store = config::store(&aws)?;
+    let events = config::event_bus(&aws)?;
+    let queue = config::notification_queue(&aws)?;
+    let public_base_url = config::public_base_url()?;
+    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), public_base_url: &public_base_url };
+    let api = &api;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
+        Ok::<_, Error>(lambda::http_response(response))
+    }))
+    .await
+}

@@ -1,1 +1,29 @@
-fn main() {}
+//! POST /v1/webhooks/{provider}: signed payment notices from payment providers.
+
+use cobranca::api::WebhookApi;
+use cobranca::settlement::Settlement;
+use cobranca::{config, lambda, telemetry};
+use lambda_http::{service_fn, Error, Request};
+use tokio::sync::OnceCell;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let aws = config::aws().await;
+    let store = config::store(&aws)?;
+    let events = config::event_bus(&aws)?;
+    let queue = config::notification_queue(&aws)?;
+    // Fetched on the first request, not at start-up: keeps cold starts short.
+    let secrets = OnceCell::new();
+    let (aws, secrets, store, events, queue) = (&aws, &secrets, &store, &events, &queue);
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let secrets = secrets.get_or_try_init(|| config::webhook_secrets(aws)).await?;
+        let api = WebhookApi {
+            settlement: Settlement { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() },
+            secrets,
+        };
+        let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
+        Ok::<_, Error>(lambda::http_response(response))
+    }))
+    .await
+}

@@ -1,1 +1,17 @@
-fn main() {}
+//! Runs on the EventBridge schedule: claims the reminders that are due and queues them.
+
+use cobranca::tick::Tick;
+use cobranca::{config, lambda, telemetry};
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let aws = config::aws().await;
+    let store = config::store(&aws)?;
+    let queue = config::notification_queue(&aws)?;
+    let events = config::event_bus(&aws)?;
+    let tick = Tick { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() };
+    let tick = &tick;
+    lambda_runtime::run(service_fn(move |event| lambda::tick(tick, event))).await
+}

@@ -1,0 +1,70 @@
+//! Lambda entry-point glue: API Gateway requests ↔ `api::ApiRequest`/`ApiResponse`, EventBridge schedule
+//! events → tick, SQS batches → delivery with partial batch failures. The functions' `main`s only wire.
+
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use lambda_runtime::LambdaEvent;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+
+use crate::api::{ApiRequest, ApiResponse};
+use crate::delivery::{Delivered, Delivery};
+use crate::notification::NotificationJob;
+use crate::tick::{Tick, TickReport};
+
+pub fn api_request(req: Request) -> ApiRequest {
+    let (parts, body) = req.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .collect();
+    ApiRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), headers, body: body.to_vec() }
+}
+
+/// JSON with the headers every response of ours carries: no caching of payer data, no sniffing, no framing.
+pub fn http_response(r: ApiResponse) -> Response<Body> {
+    Response::builder()
+        .status(r.status)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .body(Body::Text(r.body))
+        .expect("valid response parts")
+}
+
+/// A scheduled tick: "now" is the event's time, so a tick can be replayed for any instant.
+pub async fn tick(t: &Tick<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickReport, lambda_runtime::Error> {
+    let wall = Utc::now();
+    let now = event.payload.time.unwrap_or(wall);
+    let report = t.run(now, wall).await?;
+    tracing::info!(queued = report.reminders_queued, read = report.items_read, overdue = report.charges_marked_overdue, "tick done");
+    Ok(report)
+}
+
+/// Delivers each message of an SQS batch; only the ones to retry are reported as failures, so the rest are
+/// deleted by Lambda (ReportBatchItemFailures).
+pub async fn deliver_batch(d: &Delivery<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let job: NotificationJob = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            other => {
+                // Malformed messages can never succeed: drop them from the batch loudly instead of looping.
+                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable notification job");
+                continue;
+            }
+        };
+        match d.deliver(&job, Utc::now()).await {
+            Ok(Delivered::Sent { .. }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, "sent"),
+            Ok(Delivered::NotSent { reason }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, %reason, "not sent"),
+            Err(e) => {
+                tracing::warn!(charge_id = %job.charge_id, reminder = %job.reminder_id, error = %e, "will retry");
+                response.add_failure(id);
+            }
+        }
+    }
+    Ok(response)
+}
