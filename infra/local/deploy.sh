@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys template.yaml's data plane (table, queues, event bus; DeployFunctions=false) to the local
 # LocalStack with SAM, writes the stack outputs to .local/stack-<STACK>.env and checks the resources.
-# Usage: infra/local/deploy.sh [STACK_NAME]        (default cobranca-local; port: LOCALSTACK_PORT)
+# Usage: infra/local/deploy.sh [STACK_NAME]        (default cobranca-local; port: LOCALSTACK_PORT, default 4566)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,7 +9,8 @@ LOCAL="$REPO/.local"
 STACK="${1:-cobranca-local}"
 PORT="${LOCALSTACK_PORT:-4566}"
 TOOLS="$LOCAL/venv-tools"
-ENV_FILE="$LOCAL/stack-$STACK.env"
+if [ "$PORT" = 4566 ]; then SUFFIX=""; else SUFFIX="-$PORT"; fi
+ENV_FILE="$LOCAL/stack-$STACK$SUFFIX.env"   # another LocalStack port gets its own file
 # Stage names the event bus (cobranca-<Stage>), so each local stack gets its own: cobranca-local -> local,
 # cobranca-e2e -> e2e, other names as they are. Override with COBRANCA_LOCAL_STAGE.
 STAGE="${COBRANCA_LOCAL_STAGE:-${STACK#cobranca-}}"
@@ -40,24 +41,53 @@ sed -E 's#^([[:space:]]*)CodeUri:[[:space:]]*\.[[:space:]]*$#\1CodeUri: s3://cob
   "$REPO/template.yaml" > "$BUILD/template.yaml"
 grep -qE '^[[:space:]]*CodeUri:[[:space:]]*\.[[:space:]]*$' "$BUILD/template.yaml" && die "CodeUri rewrite failed"
 
-log "sam deploy --stack-name $STACK (Stage=$STAGE, DeployFunctions=false) to $AWS_ENDPOINT_URL"
+# Skip `sam deploy` (about 8 s even with nothing to change) when this very template and these
+# parameters were already deployed to this LocalStack process and the stack is still there.
+# COBRANCA_DEPLOY_FORCE=1 always deploys.
+LS_PID="$(cat "$LOCAL/localstack$SUFFIX.pid" 2>/dev/null || echo none)"
+DEPLOY_KEY="$( { cat "$BUILD/template.yaml"; echo "$STACK $STAGE $PORT $LS_PID"; } | sha256sum | cut -c1-32)"
+STAMP="$BUILD/$STACK$SUFFIX.deployed"
 t0=$SECONDS
-(
-  cd "$BUILD"
-  "$TOOLS/bin/sam" deploy \
-    --template-file "$BUILD/template.yaml" \
-    --stack-name "$STACK" \
-    --region "$AWS_REGION" \
-    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-    --parameter-overrides \
-      DeployFunctions=false \
-      Stage="$STAGE" \
-      WebhookSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:local-webhook \
-    --no-confirm-changeset \
-    --no-fail-on-empty-changeset \
-    --disable-rollback
-)
-log "sam deploy finished in $((SECONDS - t0)) s"
+STATUS="$("$TOOLS/bin/python" -c '
+import sys, boto3
+try:
+    print(boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["Stacks"][0]["StackStatus"])
+except Exception:
+    print("NONE")' "$STACK")"
+case "$STATUS" in
+  ROLLBACK_COMPLETE|ROLLBACK_FAILED|CREATE_FAILED|DELETE_FAILED|UPDATE_ROLLBACK_FAILED)
+    log "stack $STACK is $STATUS: deleting it first"
+    "$TOOLS/bin/python" -c '
+import sys, boto3
+cfn = boto3.client("cloudformation")
+cfn.delete_stack(StackName=sys.argv[1])
+cfn.get_waiter("stack_delete_complete").wait(StackName=sys.argv[1], WaiterConfig={"Delay": 1, "MaxAttempts": 120})' "$STACK"
+    STATUS=NONE ;;
+esac
+if [ "${COBRANCA_DEPLOY_FORCE:-0}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPLOY_KEY" ] \
+   && { [ "$STATUS" = CREATE_COMPLETE ] || [ "$STATUS" = UPDATE_COMPLETE ]; }; then
+  log "stack $STACK already deployed from this template to this LocalStack: skipping sam deploy"
+else
+  rm -f "$STAMP"
+  log "sam deploy --stack-name $STACK (Stage=$STAGE, DeployFunctions=false) to $AWS_ENDPOINT_URL"
+  t0=$SECONDS
+  (
+    cd "$BUILD"
+    "$TOOLS/bin/sam" deploy \
+      --template-file "$BUILD/template.yaml" \
+      --stack-name "$STACK" \
+      --region "$AWS_REGION" \
+      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+      --parameter-overrides \
+        DeployFunctions=false \
+        Stage="$STAGE" \
+        WebhookSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:local-webhook \
+      --no-confirm-changeset \
+      --no-fail-on-empty-changeset
+  )
+  log "sam deploy finished in $((SECONDS - t0)) s"
+  echo "$DEPLOY_KEY" > "$STAMP"
+fi
 
 log "writing $ENV_FILE and checking the resources"
 "$TOOLS/bin/python" - "$STACK" "$ENV_FILE" <<'PY'

