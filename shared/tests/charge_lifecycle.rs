@@ -1,0 +1,234 @@
+//! The whole chain on the in-memory adapters: API → store → tick → queue → delivery → outbox, and a signed
+//! payment webhook that stops the régua. The same story runs over HTTP against LocalStack in tests/.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
+use cobranca::adapters::outbox::OutboxSender;
+use cobranca::api::{Api, ApiRequest, WebhookApi};
+use cobranca::calendar;
+use cobranca::delivery::Delivery;
+use cobranca::document::Document;
+use cobranca::ids::MerchantId;
+use cobranca::merchant::{ApiKey, Merchant};
+use cobranca::settlement::Settlement;
+use cobranca::store::Store;
+use cobranca::tick::Tick;
+use cobranca::webhook::WebhookSecret;
+use serde_json::{json, Value};
+
+struct App {
+    store: Arc<MemoryStore>,
+    queue: MemoryQueue,
+    events: RecordingEventBus,
+    key: ApiKey,
+    secret: WebhookSecret,
+}
+
+impl App {
+    async fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let key = ApiKey::generate();
+        let merchant = Merchant {
+            id: MerchantId::generate(),
+            name: "Loja Exemplo Ltda".into(),
+            document: Document::parse("11.222.333/0001-81").unwrap(),
+            created_at: Utc::now(),
+        };
+        store.put_merchant(&merchant, &key.hash()).await.unwrap();
+        let (secret, _) = WebhookSecret::generate();
+        Self { store, queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret }
+    }
+
+    fn api(&self) -> Api<'_> {
+        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, public_base_url: "https://pay.test" }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
+        for (k, v) in extra {
+            headers.insert(k.to_string(), v.to_string());
+        }
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let r = self.api().handle(&req, Utc::now()).await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    /// Ticks as of `at`, then drains the queue through the delivery worker.
+    async fn tick_and_deliver(&self, at: DateTime<Utc>) -> Value {
+        let tick = Tick { store: self.store.as_ref(), queue: &self.queue, events: &self.events };
+        let report = tick.run(at, Utc::now()).await.unwrap();
+        self.drain().await;
+        serde_json::to_value(report).unwrap()
+    }
+
+    async fn drain(&self) {
+        let sender = OutboxSender { store: self.store.clone() };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.test" };
+        for job in self.queue.drain() {
+            delivery.deliver(&job, Utc::now()).await.unwrap();
+        }
+    }
+
+    async fn webhook(&self, id: &str, body: &Value) -> (u16, Value) {
+        let raw = body.to_string();
+        let ts = Utc::now().timestamp();
+        let headers = HashMap::from([
+            ("webhook-id".to_string(), id.to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), self.secret.sign(id, ts, raw.as_bytes())),
+        ]);
+        let api = WebhookApi {
+            settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
+            secrets: std::slice::from_ref(&self.secret),
+        };
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() };
+        let r = api.handle(&req, Utc::now()).await;
+        self.drain().await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    async fn outbox_steps(&self, charge_id: &str) -> Vec<String> {
+        self.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == charge_id).map(|e| e.step).collect()
+    }
+}
+
+fn due_in(days: i64) -> String {
+    (calendar::local_date(Utc::now()) + Duration::days(days)).to_string()
+}
+
+#[tokio::test]
+async fn a_charge_is_reminded_paid_and_then_left_alone() {
+    let app = App::new().await;
+    let (status, customer) = app
+        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"529.982.247-25","email":"maria@example.com","phone":"+5511987654321"}), &[])
+        .await;
+    assert_eq!(status, 201, "{customer}");
+    let due = due_in(20);
+    let (status, charge) = app
+        .call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount":"150.00","due_date": due,"description":"Mensalidade","payment_methods":["pix","boleto","credit_card"],"max_installments":12}), &[])
+        .await;
+    assert_eq!(status, 201, "{charge}");
+    assert_eq!(charge["status"], "pending");
+    assert_eq!(charge["amount"], "150.00");
+    let id = charge["id"].as_str().unwrap().to_string();
+
+    // Five days before the due date, at the planned time, the reminder goes out.
+    let before = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap();
+    let at: DateTime<Utc> = before["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(at).await;
+    let outbox = app.store.outbox().await.unwrap();
+    let reminder = outbox.iter().find(|e| e.charge_id.as_str() == id && e.step == "before_due").expect("before_due reminder delivered");
+    assert_eq!(reminder.recipient, "maria@example.com");
+    assert!(reminder.text.contains("R$ 150,00"), "{}", reminder.text);
+    assert!(reminder.text.contains("CNPJ 11.222.333/0001-81"));
+
+    // The payment arrives, signed; the charge is paid and a receipt goes out.
+    let paid = json!({"type":"payment.confirmed","data":{"charge_id": id,"amount":"150.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E2E0001"}});
+    let (status, body) = app.webhook("msg_1", &paid).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("applied")), "{body}");
+    let (_, after) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
+    assert_eq!(after["status"], "paid");
+    assert!(app.outbox_steps(&id).await.contains(&"on_paid".to_string()));
+
+    // The same webhook again changes nothing.
+    let sent_before = app.store.outbox().await.unwrap().len();
+    let (status, body) = app.webhook("msg_1", &paid).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("duplicate")));
+    assert_eq!(app.store.outbox().await.unwrap().len(), sent_before);
+
+    // After the due date nothing more is sent.
+    let due_date: chrono::NaiveDate = due.parse().unwrap();
+    let later = calendar::local_instant(due_date + Duration::days(10), NaiveTime::from_hms_opt(12, 0, 0).unwrap());
+    let report = app.tick_and_deliver(later).await;
+    assert_eq!(report["reminders_queued"], 0, "{report}");
+    assert_eq!(app.store.outbox().await.unwrap().len(), sent_before);
+    let kinds: Vec<String> = app.events.events.lock().unwrap().iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "PaymentConfirmed").count(), 2, "re-published with a stable id on redelivery: {kinds:?}");
+}
+
+#[tokio::test]
+async fn an_unpaid_charge_becomes_overdue_and_gets_weekly_reminders() {
+    let app = App::new().await;
+    let due = due_in(3);
+    let (status, charge) = app
+        .call("POST", "/v1/charges", json!({"customer": {"name":"João Souza","document":"11.222.333/0001-81","email":"joao@example.com"}, "amount":"99.90","due_date": due,"description":"Plano anual","payment_methods":["boleto"]}), &[])
+        .await;
+    assert_eq!(status, 201, "{charge}");
+    let id = charge["id"].as_str().unwrap();
+    let due_date: chrono::NaiveDate = due.parse().unwrap();
+    let first_after = calendar::effective_due_date(due_date) + Duration::days(1);
+    let report = app.tick_and_deliver(calendar::local_instant(first_after, NaiveTime::from_hms_opt(10, 0, 0).unwrap())).await;
+    assert_eq!(report["charges_marked_overdue"], 1, "{report}");
+    let (_, now) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
+    assert_eq!(now["status"], "overdue");
+    let steps = app.outbox_steps(id).await;
+    assert!(steps.contains(&"after_due".to_string()), "{steps:?}");
+    assert!(app.events.events.lock().unwrap().iter().any(|e| e.kind == "ChargeOverdue"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_naming_the_field() {
+    let app = App::new().await;
+    let cases = [
+        (json!({"name":"Maria","document":"529.982.247-26"}), "/v1/customers", 422, "document"),
+        (json!({"name":"Maria","document":"52998224725","email":"nope"}), "/v1/customers", 422, "email"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"150.005","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"0.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"-5.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":150.0,"due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(-1),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "due_date"),
+        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["cheque"]}), "/v1/charges", 422, "payment_methods"),
+        (json!({"customer":{"name":"Maria","document":"00000000000"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "customer.document"),
+    ];
+    for (body, path, status, field) in cases {
+        let (got, err) = app.call("POST", path, body.clone(), &[]).await;
+        assert_eq!((got, err["error"]["field"].as_str()), (status, Some(field)), "{body} → {err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains(" / "), "Portuguese / English message: {err}");
+    }
+    let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers: HashMap::from([("authorization".into(), format!("Bearer {}", app.key.expose()))]), body: b"{not json".to_vec() };
+    assert_eq!(app.api().handle(&req, Utc::now()).await.status, 400);
+    let req = ApiRequest { method: "GET".into(), path: "/v1/charges/chg_x".into(), headers: HashMap::from([("authorization".into(), "Bearer ck_wrong".into())]), body: vec![] };
+    assert_eq!(app.api().handle(&req, Utc::now()).await.status, 401);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body() {
+    let app = App::new().await;
+    let body = json!({"customer":{"name":"Maria Silva","document":"52998224725","email":"maria@example.com"},"amount":"10.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]});
+    let (s1, first) = app.call("POST", "/v1/charges", body.clone(), &[("idempotency-key", "order-42")]).await;
+    let (s2, again) = app.call("POST", "/v1/charges", body.clone(), &[("idempotency-key", "order-42")]).await;
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(first, again);
+    let mut other = body.clone();
+    other["amount"] = json!("11.00");
+    let (s3, err) = app.call("POST", "/v1/charges", other, &[("idempotency-key", "order-42")]).await;
+    assert_eq!((s3, err["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));
+}
+
+#[tokio::test]
+async fn forged_stale_and_unknown_webhooks_change_nothing() {
+    let app = App::new().await;
+    let body = json!({"type":"payment.confirmed","data":{"charge_id":"chg_doesnotexist","amount":"150.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E1"}});
+    // Unknown charge: kept as unmatched, 202.
+    let (status, r) = app.webhook("msg_u", &body).await;
+    assert_eq!((status, r["result"].as_str()), (202, Some("unmatched")));
+    assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
+
+    let raw = body.to_string();
+    let (other_secret, _) = WebhookSecret::generate();
+    let ts = Utc::now().timestamp();
+    let api = WebhookApi { settlement: Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events }, secrets: std::slice::from_ref(&app.secret) };
+    for (sig, ts) in [(other_secret.sign("msg_f", ts, raw.as_bytes()), ts), (app.secret.sign("msg_f", ts - 600, raw.as_bytes()), ts - 600)] {
+        let headers = HashMap::from([
+            ("webhook-id".to_string(), "msg_f".to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), sig),
+        ]);
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.clone().into_bytes() };
+        assert_eq!(api.handle(&req, Utc::now()).await.status, 401);
+    }
+    assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
+}

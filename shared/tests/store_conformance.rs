@@ -1,0 +1,253 @@
+//! One behaviour for every store: the in-memory adapter and DynamoDB (on LocalStack) must pass the same suite.
+//! The DynamoDB run needs COBRANCA_TABLE and AWS_ENDPOINT_URL (from infra/local/deploy.sh); `make test` sets
+//! them and COBRANCA_REQUIRE_AWS=1, which turns a missing environment into a failure instead of a skip.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use cobranca::adapters::dynamodb::DynamoStore;
+use cobranca::adapters::memory::MemoryStore;
+use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::contact::Email;
+use cobranca::customer::{Customer, PersonName};
+use cobranca::document::Document;
+use cobranca::ids::{ChargeId, CustomerId, MerchantId, PaymentId};
+use cobranca::merchant::{ApiKey, Merchant};
+use cobranca::money::Money;
+use cobranca::notification::{Channel, OutboxEntry};
+use cobranca::payment::{Payment, PaymentOutcome, UnmatchedPayment};
+use cobranca::ruler::{self, Action, ReminderState, Ruler};
+use cobranca::store::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Fixture {
+    merchant: Merchant,
+    customer: Customer,
+    charge: Charge,
+}
+
+fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
+    let merchant = Merchant {
+        id: MerchantId::generate(),
+        name: "Loja Exemplo Ltda".into(),
+        document: Document::parse("11.222.333/0001-81").unwrap(),
+        created_at: created,
+    };
+    let customer = Customer {
+        id: CustomerId::generate(),
+        merchant_id: merchant.id.clone(),
+        name: PersonName::parse("Maria Silva").unwrap(),
+        document: Document::parse("529.982.247-25").unwrap(),
+        email: Some(Email::parse("maria@example.com").unwrap()),
+        phone: None,
+        created_at: created,
+    };
+    let charge = Charge {
+        id: ChargeId::generate(),
+        merchant_id: merchant.id.clone(),
+        customer_id: customer.id.clone(),
+        amount: Money::parse("150.00").unwrap(),
+        due_date: DueDate::from_stored(due),
+        description: Description::parse("Mensalidade").unwrap(),
+        payment_methods: vec![PaymentMethod::Pix, PaymentMethod::Boleto],
+        max_installments: 1,
+        status: ChargeStatus::Pending,
+        payment_token: cobranca::charge::new_payment_token(),
+        external_reference: None,
+        created_at: created,
+        updated_at: created,
+        paid_at: None,
+        version: 1,
+    };
+    Fixture { merchant, customer, charge }
+}
+
+fn payment(f: &Fixture, event: &str, provider_payment: &str) -> Payment {
+    Payment {
+        id: PaymentId::generate(),
+        merchant_id: f.merchant.id.clone(),
+        charge_id: f.charge.id.clone(),
+        provider: "cobranca".into(),
+        provider_event_id: event.into(),
+        provider_payment_id: provider_payment.into(),
+        amount: f.charge.amount,
+        method: PaymentMethod::Pix,
+        paid_at: f.charge.created_at,
+        received_at: f.charge.created_at,
+        outcome: PaymentOutcome::Settled,
+    }
+}
+
+async fn all_due(store: &dyn Store, day: NaiveDate, until: DateTime<Utc>, charge: &ChargeId) -> Vec<String> {
+    let mut out = Vec::new();
+    for shard in 0..DUE_SHARDS {
+        let bucket = DueBucket { day, shard };
+        let mut cursor = None;
+        loop {
+            let page = store.due_reminders(&bucket, until, 2, cursor).await.unwrap();
+            out.extend(page.items.into_iter().filter(|r| &r.charge_id == charge).map(|r| r.id()));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn conformance(store: &dyn Store) {
+    // A year far from any other test's data, so a shared table does not disturb the due-index checks.
+    let created = Utc.with_ymd_and_hms(2031, 3, 3, 12, 0, 0).unwrap();
+    let f = fixture(created, NaiveDate::from_ymd_opt(2031, 3, 20).unwrap());
+
+    // Merchants and API keys.
+    let key = ApiKey::generate();
+    store.put_merchant(&f.merchant, &key.hash()).await.unwrap();
+    assert_eq!(store.get_merchant(&f.merchant.id).await.unwrap(), Some(f.merchant.clone()));
+    assert_eq!(store.merchant_by_key(&key.hash()).await.unwrap(), Some(f.merchant.clone()));
+    assert_eq!(store.merchant_by_key(&ApiKey::generate().hash()).await.unwrap(), None);
+
+    // Customers are scoped by merchant.
+    store.put_customer(&f.customer).await.unwrap();
+    assert_eq!(store.get_customer(&f.merchant.id, &f.customer.id).await.unwrap(), Some(f.customer.clone()));
+    assert_eq!(store.get_customer(&MerchantId::generate(), &f.customer.id).await.unwrap(), None);
+
+    // A charge and its plan are stored together, once.
+    let plan = ruler::plan(&f.charge, &f.customer, &Ruler::default(), created);
+    store.create_charge(&f.charge, &plan).await.unwrap();
+    assert_eq!(store.create_charge(&f.charge, &plan).await, Err(StoreError::Conflict));
+    assert_eq!(store.get_charge(&f.merchant.id, &f.charge.id).await.unwrap(), Some(f.charge.clone()));
+    assert_eq!(store.get_charge(&MerchantId::generate(), &f.charge.id).await.unwrap(), None);
+    assert_eq!(store.charge_owner(&f.charge.id).await.unwrap(), Some(f.merchant.id.clone()));
+    assert_eq!(store.charge_owner(&ChargeId::generate()).await.unwrap(), None);
+    assert_eq!(store.charges_of_customer(&f.merchant.id, &f.customer.id).await.unwrap(), vec![f.charge.clone()]);
+    let mut stored: Vec<String> = store.reminders_of(&f.merchant.id, &f.charge.id).await.unwrap().iter().map(|r| r.id()).collect();
+    let mut planned: Vec<String> = plan.iter().map(|r| r.id()).collect();
+    stored.sort();
+    planned.sort();
+    assert_eq!(stored, planned);
+
+    // Optimistic concurrency on charges.
+    let mut overdue = f.charge.clone();
+    overdue.status = ChargeStatus::Overdue;
+    overdue.version = 2;
+    assert_eq!(store.update_charge(&overdue, 5).await, Err(StoreError::Conflict));
+    store.update_charge(&overdue, 1).await.unwrap();
+    assert_eq!(store.get_charge(&f.merchant.id, &f.charge.id).await.unwrap().unwrap().status, ChargeStatus::Overdue);
+
+    // The due index holds pending reminders at or before the instant asked, page by page.
+    let before = plan.iter().find(|r| matches!(r.step, ruler::Step::BeforeDue { .. })).unwrap().clone();
+    let at = before.due_at;
+    let due_now = all_due(store, at.date_naive(), at, &f.charge.id).await;
+    assert!(due_now.contains(&before.id()), "{due_now:?}");
+    assert!(all_due(store, at.date_naive(), at - Duration::seconds(1), &f.charge.id).await.iter().all(|id| id != &before.id()));
+
+    // Claims are exclusive; a lease hides the reminder until it expires.
+    let lease = at + Duration::minutes(15);
+    let queued = ReminderState::Queued { lease_until: lease, attempt: 1 };
+    assert!(store.transition_reminder(&before, &["planned", "queued_expired"], queued.clone(), at).await.unwrap());
+    assert!(!store.transition_reminder(&before, &["planned", "queued_expired"], queued.clone(), at).await.unwrap());
+    assert!(!all_due(store, at.date_naive(), at, &f.charge.id).await.contains(&before.id()));
+    assert!(all_due(store, lease.date_naive(), lease, &f.charge.id).await.contains(&before.id()));
+    assert!(!store.transition_reminder(&before, &["queued_expired"], queued.clone(), lease - Duration::seconds(1)).await.unwrap());
+    let requeued = ReminderState::Queued { lease_until: lease + Duration::minutes(15), attempt: 2 };
+    assert!(store.transition_reminder(&before, &["queued_expired"], requeued, lease).await.unwrap());
+
+    // Sending is claimed once; a stale send can be taken over; a sent reminder leaves the index.
+    let sending = ReminderState::Sending { since: lease, attempt: 2 };
+    assert!(store.transition_reminder(&before, &["queued", "sending_stale"], sending.clone(), lease).await.unwrap());
+    assert!(!store.transition_reminder(&before, &["queued", "sending_stale"], sending.clone(), lease + Duration::seconds(30)).await.unwrap());
+    assert!(store.transition_reminder(&before, &["queued", "sending_stale"], sending, lease + Duration::minutes(3)).await.unwrap());
+    let sent = ReminderState::Sent { at: lease, provider_message_id: "m1".into() };
+    assert!(store.transition_reminder(&before, &["sending"], sent.clone(), lease).await.unwrap());
+    assert_eq!(store.get_reminder(&f.merchant.id, &f.charge.id, &before.id()).await.unwrap().unwrap().state, sent);
+    assert!(!all_due(store, lease.date_naive(), lease + Duration::days(1), &f.charge.id).await.contains(&before.id()));
+
+    // Adding a reminder is idempotent.
+    let receipt = ruler::payment_receipt(&f.charge, &f.customer, &Ruler::default(), at).unwrap();
+    assert_eq!(receipt.action, Action::Notify(Channel::Email));
+    assert!(store.add_reminder(&receipt).await.unwrap());
+    assert!(!store.add_reminder(&receipt).await.unwrap());
+
+    // Payments: once per provider event and once per provider payment id; the charge update is atomic.
+    let p1 = payment(&f, "evt_1", "E1");
+    let mut paid = overdue.clone();
+    paid.status = ChargeStatus::Paid;
+    paid.version = 3;
+    assert_eq!(store.record_payment(&p1, Some((&paid, 1))).await, Err(StoreError::Conflict));
+    assert!(store.payments_of(&f.merchant.id, &f.charge.id).await.unwrap().is_empty(), "a failed transaction leaves nothing");
+    assert_eq!(store.record_payment(&p1, Some((&paid, 2))).await, Ok(PaymentRecorded::Recorded));
+    assert_eq!(store.record_payment(&payment(&f, "evt_1", "E2"), None).await, Ok(PaymentRecorded::Duplicate));
+    assert_eq!(store.record_payment(&payment(&f, "evt_2", "E1"), None).await, Ok(PaymentRecorded::Duplicate));
+    assert_eq!(store.payments_of(&f.merchant.id, &f.charge.id).await.unwrap(), vec![p1.clone()]);
+    assert_eq!(store.get_charge(&f.merchant.id, &f.charge.id).await.unwrap().unwrap().status, ChargeStatus::Paid);
+
+    // Unmatched payments are kept once per provider event.
+    let provider = format!("test{}", ulid::Ulid::new().to_string().to_lowercase());
+    let unmatched = UnmatchedPayment {
+        provider: provider.clone(),
+        provider_event_id: "evt_x".into(),
+        charge_ref: "chg_nope".into(),
+        amount: Money::parse("10.00").unwrap(),
+        provider_payment_id: "E9".into(),
+        received_at: created,
+        raw: "{}".into(),
+    };
+    assert!(store.put_unmatched(&unmatched).await.unwrap());
+    assert!(!store.put_unmatched(&unmatched).await.unwrap());
+    assert_eq!(store.unmatched(&provider).await.unwrap(), vec![unmatched]);
+
+    // Idempotency records.
+    let m = &f.merchant.id;
+    assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::InProgress);
+    assert_eq!(store.idempotency_begin(m, "k1", "h2", created).await.unwrap(), IdempotencyBegin::Mismatch);
+    let saved = SavedResponse { status: 201, body: "{\"id\":1}".into() };
+    store.idempotency_complete(m, "k1", "h1", &saved, created).await.unwrap();
+    assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::Replay(saved));
+    assert_eq!(store.idempotency_begin(&MerchantId::generate(), "k1", "h2", created).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(store.idempotency_begin(m, "k1", "h2", created + Duration::hours(25)).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
+    store.idempotency_abort(m, "k2").await.unwrap();
+    assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
+
+    // The watermark only moves forward. (Kept in the past: a shared table's ticks read from it.)
+    let mark = Utc::now() - Duration::hours(1);
+    store.advance_tick_watermark(mark).await.unwrap();
+    store.advance_tick_watermark(mark - Duration::days(1)).await.unwrap();
+    assert!(store.tick_watermark().await.unwrap().unwrap() >= mark);
+
+    // The outbox records a reminder once.
+    let entry = OutboxEntry {
+        merchant_id: f.merchant.id.clone(),
+        charge_id: f.charge.id.clone(),
+        reminder_id: before.id(),
+        channel: Channel::Email,
+        step: "before_due".into(),
+        recipient: "maria@example.com".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        sent_at: t("2031-03-15T12:00:00Z"),
+    };
+    assert!(store.record_outbox(&entry).await.unwrap());
+    assert!(!store.record_outbox(&entry).await.unwrap());
+    assert_eq!(store.outbox().await.unwrap().iter().filter(|e| e.charge_id == f.charge.id).count(), 1);
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    conformance(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_store_conforms() {
+    let (Ok(table), Ok(_)) = (std::env::var("COBRANCA_TABLE"), std::env::var("AWS_ENDPOINT_URL")) else {
+        assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "COBRANCA_REQUIRE_AWS is set but COBRANCA_TABLE/AWS_ENDPOINT_URL are not");
+        eprintln!("skipped: no COBRANCA_TABLE/AWS_ENDPOINT_URL (run through `make test`)");
+        return;
+    };
+    let aws = cobranca::config::aws().await;
+    conformance(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)).await;
+}
