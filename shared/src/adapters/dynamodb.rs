@@ -95,14 +95,19 @@ impl DynamoStore {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":sk", s(sk_prefix))
-                .consistent_read(true)
+                .consistent_read(true);
+            // DynamoDB refuses an empty begins_with prefix.
+            query = if sk_prefix.is_empty() {
+                query.key_condition_expression("PK = :pk")
+            } else {
+                query.key_condition_expression("PK = :pk AND begins_with(SK, :sk)").expression_attribute_values(":sk", s(sk_prefix))
+            };
+            let page = query
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -237,6 +242,15 @@ impl DynamoStore {
             p.table_name = self.table.clone();
         }
         w
+    }
+}
+
+/// `attribute_exists(PK) AND (a OR (b AND c))`, with no redundant parentheses: DynamoDB rejects them.
+fn state_condition(clauses: &[String]) -> String {
+    let wrap = |c: &String| if c.contains(" AND ") { format!("({c})") } else { c.clone() };
+    match clauses {
+        [one] => format!("attribute_exists(PK) AND {one}"),
+        many => format!("attribute_exists(PK) AND ({})", many.iter().map(wrap).collect::<Vec<_>>().join(" OR ")),
     }
 }
 
@@ -418,12 +432,12 @@ impl Store for DynamoStore {
                 "queued_expired" => {
                     values.insert(":queued".into(), s("queued"));
                     values.insert(":now".into(), n(millis(now)));
-                    clauses.push("(st = :queued AND lease <= :now)".into());
+                    clauses.push("st = :queued AND lease <= :now".into());
                 }
                 "sending_stale" => {
                     values.insert(":sending".into(), s("sending"));
                     values.insert(":stale".into(), n(millis(now - crate::delivery::SENDING_STALE_AFTER)));
-                    clauses.push("(st = :sending AND since <= :stale)".into());
+                    clauses.push("st = :sending AND since <= :stale".into());
                 }
                 other => panic!("unknown reminder state filter {other}"),
             }
@@ -434,7 +448,7 @@ impl Store for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(reminder_item(&next)))
-            .condition_expression(format!("attribute_exists(PK) AND ({})", clauses.join(" OR ")))
+            .condition_expression(state_condition(&clauses))
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
