@@ -51,7 +51,9 @@ async fn a_charge_travels_the_whole_chain_and_stops_when_paid() {
     let reminder = outbox.iter().find(|e| e["step"] == "before_due").unwrap_or_else(|| panic!("no before_due in {outbox:?}"));
     assert_eq!((reminder["channel"].as_str(), reminder["recipient"].as_str()), (Some("email"), Some("maria@example.com")));
     assert!(reminder["text"].as_str().unwrap().contains("R$ 150,00"));
-    assert!(reminder["text"].as_str().unwrap().contains(charge["payment_url"].as_str().unwrap()));
+    // Any runner on the shared queue may deliver it; the link's token is what must be there.
+    let link_path = &charge["payment_url"].as_str().unwrap()[app.url.len()..];
+    assert!(reminder["text"].as_str().unwrap().contains(link_path), "{reminder}");
 
     // The provider confirms the payment with a signed webhook.
     let payment = json!({"type":"payment.confirmed","data":{"charge_id": id, "amount":"150.00", "paid_at": Utc::now().to_rfc3339(), "method":"pix", "provider_payment_id":"E00000000202612061000abcdef"}});

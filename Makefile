@@ -1,0 +1,48 @@
+# cobranca — local development and tests. Everything installs itself into .local/ (gitignored).
+#   make dev    run cobranca locally: LocalStack + the four functions behind http://127.0.0.1:3000
+#   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, template lint)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STACK ?= cobranca-local
+PORT ?= 3000
+ENV_FILE := .local/stack-$(STACK).env
+TOOLS := $(CURDIR)/.local/venv-tools/bin
+# Loads the stack's resource names and LocalStack endpoint into a recipe's environment.
+WITH_STACK := set -a; . $(ENV_FILE); set +a;
+
+.PHONY: dev test install localstack deploy-local build lint lambda-build stop clean
+
+install:
+	bash infra/local/install.sh
+
+localstack: install
+	bash infra/local/localstack.sh start
+
+deploy-local: localstack
+	bash infra/local/deploy.sh $(STACK)
+
+build:
+	cargo build --workspace --bins
+
+dev: deploy-local build
+	$(WITH_STACK) exec target/debug/local-runner serve --port $(PORT)
+
+test: deploy-local build
+	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 cargo test --workspace --no-fail-fast
+	bash infra/lint.sh
+
+lint: install
+	bash infra/lint.sh
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# The Lambda artefacts as AWS runs them (Graviton, provided.al2023), zipped per function.
+lambda-build: install
+	PATH="$(TOOLS):$$PATH" cargo lambda build --release --arm64 --output-format zip --bins
+	@for f in create-charge payment-webhook ruler-tick send-notification; do \
+	  ls -l target/lambda/$$f/bootstrap.zip; done
+
+stop:
+	bash infra/local/localstack.sh stop
+
+clean: stop
+	rm -rf .local target
