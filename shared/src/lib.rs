@@ -25,5 +25,4 @@ pub mod tick;
 pub mod webhook;
 
 pub mod adapters;
-pub mod config;
 pub mod telemetry;

@@ -249,6 +249,6 @@ async fn dynamodb_store_conforms() {
         eprintln!("skipped: no COBRANCA_TABLE/AWS_ENDPOINT_URL (run through `make test`)");
         return;
     };
-    let aws = cobranca::config::aws().await;
+    let aws = cobranca::adapters::config::aws().await;
     conformance(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)).await;
 }

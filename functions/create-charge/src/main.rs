@@ -1,7 +1,8 @@
 //! POST /v1/customers, GET /v1/customers/{id}, POST /v1/charges, GET /v1/charges/{id}.
 
 use cobranca::api::Api;
-use cobranca::{config, lambda, telemetry};
+use cobranca::adapters::config;
+use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]

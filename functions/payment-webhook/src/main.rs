@@ -2,7 +2,8 @@
 
 use cobranca::api::WebhookApi;
 use cobranca::settlement::Settlement;
-use cobranca::{config, lambda, telemetry};
+use cobranca::adapters::config;
+use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};
 use tokio::sync::OnceCell;
 

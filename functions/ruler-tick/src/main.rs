@@ -1,7 +1,8 @@
 //! Runs on the EventBridge schedule: claims the reminders that are due and queues them.
 
 use cobranca::tick::Tick;
-use cobranca::{config, lambda, telemetry};
+use cobranca::adapters::config;
+use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
 
 #[tokio::main]

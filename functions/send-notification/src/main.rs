@@ -1,7 +1,8 @@
 //! Consumes the notification queue: renders and sends one message per reminder, exactly once.
 
 use cobranca::delivery::Delivery;
-use cobranca::{config, lambda, telemetry};
+use cobranca::adapters::config;
+use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
 
 #[tokio::main]

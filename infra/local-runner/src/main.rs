@@ -78,7 +78,7 @@ fn env(name: &str) -> Result<String, BoxError> {
 
 /// Registers a merchant and prints its API key once (works against AWS too: it uses the normal SDK config).
 async fn create_merchant(args: Args) -> Result<(), BoxError> {
-    let aws = cobranca::config::aws().await;
+    let aws = cobranca::adapters::config::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), env("COBRANCA_TABLE")?);
     let document = Document::parse(&args.get("document", "")).map_err(|e| format!("--document: {e}"))?;
     let merchant = Merchant { id: MerchantId::generate(), name: args.get("name", ""), document, created_at: Utc::now() };
@@ -104,7 +104,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     let instances: usize = args.get("instances", "2").parse()?;
     let schedule_seconds: u64 = args.get("schedule-seconds", "60").parse()?;
 
-    let aws = cobranca::config::aws().await;
+    let aws = cobranca::adapters::config::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), env("COBRANCA_TABLE")?);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = env("COBRANCA_NOTIFICATION_QUEUE_URL")?;

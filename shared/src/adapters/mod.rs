@@ -1,5 +1,6 @@
 //! Implementations of the ports. Only this module (and the Lambda entry points) touch AWS SDK types.
 
+pub mod config;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod memory;
