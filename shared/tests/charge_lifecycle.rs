@@ -232,3 +232,61 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
     }
     assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
+    let app = App::new().await;
+    let (_, charge) = app
+        .call("POST", "/v1/charges", json!({"customer":{"name":"Ana Lima","document":"52998224725","email":"ana@example.com"},"amount":"42.00","due_date":due_in(15),"description":"Aula","payment_methods":["pix"]}), &[])
+        .await;
+    let id = charge["id"].as_str().unwrap().to_string();
+    app.drain().await; // the creation notice
+    let before = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap();
+    let at: DateTime<Utc> = before["scheduled_at"].as_str().unwrap().parse().unwrap();
+
+    // Two ticks for the same instant, concurrently: one claim wins.
+    let tick = Tick { store: app.store.as_ref(), queue: &app.queue, events: &app.events };
+    let (a, b) = tokio::join!(tick.run(at, Utc::now()), tick.run(at, Utc::now()));
+    let queued = a.unwrap().reminders_queued + b.unwrap().reminders_queued;
+    let mut jobs = app.queue.drain();
+    assert_eq!(queued as usize, jobs.len());
+    let mut ids: Vec<String> = jobs.iter().map(|j| j.reminder_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), jobs.len(), "a reminder was queued twice: {jobs:?}");
+    jobs.retain(|j| j.reminder_id.starts_with("before_due"));
+    assert_eq!(jobs.len(), 1);
+
+    // The queue delivers the message twice (at-least-once), even concurrently: one send.
+    let sender = OutboxSender { store: app.store.clone() };
+    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, public_base_url: "https://pay.test" };
+    let (first, second) = tokio::join!(delivery.deliver(&jobs[0], Utc::now()), delivery.deliver(&jobs[0], Utc::now()));
+    let sent = [first.unwrap(), second.unwrap()].iter().filter(|d| matches!(d, cobranca::delivery::Delivered::Sent { .. })).count();
+    assert_eq!(sent, 1);
+    let again = delivery.deliver(&jobs[0], Utc::now()).await.unwrap();
+    assert!(matches!(again, cobranca::delivery::Delivered::NotSent { .. }));
+    assert_eq!(app.outbox_steps(&id).await.iter().filter(|s| *s == "before_due").count(), 1);
+}
+
+#[tokio::test]
+async fn a_tick_after_missed_days_catches_up_but_skips_what_lost_its_meaning() {
+    let app = App::new().await;
+    let due = due_in(8);
+    let (_, charge) = app
+        .call("POST", "/v1/charges", json!({"customer":{"name":"Ana Lima","document":"52998224725","email":"ana@example.com"},"amount":"42.00","due_date":due,"description":"Aula","payment_methods":["pix"]}), &[])
+        .await;
+    let id = charge["id"].as_str().unwrap().to_string();
+    app.drain().await;
+    // No tick ran for days; the first one comes two days after the due date.
+    let due_date: chrono::NaiveDate = due.parse().unwrap();
+    let late = calendar::local_instant(calendar::effective_due_date(due_date) + Duration::days(2), NaiveTime::from_hms_opt(10, 0, 0).unwrap());
+    let report = app.tick_and_deliver(late).await;
+    assert_eq!(report["charges_marked_overdue"], 1, "{report}");
+    let steps = app.outbox_steps(&id).await;
+    assert!(!steps.contains(&"before_due".to_string()), "a 'before due' found after the due date is skipped: {steps:?}");
+    assert!(steps.contains(&"after_due".to_string()), "{steps:?}");
+    let (_, after) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
+    let skipped = after["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap();
+    assert_eq!(skipped["state"], "skipped");
+    assert!(skipped["reason"].as_str().unwrap().contains("due date"));
+}
