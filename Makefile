@@ -37,7 +37,8 @@ lint: install
 
 # The Lambda artefacts as AWS runs them (Graviton, provided.al2023), zipped per function.
 lambda-build: install
-	PATH="$(TOOLS):$$PATH" cargo lambda build --release --arm64 --output-format zip --bins
+	PATH="$(TOOLS):$$PATH" cargo lambda build --release --arm64 --output-format zip \
+	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification
 	@for f in create-charge payment-webhook ruler-tick send-notification; do \
 	  ls -l target/lambda/$$f/bootstrap.zip; done
 

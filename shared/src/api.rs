@@ -426,6 +426,7 @@ fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<
         document: Document::parse(str_of("document")?).map_err(|e| ApiError::invalid(&f("document"), e))?,
         email: optional("email")?.map(Email::parse).transpose().map_err(|e| ApiError::invalid(&f("email"), e))?,
         phone: optional("phone")?.map(Phone::parse).transpose().map_err(|e| ApiError::invalid(&f("phone"), e))?,
+        opt_out: Default::default(),
         created_at: now,
     })
 }

@@ -16,7 +16,19 @@ pub struct Customer {
     pub document: Document,
     pub email: Option<Email>,
     pub phone: Option<Phone>,
+    /// What the payer asked not to receive. Honoured at planning and again at sending.
+    #[serde(default)]
+    pub opt_out: OptOut,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOut {
+    /// No messages at all (receipts included).
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
 }
 
 impl Customer {
@@ -28,6 +40,20 @@ impl Customer {
             Some(Channel::Whatsapp)
         } else {
             None
+        }
+    }
+
+    /// Whether a message on `channel` may go to this customer; the reason when not.
+    pub fn can_receive(&self, channel: Channel) -> Result<(), String> {
+        if self.opt_out.all || self.opt_out.channels.contains(&channel) {
+            return Err(format!("customer opted out of {}", channel.as_str()));
+        }
+        if channel == Channel::Whatsapp && !self.phone.as_ref().is_some_and(|p| p.is_mobile()) {
+            return Err("no mobile number for whatsapp".into());
+        }
+        match self.address_on(channel) {
+            Some(_) => Ok(()),
+            None => Err(format!("no {} address", channel.as_str())),
         }
     }
 

@@ -169,7 +169,9 @@ const FOOTER: &str = include_str!("../templates/pt-BR/_footer.txt");
 fn default_template(step: Step) -> Option<&'static str> {
     Some(match step {
         Step::OnCreated => include_str!("../templates/pt-BR/on_created.txt"),
-        Step::BeforeDue { .. } => include_str!("../templates/pt-BR/before_due.txt"),
+        Step::BeforeDue { .. } | Step::BeforeDueHours { .. } => include_str!("../templates/pt-BR/before_due.txt"),
+        Step::OnChanged => include_str!("../templates/pt-BR/on_changed.txt"),
+        Step::OnExpired => include_str!("../templates/pt-BR/on_expired.txt"),
         Step::OnDue => include_str!("../templates/pt-BR/on_due.txt"),
         Step::AfterDue => include_str!("../templates/pt-BR/after_due.txt"),
         Step::OnPaid => include_str!("../templates/pt-BR/on_paid.txt"),
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn every_message_names_the_merchant_and_its_document() {
-        for step in [Step::OnCreated, Step::BeforeDue { days: 5 }, Step::OnDue, Step::AfterDue, Step::OnPaid] {
+        for step in [Step::OnCreated, Step::OnChanged, Step::BeforeDue { days: 5 }, Step::BeforeDueHours { hours: 12 }, Step::OnDue, Step::AfterDue, Step::OnPaid, Step::OnExpired] {
             let (subject, body) = render(step, &ctx()).unwrap();
             assert!(!subject.is_empty());
             assert!(body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"), "{step:?}: {body}");
@@ -239,7 +241,7 @@ mod tests {
     #[test]
     fn default_templates_hold_no_pressure_language() {
         // CDC art. 42: no threat, ridicule or pressure in collection messages.
-        for step in [Step::OnCreated, Step::BeforeDue { days: 1 }, Step::OnDue, Step::AfterDue, Step::OnPaid] {
+        for step in [Step::OnCreated, Step::OnChanged, Step::BeforeDue { days: 1 }, Step::OnDue, Step::AfterDue, Step::OnPaid, Step::OnExpired] {
             let (s, b) = render(step, &ctx()).unwrap();
             let text = format!("{s} {b}").to_lowercase();
             for word in ["protesto", "negativ", "spc", "serasa", "processo", "judicial", "último aviso", "urgente"] {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
-use crate::charge::Charge;
+use crate::charge::{Charge, ChargeStatus};
 use crate::customer::Customer;
 use crate::ids::{ChargeId, MerchantId};
 use crate::notification::Channel;
@@ -17,10 +17,13 @@ use crate::notification::Channel;
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Step {
     OnCreated,
+    OnChanged,
     BeforeDue { days: u16 },
+    BeforeDueHours { hours: u16 },
     OnDue,
     AfterDue,
     OnPaid,
+    OnExpired,
     /// Not a message: the moment the charge becomes overdue.
     MarkOverdue,
 }
@@ -30,10 +33,12 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Self::OnCreated => "on_created",
-            Self::BeforeDue { .. } => "before_due",
+            Self::OnChanged => "on_changed",
+            Self::BeforeDue { .. } | Self::BeforeDueHours { .. } => "before_due",
             Self::OnDue => "on_due",
             Self::AfterDue => "after_due",
             Self::OnPaid => "on_paid",
+            Self::OnExpired => "on_expired",
             Self::MarkOverdue => "mark_overdue",
         }
     }
@@ -42,6 +47,7 @@ impl Step {
     pub fn key(self) -> String {
         match self {
             Self::BeforeDue { days } => format!("before_due_{days}d"),
+            Self::BeforeDueHours { hours } => format!("before_due_{hours}h"),
             other => other.name().to_string(),
         }
     }
@@ -50,7 +56,12 @@ impl Step {
         if let Some(days) = s.strip_prefix("before_due_").and_then(|r| r.strip_suffix('d')) {
             return days.parse().ok().map(|days| Self::BeforeDue { days });
         }
-        [Self::OnCreated, Self::OnDue, Self::AfterDue, Self::OnPaid, Self::MarkOverdue].into_iter().find(|s2| s2.name() == s)
+        if let Some(hours) = s.strip_prefix("before_due_").and_then(|r| r.strip_suffix('h')) {
+            return hours.parse().ok().map(|hours| Self::BeforeDueHours { hours });
+        }
+        [Self::OnCreated, Self::OnChanged, Self::OnDue, Self::AfterDue, Self::OnPaid, Self::OnExpired, Self::MarkOverdue]
+            .into_iter()
+            .find(|s2| s2.name() == s)
     }
 }
 
@@ -136,119 +147,358 @@ pub fn reminder_id(step: Step, occurrence: u16, action: Action) -> String {
     format!("{}.{}.{}", step.key(), occurrence, target)
 }
 
-/// A merchant's régua. Today every merchant has the default; issue #3 makes it configurable per merchant,
-/// customer and charge.
+/// A régua: the steps a charge's reminders follow. Merchants set a default; a customer or a single charge may
+/// override it (charge > customer > merchant > `Ruler::default()`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ruler {
-    pub on_created: bool,
-    pub before_due_days: Vec<u16>,
-    pub on_due: bool,
-    pub after_due: Option<AfterDue>,
-    pub on_paid: bool,
-    /// Wall-clock time (São Paulo) for day-based steps.
+    pub steps: Vec<RulerStep>,
+    /// Wall-clock time (São Paulo) of day-based steps, "HH:MM".
+    #[serde(with = "hhmm")]
     pub send_time: NaiveTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AfterDue {
-    /// Days after the (business-day) due date of the first overdue reminder.
-    pub first_after_days: u16,
-    pub every_days: u16,
-    pub max_times: u16,
+/// One step of a régua. `channels` empty means the customer's preferred channel (e-mail, else WhatsApp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RulerStep {
+    OnCreated {
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    /// When the value or the due date of a charge changes.
+    OnChanged {
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    /// `days` before the due date at `send_time`, or `hours` before the due day begins.
+    BeforeDue {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        days: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hours: Option<u16>,
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    OnDue {
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    /// `first_after_days` after the (business-day) due date, then every `every_days`, up to `max_times` sends
+    /// or until `until_days_overdue` days late, whichever comes first.
+    AfterDue {
+        #[serde(default = "one")]
+        first_after_days: u16,
+        every_days: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_times: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_days_overdue: Option<u16>,
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    OnPaid {
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+    OnExpired {
+        #[serde(default)]
+        channels: Vec<Channel>,
+    },
+}
+
+fn one() -> u16 {
+    1
+}
+
+/// Repeats after the due date are bounded even when the merchant gives no bound.
+pub const MAX_AFTER_DUE_SENDS: u16 = 60;
+
+impl RulerStep {
+    pub fn channels(&self) -> &[Channel] {
+        match self {
+            Self::OnCreated { channels }
+            | Self::OnChanged { channels }
+            | Self::BeforeDue { channels, .. }
+            | Self::OnDue { channels }
+            | Self::AfterDue { channels, .. }
+            | Self::OnPaid { channels }
+            | Self::OnExpired { channels } => channels,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidRuler {
+    pub field: String,
+    pub message: String,
+}
+
+impl Ruler {
+    /// Parses and checks a régua as sent to the API; all or nothing.
+    pub fn parse(value: &serde_json::Value) -> Result<Ruler, InvalidRuler> {
+        let bad = |field: String, message: &str| InvalidRuler { field, message: message.to_string() };
+        let ruler: Ruler = serde_json::from_value(value.clone()).map_err(|e| bad("ruler".into(), &format!("régua inválida / invalid ruler: {e}")))?;
+        if ruler.steps.len() > 30 {
+            return Err(bad("steps".into(), "no máximo 30 passos / at most 30 steps"));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for (i, step) in ruler.steps.iter().enumerate() {
+            let field = |name: &str| format!("steps[{i}].{name}");
+            let mut seen = std::collections::HashSet::new();
+            if !step.channels().iter().all(|c| seen.insert(*c)) {
+                return Err(bad(field("channels"), "canal repetido / repeated channel"));
+            }
+            match step {
+                RulerStep::BeforeDue { days, hours, .. } => match (days, hours) {
+                    (Some(d), None) if (1..=365).contains(d) => {}
+                    (None, Some(h)) if (1..=720).contains(h) => {}
+                    _ => return Err(bad(field("days"), "informe days (1–365) ou hours (1–720) / give days (1–365) or hours (1–720)")),
+                },
+                RulerStep::AfterDue { every_days, first_after_days, max_times, until_days_overdue, .. } => {
+                    if !(1..=365).contains(every_days) {
+                        return Err(bad(field("every_days"), "every_days de 1 a 365 / every_days must be 1 to 365"));
+                    }
+                    if *first_after_days > 365 {
+                        return Err(bad(field("first_after_days"), "first_after_days até 365 / first_after_days up to 365"));
+                    }
+                    if max_times.is_some_and(|m| m == 0 || m > MAX_AFTER_DUE_SENDS) {
+                        return Err(bad(field("max_times"), "max_times de 1 a 60 / max_times must be 1 to 60"));
+                    }
+                    if until_days_overdue.is_some_and(|d| d == 0 || d > 3650) {
+                        return Err(bad(field("until_days_overdue"), "until_days_overdue de 1 a 3650 / must be 1 to 3650"));
+                    }
+                }
+                _ => {}
+            }
+            if !keys.insert(step.key()) {
+                return Err(bad(format!("steps[{i}]"), "passo repetido / repeated step"));
+            }
+        }
+        Ok(ruler)
+    }
+
+    fn step_of(&self, wanted: impl Fn(&RulerStep) -> bool) -> Option<&RulerStep> {
+        self.steps.iter().find(|s| wanted(s))
+    }
+}
+
+impl RulerStep {
+    fn key(&self) -> String {
+        match self {
+            Self::BeforeDue { days: Some(d), .. } => format!("before_due_{d}d"),
+            Self::BeforeDue { hours, .. } => format!("before_due_{}h", hours.unwrap_or_default()),
+            Self::OnCreated { .. } => "on_created".into(),
+            Self::OnChanged { .. } => "on_changed".into(),
+            Self::OnDue { .. } => "on_due".into(),
+            Self::AfterDue { .. } => "after_due".into(),
+            Self::OnPaid { .. } => "on_paid".into(),
+            Self::OnExpired { .. } => "on_expired".into(),
+        }
+    }
+}
+
+mod hhmm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format("%H:%M").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let s = String::deserialize(d)?;
+        NaiveTime::parse_from_str(&s, "%H:%M").map_err(|_| serde::de::Error::custom("send_time must be HH:MM"))
+    }
 }
 
 impl Default for Ruler {
     /// Close to what Brazilian payers are used to: a notice on creation, 5 days before, on the day, then weekly.
     fn default() -> Self {
         Self {
-            on_created: true,
-            before_due_days: vec![5],
-            on_due: true,
-            after_due: Some(AfterDue { first_after_days: 1, every_days: 7, max_times: 3 }),
-            on_paid: true,
+            steps: vec![
+                RulerStep::OnCreated { channels: vec![] },
+                RulerStep::OnChanged { channels: vec![] },
+                RulerStep::BeforeDue { days: Some(5), hours: None, channels: vec![] },
+                RulerStep::OnDue { channels: vec![] },
+                RulerStep::AfterDue { first_after_days: 1, every_days: 7, max_times: Some(3), until_days_overdue: None, channels: vec![] },
+                RulerStep::OnPaid { channels: vec![] },
+            ],
             send_time: NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
         }
     }
 }
 
-/// Every reminder of a newly created charge, in time order. Messages land in the next open contact window;
-/// nothing is planned before `now`.
+/// Which régua applies: the charge's own, else the customer's, else the merchant's, else the default.
+pub fn effective<'a>(charge: Option<&'a Ruler>, customer: Option<&'a Ruler>, merchant: Option<&'a Ruler>, default: &'a Ruler) -> &'a Ruler {
+    charge.or(customer).or(merchant).unwrap_or(default)
+}
+
+/// The reminders of one step on each of its channels: planned where the customer can be reached and has not
+/// opted out, skipped (with the reason, so previews show it) where not.
+fn for_channels(step_def: &RulerStep, customer: &Customer, mut make: impl FnMut(Action, ReminderState) -> Reminder) -> Vec<Reminder> {
+    let channels: Vec<Channel> = if step_def.channels().is_empty() {
+        customer.preferred_channel().into_iter().collect()
+    } else {
+        step_def.channels().to_vec()
+    };
+    if channels.is_empty() {
+        return vec![];
+    }
+    channels
+        .into_iter()
+        .map(|channel| {
+            let state = match customer.can_receive(channel) {
+                Ok(()) => ReminderState::Planned,
+                Err(reason) => ReminderState::Skipped { reason },
+            };
+            make(Action::Notify(channel), state)
+        })
+        .collect()
+}
+
+/// Every reminder of a charge under a régua, in time order: messages land in the next open contact window and
+/// nothing is planned before `now`. Pure and deterministic: the same inputs give the same reminder ids, so
+/// re-planning is idempotent.
 pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<Utc>) -> Vec<Reminder> {
     let mut out = Vec::new();
     let due = charge.due_date;
     let at_send_time = |date| calendar::next_send_slot(calendar::local_instant(date, ruler.send_time));
-    let reminder = |step, occurrence, action, due_at| Reminder {
+    let reminder = |step, occurrence, action, due_at, state| Reminder {
         merchant_id: charge.merchant_id.clone(),
         charge_id: charge.id.clone(),
         step,
         occurrence,
         action,
         due_at,
-        state: ReminderState::Planned,
+        state,
     };
 
-    // The status change happens whatever the merchant's régua says.
+    // The status change happens whatever the régua says.
     let overdue_at = calendar::local_instant(due.first_overdue_day(), NaiveTime::MIN);
-    out.push(reminder(Step::MarkOverdue, 0, Action::MarkOverdue, overdue_at));
+    out.push(reminder(Step::MarkOverdue, 0, Action::MarkOverdue, overdue_at, ReminderState::Planned));
 
-    if let Some(channel) = customer.preferred_channel() {
-        let notify = Action::Notify(channel);
-        if ruler.on_created {
-            out.push(reminder(Step::OnCreated, 0, notify, calendar::next_send_slot(now)));
-        }
-        for &days in &ruler.before_due_days {
-            let at = at_send_time(due.date() - Duration::days(days.into()));
-            // A "5 days before" that would land on or after the due day has lost its meaning.
-            if at >= now && calendar::local_date(at) < due.date() {
-                out.push(reminder(Step::BeforeDue { days }, 0, notify, at));
+    for step_def in &ruler.steps {
+        match step_def {
+            RulerStep::OnCreated { .. } => {
+                // Pinned to the creation instant, so re-planning later finds the same reminder.
+                let at = calendar::next_send_slot(charge.created_at);
+                out.extend(for_channels(step_def, customer, |a, s| reminder(Step::OnCreated, 0, a, at, s)));
             }
-        }
-        if ruler.on_due {
-            let at = at_send_time(due.date());
-            if at >= now {
-                out.push(reminder(Step::OnDue, 0, notify, at));
+            RulerStep::BeforeDue { days, hours, .. } => {
+                let (step, at) = match (days, hours) {
+                    (Some(d), _) => (Step::BeforeDue { days: *d }, at_send_time(due.date() - Duration::days((*d).into()))),
+                    (None, Some(h)) => {
+                        let start_of_due_day = calendar::local_instant(due.date(), NaiveTime::MIN);
+                        (Step::BeforeDueHours { hours: *h }, calendar::next_send_slot(start_of_due_day - Duration::hours((*h).into())))
+                    }
+                    (None, None) => continue,
+                };
+                // A "5 days before" that would land on or after the due day has lost its meaning.
+                if at >= now && calendar::local_date(at) < due.date() {
+                    out.extend(for_channels(step_def, customer, |a, s| reminder(step, 0, a, at, s)));
+                }
             }
-        }
-        if let Some(after) = ruler.after_due {
-            let first = calendar::effective_due_date(due.date()) + Duration::days(after.first_after_days.into());
-            for n in 0..after.max_times {
-                let date = first + Duration::days(i64::from(n) * i64::from(after.every_days));
-                out.push(reminder(Step::AfterDue, n, notify, at_send_time(date)));
+            RulerStep::OnDue { .. } => {
+                let at = at_send_time(due.date());
+                if at >= now {
+                    out.extend(for_channels(step_def, customer, |a, s| reminder(Step::OnDue, 0, a, at, s)));
+                }
             }
+            RulerStep::AfterDue { first_after_days, every_days, max_times, until_days_overdue, .. } => {
+                let effective_due = calendar::effective_due_date(due.date());
+                let first = effective_due + Duration::days((*first_after_days).into());
+                let times = max_times.unwrap_or(MAX_AFTER_DUE_SENDS).min(MAX_AFTER_DUE_SENDS);
+                for n in 0..times {
+                    let date = first + Duration::days(i64::from(n) * i64::from(*every_days));
+                    if until_days_overdue.is_some_and(|limit| (date - effective_due).num_days() > i64::from(limit)) {
+                        break;
+                    }
+                    let at = at_send_time(date);
+                    if at >= now {
+                        out.extend(for_channels(step_def, customer, |a, s| reminder(Step::AfterDue, n, a, at, s)));
+                    }
+                }
+            }
+            // Event-driven steps are planned when their event happens.
+            RulerStep::OnChanged { .. } | RulerStep::OnPaid { .. } | RulerStep::OnExpired { .. } => {}
         }
     }
-    out.sort_by_key(|r| r.due_at);
+    out.sort_by(|a, b| (a.due_at, a.id()).cmp(&(b.due_at, b.id())));
     out
 }
 
-/// The confirmation a payer gets once a payment is in. Sent at once: a receipt is not a collection message,
-/// so contact windows do not hold it back.
-pub fn payment_receipt(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<Utc>) -> Option<Reminder> {
-    let channel = customer.preferred_channel().filter(|_| ruler.on_paid)?;
-    Some(Reminder {
+/// The message(s) of an event-driven step (payment, change, expiry), due at once. A receipt is not a
+/// collection message, so contact windows do not hold it back; change notices wait for the window.
+pub fn event_reminders(step: Step, charge: &Charge, customer: &Customer, ruler: &Ruler, occurrence: u16, now: DateTime<Utc>) -> Vec<Reminder> {
+    let wanted = |s: &RulerStep| match step {
+        Step::OnPaid => matches!(s, RulerStep::OnPaid { .. }),
+        Step::OnChanged => matches!(s, RulerStep::OnChanged { .. }),
+        Step::OnExpired => matches!(s, RulerStep::OnExpired { .. }),
+        _ => false,
+    };
+    let Some(step_def) = ruler.step_of(wanted) else { return vec![] };
+    let at = if step == Step::OnPaid { now } else { calendar::next_send_slot(now) };
+    for_channels(step_def, customer, |action, state| Reminder {
         merchant_id: charge.merchant_id.clone(),
         charge_id: charge.id.clone(),
-        step: Step::OnPaid,
-        occurrence: 0,
-        action: Action::Notify(channel),
-        due_at: now,
-        state: ReminderState::Planned,
+        step,
+        occurrence,
+        action,
+        due_at: at,
+        state,
     })
+}
+
+/// The receipts a payer gets once a payment is in.
+pub fn payment_receipt(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<Utc>) -> Vec<Reminder> {
+    event_reminders(Step::OnPaid, charge, customer, ruler, 0, now)
+}
+
+/// How pending reminders must change when a charge's plan changes (new régua, due date, value, opt-out):
+/// pending reminders the new plan no longer has are cancelled, new ones are added, moved ones are replaced.
+/// Sent, skipped and failed reminders are history and stay.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replan {
+    pub cancel: Vec<Reminder>,
+    pub add: Vec<Reminder>,
+    pub reschedule: Vec<Reminder>,
+}
+
+pub fn replan(existing: &[Reminder], new_plan: &[Reminder]) -> Replan {
+    let mut out = Replan::default();
+    for old in existing.iter().filter(|r| r.state.is_pending()) {
+        match new_plan.iter().find(|n| n.id() == old.id()) {
+            None => out.cancel.push(old.clone()),
+            Some(n) if !n.state.is_pending() => out.cancel.push(old.clone()),
+            Some(n) if n.due_at != old.due_at => out.reschedule.push(n.clone()),
+            Some(_) => {}
+        }
+    }
+    for n in new_plan {
+        if !existing.iter().any(|e| e.id() == n.id()) {
+            out.add.push(n.clone());
+        }
+    }
+    out
 }
 
 /// Whether a reminder found due at `now` should still be sent, or has lost its meaning (e.g. a "before due"
 /// found after the due date because ticks were missed). The reason is recorded on the skipped reminder.
 pub fn still_meaningful(reminder: &Reminder, charge: &Charge, now: DateTime<Utc>) -> Result<(), String> {
-    if reminder.step == Step::OnPaid {
-        return Ok(());
+    match reminder.step {
+        Step::OnPaid => return Ok(()),
+        Step::OnExpired if charge.status == ChargeStatus::Expired => return Ok(()),
+        _ => {}
     }
     if !charge.status.is_open() {
         return Err(format!("charge is {}", charge.status.as_str()));
     }
     let today = calendar::local_date(now);
     match reminder.step {
-        Step::BeforeDue { .. } if today >= charge.due_date.date() => Err("due date already reached".into()),
-        Step::OnCreated | Step::OnDue if today > calendar::effective_due_date(charge.due_date.date()) => {
+        Step::BeforeDue { .. } | Step::BeforeDueHours { .. } if today >= charge.due_date.date() => Err("due date already reached".into()),
+        Step::OnCreated | Step::OnChanged | Step::OnDue if today > calendar::effective_due_date(charge.due_date.date()) => {
             Err("due date already passed".into())
         }
         _ => Ok(()),
@@ -275,6 +525,7 @@ mod tests {
             document: Document::parse("529.982.247-25").unwrap(),
             email: Some(Email::parse("maria@example.com").unwrap()),
             phone: None,
+            opt_out: Default::default(),
             created_at: Utc::now(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();

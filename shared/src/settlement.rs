@@ -125,20 +125,20 @@ impl Settlement<'_> {
             }
         }
         if let Some(customer) = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await? {
-            if let Some(receipt) = ruler::payment_receipt(charge, &customer, &Ruler::default(), now) {
+            let mut jobs = Vec::new();
+            for receipt in ruler::payment_receipt(charge, &customer, &Ruler::default(), now) {
                 self.store.add_reminder(&receipt).await?;
                 let queued = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt: 1 };
                 if self.store.transition_reminder(&receipt, &["planned", "queued_expired"], queued, now).await? {
-                    self.queue
-                        .enqueue(&[NotificationJob {
-                            merchant_id: charge.merchant_id.clone(),
-                            charge_id: charge.id.clone(),
-                            reminder_id: receipt.id(),
-                            as_of: now,
-                        }])
-                        .await?;
+                    jobs.push(NotificationJob {
+                        merchant_id: charge.merchant_id.clone(),
+                        charge_id: charge.id.clone(),
+                        reminder_id: receipt.id(),
+                        as_of: now,
+                    });
                 }
             }
+            self.queue.enqueue(&jobs).await?;
         }
         self.events
             .publish(&[DomainEvent {

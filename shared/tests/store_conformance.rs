@@ -41,6 +41,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         document: Document::parse("529.982.247-25").unwrap(),
         email: Some(Email::parse("maria@example.com").unwrap()),
         phone: None,
+        opt_out: Default::default(),
         created_at: created,
     };
     let charge = Charge {
@@ -166,7 +167,7 @@ async fn conformance(store: &dyn Store) {
     assert!(!all_due(store, lease.date_naive(), lease + Duration::days(1), &f.charge.id).await.contains(&before.id()));
 
     // Adding a reminder is idempotent.
-    let receipt = ruler::payment_receipt(&f.charge, &f.customer, &Ruler::default(), at).unwrap();
+    let receipt = ruler::payment_receipt(&f.charge, &f.customer, &Ruler::default(), at).remove(0);
     assert_eq!(receipt.action, Action::Notify(Channel::Email));
     assert!(store.add_reminder(&receipt).await.unwrap());
     assert!(!store.add_reminder(&receipt).await.unwrap());
