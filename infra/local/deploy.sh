@@ -127,7 +127,7 @@ def check(cond, what):
         sys.exit(f"check failed: {what}")
     print(f"[deploy]   ok: {what}")
 
-# Table with both GSIs and TTL.
+# Table with its GSIs and TTL.
 ddb = boto3.client("dynamodb")
 t0 = time.time()
 table = ddb.describe_table(TableName=out["TableName"])["Table"]
@@ -137,6 +137,7 @@ check(keys == {"PK": "HASH", "SK": "RANGE"}, "table keys PK/SK")
 gsis = {g["IndexName"]: {k["AttributeName"]: k["KeyType"] for k in g["KeySchema"]} for g in table.get("GlobalSecondaryIndexes", [])}
 check(gsis.get("gsi1") == {"GSI1PK": "HASH", "GSI1SK": "RANGE"}, "GSI gsi1 (GSI1PK, GSI1SK)")
 check(gsis.get("due") == {"DUEPK": "HASH", "DUESK": "RANGE"}, "GSI due (DUEPK, DUESK)")
+check(gsis.get("open") == {"OPENPK": "HASH", "OPENSK": "RANGE"}, "GSI open (OPENPK, OPENSK)")
 ttl = ddb.describe_time_to_live(TableName=out["TableName"])["TimeToLiveDescription"]
 check(ttl.get("AttributeName") == "ttl" and ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"), "TTL on attribute ttl")
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::charge::{new_payment_token, Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use crate::contact::{Email, Phone};
-use crate::customer::{Customer, PersonName};
+use crate::customer::{Customer, OptOut, PersonName};
 use crate::delivery::payment_url;
 use crate::document::Document;
 use crate::events::{DomainEvent, EventBus};
@@ -17,11 +17,12 @@ use crate::ids::{ChargeId, CustomerId};
 use crate::idempotency;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
-use crate::notification::NotificationJob;
+use crate::notification::{Channel, NotificationJob};
+use crate::schedule::{schedule_of, Schedules};
 use crate::queue::NotificationQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
 use crate::settlement::{Settled, Settlement};
-use crate::store::{IdempotencyBegin, SavedResponse, Store, StoreError};
+use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
 use crate::webhook::{self, WebhookSecret};
 
 /// Largest request body accepted; a charge is a few hundred bytes.
@@ -118,7 +119,17 @@ impl Api<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-        let known = matches!(segments.as_slice(), ["v1", "customers"] | ["v1", "customers", _] | ["v1", "charges"] | ["v1", "charges", _]);
+        let known = matches!(
+            segments.as_slice(),
+            ["v1", "customers"]
+                | ["v1", "customers", _]
+                | ["v1", "customers", _, "ruler" | "opt-out"]
+                | ["v1", "charges"]
+                | ["v1", "charges", _]
+                | ["v1", "charges", _, "schedule"]
+                | ["v1", "ruler"]
+                | ["v1", "ruler", "preview"]
+        );
         if !known {
             return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
         }
@@ -131,6 +142,16 @@ impl Api<'_> {
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id).await,
+            ("GET", ["v1", "charges", id, "schedule"]) => self.get_schedule(&merchant, id).await,
+            ("GET", ["v1", "ruler"]) => self.get_ruler(&RulerScope::Merchant(merchant.id.clone())).await,
+            ("PUT", ["v1", "ruler"]) => self.put_merchant_ruler(&merchant, req, now).await,
+            ("POST", ["v1", "ruler", "preview"]) => self.preview(&merchant, req, now).await,
+            ("GET", ["v1", "customers", id, "ruler"]) => {
+                let customer = self.customer(&merchant, id).await?;
+                self.get_ruler(&RulerScope::Customer(merchant.id.clone(), customer.id)).await
+            }
+            ("PUT", ["v1", "customers", id, "ruler"]) => self.put_customer_ruler(&merchant, id, req, now).await,
+            ("PUT", ["v1", "customers", id, "opt-out"]) => self.put_opt_out(&merchant, id, req, now).await,
             _ => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
         }
     }
@@ -201,13 +222,13 @@ impl Api<'_> {
         let body = json_object(&req.body)?;
         reject_unknown(
             &body,
-            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference"],
+            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler"],
             "",
         )?;
-        let amount = match body.get("amount") {
-            Some(Value::String(s)) => Money::parse(s).map_err(|e| ApiError::invalid("amount", e))?,
-            Some(_) => return Err(ApiError::invalid("amount", "envie o valor como texto, ex. \"150.00\" / send the amount as a string, e.g. \"150.00\"")),
-            None => return Err(missing("amount")),
+        let amount = parse_amount(body.get("amount"))?;
+        let own_ruler = match body.get("ruler") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?),
         };
         let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
@@ -256,12 +277,14 @@ impl Api<'_> {
             status: ChargeStatus::Pending,
             payment_token: new_payment_token(),
             external_reference,
+            ruler: own_ruler,
             created_at: now,
             updated_at: now,
             paid_at: None,
             version: 1,
         };
-        let mut reminders = ruler::plan(&charge, &customer, &Ruler::default(), now);
+        let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
+        let mut reminders = ruler::plan(&charge, &customer, &ruler, now);
         self.store.create_charge(&charge, &reminders).await?;
 
         if let Err(e) = self
@@ -297,6 +320,112 @@ impl Api<'_> {
         if let Err(e) = self.queue.enqueue(&jobs).await {
             tracing::warn!(error = %e, "immediate reminders left for the next tick");
         }
+    }
+
+    fn schedules(&self) -> Schedules<'_> {
+        Schedules { store: self.store }
+    }
+
+    async fn customer(&self, merchant: &Merchant, id: &str) -> Result<Customer, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cliente não encontrado / customer not found");
+        let id = CustomerId::parse(id).map_err(|_| not_found())?;
+        self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)
+    }
+
+    async fn get_ruler(&self, scope: &RulerScope) -> Result<ApiResponse, ApiError> {
+        let (ruler, source) = match self.store.get_ruler(scope).await? {
+            Some(r) => (r, match scope { RulerScope::Merchant(_) => "merchant", RulerScope::Customer(..) => "customer" }),
+            None => match scope {
+                RulerScope::Merchant(_) => (Ruler::default(), "default"),
+                RulerScope::Customer(m, _) => match self.store.get_ruler(&RulerScope::Merchant(m.clone())).await? {
+                    Some(r) => (r, "merchant"),
+                    None => (Ruler::default(), "default"),
+                },
+            },
+        };
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": source})))
+    }
+
+    async fn put_merchant_ruler(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let ruler = parse_ruler_body(&req.body)?;
+        self.store.put_ruler(&RulerScope::Merchant(merchant.id.clone()), &ruler).await?;
+        let replanned = self.schedules().replan_merchant(&merchant.id, now).await?;
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "merchant", "replanned": replanned})))
+    }
+
+    async fn put_customer_ruler(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let customer = self.customer(merchant, id).await?;
+        let ruler = parse_ruler_body(&req.body)?;
+        self.store.put_ruler(&RulerScope::Customer(merchant.id.clone(), customer.id.clone()), &ruler).await?;
+        let replanned = self.schedules().replan_customer(&customer, now).await?;
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "customer", "replanned": replanned})))
+    }
+
+    /// `{"all": true}` or `{"channels": ["whatsapp", "sms"]}`: replaces the customer's opt-out and cancels the
+    /// sends it rules out, already planned ones included.
+    async fn put_opt_out(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let mut customer = self.customer(merchant, id).await?;
+        let body = json_object(&req.body)?;
+        reject_unknown(&body, &["all", "channels"], "")?;
+        let all = match body.get("all") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::invalid("all", "deve ser booleano / must be a boolean")),
+        };
+        let channels = match body.get("channels") {
+            None | Some(Value::Null) => vec![],
+            Some(v) => serde_json::from_value::<Vec<Channel>>(v.clone())
+                .map_err(|_| ApiError::invalid("channels", "canais: email, whatsapp, sms, voice / channels: email, whatsapp, sms, voice"))?,
+        };
+        customer.opt_out = OptOut { all, channels };
+        self.store.put_customer(&customer).await?;
+        let replanned = self.schedules().replan_customer(&customer, now).await?;
+        Ok(ApiResponse::json(200, &json!({"customer": customer_json(&customer), "replanned": replanned})))
+    }
+
+    async fn get_schedule(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
+        let id = ChargeId::parse(id).map_err(|_| not_found())?;
+        self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        let reminders = self.store.reminders_of(&merchant.id, &id).await?;
+        Ok(ApiResponse::json(200, &json!({"charge_id": id, "schedule": schedule_of(&reminders)})))
+    }
+
+    /// The schedule a hypothetical charge would get: `{"amount","due_date","customer_id" | "customer", "ruler"?}`.
+    async fn preview(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = json_object(&req.body)?;
+        reject_unknown(&body, &["customer_id", "customer", "amount", "due_date", "ruler", "payment_methods", "description"], "")?;
+        let amount = parse_amount(body.get("amount"))?;
+        let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
+        let customer = match (body.get("customer_id"), body.get("customer")) {
+            (Some(Value::String(id)), None) => self.customer(merchant, id).await?,
+            (None, Some(Value::Object(inline))) => parse_customer(inline, merchant, now, "customer.")?,
+            _ => return Err(missing("customer_id")),
+        };
+        let ruler = match body.get("ruler") {
+            None | Some(Value::Null) => self.schedules().ruler_for(None, &merchant.id, &customer.id).await?,
+            Some(v) => Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?,
+        };
+        let charge = Charge {
+            id: ChargeId::parse("chg_preview").expect("valid id"),
+            merchant_id: merchant.id.clone(),
+            customer_id: customer.id.clone(),
+            amount,
+            due_date,
+            description: Description::parse("preview").expect("valid"),
+            payment_methods: vec![PaymentMethod::Pix],
+            max_installments: 1,
+            status: ChargeStatus::Pending,
+            payment_token: String::new(),
+            external_reference: None,
+            ruler: None,
+            created_at: now,
+            updated_at: now,
+            paid_at: None,
+            version: 1,
+        };
+        let plan = ruler::plan(&charge, &customer, &ruler, now);
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))
     }
 
     async fn get_charge(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
@@ -429,6 +558,19 @@ fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<
         opt_out: Default::default(),
         created_at: now,
     })
+}
+
+fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {
+    match v {
+        Some(Value::String(s)) => Money::parse(s).map_err(|e| ApiError::invalid("amount", e)),
+        Some(_) => Err(ApiError::invalid("amount", "envie o valor como texto, ex. \"150.00\" / send the amount as a string, e.g. \"150.00\"")),
+        None => Err(missing("amount")),
+    }
+}
+
+fn parse_ruler_body(body: &[u8]) -> Result<Ruler, ApiError> {
+    let value = Value::Object(json_object(body)?);
+    Ruler::parse(&value).map_err(|e| ApiError::invalid(&e.field, e.message))
 }
 
 fn parse_methods(v: Option<&Value>) -> Result<Vec<PaymentMethod>, ApiError> {

@@ -22,6 +22,9 @@ pub struct Charge {
     /// the payment page.
     pub payment_token: String,
     pub external_reference: Option<String>,
+    /// This charge's own régua, overriding the customer's and the merchant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ruler: Option<crate::ruler::Ruler>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::calendar;
 use crate::notification::{self, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, ReminderState, Step};
 use crate::store::{Store, StoreError};
@@ -9,6 +10,9 @@ use crate::store::{Store, StoreError};
 /// A send that started this long ago and never finished is assumed to have died with its process; a
 /// redelivered queue message may then try again (at-least-once towards providers that offer no idempotency).
 pub const SENDING_STALE_AFTER: Duration = Duration::minutes(2);
+
+/// Collection messages per customer, channel and day (courtesy default: one).
+pub const MAX_PER_CHANNEL_PER_DAY: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
@@ -62,6 +66,12 @@ impl Delivery<'_> {
         let Some(customer) = self.store.get_customer(&job.merchant_id, &charge.customer_id).await? else {
             return self.give_up(&reminder, ReminderState::Skipped { reason: "customer gone".into() }, now).await;
         };
+        // Opt-outs and contact details may have changed since planning.
+        if let Err(reason) = customer.can_receive(channel) {
+            if reminder.step != Step::OnPaid || customer.opt_out.all {
+                return self.give_up(&reminder, ReminderState::Skipped { reason }, now).await;
+            }
+        }
         let Some(recipient) = customer.address_on(channel) else {
             return self.give_up(&reminder, ReminderState::Skipped { reason: format!("no {} address", channel.as_str()) }, now).await;
         };
@@ -83,6 +93,18 @@ impl Delivery<'_> {
             return not_sent("another worker has it");
         }
         let claimed = crate::ruler::Reminder { state: sending, ..reminder };
+
+        // Frequency cap: a collection message beyond the day's allowance for this customer and channel waits
+        // for the next open contact window of the next day. Receipts are not collection and are not capped.
+        if claimed.step != Step::OnPaid {
+            let day = calendar::local_date(now);
+            if !self.store.reserve_contact(&job.merchant_id, &customer.id, channel, day, MAX_PER_CHANNEL_PER_DAY).await? {
+                let tomorrow = calendar::local_instant(day.succ_opt().expect("date in range"), chrono::NaiveTime::MIN);
+                let later = crate::ruler::Reminder { due_at: calendar::next_send_slot(tomorrow), ..claimed.clone() };
+                self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
+                return not_sent("frequency cap reached today; moved to the next day");
+            }
+        }
         let message = OutgoingMessage {
             merchant_id: job.merchant_id.clone(),
             charge_id: job.charge_id.clone(),

@@ -19,6 +19,7 @@ pub mod notification;
 pub mod payment;
 pub mod queue;
 pub mod ruler;
+pub mod schedule;
 pub mod settlement;
 pub mod store;
 pub mod tick;

@@ -541,6 +541,7 @@ mod tests {
             status: ChargeStatus::Pending,
             payment_token: "t".into(),
             external_reference: None,
+            ruler: None,
             created_at: now,
             updated_at: now,
             paid_at: None,

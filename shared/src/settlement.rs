@@ -8,7 +8,7 @@ use crate::ids::PaymentId;
 use crate::notification::NotificationJob;
 use crate::payment::{Payment, PaymentOutcome, UnmatchedPayment};
 use crate::queue::{EnqueueError, NotificationQueue};
-use crate::ruler::{self, ReminderState, Ruler};
+use crate::ruler::{self, ReminderState};
 use crate::store::{PaymentRecorded, Store, StoreError};
 use crate::webhook::PaymentNotice;
 
@@ -126,7 +126,8 @@ impl Settlement<'_> {
         }
         if let Some(customer) = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await? {
             let mut jobs = Vec::new();
-            for receipt in ruler::payment_receipt(charge, &customer, &Ruler::default(), now) {
+            let ruler = crate::schedule::Schedules { store: self.store }.ruler_for(charge.ruler.as_ref(), &charge.merchant_id, &customer.id).await?;
+            for receipt in ruler::payment_receipt(charge, &customer, &ruler, now) {
                 self.store.add_reminder(&receipt).await?;
                 let queued = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt: 1 };
                 if self.store.transition_reminder(&receipt, &["planned", "queued_expired"], queued, now).await? {

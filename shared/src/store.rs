@@ -12,7 +12,8 @@ use crate::ids::{ChargeId, CustomerId, MerchantId};
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
 use crate::payment::{Payment, UnmatchedPayment};
-use crate::ruler::{Reminder, ReminderState};
+use crate::notification::Channel;
+use crate::ruler::{Reminder, ReminderState, Ruler};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -85,12 +86,23 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// Where a régua is set: a merchant's default or a customer's override (a charge carries its own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RulerScope {
+    Merchant(MerchantId),
+    Customer(MerchantId, CustomerId),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     // Merchants.
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()>;
     async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>>;
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>>;
+
+    // Réguas.
+    async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>>;
+    async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()>;
 
     // Customers.
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()>;
@@ -104,6 +116,8 @@ pub trait Store: Send + Sync {
     async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>>;
     /// Replaces the charge if its stored version is `expected_version` (the new one carries version + 1).
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()>;
+    /// Open (pending or overdue) charges of a merchant, oldest due first, page by page.
+    async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>>;
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>>;
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>>;
     async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>>;
@@ -120,6 +134,10 @@ pub trait Store: Send + Sync {
     async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Moves the watermark forward (never back).
     async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Counts one message to a customer on a channel on a (São Paulo) day, if fewer than `cap` were counted;
+    /// false when the cap is reached (the frequency cap).
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool>;
 
     // Payments.
     /// Records a payment once per provider event id and once per provider payment id; when `settled` is

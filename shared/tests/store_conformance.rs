@@ -56,6 +56,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         status: ChargeStatus::Pending,
         payment_token: cobranca::charge::new_payment_token(),
         external_reference: None,
+        ruler: None,
         created_at: created,
         updated_at: created,
         paid_at: None,
@@ -130,6 +131,27 @@ async fn conformance(store: &dyn Store) {
     planned.sort();
     assert_eq!(stored, planned);
 
+    // Open charges of a merchant, page by page.
+    let open = store.open_charges(&f.merchant.id, 10, None).await.unwrap();
+    assert_eq!(open.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), vec![f.charge.id.clone()]);
+
+    // Réguas by scope.
+    let scope = RulerScope::Customer(f.merchant.id.clone(), f.customer.id.clone());
+    assert_eq!(store.get_ruler(&scope).await.unwrap(), None);
+    let mut custom = Ruler::default();
+    custom.steps.truncate(2);
+    store.put_ruler(&scope, &custom).await.unwrap();
+    assert_eq!(store.get_ruler(&scope).await.unwrap(), Some(custom));
+    assert_eq!(store.get_ruler(&RulerScope::Merchant(f.merchant.id.clone())).await.unwrap(), None);
+
+    // The frequency cap counts per customer, channel and day.
+    let day = NaiveDate::from_ymd_opt(2031, 3, 10).unwrap();
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, Channel::Email, day, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, Channel::Email, day, 2).await.unwrap());
+    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, Channel::Email, day, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, Channel::Sms, day, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, Channel::Email, day.succ_opt().unwrap(), 2).await.unwrap());
+
     // Optimistic concurrency on charges.
     let mut overdue = f.charge.clone();
     overdue.status = ChargeStatus::Overdue;
@@ -184,6 +206,7 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.record_payment(&payment(&f, "evt_2", "E1"), None).await, Ok(PaymentRecorded::Duplicate));
     assert_eq!(store.payments_of(&f.merchant.id, &f.charge.id).await.unwrap(), vec![p1.clone()]);
     assert_eq!(store.get_charge(&f.merchant.id, &f.charge.id).await.unwrap().unwrap().status, ChargeStatus::Paid);
+    assert!(store.open_charges(&f.merchant.id, 10, None).await.unwrap().items.is_empty(), "a paid charge leaves the open index");
 
     // Unmatched payments are kept once per provider event.
     let provider = format!("test{}", ulid::Ulid::new().to_string().to_lowercase());

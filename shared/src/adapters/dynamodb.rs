@@ -36,7 +36,8 @@ use crate::ids::{ChargeId, CustomerId, MerchantId};
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
 use crate::payment::{Payment, UnmatchedPayment};
-use crate::ruler::{Reminder, ReminderState};
+use crate::notification::Channel;
+use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
 type Item = HashMap<String, AttributeValue>;
@@ -162,6 +163,26 @@ fn parse_data<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt { key: key(), message: e.to_string() })
 }
 
+fn ruler_key(scope: &RulerScope) -> (String, &'static str) {
+    match scope {
+        RulerScope::Merchant(m) => (merchant_pk(m), "RULER"),
+        RulerScope::Customer(m, c) => (customer_pk(m, c), "RULER"),
+    }
+}
+
+/// Page cursors are the LastEvaluatedKey (all string attributes) as JSON.
+fn encode_cursor(key: Option<Item>) -> Option<String> {
+    let key = key.filter(|k| !k.is_empty())?;
+    let keys: HashMap<String, String> = key.into_iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name, s.clone()))).collect();
+    Some(serde_json::to_string(&keys).expect("string map serialises"))
+}
+
+fn decode_cursor(c: &str) -> StoreResult<Item> {
+    let keys: HashMap<String, String> =
+        serde_json::from_str(c).map_err(|e| StoreError::Corrupt { key: "cursor".into(), message: e.to_string() })?;
+    Ok(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -172,6 +193,11 @@ fn charge_item(c: &Charge) -> Item {
     item.insert("status".into(), s(c.status.as_str()));
     item.insert("GSI1PK".into(), s(customer_pk(&c.merchant_id, &c.customer_id)));
     item.insert("GSI1SK".into(), s(format!("CHG#{}#{}", c.due_date.date(), c.id)));
+    // Sparse: only open charges are in the `open` index (re-planning a merchant's charges reads it).
+    if c.status.is_open() {
+        item.insert("OPENPK".into(), s(format!("MER#{}#OPEN", c.merchant_id)));
+        item.insert("OPENSK".into(), s(format!("{}#{}", c.due_date.date(), c.id)));
+    }
     item
 }
 
@@ -285,6 +311,58 @@ impl Store for DynamoStore {
         self.get_merchant(&id).await
     }
 
+    async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {
+        let (pk, sk) = ruler_key(scope);
+        self.get(pk, sk).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()> {
+        let (pk, sk) = ruler_key(scope);
+        self.client.put_item().table_name(&self.table).set_item(Some(data_item(pk, sk, ruler))).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
+        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("open")
+            .key_condition_expression("OPENPK = :pk")
+            .expression_attribute_values(":pk", s(format!("MER#{merchant}#OPEN")))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Charge>>>()?;
+        Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
+    }
+
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(customer_pk(merchant, customer)))
+            .key("SK", s(format!("CONTACT#{}#{day}", channel.as_str())))
+            .update_expression("ADD #n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#n) OR #n < :cap")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(cap))
+            .expression_attribute_values(":ttl", n(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp() + 8 * 86_400))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
         self.client
             .put_item()
@@ -386,14 +464,7 @@ impl Store for DynamoStore {
     }
 
     async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>> {
-        let start: Option<Item> = match cursor {
-            Some(c) => {
-                let keys: HashMap<String, String> = serde_json::from_str(&c)
-                    .map_err(|e| StoreError::Corrupt { key: "cursor".into(), message: e.to_string() })?;
-                Some(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
-            }
-            None => None,
-        };
+        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
         let page = self
             .client
             .query()
@@ -409,14 +480,7 @@ impl Store for DynamoStore {
             .await
             .map_err(unavailable)?;
         let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Reminder>>>()?;
-        let next = match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => {
-                let keys: HashMap<String, String> =
-                    k.into_iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name, s.clone()))).collect();
-                Some(serde_json::to_string(&keys).expect("string map serialises"))
-            }
-            _ => None,
-        };
+        let next = encode_cursor(page.last_evaluated_key);
         Ok(Page { items, next })
     }
 

@@ -16,7 +16,8 @@ use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::{NotificationJob, OutboxEntry};
 use crate::payment::{Payment, UnmatchedPayment};
 use crate::queue::{EnqueueError, NotificationQueue};
-use crate::ruler::{Reminder, ReminderState};
+use crate::notification::Channel;
+use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
 #[derive(Default)]
@@ -33,6 +34,8 @@ struct State {
     idempotency: HashMap<(MerchantId, String), (String, Option<SavedResponse>, DateTime<Utc>)>,
     watermark: Option<DateTime<Utc>>,
     outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
+    rulers: HashMap<RulerScope, Ruler>,
+    contacts: HashMap<(MerchantId, CustomerId, Channel, chrono::NaiveDate), u32>,
 }
 
 #[derive(Default)]
@@ -82,6 +85,41 @@ impl Store for MemoryStore {
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
         let s = self.lock();
         Ok(s.keys.get(key.as_str()).and_then(|m| s.merchants.get(m)).cloned())
+    }
+
+    async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {
+        Ok(self.lock().rulers.get(scope).cloned())
+    }
+
+    async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()> {
+        self.lock().rulers.insert(scope.clone(), ruler.clone());
+        Ok(())
+    }
+
+    async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
+        let s = self.lock();
+        let mut open: Vec<(String, Charge)> = s
+            .charges
+            .values()
+            .filter(|c| &c.merchant_id == merchant && c.status.is_open())
+            .map(|c| (format!("{}#{}", c.due_date.date(), c.id), c.clone()))
+            .filter(|(k, _)| cursor.as_ref().is_none_or(|cur| k > cur))
+            .collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = open.len() > limit;
+        open.truncate(limit);
+        let next = if more { open.last().map(|(k, _)| k.clone()) } else { None };
+        Ok(Page { items: open.into_iter().map(|(_, c)| c).collect(), next })
+    }
+
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let n = s.contacts.entry((merchant.clone(), customer.clone(), channel, day)).or_default();
+        if *n >= cap {
+            return Ok(false);
+        }
+        *n += 1;
+        Ok(true)
     }
 
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
