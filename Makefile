@@ -29,6 +29,7 @@ dev: deploy-local build
 
 test: deploy-local build
 	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 cargo test --workspace --no-fail-fast
+	VALIDATORS_HOME=$(CURDIR)/.local/validators bash tests/validators/run.sh 2000
 	bash infra/lint.sh
 
 lint: install

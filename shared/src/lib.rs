@@ -16,6 +16,7 @@ pub mod ids;
 pub mod merchant;
 pub mod money;
 pub mod notification;
+pub mod pay;
 pub mod payment;
 pub mod queue;
 pub mod ruler;

@@ -1,0 +1,7 @@
+//! How payers pay: Pix BR Codes and cobv bodies, FEBRABAN boletos, late fees and
+//! installments. Pure functions over `Money` and dates; no I/O, no AWS.
+
+pub mod boleto;
+pub mod installments;
+pub mod late_fees;
+pub mod pix;
