@@ -83,9 +83,15 @@ impl Schedules<'_> {
     pub async fn replan_charge(&self, charge: &Charge, customer: &Customer, now: DateTime<Utc>) -> StoreResult<Replan> {
         let ruler = self.ruler_for(charge.ruler.as_ref(), &charge.merchant_id, &customer.id).await?;
         let existing = self.store.reminders_of(&charge.merchant_id, &charge.id).await?;
-        let changes = ruler::replan(&existing, &ruler::plan(charge, customer, &ruler, now));
+        let plan = ruler::plan(charge, customer, &ruler, now);
+        let changes = ruler::replan(&existing, &plan);
         for r in &changes.cancel {
-            let cancelled = ReminderState::Cancelled { reason: "régua changed".into() };
+            // The new plan's own reason (an opt-out, a missing address) says more than "changed".
+            let reason = match plan.iter().find(|p| p.id() == r.id()).map(|p| &p.state) {
+                Some(ReminderState::Skipped { reason }) => reason.clone(),
+                _ => "régua changed".into(),
+            };
+            let cancelled = ReminderState::Cancelled { reason };
             self.store.transition_reminder(r, &["planned", "queued"], cancelled, now).await?;
         }
         for r in &changes.add {

@@ -129,7 +129,8 @@ pub trait Store: Send + Sync {
     async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>>;
     /// Moves a reminder to `to` if its stored state is one of `from`: "planned", "queued",
     /// "queued_expired" (queued with its lease expired at `now`) or "sending_stale" (a send that started
-    /// `delivery::SENDING_STALE_AFTER` before `now` and never finished). True if this call won the race.
+    /// `delivery::SENDING_STALE_AFTER` before `now` and never finished). The stored reminder becomes
+    /// `reminder` with state `to`, so a transition can also move its time (re-planning, deferral). True if this call won the race.
     async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Moves the watermark forward (never back).

@@ -188,6 +188,14 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.get_reminder(&f.merchant.id, &f.charge.id, &before.id()).await.unwrap().unwrap().state, sent);
     assert!(!all_due(store, lease.date_naive(), lease + Duration::days(1), &f.charge.id).await.contains(&before.id()));
 
+    // A transition may move a reminder in time; the due index follows.
+    let on_due = plan.iter().find(|r| r.step == ruler::Step::OnDue).unwrap().clone();
+    let moved = cobranca::ruler::Reminder { due_at: on_due.due_at + Duration::days(1), ..on_due.clone() };
+    assert!(store.transition_reminder(&moved, &["planned"], ReminderState::Planned, at).await.unwrap());
+    assert_eq!(store.get_reminder(&f.merchant.id, &f.charge.id, &on_due.id()).await.unwrap().unwrap().due_at, moved.due_at);
+    assert!(!all_due(store, on_due.due_at.date_naive(), on_due.due_at, &f.charge.id).await.contains(&on_due.id()));
+    assert!(all_due(store, moved.due_at.date_naive(), moved.due_at, &f.charge.id).await.contains(&on_due.id()));
+
     // Adding a reminder is idempotent.
     let receipt = ruler::payment_receipt(&f.charge, &f.customer, &Ruler::default(), at).remove(0);
     assert_eq!(receipt.action, Action::Notify(Channel::Email));

@@ -223,7 +223,8 @@ impl Store for MemoryStore {
         let key = (reminder.merchant_id.clone(), reminder.charge_id.clone(), reminder.id());
         match s.reminders.get_mut(&key) {
             Some(current) if state_matches(&current.state, from, now) => {
-                current.state = to;
+                // The whole reminder is replaced, as in DynamoDB: a transition may also move `due_at`.
+                *current = Reminder { state: to, ..reminder.clone() };
                 Ok(true)
             }
             _ => Ok(false),

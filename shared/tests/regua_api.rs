@@ -1,0 +1,149 @@
+//! The régua as merchants configure it: defaults, overrides, opt-out, previews and the daily cap.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use support::{due_in, App};
+
+fn steps_of(schedule: &Value) -> Vec<(String, String, String)> {
+    schedule["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["step"].as_str().unwrap().to_string(), e["channel"].as_str().unwrap().to_string(), e["state"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn new_charge(app: &App, customer: &Value, due: &str, extra: Value) -> Value {
+    let mut body = json!({"customer_id": customer["id"], "amount":"80.00", "due_date": due, "description":"Mensalidade", "payment_methods":["pix"]});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let (status, charge) = app.call("POST", "/v1/charges", body, &[]).await;
+    assert_eq!(status, 201, "{charge}");
+    charge
+}
+
+async fn customer(app: &App) -> Value {
+    let (status, c) = app
+        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511987654321"}), &[])
+        .await;
+    assert_eq!(status, 201);
+    c
+}
+
+#[tokio::test]
+async fn a_merchant_default_applies_to_new_charges_and_replans_open_ones() {
+    let app = App::new().await;
+    let (_, default) = app.call("GET", "/v1/ruler", Value::Null, &[]).await;
+    assert_eq!(default["source"], "default");
+    let maria = customer(&app).await;
+    let open = new_charge(&app, &maria, &due_in(30), json!({})).await;
+
+    let ruler = json!({"send_time":"10:00","steps":[
+        {"step":"before_due","days":10,"channels":["whatsapp","email"]},
+        {"step":"on_due","channels":["sms"]},
+        {"step":"after_due","first_after_days":1,"every_days":3,"max_times":2,"channels":["email"]}
+    ]});
+    let (status, saved) = app.call("PUT", "/v1/ruler", ruler.clone(), &[]).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["replanned"]["charges"], 1);
+    let (_, got) = app.call("GET", "/v1/ruler", Value::Null, &[]).await;
+    assert_eq!((got["source"].as_str(), &got["ruler"]), (Some("merchant"), &ruler));
+
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", open["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let planned: Vec<_> = steps_of(&schedule).into_iter().filter(|(_, _, s)| s == "planned").collect();
+    let expected = [("before_due", "whatsapp"), ("before_due", "email"), ("on_due", "sms"), ("after_due", "email"), ("after_due", "email")];
+    let mut got: Vec<(String, String)> = planned.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
+    let mut want: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{schedule}");
+    // What the old régua planned and the new one does not is cancelled, with the reason.
+    assert!(schedule["schedule"].as_array().unwrap().iter().any(|e| e["step"] == "before_due" && e["state"] == "skipped" && e["reason"] == "régua changed" || e["step"] == "on_created"));
+
+    let fresh = new_charge(&app, &maria, &due_in(30), json!({})).await;
+    let steps: Vec<&str> = fresh["reminders"].as_array().unwrap().iter().map(|r| r["step"].as_str().unwrap()).collect();
+    assert!(!steps.contains(&"on_created"), "the merchant's régua has no creation notice: {steps:?}");
+}
+
+#[tokio::test]
+async fn a_charge_ruler_beats_the_customer_override_which_beats_the_merchant_default() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let id = maria["id"].as_str().unwrap();
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
+    let (status, _) = app.call("PUT", &format!("/v1/customers/{id}/ruler"), json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
+    assert_eq!(status, 200);
+    let by_customer = new_charge(&app, &maria, &due_in(10), json!({})).await;
+    assert_eq!(by_customer["reminders"][0]["channel"], "sms");
+    let own = new_charge(&app, &maria, &due_in(10), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
+    assert_eq!(own["reminders"][0]["channel"], "whatsapp");
+    let (_, r) = app.call("GET", &format!("/v1/customers/{id}/ruler"), Value::Null, &[]).await;
+    assert_eq!(r["source"], "customer");
+}
+
+#[tokio::test]
+async fn an_opt_out_cancels_already_planned_sends_and_is_honoured_at_send_time() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email"]}]}), &[]).await;
+    let charge = new_charge(&app, &maria, &due_in(12), json!({})).await;
+    let id = charge["id"].as_str().unwrap();
+    let (status, r) = app.call("PUT", &format!("/v1/customers/{}/opt-out", maria["id"].as_str().unwrap()), json!({"channels":["whatsapp"]}), &[]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["replanned"]["cancelled"], 1);
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{id}/schedule"), Value::Null, &[]).await;
+    let whatsapp = schedule["schedule"].as_array().unwrap().iter().find(|e| e["channel"] == "whatsapp").unwrap();
+    assert_eq!((whatsapp["state"].as_str(), whatsapp["reason"].as_str()), (Some("skipped"), Some("customer opted out of whatsapp")));
+
+    let at: DateTime<Utc> = charge["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(at).await;
+    let sent: Vec<String> = app.store_outbox_channels(id).await;
+    assert_eq!(sent, vec!["email".to_string()]);
+}
+
+#[tokio::test]
+async fn the_preview_shows_exactly_the_schedule_a_charge_gets() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let due = due_in(25);
+    let ruler = json!({"send_time":"08:30","steps":[{"step":"before_due","hours":36},{"step":"on_due"},{"step":"after_due","first_after_days":2,"every_days":5,"until_days_overdue":20}]});
+    let (status, preview) = app.call("POST", "/v1/ruler/preview", json!({"customer_id": maria["id"], "amount":"80.00", "due_date": due, "ruler": ruler}), &[]).await;
+    assert_eq!(status, 200, "{preview}");
+    let charge = new_charge(&app, &maria, &due, json!({"ruler": ruler})).await;
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", charge["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let strip = |v: &Value| v["schedule"].as_array().unwrap().iter().map(|e| (e["id"].clone(), e["at"].clone(), e["state"].clone())).collect::<Vec<_>>();
+    assert_eq!(strip(&preview), strip(&schedule));
+    assert_eq!(strip(&preview).len(), 1 + 1 + 4, "36 h before, the due day, and after it on days 2, 7, 12, 17");
+}
+
+#[tokio::test]
+async fn an_invalid_ruler_is_refused_whole() {
+    let app = App::new().await;
+    let (status, err) = app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due"},{"step":"before_due","days":0}]}), &[]).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("steps[1].days")), "{err}");
+    let (_, now) = app.call("GET", "/v1/ruler", Value::Null, &[]).await;
+    assert_eq!(now["source"], "default", "nothing saved");
+}
+
+#[tokio::test]
+async fn a_second_message_on_the_same_channel_and_day_waits_for_the_next_day() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let due = due_in(20);
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":5,"channels":["email"]}]}), &[]).await;
+    let first = new_charge(&app, &maria, &due, json!({})).await;
+    let second = new_charge(&app, &maria, &due, json!({})).await;
+    let at: DateTime<Utc> = first["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(at).await;
+    let sent_first = app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
+    assert_eq!(sent_first, 1, "one e-mail per customer per day");
+    let (_, s2) = app.call("GET", &format!("/v1/charges/{}/schedule", second["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let (_, s1) = app.call("GET", &format!("/v1/charges/{}/schedule", first["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let waiting = [s1, s2].into_iter().flat_map(|s| s["schedule"].as_array().unwrap().clone()).find(|e| e["state"] == "planned").expect("one waits");
+    let next: DateTime<Utc> = waiting["at"].as_str().unwrap().parse().unwrap();
+    assert!(next > at + chrono::Duration::hours(12), "moved to the next day: {waiting}");
+    app.tick_and_deliver(next).await;
+    let total = app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
+    assert_eq!(total, 2);
+}

@@ -1,0 +1,107 @@
+//! The application on in-memory adapters, driven like a client: API calls, ticks at chosen instants, the
+//! queue drained through the delivery worker, webhooks signed with the app's secret.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
+use cobranca::adapters::outbox::OutboxSender;
+use cobranca::api::{Api, ApiRequest, WebhookApi};
+use cobranca::calendar;
+use cobranca::delivery::Delivery;
+use cobranca::document::Document;
+use cobranca::ids::MerchantId;
+use cobranca::merchant::{ApiKey, Merchant};
+use cobranca::settlement::Settlement;
+use cobranca::store::Store;
+use cobranca::tick::Tick;
+use cobranca::webhook::WebhookSecret;
+use serde_json::Value;
+
+pub struct App {
+    pub store: Arc<MemoryStore>,
+    pub queue: MemoryQueue,
+    pub events: RecordingEventBus,
+    pub key: ApiKey,
+    pub secret: WebhookSecret,
+}
+
+impl App {
+    pub async fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let key = ApiKey::generate();
+        let merchant = Merchant {
+            id: MerchantId::generate(),
+            name: "Loja Exemplo Ltda".into(),
+            document: Document::parse("11.222.333/0001-81").unwrap(),
+            created_at: Utc::now(),
+        };
+        store.put_merchant(&merchant, &key.hash()).await.unwrap();
+        let (secret, _) = WebhookSecret::generate();
+        Self { store, queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret }
+    }
+
+    pub fn api(&self) -> Api<'_> {
+        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, public_base_url: "https://pay.test" }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
+        for (k, v) in extra {
+            headers.insert(k.to_string(), v.to_string());
+        }
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let r = self.api().handle(&req, Utc::now()).await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    /// Ticks as of `at`, then drains the queue through the delivery worker.
+    pub async fn tick_and_deliver(&self, at: DateTime<Utc>) -> Value {
+        let tick = Tick { store: self.store.as_ref(), queue: &self.queue, events: &self.events };
+        let report = tick.run(at, Utc::now()).await.unwrap();
+        self.drain().await;
+        serde_json::to_value(report).unwrap()
+    }
+
+    pub async fn drain(&self) {
+        let sender = OutboxSender { store: self.store.clone() };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.test" };
+        for job in self.queue.drain() {
+            delivery.deliver(&job, Utc::now()).await.unwrap();
+        }
+    }
+
+    pub async fn webhook(&self, id: &str, body: &Value) -> (u16, Value) {
+        let raw = body.to_string();
+        let ts = Utc::now().timestamp();
+        let headers = HashMap::from([
+            ("webhook-id".to_string(), id.to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), self.secret.sign(id, ts, raw.as_bytes())),
+        ]);
+        let api = WebhookApi {
+            settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
+            secrets: std::slice::from_ref(&self.secret),
+        };
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() };
+        let r = api.handle(&req, Utc::now()).await;
+        self.drain().await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    pub async fn outbox_steps(&self, charge_id: &str) -> Vec<String> {
+        self.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == charge_id).map(|e| e.step).collect()
+    }
+}
+
+pub fn due_in(days: i64) -> String {
+    (calendar::local_date(Utc::now()) + Duration::days(days)).to_string()
+}
+
+impl App {
+    pub async fn store_outbox_channels(&self, charge_id: &str) -> Vec<String> {
+        self.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == charge_id).map(|e| e.channel.as_str().to_string()).collect()
+    }
+}
