@@ -95,6 +95,14 @@ pub struct OutboxEntry {
     pub subject: String,
     pub text: String,
     pub sent_at: DateTime<Utc>,
+    /// How many times this reminder reached the outbox: anything above 1 is a duplicate send that the
+    /// outbox absorbed (tests assert it never happens).
+    #[serde(default = "one")]
+    pub deliveries: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Everything a template may use. Payer-facing formats (R$ 1.234,56; dd/mm/aaaa) are produced here, once.

@@ -501,6 +501,8 @@ pub fn still_meaningful(reminder: &Reminder, charge: &Charge, now: DateTime<Utc>
         Step::OnCreated | Step::OnChanged | Step::OnDue if today > calendar::effective_due_date(charge.due_date.date()) => {
             Err("due date already passed".into())
         }
+        // After missed ticks, an old repeat is superseded by the next one: no pile of late reminders.
+        Step::AfterDue if reminder.due_at + Duration::hours(24) < now => Err("more than a day late; superseded by the next reminder".into()),
         _ => Ok(()),
     }
 }

@@ -184,6 +184,7 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
     let again = delivery.deliver(&jobs[0], Utc::now()).await.unwrap();
     assert!(matches!(again, cobranca::delivery::Delivered::NotSent { .. }));
     assert_eq!(app.outbox_steps(&id).await.iter().filter(|s| *s == "before_due").count(), 1);
+    assert!(app.store.outbox().await.unwrap().iter().all(|e| e.deliveries == 1), "no duplicate reached the channel");
 }
 
 #[tokio::test]

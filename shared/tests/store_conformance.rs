@@ -263,10 +263,13 @@ async fn conformance(store: &dyn Store) {
         subject: "s".into(),
         text: "t".into(),
         sent_at: t("2031-03-15T12:00:00Z"),
+        deliveries: 1,
     };
     assert!(store.record_outbox(&entry).await.unwrap());
     assert!(!store.record_outbox(&entry).await.unwrap());
-    assert_eq!(store.outbox().await.unwrap().iter().filter(|e| e.charge_id == f.charge.id).count(), 1);
+    let recorded: Vec<OutboxEntry> = store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id == f.charge.id).collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].deliveries, 2, "a duplicate delivery is counted, not hidden");
 }
 
 #[tokio::test]

@@ -36,6 +36,11 @@ fn bin_dir() -> PathBuf {
 /// None when the LocalStack stack environment is absent (plain `cargo test`); `make test` sets it together
 /// with COBRANCA_REQUIRE_AWS=1, which turns absence into a failure.
 pub fn spawn_app() -> Option<TestApp> {
+    spawn_app_with(2)
+}
+
+/// As `spawn_app`, with `instances` processes per function (so ticks can really run concurrently).
+pub fn spawn_app_with(instances: usize) -> Option<TestApp> {
     if std::env::var("COBRANCA_TABLE").is_err() || std::env::var("AWS_ENDPOINT_URL").is_err() {
         assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "COBRANCA_REQUIRE_AWS is set but the stack environment is missing");
         eprintln!("skipped: no LocalStack stack environment (run through `make test`)");
@@ -45,7 +50,7 @@ pub fn spawn_app() -> Option<TestApp> {
     assert!(runner.exists(), "{} missing: run `cargo build --workspace --bins` first", runner.display());
     let merchant = format!("mer_test_{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut child = Command::new(&runner)
-        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", "2"])
+        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", &instances.to_string()])
         .arg("--template")
         .arg(workspace_root().join("template.yaml"))
         .arg("--bin-dir")
@@ -86,6 +91,12 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.client.put(format!("{}{path}", self.url)).bearer_auth(&self.api_key).json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self.client.get(format!("{}{path}", self.url)).bearer_auth(&self.api_key).send().await.unwrap();
         let status = r.status().as_u16();
@@ -121,4 +132,11 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+/// Ticks are global: a tick at a later instant also does the work of every earlier one, whoever planned it.
+/// Tests that count what their own ticks did hold this lock so that no other test of the binary ticks meanwhile.
+pub async fn exclusive_ticks() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(())).lock().await
 }

@@ -281,7 +281,7 @@ async fn local_outbox(State(local): State<Arc<Local>>, Query(q): Query<HashMap<S
                     json!({
                         "charge_id": e.charge_id, "channel": e.channel, "step": e.step, "recipient": e.recipient,
                         "subject": e.subject, "text": e.text, "sent_at": e.sent_at, "reminder_id": e.reminder_id,
-                        "merchant_id": e.merchant_id,
+                        "merchant_id": e.merchant_id, "deliveries": e.deliveries,
                     })
                 })
                 .collect();

@@ -651,11 +651,30 @@ impl Store for DynamoStore {
     }
 
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
-        self.put_new(data_item("OUTBOX".into(), format!("{}#{}", entry.charge_id, entry.reminder_id), entry)).await
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("OUTBOX"))
+            .key("SK", s(format!("{}#{}", entry.charge_id, entry.reminder_id)))
+            .update_expression("SET #data = if_not_exists(#data, :data) ADD deliveries :one")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(serde_json::to_string(entry).expect("entry serialises")))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_none_or(|old| !old.contains_key("deliveries")))
     }
 
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
-        let mut all: Vec<OutboxEntry> = self.query_all("OUTBOX".into(), "").await?.iter().map(parse_data).collect::<StoreResult<_>>()?;
+        let mut all = Vec::new();
+        for item in self.query_all("OUTBOX".into(), "").await? {
+            let mut entry: OutboxEntry = parse_data(&item)?;
+            entry.deliveries = item.get("deliveries").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(1);
+            all.push(entry);
+        }
         all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
         Ok(all)
     }

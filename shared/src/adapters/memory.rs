@@ -320,10 +320,11 @@ impl Store for MemoryStore {
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
         let mut s = self.lock();
         let key = (entry.charge_id.clone(), entry.reminder_id.clone());
-        if s.outbox.contains_key(&key) {
+        if let Some(existing) = s.outbox.get_mut(&key) {
+            existing.deliveries += 1;
             return Ok(false);
         }
-        s.outbox.insert(key, entry.clone());
+        s.outbox.insert(key, OutboxEntry { deliveries: 1, ..entry.clone() });
         Ok(true)
     }
 

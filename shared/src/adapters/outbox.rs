@@ -26,6 +26,7 @@ impl NotificationSender for OutboxSender {
             subject: m.subject.clone(),
             text: m.text.clone(),
             sent_at: Utc::now(),
+            deliveries: 1,
         };
         self.store.record_outbox(&entry).await.map_err(|e| SendError::Transient(e.to_string()))?;
         Ok(SendReceipt { provider_message_id: format!("outbox:{}:{}", m.charge_id, m.reminder_id) })
