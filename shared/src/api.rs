@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::calendar;
 use crate::charge::{new_payment_token, Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use crate::contact::{Email, Phone};
 use crate::customer::{Customer, OptOut, PersonName};
@@ -126,7 +127,7 @@ impl Api<'_> {
                 | ["v1", "customers", _, "ruler" | "opt-out"]
                 | ["v1", "charges"]
                 | ["v1", "charges", _]
-                | ["v1", "charges", _, "schedule"]
+                | ["v1", "charges", _, "schedule" | "cancel"]
                 | ["v1", "ruler"]
                 | ["v1", "ruler", "preview"]
         );
@@ -143,6 +144,8 @@ impl Api<'_> {
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id).await,
             ("GET", ["v1", "charges", id, "schedule"]) => self.get_schedule(&merchant, id).await,
+            ("PATCH", ["v1", "charges", id]) => self.update_charge(&merchant, id, req, now).await,
+            ("POST", ["v1", "charges", id, "cancel"]) => self.cancel_charge(&merchant, id, now).await,
             ("GET", ["v1", "ruler"]) => self.get_ruler(&RulerScope::Merchant(merchant.id.clone())).await,
             ("PUT", ["v1", "ruler"]) => self.put_merchant_ruler(&merchant, req, now).await,
             ("POST", ["v1", "ruler", "preview"]) => self.preview(&merchant, req, now).await,
@@ -278,6 +281,7 @@ impl Api<'_> {
             payment_token: new_payment_token(),
             external_reference,
             ruler: own_ruler,
+            due_date_changes: 0,
             created_at: now,
             updated_at: now,
             paid_at: None,
@@ -419,6 +423,7 @@ impl Api<'_> {
             payment_token: String::new(),
             external_reference: None,
             ruler: None,
+            due_date_changes: 0,
             created_at: now,
             updated_at: now,
             paid_at: None,
@@ -426,6 +431,92 @@ impl Api<'_> {
         };
         let plan = ruler::plan(&charge, &customer, &ruler, now);
         Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))
+    }
+
+    async fn open_charge(&self, merchant: &Merchant, id: &str) -> Result<Charge, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
+        let id = ChargeId::parse(id).map_err(|_| not_found())?;
+        let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        if !charge.status.is_open() {
+            return Err(ApiError::new(409, "charge_not_open", format!("cobrança está {} / charge is {}", charge.status.as_str(), charge.status.as_str())));
+        }
+        Ok(charge)
+    }
+
+    /// `PATCH /v1/charges/{id}` with `amount` and/or `due_date`: the payer is told (`on_changed`), and the
+    /// pending reminders follow the new numbers. Reminders relative to a new due date are new reminders.
+    async fn update_charge(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = json_object(&req.body)?;
+        reject_unknown(&body, &["amount", "due_date", "description"], "")?;
+        let before = self.open_charge(merchant, id).await?;
+        let mut charge = before.clone();
+        if body.contains_key("amount") {
+            charge.amount = parse_amount(body.get("amount"))?;
+        }
+        if body.contains_key("due_date") {
+            let due = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
+            if due != charge.due_date {
+                charge.due_date = due;
+                charge.due_date_changes += 1;
+                // A later due date makes an overdue charge current again.
+                if calendar::local_date(now) < due.first_overdue_day() {
+                    charge.status = ChargeStatus::Pending;
+                }
+            }
+        }
+        if body.contains_key("description") {
+            charge.description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
+        }
+        if charge == before {
+            return Ok(ApiResponse::json(200, &self.charge_json(&charge, &self.store.reminders_of(&merchant.id, &charge.id).await?)));
+        }
+        charge.version += 1;
+        charge.updated_at = now;
+        self.store.update_charge(&charge, before.version).await?;
+        let customer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
+        self.schedules().replan_charge(&charge, &customer, now).await?;
+        if charge.amount != before.amount || charge.due_date != before.due_date {
+            let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
+            let mut notices = ruler::event_reminders(ruler::Step::OnChanged, &charge, &customer, &ruler, charge.version as u16, now);
+            for n in &notices {
+                self.store.add_reminder(n).await?;
+            }
+            self.send_now(&mut notices, now).await;
+        }
+        self.publish(&charge, "ChargeUpdated", now, json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version})).await;
+        let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
+        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+    }
+
+    /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
+    async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let before = self.open_charge(merchant, id).await?;
+        let charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
+        self.store.update_charge(&charge, before.version).await?;
+        for r in self.store.reminders_of(&merchant.id, &charge.id).await? {
+            if r.state.is_pending() {
+                let cancelled = ReminderState::Cancelled { reason: "charge cancelled".into() };
+                self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
+            }
+        }
+        self.publish(&charge, "ChargeCancelled", now, json!({"version": charge.version})).await;
+        let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
+        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+    }
+
+    /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
+    async fn publish(&self, charge: &Charge, kind: &str, now: DateTime<Utc>, data: Value) {
+        let event = DomainEvent {
+            id: format!("{}:{}:{}", charge.id, kind, charge.version),
+            kind: kind.into(),
+            merchant_id: charge.merchant_id.clone(),
+            charge_id: charge.id.clone(),
+            occurred_at: now,
+            data,
+        };
+        if let Err(e) = self.events.publish(&[event]).await {
+            tracing::error!(charge_id = %charge.id, error = %e, kind, "event not published");
+        }
     }
 
     async fn get_charge(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
@@ -443,6 +534,7 @@ impl Api<'_> {
             "id": c.id,
             "object": "charge",
             "status": c.status,
+            "version": c.version,
             "amount": c.amount,
             "due_date": c.due_date,
             "description": c.description,

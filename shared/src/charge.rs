@@ -25,6 +25,9 @@ pub struct Charge {
     /// This charge's own régua, overriding the customer's and the merchant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruler: Option<crate::ruler::Ruler>,
+    /// Counts due-date changes; reminders planned against a new due date get new ids.
+    #[serde(default)]
+    pub due_date_changes: u16,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,

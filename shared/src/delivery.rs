@@ -94,9 +94,9 @@ impl Delivery<'_> {
         }
         let claimed = crate::ruler::Reminder { state: sending, ..reminder };
 
-        // Frequency cap: a collection message beyond the day's allowance for this customer and channel waits
-        // for the next open contact window of the next day. Receipts are not collection and are not capped.
-        if claimed.step != Step::OnPaid {
+        // Frequency cap: a collection reminder beyond the day's allowance for this customer and channel waits
+        // for the next open contact window of the next day.
+        if claimed.step.is_reminder() {
             let day = calendar::local_date(now);
             if !self.store.reserve_contact(&job.merchant_id, &customer.id, channel, day, MAX_PER_CHANNEL_PER_DAY).await? {
                 let tomorrow = calendar::local_instant(day.succ_opt().expect("date in range"), chrono::NaiveTime::MIN);

@@ -43,6 +43,12 @@ impl Step {
         }
     }
 
+    /// Collection reminders proper, which the daily frequency cap limits. Notices of a new or changed
+    /// charge, receipts and expiry notices tell the payer something new and are not held back.
+    pub fn is_reminder(self) -> bool {
+        matches!(self, Self::BeforeDue { .. } | Self::BeforeDueHours { .. } | Self::OnDue | Self::AfterDue)
+    }
+
     /// A key unique among the steps of one charge ("before_due_5d").
     pub fn key(self) -> String {
         match self {
@@ -118,6 +124,10 @@ pub struct Reminder {
     pub step: Step,
     /// 0 for single steps; 0, 1, 2… for the repeats of `after_due`.
     pub occurrence: u16,
+    /// How many times the charge's due date had changed when this was planned: reminders relative to a new
+    /// due date are new reminders, so a postponed charge gets its "5 days before" again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u16,
     pub action: Action,
     pub due_at: DateTime<Utc>,
     pub state: ReminderState,
@@ -126,7 +136,10 @@ pub struct Reminder {
 impl Reminder {
     /// Deterministic within the charge: the same plan always yields the same ids.
     pub fn id(&self) -> String {
-        reminder_id(self.step, self.occurrence, self.action)
+        match self.generation {
+            0 => reminder_id(self.step, self.occurrence, self.action),
+            g => format!("{}.g{g}", reminder_id(self.step, self.occurrence, self.action)),
+        }
     }
 
     /// The instant the due-work index files it under: its due time, or its lease expiry once queued.
@@ -137,6 +150,10 @@ impl Reminder {
             _ => None,
         }
     }
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
 }
 
 pub fn reminder_id(step: Step, occurrence: u16, action: Action) -> String {
@@ -370,6 +387,7 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
         charge_id: charge.id.clone(),
         step,
         occurrence,
+        generation: if step == Step::OnCreated { 0 } else { charge.due_date_changes },
         action,
         due_at,
         state,
@@ -445,6 +463,7 @@ pub fn event_reminders(step: Step, charge: &Charge, customer: &Customer, ruler: 
         charge_id: charge.id.clone(),
         step,
         occurrence,
+        generation: 0,
         action,
         due_at: at,
         state,
@@ -544,6 +563,7 @@ mod tests {
             payment_token: "t".into(),
             external_reference: None,
             ruler: None,
+            due_date_changes: 0,
             created_at: now,
             updated_at: now,
             paid_at: None,

@@ -196,9 +196,9 @@ async fn a_tick_after_missed_days_catches_up_but_skips_what_lost_its_meaning() {
         .await;
     let id = charge["id"].as_str().unwrap().to_string();
     app.drain().await;
-    // No tick ran for days; the first one comes two days after the due date.
-    let due_date: chrono::NaiveDate = due.parse().unwrap();
-    let late = calendar::local_instant(calendar::effective_due_date(due_date) + Duration::days(2), NaiveTime::from_hms_opt(10, 0, 0).unwrap());
+    // No tick ran for days; the first one comes an hour after the first reminder past the due date.
+    let first_after = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").unwrap();
+    let late = first_after["scheduled_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() + Duration::hours(1);
     let report = app.tick_and_deliver(late).await;
     assert_eq!(report["charges_marked_overdue"], 1, "{report}");
     let steps = app.outbox_steps(&id).await;

@@ -3,6 +3,7 @@
 mod support;
 
 use chrono::{DateTime, Utc};
+use cobranca::store::Store;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -146,4 +147,46 @@ async fn a_second_message_on_the_same_channel_and_day_waits_for_the_next_day() {
     app.tick_and_deliver(next).await;
     let total = app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
     assert_eq!(total, 2);
+}
+
+#[tokio::test]
+async fn postponing_an_overdue_charge_tells_the_payer_and_replans_against_the_new_date() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let charge = new_charge(&app, &maria, &due_in(3), json!({})).await;
+    let id = charge["id"].as_str().unwrap();
+    // Overdue first: tick on the first reminder after the due date.
+    let after: DateTime<Utc> = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(after).await;
+    let (_, overdue) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
+    assert_eq!(overdue["status"], "overdue");
+
+    let new_due = (cobranca::calendar::local_date(after) + chrono::Duration::days(20)).to_string();
+    let (status, updated) = app.call_at("PATCH", &format!("/v1/charges/{id}"), json!({"due_date": new_due, "amount": "95.00"}), after).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!((updated["status"].as_str(), updated["amount"].as_str(), updated["due_date"].as_str()), (Some("pending"), Some("95.00"), Some(new_due.as_str())));
+    let reminders = updated["reminders"].as_array().unwrap();
+    assert!(reminders.iter().any(|r| r["id"] == "before_due_5d.0.email.g1" && r["state"] == "planned"), "{updated}");
+    assert!(reminders.iter().filter(|r| r["step"] == "after_due" && !r["id"].as_str().unwrap().ends_with(".g1")).all(|r| r["state"] != "planned"));
+    app.drain().await;
+    let outbox = app.store.outbox().await.unwrap();
+    let notice = outbox.iter().find(|e| e.charge_id.as_str() == id && e.step == "on_changed").expect("the payer is told");
+    assert!(notice.text.contains("R$ 95,00"), "{}", notice.text);
+}
+
+#[tokio::test]
+async fn a_cancelled_charge_gets_no_more_reminders() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let charge = new_charge(&app, &maria, &due_in(10), json!({})).await;
+    let id = charge["id"].as_str().unwrap();
+    let (status, cancelled) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
+    assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
+    assert!(cancelled["reminders"].as_array().unwrap().iter().all(|r| r["state"] != "planned"), "{cancelled}");
+    let (status, again) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
+    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("charge_not_open")));
+    let later = chrono::Utc::now() + chrono::Duration::days(40);
+    app.tick_and_deliver(later).await;
+    let steps: Vec<String> = app.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == id).map(|e| e.step).collect();
+    assert!(steps.iter().all(|s| s == "on_created"), "{steps:?}");
 }

@@ -79,6 +79,7 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         payment_token: "t".into(),
         external_reference: None,
         ruler: None,
+        due_date_changes: 0,
         created_at: created,
         updated_at: created,
         paid_at: None,

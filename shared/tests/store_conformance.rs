@@ -57,6 +57,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         payment_token: cobranca::charge::new_payment_token(),
         external_reference: None,
         ruler: None,
+        due_date_changes: 0,
         created_at: created,
         updated_at: created,
         paid_at: None,

@@ -47,6 +47,14 @@ impl App {
         Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, public_base_url: "https://pay.test" }
     }
 
+    /// A call as if made at `at` (simulated time).
+    pub async fn call_at(&self, method: &str, path: &str, body: Value, at: DateTime<Utc>) -> (u16, Value) {
+        let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let r = self.api().handle(&req, at).await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
         let mut headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
         for (k, v) in extra {
