@@ -94,6 +94,14 @@ impl Delivery<'_> {
         }
         let claimed = crate::ruler::Reminder { state: sending, ..reminder };
 
+        // Contact hours are checked again here: a reminder due at 13:15 on a Saturday that a tick finds at
+        // 14:00, or a message the queue delayed, waits for the next open window instead of going out late.
+        if claimed.step != Step::OnPaid && calendar::next_send_slot(now) != now {
+            let later = crate::ruler::Reminder { due_at: calendar::next_send_slot(now), ..claimed.clone() };
+            self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
+            return not_sent("outside contact hours; moved to the next open window");
+        }
+
         // Frequency cap: a collection reminder beyond the day's allowance for this customer and channel waits
         // for the next open contact window of the next day.
         if claimed.step.is_reminder() {
