@@ -73,39 +73,75 @@ pub fn effective_due_date(due: NaiveDate) -> NaiveDate {
     d
 }
 
-/// The hours of a day in which a payer may be contacted, as [open, close) in São Paulo wall-clock time.
-/// Defaults follow the strictest state rule we know (São Paulo's Lei 16.276/2016 style): weekdays 08–20,
-/// Saturdays 08–14, never on Sundays or national holidays.
-pub fn contact_window(date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
-    if is_national_holiday(date) {
-        return None;
+/// The hours in which a payer may be contacted, [open, close) in São Paulo wall-clock time; never on Sundays or
+/// national holidays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactHours {
+    pub weekdays: (NaiveTime, NaiveTime),
+    /// None: not on Saturdays.
+    pub saturdays: Option<(NaiveTime, NaiveTime)>,
+}
+
+impl ContactHours {
+    /// The widest hours we ever use, after the strictest state rule we know (São Paulo, Lei 16.276/2016):
+    /// weekdays 08–20, Saturdays 08–14. Merchants may narrow them per channel, never widen them.
+    pub fn legal() -> Self {
+        let hm = |h| NaiveTime::from_hms_opt(h, 0, 0).expect("valid hour");
+        Self { weekdays: (hm(8), hm(20)), saturdays: Some((hm(8), hm(14))) }
     }
-    let hm = |h| NaiveTime::from_hms_opt(h, 0, 0).expect("valid hour");
-    match date.weekday() {
-        Weekday::Sun => None,
-        Weekday::Sat => Some((hm(8), hm(14))),
-        _ => Some((hm(8), hm(20))),
+
+    pub fn window(&self, date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
+        if is_national_holiday(date) {
+            return None;
+        }
+        match date.weekday() {
+            Weekday::Sun => None,
+            Weekday::Sat => self.saturdays,
+            _ => Some(self.weekdays),
+        }
+    }
+
+    /// Whether these hours sit inside the legal ones (and each window opens before it closes).
+    pub fn within_legal(&self) -> bool {
+        let legal = Self::legal();
+        let inside = |(o, c): (NaiveTime, NaiveTime), (lo, lc): (NaiveTime, NaiveTime)| o < c && o >= lo && c <= lc;
+        inside(self.weekdays, legal.weekdays)
+            && match (self.saturdays, legal.saturdays) {
+                (None, _) => true,
+                (Some(s), Some(l)) => inside(s, l),
+                (Some(_), None) => false,
+            }
+    }
+
+    /// The first instant at or after `at` inside these hours. The one place quiet hours are applied.
+    pub fn next_slot(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let local = at.with_timezone(&TIME_ZONE);
+        let mut date = local.date_naive();
+        let mut time = local.time();
+        for _ in 0..30 {
+            if let Some((open, close)) = self.window(date) {
+                if time < open {
+                    return local_instant(date, open);
+                }
+                if time < close {
+                    return at;
+                }
+            }
+            date = date.succ_opt().expect("date in range");
+            time = NaiveTime::MIN;
+        }
+        unreachable!("a month without a single open contact window")
     }
 }
 
-/// The first instant at or after `at` when a payer may be contacted. The one place quiet hours are applied.
+/// The legal contact window of a day.
+pub fn contact_window(date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
+    ContactHours::legal().window(date)
+}
+
+/// The first instant at or after `at` inside the legal contact hours.
 pub fn next_send_slot(at: DateTime<Utc>) -> DateTime<Utc> {
-    let local = at.with_timezone(&TIME_ZONE);
-    let mut date = local.date_naive();
-    let mut time = local.time();
-    for _ in 0..30 {
-        if let Some((open, close)) = contact_window(date) {
-            if time < open {
-                return local_instant(date, open);
-            }
-            if time < close {
-                return at;
-            }
-        }
-        date = date.succ_opt().expect("date in range");
-        time = NaiveTime::MIN;
-    }
-    unreachable!("a month without a single open contact window")
+    ContactHours::legal().next_slot(at)
 }
 
 #[cfg(test)]

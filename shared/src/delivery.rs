@@ -96,8 +96,10 @@ impl Delivery<'_> {
 
         // Contact hours are checked again here: a reminder due at 13:15 on a Saturday that a tick finds at
         // 14:00, or a message the queue delayed, waits for the next open window instead of going out late.
-        if claimed.step != Step::OnPaid && calendar::next_send_slot(now) != now {
-            let later = crate::ruler::Reminder { due_at: calendar::next_send_slot(now), ..claimed.clone() };
+        let ruler = crate::schedule::Schedules { store: self.store }.ruler_for(charge.ruler.as_ref(), &job.merchant_id, &customer.id).await?;
+        let hours = ruler.hours_for(channel);
+        if claimed.step != Step::OnPaid && hours.next_slot(now) != now {
+            let later = crate::ruler::Reminder { due_at: hours.next_slot(now), ..claimed.clone() };
             self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
             return not_sent("outside contact hours; moved to the next open window");
         }
@@ -108,7 +110,7 @@ impl Delivery<'_> {
             let day = calendar::local_date(now);
             if !self.store.reserve_contact(&job.merchant_id, &customer.id, channel, day, MAX_PER_CHANNEL_PER_DAY).await? {
                 let tomorrow = calendar::local_instant(day.succ_opt().expect("date in range"), chrono::NaiveTime::MIN);
-                let later = crate::ruler::Reminder { due_at: calendar::next_send_slot(tomorrow), ..claimed.clone() };
+                let later = crate::ruler::Reminder { due_at: hours.next_slot(tomorrow), ..claimed.clone() };
                 self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
                 return not_sent("frequency cap reached today; moved to the next day");
             }

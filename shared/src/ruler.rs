@@ -3,7 +3,11 @@
 //! Planning is pure: `plan(charge, customer, ruler, now)` returns the reminders with deterministic ids, so
 //! planning twice gives the same items and a conditional write turns every send into a single send.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveTime, Utc};
+
+use crate::calendar::ContactHours;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
@@ -173,6 +177,61 @@ pub struct Ruler {
     /// Wall-clock time (São Paulo) of day-based steps, "HH:MM".
     #[serde(with = "hhmm")]
     pub send_time: NaiveTime,
+    /// Narrower contact hours per channel: `{"voice": {"weekdays": ["09:00","18:00"], "saturdays": null}}`.
+    /// Within the legal hours only; channels not listed use the legal hours.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "hours_map")]
+    pub contact_hours: BTreeMap<Channel, ContactHours>,
+}
+
+impl Ruler {
+    pub fn hours_for(&self, channel: Channel) -> ContactHours {
+        self.contact_hours.get(&channel).copied().unwrap_or_else(ContactHours::legal)
+    }
+}
+
+mod hours_map {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::calendar::ContactHours;
+    use crate::notification::Channel;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wire {
+        weekdays: [String; 2],
+        saturdays: Option<[String; 2]>,
+    }
+
+    fn hm(t: NaiveTime) -> String {
+        t.format("%H:%M").to_string()
+    }
+
+    fn parse(s: &str) -> Result<NaiveTime, String> {
+        NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("{s}: use HH:MM"))
+    }
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<Channel, ContactHours>, s: S) -> Result<S::Ok, S::Error> {
+        let wire: BTreeMap<Channel, Wire> = m
+            .iter()
+            .map(|(c, h)| (*c, Wire { weekdays: [hm(h.weekdays.0), hm(h.weekdays.1)], saturdays: h.saturdays.map(|(o, c)| [hm(o), hm(c)]) }))
+            .collect();
+        wire.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Channel, ContactHours>, D::Error> {
+        let wire = BTreeMap::<Channel, Wire>::deserialize(d)?;
+        let pair = |p: &[String; 2]| -> Result<(NaiveTime, NaiveTime), String> { Ok((parse(&p[0])?, parse(&p[1])?)) };
+        wire.into_iter()
+            .map(|(c, w)| {
+                let hours = ContactHours { weekdays: pair(&w.weekdays)?, saturdays: w.saturdays.as_ref().map(pair).transpose()? };
+                Ok((c, hours))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// One step of a régua. `channels` empty means the customer's preferred channel (e-mail, else WhatsApp).
@@ -260,6 +319,14 @@ impl Ruler {
         if ruler.steps.len() > 30 {
             return Err(bad("steps".into(), "no máximo 30 passos / at most 30 steps"));
         }
+        for (channel, hours) in &ruler.contact_hours {
+            if !hours.within_legal() {
+                return Err(bad(
+                    format!("contact_hours.{}", channel.as_str()),
+                    "horários só podem ser reduzidos: dias úteis dentro de 08:00–20:00, sábados dentro de 08:00–14:00 / hours may only be narrowed: weekdays within 08:00–20:00, Saturdays within 08:00–14:00",
+                ));
+            }
+        }
         let mut keys = std::collections::HashSet::new();
         for (i, step) in ruler.steps.iter().enumerate() {
             let field = |name: &str| format!("steps[{i}].{name}");
@@ -343,6 +410,7 @@ impl Default for Ruler {
                 RulerStep::OnPaid { channels: vec![] },
             ],
             send_time: NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
+            contact_hours: BTreeMap::new(),
         }
     }
 }
@@ -352,25 +420,37 @@ pub fn effective<'a>(charge: Option<&'a Ruler>, customer: Option<&'a Ruler>, mer
     charge.or(customer).or(merchant).unwrap_or(default)
 }
 
-/// The reminders of one step on each of its channels: planned where the customer can be reached and has not
-/// opted out, skipped (with the reason, so previews show it) where not.
-fn for_channels(step_def: &RulerStep, customer: &Customer, mut make: impl FnMut(Action, ReminderState) -> Reminder) -> Vec<Reminder> {
+/// The reminders of one step on each of its channels, each at `at` moved into that channel's contact hours
+/// (unless `in_window` is false: receipts) and kept only if `keep` still holds for the moved instant: planned
+/// where the customer can be reached and has not opted out, skipped (with the reason, so previews show it)
+/// where not.
+#[allow(clippy::too_many_arguments)]
+fn for_channels(
+    step_def: &RulerStep,
+    ruler: &Ruler,
+    customer: &Customer,
+    at: DateTime<Utc>,
+    in_window: bool,
+    keep: impl Fn(DateTime<Utc>) -> bool,
+    mut make: impl FnMut(Action, DateTime<Utc>, ReminderState) -> Reminder,
+) -> Vec<Reminder> {
     let channels: Vec<Channel> = if step_def.channels().is_empty() {
         customer.preferred_channel().into_iter().collect()
     } else {
         step_def.channels().to_vec()
     };
-    if channels.is_empty() {
-        return vec![];
-    }
     channels
         .into_iter()
-        .map(|channel| {
+        .filter_map(|channel| {
+            let at = if in_window { ruler.hours_for(channel).next_slot(at) } else { at };
+            if !keep(at) {
+                return None;
+            }
             let state = match customer.can_receive(channel) {
                 Ok(()) => ReminderState::Planned,
                 Err(reason) => ReminderState::Skipped { reason },
             };
-            make(Action::Notify(channel), state)
+            Some(make(Action::Notify(channel), at, state))
         })
         .collect()
 }
@@ -381,7 +461,6 @@ fn for_channels(step_def: &RulerStep, customer: &Customer, mut make: impl FnMut(
 pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<Utc>) -> Vec<Reminder> {
     let mut out = Vec::new();
     let due = charge.due_date;
-    let at_send_time = |date| calendar::next_send_slot(calendar::local_instant(date, ruler.send_time));
     let reminder = |step, occurrence, action, due_at, state| Reminder {
         merchant_id: charge.merchant_id.clone(),
         charge_id: charge.id.clone(),
@@ -397,32 +476,29 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
     let overdue_at = calendar::local_instant(due.first_overdue_day(), NaiveTime::MIN);
     out.push(reminder(Step::MarkOverdue, 0, Action::MarkOverdue, overdue_at, ReminderState::Planned));
 
+    let always = |_: DateTime<Utc>| true;
     for step_def in &ruler.steps {
         match step_def {
             RulerStep::OnCreated { .. } => {
                 // Pinned to the creation instant, so re-planning later finds the same reminder.
-                let at = calendar::next_send_slot(charge.created_at);
-                out.extend(for_channels(step_def, customer, |a, s| reminder(Step::OnCreated, 0, a, at, s)));
+                out.extend(for_channels(step_def, ruler, customer, charge.created_at, true, always, |a, at, s| reminder(Step::OnCreated, 0, a, at, s)));
             }
             RulerStep::BeforeDue { days, hours, .. } => {
                 let (step, at) = match (days, hours) {
-                    (Some(d), _) => (Step::BeforeDue { days: *d }, at_send_time(due.date() - Duration::days((*d).into()))),
+                    (Some(d), _) => (Step::BeforeDue { days: *d }, calendar::local_instant(due.date() - Duration::days((*d).into()), ruler.send_time)),
                     (None, Some(h)) => {
                         let start_of_due_day = calendar::local_instant(due.date(), NaiveTime::MIN);
-                        (Step::BeforeDueHours { hours: *h }, calendar::next_send_slot(start_of_due_day - Duration::hours((*h).into())))
+                        (Step::BeforeDueHours { hours: *h }, start_of_due_day - Duration::hours((*h).into()))
                     }
                     (None, None) => continue,
                 };
                 // A "5 days before" that would land on or after the due day has lost its meaning.
-                if at >= now && calendar::local_date(at) < due.date() {
-                    out.extend(for_channels(step_def, customer, |a, s| reminder(step, 0, a, at, s)));
-                }
+                let keep = |at: DateTime<Utc>| at >= now && calendar::local_date(at) < due.date();
+                out.extend(for_channels(step_def, ruler, customer, at, true, keep, |a, at, s| reminder(step, 0, a, at, s)));
             }
             RulerStep::OnDue { .. } => {
-                let at = at_send_time(due.date());
-                if at >= now {
-                    out.extend(for_channels(step_def, customer, |a, s| reminder(Step::OnDue, 0, a, at, s)));
-                }
+                let at = calendar::local_instant(due.date(), ruler.send_time);
+                out.extend(for_channels(step_def, ruler, customer, at, true, |at| at >= now, |a, at, s| reminder(Step::OnDue, 0, a, at, s)));
             }
             RulerStep::AfterDue { first_after_days, every_days, max_times, until_days_overdue, .. } => {
                 let effective_due = calendar::effective_due_date(due.date());
@@ -433,10 +509,8 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
                     if until_days_overdue.is_some_and(|limit| (date - effective_due).num_days() > i64::from(limit)) {
                         break;
                     }
-                    let at = at_send_time(date);
-                    if at >= now {
-                        out.extend(for_channels(step_def, customer, |a, s| reminder(Step::AfterDue, n, a, at, s)));
-                    }
+                    let at = calendar::local_instant(date, ruler.send_time);
+                    out.extend(for_channels(step_def, ruler, customer, at, true, |at| at >= now, |a, at, s| reminder(Step::AfterDue, n, a, at, s)));
                 }
             }
             // Event-driven steps are planned when their event happens.
@@ -457,8 +531,9 @@ pub fn event_reminders(step: Step, charge: &Charge, customer: &Customer, ruler: 
         _ => false,
     };
     let Some(step_def) = ruler.step_of(wanted) else { return vec![] };
-    let at = if step == Step::OnPaid { now } else { calendar::next_send_slot(now) };
-    for_channels(step_def, customer, |action, state| Reminder {
+    // A receipt is not a collection message: contact hours do not hold it back.
+    let in_window = step != Step::OnPaid;
+    for_channels(step_def, ruler, customer, now, in_window, |_| true, |action, at, state| Reminder {
         merchant_id: charge.merchant_id.clone(),
         charge_id: charge.id.clone(),
         step,

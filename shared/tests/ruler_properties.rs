@@ -1,7 +1,7 @@
 //! Properties of planning that must hold for any régua, charge and moment.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use cobranca::calendar;
+use cobranca::calendar::{self, ContactHours};
 use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use cobranca::contact::{Email, Phone};
 use cobranca::customer::{Customer, OptOut, PersonName};
@@ -35,8 +35,15 @@ fn step() -> impl Strategy<Value = RulerStep> {
     ]
 }
 
+fn narrowed() -> impl Strategy<Value = Option<ContactHours>> {
+    prop::option::of((8u32..=12, 13u32..=20, prop::option::of((8u32..=10, 11u32..=14))).prop_map(|(o, c, sat)| {
+        let hm = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        ContactHours { weekdays: (hm(o), hm(c)), saturdays: sat.map(|(so, sc)| (hm(so), hm(sc))) }
+    }))
+}
+
 fn ruler() -> impl Strategy<Value = Ruler> {
-    (prop::collection::vec(step(), 0..6), 6u32..=21).prop_map(|(steps, hour)| {
+    (prop::collection::vec(step(), 0..6), 6u32..=21, narrowed(), narrowed()).prop_map(|(steps, hour, voice, sms)| {
         // A régua has each step once (the API refuses repeats): keep the first of each.
         let mut seen = std::collections::HashSet::new();
         let steps: Vec<RulerStep> = steps
@@ -46,7 +53,14 @@ fn ruler() -> impl Strategy<Value = Ruler> {
                 seen.insert(format!("{}/{}/{}", v["step"], v["days"], v["hours"]))
             })
             .collect();
-        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap() };
+        let mut contact_hours = std::collections::BTreeMap::new();
+        if let Some(h) = voice {
+            contact_hours.insert(Channel::Voice, h);
+        }
+        if let Some(h) = sms {
+            contact_hours.insert(Channel::Sms, h);
+        }
+        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours };
         assert!(Ruler::parse(&serde_json::to_value(&r).unwrap()).is_ok(), "generator makes valid réguas: {r:?}");
         r
     })
@@ -87,9 +101,9 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
     }
 }
 
-fn inside_contact_window(at: DateTime<Utc>) -> bool {
+fn inside(hours: ContactHours, at: DateTime<Utc>) -> bool {
     let local = at.with_timezone(&calendar::TIME_ZONE);
-    calendar::contact_window(local.date_naive()).is_some_and(|(open, close)| local.time() >= open && local.time() < close)
+    hours.window(local.date_naive()).is_some_and(|(open, close)| local.time() >= open && local.time() < close)
 }
 
 prop_compose! {
@@ -109,8 +123,9 @@ proptest! {
         let plan = ruler::plan(&charge(created, due), &customer(phone, OptOut::default()), &r, created);
         for rem in &plan {
             prop_assert!(rem.due_at >= created || rem.step == Step::MarkOverdue, "{rem:?} before creation");
-            if let Action::Notify(_) = rem.action {
-                prop_assert!(inside_contact_window(rem.due_at), "{rem:?} outside contact hours");
+            if let Action::Notify(channel) = rem.action {
+                prop_assert!(inside(ContactHours::legal(), rem.due_at), "{rem:?} outside the legal contact hours");
+                prop_assert!(inside(r.hours_for(channel), rem.due_at), "{rem:?} outside the merchant's hours for {channel:?}");
             }
         }
     }
@@ -182,6 +197,18 @@ fn an_invalid_ruler_is_refused_whole_naming_the_field() {
     assert_eq!(Ruler::parse(&both).unwrap_err().field, "steps[0].days");
     let unknown = serde_json::json!({"send_time":"09:00","steps":[{"step":"on_birthday"}]});
     assert!(Ruler::parse(&unknown).is_err());
+}
+
+#[test]
+fn contact_hours_may_be_narrowed_but_never_widened() {
+    let narrow = serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"voice":{"weekdays":["09:00","18:00"],"saturdays":null}}});
+    let r = Ruler::parse(&narrow).unwrap();
+    assert_eq!(r.hours_for(Channel::Voice).saturdays, None);
+    assert_eq!(serde_json::to_value(&r).unwrap(), narrow);
+    let wide = serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"sms":{"weekdays":["07:00","18:00"],"saturdays":null}}});
+    assert_eq!(Ruler::parse(&wide).unwrap_err().field, "contact_hours.sms");
+    let late_saturday = serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"email":{"weekdays":["08:00","20:00"],"saturdays":["08:00","16:00"]}}});
+    assert!(Ruler::parse(&late_saturday).is_err());
 }
 
 #[test]

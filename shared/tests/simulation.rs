@@ -270,7 +270,8 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
             expected.extend(receipts);
         }
         let got: std::collections::BTreeSet<String> = sent.keys().cloned().collect();
-        assert_eq!(got, expected, "charge {i} (régua {}): sent vs planned", i % rulers.len());
+        let states: Vec<String> = reminders.iter().map(|r| format!("{}@{}={:?}", r.id(), r.due_at, r.state)).collect();
+        assert_eq!(got, expected, "charge {i} (régua {}): sent vs planned; end {end}; reminders {states:?}", i % rulers.len());
         checked_exactly += 1;
     }
     eprintln!("simulated {CHARGES} charges over {DAYS} days: {} messages, {checked_exactly} charges matched their preview exactly", outbox.len());
