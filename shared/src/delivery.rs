@@ -1,11 +1,11 @@
 //! The delivery worker: turns one queued reminder into one message on its channel.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::calendar;
 use crate::notification::{self, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, ReminderState, Step};
-use crate::store::{Store, StoreError};
+use crate::store::{ContactCounter, Store, StoreError};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
 /// redelivered queue message may then try again (at-least-once towards providers that offer no idempotency).
@@ -108,11 +108,21 @@ impl Delivery<'_> {
         // for the next open contact window of the next day.
         if claimed.step.is_reminder() {
             let day = calendar::local_date(now);
-            if !self.store.reserve_contact(&job.merchant_id, &customer.id, channel, day, MAX_PER_CHANNEL_PER_DAY).await? {
+            let per_day = ContactCounter::ChannelDay { channel, day };
+            if !self.store.reserve_contact(&job.merchant_id, &customer.id, &per_day, MAX_PER_CHANNEL_PER_DAY).await? {
                 let tomorrow = calendar::local_instant(day.succ_opt().expect("date in range"), chrono::NaiveTime::MIN);
                 let later = crate::ruler::Reminder { due_at: hours.next_slot(tomorrow), ..claimed.clone() };
                 self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
                 return not_sent("frequency cap reached today; moved to the next day");
+            }
+            if let (Step::AfterDue, Some(cap)) = (claimed.step, ruler.max_per_week_after_due) {
+                let week_start = day - chrono::Duration::days(day.weekday().num_days_from_monday().into());
+                if !self.store.reserve_contact(&job.merchant_id, &customer.id, &ContactCounter::AfterDueWeek { week_start }, cap.into()).await? {
+                    let monday = calendar::local_instant(week_start + chrono::Duration::days(7), chrono::NaiveTime::MIN);
+                    let later = crate::ruler::Reminder { due_at: hours.next_slot(monday), ..claimed.clone() };
+                    self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
+                    return not_sent("weekly cap after the due date reached; moved to next week");
+                }
             }
         }
         let message = OutgoingMessage {

@@ -181,6 +181,10 @@ pub struct Ruler {
     /// Within the legal hours only; channels not listed use the legal hours.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "hours_map")]
     pub contact_hours: BTreeMap<Channel, ContactHours>,
+    /// At most this many reminders after the due date per customer and week (Monday to Sunday), all channels
+    /// together; the rest wait for the next week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_week_after_due: Option<u8>,
 }
 
 impl Ruler {
@@ -319,6 +323,9 @@ impl Ruler {
         if ruler.steps.len() > 30 {
             return Err(bad("steps".into(), "no máximo 30 passos / at most 30 steps"));
         }
+        if ruler.max_per_week_after_due == Some(0) {
+            return Err(bad("max_per_week_after_due".into(), "no mínimo 1 / at least 1"));
+        }
         for (channel, hours) in &ruler.contact_hours {
             if !hours.within_legal() {
                 return Err(bad(
@@ -411,6 +418,7 @@ impl Default for Ruler {
             ],
             send_time: NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
             contact_hours: BTreeMap::new(),
+            max_per_week_after_due: None,
         }
     }
 }

@@ -86,6 +86,32 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// What a frequency cap counts, per customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactCounter {
+    /// Collection reminders on one channel on one São Paulo day.
+    ChannelDay { channel: Channel, day: chrono::NaiveDate },
+    /// Reminders after the due date, all channels, in the week starting on Monday `week_start`.
+    AfterDueWeek { week_start: chrono::NaiveDate },
+}
+
+impl ContactCounter {
+    pub fn key(&self) -> String {
+        match self {
+            Self::ChannelDay { channel, day } => format!("{}#{day}", channel.as_str()),
+            Self::AfterDueWeek { week_start } => format!("after_due_week#{week_start}"),
+        }
+    }
+
+    /// Counters are kept a week past their period, then expire (TTL).
+    pub fn expires(&self) -> chrono::NaiveDate {
+        match self {
+            Self::ChannelDay { day, .. } => *day + chrono::Duration::days(8),
+            Self::AfterDueWeek { week_start } => *week_start + chrono::Duration::days(14),
+        }
+    }
+}
+
 /// Where a régua is set: a merchant's default or a customer's override (a charge carries its own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RulerScope {
@@ -136,9 +162,9 @@ pub trait Store: Send + Sync {
     /// Moves the watermark forward (never back).
     async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()>;
 
-    /// Counts one message to a customer on a channel on a (São Paulo) day, if fewer than `cap` were counted;
-    /// false when the cap is reached (the frequency cap).
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool>;
+    /// Counts one message to a customer on a frequency counter if fewer than `cap` were counted; false when the
+    /// cap is reached.
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool>;
 
     // Payments.
     /// Records a payment once per provider event id and once per provider payment id; when `settled` is

@@ -190,3 +190,29 @@ async fn a_cancelled_charge_gets_no_more_reminders() {
     let steps: Vec<String> = app.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == id).map(|e| e.step).collect();
     assert!(steps.iter().all(|s| s == "on_created"), "{steps:?}");
 }
+
+#[tokio::test]
+async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let ruler = json!({"send_time":"09:00","max_per_week_after_due":2,"steps":[{"step":"after_due","every_days":1,"max_times":10,"channels":["email"]}]});
+    let charge = new_charge(&app, &maria, &due_in(2), json!({"ruler": ruler})).await;
+    let id = charge["id"].as_str().unwrap();
+    let times: Vec<DateTime<Utc>> = charge["reminders"].as_array().unwrap().iter().map(|r| r["scheduled_at"].as_str().unwrap().parse().unwrap()).collect();
+    // Tick hourly through the first ten days after the due date.
+    let mut now = times[0];
+    while now < times[0] + chrono::Duration::days(10) {
+        app.tick_and_deliver(now).await;
+        now += chrono::Duration::hours(1);
+    }
+    let sent = app.store_outbox_channels(id).await;
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{id}/schedule"), Value::Null, &[]).await;
+    let sent_at: Vec<DateTime<Utc>> = schedule["schedule"].as_array().unwrap().iter().filter(|e| e["state"] == "sent").map(|e| e["at"].as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(sent.len(), sent_at.len());
+    let mut per_week: std::collections::BTreeMap<chrono::IsoWeek, usize> = Default::default();
+    for at in &sent_at {
+        *per_week.entry(chrono::Datelike::iso_week(&at.with_timezone(&cobranca::calendar::TIME_ZONE).date_naive())).or_default() += 1;
+    }
+    assert!(per_week.values().all(|n| *n <= 2), "{per_week:?}");
+    assert!(sent_at.len() >= 2, "{schedule}");
+}

@@ -60,7 +60,7 @@ fn ruler() -> impl Strategy<Value = Ruler> {
         if let Some(h) = sms {
             contact_hours.insert(Channel::Sms, h);
         }
-        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours };
+        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours, max_per_week_after_due: None };
         assert!(Ruler::parse(&serde_json::to_value(&r).unwrap()).is_ok(), "generator makes valid réguas: {r:?}");
         r
     })

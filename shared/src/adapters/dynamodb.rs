@@ -36,7 +36,6 @@ use crate::ids::{ChargeId, CustomerId, MerchantId};
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
 use crate::payment::{Payment, UnmatchedPayment};
-use crate::notification::Channel;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
@@ -340,20 +339,20 @@ impl Store for DynamoStore {
         Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
     }
 
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool> {
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool> {
         let r = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(customer_pk(merchant, customer)))
-            .key("SK", s(format!("CONTACT#{}#{day}", channel.as_str())))
+            .key("SK", s(format!("CONTACT#{}", counter.key())))
             .update_expression("ADD #n :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(#n) OR #n < :cap")
             .expression_attribute_names("#n", "n")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":cap", n(cap))
-            .expression_attribute_values(":ttl", n(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp() + 8 * 86_400))
+            .expression_attribute_values(":ttl", n(counter.expires().and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()))
             .send()
             .await;
         match r {

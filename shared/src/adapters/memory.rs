@@ -16,7 +16,6 @@ use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::{NotificationJob, OutboxEntry};
 use crate::payment::{Payment, UnmatchedPayment};
 use crate::queue::{EnqueueError, NotificationQueue};
-use crate::notification::Channel;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
@@ -35,7 +34,7 @@ struct State {
     watermark: Option<DateTime<Utc>>,
     outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
     rulers: HashMap<RulerScope, Ruler>,
-    contacts: HashMap<(MerchantId, CustomerId, Channel, chrono::NaiveDate), u32>,
+    contacts: HashMap<(MerchantId, CustomerId, ContactCounter), u32>,
 }
 
 #[derive(Default)]
@@ -112,9 +111,9 @@ impl Store for MemoryStore {
         Ok(Page { items: open.into_iter().map(|(_, c)| c).collect(), next })
     }
 
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, channel: Channel, day: chrono::NaiveDate, cap: u32) -> StoreResult<bool> {
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool> {
         let mut s = self.lock();
-        let n = s.contacts.entry((merchant.clone(), customer.clone(), channel, day)).or_default();
+        let n = s.contacts.entry((merchant.clone(), customer.clone(), *counter)).or_default();
         if *n >= cap {
             return Ok(false);
         }
