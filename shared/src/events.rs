@@ -25,4 +25,7 @@ pub struct PublishError(pub String);
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError>;
+    /// Asks for the tick of `at` to run again (its budget ran out): a `TickContinuation` event whose rule
+    /// invokes ruler-tick with the same time.
+    async fn continue_tick(&self, at: DateTime<Utc>) -> Result<(), PublishError>;
 }

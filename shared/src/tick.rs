@@ -21,6 +21,9 @@ pub const MAX_ATTEMPTS: u8 = 3;
 /// How far back the very first tick of a deployment looks.
 pub const FIRST_TICK_HORIZON: Duration = Duration::days(7);
 const PAGE: usize = 100;
+/// Reminders one invocation acts on at most; past it the tick stops and asks for a continuation, so a busy
+/// moment is spread over several short invocations instead of one that runs into the Lambda timeout.
+pub const MAX_ITEMS_PER_RUN: usize = 2_000;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -34,6 +37,8 @@ pub struct TickReport {
     pub given_up: u32,
     /// Reminders another tick claimed first.
     pub claims_lost: u32,
+    /// True when the budget ran out: a continuation runs the same tick again for the rest.
+    pub more: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,13 @@ pub struct Tick<'a> {
     pub store: &'a dyn Store,
     pub queue: &'a dyn NotificationQueue,
     pub events: &'a dyn EventBus,
+    pub max_items: usize,
+}
+
+impl<'a> Tick<'a> {
+    pub fn new(store: &'a dyn Store, queue: &'a dyn NotificationQueue, events: &'a dyn EventBus) -> Self {
+        Self { store, queue, events, max_items: MAX_ITEMS_PER_RUN }
+    }
 }
 
 impl Tick<'_> {
@@ -63,7 +75,8 @@ impl Tick<'_> {
         let mut jobs = Vec::new();
 
         let mut day = from.date_naive();
-        while day <= now.date_naive() {
+        let mut acted = 0usize;
+        'days: while day <= now.date_naive() {
             // The shards of a day are read concurrently: a tick costs one round trip per page, not eight.
             let reads = (0..DUE_SHARDS).map(|shard| self.read_bucket(DueBucket { day, shard }, now));
             for result in futures::future::join_all(reads).await {
@@ -71,6 +84,11 @@ impl Tick<'_> {
                 report.queries += queries;
                 report.items_read += items.len() as u32;
                 for reminder in items {
+                    if acted == self.max_items {
+                        report.more = true;
+                        break 'days;
+                    }
+                    acted += 1;
                     if let Some(job) = self.act(&reminder, now, &mut charges, &mut report).await? {
                         jobs.push(job);
                     }
@@ -82,7 +100,12 @@ impl Tick<'_> {
         // If this fails the claimed reminders come back when their lease ends; nothing is lost.
         self.queue.enqueue(&jobs).await?;
         report.reminders_queued = jobs.len() as u32;
-        self.store.advance_tick_watermark(now.min(wall_clock)).await?;
+        if report.more {
+            // What is left is still in the index (claimed reminders are not): the continuation reads it.
+            self.events.continue_tick(now).await?;
+        } else {
+            self.store.advance_tick_watermark(now.min(wall_clock)).await?;
+        }
         Ok(report)
     }
 

@@ -163,7 +163,7 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
     let at: DateTime<Utc> = before["scheduled_at"].as_str().unwrap().parse().unwrap();
 
     // Two ticks for the same instant, concurrently: one claim wins.
-    let tick = Tick { store: app.store.as_ref(), queue: &app.queue, events: &app.events };
+    let tick = Tick::new(app.store.as_ref(), &app.queue, &app.events);
     let (a, b) = tokio::join!(tick.run(at, Utc::now()), tick.run(at, Utc::now()));
     let queued = a.unwrap().reminders_queued + b.unwrap().reminders_queued;
     let mut jobs = app.queue.drain();
@@ -208,4 +208,35 @@ async fn a_tick_after_missed_days_catches_up_but_skips_what_lost_its_meaning() {
     let skipped = after["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap();
     assert_eq!(skipped["state"], "skipped");
     assert!(skipped["reason"].as_str().unwrap().contains("due date"));
+}
+
+#[tokio::test]
+async fn a_tick_with_more_work_than_its_budget_asks_for_a_continuation_that_finishes_it() {
+    let app = App::new().await;
+    let due = due_in(9);
+    let mut charges = Vec::new();
+    for i in 0..7 {
+        let (_, c) = app
+            .call("POST", "/v1/charges", json!({"customer":{"name":format!("Cliente {i}"),"document":"52998224725","email":format!("c{i}@example.com")},"amount":"10.00","due_date":due,"description":"x","payment_methods":["pix"]}), &[])
+            .await;
+        charges.push(c);
+    }
+    app.drain().await;
+    let at: DateTime<Utc> = charges[0]["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let mut tick = Tick::new(app.store.as_ref(), &app.queue, &app.events);
+    tick.max_items = 3;
+    let mut runs = 0;
+    loop {
+        let report = tick.run(at, Utc::now()).await.unwrap();
+        runs += 1;
+        if !report.more {
+            break;
+        }
+        assert_eq!(app.events.continuations.lock().unwrap().last(), Some(&at), "continuation asked with the same time");
+    }
+    assert!(runs >= 3, "{runs} runs");
+    app.drain().await;
+    for c in &charges {
+        assert!(app.outbox_steps(c["id"].as_str().unwrap()).await.contains(&"before_due".to_string()));
+    }
 }

@@ -147,7 +147,7 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     let mut closed_at: HashMap<usize, DateTime<Utc>> = HashMap::new();
     let mut opted_out_at: HashMap<usize, DateTime<Utc>> = HashMap::new();
     let mut paid: HashSet<usize> = HashSet::new();
-    let tick = Tick { store: store.as_ref(), queue: &sim.queue, events: &sim.events };
+    let tick = Tick::new(store.as_ref(), &sim.queue, &sim.events);
 
     for hour in 0..DAYS * 24 {
         let now = start + Duration::hours(hour);

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let store = config::store(&aws)?;
     let queue = config::notification_queue(&aws)?;
     let events = config::event_bus(&aws)?;
-    let tick = Tick { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() };
+    let tick = Tick::new(store.as_ref(), queue.as_ref(), events.as_ref());
     let tick = &tick;
     lambda_runtime::run(service_fn(move |event| lambda::tick(tick, event))).await
 }

@@ -8,6 +8,8 @@ use aws_sdk_eventbridge::Client;
 use crate::events::{DomainEvent, EventBus, PublishError};
 
 pub const SOURCE: &str = "cobranca";
+/// The detail-type of the event that runs a tick again; template.yaml routes it to ruler-tick.
+pub const TICK_CONTINUATION: &str = "TickContinuation";
 
 pub struct EventBridgeBus {
     client: Client,
@@ -47,6 +49,27 @@ impl EventBus for EventBridgeBus {
             if out.failed_entry_count > 0 {
                 return Err(PublishError(format!("{} events refused by EventBridge", out.failed_entry_count)));
             }
+        }
+        Ok(())
+    }
+
+    async fn continue_tick(&self, at: chrono::DateTime<chrono::Utc>) -> Result<(), PublishError> {
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus_name)
+            .source(SOURCE)
+            .detail_type(TICK_CONTINUATION)
+            .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(at.timestamp_millis()))
+            .detail("{}")
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| PublishError(DisplayErrorContext(&e).to_string()))?;
+        if out.failed_entry_count > 0 {
+            return Err(PublishError("tick continuation refused by EventBridge".into()));
         }
         Ok(())
     }

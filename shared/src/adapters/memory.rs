@@ -338,12 +338,18 @@ impl Store for MemoryStore {
 #[derive(Default)]
 pub struct RecordingEventBus {
     pub events: Mutex<Vec<DomainEvent>>,
+    pub continuations: Mutex<Vec<DateTime<Utc>>>,
 }
 
 #[async_trait]
 impl EventBus for RecordingEventBus {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError> {
         self.events.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn continue_tick(&self, at: DateTime<Utc>) -> Result<(), PublishError> {
+        self.continuations.lock().unwrap_or_else(|p| p.into_inner()).push(at);
         Ok(())
     }
 }

@@ -11,4 +11,8 @@ impl EventBus for VoidEventBus {
     async fn publish(&self, _events: &[DomainEvent]) -> Result<(), PublishError> {
         Ok(())
     }
+
+    async fn continue_tick(&self, _at: chrono::DateTime<chrono::Utc>) -> Result<(), PublishError> {
+        Ok(())
+    }
 }

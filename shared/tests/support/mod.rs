@@ -67,7 +67,7 @@ impl App {
 
     /// Ticks as of `at`, then drains the queue through the delivery worker.
     pub async fn tick_and_deliver(&self, at: DateTime<Utc>) -> Value {
-        let tick = Tick { store: self.store.as_ref(), queue: &self.queue, events: &self.events };
+        let tick = Tick::new(self.store.as_ref(), &self.queue, &self.events);
         let report = tick.run(at, Utc::now()).await.unwrap();
         self.drain().await;
         serde_json::to_value(report).unwrap()
