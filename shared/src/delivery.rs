@@ -3,8 +3,9 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::calendar;
-use crate::notification::{self, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
-use crate::ruler::{self, Action, ReminderState, Step};
+use crate::charge::Charge;
+use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
+use crate::ruler::{self, Action, Reminder, ReminderState, Step};
 use crate::store::{ContactCounter, Store, StoreError};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
@@ -92,7 +93,7 @@ impl Delivery<'_> {
         if !self.store.transition_reminder(&reminder, &["queued", "sending_stale"], sending.clone(), wall_clock).await? {
             return not_sent("another worker has it");
         }
-        let claimed = crate::ruler::Reminder { state: sending, ..reminder };
+        let claimed = Reminder { state: sending, ..reminder };
 
         // Contact hours are checked again here: a reminder due at 13:15 on a Saturday that a tick finds at
         // 14:00, or a message the queue delayed, waits for the next open window instead of going out late.
@@ -125,6 +126,36 @@ impl Delivery<'_> {
                 }
             }
         }
+        // One message per customer: take along the customer's other reminders due today on this channel.
+        let companions = if ruler.combine_per_customer && claimed.step.is_reminder() {
+            self.claim_companions(&charge, channel, now, wall_clock).await?
+        } else {
+            vec![]
+        };
+        let (subject, text) = if companions.is_empty() {
+            (subject, text)
+        } else {
+            let lines: Vec<ChargeLine> = companions
+                .iter()
+                .map(|(_, c)| ChargeLine {
+                    description: c.description.as_str().to_string(),
+                    amount: c.amount.to_brl(),
+                    due_date: notification::date_br(c.due_date.date()),
+                    payment_url: payment_url(self.public_base_url, &c.payment_token),
+                })
+                .collect();
+            match notification::render_combined(claimed.step, &ctx, &lines) {
+                Ok(r) => r,
+                // The main text rendered; the list did not: send the main text alone, release the others.
+                Err(e) => {
+                    tracing::error!(error = %e, "combined list not rendered");
+                    for (companion, _) in &companions {
+                        self.store.transition_reminder(companion, &["sending"], ReminderState::Planned, wall_clock).await?;
+                    }
+                    return Err(DeliveryError::Retry(e.to_string()));
+                }
+            }
+        };
         let message = OutgoingMessage {
             merchant_id: job.merchant_id.clone(),
             charge_id: job.charge_id.clone(),
@@ -135,23 +166,54 @@ impl Delivery<'_> {
             subject,
             text,
         };
-        match self.sender.send(&message).await {
-            Ok(receipt) => {
-                let sent = ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() };
-                self.store.transition_reminder(&claimed, &["sending"], sent, wall_clock).await?;
-                Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id })
+        let result = self.sender.send(&message).await;
+        let outcome = match &result {
+            Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
+            Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone() },
+            // Hand it back to the queue's retry: queued again, same attempt.
+            Err(SendError::Transient(_)) => ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt },
+        };
+        self.store.transition_reminder(&claimed, &["sending"], outcome.clone(), wall_clock).await?;
+        for (companion, _) in &companions {
+            let state = match &outcome {
+                // A companion whose message failed goes back to the tick, which finds it again at once.
+                ReminderState::Queued { .. } => ReminderState::Planned,
+                other => other.clone(),
+            };
+            self.store.transition_reminder(companion, &["sending"], state, wall_clock).await?;
+        }
+        match result {
+            Ok(receipt) => Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id }),
+            Err(SendError::Permanent(reason)) => Ok(Delivered::NotSent { reason }),
+            Err(SendError::Transient(reason)) => Err(DeliveryError::Retry(reason)),
+        }
+    }
+
+    /// Claims, for one combined message, a pending reminder due today or earlier on `channel` from each of the
+    /// customer's other open charges.
+    async fn claim_companions(&self, charge: &Charge, channel: Channel, now: DateTime<Utc>, wall_clock: DateTime<Utc>) -> Result<Vec<(Reminder, Charge)>, DeliveryError> {
+        let today = calendar::local_date(now);
+        let mut out = Vec::new();
+        for other in self.store.charges_of_customer(&charge.merchant_id, &charge.customer_id).await? {
+            if other.id == charge.id || !other.status.is_open() {
+                continue;
             }
-            Err(SendError::Permanent(reason)) => {
-                self.store.transition_reminder(&claimed, &["sending"], ReminderState::Failed { reason: reason.clone() }, wall_clock).await?;
-                Ok(Delivered::NotSent { reason })
-            }
-            Err(SendError::Transient(reason)) => {
-                // Hand it back to the queue's retry: queued again, same attempt.
-                let back = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt };
-                self.store.transition_reminder(&claimed, &["sending"], back, wall_clock).await?;
-                Err(DeliveryError::Retry(reason))
+            for r in self.store.reminders_of(&other.merchant_id, &other.id).await? {
+                let due_today = calendar::local_date(r.due_at) <= today && r.due_at <= now + Duration::hours(12);
+                if r.action != Action::Notify(channel) || !r.step.is_reminder() || !r.state.is_pending() || !due_today {
+                    continue;
+                }
+                if ruler::still_meaningful(&r, &other, now).is_err() {
+                    continue;
+                }
+                let sending = ReminderState::Sending { since: wall_clock, attempt: 1 };
+                if self.store.transition_reminder(&r, &["planned", "queued"], sending.clone(), wall_clock).await? {
+                    out.push((Reminder { state: sending, ..r }, other.clone()));
+                    break;
+                }
             }
         }
+        Ok(out)
     }
 
     async fn give_up(&self, reminder: &crate::ruler::Reminder, to: ReminderState, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {

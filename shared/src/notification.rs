@@ -173,6 +173,32 @@ fn join_pt(items: &[&str]) -> String {
 }
 
 const FOOTER: &str = include_str!("../templates/pt-BR/_footer.txt");
+const ALSO_OPEN: &str = include_str!("../templates/pt-BR/_also_open.txt");
+
+/// Another open charge listed in a combined reminder.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeLine {
+    pub description: String,
+    pub amount: String,
+    pub due_date: String,
+    pub payment_url: String,
+}
+
+/// Renders a reminder that also lists the customer's other open charges (one message per customer).
+pub fn render_combined(step: Step, ctx: &MessageContext, others: &[ChargeLine]) -> Result<(String, String), RenderError> {
+    let (subject, body) = render(step, ctx)?;
+    if others.is_empty() {
+        return Ok((subject, body));
+    }
+    let env = minijinja::Environment::new();
+    let extra = env
+        .render_str(ALSO_OPEN, minijinja::context! { merchant_name => &ctx.merchant_name, others => others })
+        .map_err(|e| RenderError::Template(e.to_string()))?;
+    // The list goes before the footer, which must stay last.
+    let footer_at = body.rfind("\n--\n").unwrap_or(body.len());
+    let (main, footer) = body.split_at(footer_at);
+    Ok((subject, format!("{}\n{}{}", main.trim_end(), extra.trim_end(), footer)))
+}
 
 fn default_template(step: Step) -> Option<&'static str> {
     Some(match step {

@@ -185,6 +185,10 @@ pub struct Ruler {
     /// together; the rest wait for the next week.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_week_after_due: Option<u8>,
+    /// One message per customer: a reminder also lists the customer's other open charges with a reminder due
+    /// that day on the same channel, and those reminders count as sent by it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub combine_per_customer: bool,
 }
 
 impl Ruler {
@@ -419,6 +423,7 @@ impl Default for Ruler {
             send_time: NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
             contact_hours: BTreeMap::new(),
             max_per_week_after_due: None,
+            combine_per_customer: false,
         }
     }
 }
@@ -526,7 +531,31 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
         }
     }
     out.sort_by(|a, b| (a.due_at, a.id()).cmp(&(b.due_at, b.id())));
+    spread_over_days(&mut out, ruler, due.date());
+    out.sort_by(|a, b| (a.due_at, a.id()).cmp(&(b.due_at, b.id())));
     out
+}
+
+/// One collection reminder per channel and day, already in the plan: when holidays or a weekend push two of a
+/// charge's reminders onto the same day, the later one moves to the next open day (the same rule the send-time
+/// cap applies across charges, applied here so the preview shows what will really happen). A "before due" that
+/// would move onto the due date is skipped instead.
+fn spread_over_days(plan: &mut [Reminder], ruler: &Ruler, due: chrono::NaiveDate) {
+    let mut taken = std::collections::HashSet::new();
+    for r in plan.iter_mut() {
+        let (Action::Notify(channel), true, ReminderState::Planned) = (r.action, r.step.is_reminder(), &r.state) else { continue };
+        let mut at = r.due_at;
+        while taken.contains(&(channel, calendar::local_date(at))) {
+            let next_day = calendar::local_date(at).succ_opt().expect("date in range");
+            at = ruler.hours_for(channel).next_slot(calendar::local_instant(next_day, ruler.send_time));
+        }
+        if matches!(r.step, Step::BeforeDue { .. } | Step::BeforeDueHours { .. }) && calendar::local_date(at) >= due {
+            r.state = ReminderState::Skipped { reason: "no free day left before the due date".into() };
+            continue;
+        }
+        taken.insert((channel, calendar::local_date(at)));
+        r.due_at = at;
+    }
 }
 
 /// The message(s) of an event-driven step (payment, change, expiry), due at once. A receipt is not a

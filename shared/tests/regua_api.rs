@@ -216,3 +216,25 @@ async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
     assert!(per_week.values().all(|n| *n <= 2), "{per_week:?}");
     assert!(sent_at.len() >= 2, "{schedule}");
 }
+
+#[tokio::test]
+async fn with_one_message_per_customer_a_reminder_lists_the_other_charges_due_that_day() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","combine_per_customer":true,"steps":[{"step":"before_due","days":5,"channels":["email"]}]}), &[]).await;
+    let due = due_in(20);
+    let rent = new_charge(&app, &maria, &due, json!({"description": "Aluguel"})).await;
+    let water = new_charge(&app, &maria, &due, json!({"description": "Água"})).await;
+    let at: DateTime<Utc> = rent["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(at).await;
+
+    let outbox: Vec<_> = app.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == rent["id"].as_str().unwrap() || e.charge_id.as_str() == water["id"].as_str().unwrap()).collect();
+    assert_eq!(outbox.len(), 1, "one message for both: {outbox:?}");
+    let text = &outbox[0].text;
+    assert!(text.contains("Aluguel") && text.contains("Água"), "{text}");
+    assert!(text.trim_end().ends_with("por meio do cobranca."), "footer stays last: {text}");
+    for c in [&rent, &water] {
+        let (_, s) = app.call("GET", &format!("/v1/charges/{}/schedule", c["id"].as_str().unwrap()), Value::Null, &[]).await;
+        assert_eq!(s["schedule"][0]["state"], "sent", "{s}");
+    }
+}

@@ -60,7 +60,7 @@ fn ruler() -> impl Strategy<Value = Ruler> {
         if let Some(h) = sms {
             contact_hours.insert(Channel::Sms, h);
         }
-        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours, max_per_week_after_due: None };
+        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours, max_per_week_after_due: None, combine_per_customer: false };
         assert!(Ruler::parse(&serde_json::to_value(&r).unwrap()).is_ok(), "generator makes valid réguas: {r:?}");
         r
     })
@@ -216,4 +216,19 @@ fn the_default_ruler_round_trips_through_json() {
     let v = serde_json::to_value(Ruler::default()).unwrap();
     assert_eq!(Ruler::parse(&v).unwrap(), Ruler::default());
     assert_eq!(v["send_time"], "09:00");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn a_plan_never_holds_two_reminders_on_one_channel_and_day(r in ruler(), created in moment(), due_in in 0i64..200) {
+        let plan = ruler::plan(&charge(created, calendar::local_date(created) + Duration::days(due_in)), &customer(true, OptOut::default()), &r, created);
+        let mut seen = std::collections::HashSet::new();
+        for rem in plan.iter().filter(|x| x.step.is_reminder() && x.state == ReminderState::Planned) {
+            if let Action::Notify(c) = rem.action {
+                prop_assert!(seen.insert((c, calendar::local_date(rem.due_at))), "two reminders on {c:?} on {}", calendar::local_date(rem.due_at));
+            }
+        }
+    }
 }
