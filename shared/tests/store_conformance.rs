@@ -147,10 +147,10 @@ async fn conformance(store: &dyn Store) {
 
     // The frequency cap counts per customer, channel and day.
     let day = NaiveDate::from_ymd_opt(2031, 3, 10).unwrap();
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day }, 2).await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day }, 2).await.unwrap());
-    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day }, 2).await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day: day }, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
+    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day }, 2).await.unwrap());
     assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day.succ_opt().unwrap() }, 2).await.unwrap());
     let week = ContactCounter::AfterDueWeek { week_start: day };
     assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1).await.unwrap());

@@ -27,17 +27,20 @@ pub enum InvokeError {
     Stopped,
 }
 
+/// Where a function's answer to one invocation goes: its response body, or its error.
+type Reply = oneshot::Sender<Result<Vec<u8>, String>>;
+
 struct Invocation {
     id: String,
     payload: Vec<u8>,
     deadline_ms: u64,
-    reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    reply: Reply,
 }
 
 struct Shared {
     name: String,
     queue: Mutex<mpsc::Receiver<Invocation>>,
-    waiting: Mutex<HashMap<String, oneshot::Sender<Result<Vec<u8>, String>>>>,
+    waiting: Mutex<HashMap<String, Reply>>,
 }
 
 /// One function: its Runtime API endpoint and the processes polling it.

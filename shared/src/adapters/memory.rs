@@ -19,6 +19,9 @@ use crate::queue::{EnqueueError, NotificationQueue};
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
+/// Request hash, saved response (None while the first request runs), when it started.
+type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
+
 #[derive(Default)]
 struct State {
     merchants: HashMap<MerchantId, Merchant>,
@@ -30,7 +33,7 @@ struct State {
     payments: BTreeMap<(MerchantId, ChargeId, String), Payment>,
     provider_events: std::collections::HashSet<(MerchantId, String, String)>,
     unmatched: BTreeMap<(String, String), UnmatchedPayment>,
-    idempotency: HashMap<(MerchantId, String), (String, Option<SavedResponse>, DateTime<Utc>)>,
+    idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
     watermark: Option<DateTime<Utc>>,
     outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
     rulers: HashMap<RulerScope, Ruler>,
