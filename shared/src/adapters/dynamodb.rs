@@ -91,6 +91,30 @@ impl DynamoStore {
         }
     }
 
+    /// One page of a query on a secondary index, items parsed, with the cursor of the next page.
+    async fn index_page<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        condition: &str,
+        values: &[(&str, String)],
+        limit: Option<usize>,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<T>> {
+        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
+        let mut query = self.client.query().table_name(&self.table).index_name(index).key_condition_expression(condition);
+        for (name, value) in values {
+            query = query.expression_attribute_values(*name, s(value.clone()));
+        }
+        let page = query
+            .set_limit(limit.map(|l| l as i32))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<T>>>()?;
+        Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
+    }
+
     async fn query_all(&self, pk: String, sk_prefix: &str) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut start = None;
@@ -322,21 +346,7 @@ impl Store for DynamoStore {
     }
 
     async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
-        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("open")
-            .key_condition_expression("OPENPK = :pk")
-            .expression_attribute_values(":pk", s(format!("MER#{merchant}#OPEN")))
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Charge>>>()?;
-        Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
+        self.index_page("open", "OPENPK = :pk", &[(":pk", format!("MER#{merchant}#OPEN"))], Some(limit), cursor).await
     }
 
     async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool> {
@@ -425,27 +435,16 @@ impl Store for DynamoStore {
     }
 
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
+        let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :chg)";
+        let values = [(":pk", customer_pk(merchant, customer)), (":chg", "CHG#".to_string())];
         let mut out = Vec::new();
-        let mut start = None;
+        let mut cursor = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :chg)")
-                .expression_attribute_values(":pk", s(customer_pk(merchant, customer)))
-                .expression_attribute_values(":chg", s("CHG#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(parse_data(&item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
+            let page = self.index_page("gsi1", condition, &values, None, cursor).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
             }
         }
     }
@@ -463,24 +462,9 @@ impl Store for DynamoStore {
     }
 
     async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>> {
-        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("due")
-            .key_condition_expression("DUEPK = :pk AND DUESK <= :until")
-            .expression_attribute_values(":pk", s(bucket.key()))
-            // '~' sorts after every character of ids, so everything at `until` is included.
-            .expression_attribute_values(":until", s(format!("{}#~", index_time_key(until))))
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Reminder>>>()?;
-        let next = encode_cursor(page.last_evaluated_key);
-        Ok(Page { items, next })
+        // '~' sorts after every character of ids, so everything at `until` is included.
+        let values = [(":pk", bucket.key()), (":until", format!("{}#~", index_time_key(until)))];
+        self.index_page("due", "DUEPK = :pk AND DUESK <= :until", &values, Some(limit), cursor).await
     }
 
     async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool> {
