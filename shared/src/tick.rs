@@ -69,7 +69,8 @@ impl Tick<'_> {
     /// passes it, because new reminders are only ever planned from the real present onwards.
     pub async fn run(&self, now: DateTime<Utc>, wall_clock: DateTime<Utc>) -> Result<TickReport, TickError> {
         let watermark = self.store.tick_watermark().await?;
-        let from = watermark.map_or(now - FIRST_TICK_HORIZON, |w| w.min(now));
+        // The very first tick looks back from the real present, whatever instant it runs as.
+        let from = watermark.map_or(now.min(wall_clock) - FIRST_TICK_HORIZON, |w| w.min(now));
         let mut report = TickReport { now: Some(now), from: Some(from), ..Default::default() };
         let mut charges: HashMap<ChargeId, Option<Charge>> = HashMap::new();
         let mut jobs = Vec::new();
