@@ -2,7 +2,7 @@
 //!
 //! A `Money` is always a positive amount with exactly two decimal places that fits the
 //! boleto's 10-digit value field, so code holding one never has to re-check it. Amounts
-//! travel as JSON strings ("150.00"): a JSON number would pass through an `f64` somewhere
+//! travel as JSON strings ("150.00"): a JSON number would pass through a binary float somewhere
 //! and floats never touch money.
 
 use std::fmt;

@@ -84,11 +84,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(r)
     }
 
     /// One page of a query on a secondary index, items parsed, with the cursor of the next page.
@@ -252,6 +248,19 @@ where
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
 }
 
+/// The outcome of a conditional write: true if it happened, false if its condition did not hold.
+fn conditional<T, E, R>(r: Result<T, SdkError<E, R>>) -> StoreResult<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 fn is_condition_failure<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -365,11 +374,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":ttl", n(counter.expires().and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(r)
     }
 
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
@@ -499,11 +504,7 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(r)
     }
 
     async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>> {
