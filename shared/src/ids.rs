@@ -60,6 +60,7 @@ prefixed_id!(MerchantId, "mer");
 prefixed_id!(CustomerId, "cus");
 prefixed_id!(ChargeId, "chg");
 prefixed_id!(PaymentId, "pay");
+prefixed_id!(WalletId, "wal");
 
 #[cfg(test)]
 mod tests {

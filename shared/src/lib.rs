@@ -2,6 +2,7 @@
 //! (`store`, `events`, `queue`, `notification::NotificationSender`) and the adapters that implement them.
 //! Nothing outside `adapters` knows about AWS.
 
+pub mod address;
 pub mod api;
 pub mod calendar;
 pub mod charge;
@@ -18,6 +19,7 @@ pub mod money;
 pub mod notification;
 pub mod pay;
 pub mod payment;
+pub mod providers;
 pub mod queue;
 pub mod ruler;
 pub mod schedule;

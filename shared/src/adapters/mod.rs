@@ -1,5 +1,7 @@
 //! Implementations of the ports. Only this module (and the Lambda entry points) touch AWS SDK types.
 
+pub mod bb;
+pub mod cielo;
 pub mod config;
 pub mod dynamodb;
 pub mod eventbridge;

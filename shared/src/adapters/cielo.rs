@@ -1,0 +1,1 @@
+//! Cielo e-commerce API 3.0 (cards). Being written.
