@@ -20,11 +20,16 @@ use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
 use crate::notification::{Channel, NotificationJob};
 use crate::schedule::{schedule_of, Schedules};
-use crate::queue::NotificationQueue;
+use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
 use crate::settlement::{Settled, Settlement};
 use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
 use crate::webhook::{self, WebhookSecret};
+use crate::providers::Providers;
+use crate::pay::late_fees::LateFees;
+use crate::pay::installments::FeeMode;
+use crate::pay::setup::PaymentSetup;
+use crate::address::Address;
 
 /// Largest request body accepted; a charge is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -102,10 +107,15 @@ enum Create {
     Charge,
 }
 
+mod payments;
+
+pub use payments::BOLETO_REGISTERING_MESSAGE;
+
 pub struct Api<'a> {
     pub store: &'a dyn Store,
     pub events: &'a dyn EventBus,
-    pub queue: &'a dyn NotificationQueue,
+    pub queue: &'a dyn JobQueue,
+    pub providers: &'a Providers,
     pub public_base_url: &'a str,
 }
 
@@ -127,7 +137,9 @@ impl Api<'_> {
                 | ["v1", "customers", _, "ruler" | "opt-out"]
                 | ["v1", "charges"]
                 | ["v1", "charges", _]
-                | ["v1", "charges", _, "schedule" | "cancel"]
+                | ["v1", "charges", _, "schedule" | "cancel" | "wallet" | "card-payments"]
+                | ["v1", "wallets"]
+                | ["v1", "wallets", _]
                 | ["v1", "ruler"]
                 | ["v1", "ruler", "preview"]
         );
@@ -142,10 +154,15 @@ impl Api<'_> {
             ("POST", ["v1", "customers"]) => self.idempotent(&merchant, req, now, Create::Customer).await,
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
-            ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id).await,
+            ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id, now).await,
             ("GET", ["v1", "charges", id, "schedule"]) => self.get_schedule(&merchant, id).await,
             ("PATCH", ["v1", "charges", id]) => self.update_charge(&merchant, id, req, now).await,
             ("POST", ["v1", "charges", id, "cancel"]) => self.cancel_charge(&merchant, id, now).await,
+            ("POST", ["v1", "charges", id, "wallet"]) => self.choose_wallet(&merchant, id, req, now).await,
+            ("POST", ["v1", "charges", id, "card-payments"]) => self.pay_by_card(&merchant, id, req, now).await,
+            ("POST", ["v1", "wallets"]) => self.create_wallet(&merchant, req, now).await,
+            ("GET", ["v1", "wallets"]) => self.list_wallets(&merchant).await,
+            ("GET", ["v1", "wallets", id]) => self.get_wallet(&merchant, id).await,
             ("GET", ["v1", "ruler"]) => self.get_ruler(&RulerScope::Merchant(merchant.id.clone())).await,
             ("PUT", ["v1", "ruler"]) => self.put_merchant_ruler(&merchant, req, now).await,
             ("POST", ["v1", "ruler", "preview"]) => self.preview(&merchant, req, now).await,
@@ -208,7 +225,7 @@ impl Api<'_> {
 
     async fn create_customer(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        reject_unknown(&body, &["name", "document", "email", "phone"], "")?;
+        reject_unknown(&body, CUSTOMER_FIELDS, "")?;
         let customer = parse_customer(&body, merchant, now, "")?;
         self.store.put_customer(&customer).await?;
         Ok(ApiResponse::json(201, &customer_json(&customer)))
@@ -225,7 +242,7 @@ impl Api<'_> {
         let body = json_object(&req.body)?;
         reject_unknown(
             &body,
-            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler"],
+            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler", "late_fees", "expires_at", "wallet_ids", "fee_mode"],
             "",
         )?;
         let amount = parse_amount(body.get("amount"))?;
@@ -246,6 +263,24 @@ impl Api<'_> {
         if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
             return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
         }
+        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date)?;
+        let expires_at = match body.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let at = DateTime::parse_from_rfc3339(s).map_err(|_| ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time"))?.with_timezone(&Utc);
+                // Expiring before the due date would make the due date meaningless.
+                if calendar::local_date(at) < due_date.date() {
+                    return Err(ApiError::invalid("expires_at", "a validade não pode ser anterior ao vencimento / expires_at cannot be before the due date"));
+                }
+                Some(at)
+            }
+            Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
+        };
+        let fee_mode = match body.get("fee_mode") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ApiError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
+        };
+        let wallets = self.wallets_for(merchant, &payment_methods, body.get("wallet_ids")).await?;
         let external_reference = match body.get("external_reference") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
@@ -259,16 +294,22 @@ impl Api<'_> {
                 self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?
             }
             (None, Some(Value::Object(inline))) => {
-                reject_unknown(inline, &["name", "document", "email", "phone"], "customer.")?;
+                reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
                 let c = parse_customer(inline, merchant, now, "customer.")?;
+                if payment_methods.contains(&PaymentMethod::Boleto) && c.address.is_none() {
+                    return Err(address_required("customer.address"));
+                }
                 self.store.put_customer(&c).await?;
                 c
             }
             (None, None) => return Err(missing("customer_id")),
             _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
         };
+        if payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
+            return Err(address_required("customer_id"));
+        }
 
-        let charge = Charge {
+        let mut charge = Charge {
             id: ChargeId::generate(),
             merchant_id: merchant.id.clone(),
             customer_id: customer.id.clone(),
@@ -282,14 +323,26 @@ impl Api<'_> {
             external_reference,
             ruler: own_ruler,
             due_date_changes: 0,
+            late_fees,
+            expires_at,
+            wallet_ids: wallets.iter().map(|w| w.id.clone()).collect(),
+            setup: PaymentSetup::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,
             version: 1,
         };
+        let mut setup_jobs = Vec::new();
+        for wallet in payments::default_wallets(&charge.payment_methods, &wallets) {
+            setup_jobs.extend(self.issue(&mut charge, &wallet, now).await?);
+        }
+        if let (Some(mode), Some(card)) = (fee_mode, charge.setup.card.as_mut()) {
+            card.fee_mode = mode;
+        }
         let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
         let mut reminders = ruler::plan(&charge, &customer, &ruler, now);
         self.store.create_charge(&charge, &reminders).await?;
+        self.queue_setup(&setup_jobs).await;
 
         if let Err(e) = self
             .events
@@ -307,7 +360,7 @@ impl Api<'_> {
             tracing::error!(charge_id = %charge.id, error = %e, "ChargeCreated not published");
         }
         self.send_now(&mut reminders, now).await;
-        Ok(ApiResponse::json(201, &self.charge_json(&charge, &reminders)))
+        Ok(ApiResponse::json(201, &self.charge_view(&charge, &reminders, now).await?))
     }
 
     /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
@@ -424,6 +477,10 @@ impl Api<'_> {
             external_reference: None,
             ruler: None,
             due_date_changes: 0,
+            late_fees: LateFees::default(),
+            expires_at: None,
+            wallet_ids: vec![],
+            setup: PaymentSetup::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,
@@ -468,11 +525,25 @@ impl Api<'_> {
             charge.description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
         }
         if charge == before {
-            return Ok(ApiResponse::json(200, &self.charge_json(&charge, &self.store.reminders_of(&merchant.id, &charge.id).await?)));
+            return Ok(ApiResponse::json(200, &self.charge_view(&charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?));
         }
         charge.version += 1;
         charge.updated_at = now;
+        // A boleto and a cobv carry the value and due date: new numbers need new ones, and the old boleto is
+        // written off so that it cannot be paid as well.
+        let mut setup_jobs = Vec::new();
+        if charge.amount != before.amount || charge.due_date != before.due_date {
+            charge.terms().check().map_err(|e| ApiError::invalid("late_fees", e))?;
+            let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())].into_iter().flatten().collect();
+            setup_jobs.extend(payments::supersede_boleto(&mut charge));
+            for id in reissue {
+                if let Some(wallet) = self.store.get_wallet(&merchant.id, &id).await? {
+                    setup_jobs.extend(self.issue(&mut charge, &wallet, now).await?);
+                }
+            }
+        }
         self.store.update_charge(&charge, before.version).await?;
+        self.queue_setup(&setup_jobs).await;
         let customer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
         self.schedules().replan_charge(&charge, &customer, now).await?;
         if charge.amount != before.amount || charge.due_date != before.due_date {
@@ -485,14 +556,16 @@ impl Api<'_> {
         }
         self.publish(&charge, "ChargeUpdated", now, json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version})).await;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
     }
 
     /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
     async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let before = self.open_charge(merchant, id).await?;
-        let charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
+        let mut charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
+        let write_off: Vec<_> = payments::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
+        self.queue_setup(&write_off).await;
         for r in self.store.reminders_of(&merchant.id, &charge.id).await? {
             if r.state.is_pending() {
                 let cancelled = ReminderState::Cancelled { reason: "charge cancelled".into() };
@@ -501,7 +574,7 @@ impl Api<'_> {
         }
         self.publish(&charge, "ChargeCancelled", now, json!({"version": charge.version})).await;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
     }
 
     /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
@@ -519,12 +592,12 @@ impl Api<'_> {
         }
     }
 
-    async fn get_charge(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
+    async fn get_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
         let id = ChargeId::parse(id).map_err(|_| not_found())?;
         let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let reminders = self.store.reminders_of(&merchant.id, &id).await?;
-        Ok(ApiResponse::json(200, &self.charge_json(&charge, &reminders)))
+        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
     }
 
     fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {
@@ -620,6 +693,7 @@ fn customer_json(c: &Customer) -> Value {
         "document_type": c.document.kind(),
         "email": c.email,
         "phone": c.phone,
+        "address": c.address,
         "created_at": c.created_at,
     })
 }
@@ -647,9 +721,39 @@ fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<
         document: Document::parse(str_of("document")?).map_err(|e| ApiError::invalid(&f("document"), e))?,
         email: optional("email")?.map(Email::parse).transpose().map_err(|e| ApiError::invalid(&f("email"), e))?,
         phone: optional("phone")?.map(Phone::parse).transpose().map_err(|e| ApiError::invalid(&f("phone"), e))?,
+        address: match body.get("address") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(a)) => {
+                reject_unknown(a, &["street", "number", "complement", "district", "city", "state", "cep"], &f("address."))?;
+                Some(Address::parse(a).map_err(|(field, e)| ApiError::invalid(&f(&format!("address.{field}")), e))?)
+            }
+            Some(_) => return Err(ApiError::invalid(&f("address"), "deve ser um objeto / must be an object")),
+        },
         opt_out: Default::default(),
         created_at: now,
     })
+}
+
+const CUSTOMER_FIELDS: &[&str] = &["name", "document", "email", "phone", "address"];
+
+fn address_required(field: &str) -> ApiError {
+    ApiError {
+        status: 422,
+        code: "customer_address_required",
+        message: "boleto registrado exige o endereço do pagador / a registered boleto needs the payer's address".into(),
+        field: Some(field.into()),
+    }
+}
+
+/// `late_fees`: `{"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"},
+/// "discount":{"until":"2026-12-05","value":{"kind":"fixed","value":"5.00"}},"abatement":"10.00","consumer_cap":true}`.
+fn parse_late_fees(v: Option<&Value>, amount: Money, due_date: DueDate) -> Result<LateFees, ApiError> {
+    let late_fees: LateFees = match v {
+        None | Some(Value::Null) => return Ok(LateFees::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| ApiError::invalid("late_fees", format!("multa, juros ou desconto inválidos / invalid fine, interest or discount: {e}")))?,
+    };
+    late_fees.terms(amount, due_date.date()).check().map_err(|e| ApiError::invalid("late_fees", e))?;
+    Ok(late_fees)
 }
 
 fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {

@@ -4,8 +4,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
-use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
 use crate::money::Money;
+use crate::pay::late_fees::{amount_due, AmountDue, ChargeTerms, LateFees};
+use crate::pay::setup::PaymentSetup;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Charge {
@@ -28,11 +30,39 @@ pub struct Charge {
     /// Counts due-date changes; reminders planned against a new due date get new ids.
     #[serde(default)]
     pub due_date_changes: u16,
+    /// Fine, interest, discount and abatement: with amount and due date, what `amount_due` prices.
+    #[serde(default)]
+    pub late_fees: LateFees,
+    /// After this instant the charge can no longer be paid: it becomes `expired` and its reminders stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The wallets the payer may pay through (at least one per allowed method).
+    #[serde(default)]
+    pub wallet_ids: Vec<WalletId>,
+    /// The boleto, Pix and card arrangements issued for the payer.
+    #[serde(default)]
+    pub setup: PaymentSetup,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     /// Bumped on every change; writes are conditional on it (optimistic concurrency).
     pub version: u64,
+}
+
+impl Charge {
+    pub fn terms(&self) -> ChargeTerms {
+        self.late_fees.terms(self.amount, self.due_date.date())
+    }
+
+    /// What the payer owes if paying on `day` (São Paulo date): the one pricing rule, `late_fees::amount_due`.
+    pub fn amount_due(&self, day: NaiveDate) -> AmountDue {
+        amount_due(&self.terms(), day)
+    }
+
+    /// Whether a payment at `at` is still accepted: the charge is open and not past `expires_at`.
+    pub fn payable_at(&self, at: DateTime<Utc>) -> bool {
+        self.status.is_open() && self.expires_at.is_none_or(|e| at < e)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -16,6 +16,9 @@ pub struct Customer {
     pub document: Document,
     pub email: Option<Email>,
     pub phone: Option<Phone>,
+    /// Needed for boletos (a registered boleto names the payer's address) and letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<crate::address::Address>,
     /// What the payer asked not to receive. Honoured at planning and again at sending.
     #[serde(default)]
     pub opt_out: OptOut,

@@ -21,11 +21,13 @@ pub mod pay;
 pub mod payment;
 pub mod providers;
 pub mod queue;
+pub mod registration;
 pub mod ruler;
 pub mod schedule;
 pub mod settlement;
 pub mod store;
 pub mod tick;
+pub mod wallet;
 pub mod webhook;
 
 pub mod adapters;

@@ -142,3 +142,38 @@ pub trait Acquirer: Send + Sync {
     /// Full or partial refund of a captured payment.
     async fn refund(&self, provider_payment_id: &str, amount: Money) -> Result<(), ProviderError>;
 }
+
+/// The adapters a deployment has, by provider. A wallet naming a provider that is not configured fails its
+/// registration or payment with a clear `Rejected { code: "provider_not_configured" }`.
+#[derive(Default, Clone)]
+pub struct Providers {
+    banks: std::collections::HashMap<Provider, std::sync::Arc<dyn BankApi>>,
+    acquirers: std::collections::HashMap<Provider, std::sync::Arc<dyn Acquirer>>,
+}
+
+impl Providers {
+    pub fn with_bank(mut self, provider: Provider, bank: std::sync::Arc<dyn BankApi>) -> Self {
+        self.banks.insert(provider, bank);
+        self
+    }
+
+    pub fn with_acquirer(mut self, provider: Provider, acquirer: std::sync::Arc<dyn Acquirer>) -> Self {
+        self.acquirers.insert(provider, acquirer);
+        self
+    }
+
+    pub fn bank(&self, provider: Provider) -> Result<&dyn BankApi, ProviderError> {
+        self.banks.get(&provider).map(|b| b.as_ref()).ok_or_else(|| not_configured(provider))
+    }
+
+    pub fn acquirer(&self, provider: Provider) -> Result<&dyn Acquirer, ProviderError> {
+        self.acquirers.get(&provider).map(|a| a.as_ref()).ok_or_else(|| not_configured(provider))
+    }
+}
+
+fn not_configured(provider: Provider) -> ProviderError {
+    ProviderError::Rejected {
+        code: "provider_not_configured".into(),
+        message: format!("provedor {0} não configurado nesta implantação / provider {0} is not configured in this deployment", provider.as_str()),
+    }
+}

@@ -1,15 +1,18 @@
-//! The notification queue port (SQS in AWS).
+//! The work queues (SQS in AWS): notifications to send, and payment artifacts to register with banks.
 
 use async_trait::async_trait;
 
 use crate::notification::NotificationJob;
+use crate::registration::PaymentSetupJob;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("queue unavailable: {0}")]
 pub struct EnqueueError(pub String);
 
 #[async_trait]
-pub trait NotificationQueue: Send + Sync {
+pub trait JobQueue: Send + Sync {
     /// Enqueues every job or fails; callers may retry, since consumers deduplicate by reminder.
     async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError>;
+    /// Enqueues registrations and write-offs; the registrar skips a job whose work is already done.
+    async fn enqueue_setup(&self, jobs: &[PaymentSetupJob]) -> Result<(), EnqueueError>;
 }

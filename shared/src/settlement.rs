@@ -7,7 +7,7 @@ use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::PaymentId;
 use crate::notification::NotificationJob;
 use crate::payment::{Payment, PaymentOutcome, UnmatchedPayment};
-use crate::queue::{EnqueueError, NotificationQueue};
+use crate::queue::{EnqueueError, JobQueue};
 use crate::ruler::{self, ReminderState};
 use crate::store::{PaymentRecorded, Store, StoreError};
 use crate::webhook::PaymentNotice;
@@ -36,7 +36,7 @@ pub enum SettleError {
 
 pub struct Settlement<'a> {
     pub store: &'a dyn Store,
-    pub queue: &'a dyn NotificationQueue,
+    pub queue: &'a dyn JobQueue,
     pub events: &'a dyn EventBus,
 }
 

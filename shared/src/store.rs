@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
 use crate::payment::{Payment, UnmatchedPayment};
@@ -125,6 +126,14 @@ pub trait Store: Send + Sync {
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()>;
     async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>>;
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>>;
+
+    // Billing wallets.
+    async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()>;
+    async fn get_wallet(&self, merchant: &MerchantId, id: &WalletId) -> StoreResult<Option<Wallet>>;
+    /// A merchant's wallets, oldest first (the first of a method is its default).
+    async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>>;
+    /// The next number of a named sequence (1, 2, 3…), atomically: boleto nossos números per agreement.
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
 
     // Réguas.
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>>;

@@ -9,7 +9,7 @@ use crate::charge::{Charge, ChargeStatus};
 use crate::events::{DomainEvent, EventBus};
 use crate::ids::ChargeId;
 use crate::notification::NotificationJob;
-use crate::queue::NotificationQueue;
+use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState};
 use crate::store::{DueBucket, Store, StoreError, DUE_SHARDS};
 
@@ -53,13 +53,13 @@ pub enum TickError {
 
 pub struct Tick<'a> {
     pub store: &'a dyn Store,
-    pub queue: &'a dyn NotificationQueue,
+    pub queue: &'a dyn JobQueue,
     pub events: &'a dyn EventBus,
     pub max_items: usize,
 }
 
 impl<'a> Tick<'a> {
-    pub fn new(store: &'a dyn Store, queue: &'a dyn NotificationQueue, events: &'a dyn EventBus) -> Self {
+    pub fn new(store: &'a dyn Store, queue: &'a dyn JobQueue, events: &'a dyn EventBus) -> Self {
         Self { store, queue, events, max_items: MAX_ITEMS_PER_RUN }
     }
 }

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let aws = config::aws().await;
     let store = config::store(&aws)?;
     let events = config::event_bus(&aws)?;
-    let queue = config::notification_queue(&aws)?;
+    let queue = config::job_queue(&aws)?;
     let public_base_url = config::public_base_url()?;
     let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), public_base_url: &public_base_url };
     let api = &api;

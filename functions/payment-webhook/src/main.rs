@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let aws = config::aws().await;
     let store = config::store(&aws)?;
     let events = config::event_bus(&aws)?;
-    let queue = config::notification_queue(&aws)?;
+    let queue = config::job_queue(&aws)?;
     // Fetched on the first request, not at start-up: keeps cold starts short.
     let secrets = OnceCell::new();
     let (aws, secrets, store, events, queue) = (&aws, &secrets, &store, &events, &queue);

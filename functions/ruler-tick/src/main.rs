@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let aws = config::aws().await;
     let store = config::store(&aws)?;
-    let queue = config::notification_queue(&aws)?;
+    let queue = config::job_queue(&aws)?;
     let events = config::event_bus(&aws)?;
     let tick = Tick::new(store.as_ref(), queue.as_ref(), events.as_ref());
     let tick = &tick;

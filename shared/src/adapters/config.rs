@@ -8,7 +8,7 @@ use crate::adapters::outbox::OutboxSender;
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
 use crate::notification::NotificationSender;
-use crate::queue::NotificationQueue;
+use crate::queue::JobQueue;
 use crate::store::Store;
 use crate::webhook::WebhookSecret;
 
@@ -33,8 +33,8 @@ pub fn event_bus(aws: &aws_config::SdkConfig) -> Result<Arc<dyn EventBus>, Confi
     Ok(Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(aws), env("COBRANCA_EVENT_BUS")?)))
 }
 
-pub fn notification_queue(aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationQueue>, ConfigError> {
-    Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?)))
+pub fn job_queue(aws: &aws_config::SdkConfig) -> Result<Arc<dyn JobQueue>, ConfigError> {
+    Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?, env("COBRANCA_PAYMENT_SETUP_QUEUE_URL").ok())))
 }
 
 /// The channel adapter. Only the outbox exists so far; real providers come with issue #10 and are chosen

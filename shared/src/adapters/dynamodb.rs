@@ -32,7 +32,8 @@ use sha2::{Digest, Sha256};
 use crate::adapters::index_time_key;
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
 use crate::payment::{Payment, UnmatchedPayment};
@@ -341,6 +342,39 @@ impl Store for DynamoStore {
             return Err(StoreError::Corrupt { key: "APIKEY".into(), message: "no merchant_id".into() });
         };
         self.get_merchant(&id).await
+    }
+
+    async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
+        let item = data_item(merchant_pk(&wallet.merchant_id), format!("WALLET#{}", wallet.id), wallet);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_wallet(&self, merchant: &MerchantId, id: &WalletId) -> StoreResult<Option<Wallet>> {
+        self.get(merchant_pk(merchant), &format!("WALLET#{id}")).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>> {
+        // Sort keys hold ULIDs: query order is creation order.
+        self.query_all(merchant_pk(merchant), "WALLET#").await?.iter().map(parse_data).collect()
+    }
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("SEQ#{name}")))
+            .key("SK", s("SEQ"))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.attributes
+            .and_then(|a| a.get("seq").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
+            .ok_or_else(|| StoreError::Corrupt { key: format!("SEQ#{name}"), message: "no seq".into() })
     }
 
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {

@@ -11,11 +11,13 @@ use chrono::{DateTime, Utc};
 use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::{NotificationJob, OutboxEntry};
 use crate::payment::{Payment, UnmatchedPayment};
-use crate::queue::{EnqueueError, NotificationQueue};
+use crate::queue::{EnqueueError, JobQueue};
+use crate::registration::PaymentSetupJob;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
@@ -38,6 +40,8 @@ struct State {
     outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
     rulers: HashMap<RulerScope, Ruler>,
     contacts: HashMap<(MerchantId, CustomerId, ContactCounter), u32>,
+    wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
+    sequences: HashMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -87,6 +91,27 @@ impl Store for MemoryStore {
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
         let s = self.lock();
         Ok(s.keys.get(key.as_str()).and_then(|m| s.merchants.get(m)).cloned())
+    }
+
+    async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
+        self.lock().wallets.insert((wallet.merchant_id.clone(), wallet.id.clone()), wallet.clone());
+        Ok(())
+    }
+
+    async fn get_wallet(&self, merchant: &MerchantId, id: &WalletId) -> StoreResult<Option<Wallet>> {
+        Ok(self.lock().wallets.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>> {
+        // Wallet ids are ULIDs: key order is creation order.
+        Ok(self.lock().wallets.iter().filter(|((m, _), _)| m == merchant).map(|(_, w)| w.clone()).collect())
+    }
+
+    async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let n = s.sequences.entry(name.to_string()).or_default();
+        *n += 1;
+        Ok(*n)
     }
 
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {
@@ -361,18 +386,28 @@ impl EventBus for RecordingEventBus {
 #[derive(Default)]
 pub struct MemoryQueue {
     pub jobs: Mutex<std::collections::VecDeque<NotificationJob>>,
+    pub setup_jobs: Mutex<Vec<PaymentSetupJob>>,
 }
 
 impl MemoryQueue {
     pub fn drain(&self) -> Vec<NotificationJob> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
     }
+
+    pub fn drain_setup(&self) -> Vec<PaymentSetupJob> {
+        self.setup_jobs.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+    }
 }
 
 #[async_trait]
-impl NotificationQueue for MemoryQueue {
+impl JobQueue for MemoryQueue {
     async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
+        Ok(())
+    }
+
+    async fn enqueue_setup(&self, jobs: &[PaymentSetupJob]) -> Result<(), EnqueueError> {
+        self.setup_jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod memory;
 pub mod outbox;
+pub mod sandbox;
 pub mod sqs;
 pub mod void;
 

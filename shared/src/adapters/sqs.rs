@@ -1,4 +1,4 @@
-//! The notification queue on SQS.
+//! The work queues on SQS: notifications and payment setup.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -6,23 +6,22 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
 use crate::notification::NotificationJob;
-use crate::queue::{EnqueueError, NotificationQueue};
+use crate::queue::{EnqueueError, JobQueue};
+use crate::registration::PaymentSetupJob;
 
 pub struct SqsQueue {
     client: Client,
-    queue_url: String,
+    notification_queue_url: String,
+    setup_queue_url: Option<String>,
 }
 
 impl SqsQueue {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+    pub fn new(client: Client, notification_queue_url: impl Into<String>, setup_queue_url: Option<String>) -> Self {
+        Self { client, notification_queue_url: notification_queue_url.into(), setup_queue_url }
     }
-}
 
-#[async_trait]
-impl NotificationQueue for SqsQueue {
     /// Sends in batches of 10 (SQS's maximum), retrying only the entries a batch reports as failed.
-    async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError> {
+    async fn send_all<T: serde::Serialize>(&self, queue_url: &str, jobs: &[T]) -> Result<(), EnqueueError> {
         for chunk in jobs.chunks(10) {
             let mut pending: Vec<(String, String)> = chunk
                 .iter()
@@ -37,7 +36,7 @@ impl NotificationQueue for SqsQueue {
                 let out = self
                     .client
                     .send_message_batch()
-                    .queue_url(&self.queue_url)
+                    .queue_url(queue_url)
                     .set_entries(Some(entries))
                     .send()
                     .await
@@ -53,5 +52,20 @@ impl NotificationQueue for SqsQueue {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError> {
+        self.send_all(&self.notification_queue_url, jobs).await
+    }
+
+    async fn enqueue_setup(&self, jobs: &[PaymentSetupJob]) -> Result<(), EnqueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let url = self.setup_queue_url.as_deref().ok_or_else(|| EnqueueError("COBRANCA_PAYMENT_SETUP_QUEUE_URL is not set".into()))?;
+        self.send_all(url, jobs).await
     }
 }

@@ -40,15 +40,17 @@ pub fn split(total: Money, n: u8) -> Result<Vec<Money>, InstallmentError> {
 }
 
 /// The acquirer's price for one installment count: `percent` of the charged total plus `fixed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeeRate {
     /// e.g. 4.99 means 4.99 %.
     pub percent: Decimal,
     pub fixed: Decimal,
 }
 
-/// Fees for 1..=12 installments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Fees for 1..=12 installments; as JSON, a list of twelve `{"percent","fixed"}` in installment order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Vec<FeeRate>", into = "Vec<FeeRate>")]
 pub struct FeeTable {
     rates: [FeeRate; MAX_INSTALLMENTS as usize],
 }
@@ -68,6 +70,11 @@ impl FeeTable {
         Ok(FeeTable { rates })
     }
 
+    /// No fee at all: what a sandbox wallet charges.
+    pub fn free() -> FeeTable {
+        FeeTable { rates: [FeeRate { percent: Decimal::ZERO, fixed: Decimal::ZERO }; MAX_INSTALLMENTS as usize] }
+    }
+
     pub fn rate(&self, n: u8) -> Result<FeeRate, InstallmentError> {
         if !(1..=MAX_INSTALLMENTS).contains(&n) {
             return Err(InstallmentError::InvalidCount);
@@ -76,12 +83,28 @@ impl FeeTable {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeeMode {
+    #[default]
     /// The payer pays `amount`; the fee comes out of the merchant's side.
     MerchantAbsorbs,
     /// The payer pays more so that, after the fee, the merchant receives `amount`.
     PayerPays,
+}
+
+impl TryFrom<Vec<FeeRate>> for FeeTable {
+    type Error = InstallmentError;
+    fn try_from(rates: Vec<FeeRate>) -> Result<FeeTable, InstallmentError> {
+        let rates: [FeeRate; MAX_INSTALLMENTS as usize] = rates.try_into().map_err(|_| InstallmentError::InvalidFee)?;
+        FeeTable::new(rates)
+    }
+}
+
+impl From<FeeTable> for Vec<FeeRate> {
+    fn from(t: FeeTable) -> Vec<FeeRate> {
+        t.rates.to_vec()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,49 @@ pub struct ChargeTerms {
     pub consumer_cap: bool,
 }
 
+/// A charge's late-payment and discount terms as the merchant set them. With the charge's amount and due date
+/// they make the `ChargeTerms` that `amount_due` prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LateFees {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine: Option<Fine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interest: Option<Interest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abatement: Option<Decimal>,
+    /// A consumer relation (CDC): the fine is capped at 2 %. On unless the merchant says the payer is a business.
+    #[serde(default = "consumer_by_default")]
+    pub consumer_cap: bool,
+}
+
+fn consumer_by_default() -> bool {
+    true
+}
+
+impl Default for LateFees {
+    fn default() -> Self {
+        Self { fine: None, interest: None, discount: None, abatement: None, consumer_cap: true }
+    }
+}
+
+impl LateFees {
+    /// The terms of a charge of `amount` due on `due_date` (rolled here to a business day).
+    pub fn terms(&self, amount: Money, due_date: NaiveDate) -> ChargeTerms {
+        ChargeTerms {
+            amount,
+            effective_due_date: crate::calendar::effective_due_date(due_date),
+            fine: self.fine,
+            interest: self.interest,
+            discount: self.discount,
+            abatement: self.abatement,
+            consumer_cap: self.consumer_cap,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TermsError {
     #[error("valores de multa, juros, desconto e abatimento não podem ser negativos / fine, interest, discount and abatement cannot be negative")]

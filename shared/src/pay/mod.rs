@@ -5,3 +5,4 @@ pub mod boleto;
 pub mod installments;
 pub mod late_fees;
 pub mod pix;
+pub mod setup;

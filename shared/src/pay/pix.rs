@@ -308,7 +308,7 @@ fn check_txid(txid: &str) -> Result<(), PixError> {
 /// The DICT key formats: CPF or CNPJ (bare, valid check digits), e-mail, phone in E.164
 /// ("+5561912345678") or random key (lowercase UUID). A wrong key would produce a code
 /// that every app rejects only at payment time.
-fn check_key(key: &str) -> Result<(), PixError> {
+pub fn check_key(key: &str) -> Result<(), PixError> {
     let is_evp = key.len() == 36
         && key.bytes().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => b == b'-',
