@@ -23,7 +23,7 @@ async fn a_charge_travels_the_whole_chain_and_stops_when_paid() {
     let Some(app) = spawn_app() else { return };
 
     let (status, customer) = app
-        .post("/v1/customers", &json!({"name":"Maria Silva","document":"529.982.247-25","email":"maria@example.com","phone":"+5511987654321"}))
+        .post("/v1/customers", &json!({"name":"Maria Silva","document":"529.982.247-25","email":"maria@example.com","phone":"+5511987654321","address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}))
         .await;
     assert_eq!(status, 201, "{customer}");
     assert!(customer["id"].as_str().unwrap().starts_with("cus_"));

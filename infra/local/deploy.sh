@@ -101,7 +101,7 @@ status = desc["StackStatus"]
 if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
     sys.exit(f"stack {stack} is {status}")
 out = {o["OutputKey"]: o["OutputValue"] for o in desc.get("Outputs", [])}
-need = ["TableName", "EventBusName", "NotificationQueueUrl", "NotificationDeadLetterQueueUrl"]
+need = ["TableName", "EventBusName", "NotificationQueueUrl", "NotificationDeadLetterQueueUrl", "PaymentSetupQueueUrl", "PaymentSetupDeadLetterQueueUrl"]
 missing = [k for k in need if k not in out]
 if missing:
     sys.exit(f"stack outputs missing: {missing} (got {sorted(out)})")
@@ -112,6 +112,8 @@ lines = [
     f"COBRANCA_EVENT_BUS={out['EventBusName']}",
     f"COBRANCA_NOTIFICATION_QUEUE_URL={out['NotificationQueueUrl']}",
     f"COBRANCA_NOTIFICATION_DLQ_URL={out['NotificationDeadLetterQueueUrl']}",
+    f"COBRANCA_PAYMENT_SETUP_QUEUE_URL={out['PaymentSetupQueueUrl']}",
+    f"COBRANCA_PAYMENT_SETUP_DLQ_URL={out['PaymentSetupDeadLetterQueueUrl']}",
     f"AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
     f"AWS_REGION={os.environ['AWS_REGION']}",
     f"AWS_ACCESS_KEY_ID={os.environ['AWS_ACCESS_KEY_ID']}",
@@ -149,6 +151,9 @@ redrive = json.loads(attrs.get("RedrivePolicy", "{}"))
 check(redrive.get("deadLetterTargetArn") == dlq_arn and int(redrive.get("maxReceiveCount", 0)) == 5,
       "notification queue redrives to the DLQ after 5 receives")
 check(attrs.get("VisibilityTimeout") == "60", "notification queue visibility timeout 60 s")
+setup_dlq_arn = sqs.get_queue_attributes(QueueUrl=out["PaymentSetupDeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]["QueueArn"]
+setup_redrive = json.loads(sqs.get_queue_attributes(QueueUrl=out["PaymentSetupQueueUrl"], AttributeNames=["All"])["Attributes"].get("RedrivePolicy", "{}"))
+check(setup_redrive.get("deadLetterTargetArn") == setup_dlq_arn, "payment setup queue redrives to its DLQ")
 
 # Event bus.
 bus = boto3.client("events").describe_event_bus(Name=out["EventBusName"])

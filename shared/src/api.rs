@@ -535,7 +535,7 @@ impl Api<'_> {
         if charge.amount != before.amount || charge.due_date != before.due_date {
             charge.terms().check().map_err(|e| ApiError::invalid("late_fees", e))?;
             let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())].into_iter().flatten().collect();
-            setup_jobs.extend(payments::supersede_boleto(&mut charge));
+            setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
             for id in reissue {
                 if let Some(wallet) = self.store.get_wallet(&merchant.id, &id).await? {
                     setup_jobs.extend(self.issue(&mut charge, &wallet, now).await?);
@@ -563,7 +563,7 @@ impl Api<'_> {
     async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let before = self.open_charge(merchant, id).await?;
         let mut charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
-        let write_off: Vec<_> = payments::supersede_boleto(&mut charge).into_iter().collect();
+        let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
         self.queue_setup(&write_off).await;
         for r in self.store.reminders_of(&merchant.id, &charge.id).await? {
@@ -679,7 +679,7 @@ fn reminder_json(r: &Reminder) -> Value {
     };
     let channel = match r.action {
         Action::Notify(c) => Some(c),
-        Action::MarkOverdue => None,
+        Action::MarkOverdue | Action::Expire => None,
     };
     json!({"id": r.id(), "step": r.step.name(), "channel": channel, "scheduled_at": r.due_at, "state": r.state.name(), "reason": reason})
 }

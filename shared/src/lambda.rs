@@ -8,8 +8,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::api::{ApiRequest, ApiResponse};
+use crate::pages::PageResponse;
 use crate::delivery::{Delivered, Delivery};
 use crate::notification::NotificationJob;
+use crate::registration::{PaymentSetupJob, Registrar};
 use crate::tick::{Tick, TickReport};
 
 pub fn api_request(req: Request) -> ApiRequest {
@@ -31,6 +33,21 @@ pub fn http_response(r: ApiResponse) -> Response<Body> {
         .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")
         .body(Body::Text(r.body))
+        .expect("valid response parts")
+}
+
+/// A payer page or image, with the headers a page opened from a payment link needs: never cached (it holds
+/// personal data behind a bearer token), never framed, no script at all, nothing loaded from elsewhere.
+pub fn page_response(r: PageResponse) -> Response<Body> {
+    Response::builder()
+        .status(r.status)
+        .header("content-type", r.content_type)
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer")
+        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        .body(if r.content_type.starts_with("image/png") { Body::Binary(r.body) } else { Body::Text(String::from_utf8_lossy(&r.body).into_owned()) })
         .expect("valid response parts")
 }
 
@@ -62,6 +79,30 @@ pub async fn deliver_batch(d: &Delivery<'_>, event: LambdaEvent<SqsEvent>) -> Re
             Ok(Delivered::NotSent { reason }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, %reason, "not sent"),
             Err(e) => {
                 tracing::warn!(charge_id = %job.charge_id, reminder = %job.reminder_id, error = %e, "will retry");
+                response.add_failure(id);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// Runs each registration job of an SQS batch; transient provider or store failures are reported back so
+/// SQS retries them (and, after `maxReceiveCount`, parks them in the dead-letter queue).
+pub async fn register_batch(r: &Registrar<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let job: PaymentSetupJob = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            other => {
+                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable payment setup job");
+                continue;
+            }
+        };
+        match r.run(&job, Utc::now()).await {
+            Ok(outcome) => tracing::info!(charge_id = %job.charge_id, ?outcome, "payment setup"),
+            Err(e) => {
+                tracing::warn!(charge_id = %job.charge_id, error = %e, "payment setup will retry");
                 response.add_failure(id);
             }
         }

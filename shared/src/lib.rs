@@ -18,6 +18,7 @@ pub mod merchant;
 pub mod money;
 pub mod notification;
 pub mod pay;
+pub mod pages;
 pub mod payment;
 pub mod providers;
 pub mod queue;

@@ -209,7 +209,7 @@ fn default_template(step: Step) -> Option<&'static str> {
         Step::OnDue => include_str!("../templates/pt-BR/on_due.txt"),
         Step::AfterDue => include_str!("../templates/pt-BR/after_due.txt"),
         Step::OnPaid => include_str!("../templates/pt-BR/on_paid.txt"),
-        Step::MarkOverdue => return None,
+        Step::MarkOverdue | Step::Expire => return None,
     })
 }
 

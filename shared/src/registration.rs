@@ -11,7 +11,7 @@ use crate::customer::Customer;
 use crate::ids::{ChargeId, MerchantId, WalletId};
 use crate::merchant::Merchant;
 use crate::pay::pix::{cobv_body, Debtor};
-use crate::pay::setup::Registration;
+use crate::pay::setup::{Registration, SupersededBoleto};
 use crate::providers::{BoletoPayer, BoletoRegistration, ProviderError, Providers};
 use crate::store::{Store, StoreError};
 use crate::wallet::{Wallet, WalletConfig};
@@ -30,6 +30,32 @@ pub enum SetupTask {
     RegisterBoleto { nosso_numero: String },
     RegisterCobv { txid: String },
     WriteOffBoleto { wallet_id: WalletId, nosso_numero: String },
+}
+
+/// The current boleto goes to the superseded list, with the write-off it now needs.
+pub fn supersede_boleto(charge: &mut Charge) -> Option<PaymentSetupJob> {
+    let old = charge.setup.boleto.take()?;
+    charge.setup.superseded_boletos.push(SupersededBoleto { wallet_id: old.wallet_id.clone(), nosso_numero: old.nosso_numero.clone(), written_off: false });
+    Some(PaymentSetupJob {
+        merchant_id: charge.merchant_id.clone(),
+        charge_id: charge.id.clone(),
+        task: SetupTask::WriteOffBoleto { wallet_id: old.wallet_id, nosso_numero: old.nosso_numero },
+    })
+}
+
+/// Write-offs not yet confirmed, to (re)queue: the registrar skips those already done.
+pub fn pending_write_offs(charge: &Charge) -> Vec<PaymentSetupJob> {
+    charge
+        .setup
+        .superseded_boletos
+        .iter()
+        .filter(|b| !b.written_off)
+        .map(|b| PaymentSetupJob {
+            merchant_id: charge.merchant_id.clone(),
+            charge_id: charge.id.clone(),
+            task: SetupTask::WriteOffBoleto { wallet_id: b.wallet_id.clone(), nosso_numero: b.nosso_numero.clone() },
+        })
+        .collect()
 }
 
 /// What a job did.

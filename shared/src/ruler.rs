@@ -30,6 +30,8 @@ pub enum Step {
     OnExpired,
     /// Not a message: the moment the charge becomes overdue.
     MarkOverdue,
+    /// Not a message: the moment the charge expires (`expires_at`).
+    Expire,
 }
 
 impl Step {
@@ -44,6 +46,7 @@ impl Step {
             Self::OnPaid => "on_paid",
             Self::OnExpired => "on_expired",
             Self::MarkOverdue => "mark_overdue",
+            Self::Expire => "expire",
         }
     }
 
@@ -69,7 +72,7 @@ impl Step {
         if let Some(hours) = s.strip_prefix("before_due_").and_then(|r| r.strip_suffix('h')) {
             return hours.parse().ok().map(|hours| Self::BeforeDueHours { hours });
         }
-        [Self::OnCreated, Self::OnChanged, Self::OnDue, Self::AfterDue, Self::OnPaid, Self::OnExpired, Self::MarkOverdue]
+        [Self::OnCreated, Self::OnChanged, Self::OnDue, Self::AfterDue, Self::OnPaid, Self::OnExpired, Self::MarkOverdue, Self::Expire]
             .into_iter()
             .find(|s2| s2.name() == s)
     }
@@ -81,6 +84,7 @@ impl Step {
 pub enum Action {
     Notify(Channel),
     MarkOverdue,
+    Expire,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +167,7 @@ fn is_zero(n: &u16) -> bool {
 pub fn reminder_id(step: Step, occurrence: u16, action: Action) -> String {
     let target = match action {
         Action::Notify(channel) => channel.as_str(),
-        Action::MarkOverdue => "status",
+        Action::MarkOverdue | Action::Expire => "status",
     };
     format!("{}.{}.{}", step.key(), occurrence, target)
 }
@@ -488,6 +492,9 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
     // The status change happens whatever the régua says.
     let overdue_at = calendar::local_instant(due.first_overdue_day(), NaiveTime::MIN);
     out.push(reminder(Step::MarkOverdue, 0, Action::MarkOverdue, overdue_at, ReminderState::Planned));
+    if let Some(at) = charge.expires_at {
+        out.push(reminder(Step::Expire, 0, Action::Expire, at, ReminderState::Planned));
+    }
 
     let always = |_: DateTime<Utc>| true;
     for step_def in &ruler.steps {
@@ -659,6 +666,7 @@ mod tests {
             email: Some(Email::parse("maria@example.com").unwrap()),
             phone: None,
             opt_out: Default::default(),
+            address: None,
             created_at: Utc::now(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
@@ -676,6 +684,10 @@ mod tests {
             external_reference: None,
             ruler: None,
             due_date_changes: 0,
+            late_fees: Default::default(),
+            expires_at: None,
+            wallet_ids: vec![],
+            setup: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,

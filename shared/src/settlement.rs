@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::charge::{Charge, ChargeStatus};
+use crate::charge::{Charge, ChargeStatus, PaymentMethod};
+use crate::registration;
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::PaymentId;
 use crate::notification::NotificationJob;
@@ -66,9 +67,11 @@ impl Settlement<'_> {
             let Some(charge) = self.store.get_charge(&merchant_id, &charge_id).await? else {
                 return Err(StoreError::Corrupt { key: charge_id.to_string(), message: "reference without charge".into() }.into());
             };
-            let outcome = if !charge.status.is_open() {
+            // What was owed on the day the payer paid (discounts, fines and interest included), by the one rule.
+            let owed = charge.amount_due(crate::calendar::local_date(notice.paid_at)).total;
+            let outcome = if !charge.payable_at(notice.paid_at) {
                 PaymentOutcome::FlaggedForRefund
-            } else if notice.amount.as_decimal() >= charge.amount.as_decimal() {
+            } else if notice.amount.as_decimal() >= owed {
                 PaymentOutcome::Settled
             } else {
                 PaymentOutcome::Partial
@@ -86,12 +89,13 @@ impl Settlement<'_> {
                 received_at: now,
                 outcome,
             };
-            let paid = (outcome == PaymentOutcome::Settled).then(|| Charge {
-                status: ChargeStatus::Paid,
-                paid_at: Some(notice.paid_at),
-                updated_at: now,
-                version: charge.version + 1,
-                ..charge.clone()
+            let paid = (outcome == PaymentOutcome::Settled).then(|| {
+                let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), updated_at: now, version: charge.version + 1, ..charge.clone() };
+                // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
+                if notice.method != PaymentMethod::Boleto {
+                    registration::supersede_boleto(&mut paid);
+                }
+                paid
             });
             let recorded = match self.store.record_payment(&payment, paid.as_ref().map(|c| (c, charge.version))).await {
                 Ok(r) => r,
@@ -118,6 +122,7 @@ impl Settlement<'_> {
 
     /// Stops the régua, sends the receipt, tells the world. Safe to run more than once.
     async fn after_paid(&self, charge: &Charge, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<(), SettleError> {
+        self.queue.enqueue_setup(&registration::pending_write_offs(charge)).await?;
         for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
             if r.state.is_pending() {
                 let cancelled = ReminderState::Cancelled { reason: "charge paid".into() };

@@ -149,6 +149,8 @@ pub trait Store: Send + Sync {
     async fn get_charge(&self, merchant: &MerchantId, id: &ChargeId) -> StoreResult<Option<Charge>>;
     /// Whose charge this is, for callers that know only the charge id (payment providers).
     async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>>;
+    /// The charge behind a payment link (the payer's page knows only the token).
+    async fn charge_by_payment_token(&self, token: &str) -> StoreResult<Option<Charge>>;
     /// Replaces the charge if its stored version is `expected_version` (the new one carries version + 1).
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()>;
     /// Open (pending or overdue) charges of a merchant, oldest due first, page by page.

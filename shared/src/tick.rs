@@ -33,6 +33,7 @@ pub struct TickReport {
     pub items_read: u32,
     pub reminders_queued: u32,
     pub charges_marked_overdue: u32,
+    pub charges_expired: u32,
     pub skipped: u32,
     pub given_up: u32,
     /// Reminders another tick claimed first.
@@ -150,6 +151,14 @@ impl Tick<'_> {
                 self.finish(reminder, ReminderState::Done { at: now }, now).await?;
                 Ok(None)
             }
+            Action::Expire => {
+                if let Some(updated) = self.expire(charge, now).await? {
+                    report.charges_expired += 1;
+                    charges.insert(updated.id.clone(), Some(updated));
+                }
+                self.finish(reminder, ReminderState::Done { at: now }, now).await?;
+                Ok(None)
+            }
             Action::Notify(_) => {
                 if let Err(reason) = ruler::still_meaningful(reminder, &charge, now) {
                     self.finish(reminder, ReminderState::Skipped { reason }, now).await?;
@@ -217,6 +226,56 @@ impl Tick<'_> {
                         None => return Ok(None),
                     }
                 }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// open → expired, once: the boleto is written off, pending reminders are cancelled and the `on_expired`
+    /// notice (if the régua has one) goes out. Returns the updated charge if this call changed it.
+    async fn expire(&self, mut charge: Charge, now: DateTime<Utc>) -> Result<Option<Charge>, TickError> {
+        for _ in 0..3 {
+            if !charge.status.is_open() {
+                return Ok(None);
+            }
+            let expected = charge.version;
+            let mut updated = Charge { status: ChargeStatus::Expired, updated_at: now, version: charge.version + 1, ..charge.clone() };
+            let write_off: Vec<_> = crate::registration::supersede_boleto(&mut updated).into_iter().collect();
+            match self.store.update_charge(&updated, expected).await {
+                Ok(()) => {
+                    self.queue.enqueue_setup(&write_off).await?;
+                    let mut notices = Vec::new();
+                    for r in self.store.reminders_of(&updated.merchant_id, &updated.id).await? {
+                        if r.state.is_pending() && r.action != Action::Expire {
+                            let cancelled = ReminderState::Cancelled { reason: "charge expired".into() };
+                            self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
+                        }
+                    }
+                    if let Some(customer) = self.store.get_customer(&updated.merchant_id, &updated.customer_id).await? {
+                        let ruler = crate::schedule::Schedules { store: self.store }.ruler_for(updated.ruler.as_ref(), &updated.merchant_id, &customer.id).await?;
+                        for notice in ruler::event_reminders(ruler::Step::OnExpired, &updated, &customer, &ruler, 0, now) {
+                            // Planned, so this or the next tick sends it in the payer's contact hours.
+                            self.store.add_reminder(&notice).await?;
+                            notices.push(notice);
+                        }
+                    }
+                    self.events
+                        .publish(&[DomainEvent {
+                            id: format!("{}:expired", updated.id),
+                            kind: "ChargeExpired".into(),
+                            merchant_id: updated.merchant_id.clone(),
+                            charge_id: updated.id.clone(),
+                            occurred_at: now,
+                            data: serde_json::json!({"expires_at": updated.expires_at, "notices": notices.len()}),
+                        }])
+                        .await?;
+                    return Ok(Some(updated));
+                }
+                Err(StoreError::Conflict) => match self.store.get_charge(&charge.merchant_id, &charge.id).await? {
+                    Some(fresh) => charge = fresh,
+                    None => return Ok(None),
+                },
                 Err(e) => return Err(e.into()),
             }
         }

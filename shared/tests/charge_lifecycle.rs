@@ -21,7 +21,7 @@ use support::{due_in, App};
 async fn a_charge_is_reminded_paid_and_then_left_alone() {
     let app = App::new().await;
     let (status, customer) = app
-        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"529.982.247-25","email":"maria@example.com","phone":"+5511987654321"}), &[])
+        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"529.982.247-25","email":"maria@example.com","phone":"+5511987654321","address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}), &[])
         .await;
     assert_eq!(status, 201, "{customer}");
     let due = due_in(20);
@@ -72,7 +72,7 @@ async fn an_unpaid_charge_becomes_overdue_and_gets_weekly_reminders() {
     let app = App::new().await;
     let due = due_in(3);
     let (status, charge) = app
-        .call("POST", "/v1/charges", json!({"customer": {"name":"João Souza","document":"11.222.333/0001-81","email":"joao@example.com"}, "amount":"99.90","due_date": due,"description":"Plano anual","payment_methods":["boleto"]}), &[])
+        .call("POST", "/v1/charges", json!({"customer": {"name":"João Souza","document":"11.222.333/0001-81","email":"joao@example.com","address":{"street":"Rua da Aurora","number":"325","district":"Boa Vista","city":"Recife","state":"PE","cep":"50050-000"}}, "amount":"99.90","due_date": due,"description":"Plano anual","payment_methods":["boleto"]}), &[])
         .await;
     assert_eq!(status, 201, "{charge}");
     let id = charge["id"].as_str().unwrap();

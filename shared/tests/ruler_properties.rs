@@ -74,6 +74,7 @@ fn customer(with_phone: bool, opt_out: OptOut) -> Customer {
         document: Document::parse("52998224725").unwrap(),
         email: Some(Email::parse("maria@example.com").unwrap()),
         phone: with_phone.then(|| Phone::parse("+5511987654321").unwrap()),
+        address: None,
         opt_out,
         created_at: Utc::now(),
     }
@@ -94,6 +95,10 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         external_reference: None,
         ruler: None,
         due_date_changes: 0,
+        late_fees: Default::default(),
+        expires_at: None,
+        wallet_ids: vec![],
+        setup: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,

@@ -42,6 +42,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         email: Some(Email::parse("maria@example.com").unwrap()),
         phone: None,
         opt_out: Default::default(),
+        address: None,
         created_at: created,
     };
     let charge = Charge {
@@ -58,6 +59,10 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         external_reference: None,
         ruler: None,
         due_date_changes: 0,
+        late_fees: Default::default(),
+        expires_at: None,
+        wallet_ids: vec![],
+        setup: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,

@@ -120,6 +120,19 @@ fn alnum(rng: &mut Rng, len: u64) -> String {
     (0..len).map(|_| *rng.pick(A) as char).collect()
 }
 
+/// One static code per line with its QR code as PNG: "payload<TAB>base64 png".
+fn qr(rng: &mut Rng) {
+    use base64::Engine;
+    let code = BrCode::new_static(&evp(rng), &words(rng, 8), rng.pick(CITIES))
+        .unwrap()
+        .with_amount(Money::from_cents(rng.cents()).unwrap())
+        .unwrap()
+        .with_txid(&alnum(rng, 25))
+        .unwrap();
+    let png = cobranca::pay::pix::pix_qr_png(&code.payload(), 3).unwrap();
+    println!("{}\t{}", code.payload(), base64::engine::general_purpose::STANDARD.encode(png));
+}
+
 fn pix(rng: &mut Rng, expected: bool) {
     let name = words(rng, 8);
     let city = rng.pick(CITIES).to_string();
@@ -226,7 +239,8 @@ fn main() {
             "pix" => pix(&mut rng, expected),
             "boleto" => boleto(&mut rng, expected, false),
             "itf" => boleto(&mut rng, false, true),
-            other => panic!("unknown kind {other}: use pix, boleto or itf"),
+            "qr" => qr(&mut rng),
+            other => panic!("unknown kind {other}: use pix, boleto, itf or qr"),
         }
     }
 }

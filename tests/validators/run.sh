@@ -17,7 +17,7 @@ if [ ! -x "$home/venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$home/
   "$home/venv/bin/pip" install -q -r "$here/requirements.txt"
   cp "$here/requirements.txt" "$home/venv/requirements.installed"
 fi
-cp "$here/package.json" "$here/package-lock.json" "$here/check.mjs" "$here/check_pix.py" "$here/summarise.py" "$here/corrupt.py" "$here/check_itf.py" "$home/"
+cp "$here/package.json" "$here/package-lock.json" "$here/check.mjs" "$here/check_pix.py" "$here/summarise.py" "$here/corrupt.py" "$here/check_itf.py" "$here/check_qr.py" "$home/"
 if [ ! -d "$home/node_modules" ] || ! cmp -s "$here/package-lock.json" "$home/node_modules/.package-lock.json.copy"; then
   (cd "$home" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.package-lock.json.copy)
 fi
@@ -29,6 +29,7 @@ $gen pix "$count" --expected > "$out/pix.expected.jsonl"
 $gen boleto "$count" > "$out/boleto.txt"
 $gen boleto "$count" --expected > "$out/boleto.expected.jsonl"
 $gen itf "$count" > "$out/itf.txt"
+$gen qr "$count" > "$out/qr.txt"
 
 "$home/venv/bin/python" "$home/check_pix.py" < "$out/pix.txt" > "$out/pix.stark.jsonl"
 (cd "$home" && node check.mjs pix < "$out/pix.txt" > "$out/pix.brutils.jsonl")
@@ -40,6 +41,9 @@ status=0
 itf_ok=$("$home/venv/bin/python" "$home/check_itf.py" < "$out/itf.txt" | grep -c '"ok": true' || true)
 echo "itf-25: zxing-cpp decoded $itf_ok/$count SVG barcodes to the same 44 digits"
 [ "$itf_ok" = "$count" ] || status=1
+qr_ok=$("$home/venv/bin/python" "$home/check_qr.py" < "$out/qr.txt" | grep -c '"ok": true' || true)
+echo "pix qr png: zxing-cpp decoded $qr_ok/$count PNG QR codes to the same BR Code"
+[ "$qr_ok" = "$count" ] || status=1
 
 # The validators must also say no: one changed character per line.
 py="$home/venv/bin/python"

@@ -1,4 +1,4 @@
-//! POST /v1/customers, GET /v1/customers/{id}, POST /v1/charges, GET /v1/charges/{id}.
+//! The merchant API: customers, charges, wallets, réguas, card payments (see `cobranca::api`).
 
 use cobranca::api::Api;
 use cobranca::adapters::config;
@@ -12,8 +12,9 @@ async fn main() -> Result<(), Error> {
     let store = config::store(&aws)?;
     let events = config::event_bus(&aws)?;
     let queue = config::job_queue(&aws)?;
+    let providers = config::providers()?;
     let public_base_url = config::public_base_url()?;
-    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), public_base_url: &public_base_url };
+    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), providers: &providers, public_base_url: &public_base_url };
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;

@@ -66,7 +66,7 @@ async fn main() -> Result<(), BoxError> {
         Some("serve") => serve(args).await,
         Some("create-merchant") => create_merchant(args).await,
         _ => {
-            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ");
+            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--sandbox-wallets true]");
             std::process::exit(2);
         }
     }
@@ -87,14 +87,28 @@ async fn create_merchant(args: Args) -> Result<(), BoxError> {
     }
     let key = ApiKey::generate();
     store.put_merchant(&merchant, &key.hash()).await?;
+    if args.get("sandbox-wallets", "false") == "true" {
+        ensure_sandbox_wallets(&store, &merchant.id).await?;
+    }
     println!("{}", json!({"merchant_id": merchant.id, "api_key": key.expose()}));
+    Ok(())
+}
+
+/// Gives a development merchant one sandbox wallet per method, once, so every payment method works locally.
+async fn ensure_sandbox_wallets(store: &DynamoStore, merchant: &MerchantId) -> Result<(), BoxError> {
+    if store.wallets_of(merchant).await?.is_empty() {
+        for wallet in cobranca::wallet::Wallet::sandbox_set(merchant, Utc::now()) {
+            store.put_wallet(&wallet).await?;
+        }
+    }
     Ok(())
 }
 
 struct Local {
     store: DynamoStore,
     tick: FunctionHost,
-    notifications: Option<Arc<SqsMapping>>,
+    /// One mapping per SQS event source (notifications, payment setup).
+    queues: Vec<Arc<SqsMapping>>,
 }
 
 async fn serve(args: Args) -> Result<(), BoxError> {
@@ -107,7 +121,6 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     let aws = cobranca::adapters::config::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), env("COBRANCA_TABLE")?);
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue_url = env("COBRANCA_NOTIFICATION_QUEUE_URL")?;
 
     // The demo merchant, its API key and the webhook secret: given, or made up and printed.
     let merchant_id = MerchantId::parse(&std::env::var("COBRANCA_DEV_MERCHANT_ID").unwrap_or_else(|_| "mer_demo".into()))
@@ -130,6 +143,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         created_at: Utc::now(),
     };
     store.put_merchant(&merchant, &api_key.hash()).await?;
+    ensure_sandbox_wallets(&store, &merchant.id).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.get("port", "3000").parse::<u16>()?)).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
@@ -141,7 +155,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
 
     let mut routes = Vec::new();
     let mut tick = None;
-    let mut notifications = None;
+    let mut queues = Vec::new();
     for f in &functions {
         let host = FunctionHost::start(HostConfig {
             name: f.binary.clone(),
@@ -157,17 +171,18 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         if f.scheduled {
             tick = Some(host.clone());
         }
-        if let Some(batch) = f.sqs_batch_size {
+        if let Some(source) = &f.sqs {
+            let queue_url = env(&source.queue_url_env)?;
             let mapping = Arc::new(SqsMapping {
                 queue_arn: SqsMapping::arn_of(&sqs, &queue_url).await?,
                 client: sqs.clone(),
-                queue_url: queue_url.clone(),
-                batch_size: batch as i32,
+                queue_url,
+                batch_size: source.batch_size as i32,
                 host: host.clone(),
                 busy: AtomicBool::new(false),
             });
             tokio::spawn(mapping.clone().run());
-            notifications = Some(mapping);
+            queues.push(mapping);
         }
     }
     let tick = tick.ok_or("template.yaml has no scheduled function")?;
@@ -186,7 +201,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     }
 
     let gateway = Arc::new(Gateway { routes });
-    let local = Arc::new(Local { store, tick, notifications });
+    let local = Arc::new(Local { store, tick, queues });
     let app = Router::new()
         .route("/_local/tick", post(local_tick))
         .route("/_local/outbox", get(local_outbox))
@@ -250,10 +265,10 @@ async fn local_tick(State(local): State<Arc<Local>>, body: axum::body::Bytes) ->
             break;
         }
     }
-    let drained = match &local.notifications {
-        Some(m) => wait_drained(m).await,
-        None => true,
-    };
+    let mut drained = true;
+    for q in &local.queues {
+        drained &= wait_drained(q).await;
+    }
     Json(json!({
         "reminders_sent": sent,
         "charges_marked_overdue": report["charges_marked_overdue"],

@@ -7,9 +7,17 @@ use serde_yaml::Value;
 pub struct FunctionDef {
     pub binary: String,
     pub routes: Vec<Route>,
-    pub sqs_batch_size: Option<u32>,
+    pub sqs: Option<SqsSource>,
     pub scheduled: bool,
     pub timeout_seconds: u64,
+}
+
+/// An SQS event source: the batch size, and the environment variable that holds the queue's URL (the global
+/// variable whose value is `!Ref` of the queue the event names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsSource {
+    pub batch_size: u32,
+    pub queue_url_env: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +56,7 @@ pub fn functions(template_yaml: &str) -> Result<Vec<FunctionDef>, String> {
     let doc: Value = serde_yaml::from_str(template_yaml).map_err(|e| format!("template.yaml: {e}"))?;
     let global_timeout = doc["Globals"]["Function"]["Timeout"].as_u64().unwrap_or(3);
     let resources = doc["Resources"].as_mapping().ok_or("template.yaml has no Resources")?;
+    let global_env = doc["Globals"]["Function"]["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for (id, res) in resources {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -61,7 +70,7 @@ pub fn functions(template_yaml: &str) -> Result<Vec<FunctionDef>, String> {
         let mut def = FunctionDef {
             binary,
             routes: Vec::new(),
-            sqs_batch_size: None,
+            sqs: None,
             scheduled: false,
             timeout_seconds: res["Properties"]["Timeout"].as_u64().unwrap_or(global_timeout),
         };
@@ -73,7 +82,16 @@ pub fn functions(template_yaml: &str) -> Result<Vec<FunctionDef>, String> {
                         method: props["Method"].as_str().unwrap_or("ANY").to_uppercase(),
                         path: props["Path"].as_str().unwrap_or("/").to_string(),
                     }),
-                    Some("SQS") => def.sqs_batch_size = Some(props["BatchSize"].as_u64().unwrap_or(10) as u32),
+                    Some("SQS") => {
+                        let queue = tagged(&props["Queue"], "GetAtt").and_then(|v| v.strip_suffix(".Arn")).ok_or_else(|| format!("{logical_id}: SQS Queue must be !GetAtt <Queue>.Arn"))?;
+                        let queue_url_env = global_env
+                            .iter()
+                            .find(|(_, v)| tagged(v, "Ref") == Some(queue))
+                            .and_then(|(k, _)| k.as_str())
+                            .ok_or_else(|| format!("{logical_id}: no global environment variable is !Ref {queue}"))?
+                            .to_string();
+                        def.sqs = Some(SqsSource { batch_size: props["BatchSize"].as_u64().unwrap_or(10) as u32, queue_url_env });
+                    }
                     Some("Schedule") | Some("ScheduleV2") => def.scheduled = true,
                     _ => {}
                 }
@@ -82,6 +100,14 @@ pub fn functions(template_yaml: &str) -> Result<Vec<FunctionDef>, String> {
         out.push(def);
     }
     Ok(out)
+}
+
+/// The string under a short-form intrinsic such as `!Ref X` or `!GetAtt X.Arn`.
+fn tagged<'v>(v: &'v Value, tag: &str) -> Option<&'v str> {
+    match v {
+        Value::Tagged(t) if t.tag == tag => t.value.as_str(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +133,8 @@ mod tests {
         let webhook = fns.iter().find(|f| f.binary == "payment-webhook").unwrap();
         assert!(webhook.routes.contains(&Route { method: "POST".into(), path: "/v1/webhooks/{provider}".into() }));
         assert!(fns.iter().any(|f| f.scheduled && f.binary == "ruler-tick"));
-        assert!(fns.iter().any(|f| f.sqs_batch_size == Some(10) && f.binary == "send-notification"));
+        let sqs = |binary: &str| fns.iter().find(|f| f.binary == binary).and_then(|f| f.sqs.clone()).unwrap();
+        assert_eq!(sqs("send-notification"), SqsSource { batch_size: 10, queue_url_env: "COBRANCA_NOTIFICATION_QUEUE_URL".into() });
+        assert_eq!(sqs("register-payment").queue_url_env, "COBRANCA_PAYMENT_SETUP_QUEUE_URL");
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::outbox::OutboxSender;
+use crate::adapters::sandbox::SandboxBank;
+use crate::providers::{Provider, Providers};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
 use crate::notification::NotificationSender;
@@ -44,6 +46,15 @@ pub fn sender(store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, Conf
         "outbox" => Ok(Arc::new(OutboxSender { store })),
         other => Err(ConfigError(format!("unknown COBRANCA_CHANNEL {other}"))),
     }
+}
+
+/// The banks and acquirers wallets can name. The sandbox is always there (development, tests, demos);
+/// Banco do Brasil and Cielo are added when their credentials are configured.
+pub fn providers() -> Result<Providers, ConfigError> {
+    let providers = Providers::default()
+        .with_bank(Provider::Sandbox, Arc::new(SandboxBank));
+    // SANDBOX-ACQUIRER-PENDING
+    Ok(providers)
 }
 
 /// Base URL of payment links.

@@ -166,6 +166,11 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
+/// Payment links are looked up by a hash of their token, so the key itself opens nothing.
+fn payment_token_pk(token: &str) -> String {
+    format!("PAYTOKEN#{}", hex::encode(Sha256::digest(token.as_bytes())))
+}
+
 fn data_item<T: Serialize>(pk: String, sk: impl Into<String>, value: &T) -> Item {
     let mut item = Item::new();
     item.insert("PK".into(), s(pk));
@@ -431,12 +436,18 @@ impl Store for DynamoStore {
         owner.insert("PK".into(), s(format!("CHGREF#{}", charge.id)));
         owner.insert("SK".into(), s("CHGREF"));
         owner.insert("merchant_id".into(), s(charge.merchant_id.as_str()));
+        let mut link = Item::new();
+        link.insert("PK".into(), s(payment_token_pk(&charge.payment_token)));
+        link.insert("SK".into(), s("PAYTOKEN"));
+        link.insert("merchant_id".into(), s(charge.merchant_id.as_str()));
+        link.insert("charge_id".into(), s(charge.id.as_str()));
         let not_exists = Some("attribute_not_exists(PK)");
         let mut tx = self
             .client
             .transact_write_items()
             .transact_items(self.put_in_table(charge_item(charge), not_exists, None))
-            .transact_items(self.put_in_table(owner, not_exists, None));
+            .transact_items(self.put_in_table(owner, not_exists, None))
+            .transact_items(self.put_in_table(link, not_exists, None));
         for r in reminders {
             tx = tx.transact_items(self.put_in_table(reminder_item(r), not_exists, None));
         }
@@ -454,6 +465,15 @@ impl Store for DynamoStore {
     async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>> {
         let Some(item) = self.get(format!("CHGREF#{id}"), "CHGREF").await? else { return Ok(None) };
         Ok(item.get("merchant_id").and_then(|v| v.as_s().ok()).and_then(|s| MerchantId::parse(s).ok()))
+    }
+
+    async fn charge_by_payment_token(&self, token: &str) -> StoreResult<Option<Charge>> {
+        let Some(item) = self.get(payment_token_pk(token), "PAYTOKEN").await? else { return Ok(None) };
+        let field = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let (Ok(merchant), Ok(charge)) = (MerchantId::parse(&field("merchant_id")), ChargeId::parse(&field("charge_id"))) else {
+            return Err(StoreError::Corrupt { key: "PAYTOKEN".into(), message: "bad reference".into() });
+        };
+        self.get_charge(&merchant, &charge).await
     }
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {

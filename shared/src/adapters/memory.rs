@@ -31,6 +31,7 @@ struct State {
     customers: HashMap<(MerchantId, CustomerId), Customer>,
     charges: HashMap<(MerchantId, ChargeId), Charge>,
     owners: HashMap<ChargeId, MerchantId>,
+    payment_tokens: HashMap<String, (MerchantId, ChargeId)>,
     reminders: BTreeMap<(MerchantId, ChargeId, String), Reminder>,
     payments: BTreeMap<(MerchantId, ChargeId, String), Payment>,
     provider_events: std::collections::HashSet<(MerchantId, String, String)>,
@@ -166,6 +167,7 @@ impl Store for MemoryStore {
         }
         s.charges.insert(key, charge.clone());
         s.owners.insert(charge.id.clone(), charge.merchant_id.clone());
+        s.payment_tokens.insert(charge.payment_token.clone(), (charge.merchant_id.clone(), charge.id.clone()));
         for r in reminders {
             s.reminders.insert((r.merchant_id.clone(), r.charge_id.clone(), r.id()), r.clone());
         }
@@ -178,6 +180,11 @@ impl Store for MemoryStore {
 
     async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>> {
         Ok(self.lock().owners.get(id).cloned())
+    }
+
+    async fn charge_by_payment_token(&self, token: &str) -> StoreResult<Option<Charge>> {
+        let s = self.lock();
+        Ok(s.payment_tokens.get(token).and_then(|key| s.charges.get(key)).cloned())
     }
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {

@@ -13,7 +13,7 @@ use crate::merchant::Merchant;
 use crate::money::Money;
 use crate::pay::boleto::Linha;
 use crate::pay::installments::card_plan;
-use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration, SupersededBoleto};
+use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration};
 use crate::providers::{CardPaymentRequest, CardPaymentResult, ProviderError};
 use crate::registration::{PaymentSetupJob, SetupTask};
 use crate::settlement::Settled;
@@ -147,7 +147,7 @@ impl Api<'_> {
             charge.version += 1;
             charge.updated_at = now;
             if wallet.method() == PaymentMethod::Boleto {
-                jobs.extend(supersede_boleto(&mut charge));
+                jobs.extend(crate::registration::supersede_boleto(&mut charge));
             }
             jobs.extend(self.issue(&mut charge, &wallet, now).await?);
             self.store.update_charge(&charge, before.version).await?;
@@ -249,17 +249,6 @@ impl Api<'_> {
     pub(super) fn settlement(&self) -> crate::settlement::Settlement<'_> {
         crate::settlement::Settlement { store: self.store, queue: self.queue, events: self.events }
     }
-}
-
-/// The current boleto goes to the superseded list and a write-off is due for it.
-pub(crate) fn supersede_boleto(charge: &mut Charge) -> Option<PaymentSetupJob> {
-    let old = charge.setup.boleto.take()?;
-    charge.setup.superseded_boletos.push(SupersededBoleto { wallet_id: old.wallet_id.clone(), nosso_numero: old.nosso_numero.clone(), written_off: false });
-    Some(PaymentSetupJob {
-        merchant_id: charge.merchant_id.clone(),
-        charge_id: charge.id.clone(),
-        task: SetupTask::WriteOffBoleto { wallet_id: old.wallet_id, nosso_numero: old.nosso_numero },
-    })
 }
 
 fn provider_error(e: ProviderError) -> ApiError {

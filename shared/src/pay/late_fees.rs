@@ -106,6 +106,37 @@ impl Default for LateFees {
 }
 
 impl LateFees {
+    /// The terms in words, for boleto instructions and the payer's page ("Após o vencimento, multa de 2,00%.").
+    pub fn describe(&self, amount: Money, due_date: NaiveDate) -> Vec<String> {
+        let pct = |d: Decimal| format!("{:.2}%", d).replace('.', ",");
+        let brl = |d: Decimal| crate::money::brl(d);
+        let terms = self.terms(amount, due_date);
+        let debt = amount.as_decimal() - self.abatement.unwrap_or_default();
+        let mut out = Vec::new();
+        if let Some(d) = self.discount {
+            let value = match d.value {
+                DiscountValue::Fixed(v) => brl(v),
+                DiscountValue::Percent(p) => pct(p),
+            };
+            out.push(format!("Desconto de {value} para pagamento até {}.", d.until.format("%d/%m/%Y")));
+        }
+        if let Some(a) = self.abatement.filter(|a| !a.is_zero()) {
+            out.push(format!("Abatimento de {}.", brl(a)));
+        }
+        match self.fine.map(|f| f.capped(debt, terms.consumer_cap)) {
+            Some(Fine::Percent(p)) => out.push(format!("Após o vencimento, multa de {}.", pct(p))),
+            Some(Fine::Fixed(v)) => out.push(format!("Após o vencimento, multa de {}.", brl(v))),
+            None => {}
+        }
+        match self.interest {
+            Some(Interest::PercentPerMonth(p)) => out.push(format!("Juros de mora de {} ao mês, pro rata die.", pct(p))),
+            Some(Interest::PercentPerDay(p)) => out.push(format!("Juros de mora de {} ao dia.", pct(p))),
+            Some(Interest::FixedPerDay(v)) => out.push(format!("Juros de mora de {} por dia de atraso.", brl(v))),
+            None => {}
+        }
+        out
+    }
+
     /// The terms of a charge of `amount` due on `due_date` (rolled here to a business day).
     pub fn terms(&self, amount: Money, due_date: NaiveDate) -> ChargeTerms {
         ChargeTerms {

@@ -248,6 +248,35 @@ pub fn pix_qr_svg(payload: &str) -> Result<String, PixError> {
         .build())
 }
 
+/// The QR code of any payload as a grayscale PNG: `scale` pixels per module and the 4-module quiet zone the
+/// QR standard asks for. For clients that cannot show SVG (some e-mail and WhatsApp previews).
+pub fn pix_qr_png(payload: &str, scale: u32) -> Result<Vec<u8>, PixError> {
+    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| PixError::TooLargeForQr)?;
+    let modules = code.width() as u32;
+    let colors = code.to_colors();
+    let quiet = 4;
+    let side = (modules + 2 * quiet) * scale;
+    let mut pixels = vec![255u8; (side * side) as usize];
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (mx, my) = (i as u32 % modules + quiet, i as u32 / modules + quiet);
+            for y in my * scale..(my + 1) * scale {
+                let row = (y * side) as usize;
+                pixels[row + (mx * scale) as usize..row + ((mx + 1) * scale) as usize].fill(0);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|_| PixError::TooLargeForQr)?;
+    writer.write_image_data(&pixels).map_err(|_| PixError::TooLargeForQr)?;
+    writer.finish().map_err(|_| PixError::TooLargeForQr)?;
+    Ok(out)
+}
+
 /// Names and cities in the BR Code must be printable ASCII (EMV "ans" characters) within
 /// a length limit. Rather than refuse "São Paulo", keep the case, strip diacritics
 /// ("Sao Paulo"), drop other non-ASCII characters, collapse spaces and truncate.

@@ -18,10 +18,17 @@ use cobranca::settlement::Settlement;
 use cobranca::store::Store;
 use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
+use cobranca::adapters::cielo::SandboxAcquirer;
+use cobranca::adapters::sandbox::SandboxBank;
+use cobranca::providers::{Provider, Providers};
+use cobranca::registration::{Registrar, SetupOutcome};
+use cobranca::wallet::Wallet;
 use serde_json::Value;
 
 pub struct App {
     pub store: Arc<MemoryStore>,
+    pub providers: Providers,
+    pub merchant_id: MerchantId,
     pub queue: MemoryQueue,
     pub events: RecordingEventBus,
     pub key: ApiKey,
@@ -39,12 +46,28 @@ impl App {
             created_at: Utc::now(),
         };
         store.put_merchant(&merchant, &key.hash()).await.unwrap();
+        for wallet in Wallet::sandbox_set(&merchant.id, Utc::now()) {
+            store.put_wallet(&wallet).await.unwrap();
+        }
         let (secret, _) = WebhookSecret::generate();
-        Self { store, queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret }
+        let providers = Providers::default()
+            .with_bank(Provider::Sandbox, Arc::new(SandboxBank))
+            .with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
+        Self { store, providers, merchant_id: merchant.id, queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret }
     }
 
     pub fn api(&self) -> Api<'_> {
-        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, public_base_url: "https://pay.test" }
+        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test" }
+    }
+
+    /// Runs the queued payment-setup jobs (registrations, write-offs) as the register-payment function would.
+    pub async fn register(&self) -> Vec<SetupOutcome> {
+        let registrar = Registrar { store: self.store.as_ref(), providers: &self.providers };
+        let mut out = Vec::new();
+        for job in self.queue.drain_setup() {
+            out.push(registrar.run(&job, Utc::now()).await.unwrap());
+        }
+        out
     }
 
     /// A call as if made at `at` (simulated time).

@@ -1,0 +1,260 @@
+//! Paying a charge: the Pix code, the boleto and its registration, card installments with or without fee
+//! pass-through, late fees priced by `amount_due`, billing wallets the payer can choose, and expiry.
+
+mod support;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use cobranca::calendar;
+use cobranca::money::Money;
+use cobranca::pay::boleto::parse_boleto;
+use cobranca::pay::pix::parse_brcode;
+use cobranca::registration::SetupOutcome;
+use cobranca::store::Store;
+use serde_json::{json, Value};
+use support::{due_in, App};
+
+fn payer() -> Value {
+    json!({
+        "name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
+        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}
+    })
+}
+
+async fn charge(app: &App, extra: Value) -> Value {
+    let mut body = json!({"customer": payer(), "amount": "150.00", "due_date": due_in(20), "description": "Mensalidade", "payment_methods": ["pix", "boleto", "credit_card"], "max_installments": 12});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let (status, charge) = app.call("POST", "/v1/charges", body, &[]).await;
+    assert_eq!(status, 201, "{charge}");
+    charge
+}
+
+async fn get(app: &App, id: &Value) -> Value {
+    app.call("GET", &format!("/v1/charges/{}", id.as_str().unwrap()), Value::Null, &[]).await.1
+}
+
+/// 10:00 in São Paulo on `day`.
+fn sp(day: NaiveDate) -> DateTime<Utc> {
+    calendar::local_instant(day, NaiveTime::from_hms_opt(10, 0, 0).unwrap())
+}
+
+fn date(v: &Value) -> NaiveDate {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_new_charge_carries_a_pix_code_a_boleto_and_the_installment_menu() {
+    let app = App::new().await;
+    let c = charge(&app, json!({})).await;
+
+    let code = parse_brcode(c["pix"]["copy_paste"].as_str().unwrap()).expect("our BR Code parses");
+    assert_eq!(code.amount(), Some(Money::parse("150.00").unwrap()));
+    assert_eq!(code.txid(), c["pix"]["txid"].as_str());
+    assert_eq!(code.merchant_name(), "Loja Exemplo Ltda");
+    assert!(c["pix"]["qr_code_url"].as_str().unwrap().ends_with("/pix.svg"));
+
+    let boleto = parse_boleto(c["boleto"]["digitable_line"].as_str().unwrap(), date(&c["due_date"])).expect("our linha parses");
+    assert_eq!(boleto.barcode.as_str(), c["boleto"]["barcode"].as_str().unwrap());
+    assert_eq!(boleto.amount, Some(Money::parse("150.00").unwrap()));
+    assert_eq!(boleto.due_date, Some(date(&c["due_date"])));
+    assert_eq!(c["boleto"]["status"], "registering");
+    assert!(c["boleto"]["message"].as_str().unwrap().contains("30 minutos"));
+
+    let menu = c["card"]["installment_options"].as_array().unwrap();
+    assert_eq!(menu.len(), 12);
+    assert_eq!(menu[2], json!({"installments": 3, "installment_amount": "50.00", "total": "150.00", "added_fee": "0"}));
+    assert_eq!(c["amount_due"]["total"], "150.00");
+    assert_eq!(c["wallets"].as_array().unwrap().len(), 3);
+
+    // The bank registers the boleto; from then on it can be paid.
+    assert_eq!(app.register().await, vec![SetupOutcome::Registered]);
+    assert_eq!(get(&app, &c["id"]).await["boleto"]["status"], "registered");
+    assert_eq!(get(&app, &c["id"]).await["boleto"]["message"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_boleto_needs_the_payers_address_and_every_method_needs_a_wallet() {
+    let app = App::new().await;
+    let mut no_address = payer();
+    no_address.as_object_mut().unwrap().remove("address");
+    let (status, body) = app
+        .call("POST", "/v1/charges", json!({"customer": no_address, "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["boleto"]}), &[])
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("customer_address_required")), "{body}");
+
+    let (_, wallets) = app.call("GET", "/v1/wallets", Value::Null, &[]).await;
+    let pix_wallet = wallets["data"].as_array().unwrap().iter().find(|w| w["method"] == "pix").unwrap()["id"].clone();
+    let (status, body) = app
+        .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["pix", "boleto"], "wallet_ids": [pix_wallet]}), &[])
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (422, Some("no_wallet_for_method"), Some("payment_methods")), "{body}");
+
+    let (status, body) = app.call("POST", "/v1/wallets", json!({"name": "BB", "provider": "banco_do_brasil", "method": "boleto", "settings": {"convenio": 12, "carteira": 17, "variacao": 35}}), &[]).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("settings.convenio")), "{body}");
+}
+
+#[tokio::test]
+async fn late_fees_and_discounts_are_priced_the_same_everywhere() {
+    let app = App::new().await;
+    let due: NaiveDate = due_in(20).parse().unwrap();
+    let terms = json!({"late_fees": {
+        "fine": {"kind": "percent", "value": "10"},
+        "interest": {"kind": "percent_per_month", "value": "1"},
+        "discount": {"until": (due - Duration::days(10)).to_string(), "value": {"kind": "fixed", "value": "5.00"}}
+    }, "amount": "100.00", "due_date": due.to_string()});
+    let c = charge(&app, terms).await;
+    let id = c["id"].as_str().unwrap();
+
+    // Early: the punctuality discount, in the Pix code too.
+    let early = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, sp(due - Duration::days(12))).await.1;
+    assert_eq!(early["amount_due"]["total"], "95.00");
+    assert_eq!(parse_brcode(early["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(), Some(Money::parse("95.00").unwrap()));
+
+    // Ten days after the (business-day) due date: the 10 % fine capped at 2 % for a consumer, 1 % a month pro rata.
+    let effective = calendar::effective_due_date(due);
+    let late = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, sp(effective + Duration::days(10))).await.1;
+    assert_eq!(late["amount_due"]["fine"], "2.00");
+    assert_eq!(late["amount_due"]["interest"], "0.33");
+    assert_eq!(late["amount_due"]["total"], "102.33");
+    assert_eq!(parse_brcode(late["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(), Some(Money::parse("102.33").unwrap()));
+    // The boleto keeps its printed value; the bank applies the same fine and interest at payment.
+    assert_eq!(late["boleto"]["amount"], "100.00");
+
+    let (status, body) = app
+        .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["pix"], "late_fees": {"fine": {"kind": "percent", "value": "-1"}}}), &[])
+        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("late_fees")), "{body}");
+}
+
+#[tokio::test]
+async fn a_new_value_issues_a_new_boleto_and_writes_the_old_one_off() {
+    let app = App::new().await;
+    let c = charge(&app, json!({})).await;
+    app.register().await;
+    let id = c["id"].as_str().unwrap();
+    let (status, changed) = app.call("PATCH", &format!("/v1/charges/{id}"), json!({"amount": "180.00"}), &[]).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_ne!(changed["boleto"]["nosso_numero"], c["boleto"]["nosso_numero"]);
+    assert_eq!(changed["boleto"]["status"], "registering");
+    let boleto = parse_boleto(changed["boleto"]["digitable_line"].as_str().unwrap(), date(&c["due_date"])).unwrap();
+    assert_eq!(boleto.amount, Some(Money::parse("180.00").unwrap()));
+    let mut outcomes = app.register().await;
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![SetupOutcome::Registered, SetupOutcome::WrittenOff]);
+}
+
+#[tokio::test]
+async fn paying_by_pix_writes_the_boleto_off() {
+    let app = App::new().await;
+    let c = charge(&app, json!({})).await;
+    app.register().await;
+    let id = c["id"].as_str().unwrap();
+    let paid = json!({"type":"payment.confirmed","data":{"charge_id": id,"amount":"150.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E2E-PIX-1"}});
+    assert_eq!(app.webhook("msg_pix_1", &paid).await.0, 200);
+    assert_eq!(app.register().await, vec![SetupOutcome::WrittenOff]);
+    let after = get(&app, &c["id"]).await;
+    assert_eq!(after["status"], "paid");
+    assert_eq!(after["boleto"], Value::Null);
+    assert_eq!(after["pix"]["copy_paste"], Value::Null, "a paid charge offers no code to pay again");
+}
+
+#[tokio::test]
+async fn a_card_pays_in_installments_with_the_fee_passed_on() {
+    let app = App::new().await;
+    let fees: Vec<Value> = (1..=12).map(|n| json!({"percent": format!("{}.99", n + 1), "fixed": "0"})).collect();
+    let (status, wallet) = app
+        .call("POST", "/v1/wallets", json!({"name": "Cartão", "provider": "sandbox", "method": "credit_card", "settings": {"fees": fees, "fee_mode": "payer_pays"}}), &[])
+        .await;
+    assert_eq!(status, 201, "{wallet}");
+    let (_, all) = app.call("GET", "/v1/wallets", Value::Null, &[]).await;
+    let pix = all["data"].as_array().unwrap().iter().find(|w| w["method"] == "pix").unwrap()["id"].clone();
+    let c = charge(&app, json!({"payment_methods": ["pix", "credit_card"], "wallet_ids": [pix, wallet["id"]], "amount": "100.00"})).await;
+    // 6x at 7.99 %: the payer pays 100 / (1 − 0.0799) rounded up to the cent.
+    let six = &c["card"]["installment_options"][5];
+    assert_eq!((six["total"].as_str(), six["installment_amount"].as_str()), (Some("108.69"), Some("18.12")));
+    let id = c["id"].as_str().unwrap();
+
+    let (status, declined) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690002", "brand": "Visa", "installments": 6}), &[]).await;
+    assert_eq!((status, declined["error"]["code"].as_str()), (402, Some("card_declined")), "{declined}");
+    assert_eq!(get(&app, &c["id"]).await["status"], "pending");
+
+    let (status, approved) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 6}), &[]).await;
+    assert_eq!(status, 201, "{approved}");
+    assert_eq!(approved["total"], "108.69");
+    let parts: Vec<Money> = serde_json::from_value(approved["installment_amounts"].clone()).unwrap();
+    assert_eq!(parts.iter().map(|m| m.cents()).sum::<i64>(), 10869);
+    assert_eq!(approved["charge_status"], "paid");
+
+    let (status, again) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 1}), &[]).await;
+    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("charge_not_open")));
+    let (status, too_many) = app.call("POST", &format!("/v1/charges/{}/card-payments", charge(&app, json!({"max_installments": 3})).await["id"].as_str().unwrap()), json!({"card_token": "tok_1", "brand": "Visa", "installments": 4}), &[]).await;
+    assert_eq!((status, too_many["error"]["field"].as_str()), (422, Some("installments")));
+}
+
+#[tokio::test]
+async fn the_payer_chooses_which_banks_boleto_to_pay() {
+    let app = App::new().await;
+    let (status, second) = app
+        .call("POST", "/v1/wallets", json!({"name": "Outro banco", "provider": "sandbox", "method": "boleto", "settings": {"convenio": 2852547, "carteira": 18, "variacao": 19}}), &[])
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let c = charge(&app, json!({"payment_methods": ["boleto"]})).await;
+    assert_eq!(c["wallets"].as_array().unwrap().len(), 2, "both boleto wallets are offered");
+    assert!(c["boleto"]["nosso_numero"].as_str().unwrap().starts_with("3128557"), "the first wallet is the default");
+    app.register().await;
+
+    let id = c["id"].as_str().unwrap();
+    let (status, chosen) = app.call("POST", &format!("/v1/charges/{id}/wallet"), json!({"wallet_id": second["id"]}), &[]).await;
+    assert_eq!(status, 200, "{chosen}");
+    assert!(chosen["boleto"]["nosso_numero"].as_str().unwrap().starts_with("2852547"));
+    assert_eq!(chosen["boleto"]["wallet_id"], second["id"]);
+    let mut outcomes = app.register().await;
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![SetupOutcome::Registered, SetupOutcome::WrittenOff]);
+
+    let (status, refused) = app.call("POST", &format!("/v1/charges/{id}/wallet"), json!({"wallet_id": "wal_01notthisone"}), &[]).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("wallet_id")));
+}
+
+#[tokio::test]
+async fn after_expires_at_the_charge_is_expired_and_can_no_longer_be_paid() {
+    let app = App::new().await;
+    let due: NaiveDate = due_in(10).parse().unwrap();
+    let expires = sp(due + Duration::days(5));
+    let c = charge(&app, json!({"due_date": due.to_string(), "expires_at": expires.to_rfc3339()})).await;
+    app.register().await;
+    let id = c["id"].as_str().unwrap();
+
+    let report = app.tick_and_deliver(expires + Duration::minutes(1)).await;
+    assert_eq!(report["charges_expired"], 1, "{report}");
+    let after = get(&app, &c["id"]).await;
+    assert_eq!(after["status"], "expired");
+    assert!(after["reminders"].as_array().unwrap().iter().all(|r| !matches!(r["state"].as_str(), Some("planned" | "queued"))), "{after}");
+    assert_eq!(app.register().await, vec![SetupOutcome::WrittenOff]);
+
+    let late = json!({"type":"payment.confirmed","data":{"charge_id": id,"amount":"150.00","paid_at": (expires + Duration::hours(1)).to_rfc3339(),"method":"pix","provider_payment_id":"E2E-LATE"}});
+    let (status, body) = app.webhook("msg_late", &late).await;
+    assert_eq!((status, body["result"].as_str()), (202, Some("flagged_for_refund")), "{body}");
+
+    let (status, body) = app
+        .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due.to_string(), "expires_at": sp(due - Duration::days(1)).to_rfc3339(), "description": "x", "payment_methods": ["pix"]}), &[])
+        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("expires_at")));
+}
+
+#[tokio::test]
+async fn another_merchants_wallets_are_invisible() {
+    let app = App::new().await;
+    // Another merchant in the same store, with its own wallets.
+    let other = cobranca::ids::MerchantId::generate();
+    let theirs = cobranca::wallet::Wallet::sandbox_set(&other, Utc::now());
+    for w in &theirs {
+        app.store.put_wallet(w).await.unwrap();
+    }
+    let their_wallet = theirs[0].id.to_string();
+    let (status, _) = app.call("GET", &format!("/v1/wallets/{their_wallet}"), Value::Null, &[]).await;
+    assert_eq!(status, 404);
+    let (status, body) = app
+        .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["pix"], "wallet_ids": [their_wallet]}), &[])
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("wallet_not_found")));
+}
