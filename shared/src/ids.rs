@@ -13,9 +13,9 @@ macro_rules! prefixed_id {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            /// A new, time-ordered id (ULID), so ids sort by creation.
+            /// A new, time-ordered id (ULID), so ids sort by creation — within one millisecond too.
             pub fn generate() -> Self {
-                Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
+                Self(format!("{}_{}", $prefix, next_ulid().to_string().to_lowercase()))
             }
 
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
@@ -52,6 +52,14 @@ macro_rules! prefixed_id {
     };
 }
 
+/// ULIDs from one monotonic generator per process: two ids made in the same millisecond still sort in the
+/// order they were made (a merchant's first wallet of a method is its default, for one).
+fn next_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut generator = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    generator.get_or_insert_with(ulid::Generator::new).generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("identificador inválido / invalid identifier")]
 pub struct InvalidId;
@@ -70,6 +78,12 @@ mod tests {
     fn generated_ids_parse_back() {
         let id = ChargeId::generate();
         assert_eq!(ChargeId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn ids_made_in_a_row_sort_in_that_order() {
+        let ids: Vec<WalletId> = (0..1000).map(|_| WalletId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -61,7 +61,7 @@ async fn a_new_charge_carries_a_pix_code_a_boleto_and_the_installment_menu() {
 
     let menu = c["card"]["installment_options"].as_array().unwrap();
     assert_eq!(menu.len(), 12);
-    assert_eq!(menu[2], json!({"installments": 3, "installment_amount": "50.00", "total": "150.00", "added_fee": "0"}));
+    assert_eq!(menu[2], json!({"installments": 3, "installment_amount": "50.00", "total": "150.00", "added_fee": "0.00"}));
     assert_eq!(c["amount_due"]["total"], "150.00");
     assert_eq!(c["wallets"].as_array().unwrap().len(), 3);
 
@@ -197,9 +197,9 @@ async fn the_payer_chooses_which_banks_boleto_to_pay() {
         .call("POST", "/v1/wallets", json!({"name": "Outro banco", "provider": "sandbox", "method": "boleto", "settings": {"convenio": 2852547, "carteira": 18, "variacao": 19}}), &[])
         .await;
     assert_eq!(status, 201, "{second}");
-    let c = charge(&app, json!({"payment_methods": ["boleto"]})).await;
+    let c = charge(&app, json!({"payment_methods": ["boleto"], "max_installments": 1})).await;
     assert_eq!(c["wallets"].as_array().unwrap().len(), 2, "both boleto wallets are offered");
-    assert!(c["boleto"]["nosso_numero"].as_str().unwrap().starts_with("3128557"), "the first wallet is the default");
+    assert!(c["boleto"]["nosso_numero"].as_str().unwrap().starts_with("3128557"), "the first wallet is the default: {c}");
     app.register().await;
 
     let id = c["id"].as_str().unwrap();
@@ -257,4 +257,43 @@ async fn another_merchants_wallets_are_invisible() {
         .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["pix"], "wallet_ids": [their_wallet]}), &[])
         .await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("wallet_not_found")));
+}
+
+#[tokio::test]
+async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
+    use cobranca::pages::PayerPages;
+    let app = App::new().await;
+    let mut payer = payer();
+    payer["name"] = json!("Ana <script>alert(1)</script> Souza");
+    let c = charge(&app, json!({"customer": payer, "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}})).await;
+    let base = c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap().to_string();
+    let pages = PayerPages { store: app.store.as_ref() };
+
+    let svg = pages.handle("GET", &format!("{base}/pix.svg"), Utc::now()).await;
+    assert_eq!((svg.status, svg.content_type), (200, "image/svg+xml"));
+    assert!(String::from_utf8(svg.body).unwrap().starts_with("<?xml"));
+    let png = pages.handle("GET", &format!("{base}/pix.png"), Utc::now()).await;
+    assert_eq!((png.status, png.content_type), (200, "image/png"));
+    assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
+
+    let page = pages.handle("GET", &format!("{base}/boleto"), Utc::now()).await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body).unwrap();
+    let line = cobranca::pay::boleto::Linha::parse(c["boleto"]["digitable_line"].as_str().unwrap()).unwrap();
+    assert!(html.contains(&line.formatted()), "the linha digitável is printed");
+    assert!(html.contains("aguarde até 30 minutos"), "registering notice shown");
+    assert!(html.contains("Após o vencimento, multa de 2,00%."), "instructions from the late fees");
+    assert!(html.contains("Juros de mora de 1,00% ao mês"));
+    assert!(html.contains("Ana &lt;script&gt;"), "names are escaped");
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("CEP 01310-100"));
+
+    app.register().await;
+    let html = String::from_utf8(pages.handle("GET", &format!("{base}/boleto"), Utc::now()).await.body).unwrap();
+    assert!(!html.contains("aguarde até 30 minutos"), "registered: no more waiting");
+
+    assert_eq!(pages.handle("GET", "/pay/not-a-real-token/boleto", Utc::now()).await.status, 404);
+    assert_eq!(pages.handle("GET", &format!("{base}/unknown"), Utc::now()).await.status, 404);
+    app.call("POST", &format!("/v1/charges/{}/cancel", c["id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!(pages.handle("GET", &format!("{base}/pix.svg"), Utc::now()).await.status, 410, "a cancelled charge offers nothing to pay");
 }

@@ -61,7 +61,8 @@ struct Sim {
 
 impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
-        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, public_base_url: "https://pay.sim" };
+        let providers = cobranca::adapters::config::providers().unwrap();
+        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &providers, public_base_url: "https://pay.sim" };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
         let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
         let r = api.handle(&req, now).await;
@@ -114,6 +115,9 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     let key = ApiKey::generate();
     let merchant = Merchant { id: MerchantId::generate(), name: "Loja Simulada Ltda".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now() };
     store.put_merchant(&merchant, &key.hash()).await.unwrap();
+    for wallet in cobranca::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
+        store.put_wallet(&wallet).await.unwrap();
+    }
     let sim = Sim { store: store.clone(), queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret: WebhookSecret::generate().0 };
 
     // The script: creation hours over the first 60 days; then payments, postponements, cancellations, opt-outs.

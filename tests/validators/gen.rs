@@ -123,7 +123,8 @@ fn alnum(rng: &mut Rng, len: u64) -> String {
 /// One static code per line with its QR code as PNG: "payload<TAB>base64 png".
 fn qr(rng: &mut Rng) {
     use base64::Engine;
-    let code = BrCode::new_static(&evp(rng), &words(rng, 8), rng.pick(CITIES))
+    let city = rng.pick(CITIES).to_string();
+    let code = BrCode::new_static(&evp(rng), &words(rng, 8), &city)
         .unwrap()
         .with_amount(Money::from_cents(rng.cents()).unwrap())
         .unwrap()

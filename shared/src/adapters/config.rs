@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::outbox::OutboxSender;
-use crate::adapters::sandbox::SandboxBank;
+use crate::adapters::sandbox::{SandboxAcquirer, SandboxBank};
 use crate::providers::{Provider, Providers};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
@@ -52,8 +52,8 @@ pub fn sender(store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, Conf
 /// Banco do Brasil and Cielo are added when their credentials are configured.
 pub fn providers() -> Result<Providers, ConfigError> {
     let providers = Providers::default()
-        .with_bank(Provider::Sandbox, Arc::new(SandboxBank));
-    // SANDBOX-ACQUIRER-PENDING
+        .with_bank(Provider::Sandbox, Arc::new(SandboxBank))
+        .with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
     Ok(providers)
 }
 

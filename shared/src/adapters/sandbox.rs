@@ -1,12 +1,14 @@
-//! The sandbox bank: what a wallet on provider `sandbox` talks to in development and tests. It registers a
-//! boleto at once, computing the barcode itself from the agreement, so a mismatch with ours shows up as a
-//! failed registration exactly as it would with a real bank. Cards: `adapters::cielo::SandboxAcquirer`.
+//! The sandbox institutions: what a wallet on provider `sandbox` talks to in development and tests.
+//! `SandboxBank` registers a boleto at once, computing the barcode itself from the agreement, so a mismatch
+//! with ours shows up as a failed registration exactly as it would with a real bank. `SandboxAcquirer`
+//! decides by the card token's last digits, like acquirers' own sandboxes do with test card numbers.
 
 use async_trait::async_trait;
 
 use crate::pay::boleto::{Barcode, CampoLivre};
 use crate::pay::pix::CobvBody;
-use crate::providers::{BankApi, BoletoAgreement, BoletoRegistered, BoletoRegistration, CobvRegistered, ProviderError};
+use crate::money::Money;
+use crate::providers::{Acquirer, BankApi, BoletoAgreement, BoletoRegistered, BoletoRegistration, CardPaymentRequest, CardPaymentResult, CobvRegistered, ProviderError};
 use crate::wallet::BOLETO_BANK;
 
 #[derive(Debug, Default, Clone)]
@@ -37,5 +39,36 @@ impl BankApi for SandboxBank {
 
     async fn register_cobv(&self, txid: &str, _body: &CobvBody) -> Result<CobvRegistered, ProviderError> {
         Ok(CobvRegistered { location: format!("pix.sandbox.cobranca.dev/qr/v2/cobv/{txid}") })
+    }
+}
+
+/// Test cards: a token ending in 0002 is refused (05 "Não autorizada"), 0007 expired (57), 0008 blocked (78);
+/// any other token is approved. Ids derive from the order id, so a retried request gets the same answer.
+#[derive(Debug, Default, Clone)]
+pub struct SandboxAcquirer;
+
+#[async_trait]
+impl Acquirer for SandboxAcquirer {
+    async fn pay(&self, r: &CardPaymentRequest) -> Result<CardPaymentResult, ProviderError> {
+        if !(1..=12).contains(&r.installments) || r.card_token.is_empty() {
+            return Err(rejected("invalid_request", "installments 1 to 12 and a card token are required"));
+        }
+        use sha2::{Digest, Sha256};
+        let digest = hex::encode(Sha256::digest(r.order_id.as_bytes()));
+        let payment_id = format!("sbx_{}", &digest[..24]);
+        let declined = |code: &str, message: &str| CardPaymentResult::Declined { provider_payment_id: Some(payment_id.clone()), code: code.into(), message: message.into() };
+        Ok(match &r.card_token[r.card_token.len().saturating_sub(4)..] {
+            "0002" => declined("05", "Não autorizada"),
+            "0007" => declined("57", "Cartão expirado"),
+            "0008" => declined("78", "Cartão bloqueado"),
+            _ => CardPaymentResult::Approved {
+                authorization_code: format!("{:06}", u64::from_str_radix(&digest[24..32], 16).unwrap_or(0) % 1_000_000),
+                provider_payment_id: payment_id,
+            },
+        })
+    }
+
+    async fn refund(&self, _provider_payment_id: &str, _amount: Money) -> Result<(), ProviderError> {
+        Ok(())
     }
 }
