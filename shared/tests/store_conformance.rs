@@ -279,6 +279,29 @@ async fn conformance(store: &dyn Store) {
     let recorded: Vec<OutboxEntry> = store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id == f.charge.id).collect();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].deliveries, 2, "a duplicate delivery is counted, not hidden");
+
+    // The payment link finds its charge, and nothing else does.
+    let by_token = store.charge_by_payment_token(&f.charge.payment_token).await.unwrap().expect("charge by its link");
+    assert_eq!(by_token.id, f.charge.id);
+    assert!(store.charge_by_payment_token("not-a-token").await.unwrap().is_none());
+
+    // Wallets: per merchant, in creation order.
+    let wallets = cobranca::wallet::Wallet::sandbox_set(&f.merchant.id, Utc::now());
+    for w in wallets.iter().rev() {
+        store.put_wallet(w).await.unwrap();
+    }
+    assert_eq!(store.wallets_of(&f.merchant.id).await.unwrap(), wallets);
+    assert_eq!(store.get_wallet(&f.merchant.id, &wallets[1].id).await.unwrap().as_ref(), Some(&wallets[1]));
+    let stranger = cobranca::ids::MerchantId::generate();
+    assert!(store.get_wallet(&stranger, &wallets[1].id).await.unwrap().is_none(), "another merchant's wallet is not found");
+
+    // Sequences count up from 1, atomically, each on its own.
+    let name = format!("test#{}", f.charge.id);
+    let counted = futures::future::join_all((0..10).map(|_| store.next_sequence(&name))).await;
+    let mut numbers: Vec<u64> = counted.into_iter().map(Result::unwrap).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
+    assert_eq!(store.next_sequence(&format!("other#{}", f.charge.id)).await.unwrap(), 1);
 }
 
 #[tokio::test]

@@ -19,7 +19,16 @@ pub struct TestApp {
 }
 
 impl Drop for TestApp {
+    /// Asks the runner to stop (SIGTERM: it finishes the batches in hand, so no message is left invisible on the
+    /// shared queues for the next test), and kills it if it takes too long.
     fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

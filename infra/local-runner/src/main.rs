@@ -180,6 +180,8 @@ async fn serve(args: Args) -> Result<(), BoxError> {
                 batch_size: source.batch_size as i32,
                 host: host.clone(),
                 busy: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
+                polling: AtomicBool::new(false),
             });
             tokio::spawn(mapping.clone().run());
             queues.push(mapping);
@@ -202,6 +204,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
 
     let gateway = Arc::new(Gateway { routes });
     let local = Arc::new(Local { store, tick, queues });
+    let stopping = local.clone();
     let app = Router::new()
         .route("/_local/tick", post(local_tick))
         .route("/_local/outbox", get(local_outbox))
@@ -216,6 +219,9 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         api_key.expose()
     );
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    for q in &stopping.queues {
+        q.stop(Duration::from_secs(10)).await;
+    }
     Ok(())
 }
 

@@ -19,16 +19,22 @@ pub struct SqsMapping {
     pub host: FunctionHost,
     /// True while a batch is being processed.
     pub busy: AtomicBool,
+    /// Set on shutdown: no new batches are taken, so nothing is left invisible on the queue by a runner that exits.
+    pub stopping: AtomicBool,
+    /// Cleared when the poll loop has exited (a receive may be in flight until then).
+    pub polling: AtomicBool,
 }
 
 impl SqsMapping {
     pub async fn run(self: Arc<Self>) {
-        loop {
+        self.polling.store(true, Ordering::SeqCst);
+        while !self.stopping.load(Ordering::SeqCst) {
             if let Err(e) = self.poll_once().await {
                 tracing::warn!(error = %e, "sqs poll failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+        self.polling.store(false, Ordering::SeqCst);
     }
 
     async fn poll_once(&self) -> Result<(), String> {
@@ -44,6 +50,15 @@ impl SqsMapping {
             .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())?;
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
+            return Ok(());
+        }
+        if self.stopping.load(Ordering::SeqCst) {
+            // Received while shutting down: hand them straight back to the queue.
+            for m in &messages {
+                if let Some(handle) = &m.receipt_handle {
+                    let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(handle).visibility_timeout(0).send().await;
+                }
+            }
             return Ok(());
         }
         self.busy.store(true, Ordering::SeqCst);
@@ -112,6 +127,15 @@ impl SqsMapping {
         let attrs = out.attributes.unwrap_or_default();
         let get = |n: QueueAttributeName| attrs.get(&n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         Ok(get(QueueAttributeName::ApproximateNumberOfMessages) + get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+
+    /// Stops taking batches and waits (up to `limit`) for the poll loop to end, the batch in hand included.
+    pub async fn stop(&self, limit: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + limit;
+        while (self.polling.load(Ordering::SeqCst) || self.is_busy()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn is_busy(&self) -> bool {
