@@ -46,8 +46,8 @@ lambda-build: install
 	if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then \
 	  arch=--arm64; else echo "WARNING: aarch64 target unavailable here; building x86_64 Lambda artefacts instead"; arch=--x86-64; fi; \
 	PATH="$(TOOLS):$$PATH" cargo lambda build --release $$arch --output-format zip \
-	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification
-	@for f in create-charge payment-webhook ruler-tick send-notification; do \
+	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification -p register-payment -p pay-page
+	@for f in create-charge payment-webhook ruler-tick send-notification register-payment pay-page; do \
 	  ls -l target/lambda/$$f/bootstrap.zip; done
 
 stop:
