@@ -109,7 +109,6 @@ enum Create {
 
 mod payments;
 
-pub use payments::BOLETO_REGISTERING_MESSAGE;
 
 pub struct Api<'a> {
     pub store: &'a dyn Store,
@@ -333,8 +332,8 @@ impl Api<'_> {
             version: 1,
         };
         let mut setup_jobs = Vec::new();
-        for wallet in payments::default_wallets(&charge.payment_methods, &wallets) {
-            setup_jobs.extend(self.issue(&mut charge, &wallet, now).await?);
+        for wallet in crate::checkout::default_wallets(&charge.payment_methods, &wallets) {
+            setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
         }
         if let (Some(mode), Some(card)) = (fee_mode, charge.setup.card.as_mut()) {
             card.fee_mode = mode;
@@ -342,7 +341,7 @@ impl Api<'_> {
         let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
         let mut reminders = ruler::plan(&charge, &customer, &ruler, now);
         self.store.create_charge(&charge, &reminders).await?;
-        self.queue_setup(&setup_jobs).await;
+        self.checkout().queue_setup(&setup_jobs).await;
 
         if let Err(e) = self
             .events
@@ -538,12 +537,12 @@ impl Api<'_> {
             setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
             for id in reissue {
                 if let Some(wallet) = self.store.get_wallet(&merchant.id, &id).await? {
-                    setup_jobs.extend(self.issue(&mut charge, &wallet, now).await?);
+                    setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
                 }
             }
         }
         self.store.update_charge(&charge, before.version).await?;
-        self.queue_setup(&setup_jobs).await;
+        self.checkout().queue_setup(&setup_jobs).await;
         let customer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
         self.schedules().replan_charge(&charge, &customer, now).await?;
         if charge.amount != before.amount || charge.due_date != before.due_date {
@@ -565,7 +564,7 @@ impl Api<'_> {
         let mut charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
         let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
-        self.queue_setup(&write_off).await;
+        self.checkout().queue_setup(&write_off).await;
         for r in self.store.reminders_of(&merchant.id, &charge.id).await? {
             if r.state.is_pending() {
                 let cancelled = ReminderState::Cancelled { reason: "charge cancelled".into() };

@@ -6,6 +6,7 @@ pub mod address;
 pub mod api;
 pub mod calendar;
 pub mod charge;
+pub mod checkout;
 pub mod contact;
 pub mod customer;
 pub mod delivery;

@@ -117,7 +117,7 @@ impl PayerPages<'_> {
         let label = |d: &crate::document::Document| if d.kind() == "cpf" { "CPF" } else { "CNPJ" };
         let ctx = json!({
             "registering": matches!(boleto.registration, Registration::Registering { .. }),
-            "registering_message": crate::api::BOLETO_REGISTERING_MESSAGE,
+            "registering_message": crate::checkout::BOLETO_REGISTERING_MESSAGE,
             "boleto": boleto,
             "line": line.formatted(),
             "merchant_name": merchant.name,

@@ -1,0 +1,288 @@
+//! Paying a charge, whoever asks (the merchant API or the payer's page): issuing what each method needs through
+//! its wallet, the payer's choice of wallet, and card payments through the acquirer. Also the one view of what a
+//! charge offers today (`payment_view`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::calendar;
+use crate::charge::{Charge, ChargeStatus, PaymentMethod};
+use crate::delivery::payment_url;
+use crate::events::EventBus;
+use crate::ids::{PaymentId, WalletId};
+use crate::merchant::Merchant;
+use crate::money::Money;
+use crate::pay::boleto::Linha;
+use crate::pay::installments::{card_plan, CardPlan};
+use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration};
+use crate::providers::{CardPaymentRequest, CardPaymentResult, ProviderError, Providers};
+use crate::queue::JobQueue;
+use crate::registration::{self, PaymentSetupJob, SetupTask};
+use crate::settlement::{Settled, Settlement};
+use crate::store::{Store, StoreError};
+use crate::wallet::{Wallet, WalletConfig};
+use crate::webhook::PaymentNotice;
+
+/// Shown while the bank registers a boleto (seed 002: the payer must wait before paying).
+pub const BOLETO_REGISTERING_MESSAGE: &str = "Boleto em registro no banco: aguarde até 30 minutos para pagar.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("cobrança está {0} / charge is {0}")]
+    NotOpen(&'static str),
+    #[error("a cobrança não aceita cartão / the charge does not allow cards")]
+    CardNotAllowed,
+    #[error("pagamento recusado pelo emissor ({code}: {message}) / payment declined by the issuer ({code}: {message})")]
+    Declined { code: String, message: String },
+    #[error(transparent)]
+    Provider(ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CheckoutError {
+    CheckoutError::Invalid { field, message: message.into() }
+}
+
+/// A card payment as asked: the acquirer's token (never the card number), the brand it reported, the count.
+#[derive(Debug, Clone)]
+pub struct CardInput {
+    pub token: String,
+    pub brand: String,
+    pub installments: u8,
+}
+
+/// An approved card payment.
+#[derive(Debug, Clone)]
+pub struct CardPaid {
+    pub charge: Charge,
+    pub provider_payment_id: String,
+    pub authorization_code: String,
+    pub installments: u8,
+    pub plan: CardPlan,
+    pub amount_due: Money,
+}
+
+pub struct Checkout<'a> {
+    pub store: &'a dyn Store,
+    pub queue: &'a dyn JobQueue,
+    pub events: &'a dyn EventBus,
+    pub providers: &'a Providers,
+}
+
+impl Checkout<'_> {
+    /// Issues what the charge offers through `wallet`: a boleto (numbered in the agreement's sequence), the Pix
+    /// code and its cobv, the card terms. Returns the registration jobs to queue once the charge is stored.
+    pub async fn issue(&self, charge: &mut Charge, wallet: &Wallet, now: DateTime<Utc>) -> Result<Vec<PaymentSetupJob>, CheckoutError> {
+        let job = |task| PaymentSetupJob { merchant_id: charge.merchant_id.clone(), charge_id: charge.id.clone(), task };
+        match &wallet.config {
+            WalletConfig::Pix(settings) => {
+                let revision = charge.version.saturating_sub(1).min(u64::from(u16::MAX)) as u16;
+                let cobv = settings.dynamic.then(|| CobvSetup {
+                    txid: setup::cobv_txid(&charge.id, revision),
+                    location: None,
+                    registration: Registration::Registering { since: now },
+                });
+                let jobs = cobv.iter().map(|c| job(SetupTask::RegisterCobv { txid: c.txid.clone() })).collect();
+                charge.setup.pix = Some(PixSetup { wallet_id: wallet.id.clone(), txid: setup::static_txid(&charge.id), cobv });
+                Ok(jobs)
+            }
+            WalletConfig::Boleto(settings) => {
+                let agreement = &settings.agreement;
+                let sequence = self.store.next_sequence(&format!("boleto#{}#{}", agreement.convenio, agreement.carteira)).await?;
+                let boleto = setup::issue_boleto(&wallet.id, agreement, sequence, charge.amount, charge.due_date.date(), now).map_err(|e| invalid("due_date", e.to_string()))?;
+                let jobs = vec![job(SetupTask::RegisterBoleto { nosso_numero: boleto.nosso_numero.clone() })];
+                charge.setup.boleto = Some(boleto);
+                Ok(jobs)
+            }
+            WalletConfig::CreditCard(settings) => {
+                if charge.max_installments > settings.max_installments {
+                    return Err(invalid(
+                        "max_installments",
+                        format!("a carteira {0} aceita até {1} parcelas / wallet {0} allows up to {1} installments", wallet.id, settings.max_installments),
+                    ));
+                }
+                let fee_mode = charge.setup.card.as_ref().map(|c| c.fee_mode).unwrap_or(settings.fee_mode);
+                charge.setup.card = Some(CardSetup { wallet_id: wallet.id.clone(), fee_mode, max_installments: charge.max_installments });
+                Ok(vec![])
+            }
+        }
+    }
+
+    /// Queues registrations after the charge is stored. If the queue is down the artifacts stay `registering`;
+    /// choosing the wallet again (`POST /v1/charges/{id}/wallet`) re-issues them.
+    pub async fn queue_setup(&self, jobs: &[PaymentSetupJob]) {
+        if let Err(e) = self.queue.enqueue_setup(jobs).await {
+            tracing::error!(error = %e, jobs = jobs.len(), "payment setup not queued");
+        }
+    }
+
+    /// The payer's choice among the charge's wallets: the method's artifact is issued anew through that
+    /// wallet, and a boleto it replaces is written off. Choosing the current wallet re-issues only what never
+    /// got registered.
+    pub async fn choose_wallet(&self, before: Charge, wallet_id: &WalletId, now: DateTime<Utc>) -> Result<Charge, CheckoutError> {
+        if !before.status.is_open() {
+            return Err(CheckoutError::NotOpen(before.status.as_str()));
+        }
+        let not_allowed = || invalid("wallet_id", "carteira não permitida nesta cobrança / wallet not allowed for this charge");
+        if !before.wallet_ids.contains(wallet_id) {
+            return Err(not_allowed());
+        }
+        let wallet = self.store.get_wallet(&before.merchant_id, wallet_id).await?.ok_or_else(not_allowed)?;
+        let current = match wallet.method() {
+            PaymentMethod::Pix => before.setup.pix.as_ref().map(|p| &p.wallet_id),
+            PaymentMethod::Boleto => before.setup.boleto.as_ref().map(|b| &b.wallet_id),
+            PaymentMethod::CreditCard => before.setup.card.as_ref().map(|c| &c.wallet_id),
+        };
+        if current == Some(&wallet.id) {
+            return Ok(before);
+        }
+        let mut charge = before.clone();
+        charge.version += 1;
+        charge.updated_at = now;
+        let mut jobs = Vec::new();
+        if wallet.method() == PaymentMethod::Boleto {
+            jobs.extend(registration::supersede_boleto(&mut charge));
+        }
+        jobs.extend(self.issue(&mut charge, &wallet, now).await?);
+        self.store.update_charge(&charge, before.version).await?;
+        self.queue_setup(&jobs).await;
+        Ok(charge)
+    }
+
+    /// Charges a card token for today's amount due, in installments, with the fee absorbed or passed on as the
+    /// charge says. Approved → the charge is settled like any payment (receipt, régua stopped, boleto written off).
+    pub async fn pay_by_card(&self, charge: Charge, card: &CardInput, merchant: &Merchant, now: DateTime<Utc>) -> Result<CardPaid, CheckoutError> {
+        if !charge.status.is_open() {
+            return Err(CheckoutError::NotOpen(charge.status.as_str()));
+        }
+        if !charge.payable_at(now) {
+            return Err(CheckoutError::NotOpen(ChargeStatus::Expired.as_str()));
+        }
+        let setup = charge.setup.card.clone().ok_or(CheckoutError::CardNotAllowed)?;
+        if card.token.is_empty() || card.token.len() > 100 {
+            return Err(invalid("card_token", "token do cartão obrigatório / card token required"));
+        }
+        if !(2..=20).contains(&card.brand.len()) {
+            return Err(invalid("brand", "bandeira obrigatória (Visa, Master, Elo…) / card brand required"));
+        }
+        if !(1..=setup.max_installments).contains(&card.installments) {
+            return Err(invalid("installments", format!("parcelas de 1 a {0} / installments from 1 to {0}", setup.max_installments)));
+        }
+        let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
+        let WalletConfig::CreditCard(settings) = &wallet.config else { return Err(CheckoutError::Internal("card wallet is not a card wallet".into())) };
+        let due = amount_today(&charge, now)?;
+        let plan = card_plan(due, card.installments, &settings.fees, setup.fee_mode).map_err(|e| invalid("installments", e.to_string()))?;
+        let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| CheckoutError::Internal("customer missing".into()))?;
+        let acquirer = self.providers.acquirer(wallet.provider).map_err(CheckoutError::Provider)?;
+        let request = CardPaymentRequest {
+            order_id: format!("{}-{}", charge.id, PaymentId::generate()),
+            payer_name: customer.name.as_str().to_string(),
+            total: plan.total_charged,
+            installments: card.installments,
+            card_token: card.token.clone(),
+            brand: card.brand.clone(),
+            soft_descriptor: merchant.name.clone(),
+        };
+        let (provider_payment_id, authorization_code) = match acquirer.pay(&request).await.map_err(CheckoutError::Provider)? {
+            CardPaymentResult::Declined { code, message, .. } => return Err(CheckoutError::Declined { code, message }),
+            CardPaymentResult::Approved { provider_payment_id, authorization_code } => (provider_payment_id, authorization_code),
+        };
+        let notice = PaymentNotice {
+            event_id: format!("card:{provider_payment_id}"),
+            provider: wallet.provider.as_str().into(),
+            charge_id: Some(charge.id.clone()),
+            raw_charge_ref: charge.id.to_string(),
+            // The charge is settled by what it owed; a passed-on fee is the acquirer's, not the merchant's.
+            amount: due,
+            paid_at: now,
+            method: PaymentMethod::CreditCard,
+            provider_payment_id: provider_payment_id.clone(),
+        };
+        let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
+        let settlement = Settlement { store: self.store, queue: self.queue, events: self.events };
+        let charge = match settlement.apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
+            Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } => charge,
+            Settled::Unmatched => return Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
+        };
+        Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due })
+    }
+}
+
+/// Today's amount due in São Paulo, as money.
+pub fn amount_today(charge: &Charge, now: DateTime<Utc>) -> Result<Money, CheckoutError> {
+    Money::from_decimal(charge.amount_due(calendar::local_date(now)).total).map_err(|e| CheckoutError::Internal(e.to_string()))
+}
+
+/// `amount_due`, `late_fees`, `expires_at`, `wallets` and one object per offered method, as of `now`.
+pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_url: &str, now: DateTime<Utc>) -> Value {
+    let today = calendar::local_date(now);
+    let due = c.amount_due(today);
+    let payable = c.payable_at(now);
+    let base = payment_url(base_url, &c.payment_token);
+    let wallet = |id: &WalletId| wallets.iter().find(|w| &w.id == id);
+    let amount_today = Money::from_decimal(due.total).ok();
+
+    let pix = c.setup.pix.as_ref().and_then(|p| {
+        let WalletConfig::Pix(settings) = &wallet(&p.wallet_id)?.config else { return None };
+        let code = amount_today.filter(|_| payable).and_then(|amount| setup::pix_code(p, settings, &merchant.name, amount).ok());
+        Some(json!({
+            "wallet_id": p.wallet_id,
+            "kind": if code.as_ref().is_some_and(|c| c.amount().is_none()) { "dynamic" } else { "static" },
+            "txid": p.txid,
+            "copy_paste": code.as_ref().map(|c| c.payload()),
+            "amount": amount_today,
+            "qr_code_url": format!("{base}/pix.svg"),
+            "qr_code_png_url": format!("{base}/pix.png"),
+            "cobv": p.cobv.as_ref().map(|cv| json!({"txid": cv.txid, "status": cv.registration.as_str(), "location": cv.location, "registration": cv.registration})),
+        }))
+    });
+    let boleto = c.setup.boleto.as_ref().map(|b| {
+        let registering = matches!(b.registration, Registration::Registering { .. });
+        json!({
+            "wallet_id": b.wallet_id,
+            "bank": b.bank,
+            "nosso_numero": b.nosso_numero,
+            "digitable_line": b.digitable_line,
+            "digitable_line_formatted": Linha::parse(&b.digitable_line).map(|l| l.formatted()).ok(),
+            "barcode": b.barcode,
+            "amount": b.amount,
+            "due_date": b.due_date,
+            "status": b.registration.as_str(),
+            "registration": b.registration,
+            "message": registering.then_some(BOLETO_REGISTERING_MESSAGE),
+            "pix_copy_paste": b.pix_copy_paste,
+            "barcode_svg_url": format!("{base}/boleto.svg"),
+            "print_url": format!("{base}/boleto"),
+        })
+    });
+    let card = c.setup.card.as_ref().and_then(|card| {
+        let WalletConfig::CreditCard(settings) = &wallet(&card.wallet_id)?.config else { return None };
+        let options = amount_today.and_then(|a| setup::installment_options(a, settings, card).ok()).unwrap_or_default();
+        Some(json!({"wallet_id": card.wallet_id, "fee_mode": card.fee_mode, "max_installments": card.max_installments, "installment_options": options}))
+    });
+    let options: Vec<Value> = c
+        .wallet_ids
+        .iter()
+        .filter_map(wallet)
+        .map(|w| json!({"id": w.id, "name": w.name, "method": w.method(), "provider": w.provider}))
+        .collect();
+    json!({
+        "amount_due": due,
+        "late_fees": c.late_fees,
+        "expires_at": c.expires_at,
+        "wallets": options,
+        "pix": pix,
+        "boleto": boleto,
+        "card": card,
+    })
+}
+
+/// The first wallet of each allowed method: what a new charge issues through.
+pub fn default_wallets(methods: &[PaymentMethod], wallets: &[Wallet]) -> Vec<Wallet> {
+    methods.iter().filter_map(|m| wallets.iter().find(|w| w.method() == *m).cloned()).collect()
+}
