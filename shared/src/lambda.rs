@@ -39,14 +39,18 @@ pub fn http_response(r: ApiResponse) -> Response<Body> {
 /// A payer page or image, with the headers a page opened from a payment link needs: never cached (it holds
 /// personal data behind a bearer token), never framed, no script at all, nothing loaded from elsewhere.
 pub fn page_response(r: PageResponse) -> Response<Body> {
-    Response::builder()
+    let mut builder = Response::builder();
+    if let Some(location) = &r.location {
+        builder = builder.header("location", location);
+    }
+    builder
         .status(r.status)
         .header("content-type", r.content_type)
         .header("cache-control", "no-store")
         .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")
         .header("referrer-policy", "no-referrer")
-        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        .header("content-security-policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         .body(if r.content_type.starts_with("image/png") { Body::Binary(r.body) } else { Body::Text(String::from_utf8_lossy(&r.body).into_owned()) })
         .expect("valid response parts")
 }

@@ -1,16 +1,24 @@
-//! What the payer opens from a payment link (`/pay/{token}/…`): the Pix QR code (SVG and PNG), the boleto's
-//! barcode and its printable page. No API key here: the unguessable token is the credential, so nothing is
-//! cached and nothing about the payer goes into URLs or logs.
+//! What the payer opens from a payment link (`/pay/{token}`): the page itself (amount due today with its
+//! breakdown, Pix, boleto, card installments, the choice of wallet, a receipt once paid), the Pix QR code (SVG and
+//! PNG), the boleto's barcode and its printable page, and the form posts (card payment, wallet choice). No API key
+//! here: the unguessable token is the credential, so nothing is cached and nothing about the payer goes into URLs
+//! or logs.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::api::ApiRequest;
 use crate::calendar;
-use crate::charge::Charge;
+use crate::charge::{Charge, PaymentMethod};
+use crate::checkout::{CardInput, Checkout, CheckoutError};
+use crate::ids::WalletId;
 use crate::money::Money;
 use crate::pay::boleto::{itf25_svg, Barcode, Linha};
 use crate::pay::pix::{pix_qr_png, pix_qr_svg};
 use crate::pay::setup::{self, Registration};
+
 use crate::store::{Store, StoreError};
 use crate::wallet::WalletConfig;
 
@@ -20,15 +28,31 @@ pub struct PageResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// For 303 See Other after a form post.
+    pub location: Option<String>,
 }
 
 const HTML: &str = "text/html; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 const PNG: &str = "image/png";
+const JS: &str = "text/javascript; charset=utf-8";
+const JSON_TYPE: &str = "application/json";
 
 impl PageResponse {
     fn html(status: u16, body: String) -> Self {
-        Self { status, content_type: HTML, body: body.into_bytes() }
+        Self { status, content_type: HTML, body: body.into_bytes(), location: None }
+    }
+
+    fn bytes(content_type: &'static str, body: Vec<u8>) -> Self {
+        Self { status: 200, content_type, body, location: None }
+    }
+
+    fn see_other(location: String) -> Self {
+        Self { status: 303, content_type: HTML, body: Vec::new(), location: Some(location) }
+    }
+
+    fn json(status: u16, body: serde_json::Value) -> Self {
+        Self { status, content_type: JSON_TYPE, body: body.to_string().into_bytes(), location: None }
     }
 
     fn not_found() -> Self {
@@ -42,11 +66,16 @@ impl PageResponse {
 
 pub struct PayerPages<'a> {
     pub store: &'a dyn Store,
+    pub checkout: Checkout<'a>,
+    pub public_base_url: &'a str,
 }
 
+/// Largest form or JSON a payer's browser sends.
+const MAX_FORM_BYTES: usize = 4096;
+
 impl PayerPages<'_> {
-    pub async fn handle(&self, method: &str, path: &str, now: DateTime<Utc>) -> PageResponse {
-        match self.route(method, path, now).await {
+    pub async fn handle(&self, req: &ApiRequest, now: DateTime<Utc>) -> PageResponse {
+        match self.route(req, now).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "payer page failed");
@@ -55,27 +84,197 @@ impl PayerPages<'_> {
         }
     }
 
-    async fn route(&self, method: &str, path: &str, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
+        let method = req.method.as_str();
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         let (token, resource) = match segments.as_slice() {
             ["pay", token] => (*token, ""),
             ["pay", token, resource] => (*token, *resource),
             _ => return Ok(PageResponse::not_found()),
         };
-        if method != "GET" && method != "HEAD" {
-            return Ok(PageResponse::html(405, "<!doctype html><title>405</title>".into()));
+        // The script is the same for every charge: no lookup.
+        if resource == "pay.js" && method == "GET" {
+            return Ok(PageResponse::bytes(JS, include_bytes!("../templates/pay/pay.js").to_vec()));
         }
         // Tokens are 27 URL-safe characters; anything else cannot match and is not worth a read.
         if token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Ok(PageResponse::not_found());
         }
-        let Some(charge) = self.store.charge_by_payment_token(token).await? else { return Ok(PageResponse::not_found()) };
-        match resource {
-            "pix.svg" | "pix.png" => self.pix_qr(&charge, resource == "pix.png", now).await,
-            "boleto.svg" => Ok(boleto_svg(&charge)),
-            "boleto" => self.boleto_page(&charge, now).await,
-            _ => Ok(PageResponse::not_found()),
+        if req.body.len() > MAX_FORM_BYTES {
+            return Ok(PageResponse::html(413, "<!doctype html><title>413</title>".into()));
         }
+        let Some(charge) = self.store.charge_by_payment_token(token).await? else { return Ok(PageResponse::not_found()) };
+        match (method, resource) {
+            ("GET", "") => self.page(&charge, None, 200, now).await,
+            ("GET", "pix.svg" | "pix.png") => self.pix_qr(&charge, resource == "pix.png", now).await,
+            ("GET", "boleto.svg") => Ok(boleto_svg(&charge)),
+            ("GET", "boleto") => self.boleto_page(&charge, now).await,
+            ("POST", "card") => self.pay_by_card(charge, req, now).await,
+            ("POST", "wallet") => self.choose_wallet(charge, req, now).await,
+            ("POST", "sandbox-tokenize") => self.sandbox_tokenize(&charge, req).await,
+            ("GET" | "POST", _) => Ok(PageResponse::not_found()),
+            _ => Ok(PageResponse::html(405, "<!doctype html><title>405</title>".into())),
+        }
+    }
+
+    fn base(&self, charge: &Charge) -> String {
+        crate::delivery::payment_url(self.public_base_url, &charge.payment_token)
+    }
+
+    /// The payment page: what is owed today and every way to pay it, or the receipt / the reason it cannot be
+    /// paid. `error` is shown when a form post went wrong (a declined card).
+    async fn page(&self, charge: &Charge, error: Option<String>, status: u16, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
+        let corrupt = |m: &str| StoreError::Corrupt { key: charge.id.to_string(), message: m.into() };
+        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
+        let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
+        let wallets = self.store.wallets_of(&charge.merchant_id).await?;
+        let base = self.base(charge);
+        let view = crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now);
+        let today = calendar::local_date(now);
+        let due = charge.amount_due(today);
+        let money = |d: rust_decimal::Decimal| crate::money::brl(d);
+        let nonzero = |d: rust_decimal::Decimal| (!d.is_zero()).then(|| money(d));
+        let shown_status = if charge.status.is_open() && !charge.payable_at(now) { "expired" } else { charge.status.as_str() };
+        let status_label = match shown_status {
+            "pending" => "Em aberto",
+            "overdue" => "Vencida",
+            "paid" => "Paga",
+            "cancelled" => "Cancelada",
+            _ => "Expirada",
+        };
+        let label = |d: &crate::document::Document| if d.kind() == "cpf" { "CPF" } else { "CNPJ" };
+        // Several wallets for one method: the payer picks (seed 002).
+        let choices: Vec<serde_json::Value> = [(PaymentMethod::Boleto, "boleto"), (PaymentMethod::Pix, "Pix"), (PaymentMethod::CreditCard, "cartão")]
+            .into_iter()
+            .filter_map(|(method, label)| {
+                let of_method: Vec<_> = charge.wallet_ids.iter().filter_map(|id| wallets.iter().find(|w| &w.id == id && w.method() == method)).collect();
+                let current = match method {
+                    PaymentMethod::Pix => charge.setup.pix.as_ref().map(|p| p.wallet_id.clone()),
+                    PaymentMethod::Boleto => charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()),
+                    PaymentMethod::CreditCard => charge.setup.card.as_ref().map(|c| c.wallet_id.clone()),
+                };
+                (of_method.len() > 1).then(|| json!({"label": label, "wallets": of_method.iter().map(|w| json!({"id": w.id, "name": w.name, "current": Some(&w.id) == current.as_ref()})).collect::<Vec<_>>()}))
+            })
+            .collect();
+        let boleto = view["boleto"].as_object().map(|b| {
+            json!({
+                "registering": b["status"] == "registering",
+                "message": crate::checkout::BOLETO_REGISTERING_MESSAGE,
+                "line": b["digitable_line_formatted"],
+                "amount": charge.setup.boleto.as_ref().map(|x| x.amount.to_brl()),
+                "due_date": charge.setup.boleto.as_ref().map(|x| x.due_date.format("%d/%m/%Y").to_string()),
+            })
+        });
+        let card = view["card"].as_object().map(|c| {
+            let provider = charge.setup.card.as_ref().and_then(|s| wallets.iter().find(|w| w.id == s.wallet_id)).map(|w| w.provider);
+            let options: Vec<serde_json::Value> = c["installment_options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    let amount = |k: &str| o[k].as_str().and_then(|v| v.parse::<rust_decimal::Decimal>().ok()).unwrap_or_default();
+                    json!({"installments": o["installments"], "installment_amount": money(amount("installment_amount")), "total": money(amount("total")), "added_fee": nonzero(amount("added_fee"))})
+                })
+                .collect();
+            json!({
+                "options": options,
+                "provider": provider.map(|p| p.as_str()),
+                // Only the sandbox tokenizes here; a real acquirer's browser tokenization is its own endpoint.
+                "tokenize_url": (provider == Some(crate::providers::Provider::Sandbox)).then(|| format!("{base}/sandbox-tokenize")),
+            })
+        });
+        let ctx = json!({
+            "title": if shown_status == "paid" { "Recibo" } else { "Pagamento" },
+            "base": base,
+            "merchant": {"name": merchant.name, "document": merchant.document.formatted(), "document_label": label(&merchant.document)},
+            "payer": {"name": customer.name.as_str(), "document": customer.document.masked()},
+            "description": charge.description.as_str(),
+            "status": shown_status,
+            "status_label": status_label,
+            "due_date": charge.due_date.date().format("%d/%m/%Y").to_string(),
+            "original": charge.amount.to_brl(),
+            "paid_at": charge.paid_at.map(|t| t.with_timezone(&chrono_tz::America::Sao_Paulo).format("%d/%m/%Y %H:%M").to_string()),
+            "charge_ref": charge.id.as_str()[charge.id.as_str().len() - 10..].to_ascii_uppercase(),
+            "due": {"total": money(due.total), "original": money(due.original), "discount": nonzero(due.discount), "abatement": nonzero(due.abatement),
+                    "fine": nonzero(due.fine), "interest": nonzero(due.interest), "days_late": due.days_late},
+            "instructions": charge.late_fees.describe(charge.amount, charge.due_date.date()),
+            "choices": choices,
+            "pix": view["pix"]["copy_paste"],
+            "boleto": boleto,
+            "card": card,
+            "error": error,
+        });
+        Ok(PageResponse::html(status, render("page.html", include_str!("../templates/pay/page.html"), ctx).map_err(|e| corrupt(&e))?))
+    }
+
+    /// The card form's post: `card_token`, `brand` (from the acquirer's tokenization) and `installments`.
+    async fn pay_by_card(&self, charge: Charge, req: &ApiRequest, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
+        let form: HashMap<String, String> = serde_urlencoded::from_bytes(&req.body).unwrap_or_default();
+        let card = CardInput {
+            token: form.get("card_token").cloned().unwrap_or_default(),
+            brand: form.get("brand").cloned().unwrap_or_default(),
+            installments: form.get("installments").and_then(|n| n.parse().ok()).unwrap_or(0),
+        };
+        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        let base = self.base(&charge);
+        match self.checkout.pay_by_card(charge.clone(), &card, &merchant, now).await {
+            Ok(_) => Ok(PageResponse::see_other(base)),
+            Err(CheckoutError::Store(e)) => Err(e),
+            Err(e) => {
+                let message = match &e {
+                    CheckoutError::Declined { code, .. } => format!("Pagamento recusado pelo emissor do cartão (código {code}). Tente outro cartão ou outra forma de pagamento."),
+                    CheckoutError::Provider(_) => "A adquirente não respondeu. Tente novamente em instantes.".to_string(),
+                    CheckoutError::NotOpen(_) => return Ok(PageResponse::see_other(base)),
+                    other => format!("Não foi possível pagar: {}", other.to_string().split(" / ").next().unwrap_or_default()),
+                };
+                let status = if matches!(e, CheckoutError::Declined { .. }) { 402 } else { 422 };
+                self.page(&charge, Some(message), status, now).await
+            }
+        }
+    }
+
+    /// The wallet choice's post: `wallet_id`.
+    async fn choose_wallet(&self, charge: Charge, req: &ApiRequest, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
+        let form: HashMap<String, String> = serde_urlencoded::from_bytes(&req.body).unwrap_or_default();
+        let base = self.base(&charge);
+        let Some(wallet_id) = form.get("wallet_id").and_then(|w| WalletId::parse(w).ok()) else {
+            return self.page(&charge, Some("Escolha uma das carteiras.".into()), 422, now).await;
+        };
+        match self.checkout.choose_wallet(charge.clone(), &wallet_id, now).await {
+            Ok(_) | Err(CheckoutError::NotOpen(_)) => Ok(PageResponse::see_other(base)),
+            Err(CheckoutError::Store(e)) => Err(e),
+            Err(_) => self.page(&charge, Some("Carteira não disponível para esta cobrança.".into()), 422, now).await,
+        }
+    }
+
+    /// The sandbox acquirer's tokenization, for wallets on provider `sandbox` only: checks the card the way an
+    /// acquirer would (Luhn, expiry, CVV) and answers a token that keeps the last four digits (the sandbox
+    /// acquirer decides by them). The number is neither stored nor logged.
+    async fn sandbox_tokenize(&self, charge: &Charge, req: &ApiRequest) -> Result<PageResponse, StoreError> {
+        let Some(setup) = &charge.setup.card else { return Ok(PageResponse::not_found()) };
+        let sandbox = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
+        if !sandbox {
+            return Ok(PageResponse::not_found());
+        }
+        let refuse = |message: &str| PageResponse::json(422, json!({"message": message}));
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let field = |k: &str| body[k].as_str().unwrap_or_default().trim().to_string();
+        let number: String = field("number").chars().filter(char::is_ascii_digit).collect();
+        if !(13..=19).contains(&number.len()) || !luhn(&number) {
+            return Ok(refuse("Número de cartão inválido."));
+        }
+        let expiry = field("expiry");
+        let valid_expiry = expiry.split_once('/').is_some_and(|(m, y)| m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m)) && y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()));
+        if !valid_expiry {
+            return Ok(refuse("Validade inválida, use MM/AA."));
+        }
+        let cvv = field("cvv");
+        if !(3..=4).contains(&cvv.len()) || !cvv.bytes().all(|b| b.is_ascii_digit()) || field("holder").is_empty() {
+            return Ok(refuse("Confira o nome e o CVV."));
+        }
+        let brand = card_brand(&number);
+        let token = format!("tok_sbx_{}{}", crate::charge::new_payment_token(), &number[number.len() - 4..]);
+        Ok(PageResponse::json(200, json!({"card_token": token, "brand": brand})))
     }
 
     async fn pix_qr(&self, charge: &Charge, png: bool, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
@@ -90,9 +289,9 @@ impl PayerPages<'_> {
         let Ok(code) = setup::pix_code(pix, settings, &merchant.name, amount) else { return Ok(PageResponse::not_found()) };
         let payload = code.payload();
         Ok(if png {
-            PageResponse { status: 200, content_type: PNG, body: pix_qr_png(&payload, 8).unwrap_or_default() }
+            PageResponse::bytes(PNG, pix_qr_png(&payload, 8).unwrap_or_default())
         } else {
-            PageResponse { status: 200, content_type: SVG, body: pix_qr_svg(&payload).unwrap_or_default().into_bytes() }
+            PageResponse::bytes(SVG, pix_qr_svg(&payload).unwrap_or_default().into_bytes())
         })
     }
 
@@ -128,7 +327,7 @@ impl PayerPages<'_> {
             "payer_document_label": label(&customer.document),
             "payer_address": address.unwrap_or_default(),
             "due_date": boleto.due_date.format("%d/%m/%Y").to_string(),
-            "amount": format!("R$ {}", boleto.amount.to_brl()),
+            "amount": boleto.amount.to_brl(),
             "issue_date": calendar::local_date(charge.created_at).format("%d/%m/%Y").to_string(),
             "document_number": charge.id.as_str()[charge.id.as_str().len() - 10..].to_ascii_uppercase(),
             "description": charge.description.as_str(),
@@ -140,18 +339,49 @@ impl PayerPages<'_> {
             "charge_id": charge.id,
             "barcode_svg": itf25_svg(&barcode),
         });
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        // `.html` templates are auto-escaped: merchant and payer names are data, not markup.
-        env.add_template("boleto.html", include_str!("../templates/pay/boleto.html")).expect("template parses");
-        let html = env.get_template("boleto.html").and_then(|t| t.render(ctx)).map_err(|e| corrupt(&e.to_string()))?;
+        let html = render("boleto.html", include_str!("../templates/pay/boleto.html"), ctx).map_err(|e| corrupt(&e))?;
         Ok(PageResponse::html(200, html))
     }
 }
 
 fn boleto_svg(charge: &Charge) -> PageResponse {
     match charge.setup.boleto.as_ref().and_then(|b| Barcode::parse(&b.barcode).ok()) {
-        Some(barcode) => PageResponse { status: 200, content_type: SVG, body: itf25_svg(&barcode).into_bytes() },
+        Some(barcode) => PageResponse::bytes(SVG, itf25_svg(&barcode).into_bytes()),
         None => PageResponse::not_found(),
+    }
+}
+
+/// Renders a payer template. `.html` names turn on auto-escaping: merchant and payer names are data, not markup.
+fn render(name: &str, source: &str, ctx: serde_json::Value) -> Result<String, String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template(name, source).map_err(|e| e.to_string())?;
+    env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| e.to_string())
+}
+
+/// The Luhn check digit, as card numbers carry it.
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// The brand by the card's leading digits (the common Brazilian brands).
+fn card_brand(number: &str) -> &'static str {
+    let prefix = |n: usize| number.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    match () {
+        _ if [401178, 401179, 431274, 438935, 451416, 457393, 504175, 506699, 509000, 627780, 636297, 636368].contains(&prefix(6)) => "Elo",
+        _ if [606282, 384100, 384140, 384160].contains(&prefix(6)) => "Hipercard",
+        _ if [34, 37].contains(&prefix(2)) => "Amex",
+        _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => "Master",
+        _ if number.starts_with('4') => "Visa",
+        _ => "Unknown",
     }
 }

@@ -261,22 +261,20 @@ async fn another_merchants_wallets_are_invisible() {
 
 #[tokio::test]
 async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
-    use cobranca::pages::PayerPages;
     let app = App::new().await;
     let mut payer = payer();
     payer["name"] = json!("Ana <script>alert(1)</script> Souza");
     let c = charge(&app, json!({"customer": payer, "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}})).await;
     let base = c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap().to_string();
-    let pages = PayerPages { store: app.store.as_ref() };
 
-    let svg = pages.handle("GET", &format!("{base}/pix.svg"), Utc::now()).await;
+    let svg = app.page("GET", &format!("{base}/pix.svg"), "").await;
     assert_eq!((svg.status, svg.content_type), (200, "image/svg+xml"));
     assert!(String::from_utf8(svg.body).unwrap().starts_with("<?xml"));
-    let png = pages.handle("GET", &format!("{base}/pix.png"), Utc::now()).await;
+    let png = app.page("GET", &format!("{base}/pix.png"), "").await;
     assert_eq!((png.status, png.content_type), (200, "image/png"));
     assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
 
-    let page = pages.handle("GET", &format!("{base}/boleto"), Utc::now()).await;
+    let page = app.page("GET", &format!("{base}/boleto"), "").await;
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.body).unwrap();
     let line = cobranca::pay::boleto::Linha::parse(c["boleto"]["digitable_line"].as_str().unwrap()).unwrap();
@@ -289,11 +287,11 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
     assert!(html.contains("CEP 01310-100"));
 
     app.register().await;
-    let html = String::from_utf8(pages.handle("GET", &format!("{base}/boleto"), Utc::now()).await.body).unwrap();
+    let html = String::from_utf8(app.page("GET", &format!("{base}/boleto"), "").await.body).unwrap();
     assert!(!html.contains("aguarde até 30 minutos"), "registered: no more waiting");
 
-    assert_eq!(pages.handle("GET", "/pay/not-a-real-token/boleto", Utc::now()).await.status, 404);
-    assert_eq!(pages.handle("GET", &format!("{base}/unknown"), Utc::now()).await.status, 404);
+    assert_eq!(app.page("GET", "/pay/not-a-real-token/boleto", "").await.status, 404);
+    assert_eq!(app.page("GET", &format!("{base}/unknown"), "").await.status, 404);
     app.call("POST", &format!("/v1/charges/{}/cancel", c["id"].as_str().unwrap()), Value::Null, &[]).await;
-    assert_eq!(pages.handle("GET", &format!("{base}/pix.svg"), Utc::now()).await.status, 410, "a cancelled charge offers nothing to pay");
+    assert_eq!(app.page("GET", &format!("{base}/pix.svg"), "").await.status, 410, "a cancelled charge offers nothing to pay");
 }

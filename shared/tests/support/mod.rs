@@ -22,6 +22,8 @@ use cobranca::adapters::sandbox::{SandboxAcquirer, SandboxBank};
 use cobranca::providers::{Provider, Providers};
 use cobranca::registration::{Registrar, SetupOutcome};
 use cobranca::wallet::Wallet;
+use cobranca::checkout::Checkout;
+use cobranca::pages::{PageResponse, PayerPages};
 use serde_json::Value;
 
 pub struct App {
@@ -57,6 +59,15 @@ impl App {
 
     pub fn api(&self) -> Api<'_> {
         Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test" }
+    }
+
+    /// A request to the payer's pages (`/pay/{token}/…`), as a browser sends it.
+    pub async fn page(&self, method: &str, path: &str, body: &str) -> PageResponse {
+        let checkout = Checkout { store: self.store.as_ref(), queue: &self.queue, events: &self.events, providers: &self.providers };
+        let pages = PayerPages { store: self.store.as_ref(), checkout, public_base_url: "https://pay.test" };
+        let content_type = if body.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers: HashMap::from([("content-type".into(), content_type.into())]), body: body.as_bytes().to_vec() };
+        pages.handle(&req, Utc::now()).await
     }
 
     /// Runs the queued payment-setup jobs (registrations, write-offs) as the register-payment function would.
