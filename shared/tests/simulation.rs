@@ -57,12 +57,12 @@ struct Sim {
     events: RecordingEventBus,
     key: ApiKey,
     secret: WebhookSecret,
+    providers: cobranca::providers::Providers,
 }
 
 impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
-        let providers = cobranca::adapters::config::providers().unwrap();
-        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &providers, public_base_url: "https://pay.sim" };
+        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim" };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
         let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
         let r = api.handle(&req, now).await;
@@ -118,7 +118,7 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     for wallet in cobranca::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
         store.put_wallet(&wallet).await.unwrap();
     }
-    let sim = Sim { store: store.clone(), queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret: WebhookSecret::generate().0 };
+    let sim = Sim { store: store.clone(), queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret: WebhookSecret::generate().0, providers: cobranca::adapters::config::providers(&aws).await.unwrap() };
 
     // The script: creation hours over the first 60 days; then payments, postponements, cancellations, opt-outs.
     let mut rng = StdRng::seed_from_u64(20261122);

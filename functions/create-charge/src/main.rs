@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let store = config::store(&aws)?;
     let events = config::event_bus(&aws)?;
     let queue = config::job_queue(&aws)?;
-    let providers = config::providers()?;
+    let providers = config::providers(&aws).await?;
     let public_base_url = config::public_base_url()?;
     let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), providers: &providers, public_base_url: &public_base_url };
     let api = &api;

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let aws = config::aws().await;
     let store = config::store(&aws)?;
-    let providers = config::providers()?;
+    let providers = config::providers(&aws).await?;
     let registrar = Registrar { store: store.as_ref(), providers: &providers };
     let registrar = &registrar;
     lambda_runtime::run(service_fn(move |event| lambda::register_batch(registrar, event))).await

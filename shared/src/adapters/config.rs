@@ -5,6 +5,8 @@ use std::sync::Arc;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::outbox::OutboxSender;
+use crate::adapters::bb::{BancoDoBrasil, BbConfig};
+use crate::adapters::cielo::{Cielo, CieloConfig};
 use crate::adapters::sandbox::{SandboxAcquirer, SandboxBank};
 use crate::providers::{Provider, Providers};
 use crate::adapters::sqs::SqsQueue;
@@ -49,12 +51,64 @@ pub fn sender(store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, Conf
 }
 
 /// The banks and acquirers wallets can name. The sandbox is always there (development, tests, demos);
-/// Banco do Brasil and Cielo are added when their credentials are configured.
-pub fn providers() -> Result<Providers, ConfigError> {
-    let providers = Providers::default()
+/// Banco do Brasil and Cielo are added when their credentials are configured: as JSON in
+/// `COBRANCA_BB_CREDENTIALS` / `COBRANCA_CIELO_CREDENTIALS` locally, or by reference to a Secrets Manager secret
+/// holding that JSON (`…_CREDENTIALS_ARN`) in AWS. `COBRANCA_BB_ENV` / `COBRANCA_CIELO_ENV` = `sandbox` points
+/// them at the institutions' own test environments (BB's homologação, Cielo's sandbox); `…_URL` variables override single endpoints (tests, proxies).
+pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigError> {
+    let mut providers = Providers::default()
         .with_bank(Provider::Sandbox, Arc::new(SandboxBank))
         .with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
+    let timeout = std::time::Duration::from_secs(10);
+    if let Some(c) = credentials(aws, "COBRANCA_BB_CREDENTIALS").await? {
+        let sandbox = std::env::var("COBRANCA_BB_ENV").is_ok_and(|e| e == "sandbox");
+        let url = |name: &str, production: &str, test: &str| std::env::var(name).unwrap_or_else(|_| (if sandbox { test } else { production }).to_string());
+        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_BB_CREDENTIALS lacks {k}")));
+        providers = providers.with_bank(
+            Provider::BancoDoBrasil,
+            Arc::new(BancoDoBrasil::new(BbConfig {
+                oauth_url: url("COBRANCA_BB_OAUTH_URL", "https://oauth.bb.com.br/oauth/token", "https://oauth.hm.bb.com.br/oauth/token"),
+                cobranca_base_url: url("COBRANCA_BB_COBRANCA_URL", "https://api.bb.com.br/cobrancas/v2", "https://api.hm.bb.com.br/cobrancas/v2"),
+                pix_base_url: url("COBRANCA_BB_PIX_URL", "https://api-pix.bb.com.br/pix/v2", "https://api.hm.bb.com.br/pix/v2"),
+                client_id: field("client_id")?,
+                client_secret: field("client_secret")?,
+                developer_application_key: field("developer_application_key")?,
+                timeout,
+            })),
+        );
+    }
+    if let Some(c) = credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await? {
+        let sandbox = std::env::var("COBRANCA_CIELO_ENV").is_ok_and(|e| e == "sandbox");
+        let default = if sandbox { "https://apisandbox.cieloecommerce.cielo.com.br" } else { "https://api.cieloecommerce.cielo.com.br" };
+        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_CIELO_CREDENTIALS lacks {k}")));
+        providers = providers.with_acquirer(
+            Provider::Cielo,
+            Arc::new(Cielo::new(CieloConfig {
+                api_url: std::env::var("COBRANCA_CIELO_URL").unwrap_or_else(|_| default.into()),
+                merchant_id: field("merchant_id")?,
+                merchant_key: field("merchant_key")?,
+                timeout,
+            })),
+        );
+    }
     Ok(providers)
+}
+
+/// A provider's credentials (a JSON object): from `{name}` itself, or the Secrets Manager secret `{name}_ARN`.
+async fn credentials(aws: &aws_config::SdkConfig, name: &str) -> Result<Option<serde_json::Value>, ConfigError> {
+    let raw = match (env(name), env(&format!("{name}_ARN"))) {
+        (Ok(v), _) => v,
+        (Err(_), Ok(arn)) => aws_sdk_secretsmanager::Client::new(aws)
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(|e| ConfigError(format!("reading {arn}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?
+            .secret_string
+            .ok_or_else(|| ConfigError(format!("{arn} has no string value")))?,
+        (Err(_), Err(_)) => return Ok(None),
+    };
+    serde_json::from_str(&raw).map(Some).map_err(|_| ConfigError(format!("{name} must be a JSON object")))
 }
 
 /// Base URL of payment links.
