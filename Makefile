@@ -1,6 +1,6 @@
 # cobranca — local development and tests. Everything installs itself into .local/ (gitignored).
-#   make dev    run cobranca locally: LocalStack + the four functions behind http://127.0.0.1:3000
-#   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, template lint)
+#   make dev    run cobranca locally: LocalStack + the functions behind http://127.0.0.1:3000
+#   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, browser, template lint)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= cobranca-local
@@ -10,7 +10,7 @@ TOOLS := $(CURDIR)/.local/venv-tools/bin
 # Loads the stack's resource names and LocalStack endpoint into a recipe's environment.
 WITH_STACK := set -a; . $(ENV_FILE); set +a;
 
-.PHONY: dev test install localstack deploy-local build lint lambda-build stop clean
+.PHONY: dev test browser-deps install localstack deploy-local build lint lambda-build stop clean
 
 install:
 	bash infra/local/install.sh
@@ -28,12 +28,20 @@ dev: deploy-local build
 	$(WITH_STACK) exec target/debug/local-runner serve --port $(PORT)
 
 # The régua simulation moves its stack's tick watermark 120 days ahead, so it gets a stack of its own.
-test: deploy-local build
+test: deploy-local build browser-deps
 	bash infra/local/deploy.sh cobranca-sim
-	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 COBRANCA_SIM_TABLE="$$(. .local/stack-cobranca-sim.env; echo $$COBRANCA_TABLE)" \
+	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 COBRANCA_REQUIRE_BROWSER=1 COBRANCA_SIM_TABLE="$$(. .local/stack-cobranca-sim.env; echo $$COBRANCA_TABLE)" \
 	  cargo test --workspace --no-fail-fast
 	VALIDATORS_HOME=$(CURDIR)/.local/validators bash tests/validators/run.sh 2000
 	bash infra/lint.sh
+
+# Debian's Chromium (apt, as root) and playwright-core for the browser test of the payer's page.
+browser-deps:
+	if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser-deps: install Debian's chromium (sudo apt-get install chromium)" >&2; exit 1; fi; fi
+	if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json; then \
+	  (cd tests/browser && npm ci --no-audit --no-fund --silent); fi
 
 lint: install
 	bash infra/lint.sh

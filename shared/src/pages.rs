@@ -37,6 +37,8 @@ const SVG: &str = "image/svg+xml";
 const PNG: &str = "image/png";
 const JS: &str = "text/javascript; charset=utf-8";
 const JSON_TYPE: &str = "application/json";
+/// The page's icon, so browsers do not ask for /favicon.ico (which is nobody's).
+const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0f5132"/><text x="8" y="12" font-size="10" text-anchor="middle" fill="#fff" font-family="sans-serif">R$</text></svg>"##;
 
 impl PageResponse {
     fn html(status: u16, body: String) -> Self {
@@ -95,6 +97,9 @@ impl PayerPages<'_> {
         // The script is the same for every charge: no lookup.
         if resource == "pay.js" && method == "GET" {
             return Ok(PageResponse::bytes(JS, include_bytes!("../templates/pay/pay.js").to_vec()));
+        }
+        if resource == "icon.svg" && method == "GET" {
+            return Ok(PageResponse::bytes(SVG, ICON.as_bytes().to_vec()));
         }
         // Tokens are 27 URL-safe characters; anything else cannot match and is not worth a read.
         if token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
