@@ -25,7 +25,7 @@ build:
 	cargo build --workspace --bins
 
 dev: deploy-local build
-	$(WITH_STACK) exec target/debug/local-runner serve --port $(PORT)
+	$(WITH_STACK) exec target/debug/local-runner serve --port $(PORT) --demo true
 
 # The régua simulation moves its stack's tick watermark 120 days ahead, so it gets a stack of its own.
 test: deploy-local build browser-deps

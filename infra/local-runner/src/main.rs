@@ -66,7 +66,7 @@ async fn main() -> Result<(), BoxError> {
         Some("serve") => serve(args).await,
         Some("create-merchant") => create_merchant(args).await,
         _ => {
-            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--sandbox-wallets true]");
+            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N] [--demo true]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--sandbox-wallets true]");
             std::process::exit(2);
         }
     }
@@ -203,6 +203,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     }
 
     let gateway = Arc::new(Gateway { routes });
+    let demo_gateway = gateway.clone();
     let local = Arc::new(Local { store, tick, queues });
     let stopping = local.clone();
     let app = Router::new()
@@ -212,7 +213,11 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         .with_state(local)
         .fallback(move |method, uri, headers, body| gateway.clone().handle(method, uri, headers, body));
 
-    println!("{}", json!({"event": "ready", "url": base_url, "merchant_id": merchant_id, "api_key": api_key.expose(), "webhook_secret": webhook_secret}));
+    let demo_link = if args.get("demo", "false") == "true" { demo_charge(&demo_gateway, api_key.expose()).await } else { None };
+    println!("{}", json!({"event": "ready", "url": base_url, "merchant_id": merchant_id, "api_key": api_key.expose(), "webhook_secret": webhook_secret, "demo_payment_url": demo_link}));
+    if let Some(link) = &demo_link {
+        eprintln!("\n  demo charge's payment link (open it in a browser): {link}");
+    }
     eprintln!(
         "\ncobranca is running at {base_url}\n  merchant:        {merchant_id} (Loja Exemplo Ltda)\n  API key:         {}\n  webhook secret:  {webhook_secret}\n  try: curl -s {base_url}/v1/customers -H 'Authorization: Bearer {}' -d '{{\"name\":\"Maria Silva\",\"document\":\"529.982.247-25\",\"email\":\"maria@example.com\"}}'\n",
         api_key.expose(),
@@ -223,6 +228,25 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         q.stop(Duration::from_secs(10)).await;
     }
     Ok(())
+}
+
+/// A demo charge (Pix, boleto, card in up to 12x) for `make dev`, created through the API like any client would.
+async fn demo_charge(gateway: &Arc<Gateway>, api_key: &str) -> Option<String> {
+    let due = (Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d").to_string();
+    let body = json!({
+        "customer": {"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
+                     "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}},
+        "amount": "150.00", "due_date": due, "description": "Mensalidade (demonstração)",
+        "payment_methods": ["pix", "boleto", "credit_card"], "max_installments": 12,
+        "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}
+    });
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {api_key}").parse().ok()?);
+    headers.insert("content-type", "application/json".parse().ok()?);
+    let response = gateway.clone().handle(axum::http::Method::POST, "/v1/charges".parse().ok()?, headers, body.to_string().into()).await;
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.ok()?;
+    let charge: Value = serde_json::from_slice(&bytes).ok()?;
+    charge["payment_url"].as_str().map(str::to_string)
 }
 
 async fn shutdown() {
