@@ -53,6 +53,7 @@ async fn an_open_charge_shows_every_way_to_pay_it() {
     assert!(!page.contains("529.982.247-25") && !page.contains("52998224725"), "the payer's CPF is masked");
     assert!(!raw.contains("<script>") && raw.contains("<script src="), "no inline script");
     assert!(!raw.contains("http://") && !raw.contains("https://fonts"), "nothing loaded from elsewhere");
+    eprintln!("payer page: {} bytes of HTML", raw.len());
     assert!(raw.len() < 20_000, "light: {} bytes", raw.len());
 }
 

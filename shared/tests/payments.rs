@@ -269,9 +269,11 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
 
     let svg = app.page("GET", &format!("{base}/pix.svg"), "").await;
     assert_eq!((svg.status, svg.content_type), (200, "image/svg+xml"));
+    eprintln!("pix qr svg: {} bytes", svg.body.len());
     assert!(String::from_utf8(svg.body).unwrap().starts_with("<?xml"));
     let png = app.page("GET", &format!("{base}/pix.png"), "").await;
     assert_eq!((png.status, png.content_type), (200, "image/png"));
+    eprintln!("pix qr png: {} bytes", png.body.len());
     assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
 
     let page = app.page("GET", &format!("{base}/boleto"), "").await;

@@ -257,20 +257,24 @@ pub fn pix_qr_png(payload: &str, scale: u32) -> Result<Vec<u8>, PixError> {
     let colors = code.to_colors();
     let quiet = 4;
     let side = (modules + 2 * quiet) * scale;
-    let mut pixels = vec![255u8; (side * side) as usize];
+    // One bit per pixel (1 = white): an 8th of the raw size, so the PNG stays a few kB for a slow phone.
+    let row_bytes = side.div_ceil(8) as usize;
+    let mut pixels = vec![0xFFu8; row_bytes * side as usize];
     for (i, color) in colors.iter().enumerate() {
         if *color == qrcode::Color::Dark {
             let (mx, my) = (i as u32 % modules + quiet, i as u32 / modules + quiet);
             for y in my * scale..(my + 1) * scale {
-                let row = (y * side) as usize;
-                pixels[row + (mx * scale) as usize..row + ((mx + 1) * scale) as usize].fill(0);
+                for x in mx * scale..(mx + 1) * scale {
+                    pixels[y as usize * row_bytes + x as usize / 8] &= !(0x80 >> (x % 8));
+                }
             }
         }
     }
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, side, side);
     encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_depth(png::BitDepth::One);
+    encoder.set_compression(png::Compression::Best);
     let mut writer = encoder.write_header().map_err(|_| PixError::TooLargeForQr)?;
     writer.write_image_data(&pixels).map_err(|_| PixError::TooLargeForQr)?;
     writer.finish().map_err(|_| PixError::TooLargeForQr)?;
