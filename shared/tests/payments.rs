@@ -297,3 +297,15 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
     app.call("POST", &format!("/v1/charges/{}/cancel", c["id"].as_str().unwrap()), Value::Null, &[]).await;
     assert_eq!(app.page("GET", &format!("{base}/pix.svg"), "").await.status, 410, "a cancelled charge offers nothing to pay");
 }
+
+#[tokio::test]
+async fn a_reminder_after_the_due_date_asks_for_the_amount_with_the_fine() {
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "100.00", "payment_methods": ["pix"], "max_installments": 1, "late_fees": {"fine": {"kind": "percent", "value": "2"}}})).await;
+    let after_due = c["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").expect("an after_due reminder").clone();
+    let at: DateTime<Utc> = after_due["scheduled_at"].as_str().unwrap().parse().unwrap();
+    app.tick_and_deliver(at).await;
+    let outbox = app.store.outbox().await.unwrap();
+    let sent = outbox.iter().find(|e| e.charge_id.as_str() == c["id"].as_str().unwrap() && e.step == "after_due").expect("after_due sent");
+    assert!(sent.text.contains("R$ 102,00"), "{}", sent.text);
+}
