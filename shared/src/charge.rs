@@ -1,6 +1,7 @@
 //! Charges: what a payer owes a merchant, by when, and how they may pay.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
@@ -42,6 +43,9 @@ pub struct Charge {
     /// The boleto, Pix and card arrangements issued for the payer.
     #[serde(default)]
     pub setup: PaymentSetup,
+    /// Received so far in partial payments; the balance is what `amount_due` prices minus this.
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub received: Decimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -59,6 +63,11 @@ impl Charge {
         amount_due(&self.terms(), day)
     }
 
+    /// What is left to pay on `day`: the amount due that day less what partial payments already brought in.
+    pub fn balance_due(&self, day: NaiveDate) -> Decimal {
+        (self.amount_due(day).total - self.received).max(Decimal::ZERO)
+    }
+
     /// Whether a payment at `at` is still accepted: the charge is open and not past `expires_at`.
     pub fn payable_at(&self, at: DateTime<Utc>) -> bool {
         self.status.is_open() && self.expires_at.is_none_or(|e| at < e)
@@ -70,6 +79,8 @@ impl Charge {
 pub enum ChargeStatus {
     Pending,
     Overdue,
+    /// Part of it was paid; the balance is still owed and the régua goes on for it.
+    PartiallyPaid,
     Paid,
     Cancelled,
     Expired,
@@ -80,6 +91,7 @@ impl ChargeStatus {
         match self {
             Self::Pending => "pending",
             Self::Overdue => "overdue",
+            Self::PartiallyPaid => "partially_paid",
             Self::Paid => "paid",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
@@ -87,12 +99,12 @@ impl ChargeStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Overdue, Self::Paid, Self::Cancelled, Self::Expired].into_iter().find(|c| c.as_str() == s)
+        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired].into_iter().find(|c| c.as_str() == s)
     }
 
     /// Whether a payer can still pay, and so whether reminders still make sense.
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Pending | Self::Overdue)
+        matches!(self, Self::Pending | Self::Overdue | Self::PartiallyPaid)
     }
 }
 

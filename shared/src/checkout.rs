@@ -213,19 +213,20 @@ impl Checkout<'_> {
     }
 }
 
-/// Today's amount due in São Paulo, as money.
+/// What is left to pay today (São Paulo), as money.
 pub fn amount_today(charge: &Charge, now: DateTime<Utc>) -> Result<Money, CheckoutError> {
-    Money::from_decimal(charge.amount_due(calendar::local_date(now)).total).map_err(|e| CheckoutError::Internal(e.to_string()))
+    Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| CheckoutError::Internal(e.to_string()))
 }
 
 /// `amount_due`, `late_fees`, `expires_at`, `wallets` and one object per offered method, as of `now`.
 pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_url: &str, now: DateTime<Utc>) -> Value {
     let today = calendar::local_date(now);
     let due = c.amount_due(today);
+    let balance = c.balance_due(today);
     let payable = c.payable_at(now);
     let base = payment_url(base_url, &c.payment_token);
     let wallet = |id: &WalletId| wallets.iter().find(|w| &w.id == id);
-    let amount_today = Money::from_decimal(due.total).ok();
+    let amount_today = Money::from_decimal(balance).ok();
 
     let pix = c.setup.pix.as_ref().and_then(|p| {
         let WalletConfig::Pix(settings) = &wallet(&p.wallet_id)?.config else { return None };
@@ -273,6 +274,8 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
         .collect();
     json!({
         "amount_due": due,
+        "received": c.received,
+        "balance_due": balance,
         "late_fees": c.late_fees,
         "expires_at": c.expires_at,
         "wallets": options,

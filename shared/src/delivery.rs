@@ -139,7 +139,7 @@ impl Delivery<'_> {
                 .iter()
                 .map(|(_, c)| ChargeLine {
                     description: c.description.as_str().to_string(),
-                    amount: crate::money::brl(c.amount_due(crate::calendar::local_date(now)).total),
+                    amount: crate::money::brl(c.balance_due(crate::calendar::local_date(now))),
                     due_date: notification::date_br(c.due_date.date()),
                     payment_url: payment_url(self.public_base_url, &c.payment_token),
                 })

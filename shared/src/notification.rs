@@ -142,8 +142,8 @@ impl MessageContext {
             merchant_document: merchant.document.formatted(),
             merchant_document_kind: merchant.document.kind().to_uppercase(),
             description: charge.description.as_str().to_string(),
-            // What is owed on the day the message goes out, by the one pricing rule (discount, fine, interest).
-            amount: crate::money::brl(charge.amount_due(today).total),
+            // What is left to pay on the day the message goes out, by the one pricing rule (discount, fine, interest).
+            amount: crate::money::brl(charge.balance_due(today)),
             amount_paid: charge.amount.to_brl(),
             due_date: date_br(due),
             paid_date: charge.paid_at.map(|t| date_br(calendar::local_date(t))).unwrap_or_default(),

@@ -144,6 +144,7 @@ impl PayerPages<'_> {
             "pending" => "Em aberto",
             "overdue" => "Vencida",
             "paid" => "Paga",
+            "partially_paid" => "Paga em parte",
             "cancelled" => "Cancelada",
             _ => "Expirada",
         };
@@ -200,7 +201,8 @@ impl PayerPages<'_> {
             "original": charge.amount.to_brl(),
             "paid_at": charge.paid_at.map(|t| t.with_timezone(&chrono_tz::America::Sao_Paulo).format("%d/%m/%Y %H:%M").to_string()),
             "charge_ref": charge.id.as_str()[charge.id.as_str().len() - 10..].to_ascii_uppercase(),
-            "due": {"total": money(due.total), "original": money(due.original), "discount": nonzero(due.discount), "abatement": nonzero(due.abatement),
+            "received": nonzero(charge.received),
+            "due": {"total": money(charge.balance_due(today)), "original": money(due.original), "discount": nonzero(due.discount), "abatement": nonzero(due.abatement),
                     "fine": nonzero(due.fine), "interest": nonzero(due.interest), "days_late": due.days_late},
             "instructions": charge.late_fees.describe(charge.amount, charge.due_date.date()),
             "choices": choices,
@@ -290,7 +292,7 @@ impl PayerPages<'_> {
         let Some(wallet) = self.store.get_wallet(&charge.merchant_id, &pix.wallet_id).await? else { return Ok(PageResponse::not_found()) };
         let WalletConfig::Pix(settings) = &wallet.config else { return Ok(PageResponse::not_found()) };
         let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
-        let amount = Money::from_decimal(charge.amount_due(calendar::local_date(now)).total).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
+        let amount = Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
         let Ok(code) = setup::pix_code(pix, settings, &merchant.name, amount) else { return Ok(PageResponse::not_found()) };
         let payload = code.payload();
         Ok(if png {

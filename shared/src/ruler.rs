@@ -688,6 +688,7 @@ mod tests {
             expires_at: None,
             wallet_ids: vec![],
             setup: Default::default(),
+            received: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,

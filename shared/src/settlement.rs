@@ -67,8 +67,9 @@ impl Settlement<'_> {
             let Some(charge) = self.store.get_charge(&merchant_id, &charge_id).await? else {
                 return Err(StoreError::Corrupt { key: charge_id.to_string(), message: "reference without charge".into() }.into());
             };
-            // What was owed on the day the payer paid (discounts, fines and interest included), by the one rule.
-            let owed = charge.amount_due(crate::calendar::local_date(notice.paid_at)).total;
+            // What was left to pay on the day the payer paid (discounts, fines, interest and earlier partial
+            // payments included), by the one rule.
+            let owed = charge.balance_due(crate::calendar::local_date(notice.paid_at));
             let outcome = if !charge.payable_at(notice.paid_at) {
                 PaymentOutcome::FlaggedForRefund
             } else if notice.amount.as_decimal() >= owed {
@@ -89,15 +90,22 @@ impl Settlement<'_> {
                 received_at: now,
                 outcome,
             };
-            let paid = (outcome == PaymentOutcome::Settled).then(|| {
-                let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), updated_at: now, version: charge.version + 1, ..charge.clone() };
-                // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
-                if notice.method != PaymentMethod::Boleto {
-                    registration::supersede_boleto(&mut paid);
+            let received = charge.received + notice.amount.as_decimal();
+            let updated = match outcome {
+                PaymentOutcome::Settled => {
+                    let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, updated_at: now, version: charge.version + 1, ..charge.clone() };
+                    // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
+                    if notice.method != PaymentMethod::Boleto {
+                        registration::supersede_boleto(&mut paid);
+                    }
+                    Some(paid)
                 }
-                paid
-            });
-            let recorded = match self.store.record_payment(&payment, paid.as_ref().map(|c| (c, charge.version))).await {
+                // Part of it: the balance stays open and the régua goes on for it.
+                PaymentOutcome::Partial => Some(Charge { status: ChargeStatus::PartiallyPaid, received, updated_at: now, version: charge.version + 1, ..charge.clone() }),
+                PaymentOutcome::FlaggedForRefund => None,
+            };
+            let paid = updated.as_ref().filter(|c| c.status == ChargeStatus::Paid).cloned();
+            let recorded = match self.store.record_payment(&payment, updated.as_ref().map(|c| (c, charge.version))).await {
                 Ok(r) => r,
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -107,7 +115,7 @@ impl Settlement<'_> {
                     self.after_paid(&paid, notice, now).await?;
                     Ok(Settled::Paid { charge: paid })
                 }
-                (PaymentRecorded::Recorded, None) => Ok(Settled::Recorded { charge, outcome }),
+                (PaymentRecorded::Recorded, None) => Ok(Settled::Recorded { charge: updated.unwrap_or(charge), outcome }),
                 (PaymentRecorded::Duplicate, _) => {
                     // The first delivery may have died before its follow-ups: redo them, they are idempotent.
                     if charge.status == ChargeStatus::Paid {

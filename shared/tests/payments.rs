@@ -309,3 +309,24 @@ async fn a_reminder_after_the_due_date_asks_for_the_amount_with_the_fine() {
     let sent = outbox.iter().find(|e| e.charge_id.as_str() == c["id"].as_str().unwrap() && e.step == "after_due").expect("after_due sent");
     assert!(sent.text.contains("R$ 102,00"), "{}", sent.text);
 }
+
+#[tokio::test]
+async fn a_partial_payment_leaves_the_balance_open_and_the_rest_settles_it() {
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "100.00", "payment_methods": ["pix"], "max_installments": 1})).await;
+    let id = c["id"].as_str().unwrap();
+    let pay = |event: &str, amount: &str| json!({"type":"payment.confirmed","data":{"charge_id": id,"amount": amount,"paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id": event}});
+
+    let (status, body) = app.webhook("msg_part_1", &pay("E2E-PART-1", "40.00")).await;
+    assert_eq!((status, body["result"].as_str(), body["charge_status"].as_str()), (202, Some("partial"), Some("partially_paid")), "{body}");
+    let after = get(&app, &c["id"]).await;
+    assert_eq!((after["received"].as_str(), after["balance_due"].as_str()), (Some("40.00"), Some("60.00")));
+    assert_eq!(parse_brcode(after["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(), Some(Money::parse("60.00").unwrap()), "the Pix code asks for the rest");
+    assert!(after["reminders"].as_array().unwrap().iter().any(|r| r["state"] == "planned"), "the régua goes on for the balance");
+    let page = String::from_utf8(app.page("GET", c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap(), "").await.body).unwrap();
+    assert!(page.contains("Falta pagar") && page.contains("R$ 60,00") && page.contains("Já recebido"), "the page shows the balance");
+
+    let (status, body) = app.webhook("msg_part_2", &pay("E2E-PART-2", "60.00")).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("applied")), "{body}");
+    assert_eq!(get(&app, &c["id"]).await["status"], "paid");
+}

@@ -99,6 +99,7 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         expires_at: None,
         wallet_ids: vec![],
         setup: Default::default(),
+        received: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,

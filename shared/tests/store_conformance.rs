@@ -63,6 +63,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         expires_at: None,
         wallet_ids: vec![],
         setup: Default::default(),
+        received: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,
