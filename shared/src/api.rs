@@ -629,6 +629,17 @@ impl Api<'_> {
 pub struct WebhookApi<'a> {
     pub settlement: Settlement<'a>,
     pub secrets: &'a [WebhookSecret],
+    /// How PSPs' BCB Pix webhooks prove who they are; None turns `/v1/webhooks/pix` off.
+    pub pix_auth: Option<&'a PixWebhookAuth>,
+}
+
+/// PSPs post the BCB Pix webhook without a signature: in AWS, API Gateway's mutual TLS checks their client
+/// certificate (custom domain with a truststore, default endpoint disabled); without it, a shared secret in the
+/// `x-webhook-secret` header (development, or PSPs that support custom headers).
+#[derive(Clone)]
+pub enum PixWebhookAuth {
+    MutualTls,
+    SharedSecret(String),
 }
 
 impl WebhookApi<'_> {
@@ -641,17 +652,22 @@ impl WebhookApi<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-        let ["v1", "webhooks", provider] = segments.as_slice() else {
-            return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
+        // The BCB Pix API has PSPs post to the configured URL plus "/pix".
+        let provider = match segments.as_slice() {
+            ["v1", "webhooks", provider] => *provider,
+            ["v1", "webhooks", "pix", "pix"] => "pix",
+            _ => return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found")),
         };
         if req.method != "POST" {
             return Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed"));
         }
-        if *provider != "cobranca" {
-            return Err(ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider"));
-        }
         if req.body.len() > MAX_BODY_BYTES {
             return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
+        }
+        match provider {
+            "cobranca" => {}
+            "pix" => return self.bcb_pix(req, now).await,
+            _ => return Err(ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider")),
         }
         let id = req.header("webhook-id");
         webhook::verify(self.secrets, id, req.header("webhook-timestamp"), req.header("webhook-signature"), &req.body, now)
@@ -670,6 +686,40 @@ impl WebhookApi<'_> {
             Settled::Recorded { charge, outcome } => ApiResponse::json(202, &json!({"result": outcome, "charge_id": charge.id, "charge_status": charge.status})),
             Settled::Unmatched => ApiResponse::json(202, &json!({"result": "unmatched"})),
         })
+    }
+}
+
+impl WebhookApi<'_> {
+    /// `POST /v1/webhooks/pix`: the BCB Pix API webhook, one or more received Pix, each matched by txid.
+    async fn bcb_pix(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let unauthorized = || ApiError::new(401, "unauthorized", "origem do webhook Pix não autenticada / Pix webhook sender not authenticated");
+        match self.pix_auth {
+            None => return Err(ApiError::new(404, "unknown_provider", "webhook Pix não configurado / Pix webhook not configured")),
+            Some(PixWebhookAuth::MutualTls) => {}
+            Some(PixWebhookAuth::SharedSecret(secret)) => {
+                use subtle::ConstantTimeEq;
+                // Constant time, so the secret cannot be guessed byte by byte from response times.
+                if !req.header("x-webhook-secret").is_some_and(|given| bool::from(given.as_bytes().ct_eq(secret.as_bytes()))) {
+                    return Err(unauthorized());
+                }
+            }
+        }
+        let notices = webhook::parse_bcb_pix(&req.body).map_err(|e| match e {
+            webhook::PayloadError::Field { field, message } => ApiError::invalid(field, message),
+            other => ApiError::new(400, "malformed_json", other.to_string()),
+        })?;
+        let raw = String::from_utf8_lossy(&req.body);
+        let mut results = Vec::new();
+        for notice in &notices {
+            let result = match self.settlement.apply(notice, &raw, now).await.map_err(ApiError::internal)? {
+                Settled::Paid { charge } => json!({"endToEndId": notice.provider_payment_id, "result": "applied", "charge_id": charge.id}),
+                Settled::Duplicate { charge } => json!({"endToEndId": notice.provider_payment_id, "result": "duplicate", "charge_id": charge.id}),
+                Settled::Recorded { charge, outcome } => json!({"endToEndId": notice.provider_payment_id, "result": outcome, "charge_id": charge.id}),
+                Settled::Unmatched => json!({"endToEndId": notice.provider_payment_id, "result": "unmatched"}),
+            };
+            results.push(result);
+        }
+        Ok(ApiResponse::json(200, &json!({"results": results})))
     }
 }
 

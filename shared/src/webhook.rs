@@ -173,10 +173,71 @@ pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<PaymentNotice, Payl
     })
 }
 
+/// Parses the BCB Pix API webhook a PSP sends for received Pix:
+/// `{"pix":[{"endToEndId","txid","valor":"110.00","horario":"2020-09-10T13:03:33.902Z","infoPagador",
+/// "devolucoes":[…]}]}`. Each Pix becomes a notice keyed by its endToEndId (unique per payment in the SPI), so a
+/// redelivered webhook is recognised. Refunds (`devolucoes`) are not applied yet: they are logged.
+pub fn parse_bcb_pix(body: &[u8]) -> Result<Vec<PaymentNotice>, PayloadError> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        pix: Vec<Pix>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Pix {
+        end_to_end_id: String,
+        #[serde(default)]
+        txid: Option<String>,
+        valor: String,
+        horario: String,
+        #[serde(default)]
+        devolucoes: Vec<serde_json::Value>,
+    }
+    let env: Envelope = serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+    let field = |field, message: String| PayloadError::Field { field, message };
+    env.pix
+        .into_iter()
+        .map(|p| {
+            // E + ISPB (8) + yyyyMMddHHmm + 11 alphanumerics: 32 characters.
+            if p.end_to_end_id.len() != 32 || !p.end_to_end_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(field("pix.endToEndId", "32 caracteres alfanuméricos / 32 alphanumeric characters".into()));
+            }
+            if !p.devolucoes.is_empty() {
+                tracing::warn!(end_to_end_id = %p.end_to_end_id, refunds = p.devolucoes.len(), "pix refunds received; not applied yet");
+            }
+            let txid = p.txid.unwrap_or_default();
+            Ok(PaymentNotice {
+                event_id: format!("pix:{}", p.end_to_end_id),
+                provider: "pix".into(),
+                charge_id: crate::pay::setup::charge_of_txid(&txid),
+                raw_charge_ref: txid.chars().take(35).collect(),
+                amount: Money::parse(&p.valor).map_err(|e| field("pix.valor", e.to_string()))?,
+                paid_at: DateTime::parse_from_rfc3339(&p.horario).map_err(|e| field("pix.horario", e.to_string()))?.with_timezone(&Utc),
+                method: PaymentMethod::Pix,
+                provider_payment_id: p.end_to_end_id,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn reads_the_bcb_pix_webhook() {
+        let body = br#"{"pix":[{"endToEndId":"E12345678202009091221abcdef12345","txid":"1JD5X7K2M3N4P5Q6R7S8T9V0W","valor":"110.00","horario":"2020-09-09T20:15:00.358Z","infoPagador":"0123456789"},
+                               {"endToEndId":"E12345678202009091221kkkkkkkkkkk","valor":"0.01","horario":"2020-09-09T20:16:00Z"}]}"#;
+        let notices = parse_bcb_pix(body).unwrap();
+        assert_eq!(notices.len(), 2);
+        assert_eq!(notices[0].charge_id.as_ref().map(|c| c.as_str()), Some("chg_01jd5x7k2m3n4p5q6r7s8t9v0w"));
+        assert_eq!((notices[0].amount, notices[0].method), (Money::parse("110.00").unwrap(), PaymentMethod::Pix));
+        assert_eq!(notices[0].event_id, "pix:E12345678202009091221abcdef12345");
+        assert_eq!(notices[1].charge_id, None, "no txid: kept as unmatched");
+        assert!(matches!(parse_bcb_pix(br#"{"pix":[{"endToEndId":"E1","valor":"1.00","horario":"2020-09-09T20:16:00Z"}]}"#), Err(PayloadError::Field { field: "pix.endToEndId", .. })));
+        assert!(matches!(parse_bcb_pix(br#"{"pix":[{"endToEndId":"E12345678202009091221kkkkkkkkkkk","valor":"1,00","horario":"2020-09-09T20:16:00Z"}]}"#), Err(PayloadError::Field { field: "pix.valor", .. })));
+    }
 
     // The Standard Webhooks reference vector (../shared/reference/brazil-formats.md).
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -330,3 +330,25 @@ async fn a_partial_payment_leaves_the_balance_open_and_the_rest_settles_it() {
     assert_eq!((status, body["result"].as_str()), (200, Some("applied")), "{body}");
     assert_eq!(get(&app, &c["id"]).await["status"], "paid");
 }
+
+#[tokio::test]
+async fn a_psp_pix_webhook_is_matched_by_txid_once() {
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "150.00", "payment_methods": ["pix"], "max_installments": 1})).await;
+    let pix = json!({"pix": [
+        {"endToEndId": "E00000000202611221000abcdef12345", "txid": c["pix"]["txid"], "valor": "150.00", "horario": Utc::now().to_rfc3339(), "infoPagador": "Mensalidade"},
+        {"endToEndId": "E00000000202611221000zzzzzzzzzzz", "txid": "fc9a4366ff3d4964b5dbc6c91a8722d3", "valor": "9.99", "horario": Utc::now().to_rfc3339()}
+    ]});
+    let (status, _) = app.pix_webhook(&pix, "wrong").await;
+    assert_eq!(status, 401);
+    assert_eq!(get(&app, &c["id"]).await["status"], "pending", "nothing changed without the secret");
+
+    let (status, body) = app.pix_webhook(&pix, "pix-secret").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["result"], "applied");
+    assert_eq!(body["results"][1]["result"], "unmatched", "someone else's txid is kept for reconciliation");
+    assert_eq!(get(&app, &c["id"]).await["status"], "paid");
+    let (_, again) = app.pix_webhook(&pix, "pix-secret").await;
+    assert_eq!(again["results"][0]["result"], "duplicate");
+    assert_eq!(app.store.payments_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
+}

@@ -1,4 +1,4 @@
-//! POST /v1/webhooks/{provider}: signed payment notices from payment providers.
+//! POST /v1/webhooks/{provider}: payment notices from providers (our signed `cobranca` protocol, the BCB Pix API).
 
 use cobranca::api::WebhookApi;
 use cobranca::settlement::Settlement;
@@ -16,12 +16,14 @@ async fn main() -> Result<(), Error> {
     let queue = config::job_queue(&aws)?;
     // Fetched on the first request, not at start-up: keeps cold starts short.
     let secrets = OnceCell::new();
-    let (aws, secrets, store, events, queue) = (&aws, &secrets, &store, &events, &queue);
+    let pix_auth = config::pix_webhook_auth();
+    let (aws, secrets, store, events, queue, pix_auth) = (&aws, &secrets, &store, &events, &queue, &pix_auth);
     lambda_http::run(service_fn(move |req: Request| async move {
         let secrets = secrets.get_or_try_init(|| config::webhook_secrets(aws)).await?;
         let api = WebhookApi {
             settlement: Settlement { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() },
             secrets,
+            pix_auth: pix_auth.as_ref(),
         };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))

@@ -111,6 +111,15 @@ async fn credentials(aws: &aws_config::SdkConfig, name: &str) -> Result<Option<s
     serde_json::from_str(&raw).map(Some).map_err(|_| ConfigError(format!("{name} must be a JSON object")))
 }
 
+/// How the BCB Pix webhook is authenticated: `COBRANCA_PIX_WEBHOOK_MTLS=true` behind API Gateway mutual TLS, or
+/// a shared secret in `COBRANCA_PIX_WEBHOOK_SECRET`; neither turns the route off.
+pub fn pix_webhook_auth() -> Option<crate::api::PixWebhookAuth> {
+    if std::env::var("COBRANCA_PIX_WEBHOOK_MTLS").is_ok_and(|v| v == "true") {
+        return Some(crate::api::PixWebhookAuth::MutualTls);
+    }
+    env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::PixWebhookAuth::SharedSecret)
+}
+
 /// Base URL of payment links.
 pub fn public_base_url() -> Result<String, ConfigError> {
     env("COBRANCA_PUBLIC_BASE_URL")

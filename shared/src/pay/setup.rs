@@ -114,6 +114,18 @@ pub fn cobv_txid(charge: &ChargeId, revision: u16) -> String {
     }
 }
 
+/// The charge a Pix txid points to: a static code's 25 characters or a cobv's 26 (plus its revision).
+/// Txids that are not ours (another system's, or "***") match nothing.
+pub fn charge_of_txid(txid: &str) -> Option<ChargeId> {
+    let ulid = match txid.len() {
+        25 => format!("0{txid}"),
+        26..=35 => txid.get(..26)?.to_string(),
+        _ => return None,
+    };
+    let id = ChargeId::parse(&format!("{}_{}", ChargeId::PREFIX, ulid.to_ascii_lowercase())).ok()?;
+    (static_txid(&id) == txid || txid.starts_with(&cobv_txid(&id, 0))).then_some(id)
+}
+
 /// Issues a boleto under a Banco do Brasil agreement: nosso número = convênio + a 10-digit sequence unique
 /// within the agreement, laid out in BB's campo livre.
 pub fn issue_boleto(
@@ -197,6 +209,15 @@ mod tests {
         assert_eq!(cobv_txid(&charge_id(), 0), "01JD5X7K2M3N4P5Q6R7S8T9V0W");
         assert_eq!(cobv_txid(&charge_id(), 3), "01JD5X7K2M3N4P5Q6R7S8T9V0WR3");
         assert!((26..=35).contains(&cobv_txid(&charge_id(), 999).len()));
+    }
+
+    #[test]
+    fn a_txid_leads_back_to_its_charge() {
+        assert_eq!(charge_of_txid(&static_txid(&charge_id())), Some(charge_id()));
+        assert_eq!(charge_of_txid(&cobv_txid(&charge_id(), 0)), Some(charge_id()));
+        assert_eq!(charge_of_txid(&cobv_txid(&charge_id(), 7)), Some(charge_id()));
+        assert_eq!(charge_of_txid("***"), None);
+        assert_eq!(charge_of_txid("fc9a4366ff3d4964b5dbc6c91a8722d3"), None);
     }
 
     #[test]

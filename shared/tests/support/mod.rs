@@ -61,6 +61,17 @@ impl App {
         Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test" }
     }
 
+    /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
+    pub async fn pix_webhook(&self, body: &Value, secret: &str) -> (u16, Value) {
+        let auth = cobranca::api::PixWebhookAuth::SharedSecret("pix-secret".into());
+        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth) };
+        let headers = HashMap::from([("x-webhook-secret".to_string(), secret.to_string()), ("content-type".into(), "application/json".into())]);
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes() };
+        let r = api.handle(&req, Utc::now()).await;
+        self.drain().await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
     /// A request to the payer's pages (`/pay/{token}/…`), as a browser sends it.
     pub async fn page(&self, method: &str, path: &str, body: &str) -> PageResponse {
         let checkout = Checkout { store: self.store.as_ref(), queue: &self.queue, events: &self.events, providers: &self.providers };
@@ -125,6 +136,7 @@ impl App {
         let api = WebhookApi {
             settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
             secrets: std::slice::from_ref(&self.secret),
+            pix_auth: None,
         };
         let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() };
         let r = api.handle(&req, Utc::now()).await;
