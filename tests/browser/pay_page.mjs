@@ -7,6 +7,7 @@
 import { chromium, devices } from "playwright-core";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 
 const base = process.env.COBRANCA_URL;
@@ -71,6 +72,20 @@ try {
     assert.equal(label.trim(), `6x de ${brl(six.installment_amount)} — total ${brl(six.total)}`);
 
     await page.screenshot({ path: `${out}/open-${name}.png`, fullPage: true });
+    await context.close();
+  }
+
+  // Accessibility: axe-core (WCAG 2 A/AA rules) finds nothing serious on the open page. axe is injected as an
+  // inline script, which our CSP forbids, so this one context bypasses the CSP.
+  {
+    const context = await browser.newContext({ ...devices["Pixel 7"], locale: "pt-BR", bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(charge.payment_url);
+    await page.addScriptTag({ path: createRequire(import.meta.url).resolve("axe-core/axe.min.js") });
+    const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa"] } }));
+    const serious = result.violations.filter((v) => ["serious", "critical"].includes(v.impact));
+    assert.ok(result.passes.length > 10, "axe ran its rules");
+    assert.deepEqual(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], "accessibility violations");
     await context.close();
   }
 
