@@ -108,6 +108,7 @@ enum Create {
 }
 
 mod payments;
+mod reconciliation;
 
 
 pub struct Api<'a> {
@@ -139,13 +140,15 @@ impl Api<'_> {
                 | ["v1", "charges", _, "schedule" | "cancel" | "wallet" | "card-payments"]
                 | ["v1", "wallets"]
                 | ["v1", "wallets", _]
+                | ["v1", "reconciliation", "cnab240"]
                 | ["v1", "ruler"]
                 | ["v1", "ruler", "preview"]
         );
         if !known {
             return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
         }
-        if req.body.len() > MAX_BODY_BYTES {
+        let limit = if segments == ["v1", "reconciliation", "cnab240"] { reconciliation::MAX_CNAB_BYTES } else { MAX_BODY_BYTES };
+        if req.body.len() > limit {
             return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
         }
         let merchant = self.authenticate(req).await?;
@@ -160,6 +163,7 @@ impl Api<'_> {
             ("POST", ["v1", "charges", id, "wallet"]) => self.choose_wallet(&merchant, id, req, now).await,
             ("POST", ["v1", "charges", id, "card-payments"]) => self.pay_by_card(&merchant, id, req, now).await,
             ("POST", ["v1", "wallets"]) => self.create_wallet(&merchant, req, now).await,
+            ("POST", ["v1", "reconciliation", "cnab240"]) => self.import_cnab240(&merchant, req, now).await,
             ("GET", ["v1", "wallets"]) => self.list_wallets(&merchant).await,
             ("GET", ["v1", "wallets", id]) => self.get_wallet(&merchant, id).await,
             ("GET", ["v1", "ruler"]) => self.get_ruler(&RulerScope::Merchant(merchant.id.clone())).await,

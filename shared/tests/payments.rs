@@ -352,3 +352,41 @@ async fn a_psp_pix_webhook_is_matched_by_txid_once() {
     assert_eq!(again["results"][0]["result"], "duplicate");
     assert_eq!(app.store.payments_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_cnab_240_return_file_settles_boletos_once() {
+    use cobranca::pay::cnab240::fixtures::*;
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "150.00", "payment_methods": ["boleto"], "max_installments": 1})).await;
+    app.register().await;
+    let nosso = c["boleto"]["nosso_numero"].as_str().unwrap();
+    let due = date(&c["due_date"]).format("%d%m%Y").to_string();
+    let paid_on = Utc::now().date_naive().format("%d%m%Y").to_string();
+    let mut lines = vec![file_header(), batch_header()];
+    lines.extend([
+        segment_t(1, "06", nosso, &due, 15000),
+        segment_u(2, "06", 15000, 0, &paid_on),
+        segment_t(3, "06", "99999990000000001", &due, 5000),
+        segment_u(4, "06", 5000, 0, &paid_on),
+        segment_t(5, "02", nosso, &due, 15000),
+        segment_u(6, "02", 0, 0, &paid_on),
+    ]);
+    lines.extend(trailers(8));
+    let file = lines.join("\r\n");
+
+    let import = |body: String| async { app.call_raw("POST", "/v1/reconciliation/cnab240", body).await };
+    let (status, first) = import(file.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!((first["titles"].as_u64(), first["settlements"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(first["results"][0]["result"], "applied");
+    assert_eq!(first["results"][1]["result"], "unmatched", "a title that is not ours is kept, not dropped");
+    assert_eq!(get(&app, &c["id"]).await["status"], "paid");
+
+    let (_, second) = import(file).await;
+    assert_eq!(second["results"][0]["result"], "duplicate", "the same file again changes nothing");
+    let payments = app.store.payments_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap();
+    assert_eq!(payments.len(), 1);
+
+    let (status, bad) = import("not a cnab file".into()).await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("invalid_cnab240")));
+}

@@ -296,6 +296,12 @@ async fn conformance(store: &dyn Store) {
     let stranger = cobranca::ids::MerchantId::generate();
     assert!(store.get_wallet(&stranger, &wallets[1].id).await.unwrap().is_none(), "another merchant's wallet is not found");
 
+    // Boletos lead back to their charge, per bank.
+    let nosso = format!("{}", 10_000_000_000_000_000u64 + (f.charge.id.as_str().len() as u64));
+    store.link_boleto("001", &nosso, &f.merchant.id, &f.charge.id).await.unwrap();
+    assert_eq!(store.charge_of_boleto("001", &nosso).await.unwrap(), Some((f.merchant.id.clone(), f.charge.id.clone())));
+    assert_eq!(store.charge_of_boleto("237", &nosso).await.unwrap(), None);
+
     // Sequences count up from 1, atomically, each on its own.
     let name = format!("test#{}", f.charge.id);
     let counted = futures::future::join_all((0..10).map(|_| store.next_sequence(&name))).await;

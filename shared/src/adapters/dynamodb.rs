@@ -364,6 +364,25 @@ impl Store for DynamoStore {
         self.query_all(merchant_pk(merchant), "WALLET#").await?.iter().map(parse_data).collect()
     }
 
+    async fn link_boleto(&self, bank: &str, nosso_numero: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
+        let mut item = Item::new();
+        item.insert("PK".into(), s(format!("BOLETO#{bank}#{nosso_numero}")));
+        item.insert("SK".into(), s("BOLETO"));
+        item.insert("merchant_id".into(), s(merchant.as_str()));
+        item.insert("charge_id".into(), s(charge.as_str()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn charge_of_boleto(&self, bank: &str, nosso_numero: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
+        let Some(item) = self.get(format!("BOLETO#{bank}#{nosso_numero}"), "BOLETO").await? else { return Ok(None) };
+        let field = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        match (MerchantId::parse(&field("merchant_id")), ChargeId::parse(&field("charge_id"))) {
+            (Ok(m), Ok(c)) => Ok(Some((m, c))),
+            _ => Err(StoreError::Corrupt { key: format!("BOLETO#{bank}#{nosso_numero}"), message: "bad reference".into() }),
+        }
+    }
+
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
         let out = self
             .client

@@ -43,6 +43,7 @@ struct State {
     contacts: HashMap<(MerchantId, CustomerId, ContactCounter), u32>,
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
+    boletos: HashMap<(String, String), (MerchantId, ChargeId)>,
 }
 
 #[derive(Default)]
@@ -106,6 +107,15 @@ impl Store for MemoryStore {
     async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>> {
         // Wallet ids are ULIDs: key order is creation order.
         Ok(self.lock().wallets.iter().filter(|((m, _), _)| m == merchant).map(|(_, w)| w.clone()).collect())
+    }
+
+    async fn link_boleto(&self, bank: &str, nosso_numero: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
+        self.lock().boletos.insert((bank.to_string(), nosso_numero.to_string()), (merchant.clone(), charge.clone()));
+        Ok(())
+    }
+
+    async fn charge_of_boleto(&self, bank: &str, nosso_numero: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
+        Ok(self.lock().boletos.get(&(bank.to_string(), nosso_numero.to_string())).cloned())
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {

@@ -2,6 +2,7 @@
 //! installments. Pure functions over `Money` and dates; no I/O, no AWS.
 
 pub mod boleto;
+pub mod cnab240;
 pub mod installments;
 pub mod late_fees;
 pub mod pix;

@@ -99,6 +99,14 @@ impl App {
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
 
+    /// A call with a raw (non-JSON) body, such as a bank file.
+    pub async fn call_raw(&self, method: &str, path: &str, body: String) -> (u16, Value) {
+        let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: body.into_bytes() };
+        let r = self.api().handle(&req, Utc::now()).await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
         let mut headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
         for (k, v) in extra {

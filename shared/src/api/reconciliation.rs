@@ -1,0 +1,66 @@
+//! Bank return files: `POST /v1/reconciliation/cnab240` imports a CNAB 240 return file (the body, as the bank
+//! delivered it) and applies every settled title to its charge, once — importing the same file again changes
+//! nothing. Titles that match no charge of this merchant are kept as unmatched, never dropped.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use serde_json::{json, Value};
+
+use super::{Api, ApiError, ApiRequest, ApiResponse};
+use crate::calendar;
+use crate::charge::PaymentMethod;
+use crate::merchant::Merchant;
+use crate::pay::cnab240::{parse_return, TitleMovement};
+use crate::settlement::Settled;
+use crate::webhook::PaymentNotice;
+
+/// A return file of a busy day: 240-byte records, two per title; 5 MB is about 10 000 titles.
+pub const MAX_CNAB_BYTES: usize = 5 * 1024 * 1024;
+
+impl Api<'_> {
+    pub(super) async fn import_cnab240(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let text = std::str::from_utf8(&req.body).map_err(|_| ApiError::new(400, "malformed_file", "arquivo não é texto ASCII / file is not ASCII text"))?;
+        let titles = parse_return(text).map_err(|e| ApiError::new(422, "invalid_cnab240", e.to_string()))?;
+        let mut results = Vec::new();
+        let mut settled = 0;
+        for title in titles.iter().filter(|t| t.is_settlement()) {
+            settled += 1;
+            results.push(self.apply_title(merchant, title, text, now).await?);
+        }
+        Ok(ApiResponse::json(200, &json!({"object": "cnab240_import", "titles": titles.len(), "settlements": settled, "results": results})))
+    }
+
+    async fn apply_title(&self, merchant: &Merchant, title: &TitleMovement, file: &str, now: DateTime<Utc>) -> Result<Value, ApiError> {
+        let reject = |why: &str| json!({"nosso_numero": title.nosso_numero, "line": title.line, "result": "rejected", "reason": why});
+        let (Some(amount), Some(paid_on)) = (title.paid(), title.paid_on) else {
+            return Ok(reject("liquidação sem valor pago ou data / settlement without amount paid or date"));
+        };
+        // Only this merchant's charges: another merchant's nosso número in this file is theirs to import.
+        let charge_id = match self.store.charge_of_boleto(&title.bank, &title.nosso_numero).await? {
+            Some((owner, charge)) if owner == merchant.id => Some(charge),
+            _ => None,
+        };
+        let notice = PaymentNotice {
+            event_id: format!("cnab240:{}:{}:{}:{}", title.bank, title.nosso_numero, title.movement, paid_on),
+            provider: "cnab240".into(),
+            charge_id,
+            raw_charge_ref: title.nosso_numero.clone(),
+            amount,
+            // The file gives the day only; noon in São Paulo keeps it on that day in every time zone we show.
+            paid_at: calendar::local_instant(paid_on, NaiveTime::from_hms_opt(12, 0, 0).expect("valid time")),
+            method: PaymentMethod::Boleto,
+            provider_payment_id: format!("{}:{}", title.bank, title.nosso_numero),
+        };
+        let record: String = file.lines().skip(title.line - 1).take(2).collect::<Vec<_>>().join("\n");
+        let outcome = self.settlement().apply(&notice, &record, now).await.map_err(ApiError::internal)?;
+        Ok(match outcome {
+            Settled::Paid { charge } => json!({"nosso_numero": title.nosso_numero, "result": "applied", "charge_id": charge.id, "amount_paid": amount}),
+            Settled::Duplicate { charge } => json!({"nosso_numero": title.nosso_numero, "result": "duplicate", "charge_id": charge.id}),
+            Settled::Recorded { charge, outcome } => json!({"nosso_numero": title.nosso_numero, "result": outcome, "charge_id": charge.id, "amount_paid": amount}),
+            Settled::Unmatched => json!({"nosso_numero": title.nosso_numero, "result": "unmatched", "amount_paid": amount}),
+        })
+    }
+
+    fn settlement(&self) -> crate::settlement::Settlement<'_> {
+        crate::settlement::Settlement { store: self.store, queue: self.queue, events: self.events }
+    }
+}
