@@ -46,6 +46,9 @@ pub struct Charge {
     /// Received so far in partial payments; the balance is what `amount_due` prices minus this.
     #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     pub received: Decimal,
+    /// Paid beyond what was owed (an overpayment): the payer's credit with the merchant.
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub credit: Decimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,

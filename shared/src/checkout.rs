@@ -276,6 +276,7 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
         "amount_due": due,
         "received": c.received,
         "balance_due": balance,
+        "credit": c.credit,
         "late_fees": c.late_fees,
         "expires_at": c.expires_at,
         "wallets": options,

@@ -689,6 +689,7 @@ mod tests {
             wallet_ids: vec![],
             setup: Default::default(),
             received: Default::default(),
+            credit: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,

@@ -93,7 +93,8 @@ impl Settlement<'_> {
             let received = charge.received + notice.amount.as_decimal();
             let updated = match outcome {
                 PaymentOutcome::Settled => {
-                    let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, updated_at: now, version: charge.version + 1, ..charge.clone() };
+                    let credit = charge.credit + (notice.amount.as_decimal() - owed).max(rust_decimal::Decimal::ZERO);
+                    let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, credit, updated_at: now, version: charge.version + 1, ..charge.clone() };
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {
                         registration::supersede_boleto(&mut paid);

@@ -390,3 +390,13 @@ async fn a_cnab_240_return_file_settles_boletos_once() {
     let (status, bad) = import("not a cnab file".into()).await;
     assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("invalid_cnab240")));
 }
+
+#[tokio::test]
+async fn an_overpayment_settles_the_charge_and_is_kept_as_credit() {
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "100.00", "payment_methods": ["pix"], "max_installments": 1})).await;
+    let over = json!({"type":"payment.confirmed","data":{"charge_id": c["id"],"amount":"120.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E2E-OVER"}});
+    assert_eq!(app.webhook("msg_over", &over).await.0, 200);
+    let after = get(&app, &c["id"]).await;
+    assert_eq!((after["status"].as_str(), after["credit"].as_str(), after["received"].as_str()), (Some("paid"), Some("20.00"), Some("120.00")));
+}

@@ -100,6 +100,7 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         wallet_ids: vec![],
         setup: Default::default(),
         received: Default::default(),
+        credit: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,

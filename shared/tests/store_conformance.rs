@@ -64,6 +64,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         wallet_ids: vec![],
         setup: Default::default(),
         received: Default::default(),
+        credit: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,
