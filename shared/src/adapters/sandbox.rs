@@ -42,8 +42,10 @@ impl BankApi for SandboxBank {
     }
 }
 
-/// Test cards: a token ending in 0002 is refused (05 "Não autorizada"), 0007 expired (57), 0008 blocked (78);
-/// any other token is approved. Ids derive from the order id, so a retried request gets the same answer.
+/// Test cards as Cielo's sandbox treats them, by the last digit of the card (our sandbox tokens end in the card's
+/// last four): 0, 1, 4 approved; 2 refused (05); 3 expired (57); 5 blocked (78); 6 the acquirer times out; 7
+/// cancelled (77); 8 card problem (70); 9 approved (Cielo's is random; ours is deterministic). Ids derive from the
+/// order id, so a retried request gets the same answer.
 #[derive(Debug, Default, Clone)]
 pub struct SandboxAcquirer;
 
@@ -57,10 +59,13 @@ impl Acquirer for SandboxAcquirer {
         let digest = hex::encode(Sha256::digest(r.order_id.as_bytes()));
         let payment_id = format!("sbx_{}", &digest[..24]);
         let declined = |code: &str, message: &str| CardPaymentResult::Declined { provider_payment_id: Some(payment_id.clone()), code: code.into(), message: message.into() };
-        Ok(match &r.card_token[r.card_token.len().saturating_sub(4)..] {
-            "0002" => declined("05", "Não autorizada"),
-            "0007" => declined("57", "Cartão expirado"),
-            "0008" => declined("78", "Cartão bloqueado"),
+        Ok(match r.card_token.chars().last() {
+            Some('2') => declined("05", "Não autorizada"),
+            Some('3') => declined("57", "Cartão expirado"),
+            Some('5') => declined("78", "Cartão bloqueado"),
+            Some('6') => return Err(ProviderError::Unavailable("sandbox: timeout".into())),
+            Some('7') => declined("77", "Cancelada"),
+            Some('8') => declined("70", "Problemas com o cartão de crédito"),
             _ => CardPaymentResult::Approved {
                 authorization_code: format!("{:06}", u64::from_str_radix(&digest[24..32], 16).unwrap_or(0) % 1_000_000),
                 provider_payment_id: payment_id,
