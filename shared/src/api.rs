@@ -365,7 +365,7 @@ impl Api<'_> {
             tracing::error!(charge_id = %charge.id, error = %e, "ChargeCreated not published");
         }
         self.send_now(&mut reminders, now).await;
-        Ok(ApiResponse::json(201, &self.charge_view(&charge, &reminders, now).await?))
+        Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
     /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
@@ -532,7 +532,7 @@ impl Api<'_> {
             charge.description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
         }
         if charge == before {
-            return Ok(ApiResponse::json(200, &self.charge_view(&charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?));
+            return Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?));
         }
         charge.version += 1;
         charge.updated_at = now;
@@ -563,7 +563,7 @@ impl Api<'_> {
         }
         self.publish(&charge, "ChargeUpdated", now, json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version})).await;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
+        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
     /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
@@ -581,7 +581,7 @@ impl Api<'_> {
         }
         self.publish(&charge, "ChargeCancelled", now, json!({"version": charge.version})).await;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
+        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
     /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
@@ -604,7 +604,7 @@ impl Api<'_> {
         let id = ChargeId::parse(id).map_err(|_| not_found())?;
         let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let reminders = self.store.reminders_of(&merchant.id, &id).await?;
-        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
+        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
     fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {

@@ -75,6 +75,11 @@ pub struct Checkout<'a> {
 }
 
 impl Checkout<'_> {
+    /// Applying payments to charges, with the same store, queue and bus.
+    pub fn settlement(&self) -> Settlement<'_> {
+        Settlement { store: self.store, queue: self.queue, events: self.events }
+    }
+
     /// Issues what the charge offers through `wallet`: a boleto (numbered in the agreement's sequence), the Pix
     /// code and its cobv, the card terms. Returns the registration jobs to queue once the charge is stored.
     pub async fn issue(&self, charge: &mut Charge, wallet: &Wallet, now: DateTime<Utc>) -> Result<Vec<PaymentSetupJob>, CheckoutError> {
@@ -204,8 +209,7 @@ impl Checkout<'_> {
             provider_payment_id: provider_payment_id.clone(),
         };
         let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
-        let settlement = Settlement { store: self.store, queue: self.queue, events: self.events };
-        let charge = match settlement.apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
+        let charge = match self.settlement().apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
             Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } => charge,
             Settled::Unmatched => return Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
         };

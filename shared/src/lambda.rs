@@ -64,52 +64,59 @@ pub async fn tick(t: &Tick<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::
     Ok(report)
 }
 
-/// Delivers each message of an SQS batch; only the ones to retry are reported as failures, so the rest are
-/// deleted by Lambda (ReportBatchItemFailures).
-pub async fn deliver_batch(d: &Delivery<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+/// Runs `handle` on each message of an SQS batch; only the ones it fails (to be retried) are reported back, so
+/// the rest are deleted by Lambda (ReportBatchItemFailures), and after `maxReceiveCount` a failing one lands in
+/// the dead-letter queue. A message that does not parse can never succeed: it is dropped loudly, not looped.
+async fn each_message<J, F, Fut>(event: LambdaEvent<SqsEvent>, kind: &str, handle: F) -> SqsBatchResponse
+where
+    J: serde::de::DeserializeOwned,
+    F: Fn(J) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let job: NotificationJob = match record.body.as_deref().map(serde_json::from_str) {
-            Some(Ok(job)) => job,
-            other => {
-                // Malformed messages can never succeed: drop them from the batch loudly instead of looping.
-                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable notification job");
-                continue;
+        match record.body.as_deref().map(serde_json::from_str::<J>) {
+            Some(Ok(job)) => {
+                if !handle(job).await {
+                    response.add_failure(id);
+                }
             }
-        };
+            other => tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), kind, "unreadable job"),
+        }
+    }
+    response
+}
+
+/// The notification queue: delivers each reminder.
+pub async fn deliver_batch(d: &Delivery<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    Ok(each_message(event, "notification", |job: NotificationJob| async move {
         match d.deliver(&job, Utc::now()).await {
             Ok(Delivered::Sent { .. }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, "sent"),
             Ok(Delivered::NotSent { reason }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, %reason, "not sent"),
             Err(e) => {
                 tracing::warn!(charge_id = %job.charge_id, reminder = %job.reminder_id, error = %e, "will retry");
-                response.add_failure(id);
+                return false;
             }
         }
-    }
-    Ok(response)
+        true
+    })
+    .await)
 }
 
-/// Runs each registration job of an SQS batch; transient provider or store failures are reported back so
-/// SQS retries them (and, after `maxReceiveCount`, parks them in the dead-letter queue).
+/// The payment-setup queue: registrations and write-offs; transient provider or store failures are retried.
 pub async fn register_batch(r: &Registrar<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let job: PaymentSetupJob = match record.body.as_deref().map(serde_json::from_str) {
-            Some(Ok(job)) => job,
-            other => {
-                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable payment setup job");
-                continue;
-            }
-        };
+    Ok(each_message(event, "payment setup", |job: PaymentSetupJob| async move {
         match r.run(&job, Utc::now()).await {
-            Ok(outcome) => tracing::info!(charge_id = %job.charge_id, ?outcome, "payment setup"),
+            Ok(outcome) => {
+                tracing::info!(charge_id = %job.charge_id, ?outcome, "payment setup");
+                true
+            }
             Err(e) => {
                 tracing::warn!(charge_id = %job.charge_id, error = %e, "payment setup will retry");
-                response.add_failure(id);
+                false
             }
         }
-    }
-    Ok(response)
+    })
+    .await)
 }

@@ -19,7 +19,7 @@ use crate::pay::boleto::{itf25_svg, Barcode, Linha};
 use crate::pay::pix::{pix_qr_png, pix_qr_svg};
 use crate::pay::setup::{self, Registration};
 
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::wallet::WalletConfig;
 
 /// A page or image for the payer.
@@ -67,7 +67,7 @@ impl PageResponse {
 }
 
 pub struct PayerPages<'a> {
-    pub store: &'a dyn Store,
+    /// The payment use cases, and through them the store.
     pub checkout: Checkout<'a>,
     pub public_base_url: &'a str,
 }
@@ -108,7 +108,7 @@ impl PayerPages<'_> {
         if req.body.len() > MAX_FORM_BYTES {
             return Ok(PageResponse::html(413, "<!doctype html><title>413</title>".into()));
         }
-        let Some(charge) = self.store.charge_by_payment_token(token).await? else { return Ok(PageResponse::not_found()) };
+        let Some(charge) = self.checkout.store.charge_by_payment_token(token).await? else { return Ok(PageResponse::not_found()) };
         match (method, resource) {
             ("GET", "") => self.page(&charge, None, 200, now).await,
             ("GET", "pix.svg" | "pix.png") => self.pix_qr(&charge, resource == "pix.png", now).await,
@@ -130,9 +130,9 @@ impl PayerPages<'_> {
     /// paid. `error` is shown when a form post went wrong (a declined card).
     async fn page(&self, charge: &Charge, error: Option<String>, status: u16, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
         let corrupt = |m: &str| StoreError::Corrupt { key: charge.id.to_string(), message: m.into() };
-        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
-        let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
-        let wallets = self.store.wallets_of(&charge.merchant_id).await?;
+        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
+        let customer = self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
+        let wallets = self.checkout.store.wallets_of(&charge.merchant_id).await?;
         let base = self.base(charge);
         let view = crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now);
         let today = calendar::local_date(now);
@@ -222,7 +222,7 @@ impl PayerPages<'_> {
             brand: form.get("brand").cloned().unwrap_or_default(),
             installments: form.get("installments").and_then(|n| n.parse().ok()).unwrap_or(0),
         };
-        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
         let base = self.base(&charge);
         match self.checkout.pay_by_card(charge.clone(), &card, &merchant, now).await {
             Ok(_) => Ok(PageResponse::see_other(base)),
@@ -259,7 +259,7 @@ impl PayerPages<'_> {
     /// acquirer decides by them). The number is neither stored nor logged.
     async fn sandbox_tokenize(&self, charge: &Charge, req: &ApiRequest) -> Result<PageResponse, StoreError> {
         let Some(setup) = &charge.setup.card else { return Ok(PageResponse::not_found()) };
-        let sandbox = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
+        let sandbox = self.checkout.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
         if !sandbox {
             return Ok(PageResponse::not_found());
         }
@@ -289,9 +289,9 @@ impl PayerPages<'_> {
             return Ok(PageResponse::gone("Esta cobrança não pode mais ser paga."));
         }
         let Some(pix) = &charge.setup.pix else { return Ok(PageResponse::not_found()) };
-        let Some(wallet) = self.store.get_wallet(&charge.merchant_id, &pix.wallet_id).await? else { return Ok(PageResponse::not_found()) };
+        let Some(wallet) = self.checkout.store.get_wallet(&charge.merchant_id, &pix.wallet_id).await? else { return Ok(PageResponse::not_found()) };
         let WalletConfig::Pix(settings) = &wallet.config else { return Ok(PageResponse::not_found()) };
-        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
         let amount = Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
         let Ok(code) = setup::pix_code(pix, settings, &merchant.name, amount) else { return Ok(PageResponse::not_found()) };
         let payload = code.payload();
@@ -311,10 +311,10 @@ impl PayerPages<'_> {
             return Ok(PageResponse::gone("Esta cobrança não pode mais ser paga."));
         }
         let corrupt = |m: &str| StoreError::Corrupt { key: charge.id.to_string(), message: m.into() };
-        let wallet = self.store.get_wallet(&charge.merchant_id, &boleto.wallet_id).await?.ok_or_else(|| corrupt("wallet missing"))?;
+        let wallet = self.checkout.store.get_wallet(&charge.merchant_id, &boleto.wallet_id).await?.ok_or_else(|| corrupt("wallet missing"))?;
         let WalletConfig::Boleto(settings) = &wallet.config else { return Err(corrupt("not a boleto wallet")) };
-        let merchant = self.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
-        let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
+        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
+        let customer = self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
         let barcode = Barcode::parse(&boleto.barcode).map_err(|e| corrupt(&e.to_string()))?;
         let line = Linha::parse(&boleto.digitable_line).map_err(|e| corrupt(&e.to_string()))?;
         let address = customer.address.as_ref().map(|a| {

@@ -65,7 +65,7 @@ async fn an_overdue_charge_shows_fine_and_interest() {
     let later = calendar::local_instant(calendar::effective_due_date(due) + Duration::days(10), NaiveTime::from_hms_opt(10, 0, 0).unwrap());
     let req = cobranca::api::ApiRequest { method: "GET".into(), path: path.clone(), headers: Default::default(), body: vec![] };
     let checkout = cobranca::checkout::Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers };
-    let pages = cobranca::pages::PayerPages { store: app.store.as_ref(), checkout, public_base_url: "https://pay.test" };
+    let pages = cobranca::pages::PayerPages { checkout, public_base_url: "https://pay.test" };
     let page = String::from_utf8(pages.handle(&req, later).await.body).unwrap();
     assert!(page.contains("R$ 102,33"), "total today");
     assert!(page.contains("Multa") && page.contains("+ R$ 2,00"));

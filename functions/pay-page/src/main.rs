@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let providers = config::providers(&aws).await?;
     let public_base_url = config::public_base_url()?;
     let checkout = Checkout { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref(), providers: &providers };
-    let pages = PayerPages { store: store.as_ref(), checkout, public_base_url: &public_base_url };
+    let pages = PayerPages { checkout, public_base_url: &public_base_url };
     let pages = &pages;
     lambda_http::run(service_fn(move |req: Request| async move {
         let response = pages.handle(&lambda::api_request(req), chrono::Utc::now()).await;

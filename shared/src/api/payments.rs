@@ -104,7 +104,7 @@ impl Api<'_> {
             .ok_or_else(|| ApiError::invalid("wallet_id", "carteira não permitida nesta cobrança / wallet not allowed for this charge"))?;
         let charge = self.checkout().choose_wallet(before, &wallet_id, now).await?;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_view(&charge, &reminders, now).await?))
+        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
     /// `POST /v1/charges/{id}/card-payments` `{"card_token","brand","installments"}`: a token from the acquirer's
@@ -137,11 +137,11 @@ impl Api<'_> {
     }
 
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.
-    pub(super) async fn charge_view(&self, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
+    /// `merchant` is the authenticated one, who owns `c`: no second read of it.
+    pub(super) async fn charge_view(&self, merchant: &Merchant, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
         let mut view = self.charge_json(c, reminders);
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
-        let merchant = self.store.get_merchant(&c.merchant_id).await?.ok_or_else(|| ApiError::internal("merchant missing"))?;
-        let extra = payment_view(c, &wallets, &merchant, self.public_base_url, now);
+        let extra = payment_view(c, &wallets, merchant, self.public_base_url, now);
         if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {
             v.extend(e);
         }

@@ -51,16 +51,12 @@ impl Api<'_> {
             provider_payment_id: format!("{}:{}", title.bank, title.nosso_numero),
         };
         let record: String = file.lines().skip(title.line - 1).take(2).collect::<Vec<_>>().join("\n");
-        let outcome = self.settlement().apply(&notice, &record, now).await.map_err(ApiError::internal)?;
+        let outcome = self.checkout().settlement().apply(&notice, &record, now).await.map_err(ApiError::internal)?;
         Ok(match outcome {
             Settled::Paid { charge } => json!({"nosso_numero": title.nosso_numero, "result": "applied", "charge_id": charge.id, "amount_paid": amount}),
             Settled::Duplicate { charge } => json!({"nosso_numero": title.nosso_numero, "result": "duplicate", "charge_id": charge.id}),
             Settled::Recorded { charge, outcome } => json!({"nosso_numero": title.nosso_numero, "result": outcome, "charge_id": charge.id, "amount_paid": amount}),
             Settled::Unmatched => json!({"nosso_numero": title.nosso_numero, "result": "unmatched", "amount_paid": amount}),
         })
-    }
-
-    fn settlement(&self) -> crate::settlement::Settlement<'_> {
-        crate::settlement::Settlement { store: self.store, queue: self.queue, events: self.events }
     }
 }
