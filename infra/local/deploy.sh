@@ -101,7 +101,7 @@ status = desc["StackStatus"]
 if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
     sys.exit(f"stack {stack} is {status}")
 out = {o["OutputKey"]: o["OutputValue"] for o in desc.get("Outputs", [])}
-need = ["TableName", "EventBusName", "NotificationQueueUrl", "NotificationDeadLetterQueueUrl", "PaymentSetupQueueUrl", "PaymentSetupDeadLetterQueueUrl"]
+need = ["TableName", "EventBusName", "NotificationQueueUrl", "NotificationDeadLetterQueueUrl", "PaymentSetupQueueUrl", "PaymentSetupDeadLetterQueueUrl", "WebhookQueueUrl", "WebhookDeadLetterQueueUrl"]
 missing = [k for k in need if k not in out]
 if missing:
     sys.exit(f"stack outputs missing: {missing} (got {sorted(out)})")
@@ -114,6 +114,8 @@ lines = [
     f"COBRANCA_NOTIFICATION_DLQ_URL={out['NotificationDeadLetterQueueUrl']}",
     f"COBRANCA_PAYMENT_SETUP_QUEUE_URL={out['PaymentSetupQueueUrl']}",
     f"COBRANCA_PAYMENT_SETUP_DLQ_URL={out['PaymentSetupDeadLetterQueueUrl']}",
+    f"COBRANCA_WEBHOOK_QUEUE_URL={out['WebhookQueueUrl']}",
+    f"COBRANCA_WEBHOOK_DLQ_URL={out['WebhookDeadLetterQueueUrl']}",
     f"AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
     f"AWS_REGION={os.environ['AWS_REGION']}",
     f"AWS_ACCESS_KEY_ID={os.environ['AWS_ACCESS_KEY_ID']}",
@@ -154,6 +156,10 @@ check(attrs.get("VisibilityTimeout") == "60", "notification queue visibility tim
 setup_dlq_arn = sqs.get_queue_attributes(QueueUrl=out["PaymentSetupDeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]["QueueArn"]
 setup_redrive = json.loads(sqs.get_queue_attributes(QueueUrl=out["PaymentSetupQueueUrl"], AttributeNames=["All"])["Attributes"].get("RedrivePolicy", "{}"))
 check(setup_redrive.get("deadLetterTargetArn") == setup_dlq_arn, "payment setup queue redrives to its DLQ")
+
+webhook_dlq_arn = sqs.get_queue_attributes(QueueUrl=out["WebhookDeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]["QueueArn"]
+webhook_redrive = json.loads(sqs.get_queue_attributes(QueueUrl=out["WebhookQueueUrl"], AttributeNames=["All"])["Attributes"].get("RedrivePolicy", "{}"))
+check(webhook_redrive.get("deadLetterTargetArn") == webhook_dlq_arn, "webhook queue redrives to its DLQ")
 
 # Event bus.
 bus = boto3.client("events").describe_event_bus(Name=out["EventBusName"])

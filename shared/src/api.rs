@@ -37,6 +37,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     pub method: String,
+    /// The path, with its query string if there is one.
     pub path: String,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
@@ -44,6 +45,17 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
+    /// The path without its query string.
+    pub fn route_path(&self) -> &str {
+        self.path.split_once('?').map_or(&self.path, |(p, _)| p)
+    }
+
+    /// A query-string parameter, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let (_, q) = self.path.split_once('?')?;
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
@@ -109,6 +121,7 @@ enum Create {
 
 mod payments;
 mod reconciliation;
+mod webhooks;
 
 
 pub struct Api<'a> {
@@ -117,6 +130,8 @@ pub struct Api<'a> {
     pub queue: &'a dyn JobQueue,
     pub providers: &'a Providers,
     pub public_base_url: &'a str,
+    /// Which webhook endpoint URLs merchants may register.
+    pub webhook_urls: crate::merchant_webhooks::UrlPolicy,
 }
 
 impl Api<'_> {
@@ -129,7 +144,7 @@ impl Api<'_> {
     }
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
         let known = matches!(
             segments.as_slice(),
             ["v1", "customers"]
@@ -143,6 +158,11 @@ impl Api<'_> {
                 | ["v1", "reconciliation", "cnab240"]
                 | ["v1", "ruler"]
                 | ["v1", "ruler", "preview"]
+                | ["v1", "webhook-endpoints"]
+                | ["v1", "webhook-endpoints", _]
+                | ["v1", "webhook-endpoints", _, "rotate-secret" | "deliveries"]
+                | ["v1", "webhook-deliveries", _]
+                | ["v1", "webhook-deliveries", _, "replay"]
         );
         if !known {
             return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
@@ -166,6 +186,15 @@ impl Api<'_> {
             ("POST", ["v1", "reconciliation", "cnab240"]) => self.import_cnab240(&merchant, req, now).await,
             ("GET", ["v1", "wallets"]) => self.list_wallets(&merchant).await,
             ("GET", ["v1", "wallets", id]) => self.get_wallet(&merchant, id).await,
+            ("POST", ["v1", "webhook-endpoints"]) => self.create_webhook_endpoint(&merchant, req, now).await,
+            ("GET", ["v1", "webhook-endpoints"]) => self.list_webhook_endpoints(&merchant).await,
+            ("GET", ["v1", "webhook-endpoints", id]) => self.get_webhook_endpoint(&merchant, id).await,
+            ("PATCH", ["v1", "webhook-endpoints", id]) => self.update_webhook_endpoint(&merchant, id, req, now).await,
+            ("DELETE", ["v1", "webhook-endpoints", id]) => self.delete_webhook_endpoint(&merchant, id).await,
+            ("POST", ["v1", "webhook-endpoints", id, "rotate-secret"]) => self.rotate_webhook_secret(&merchant, id, req, now).await,
+            ("GET", ["v1", "webhook-endpoints", id, "deliveries"]) => self.list_webhook_deliveries(&merchant, id, req).await,
+            ("GET", ["v1", "webhook-deliveries", id]) => self.get_webhook_delivery(&merchant, id).await,
+            ("POST", ["v1", "webhook-deliveries", id, "replay"]) => self.replay_webhook_delivery(&merchant, id).await,
             ("GET", ["v1", "ruler"]) => self.get_ruler(&RulerScope::Merchant(merchant.id.clone())).await,
             ("PUT", ["v1", "ruler"]) => self.put_merchant_ruler(&merchant, req, now).await,
             ("POST", ["v1", "ruler", "preview"]) => self.preview(&merchant, req, now).await,
@@ -657,7 +686,7 @@ impl WebhookApi<'_> {
     }
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
         // The BCB Pix API has PSPs post to the configured URL plus "/pix".
         let provider = match segments.as_slice() {
             ["v1", "webhooks", provider] => *provider,

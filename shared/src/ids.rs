@@ -69,6 +69,19 @@ prefixed_id!(CustomerId, "cus");
 prefixed_id!(ChargeId, "chg");
 prefixed_id!(PaymentId, "pay");
 prefixed_id!(WalletId, "wal");
+prefixed_id!(WebhookEndpointId, "we");
+prefixed_id!(WebhookMessageId, "msg");
+prefixed_id!(RefundId, "ref");
+
+impl WebhookMessageId {
+    /// The same event for the same endpoint always gets the same id: a redelivered domain event maps onto the
+    /// delivery made the first time, and receivers deduplicate by `webhook-id`.
+    pub fn of(endpoint: &WebhookEndpointId, event_id: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(format!("{endpoint}/{event_id}").as_bytes());
+        Self(format!("msg_{}", &hex::encode(h)[..32]))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use crate::api::{ApiRequest, ApiResponse};
 use crate::pages::PageResponse;
 use crate::delivery::{Delivered, Delivery};
+use crate::events::DomainEvent;
+use crate::merchant_webhooks::{Disposition, MerchantWebhooks, WebhookJob};
 use crate::notification::NotificationJob;
 use crate::registration::{PaymentSetupJob, Registrar};
 use crate::tick::{Tick, TickReport};
@@ -21,7 +23,7 @@ pub fn api_request(req: Request) -> ApiRequest {
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
         .collect();
-    ApiRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), headers, body: body.to_vec() }
+    ApiRequest { method: parts.method.to_string(), path: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string()), headers, body: body.to_vec() }
 }
 
 /// JSON with the headers every response of ours carries: no caching of payer data, no sniffing, no framing.
@@ -119,4 +121,56 @@ pub async fn register_batch(r: &Registrar<'_>, event: LambdaEvent<SqsEvent>) -> 
         }
     })
     .await)
+}
+
+/// What the webhook queue carries: domain events routed from the bus by an EventBridge rule (fanned out into
+/// deliveries), and delivery jobs.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum WebhookQueueMessage {
+    Job(WebhookJob),
+    Event(Box<EventBridgeEvent<DomainEvent>>),
+}
+
+/// The webhook queue. A delivery that must wait for its next attempt stays on the queue, invisible until then
+/// (ChangeMessageVisibility, at most 12 h per hop), and is reported as a batch failure so Lambda keeps it.
+pub async fn webhook_batch(
+    w: &MerchantWebhooks<'_>,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let message = record.body.as_deref().map(serde_json::from_str::<WebhookQueueMessage>);
+        let now = Utc::now();
+        let outcome = match message {
+            Some(Ok(WebhookQueueMessage::Event(e))) => w.dispatch(&e.detail, now).await.map(|n| {
+                tracing::info!(event_id = %e.detail.id, kind = %e.detail.kind, deliveries = n, "webhook fan-out");
+                Disposition::Done
+            }),
+            Some(Ok(WebhookQueueMessage::Job(job))) => w.attempt(&job, now).await,
+            other => {
+                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable webhook queue message");
+                continue;
+            }
+        };
+        match outcome {
+            Ok(Disposition::Done) => {}
+            Ok(Disposition::RetryIn(delay)) => {
+                if let Some(receipt) = &record.receipt_handle {
+                    if let Err(e) = crate::adapters::sqs::SqsQueue::postpone(sqs, queue_url, receipt, delay).await {
+                        tracing::warn!(message_id = %id, error = %e, "could not postpone; the message returns after the queue's visibility timeout");
+                    }
+                }
+                response.add_failure(id);
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %id, error = %e, "webhook work will retry");
+                response.add_failure(id);
+            }
+        }
+    }
+    Ok(response)
 }

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod lambda;
 pub mod ids;
 pub mod merchant;
+pub mod merchant_webhooks;
 pub mod money;
 pub mod notification;
 pub mod pay;

@@ -88,7 +88,7 @@ impl PayerPages<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
         let method = req.method.as_str();
-        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
         let (token, resource) = match segments.as_slice() {
             ["pay", token] => (*token, ""),
             ["pay", token, resource] => (*token, *resource),

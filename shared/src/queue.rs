@@ -1,7 +1,9 @@
-//! The work queues (SQS in AWS): notifications to send, and payment artifacts to register with banks.
+//! The work queues (SQS in AWS): notifications to send, payment artifacts to register with banks, and webhook
+//! deliveries to merchants.
 
 use async_trait::async_trait;
 
+use crate::merchant_webhooks::WebhookJob;
 use crate::notification::NotificationJob;
 use crate::registration::PaymentSetupJob;
 
@@ -15,4 +17,6 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[NotificationJob]) -> Result<(), EnqueueError>;
     /// Enqueues registrations and write-offs; the registrar skips a job whose work is already done.
     async fn enqueue_setup(&self, jobs: &[PaymentSetupJob]) -> Result<(), EnqueueError>;
+    /// Enqueues webhook deliveries to merchants' endpoints; an attempt re-checks the delivery before sending.
+    async fn enqueue_webhooks(&self, jobs: &[WebhookJob]) -> Result<(), EnqueueError>;
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
@@ -188,6 +189,22 @@ pub trait Store: Send + Sync {
     /// Keeps a payment that matched no charge, once per provider event.
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool>;
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>>;
+
+    // Merchant webhook endpoints and their deliveries.
+    async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// Replaces the endpoint if its stored version is `expected_version`.
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> StoreResult<()>;
+    async fn get_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>>;
+    /// A merchant's endpoints, oldest first.
+    async fn webhook_endpoints_of(&self, merchant: &MerchantId) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// True if it existed.
+    async fn delete_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<bool>;
+    /// Stores a delivery unless one with its id exists; true if added.
+    async fn add_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<bool>;
+    async fn update_webhook_delivery(&self, delivery: &WebhookDelivery, expected_version: u64) -> StoreResult<()>;
+    async fn get_webhook_delivery(&self, merchant: &MerchantId, id: &WebhookMessageId) -> StoreResult<Option<WebhookDelivery>>;
+    /// An endpoint's deliveries, newest first, page by page.
+    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>>;
 
     // Idempotency of API requests (per merchant and key, 24 h).
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;

@@ -62,7 +62,7 @@ struct Sim {
 
 impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
-        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim" };
+        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
         let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
         let r = api.handle(&req, now).await;
@@ -85,7 +85,7 @@ impl Sim {
 
     async fn drain(&self, now: DateTime<Utc>) {
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.sim" };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
         loop {
             let jobs = self.queue.drain();
             if jobs.is_empty() {

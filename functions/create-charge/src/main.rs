@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let queue = config::job_queue(&aws)?;
     let providers = config::providers(&aws).await?;
     let public_base_url = config::public_base_url()?;
-    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), providers: &providers, public_base_url: &public_base_url };
+    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), providers: &providers, public_base_url: &public_base_url, webhook_urls: config::webhook_url_policy() };
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;

@@ -1,5 +1,6 @@
 //! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
 
+use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
 use std::sync::Arc;
 
 use crate::adapters::dynamodb::DynamoStore;
@@ -38,7 +39,27 @@ pub fn event_bus(aws: &aws_config::SdkConfig) -> Result<Arc<dyn EventBus>, Confi
 }
 
 pub fn job_queue(aws: &aws_config::SdkConfig) -> Result<Arc<dyn JobQueue>, ConfigError> {
-    Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?, env("COBRANCA_PAYMENT_SETUP_QUEUE_URL").ok())))
+    Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?, env("COBRANCA_PAYMENT_SETUP_QUEUE_URL").ok()).with_webhook_queue(env("COBRANCA_WEBHOOK_QUEUE_URL").ok())))
+}
+
+/// Which webhook endpoint URLs merchants may register: public https only, unless
+/// `COBRANCA_WEBHOOK_ALLOW_LOCAL=true` (local development and tests, where receivers run on localhost).
+pub fn webhook_url_policy() -> UrlPolicy {
+    UrlPolicy { allow_local: std::env::var("COBRANCA_WEBHOOK_ALLOW_LOCAL").is_ok_and(|v| v == "true") }
+}
+
+/// The webhook retry schedule: the standard three days, or `COBRANCA_WEBHOOK_RETRY_DELAYS` ("1s,2s,5s") where
+/// three days cannot be waited for (tests, local runs).
+pub fn webhook_retry_schedule() -> Result<RetrySchedule, ConfigError> {
+    match env("COBRANCA_WEBHOOK_RETRY_DELAYS") {
+        Ok(raw) => RetrySchedule::parse(&raw).ok_or_else(|| ConfigError(format!("COBRANCA_WEBHOOK_RETRY_DELAYS: expected delays like \"5s,1m,2h\", got {raw:?}"))),
+        Err(_) => Ok(RetrySchedule::standard()),
+    }
+}
+
+/// The webhook queue as its consumer needs it: a client and the URL, to postpone retries on the queue itself.
+pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client, String), ConfigError> {
+    Ok((aws_sdk_sqs::Client::new(aws), env("COBRANCA_WEBHOOK_QUEUE_URL")?))
 }
 
 /// The channel adapter. Only the outbox exists so far; real providers come with issue #10 and are chosen

@@ -14,6 +14,8 @@
 //! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | TTL |
 //! | tick watermark | `TICK` | `WATERMARK` | |
 //! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
+//! | webhook endpoint | `MER#{m}#WEP` | `{endpoint id}` | |
+//! | webhook delivery | `MER#{m}#WHD#{msg id}` | `WHD` | gsi1: `MER#{m}#WEP#{endpoint}` / `{created ms}#{msg id}` |
 //!
 //! Domain objects are stored whole as JSON in `data`; the few attributes conditions need (`version`, `st`,
 //! `lease`, `since`) sit beside it and are written together with it, always in the same request.
@@ -32,7 +34,8 @@ use sha2::{Digest, Sha256};
 use crate::adapters::index_time_key;
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
@@ -75,6 +78,25 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Replaces an item if its stored `version` is `expected` (optimistic concurrency).
+    async fn put_versioned(&self, mut item: Item, version: u64, expected: u64) -> StoreResult<()> {
+        item.insert("version".into(), n(version));
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// A put that must not overwrite: true if written, false if the item existed.
     async fn put_new(&self, item: Item) -> StoreResult<bool> {
         let r = self
@@ -97,12 +119,25 @@ impl DynamoStore {
         limit: Option<usize>,
         cursor: Option<String>,
     ) -> StoreResult<Page<T>> {
+        self.index_page_ordered(index, condition, values, limit, cursor, true).await
+    }
+
+    async fn index_page_ordered<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        condition: &str,
+        values: &[(&str, String)],
+        limit: Option<usize>,
+        cursor: Option<String>,
+        ascending: bool,
+    ) -> StoreResult<Page<T>> {
         let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
         let mut query = self.client.query().table_name(&self.table).index_name(index).key_condition_expression(condition);
         for (name, value) in values {
             query = query.expression_attribute_values(*name, s(value.clone()));
         }
         let page = query
+            .scan_index_forward(ascending)
             .set_limit(limit.map(|l| l as i32))
             .set_exclusive_start_key(start)
             .send()
@@ -210,6 +245,13 @@ fn decode_cursor(c: &str) -> StoreResult<Item> {
 
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
+}
+
+fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
+    let mut item = data_item(format!("MER#{}#WHD#{}", d.merchant_id, d.id), "WHD", d);
+    item.insert("GSI1PK".into(), s(format!("MER#{}#WEP#{}", d.merchant_id, d.endpoint_id)));
+    item.insert("GSI1SK".into(), s(format!("{:013}#{}", d.created_at.timestamp_millis(), d.id)));
+    item
 }
 
 fn charge_item(c: &Charge) -> Item {
@@ -723,6 +765,58 @@ impl Store for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.attributes.is_none_or(|old| !old.contains_key("deliveries")))
+    }
+
+    async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        let mut item = data_item(format!("MER#{}#WEP", endpoint.merchant_id), endpoint.id.as_str(), endpoint);
+        item.insert("version".into(), n(endpoint.version));
+        self.put_new(item).await.map(|_| ())
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> StoreResult<()> {
+        let item = data_item(format!("MER#{}#WEP", endpoint.merchant_id), endpoint.id.as_str(), endpoint);
+        self.put_versioned(item, endpoint.version, expected_version).await
+    }
+
+    async fn get_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {
+        self.get(format!("MER#{merchant}#WEP"), id.as_str()).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn webhook_endpoints_of(&self, merchant: &MerchantId) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.query_all(format!("MER#{merchant}#WEP"), "").await?.iter().map(parse_data).collect()
+    }
+
+    async fn delete_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("MER#{merchant}#WEP")))
+            .key("SK", s(id.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn add_webhook_delivery(&self, d: &WebhookDelivery) -> StoreResult<bool> {
+        let mut item = webhook_delivery_item(d);
+        item.insert("version".into(), n(d.version));
+        self.put_new(item).await
+    }
+
+    async fn update_webhook_delivery(&self, d: &WebhookDelivery, expected_version: u64) -> StoreResult<()> {
+        self.put_versioned(webhook_delivery_item(d), d.version, expected_version).await
+    }
+
+    async fn get_webhook_delivery(&self, merchant: &MerchantId, id: &WebhookMessageId) -> StoreResult<Option<WebhookDelivery>> {
+        self.get(format!("MER#{merchant}#WHD#{id}"), "WHD").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
+        let values = [(":pk", format!("MER#{merchant}#WEP#{endpoint}"))];
+        self.index_page_ordered("gsi1", "GSI1PK = :pk", &values, Some(limit), cursor, false).await
     }
 
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::{NotificationJob, OutboxEntry};
@@ -44,6 +45,8 @@ struct State {
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
     boletos: HashMap<(String, String), (MerchantId, ChargeId)>,
+    webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
+    webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
 }
 
 #[derive(Default)]
@@ -372,6 +375,69 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.lock().webhook_endpoints.insert((endpoint.merchant_id.clone(), endpoint.id.clone()), endpoint.clone());
+        Ok(())
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> StoreResult<()> {
+        let mut st = self.lock();
+        match st.webhook_endpoints.get_mut(&(endpoint.merchant_id.clone(), endpoint.id.clone())) {
+            Some(e) if e.version == expected_version => {
+                *e = endpoint.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {
+        Ok(self.lock().webhook_endpoints.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn webhook_endpoints_of(&self, merchant: &MerchantId) -> StoreResult<Vec<WebhookEndpoint>> {
+        Ok(self.lock().webhook_endpoints.iter().filter(|((m, _), _)| m == merchant).map(|(_, e)| e.clone()).collect())
+    }
+
+    async fn delete_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<bool> {
+        Ok(self.lock().webhook_endpoints.remove(&(merchant.clone(), id.clone())).is_some())
+    }
+
+    async fn add_webhook_delivery(&self, d: &WebhookDelivery) -> StoreResult<bool> {
+        let mut st = self.lock();
+        let key = (d.merchant_id.clone(), d.id.clone());
+        if st.webhook_deliveries.contains_key(&key) {
+            return Ok(false);
+        }
+        st.webhook_deliveries.insert(key, d.clone());
+        Ok(true)
+    }
+
+    async fn update_webhook_delivery(&self, d: &WebhookDelivery, expected_version: u64) -> StoreResult<()> {
+        let mut st = self.lock();
+        match st.webhook_deliveries.get_mut(&(d.merchant_id.clone(), d.id.clone())) {
+            Some(old) if old.version == expected_version => {
+                *old = d.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_webhook_delivery(&self, merchant: &MerchantId, id: &WebhookMessageId) -> StoreResult<Option<WebhookDelivery>> {
+        Ok(self.lock().webhook_deliveries.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
+        let st = self.lock();
+        let mut all: Vec<&WebhookDelivery> = st.webhook_deliveries.values().filter(|d| &d.merchant_id == merchant && &d.endpoint_id == endpoint).collect();
+        all.sort_by_key(|d| std::cmp::Reverse((d.created_at, d.id.clone())));
+        let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let items: Vec<WebhookDelivery> = all.iter().skip(start).take(limit).map(|d| (*d).clone()).collect();
+        let next = (start + items.len() < all.len()).then(|| (start + items.len()).to_string());
+        Ok(Page { items, next })
+    }
+
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
         let mut all: Vec<OutboxEntry> = self.lock().outbox.values().cloned().collect();
         all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
@@ -404,11 +470,16 @@ impl EventBus for RecordingEventBus {
 pub struct MemoryQueue {
     pub jobs: Mutex<std::collections::VecDeque<NotificationJob>>,
     pub setup_jobs: Mutex<Vec<PaymentSetupJob>>,
+    pub webhook_jobs: Mutex<Vec<WebhookJob>>,
 }
 
 impl MemoryQueue {
     pub fn drain(&self) -> Vec<NotificationJob> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+    }
+
+    pub fn drain_webhooks(&self) -> Vec<WebhookJob> {
+        self.webhook_jobs.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
     }
 
     pub fn drain_setup(&self) -> Vec<PaymentSetupJob> {
@@ -425,6 +496,11 @@ impl JobQueue for MemoryQueue {
 
     async fn enqueue_setup(&self, jobs: &[PaymentSetupJob]) -> Result<(), EnqueueError> {
         self.setup_jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
+        Ok(())
+    }
+
+    async fn enqueue_webhooks(&self, jobs: &[WebhookJob]) -> Result<(), EnqueueError> {
+        self.webhook_jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
         Ok(())
     }
 }

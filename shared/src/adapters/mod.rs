@@ -5,6 +5,7 @@ pub mod cielo;
 pub mod config;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod http_webhooks;
 pub mod memory;
 pub mod outbox;
 pub mod sandbox;
