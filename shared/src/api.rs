@@ -361,6 +361,7 @@ impl Api<'_> {
             setup: PaymentSetup::default(),
             received: Default::default(),
             credit: Default::default(),
+            refunded: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,
@@ -517,6 +518,7 @@ impl Api<'_> {
             setup: PaymentSetup::default(),
             received: Default::default(),
             credit: Default::default(),
+            refunded: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,
@@ -708,19 +710,26 @@ impl WebhookApi<'_> {
         webhook::verify(self.secrets, id, req.header("webhook-timestamp"), req.header("webhook-signature"), &req.body, now)
             .map_err(|e| ApiError::new(401, "invalid_signature", e.to_string()))?;
         let id = id.unwrap_or_default();
-        let notice = webhook::parse_cobranca(id, &req.body).map_err(|e| match e {
+        let event = webhook::parse_cobranca(id, &req.body).map_err(|e| match e {
             webhook::PayloadError::Malformed(m) => ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {m}")),
             webhook::PayloadError::UnsupportedType(t) => ApiError::invalid("type", format!("tipo não suportado / unsupported type: {t}")),
             webhook::PayloadError::Field { field, message } => ApiError::invalid(field, message),
         })?;
+        let notice = match event {
+            webhook::CobrancaEvent::Money(notice) => notice,
+            // No money moved: acknowledged so the provider stops resending, and nothing changes.
+            webhook::CobrancaEvent::Status { kind, charge_ref } => {
+                tracing::info!(%kind, charge_ref = %charge_ref, "payment status without money: acknowledged");
+                return Ok(ApiResponse::json(200, &json!({"result": "acknowledged", "type": kind})));
+            }
+        };
         let raw = String::from_utf8_lossy(&req.body);
         let settled = self.settlement.apply(&notice, &raw, now).await.map_err(ApiError::internal)?;
-        Ok(match settled {
-            Settled::Paid { charge } => ApiResponse::json(200, &json!({"result": "applied", "charge_id": charge.id, "charge_status": charge.status})),
-            Settled::Duplicate { charge } => ApiResponse::json(200, &json!({"result": "duplicate", "charge_id": charge.id, "charge_status": charge.status})),
-            Settled::Recorded { charge, outcome } => ApiResponse::json(202, &json!({"result": outcome, "charge_id": charge.id, "charge_status": charge.status})),
-            Settled::Unmatched => ApiResponse::json(202, &json!({"result": "unmatched"})),
-        })
+        let status = match settled {
+            Settled::Paid { .. } | Settled::Duplicate { .. } | Settled::Reversed { .. } => 200,
+            _ => 202,
+        };
+        Ok(ApiResponse::json(status, &settled.to_json()))
     }
 }
 
@@ -746,12 +755,9 @@ impl WebhookApi<'_> {
         let raw = String::from_utf8_lossy(&req.body);
         let mut results = Vec::new();
         for notice in &notices {
-            let result = match self.settlement.apply(notice, &raw, now).await.map_err(ApiError::internal)? {
-                Settled::Paid { charge } => json!({"endToEndId": notice.provider_payment_id, "result": "applied", "charge_id": charge.id}),
-                Settled::Duplicate { charge } => json!({"endToEndId": notice.provider_payment_id, "result": "duplicate", "charge_id": charge.id}),
-                Settled::Recorded { charge, outcome } => json!({"endToEndId": notice.provider_payment_id, "result": outcome, "charge_id": charge.id}),
-                Settled::Unmatched => json!({"endToEndId": notice.provider_payment_id, "result": "unmatched"}),
-            };
+            let mut result = self.settlement.apply(notice, &raw, now).await.map_err(ApiError::internal)?.to_json();
+            let id_field = if notice.kind.is_reversal() { "rtrId" } else { "endToEndId" };
+            result[id_field] = json!(notice.provider_payment_id);
             results.push(result);
         }
         Ok(ApiResponse::json(200, &json!({"results": results})))

@@ -43,9 +43,13 @@ pub struct Charge {
     /// The boleto, Pix and card arrangements issued for the payer.
     #[serde(default)]
     pub setup: PaymentSetup,
-    /// Received so far in partial payments; the balance is what `amount_due` prices minus this.
+    /// Received so far, net of refunds and chargebacks: `payment::net_received` of the charge's ledger, kept
+    /// here in the same transaction as each ledger entry. The balance is what `amount_due` prices minus this.
     #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     pub received: Decimal,
+    /// Given back in refunds and chargebacks (already taken out of `received`).
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub refunded: Decimal,
     /// Paid beyond what was owed (an overpayment): the payer's credit with the merchant.
     #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     pub credit: Decimal,
@@ -87,6 +91,8 @@ pub enum ChargeStatus {
     Paid,
     Cancelled,
     Expired,
+    /// Was paid, and everything received was given back (refunds, chargebacks).
+    Refunded,
 }
 
 impl ChargeStatus {
@@ -98,11 +104,12 @@ impl ChargeStatus {
             Self::Paid => "paid",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::Refunded => "refunded",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired].into_iter().find(|c| c.as_str() == s)
+        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded].into_iter().find(|c| c.as_str() == s)
     }
 
     /// Whether a payer can still pay, and so whether reminders still make sense.

@@ -207,10 +207,13 @@ impl Checkout<'_> {
             paid_at: now,
             method: PaymentMethod::CreditCard,
             provider_payment_id: provider_payment_id.clone(),
+            kind: crate::payment::EntryKind::Payment,
+            reverses: None,
+            merchant_id: Some(charge.merchant_id.clone()),
         };
         let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
         let charge = match self.settlement().apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
-            Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } => charge,
+            Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } | Settled::Reversed { charge, .. } | Settled::AwaitingPayment { charge } => charge,
             Settled::Unmatched => return Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
         };
         Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due })

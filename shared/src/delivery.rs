@@ -79,7 +79,7 @@ impl Delivery<'_> {
 
         let mut ctx = MessageContext::new(&merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now);
         if reminder.step == Step::OnPaid {
-            if let Some(paid) = self.store.payments_of(&job.merchant_id, &job.charge_id).await?.last() {
+            if let Some(paid) = self.store.ledger_of(&job.merchant_id, &job.charge_id).await?.last() {
                 ctx = ctx.with_amount_paid(paid.amount);
             }
         }

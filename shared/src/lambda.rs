@@ -134,12 +134,12 @@ enum WebhookQueueMessage {
 
 /// The webhook queue. A delivery that must wait for its next attempt stays on the queue, invisible until then
 /// (ChangeMessageVisibility, at most 12 h per hop), and is reported as a batch failure so Lambda keeps it.
-pub async fn webhook_batch(
-    w: &MerchantWebhooks<'_>,
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+/// `postpone(receipt_handle, delay)` is the queue adapter's (`SqsQueue::postpone`).
+pub async fn webhook_batch<P, PFut>(w: &MerchantWebhooks<'_>, postpone: P, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error>
+where
+    P: Fn(String, std::time::Duration) -> PFut,
+    PFut: std::future::Future<Output = Result<(), crate::queue::EnqueueError>>,
+{
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
         let id = record.message_id.clone().unwrap_or_default();
@@ -160,7 +160,7 @@ pub async fn webhook_batch(
             Ok(Disposition::Done) => {}
             Ok(Disposition::RetryIn(delay)) => {
                 if let Some(receipt) = &record.receipt_handle {
-                    if let Err(e) = crate::adapters::sqs::SqsQueue::postpone(sqs, queue_url, receipt, delay).await {
+                    if let Err(e) = postpone(receipt.clone(), delay).await {
                         tracing::warn!(message_id = %id, error = %e, "could not postpone; the message returns after the queue's visibility timeout");
                     }
                 }

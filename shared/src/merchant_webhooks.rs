@@ -386,11 +386,12 @@ impl RetrySchedule {
     }
 
     /// The wait after the `failed`-th failed attempt of a round (1-based), or None when the round is over.
-    /// `jitter` in [-1, 1] moves it by up to ±10 %, so endpoints that failed together are not retried together;
-    /// a `Retry-After` longer than the schedule's wait is honoured (up to `MAX_RETRY_AFTER`).
-    pub fn next_delay(&self, failed: usize, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+    /// `jitter_permille` in [-100, 100] moves it by up to ±10 %, so endpoints that failed together are not
+    /// retried together; a `Retry-After` longer than the schedule's wait is honoured (up to `MAX_RETRY_AFTER`).
+    pub fn next_delay(&self, failed: usize, retry_after: Option<Duration>, jitter_permille: i64) -> Option<Duration> {
         let base = *self.delays.get(failed.checked_sub(1)?)?;
-        let jittered = base.mul_f64(1.0 + 0.1 * jitter.clamp(-1.0, 1.0));
+        let base_ms = base.as_millis() as i64;
+        let jittered = Duration::from_millis((base_ms + base_ms * jitter_permille.clamp(-100, 100) / 1000).max(0) as u64);
         Some(jittered.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER)))
     }
 }
@@ -616,7 +617,7 @@ impl MerchantWebhooks<'_> {
                 endpoint_change = Some(EndpointStatus::Disabled { since: now, reason: "the endpoint answered 410 Gone".into() });
             }
             Verdict::Failed => {
-                let jitter = rand::random::<f64>() * 2.0 - 1.0;
+                let jitter = (rand::random::<u32>() % 201) as i64 - 100;
                 match self.schedule.next_delay(delivery.round_attempts as usize, retry_after, jitter) {
                     Some(delay) => {
                         delivery.next_attempt_at = Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX));
@@ -786,21 +787,21 @@ mod tests {
     fn the_standard_schedule_spans_about_three_days_in_twelve_attempts() {
         let s = RetrySchedule::standard();
         assert_eq!(s.attempts(), 12);
-        let hours = s.total().as_secs_f64() / 3600.0;
-        assert!((70.0..=72.0).contains(&hours), "{hours} h");
-        assert_eq!(s.next_delay(1, None, 0.0), Some(Duration::from_secs(5)));
-        assert_eq!(s.next_delay(11, None, 0.0), Some(Duration::from_secs(18 * 3600)));
-        assert_eq!(s.next_delay(12, None, 0.0), None, "the round is over after the 12th attempt");
+        let minutes = s.total().as_secs() / 60;
+        assert!((70 * 60..=72 * 60).contains(&minutes), "{minutes} min");
+        assert_eq!(s.next_delay(1, None, 0), Some(Duration::from_secs(5)));
+        assert_eq!(s.next_delay(11, None, 0), Some(Duration::from_secs(18 * 3600)));
+        assert_eq!(s.next_delay(12, None, 0), None, "the round is over after the 12th attempt");
     }
 
     #[test]
     fn jitter_stays_within_ten_percent_and_retry_after_can_only_lengthen_the_wait() {
         let s = RetrySchedule::standard();
-        assert_eq!(s.next_delay(4, None, 1.0), Some(Duration::from_secs(30 * 60 * 11 / 10)));
-        assert_eq!(s.next_delay(4, None, -1.0), Some(Duration::from_secs(30 * 60 * 9 / 10)));
-        assert_eq!(s.next_delay(1, Some(Duration::from_secs(120)), 0.0), Some(Duration::from_secs(120)));
-        assert_eq!(s.next_delay(4, Some(Duration::from_secs(1)), 0.0), Some(Duration::from_secs(30 * 60)));
-        assert_eq!(s.next_delay(1, Some(Duration::from_secs(10 * 86400)), 0.0), Some(MAX_RETRY_AFTER));
+        assert_eq!(s.next_delay(4, None, 100), Some(Duration::from_secs(30 * 60 * 11 / 10)));
+        assert_eq!(s.next_delay(4, None, -100), Some(Duration::from_secs(30 * 60 * 9 / 10)));
+        assert_eq!(s.next_delay(1, Some(Duration::from_secs(120)), 0), Some(Duration::from_secs(120)));
+        assert_eq!(s.next_delay(4, Some(Duration::from_secs(1)), 0), Some(Duration::from_secs(30 * 60)));
+        assert_eq!(s.next_delay(1, Some(Duration::from_secs(10 * 86400)), 0), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("120", now()), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after("Sun, 22 Nov 2026 15:01:00 GMT", now()), Some(Duration::from_secs(60)));
         assert_eq!(parse_retry_after("soon", now()), None);
@@ -912,8 +913,8 @@ mod tests {
             }
         }
         assert_eq!(attempts, 12);
-        let hours = (at - now()).num_minutes() as f64 / 60.0;
-        assert!((60.0..=80.0).contains(&hours), "gave up after {hours} h");
+        let minutes = (at - now()).num_minutes();
+        assert!((60 * 60..=80 * 60).contains(&minutes), "gave up after {minutes} min");
         let stored = w.store.get_webhook_endpoint(&merchant(), &endpoint.id).await.unwrap().unwrap();
         assert_eq!(stored.status.as_str(), "paused");
         assert_eq!(w.events.events.lock().unwrap().last().unwrap().kind, "WebhookEndpointPaused");

@@ -146,6 +146,7 @@ impl PayerPages<'_> {
             "paid" => "Paga",
             "partially_paid" => "Paga em parte",
             "cancelled" => "Cancelada",
+            "refunded" => "Estornada",
             _ => "Expirada",
         };
         let label = |d: &crate::document::Document| if d.kind() == "cpf" { "CPF" } else { "CNPJ" };
@@ -154,11 +155,7 @@ impl PayerPages<'_> {
             .into_iter()
             .filter_map(|(method, label)| {
                 let of_method: Vec<_> = charge.wallet_ids.iter().filter_map(|id| wallets.iter().find(|w| &w.id == id && w.method() == method)).collect();
-                let current = match method {
-                    PaymentMethod::Pix => charge.setup.pix.as_ref().map(|p| p.wallet_id.clone()),
-                    PaymentMethod::Boleto => charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()),
-                    PaymentMethod::CreditCard => charge.setup.card.as_ref().map(|c| c.wallet_id.clone()),
-                };
+                let current = charge.setup.wallet_for(method);
                 (of_method.len() > 1).then(|| json!({"label": label, "wallets": of_method.iter().map(|w| json!({"id": w.id, "name": w.name, "current": Some(&w.id) == current.as_ref()})).collect::<Vec<_>>()}))
             })
             .collect();

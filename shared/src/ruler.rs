@@ -690,6 +690,7 @@ mod tests {
             setup: Default::default(),
             received: Default::default(),
             credit: Default::default(),
+            refunded: Default::default(),
             created_at: now,
             updated_at: now,
             paid_at: None,

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
 use crate::registration;
 use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::ids::PaymentId;
+use crate::ids::{ChargeId, MerchantId, PaymentId};
+use crate::money::Money;
 use crate::notification::NotificationJob;
-use crate::payment::{Payment, PaymentOutcome, UnmatchedPayment};
+use crate::payment::{net_received, reversed_of, EntryKind, LedgerEntry, PaymentOutcome, UnmatchedPayment};
 use crate::queue::{EnqueueError, JobQueue};
 use crate::ruler::{self, ReminderState};
 use crate::store::{PaymentRecorded, Store, StoreError};
@@ -19,10 +20,30 @@ pub enum Settled {
     Paid { charge: Charge },
     /// This notice was processed before; its effects were re-checked, nothing was added.
     Duplicate { charge: Charge },
-    /// Kept, but the charge did not change (partial payment, or a charge no longer payable).
+    /// Kept, but the charge is not settled (partial payment, or a charge no longer payable).
     Recorded { charge: Charge, outcome: PaymentOutcome },
+    /// A refund or chargeback taken off the charge's ledger.
+    Reversed { charge: Charge, kind: EntryKind },
+    /// A refund or chargeback whose payment has not arrived yet: kept, applied when the payment is.
+    AwaitingPayment { charge: Charge },
     /// No charge matched: kept for manual reconciliation.
     Unmatched,
+}
+
+impl Settled {
+    /// How the webhook and import endpoints report each notice.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let of = |result: serde_json::Value, c: &Charge| json!({"result": result, "charge_id": c.id, "charge_status": c.status});
+        match self {
+            Self::Paid { charge } => of(json!("applied"), charge),
+            Self::Duplicate { charge } => of(json!("duplicate"), charge),
+            Self::Recorded { charge, outcome } => of(json!(outcome), charge),
+            Self::Reversed { charge, kind } => of(json!(format!("{}_applied", kind.as_str())), charge),
+            Self::AwaitingPayment { charge } => of(json!("awaiting_payment"), charge),
+            Self::Unmatched => json!({"result": "unmatched"}),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +63,18 @@ pub struct Settlement<'a> {
 }
 
 impl Settlement<'_> {
+    /// Applies a payment, refund or chargeback notice, once, in any order relative to its siblings.
     pub async fn apply(&self, notice: &PaymentNotice, raw_body: &str, now: DateTime<Utc>) -> Result<Settled, SettleError> {
         let owner = match &notice.charge_id {
             Some(id) => self.store.charge_owner(id).await?,
             None => None,
         };
+        let owner = owner.filter(|o| notice.merchant_id.as_ref().is_none_or(|m| m == o));
         let (Some(merchant_id), Some(charge_id)) = (owner, notice.charge_id.clone()) else {
             self.store
                 .put_unmatched(&UnmatchedPayment {
+                    merchant_id: notice.merchant_id.clone(),
+                    kind: notice.kind,
                     provider: notice.provider.clone(),
                     provider_event_id: notice.event_id.clone(),
                     charge_ref: notice.raw_charge_ref.clone(),
@@ -61,10 +86,23 @@ impl Settlement<'_> {
                 .await?;
             return Ok(Settled::Unmatched);
         };
+        if notice.kind.is_reversal() {
+            // Kept first, so a payment that arrives concurrently finds it (and applies it) if this one can't.
+            self.store.add_pending_reversal(notice).await?;
+            return self.apply_reversal(&merchant_id, &charge_id, notice, now).await;
+        }
+        let settled = self.apply_payment(&merchant_id, &charge_id, notice, now).await?;
+        // Refunds that came before this payment.
+        for pending in self.store.pending_reversals(&notice.provider, &notice.provider_payment_id).await? {
+            self.apply_reversal(&merchant_id, &charge_id, &pending, now).await?;
+        }
+        Ok(settled)
+    }
 
+    async fn apply_payment(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
         // Optimistic concurrency: a tick may be marking the charge overdue at the same moment.
         for _ in 0..5 {
-            let Some(charge) = self.store.get_charge(&merchant_id, &charge_id).await? else {
+            let Some(charge) = self.store.get_charge(merchant_id, charge_id).await? else {
                 return Err(StoreError::Corrupt { key: charge_id.to_string(), message: "reference without charge".into() }.into());
             };
             // What was left to pay on the day the payer paid (discounts, fines, interest and earlier partial
@@ -77,20 +115,25 @@ impl Settlement<'_> {
             } else {
                 PaymentOutcome::Partial
             };
-            let payment = Payment {
+            let entry = LedgerEntry {
                 id: PaymentId::generate(),
                 merchant_id: merchant_id.clone(),
                 charge_id: charge_id.clone(),
                 provider: notice.provider.clone(),
                 provider_event_id: notice.event_id.clone(),
                 provider_payment_id: notice.provider_payment_id.clone(),
+                kind: EntryKind::Payment,
+                reverses: None,
                 amount: notice.amount,
                 method: notice.method,
                 paid_at: notice.paid_at,
                 received_at: now,
                 outcome,
+                wallet_id: charge.setup.wallet_for(notice.method),
             };
-            let received = charge.received + notice.amount.as_decimal();
+            let mut ledger = self.store.ledger_of(merchant_id, charge_id).await?;
+            ledger.push(entry.clone());
+            let received = net_received(&ledger);
             let updated = match outcome {
                 PaymentOutcome::Settled => {
                     let credit = charge.credit + (notice.amount.as_decimal() - owed).max(rust_decimal::Decimal::ZERO);
@@ -106,7 +149,7 @@ impl Settlement<'_> {
                 PaymentOutcome::FlaggedForRefund => None,
             };
             let paid = updated.as_ref().filter(|c| c.status == ChargeStatus::Paid).cloned();
-            let recorded = match self.store.record_payment(&payment, updated.as_ref().map(|c| (c, charge.version))).await {
+            let recorded = match self.store.append_to_ledger(&entry, updated.as_ref().map(|c| (c, charge.version))).await {
                 Ok(r) => r,
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -116,7 +159,12 @@ impl Settlement<'_> {
                     self.after_paid(&paid, notice, now).await?;
                     Ok(Settled::Paid { charge: paid })
                 }
-                (PaymentRecorded::Recorded, None) => Ok(Settled::Recorded { charge: updated.unwrap_or(charge), outcome }),
+                (PaymentRecorded::Recorded, None) => {
+                    let charge = updated.unwrap_or(charge);
+                    let kind = if outcome == PaymentOutcome::Partial { "ChargePartiallyPaid" } else { "PaymentFlaggedForRefund" };
+                    self.publish(&charge, kind, &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, outcome_name(outcome)), notice.paid_at, notice, None).await?;
+                    Ok(Settled::Recorded { charge, outcome })
+                }
                 (PaymentRecorded::Duplicate, _) => {
                     // The first delivery may have died before its follow-ups: redo them, they are idempotent.
                     if charge.status == ChargeStatus::Paid {
@@ -127,6 +175,95 @@ impl Settlement<'_> {
             };
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// Takes a refund or chargeback off the ledger of the payment it reverses, once; never more than that
+    /// payment brought in. Without the payment on the ledger yet, it waits (see `apply`).
+    async fn apply_reversal(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
+        for _ in 0..5 {
+            let Some(charge) = self.store.get_charge(merchant_id, charge_id).await? else {
+                return Err(StoreError::Corrupt { key: charge_id.to_string(), message: "reference without charge".into() }.into());
+            };
+            let ledger = self.store.ledger_of(merchant_id, charge_id).await?;
+            if ledger.iter().any(|e| e.provider == notice.provider && e.provider_payment_id == notice.provider_payment_id) {
+                return Ok(Settled::Duplicate { charge });
+            }
+            let reverses = notice.reverses.clone().unwrap_or_default();
+            let Some(payment) = ledger.iter().find(|e| e.kind == EntryKind::Payment && e.provider == notice.provider && e.provider_payment_id == reverses) else {
+                return Ok(Settled::AwaitingPayment { charge });
+            };
+            let left = payment.amount.as_decimal() - reversed_of(&ledger, &notice.provider, &reverses);
+            let amount = notice.amount.as_decimal().min(left);
+            if amount <= rust_decimal::Decimal::ZERO {
+                tracing::warn!(charge_id = %charge_id, reversal = %notice.provider_payment_id, "reversal beyond what the payment brought in; ignored");
+                return Ok(Settled::Duplicate { charge });
+            }
+            let entry = LedgerEntry {
+                id: PaymentId::generate(),
+                merchant_id: merchant_id.clone(),
+                charge_id: charge_id.clone(),
+                provider: notice.provider.clone(),
+                provider_event_id: notice.event_id.clone(),
+                provider_payment_id: notice.provider_payment_id.clone(),
+                kind: notice.kind,
+                reverses: Some(reverses.clone()),
+                amount: Money::from_decimal(amount).unwrap_or(notice.amount),
+                method: payment.method,
+                paid_at: notice.paid_at,
+                received_at: now,
+                outcome: payment.outcome,
+                wallet_id: payment.wallet_id.clone(),
+            };
+            let updated = entry.counts().then(|| {
+                let mut all = ledger.clone();
+                all.push(entry.clone());
+                let received = net_received(&all);
+                let today = crate::calendar::local_date(now);
+                let status = match charge.status {
+                    ChargeStatus::Paid | ChargeStatus::Refunded if received <= rust_decimal::Decimal::ZERO => ChargeStatus::Refunded,
+                    // A partial payment given back: owed in full again.
+                    ChargeStatus::PartiallyPaid if received <= rust_decimal::Decimal::ZERO => {
+                        if today > charge.due_date.date() { ChargeStatus::Overdue } else { ChargeStatus::Pending }
+                    }
+                    other => other,
+                };
+                Charge { status, received, refunded: charge.refunded + amount, updated_at: now, version: charge.version + 1, ..charge.clone() }
+            });
+            match self.store.append_to_ledger(&entry, updated.as_ref().map(|c| (c, charge.version))).await {
+                Ok(PaymentRecorded::Recorded) => {}
+                Ok(PaymentRecorded::Duplicate) => return Ok(Settled::Duplicate { charge }),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let charge = updated.unwrap_or(charge);
+            let kind = if notice.kind == EntryKind::Chargeback { "ChargeChargeback" } else { "ChargeRefunded" };
+            self.publish(&charge, kind, &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, notice.kind.as_str()), notice.paid_at, notice, Some(amount)).await?;
+            return Ok(Settled::Reversed { charge, kind: notice.kind });
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    async fn publish(&self, charge: &Charge, kind: &str, id: &str, at: DateTime<Utc>, notice: &PaymentNotice, applied: Option<rust_decimal::Decimal>) -> Result<(), SettleError> {
+        self.events
+            .publish(&[DomainEvent {
+                id: id.to_string(),
+                kind: kind.into(),
+                merchant_id: charge.merchant_id.clone(),
+                charge_id: charge.id.clone(),
+                occurred_at: at,
+                data: serde_json::json!({
+                    "amount": applied.map(|a| a.to_string()).unwrap_or_else(|| notice.amount.to_string()),
+                    "method": notice.method,
+                    "provider": notice.provider,
+                    "provider_payment_id": notice.provider_payment_id,
+                    "reverses": notice.reverses,
+                    "status": charge.status,
+                    "received": charge.received,
+                    "refunded": charge.refunded,
+                }),
+            }])
+            .await?;
+        Ok(())
     }
 
     /// Stops the régua, sends the receipt, tells the world. Safe to run more than once.
@@ -171,5 +308,13 @@ impl Settlement<'_> {
             }])
             .await?;
         Ok(())
+    }
+}
+
+fn outcome_name(o: PaymentOutcome) -> &'static str {
+    match o {
+        PaymentOutcome::Settled => "settled",
+        PaymentOutcome::Partial => "partial",
+        PaymentOutcome::FlaggedForRefund => "flagged",
     }
 }

@@ -13,7 +13,7 @@ use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
-use crate::payment::{Payment, UnmatchedPayment};
+use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::notification::Channel;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 
@@ -61,7 +61,7 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// What `record_payment` did.
+/// What `append_to_ledger` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentRecorded {
     /// New payment stored (and the charge updated as asked).
@@ -184,8 +184,16 @@ pub trait Store: Send + Sync {
     // Payments.
     /// Records a payment once per provider event id and once per provider payment id; when `settled` is
     /// given, also replaces the charge (conditional on `expected_version`) in the same transaction.
-    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded>;
-    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>>;
+    async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded>;
+    async fn ledger_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<LedgerEntry>>;
+    /// Keeps a refund or chargeback notice until the payment it reverses is on the ledger (they can arrive first).
+    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()>;
+    /// The reversals kept for a provider's payment id.
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>>;
+    /// A merchant's ledger entries whose money moved on São Paulo days `from..=to`, by day.
+    async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>>;
+    /// Unmatched notices attributed to a merchant (CNAB imports), received on São Paulo days `from..=to`.
+    async fn unmatched_of(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<UnmatchedPayment>>;
     /// Keeps a payment that matched no charge, once per provider event.
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool>;
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>>;

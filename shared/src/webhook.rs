@@ -5,12 +5,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::charge::PaymentMethod;
 use crate::ids::ChargeId;
 use crate::money::Money;
+use crate::payment::EntryKind;
 
 /// How far a webhook's timestamp may be from our clock, either way (replay protection).
 pub const TOLERANCE_SECONDS: i64 = 5 * 60;
@@ -101,8 +102,8 @@ pub fn verify(
     Err(SignatureError::Invalid)
 }
 
-/// A provider's word that money arrived for a charge.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A provider's word that money moved for a charge: a payment, or a refund or chargeback of one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentNotice {
     /// The provider's delivery id: the same event redelivered carries the same id.
     pub event_id: String,
@@ -112,7 +113,26 @@ pub struct PaymentNotice {
     pub amount: Money,
     pub paid_at: DateTime<Utc>,
     pub method: PaymentMethod,
+    /// The provider's id of this movement (for a refund, the refund's own id).
     pub provider_payment_id: String,
+    #[serde(default)]
+    pub kind: EntryKind,
+    /// For a refund or chargeback: the provider id of the payment it reverses.
+    #[serde(default)]
+    pub reverses: Option<String>,
+    /// Set when the notice came through a merchant's own request, so unmatched ones are attributed.
+    #[serde(default)]
+    pub merchant_id: Option<crate::ids::MerchantId>,
+}
+
+/// An event of our generic protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CobrancaEvent {
+    /// Money moved: `payment.confirmed` (a card's capture included), `payment.refunded`, `payment.chargeback`.
+    Money(PaymentNotice),
+    /// A status without money (`payment.authorized`, `payment.pending`, `payment.refused`): acknowledged and
+    /// logged, never applied, so a late "pending" cannot move a paid charge back.
+    Status { kind: String, charge_ref: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,18 +156,32 @@ struct CobrancaEnvelope {
 struct CobrancaPaymentData {
     charge_id: String,
     amount: serde_json::Value,
+    #[serde(alias = "refunded_at", alias = "disputed_at")]
     paid_at: String,
     method: String,
     provider_payment_id: String,
+    #[serde(default)]
+    refund_id: Option<String>,
+    #[serde(default)]
+    chargeback_id: Option<String>,
 }
 
 /// Parses our generic `cobranca` protocol:
-/// `{"type":"payment.confirmed","data":{"charge_id","amount":"150.00","paid_at","method","provider_payment_id"}}`.
-pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<PaymentNotice, PayloadError> {
+/// `{"type":"payment.confirmed","data":{"charge_id","amount":"150.00","paid_at","method","provider_payment_id"}}`;
+/// `payment.refunded` adds `refund_id` (and gives `refunded_at`), `payment.chargeback` adds `chargeback_id`
+/// (`disputed_at`); `payment.authorized`, `payment.pending` and `payment.refused` carry no money.
+pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<CobrancaEvent, PayloadError> {
     let env: CobrancaEnvelope = serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(e.to_string()))?;
-    if env.kind != "payment.confirmed" {
-        return Err(PayloadError::UnsupportedType(env.kind));
-    }
+    let kind = match env.kind.as_str() {
+        "payment.confirmed" => EntryKind::Payment,
+        "payment.refunded" => EntryKind::Refund,
+        "payment.chargeback" => EntryKind::Chargeback,
+        "payment.authorized" | "payment.pending" | "payment.refused" => {
+            let charge_ref = env.data.get("charge_id").and_then(|c| c.as_str()).unwrap_or_default().chars().take(100).collect();
+            return Ok(CobrancaEvent::Status { kind: env.kind, charge_ref });
+        }
+        _ => return Err(PayloadError::UnsupportedType(env.kind)),
+    };
     let d: CobrancaPaymentData = serde_json::from_value(env.data).map_err(|e| PayloadError::Malformed(e.to_string()))?;
     let field = |field, message: String| PayloadError::Field { field, message };
     let amount = match &d.amount {
@@ -158,10 +192,16 @@ pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<PaymentNotice, Payl
         .map_err(|e| field("data.paid_at", e.to_string()))?
         .with_timezone(&Utc);
     let method = PaymentMethod::parse(&d.method).ok_or_else(|| field("data.method", d.method.clone()))?;
-    if d.provider_payment_id.is_empty() || d.provider_payment_id.len() > 200 {
+    let valid_id = |id: &str| !id.is_empty() && id.len() <= 200;
+    if !valid_id(&d.provider_payment_id) {
         return Err(field("data.provider_payment_id", "1..200 chars".into()));
     }
-    Ok(PaymentNotice {
+    let (movement_id, reverses) = match kind {
+        EntryKind::Payment => (d.provider_payment_id, None),
+        EntryKind::Refund => (d.refund_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.refund_id", "1..200 chars".into()))?, Some(d.provider_payment_id)),
+        EntryKind::Chargeback => (d.chargeback_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.chargeback_id", "1..200 chars".into()))?, Some(d.provider_payment_id)),
+    };
+    Ok(CobrancaEvent::Money(PaymentNotice {
         event_id: event_id.to_string(),
         provider: "cobranca".into(),
         charge_id: ChargeId::parse(&d.charge_id).ok(),
@@ -169,14 +209,19 @@ pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<PaymentNotice, Payl
         amount,
         paid_at,
         method,
-        provider_payment_id: d.provider_payment_id,
-    })
+        provider_payment_id: movement_id,
+        kind,
+        reverses,
+        merchant_id: None,
+    }))
 }
 
 /// Parses the BCB Pix API webhook a PSP sends for received Pix:
 /// `{"pix":[{"endToEndId","txid","valor":"110.00","horario":"2020-09-10T13:03:33.902Z","infoPagador",
-/// "devolucoes":[…]}]}`. Each Pix becomes a notice keyed by its endToEndId (unique per payment in the SPI), so a
-/// redelivered webhook is recognised. Refunds (`devolucoes`) are not applied yet: they are logged.
+/// "devolucoes":[{"id","rtrId","valor","horario":{"solicitacao","liquidacao"},"status"}]}]}`. Each Pix becomes a
+/// notice keyed by its endToEndId (unique per payment in the SPI), so a redelivered webhook is recognised; each
+/// devolução with status DEVOLVIDO becomes a refund notice of that Pix, keyed by its rtrId. Devoluções still
+/// EM_PROCESSAMENTO or NAO_REALIZADO moved no money and are left for the webhook that reports them settled.
 pub fn parse_bcb_pix(body: &[u8]) -> Result<Vec<PaymentNotice>, PayloadError> {
     #[derive(Deserialize)]
     struct Envelope {
@@ -191,33 +236,80 @@ pub fn parse_bcb_pix(body: &[u8]) -> Result<Vec<PaymentNotice>, PayloadError> {
         valor: String,
         horario: String,
         #[serde(default)]
-        devolucoes: Vec<serde_json::Value>,
+        devolucoes: Vec<Devolucao>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Devolucao {
+        id: String,
+        #[serde(default)]
+        rtr_id: Option<String>,
+        valor: String,
+        #[serde(default)]
+        horario: Option<DevolucaoHorario>,
+        status: String,
+    }
+    #[derive(Deserialize)]
+    struct DevolucaoHorario {
+        #[serde(default)]
+        solicitacao: Option<String>,
+        #[serde(default)]
+        liquidacao: Option<String>,
     }
     let env: Envelope = serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(e.to_string()))?;
     let field = |field, message: String| PayloadError::Field { field, message };
-    env.pix
-        .into_iter()
-        .map(|p| {
-            // E + ISPB (8) + yyyyMMddHHmm + 11 alphanumerics: 32 characters.
-            if p.end_to_end_id.len() != 32 || !p.end_to_end_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(field("pix.endToEndId", "32 caracteres alfanuméricos / 32 alphanumeric characters".into()));
+    let instant = |f: &'static str, s: &str| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| field(f, e.to_string()));
+    let mut notices = Vec::new();
+    for p in env.pix {
+        // E + ISPB (8) + yyyyMMddHHmm + 11 alphanumerics: 32 characters.
+        if p.end_to_end_id.len() != 32 || !p.end_to_end_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(field("pix.endToEndId", "32 caracteres alfanuméricos / 32 alphanumeric characters".into()));
+        }
+        let txid = p.txid.unwrap_or_default();
+        let charge_id = crate::pay::setup::charge_of_txid(&txid);
+        let paid_at = instant("pix.horario", &p.horario)?;
+        notices.push(PaymentNotice {
+            event_id: format!("pix:{}", p.end_to_end_id),
+            provider: "pix".into(),
+            charge_id: charge_id.clone(),
+            raw_charge_ref: txid.chars().take(35).collect(),
+            amount: Money::parse(&p.valor).map_err(|e| field("pix.valor", e.to_string()))?,
+            paid_at,
+            method: PaymentMethod::Pix,
+            provider_payment_id: p.end_to_end_id.clone(),
+            kind: EntryKind::Payment,
+            reverses: None,
+            merchant_id: None,
+        });
+        for d in p.devolucoes {
+            if d.status != "DEVOLVIDO" {
+                tracing::info!(end_to_end_id = %p.end_to_end_id, refund = %d.id, status = %d.status, "pix refund not settled yet");
+                continue;
             }
-            if !p.devolucoes.is_empty() {
-                tracing::warn!(end_to_end_id = %p.end_to_end_id, refunds = p.devolucoes.len(), "pix refunds received; not applied yet");
+            if d.id.is_empty() || d.id.len() > 35 || !d.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(field("pix.devolucoes.id", "1..35 caracteres alfanuméricos / 1..35 alphanumeric characters".into()));
             }
-            let txid = p.txid.unwrap_or_default();
-            Ok(PaymentNotice {
-                event_id: format!("pix:{}", p.end_to_end_id),
+            let when = d.horario.as_ref().and_then(|h| h.liquidacao.clone().or_else(|| h.solicitacao.clone()));
+            let refund_id = d.rtr_id.filter(|r| !r.is_empty()).unwrap_or_else(|| format!("{}:{}", p.end_to_end_id, d.id));
+            notices.push(PaymentNotice {
+                event_id: format!("pix:refund:{refund_id}"),
                 provider: "pix".into(),
-                charge_id: crate::pay::setup::charge_of_txid(&txid),
+                charge_id: charge_id.clone(),
                 raw_charge_ref: txid.chars().take(35).collect(),
-                amount: Money::parse(&p.valor).map_err(|e| field("pix.valor", e.to_string()))?,
-                paid_at: DateTime::parse_from_rfc3339(&p.horario).map_err(|e| field("pix.horario", e.to_string()))?.with_timezone(&Utc),
+                amount: Money::parse(&d.valor).map_err(|e| field("pix.devolucoes.valor", e.to_string()))?,
+                paid_at: match when {
+                    Some(w) => instant("pix.devolucoes.horario", &w)?,
+                    None => paid_at,
+                },
                 method: PaymentMethod::Pix,
-                provider_payment_id: p.end_to_end_id,
-            })
-        })
-        .collect()
+                provider_payment_id: refund_id,
+                kind: EntryKind::Refund,
+                reverses: Some(p.end_to_end_id.clone()),
+                merchant_id: None,
+            });
+        }
+    }
+    Ok(notices)
 }
 
 #[cfg(test)]
@@ -279,7 +371,7 @@ mod tests {
     #[test]
     fn parses_the_cobranca_payment_payload() {
         let body = br#"{"type":"payment.confirmed","data":{"charge_id":"chg_01abc","amount":"150.00","paid_at":"2026-12-06T10:00:00-03:00","method":"pix","provider_payment_id":"E123"}}"#;
-        let n = parse_cobranca("msg_1", body).unwrap();
+        let CobrancaEvent::Money(n) = parse_cobranca("msg_1", body).unwrap() else { panic!("money") };
         assert_eq!(n.charge_id.unwrap().as_str(), "chg_01abc");
         assert_eq!(n.amount, Money::parse("150.00").unwrap());
         assert_eq!(n.paid_at, Utc.with_ymd_and_hms(2026, 12, 6, 13, 0, 0).unwrap());

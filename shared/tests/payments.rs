@@ -350,7 +350,7 @@ async fn a_psp_pix_webhook_is_matched_by_txid_once() {
     assert_eq!(get(&app, &c["id"]).await["status"], "paid");
     let (_, again) = app.pix_webhook(&pix, "pix-secret").await;
     assert_eq!(again["results"][0]["result"], "duplicate");
-    assert_eq!(app.store.payments_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
+    assert_eq!(app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -384,7 +384,7 @@ async fn a_cnab_240_return_file_settles_boletos_once() {
 
     let (_, second) = import(file).await;
     assert_eq!(second["results"][0]["result"], "duplicate", "the same file again changes nothing");
-    let payments = app.store.payments_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap();
+    let payments = app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap();
     assert_eq!(payments.len(), 1);
 
     let (status, bad) = import("not a cnab file".into()).await;

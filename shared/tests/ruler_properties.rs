@@ -101,6 +101,7 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         setup: Default::default(),
         received: Default::default(),
         credit: Default::default(),
+        refunded: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,

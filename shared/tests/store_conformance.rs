@@ -13,7 +13,7 @@ use cobranca::ids::{ChargeId, CustomerId, MerchantId, PaymentId};
 use cobranca::merchant::{ApiKey, Merchant};
 use cobranca::money::Money;
 use cobranca::notification::{Channel, OutboxEntry};
-use cobranca::payment::{Payment, PaymentOutcome, UnmatchedPayment};
+use cobranca::payment::{LedgerEntry, PaymentOutcome, UnmatchedPayment};
 use cobranca::ruler::{self, Action, ReminderState, Ruler};
 use cobranca::store::*;
 
@@ -65,6 +65,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         setup: Default::default(),
         received: Default::default(),
         credit: Default::default(),
+        refunded: Default::default(),
         created_at: created,
         updated_at: created,
         paid_at: None,
@@ -73,8 +74,8 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
     Fixture { merchant, customer, charge }
 }
 
-fn payment(f: &Fixture, event: &str, provider_payment: &str) -> Payment {
-    Payment {
+fn payment(f: &Fixture, event: &str, provider_payment: &str) -> LedgerEntry {
+    LedgerEntry {
         id: PaymentId::generate(),
         merchant_id: f.merchant.id.clone(),
         charge_id: f.charge.id.clone(),
@@ -86,6 +87,9 @@ fn payment(f: &Fixture, event: &str, provider_payment: &str) -> Payment {
         paid_at: f.charge.created_at,
         received_at: f.charge.created_at,
         outcome: PaymentOutcome::Settled,
+        kind: Default::default(),
+        reverses: None,
+        wallet_id: None,
     }
 }
 
@@ -218,18 +222,20 @@ async fn conformance(store: &dyn Store) {
     let mut paid = overdue.clone();
     paid.status = ChargeStatus::Paid;
     paid.version = 3;
-    assert_eq!(store.record_payment(&p1, Some((&paid, 1))).await, Err(StoreError::Conflict));
-    assert!(store.payments_of(&f.merchant.id, &f.charge.id).await.unwrap().is_empty(), "a failed transaction leaves nothing");
-    assert_eq!(store.record_payment(&p1, Some((&paid, 2))).await, Ok(PaymentRecorded::Recorded));
-    assert_eq!(store.record_payment(&payment(&f, "evt_1", "E2"), None).await, Ok(PaymentRecorded::Duplicate));
-    assert_eq!(store.record_payment(&payment(&f, "evt_2", "E1"), None).await, Ok(PaymentRecorded::Duplicate));
-    assert_eq!(store.payments_of(&f.merchant.id, &f.charge.id).await.unwrap(), vec![p1.clone()]);
+    assert_eq!(store.append_to_ledger(&p1, Some((&paid, 1))).await, Err(StoreError::Conflict));
+    assert!(store.ledger_of(&f.merchant.id, &f.charge.id).await.unwrap().is_empty(), "a failed transaction leaves nothing");
+    assert_eq!(store.append_to_ledger(&p1, Some((&paid, 2))).await, Ok(PaymentRecorded::Recorded));
+    assert_eq!(store.append_to_ledger(&payment(&f, "evt_1", "E2"), None).await, Ok(PaymentRecorded::Duplicate));
+    assert_eq!(store.append_to_ledger(&payment(&f, "evt_2", "E1"), None).await, Ok(PaymentRecorded::Duplicate));
+    assert_eq!(store.ledger_of(&f.merchant.id, &f.charge.id).await.unwrap(), vec![p1.clone()]);
     assert_eq!(store.get_charge(&f.merchant.id, &f.charge.id).await.unwrap().unwrap().status, ChargeStatus::Paid);
     assert!(store.open_charges(&f.merchant.id, 10, None).await.unwrap().items.is_empty(), "a paid charge leaves the open index");
 
     // Unmatched payments are kept once per provider event.
     let provider = format!("test{}", ulid::Ulid::new().to_string().to_lowercase());
     let unmatched = UnmatchedPayment {
+        merchant_id: Some(f.merchant.id.clone()),
+        kind: Default::default(),
         provider: provider.clone(),
         provider_event_id: "evt_x".into(),
         charge_ref: "chg_nope".into(),
@@ -240,7 +246,79 @@ async fn conformance(store: &dyn Store) {
     };
     assert!(store.put_unmatched(&unmatched).await.unwrap());
     assert!(!store.put_unmatched(&unmatched).await.unwrap());
-    assert_eq!(store.unmatched(&provider).await.unwrap(), vec![unmatched]);
+    assert_eq!(store.unmatched(&provider).await.unwrap(), vec![unmatched.clone()]);
+
+    // The merchant's ledger and unmatched notices by São Paulo day, without a Scan.
+    let day = cobranca::calendar::local_date(p1.paid_at);
+    assert_eq!(store.ledger_between(&f.merchant.id, day, day).await.unwrap(), vec![p1.clone()]);
+    assert_eq!(store.ledger_between(&f.merchant.id, day - Duration::days(40), day - Duration::days(1)).await.unwrap(), vec![]);
+    assert_eq!(store.ledger_between(&f.merchant.id, day - Duration::days(40), day + Duration::days(40)).await.unwrap().len(), 1, "ranges span months");
+    let uday = cobranca::calendar::local_date(created);
+    assert_eq!(store.unmatched_of(&f.merchant.id, uday, uday).await.unwrap(), vec![unmatched.clone()]);
+    assert!(store.unmatched_of(&MerchantId::generate(), uday, uday).await.unwrap().is_empty());
+
+    // Refunds that arrive before their payment wait, once each.
+    let refund = cobranca::webhook::PaymentNotice {
+        event_id: "evt_r1".into(),
+        provider: provider.clone(),
+        charge_id: Some(f.charge.id.clone()),
+        raw_charge_ref: f.charge.id.to_string(),
+        amount: Money::parse("5.00").unwrap(),
+        paid_at: created,
+        method: PaymentMethod::Pix,
+        provider_payment_id: "R1".into(),
+        kind: cobranca::payment::EntryKind::Refund,
+        reverses: Some("E7".into()),
+        merchant_id: None,
+    };
+    store.add_pending_reversal(&refund).await.unwrap();
+    store.add_pending_reversal(&refund).await.unwrap();
+    assert_eq!(store.pending_reversals(&provider, "E7").await.unwrap(), vec![refund]);
+    assert!(store.pending_reversals(&provider, "E8").await.unwrap().is_empty());
+
+    // Webhook endpoints and their delivery log.
+    use cobranca::merchant_webhooks::{UrlPolicy, WebhookDelivery, WebhookEndpoint, DeliveryStatus};
+    let (endpoint, _) = WebhookEndpoint::create(&serde_json::json!({"url": "https://erp.example.com/h", "event_types": ["*"]}), &f.merchant.id, UrlPolicy::default(), created).unwrap();
+    store.add_webhook_endpoint(&endpoint).await.unwrap();
+    let mut changed = endpoint.clone();
+    changed.description = "ERP".into();
+    changed.version = 2;
+    store.update_webhook_endpoint(&changed, 1).await.unwrap();
+    assert_eq!(store.update_webhook_endpoint(&changed, 1).await, Err(StoreError::Conflict));
+    assert_eq!(store.webhook_endpoints_of(&f.merchant.id).await.unwrap(), vec![changed.clone()]);
+    let delivery = |n: i64| WebhookDelivery {
+        id: cobranca::ids::WebhookMessageId::of(&endpoint.id, &format!("evt{n}")),
+        merchant_id: f.merchant.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        charge_id: f.charge.id.clone(),
+        event_id: format!("evt{n}"),
+        event_type: "charge.paid".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: vec![],
+        round_attempts: 0,
+        next_attempt_at: None,
+        leased_until: None,
+        replays: 0,
+        created_at: created + Duration::seconds(n),
+        version: 1,
+    };
+    for n in 0..3 {
+        assert!(store.add_webhook_delivery(&delivery(n)).await.unwrap());
+    }
+    assert!(!store.add_webhook_delivery(&delivery(0)).await.unwrap());
+    let first = store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, None).await.unwrap();
+    assert_eq!(first.items.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), vec!["evt2", "evt1"], "newest first");
+    let rest = store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, first.next).await.unwrap();
+    assert_eq!(rest.items.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), vec!["evt0"]);
+    let mut done = delivery(0);
+    done.status = DeliveryStatus::Succeeded;
+    done.version = 2;
+    store.update_webhook_delivery(&done, 1).await.unwrap();
+    assert_eq!(store.update_webhook_delivery(&done, 1).await, Err(StoreError::Conflict));
+    assert_eq!(store.get_webhook_delivery(&f.merchant.id, &done.id).await.unwrap(), Some(done));
+    assert!(store.delete_webhook_endpoint(&f.merchant.id, &endpoint.id).await.unwrap());
+    assert!(!store.delete_webhook_endpoint(&f.merchant.id, &endpoint.id).await.unwrap());
 
     // Idempotency records.
     let m = &f.merchant.id;

@@ -3,6 +3,7 @@
 
 use cobranca::adapters::config;
 use cobranca::adapters::http_webhooks::HttpWebhookTransport;
+use cobranca::adapters::sqs::SqsQueue;
 use cobranca::merchant_webhooks::MerchantWebhooks;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
@@ -19,5 +20,6 @@ async fn main() -> Result<(), Error> {
     let transport = HttpWebhookTransport::new();
     let webhooks = MerchantWebhooks { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref(), transport: &transport, schedule: &schedule };
     let (webhooks, sqs, queue_url) = (&webhooks, &sqs, queue_url.as_str());
-    lambda_runtime::run(service_fn(move |event| lambda::webhook_batch(webhooks, sqs, queue_url, event))).await
+    let postpone = move |receipt: String, delay| async move { SqsQueue::postpone(sqs, queue_url, &receipt, delay).await };
+    lambda_runtime::run(service_fn(move |event| lambda::webhook_batch(webhooks, postpone, event))).await
 }

@@ -8,9 +8,10 @@
 //! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}` |
 //! | charge owner | `CHGREF#{c}` | `CHGREF` | |
 //! | reminder | `MER#{m}#CHG#{c}` | `REM#{id}` | due (while pending): `DUE#{day}#{shard}` / `{time}#{c}#{id}` |
-//! | payment | `MER#{m}#CHG#{c}` | `PAY#{provider}#{provider payment id}` | |
 //! | provider event seen | `MER#{m}#WHK#{provider}#{event id}` | `WHK` | |
-//! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | |
+//! | ledger entry (payment, refund, chargeback) | `MER#{m}#CHG#{c}` | `PAY#{provider}#{provider id}` | gsi1: `MER#{m}#LEDGER#{yyyy-mm}` / `{day}#{ms}#{id}` |
+//! | reversal awaiting its payment | `PENDREV#{provider}#{payment id}` | `{reversal id}` | |
+//! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | gsi1 (if a merchant's): `MER#{m}#UNMATCHED` / `{day}#{event id}` |
 //! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | TTL |
 //! | tick watermark | `TICK` | `WATERMARK` | |
 //! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
@@ -39,7 +40,7 @@ use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::OutboxEntry;
-use crate::payment::{Payment, UnmatchedPayment};
+use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
 
@@ -245,6 +246,10 @@ fn decode_cursor(c: &str) -> StoreResult<Item> {
 
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
+}
+
+fn ledger_month_pk(merchant: &MerchantId, day: chrono::NaiveDate) -> String {
+    format!("MER#{merchant}#LEDGER#{}", day.format("%Y-%m"))
 }
 
 fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
@@ -648,16 +653,20 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
+    async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
         let mut seen = Item::new();
         seen.insert("PK".into(), s(format!("MER#{}#WHK#{}#{}", payment.merchant_id, payment.provider, payment.provider_event_id)));
         seen.insert("SK".into(), s("WHK"));
         seen.insert("payment_id".into(), s(payment.id.as_str()));
-        let payment_item = data_item(
+        let mut payment_item = data_item(
             charge_pk(&payment.merchant_id, &payment.charge_id),
             format!("PAY#{}#{}", payment.provider, payment.provider_payment_id),
             payment,
         );
+        // The merchant's ledger by São Paulo day, one partition per month, for reports without a Scan.
+        let day = crate::calendar::local_date(payment.paid_at);
+        payment_item.insert("GSI1PK".into(), s(ledger_month_pk(&payment.merchant_id, day)));
+        payment_item.insert("GSI1SK".into(), s(format!("{day}#{:013}#{}", payment.received_at.timestamp_millis(), payment.id)));
         let not_exists = Some("attribute_not_exists(PK)");
         let mut tx = self
             .client
@@ -678,8 +687,8 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>> {
-        let mut all: Vec<Payment> =
+    async fn ledger_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<LedgerEntry>> {
+        let mut all: Vec<LedgerEntry> =
             self.query_all(charge_pk(merchant, charge), "PAY#").await?.iter().map(parse_data).collect::<StoreResult<_>>()?;
         all.sort_by_key(|p| p.received_at);
         Ok(all)
@@ -687,7 +696,55 @@ impl Store for DynamoStore {
 
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
         let pk = format!("UNMATCHED#{}", unmatched.provider);
-        self.put_new(data_item(pk, unmatched.provider_event_id.clone(), unmatched)).await
+        let mut item = data_item(pk, unmatched.provider_event_id.clone(), unmatched);
+        if let Some(m) = &unmatched.merchant_id {
+            item.insert("GSI1PK".into(), s(format!("MER#{m}#UNMATCHED")));
+            item.insert("GSI1SK".into(), s(format!("{}#{}", crate::calendar::local_date(unmatched.received_at), unmatched.provider_event_id)));
+        }
+        self.put_new(item).await
+    }
+
+    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+        let pk = format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default());
+        self.put_new(data_item(pk, notice.provider_payment_id.clone(), notice)).await.map(|_| ())
+    }
+
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
+        self.query_all(format!("PENDREV#{provider}#{payment}"), "").await?.iter().map(parse_data).collect()
+    }
+
+    async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>> {
+        use chrono::Datelike;
+        let mut out = Vec::new();
+        let mut month = from.with_day(1).expect("day 1 exists");
+        while month <= to {
+            let values = [(":pk", ledger_month_pk(merchant, month)), (":a", from.to_string()), (":b", format!("{to}#~"))];
+            let mut cursor = None;
+            loop {
+                let page: Page<LedgerEntry> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values, None, cursor).await?;
+                out.extend(page.items);
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            month = month.checked_add_months(chrono::Months::new(1)).expect("in range");
+        }
+        Ok(out)
+    }
+
+    async fn unmatched_of(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<UnmatchedPayment>> {
+        let values = [(":pk", format!("MER#{merchant}#UNMATCHED")), (":a", from.to_string()), (":b", format!("{to}#~"))];
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page: Page<UnmatchedPayment> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values, None, cursor).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {

@@ -16,7 +16,7 @@ use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::notification::{NotificationJob, OutboxEntry};
-use crate::payment::{Payment, UnmatchedPayment};
+use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::queue::{EnqueueError, JobQueue};
 use crate::registration::PaymentSetupJob;
 use crate::ruler::{Reminder, ReminderState, Ruler};
@@ -34,7 +34,7 @@ struct State {
     owners: HashMap<ChargeId, MerchantId>,
     payment_tokens: HashMap<String, (MerchantId, ChargeId)>,
     reminders: BTreeMap<(MerchantId, ChargeId, String), Reminder>,
-    payments: BTreeMap<(MerchantId, ChargeId, String), Payment>,
+    payments: BTreeMap<(MerchantId, ChargeId, String), LedgerEntry>,
     provider_events: std::collections::HashSet<(MerchantId, String, String)>,
     unmatched: BTreeMap<(String, String), UnmatchedPayment>,
     idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
@@ -45,6 +45,7 @@ struct State {
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
     boletos: HashMap<(String, String), (MerchantId, ChargeId)>,
+    pending_reversals: BTreeMap<(String, String, String), crate::webhook::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
 }
@@ -290,7 +291,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn record_payment(&self, payment: &Payment, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
+    async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
         let mut s = self.lock();
         let event = (payment.merchant_id.clone(), payment.provider.clone(), payment.provider_event_id.clone());
         let pkey = (
@@ -315,12 +316,44 @@ impl Store for MemoryStore {
         Ok(PaymentRecorded::Recorded)
     }
 
-    async fn payments_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Payment>> {
+    async fn ledger_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<LedgerEntry>> {
         let s = self.lock();
         Ok(s.payments
             .iter()
             .filter(|((m, c, _), _)| m == merchant && c == charge)
             .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+        let key = (notice.provider.clone(), notice.reverses.clone().unwrap_or_default(), notice.provider_payment_id.clone());
+        self.lock().pending_reversals.entry(key).or_insert_with(|| notice.clone());
+        Ok(())
+    }
+
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
+        Ok(self.lock().pending_reversals.iter().filter(|((p, pay, _), _)| p == provider && pay == payment).map(|(_, n)| n.clone()).collect())
+    }
+
+    async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>> {
+        let mut out: Vec<LedgerEntry> = self
+            .lock()
+            .payments
+            .values()
+            .filter(|e| &e.merchant_id == merchant && (from..=to).contains(&crate::calendar::local_date(e.paid_at)))
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| (crate::calendar::local_date(e.paid_at), e.received_at));
+        Ok(out)
+    }
+
+    async fn unmatched_of(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<UnmatchedPayment>> {
+        Ok(self
+            .lock()
+            .unmatched
+            .values()
+            .filter(|u| u.merchant_id.as_ref() == Some(merchant) && (from..=to).contains(&crate::calendar::local_date(u.received_at)))
+            .cloned()
             .collect())
     }
 

@@ -49,14 +49,17 @@ impl Api<'_> {
             paid_at: calendar::local_instant(paid_on, NaiveTime::from_hms_opt(12, 0, 0).expect("valid time")),
             method: PaymentMethod::Boleto,
             provider_payment_id: format!("{}:{}", title.bank, title.nosso_numero),
+            kind: crate::payment::EntryKind::Payment,
+            reverses: None,
+            merchant_id: Some(merchant.id.clone()),
         };
         let record: String = file.lines().skip(title.line - 1).take(2).collect::<Vec<_>>().join("\n");
         let outcome = self.checkout().settlement().apply(&notice, &record, now).await.map_err(ApiError::internal)?;
-        Ok(match outcome {
-            Settled::Paid { charge } => json!({"nosso_numero": title.nosso_numero, "result": "applied", "charge_id": charge.id, "amount_paid": amount}),
-            Settled::Duplicate { charge } => json!({"nosso_numero": title.nosso_numero, "result": "duplicate", "charge_id": charge.id}),
-            Settled::Recorded { charge, outcome } => json!({"nosso_numero": title.nosso_numero, "result": outcome, "charge_id": charge.id, "amount_paid": amount}),
-            Settled::Unmatched => json!({"nosso_numero": title.nosso_numero, "result": "unmatched", "amount_paid": amount}),
-        })
+        let mut result = outcome.to_json();
+        result["nosso_numero"] = json!(title.nosso_numero);
+        if matches!(outcome, Settled::Paid { .. } | Settled::Recorded { .. } | Settled::Unmatched) {
+            result["amount_paid"] = json!(amount);
+        }
+        Ok(result)
     }
 }

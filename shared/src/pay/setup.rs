@@ -49,6 +49,18 @@ pub struct PaymentSetup {
     pub superseded_boletos: Vec<SupersededBoleto>,
 }
 
+impl PaymentSetup {
+    /// The wallet issued for a method: the one a payment by that method goes through.
+    pub fn wallet_for(&self, method: crate::charge::PaymentMethod) -> Option<WalletId> {
+        use crate::charge::PaymentMethod;
+        match method {
+            PaymentMethod::Pix => self.pix.as_ref().map(|p| p.wallet_id.clone()),
+            PaymentMethod::Boleto => self.boleto.as_ref().map(|b| b.wallet_id.clone()),
+            PaymentMethod::CreditCard => self.card.as_ref().map(|c| c.wallet_id.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PixSetup {
     pub wallet_id: WalletId,

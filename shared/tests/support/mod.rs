@@ -75,7 +75,7 @@ impl App {
     /// A request to the payer's pages (`/pay/{token}/…`), as a browser sends it.
     pub async fn page(&self, method: &str, path: &str, body: &str) -> PageResponse {
         let checkout = Checkout { store: self.store.as_ref(), queue: &self.queue, events: &self.events, providers: &self.providers };
-        let pages = PayerPages { checkout, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+        let pages = PayerPages { checkout, public_base_url: "https://pay.test" };
         let content_type = if body.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
         let req = ApiRequest { method: method.into(), path: path.into(), headers: HashMap::from([("content-type".into(), content_type.into())]), body: body.as_bytes().to_vec() };
         pages.handle(&req, Utc::now()).await
@@ -127,7 +127,7 @@ impl App {
 
     pub async fn drain(&self) {
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, public_base_url: "https://pay.test" };
         for job in self.queue.drain() {
             delivery.deliver(&job, Utc::now()).await.unwrap();
         }
