@@ -65,11 +65,17 @@ impl ApiRequest {
 pub struct ApiResponse {
     pub status: u16,
     pub body: String,
+    /// None is JSON.
+    pub content_type: Option<&'static str>,
 }
 
 impl ApiResponse {
     pub fn json(status: u16, body: &impl Serialize) -> Self {
-        Self { status, body: serde_json::to_string(body).expect("serialisable response") }
+        Self { status, body: serde_json::to_string(body).expect("serialisable response"), content_type: None }
+    }
+
+    pub fn csv(body: String) -> Self {
+        Self { status: 200, body, content_type: Some("text/csv; charset=utf-8") }
     }
 }
 
@@ -158,6 +164,8 @@ impl Api<'_> {
                 | ["v1", "reconciliation", "cnab240"]
                 | ["v1", "ruler"]
                 | ["v1", "ruler", "preview"]
+                | ["v1", "charges", _, "ledger"]
+                | ["v1", "reports", "reconciliation"]
                 | ["v1", "webhook-endpoints"]
                 | ["v1", "webhook-endpoints", _]
                 | ["v1", "webhook-endpoints", _, "rotate-secret" | "deliveries"]
@@ -186,6 +194,8 @@ impl Api<'_> {
             ("POST", ["v1", "reconciliation", "cnab240"]) => self.import_cnab240(&merchant, req, now).await,
             ("GET", ["v1", "wallets"]) => self.list_wallets(&merchant).await,
             ("GET", ["v1", "wallets", id]) => self.get_wallet(&merchant, id).await,
+            ("GET", ["v1", "charges", id, "ledger"]) => self.charge_ledger(&merchant, id).await,
+            ("GET", ["v1", "reports", "reconciliation"]) => self.reconciliation_report(&merchant, req, now).await,
             ("POST", ["v1", "webhook-endpoints"]) => self.create_webhook_endpoint(&merchant, req, now).await,
             ("GET", ["v1", "webhook-endpoints"]) => self.list_webhook_endpoints(&merchant).await,
             ("GET", ["v1", "webhook-endpoints", id]) => self.get_webhook_endpoint(&merchant, id).await,
@@ -225,7 +235,7 @@ impl Api<'_> {
         }
         let hash = idempotency::request_hash(&req.method, &req.path, &req.body);
         match self.store.idempotency_begin(&merchant.id, key, &hash, now).await? {
-            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body }),
+            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body, content_type: None }),
             IdempotencyBegin::Mismatch => {
                 return Err(ApiError::new(422, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
             }

@@ -282,6 +282,7 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
     json!({
         "amount_due": due,
         "received": c.received,
+        "refunded": c.refunded,
         "balance_due": balance,
         "credit": c.credit,
         "late_fees": c.late_fees,

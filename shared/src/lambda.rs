@@ -30,7 +30,7 @@ pub fn api_request(req: Request) -> ApiRequest {
 pub fn http_response(r: ApiResponse) -> Response<Body> {
     Response::builder()
         .status(r.status)
-        .header("content-type", "application/json; charset=utf-8")
+        .header("content-type", r.content_type.unwrap_or("application/json; charset=utf-8"))
         .header("cache-control", "no-store")
         .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")

@@ -25,6 +25,7 @@ pub mod payment;
 pub mod providers;
 pub mod queue;
 pub mod registration;
+pub mod reports;
 pub mod ruler;
 pub mod schedule;
 pub mod settlement;

@@ -2,7 +2,7 @@
 //! delivered it) and applies every settled title to its charge, once — importing the same file again changes
 //! nothing. Titles that match no charge of this merchant are kept as unmatched, never dropped.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Value};
 
 use super::{Api, ApiError, ApiRequest, ApiResponse};
@@ -61,5 +61,46 @@ impl Api<'_> {
             result["amount_paid"] = json!(amount);
         }
         Ok(result)
+    }
+}
+
+impl Api<'_> {
+    /// `GET /v1/reports/reconciliation?from=YYYY-MM-DD&to=YYYY-MM-DD&format=json|csv`: payments, refunds and
+    /// chargebacks per São Paulo day, method and wallet; payments flagged for refund; unmatched notices from the
+    /// merchant's own imports. At most 366 days.
+    pub(super) async fn reconciliation_report(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let today = calendar::local_date(now);
+        let day = |name: &str, default: NaiveDate| match req.query(name) {
+            None => Ok(default),
+            Some(v) => NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| ApiError::invalid(name, "data AAAA-MM-DD / date YYYY-MM-DD")),
+        };
+        let to = day("to", today)?;
+        let from = day("from", to - chrono::Duration::days(29))?;
+        if from > to || (to - from).num_days() > 366 {
+            return Err(ApiError::invalid("from", "período de 1 a 366 dias / a period of 1 to 366 days"));
+        }
+        let entries = self.store.ledger_between(&merchant.id, from, to).await?;
+        let unmatched = self.store.unmatched_of(&merchant.id, from, to).await?;
+        let report = crate::reports::reconciliation(&entries, unmatched, from, to);
+        match req.query("format").as_deref() {
+            None | Some("json") => Ok(ApiResponse::json(200, &report)),
+            Some("csv") => Ok(ApiResponse::csv(report.to_csv())),
+            Some(_) => Err(ApiError::invalid("format", "json ou csv / json or csv")),
+        }
+    }
+
+    /// `GET /v1/charges/{id}/ledger`: every money movement of the charge, oldest first.
+    pub(super) async fn charge_ledger(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
+        let id = crate::ids::ChargeId::parse(id).map_err(|_| not_found())?;
+        let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        let mut entries = self.store.ledger_of(&merchant.id, &charge.id).await?;
+        entries.sort_by_key(|e| e.received_at);
+        Ok(ApiResponse::json(200, &json!({
+            "object": "list",
+            "charge_id": charge.id,
+            "received": crate::payment::net_received(&entries),
+            "data": entries,
+        })))
     }
 }

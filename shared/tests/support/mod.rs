@@ -99,6 +99,14 @@ impl App {
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
 
+    /// A GET whose answer is not JSON (CSV reports): status, content type and text.
+    pub async fn get_text(&self, path: &str) -> (u16, Option<&'static str>, String) {
+        let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
+        let req = ApiRequest { method: "GET".into(), path: path.into(), headers, body: vec![] };
+        let r = self.api().handle(&req, Utc::now()).await;
+        (r.status, r.content_type, r.body)
+    }
+
     /// A call with a raw (non-JSON) body, such as a bank file.
     pub async fn call_raw(&self, method: &str, path: &str, body: String) -> (u16, Value) {
         let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);

@@ -1,0 +1,178 @@
+//! Issue #5: money movements are applied exactly once, in any order, and the ledger explains every balance.
+
+mod support;
+
+use chrono::Utc;
+use cobranca::ids::ChargeId;
+use cobranca::payment::{net_received, EntryKind};
+use cobranca::store::Store;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use support::{due_in, App};
+
+async fn charge(app: &App, amount: &str) -> String {
+    let body = json!({
+        "customer": {"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"},
+        "amount": amount, "due_date": due_in(20), "description": "Mensalidade", "payment_methods": ["pix"], "max_installments": 1,
+    });
+    let (status, c) = app.call("POST", "/v1/charges", body, &[]).await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+async fn get(app: &App, id: &str) -> Value {
+    app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await.1
+}
+
+fn paid(charge: &str, amount: &str, payment: &str) -> Value {
+    json!({"type": "payment.confirmed", "data": {"charge_id": charge, "amount": amount, "paid_at": Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": payment}})
+}
+
+fn refunded(charge: &str, amount: &str, payment: &str, refund: &str) -> Value {
+    json!({"type": "payment.refunded", "data": {"charge_id": charge, "amount": amount, "refunded_at": Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": payment, "refund_id": refund}})
+}
+
+async fn ledger(app: &App, id: &str) -> Vec<cobranca::payment::LedgerEntry> {
+    app.store.ledger_of(&app.merchant_id, &ChargeId::parse(id).unwrap()).await.unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn each_notice_delivered_five_times_in_shuffled_order_counts_once() {
+    for seed in 0..12u64 {
+        let app = App::new().await;
+        let a = charge(&app, "100.00").await;
+        let b = charge(&app, "50.00").await;
+        let notices = [
+            ("msg_pay_a", paid(&a, "100.00", "E-A")),
+            ("msg_refund_a", refunded(&a, "30.00", "E-A", "R-A")),
+            ("msg_part_b", paid(&b, "20.00", "E-B1")),
+            ("msg_rest_b", paid(&b, "30.00", "E-B2")),
+            ("msg_late_pending_a", json!({"type": "payment.pending", "data": {"charge_id": a}})),
+        ];
+        let mut deliveries: Vec<&(&str, Value)> = notices.iter().flat_map(|n| std::iter::repeat_n(n, 5)).collect();
+        deliveries.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        for (id, body) in deliveries {
+            let (status, r) = app.webhook(id, body).await;
+            assert!([200, 202].contains(&status), "seed {seed}: {r}");
+        }
+        let ca = get(&app, &a).await;
+        assert_eq!((ca["status"].as_str(), ca["received"].as_str(), ca["refunded"].as_str()), (Some("paid"), Some("70.00"), Some("30.00")), "seed {seed}: {ca}");
+        let kinds: Vec<EntryKind> = ledger(&app, &a).await.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.len(), 2, "seed {seed}: one payment and one refund");
+        assert!(kinds.contains(&EntryKind::Payment) && kinds.contains(&EntryKind::Refund));
+        let cb = get(&app, &b).await;
+        assert_eq!((cb["status"].as_str(), cb["received"].as_str()), (Some("paid"), Some("50.00")), "seed {seed}: {cb}");
+        for id in [&a, &b] {
+            let entries = ledger(&app, id).await;
+            assert_eq!(net_received(&entries), dec(get(&app, id).await["received"].as_str().unwrap()), "the balance is the ledger's");
+        }
+        let receipts = app.outbox_steps(&a).await.into_iter().filter(|s| s == "on_paid").count();
+        assert_eq!(receipts, 1, "seed {seed}: one receipt");
+    }
+}
+
+#[tokio::test]
+async fn a_refund_that_arrives_before_its_payment_is_applied_when_the_payment_does() {
+    let app = App::new().await;
+    let id = charge(&app, "80.00").await;
+    let (status, r) = app.webhook("msg_r", &refunded(&id, "80.00", "E-1", "R-1")).await;
+    assert_eq!((status, r["result"].as_str(), r["charge_status"].as_str()), (202, Some("awaiting_payment"), Some("pending")), "{r}");
+    let (status, r) = app.webhook("msg_p", &paid(&id, "80.00", "E-1")).await;
+    assert_eq!((status, r["result"].as_str()), (200, Some("applied")), "{r}");
+    let c = get(&app, &id).await;
+    assert_eq!((c["status"].as_str(), c["refunded"].as_str()), (Some("refunded"), Some("80.00")), "{c}");
+    assert!(c.get("received").is_none_or(|r| r == "0" || r == "0.00"), "{c}");
+    let kinds: Vec<String> = app.events.events.lock().unwrap().iter().filter(|e| e.charge_id.as_str() == id && e.kind != "ChargeCreated").map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds, vec!["PaymentConfirmed", "ChargeRefunded"]);
+    // Redelivered, the refund changes nothing.
+    let (_, r) = app.webhook("msg_r", &refunded(&id, "80.00", "E-1", "R-1")).await;
+    assert_eq!(r["result"], "duplicate");
+}
+
+#[tokio::test]
+async fn refunds_never_take_back_more_than_the_payment_brought_and_chargebacks_are_told_apart() {
+    let app = App::new().await;
+    let id = charge(&app, "100.00").await;
+    app.webhook("msg_p", &paid(&id, "100.00", "E-9")).await;
+    let (_, r) = app.webhook("msg_r1", &refunded(&id, "60.00", "E-9", "R-1")).await;
+    assert_eq!((r["result"].as_str(), r["charge_status"].as_str()), (Some("refund_applied"), Some("paid")), "a partial refund leaves it paid: {r}");
+    let chargeback = json!({"type": "payment.chargeback", "data": {"charge_id": id, "amount": "100.00", "disputed_at": Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": "E-9", "chargeback_id": "CB-1"}});
+    let (_, r) = app.webhook("msg_cb", &chargeback).await;
+    assert_eq!((r["result"].as_str(), r["charge_status"].as_str()), (Some("chargeback_applied"), Some("refunded")), "{r}");
+    let entries = ledger(&app, &id).await;
+    assert_eq!(entries.iter().find(|e| e.kind == EntryKind::Chargeback).unwrap().amount.to_string(), "40.00", "capped at what was left");
+    assert_eq!(net_received(&entries), Decimal::ZERO);
+    let (status, r) = app.webhook("msg_r2", &refunded(&id, "1.00", "E-9", "R-2")).await;
+    assert_eq!((status, r["result"].as_str()), (200, Some("duplicate")), "nothing left to refund: {r}");
+}
+
+#[tokio::test]
+async fn a_late_pending_or_refused_status_never_moves_a_paid_charge_back() {
+    let app = App::new().await;
+    let id = charge(&app, "10.00").await;
+    app.webhook("msg_p", &paid(&id, "10.00", "E-5")).await;
+    for kind in ["payment.authorized", "payment.pending", "payment.refused"] {
+        let (status, r) = app.webhook(&format!("msg_{kind}"), &json!({"type": kind, "data": {"charge_id": id}})).await;
+        assert_eq!((status, r["result"].as_str()), (200, Some("acknowledged")), "{r}");
+    }
+    assert_eq!(get(&app, &id).await["status"], "paid");
+}
+
+#[tokio::test]
+async fn a_settled_pix_devolucao_in_the_psp_webhook_is_a_refund_of_that_pix() {
+    let app = App::new().await;
+    let id = charge(&app, "150.00").await;
+    let txid = get(&app, &id).await["pix"]["txid"].clone();
+    let e2e = "E00000000202611221000devolv12345";
+    let body = |status: &str| json!({"pix": [{"endToEndId": e2e, "txid": txid, "valor": "150.00", "horario": Utc::now().to_rfc3339(),
+        "devolucoes": [{"id": "D001", "rtrId": "D00000000202611221100abcdefghij", "valor": "50.00", "horario": {"solicitacao": Utc::now().to_rfc3339()}, "status": status}]}]});
+    let (status, r) = app.pix_webhook(&body("EM_PROCESSAMENTO"), "pix-secret").await;
+    assert_eq!(status, 200, "{r}");
+    let c = get(&app, &id).await;
+    assert_eq!((c["status"].as_str(), c["refunded"].as_str()), (Some("paid"), Some("0")), "a devolução in processing moved no money: {c}");
+    let (status, r) = app.pix_webhook(&body("DEVOLVIDO"), "pix-secret").await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["result"], "duplicate", "{r}");
+    assert_eq!(r["results"][1]["result"], "refund_applied", "{r}");
+    let c = get(&app, &id).await;
+    assert_eq!((c["status"].as_str(), c["received"].as_str(), c["refunded"].as_str()), (Some("paid"), Some("100.00"), Some("50.00")), "{c}");
+}
+
+#[tokio::test]
+async fn the_reconciliation_report_adds_up_to_the_ledger() {
+    let app = App::new().await;
+    let a = charge(&app, "100.00").await;
+    let b = charge(&app, "70.00").await;
+    let c = charge(&app, "10.00").await;
+    app.webhook("m1", &paid(&a, "100.00", "P-1")).await;
+    app.webhook("m2", &paid(&b, "30.00", "P-2")).await;
+    app.webhook("m3", &refunded(&a, "25.00", "P-1", "R-1")).await;
+    app.call("POST", &format!("/v1/charges/{c}/cancel"), Value::Null, &[]).await;
+    app.webhook("m4", &paid(&c, "10.00", "P-3")).await;
+
+    let (status, report) = app.call("GET", "/v1/reports/reconciliation", Value::Null, &[]).await;
+    assert_eq!(status, 200, "{report}");
+    // The ledger, computed here independently of the report.
+    let mut expected = Decimal::ZERO;
+    for id in [&a, &b, &c] {
+        expected += ledger(&app, id).await.iter().filter(|e| e.counts()).map(|e| e.signed_amount()).sum::<Decimal>();
+    }
+    assert_eq!(expected, dec("105.00"));
+    assert_eq!(dec(report["totals"]["net"].as_str().unwrap()), expected, "{report}");
+    assert_eq!(dec(report["totals"]["refunded"].as_str().unwrap()), dec("25.00"));
+    assert_eq!(report["flagged_for_refund"][0]["charge_id"], json!(c), "paid after cancellation: flagged");
+    let rows_net: Decimal = report["rows"].as_array().unwrap().iter().map(|r| dec(r["net"].as_str().unwrap())).sum();
+    assert_eq!(rows_net, expected);
+
+    let (status, content_type, csv) = app.get_text("/v1/reports/reconciliation?format=csv").await;
+    assert_eq!((status, content_type), (200, Some("text/csv; charset=utf-8")));
+    assert_eq!(csv.lines().last(), Some("TOTAL,,,2,130.00,1,25.00,0,0.00,105.00"), "{csv}");
+    let (status, r) = app.call("GET", "/v1/reports/reconciliation?from=2026-13-01", Value::Null, &[]).await;
+    assert_eq!((status, r["error"]["field"].as_str()), (422, Some("from")));
+}
