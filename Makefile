@@ -10,7 +10,7 @@ TOOLS := $(CURDIR)/.local/venv-tools/bin
 # Loads the stack's resource names and LocalStack endpoint into a recipe's environment.
 WITH_STACK := set -a; . $(ENV_FILE); set +a;
 
-.PHONY: dev test browser-deps install localstack deploy-local build lint lambda-build stop clean
+.PHONY: dev test test-deps browser-deps install localstack deploy-local build lint lambda-build stop clean
 
 install:
 	bash infra/local/install.sh
@@ -25,15 +25,21 @@ build:
 	cargo build --workspace --bins
 
 dev: deploy-local build
-	$(WITH_STACK) exec target/debug/local-runner serve --port $(PORT) --demo true
+	$(WITH_STACK) COBRANCA_WEBHOOK_ALLOW_LOCAL=true exec target/debug/local-runner serve --port $(PORT) --demo true
 
 # The régua simulation moves its stack's tick watermark 120 days ahead, so it gets a stack of its own.
-test: deploy-local build browser-deps
+test: deploy-local build test-deps
 	bash infra/local/deploy.sh cobranca-sim
 	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 COBRANCA_REQUIRE_BROWSER=1 COBRANCA_SIM_TABLE="$$(. .local/stack-cobranca-sim.env; echo $$COBRANCA_TABLE)" \
 	  cargo test --workspace --no-fail-fast
 	VALIDATORS_HOME=$(CURDIR)/.local/validators bash tests/validators/run.sh 2000
 	bash infra/lint.sh
+
+# What the tests drive that is not Rust: the browser test's Chromium and playwright-core, and the webhook
+# receiver that verifies our deliveries with the npm standardwebhooks library.
+test-deps: browser-deps
+	if ! cmp -s tests/receiver/package-lock.json tests/receiver/node_modules/.package-lock.json; then \
+	  (cd tests/receiver && npm ci --no-audit --no-fund --silent); fi
 
 # Debian's Chromium (apt, as root) and playwright-core for the browser test of the payer's page.
 browser-deps:

@@ -10,6 +10,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+/// The retry schedule every test runner uses (they share the webhook queue, so they must agree).
+pub const WEBHOOK_RETRY_DELAYS: &str = "1s,2s,2s";
+
 pub struct TestApp {
     pub url: String,
     pub api_key: String,
@@ -65,6 +68,9 @@ pub fn spawn_app_with(instances: usize) -> Option<TestApp> {
         .arg("--bin-dir")
         .arg(bin_dir())
         .env("COBRANCA_DEV_MERCHANT_ID", &merchant)
+        // Webhook receivers run on localhost here, and three days of retries cannot be waited for.
+        .env("COBRANCA_WEBHOOK_ALLOW_LOCAL", "true")
+        .env("COBRANCA_WEBHOOK_RETRY_DELAYS", WEBHOOK_RETRY_DELAYS)
         .env_remove("COBRANCA_DEV_API_KEY")
         .env_remove("COBRANCA_DEV_WEBHOOK_SECRET")
         .stdout(Stdio::piped())
@@ -102,6 +108,16 @@ impl TestApp {
 
     pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self.client.put(format!("{}{path}", self.url)).bearer_auth(&self.api_key).json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut r = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(&self.api_key);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let r = r.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -148,4 +164,55 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
 pub async fn exclusive_ticks() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
     LOCK.get_or_init(|| tokio::sync::Mutex::new(())).lock().await
+}
+
+/// A merchant's webhook endpoint (tests/receiver/receiver.mjs) that verifies deliveries with the npm
+/// `standardwebhooks` library. None when its node_modules are missing outside `make test`.
+pub struct Receiver {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn_receiver() -> Option<Receiver> {
+    let dir = workspace_root().join("tests/receiver");
+    if !dir.join("node_modules/standardwebhooks").exists() {
+        assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "tests/receiver/node_modules missing: run `make test-deps`");
+        eprintln!("skipped: tests/receiver/node_modules missing");
+        return None;
+    }
+    let mut child = Command::new("node").arg("receiver.mjs").current_dir(&dir).stdout(Stdio::piped()).spawn().expect("node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("receiver ready line");
+    let port = serde_json::from_str::<Value>(&line).ok().and_then(|v| v["port"].as_u64()).unwrap_or_else(|| panic!("receiver did not start: {line:?}"));
+    Some(Receiver { url: format!("http://127.0.0.1:{port}"), child })
+}
+
+impl Receiver {
+    pub async fn trust(&self, name: &str, secrets: &[&str]) {
+        let r = reqwest::Client::new().post(format!("{}/_secrets/{name}", self.url)).json(&json!({ "secrets": secrets })).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+
+    pub async fn log(&self, name: &str) -> Vec<Value> {
+        reqwest::Client::new().get(format!("{}/_log/{name}", self.url)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Waits (up to `secs`) until `done` holds for the endpoint's log, and returns it.
+    pub async fn wait_for(&self, name: &str, secs: u64, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let log = self.log(name).await;
+            if done(&log) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
 }
