@@ -34,6 +34,8 @@ pub enum DeliveryError {
 pub struct Delivery<'a> {
     pub store: &'a dyn Store,
     pub sender: &'a dyn NotificationSender,
+    /// `NotificationSent` / `NotificationFailed` go here (merchants subscribe to them as webhooks).
+    pub events: &'a dyn crate::events::EventBus,
     pub public_base_url: &'a str,
 }
 
@@ -181,6 +183,28 @@ impl Delivery<'_> {
                 other => other.clone(),
             };
             self.store.transition_reminder(companion, &["sending"], state, wall_clock).await?;
+        }
+        let told = match &result {
+            Ok(receipt) => Some(("NotificationSent", "sent", serde_json::json!({"provider_message_id": receipt.provider_message_id}))),
+            Err(SendError::Permanent(reason)) => Some(("NotificationFailed", "failed", serde_json::json!({"reason": reason}))),
+            Err(SendError::Transient(_)) => None,
+        };
+        if let Some((kind, suffix, mut data)) = told {
+            data["reminder_id"] = serde_json::json!(claimed.id());
+            data["step"] = serde_json::json!(claimed.step.name());
+            data["channel"] = serde_json::json!(channel);
+            let event = crate::events::DomainEvent {
+                id: format!("{}:{}:{suffix}", job.charge_id, job.reminder_id),
+                kind: kind.into(),
+                merchant_id: job.merchant_id.clone(),
+                charge_id: job.charge_id.clone(),
+                occurred_at: now,
+                data,
+            };
+            // The message went (or definitely failed); a lost event must not make the queue send it again.
+            if let Err(e) = self.events.publish(&[event]).await {
+                tracing::error!(charge_id = %job.charge_id, error = %e, kind, "notification event not published");
+            }
         }
         match result {
             Ok(receipt) => Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id }),

@@ -177,10 +177,12 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
 
     // The queue delivers the message twice (at-least-once), even concurrently: one send.
     let sender = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, public_base_url: "https://pay.test" };
+    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, events: &app.events, public_base_url: "https://pay.test" };
     let (first, second) = tokio::join!(delivery.deliver(&jobs[0], Utc::now()), delivery.deliver(&jobs[0], Utc::now()));
     let sent = [first.unwrap(), second.unwrap()].iter().filter(|d| matches!(d, cobranca::delivery::Delivered::Sent { .. })).count();
     assert_eq!(sent, 1);
+    let told = app.events.events.lock().unwrap().iter().filter(|e| e.kind == "NotificationSent" && e.data["reminder_id"] == jobs[0].reminder_id).count();
+    assert_eq!(told, 1, "merchants hear of the send once (notification.sent)");
     let again = delivery.deliver(&jobs[0], Utc::now()).await.unwrap();
     assert!(matches!(again, cobranca::delivery::Delivered::NotSent { .. }));
     assert_eq!(app.outbox_steps(&id).await.iter().filter(|s| *s == "before_due").count(), 1);

@@ -11,8 +11,9 @@ async fn main() -> Result<(), Error> {
     let aws = config::aws().await;
     let store = config::store(&aws)?;
     let sender = config::sender(store.clone())?;
+    let events = config::event_bus(&aws)?;
     let public_base_url = config::public_base_url()?;
-    let delivery = Delivery { store: store.as_ref(), sender: sender.as_ref(), public_base_url: &public_base_url };
+    let delivery = Delivery { store: store.as_ref(), sender: sender.as_ref(), events: events.as_ref(), public_base_url: &public_base_url };
     let delivery = &delivery;
     lambda_runtime::run(service_fn(move |event| lambda::deliver_batch(delivery, event))).await
 }
