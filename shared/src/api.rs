@@ -25,7 +25,7 @@ use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
 use crate::settlement::{Settled, Settlement};
 use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
 use crate::webhook::{self, WebhookSecret};
-use crate::providers::Providers;
+use crate::providers::{ProviderError, Providers};
 use crate::pay::late_fees::LateFees;
 use crate::pay::installments::FeeMode;
 use crate::pay::setup::PaymentSetup;
@@ -678,6 +678,16 @@ pub struct WebhookApi<'a> {
     pub secrets: &'a [WebhookSecret],
     /// How PSPs' BCB Pix webhooks prove who they are; None turns `/v1/webhooks/pix` off.
     pub pix_auth: Option<&'a PixWebhookAuth>,
+    /// Card acquirers' notifications (`/v1/webhooks/cielo`); None turns them off.
+    pub acquirers: Option<AcquirerNotices<'a>>,
+}
+
+/// What acquirer notifications need: the acquirers to ask about the sale, and the static header value the
+/// acquirer was set up to send (`x-webhook-secret`; Cielo signs nothing).
+#[derive(Clone, Copy)]
+pub struct AcquirerNotices<'a> {
+    pub providers: &'a Providers,
+    pub secret: &'a str,
 }
 
 /// PSPs post the BCB Pix webhook without a signature: in AWS, API Gateway's mutual TLS checks their client
@@ -714,6 +724,7 @@ impl WebhookApi<'_> {
         match provider {
             "cobranca" => {}
             "pix" => return self.bcb_pix(req, now).await,
+            "cielo" => return self.cielo(req, now).await,
             _ => return Err(ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider")),
         }
         let id = req.header("webhook-id");
@@ -743,7 +754,58 @@ impl WebhookApi<'_> {
     }
 }
 
+/// A shared secret compared in constant time, so it cannot be guessed byte by byte from response times.
+fn secret_matches(given: Option<&str>, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
+}
+
 impl WebhookApi<'_> {
+    /// `POST /v1/webhooks/cielo`: Cielo's notification post `{"PaymentId","ChangeType","RecurrentPaymentId"?}`.
+    /// ChangeType 1 (status change) and 25 (cancelled or partly refunded) read the sale and apply what it says;
+    /// 7 is a chargeback; the others (recurrence, anti-fraud) are acknowledged.
+    async fn cielo(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let Some(acquirers) = self.acquirers else {
+            return Err(ApiError::new(404, "unknown_provider", "notificações da Cielo não configuradas / Cielo notifications not configured"));
+        };
+        if !secret_matches(req.header("x-webhook-secret"), acquirers.secret) {
+            return Err(ApiError::new(401, "unauthorized", "origem da notificação não autenticada / notification sender not authenticated"));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Notification {
+            payment_id: String,
+            change_type: Value,
+        }
+        let n: Notification = serde_json::from_slice(&req.body).map_err(|e| ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {e}")))?;
+        let change_type = match &n.change_type {
+            Value::Number(v) => v.as_u64(),
+            Value::String(v) => v.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| ApiError::invalid("ChangeType", "número / number"))?;
+        let uuid_like = n.payment_id.len() == 36 && n.payment_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        if !uuid_like {
+            return Err(ApiError::invalid("PaymentId", "GUID de 36 caracteres / 36-character GUID"));
+        }
+        let change = match change_type {
+            1 | 25 => crate::checkout::SaleChange::Status,
+            7 => crate::checkout::SaleChange::Chargeback,
+            other => return Ok(ApiResponse::json(200, &json!({"result": "acknowledged", "ChangeType": other}))),
+        };
+        let checkout = crate::checkout::Checkout { store: self.settlement.store, queue: self.settlement.queue, events: self.settlement.events, providers: acquirers.providers };
+        let results = match checkout.acquirer_notice(crate::providers::Provider::Cielo, &n.payment_id, change, now).await {
+            Ok(r) => r,
+            // Cielo retries a notification that did not get 200; a sale it cannot tell us about now may later.
+            Err(crate::checkout::CheckoutError::Provider(ProviderError::Unavailable(m))) => {
+                tracing::warn!(error = %m, "cielo unavailable while reading a notified sale");
+                return Err(ApiError::new(503, "provider_unavailable", "Cielo indisponível, tente novamente / Cielo unavailable, retry"));
+            }
+            Err(e) => return Err(ApiError::internal(e)),
+        };
+        Ok(ApiResponse::json(200, &json!({"results": results.iter().map(Settled::to_json).collect::<Vec<_>>()})))
+    }
+
     /// `POST /v1/webhooks/pix`: the BCB Pix API webhook, one or more received Pix, each matched by txid.
     async fn bcb_pix(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let unauthorized = || ApiError::new(401, "unauthorized", "origem do webhook Pix não autenticada / Pix webhook sender not authenticated");
@@ -751,9 +813,7 @@ impl WebhookApi<'_> {
             None => return Err(ApiError::new(404, "unknown_provider", "webhook Pix não configurado / Pix webhook not configured")),
             Some(PixWebhookAuth::MutualTls) => {}
             Some(PixWebhookAuth::SharedSecret(secret)) => {
-                use subtle::ConstantTimeEq;
-                // Constant time, so the secret cannot be guessed byte by byte from response times.
-                if !req.header("x-webhook-secret").is_some_and(|given| bool::from(given.as_bytes().ct_eq(secret.as_bytes()))) {
+                if !secret_matches(req.header("x-webhook-secret"), secret) {
                     return Err(unauthorized());
                 }
             }

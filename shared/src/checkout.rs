@@ -197,6 +197,8 @@ impl Checkout<'_> {
             CardPaymentResult::Declined { code, message, .. } => return Err(CheckoutError::Declined { code, message }),
             CardPaymentResult::Approved { provider_payment_id, authorization_code } => (provider_payment_id, authorization_code),
         };
+        // The acquirer's later notifications name only its payment id: remember whose it is.
+        self.store.link_provider_reference(wallet.provider.as_str(), &provider_payment_id, &charge.merchant_id, &charge.id).await?;
         let notice = PaymentNotice {
             event_id: format!("card:{provider_payment_id}"),
             provider: wallet.provider.as_str().into(),
@@ -217,6 +219,72 @@ impl Checkout<'_> {
             Settled::Unmatched => return Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
         };
         Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due })
+    }
+}
+
+/// What an acquirer's notification says changed (Cielo's `ChangeType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleChange {
+    /// Captured, refused, voided or refunded (in full or in part): read the sale to know which.
+    Status,
+    /// The payer disputed it with their bank.
+    Chargeback,
+}
+
+impl Checkout<'_> {
+    /// Applies an acquirer's notification about one of our card sales. The notification is only a hint (and
+    /// could be forged): what is applied is what the acquirer itself answers about the sale, by its id.
+    /// Captures already recorded are recognised by payment id; each refund increment is applied once (its id
+    /// is the cumulative voided amount); a refusal, authorization or pending state moves no money.
+    pub async fn acquirer_notice(&self, provider: crate::providers::Provider, payment_id: &str, change: SaleChange, now: DateTime<Utc>) -> Result<Vec<Settled>, CheckoutError> {
+        use crate::payment::EntryKind;
+        use crate::providers::SaleStatus;
+        let Some((merchant_id, charge_id)) = self.store.charge_of_provider_reference(provider.as_str(), payment_id).await? else {
+            tracing::warn!(provider = provider.as_str(), %payment_id, "acquirer notification for a sale we did not make");
+            return Ok(vec![Settled::Unmatched]);
+        };
+        let sale = self.providers.acquirer(provider).map_err(CheckoutError::Provider)?.sale(payment_id).await.map_err(CheckoutError::Provider)?;
+        let ledger = self.store.ledger_of(&merchant_id, &charge_id).await?;
+        let notice = |event: String, kind: EntryKind, id: String, amount: Money, at: Option<DateTime<Utc>>| PaymentNotice {
+            event_id: event,
+            provider: provider.as_str().into(),
+            charge_id: Some(charge_id.clone()),
+            raw_charge_ref: charge_id.to_string(),
+            amount,
+            paid_at: at.unwrap_or(now),
+            method: PaymentMethod::CreditCard,
+            provider_payment_id: id,
+            kind,
+            reverses: kind.is_reversal().then(|| payment_id.to_string()),
+            merchant_id: Some(merchant_id.clone()),
+        };
+        let mut notices = Vec::new();
+        if matches!(sale.status, SaleStatus::Captured | SaleStatus::Voided) {
+            let captured = sale.captured.unwrap_or(sale.amount);
+            notices.push(notice(format!("{}:{payment_id}:captured", provider.as_str()), EntryKind::Payment, payment_id.to_string(), captured, sale.captured_at));
+            let voided = sale.voided.or((sale.status == SaleStatus::Voided).then_some(captured));
+            let already = crate::payment::reversed_of(&ledger, provider.as_str(), payment_id);
+            if let Some(voided) = voided.filter(|v| v.as_decimal() > already) {
+                let increment = Money::from_decimal(voided.as_decimal() - already).map_err(|e| CheckoutError::Internal(e.to_string()))?;
+                let id = format!("{payment_id}:voided:{}", voided.cents());
+                notices.push(notice(format!("{}:{id}", provider.as_str()), EntryKind::Refund, id, increment, sale.voided_at));
+            }
+            if change == SaleChange::Chargeback {
+                let left = captured.as_decimal() - voided.map_or(rust_decimal::Decimal::ZERO, |v| v.as_decimal());
+                if let Ok(amount) = Money::from_decimal(left) {
+                    let id = format!("{payment_id}:chargeback");
+                    notices.push(notice(format!("{}:{id}", provider.as_str()), EntryKind::Chargeback, id, amount, Some(now)));
+                }
+            }
+        } else {
+            tracing::info!(provider = provider.as_str(), %payment_id, status = ?sale.status, "card sale without money moved");
+        }
+        let mut out = Vec::new();
+        let raw = format!("{{\"PaymentId\":\"{payment_id}\",\"status\":\"{:?}\"}}", sale.status);
+        for n in &notices {
+            out.push(self.settlement().apply(n, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))?);
+        }
+        Ok(out)
     }
 }
 

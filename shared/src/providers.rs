@@ -141,6 +141,34 @@ pub trait Acquirer: Send + Sync {
     async fn pay(&self, request: &CardPaymentRequest) -> Result<CardPaymentResult, ProviderError>;
     /// Full or partial refund of a captured payment.
     async fn refund(&self, provider_payment_id: &str, amount: Money) -> Result<(), ProviderError>;
+    /// What the sale is now. Acquirers' notifications only say that something changed; this says what.
+    async fn sale(&self, provider_payment_id: &str) -> Result<SaleState, ProviderError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleStatus {
+    /// Authorized, not captured: no money yet.
+    Authorized,
+    Captured,
+    /// Denied or aborted.
+    Refused,
+    /// Voided or refunded in full (a partial refund keeps `Captured` with `voided` > 0).
+    Voided,
+    /// Still being decided (pending, scheduled).
+    Pending,
+}
+
+/// A card sale as its acquirer reports it. Amounts are what the payer was charged (fees passed on included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleState {
+    pub provider_payment_id: String,
+    pub status: SaleStatus,
+    pub amount: Money,
+    pub captured: Option<Money>,
+    /// Voided or refunded so far, cumulative.
+    pub voided: Option<Money>,
+    pub captured_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub voided_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The adapters a deployment has, by provider. A wallet naming a provider that is not configured fails its

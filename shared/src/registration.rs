@@ -133,7 +133,7 @@ impl Registrar<'_> {
             description: charge.description.as_str().to_string(),
         };
         // Before the bank knows it, so any return file that mentions it finds its charge.
-        self.store.link_boleto(&boleto.bank, nosso_numero, &charge.merchant_id, &charge.id).await?;
+        self.store.link_provider_reference(&boleto.bank, nosso_numero, &charge.merchant_id, &charge.id).await?;
         let bank = self.providers.bank(wallet.provider).map_err(SetupError::Provider)?;
         match bank.register_boleto(&registration).await {
             Ok(registered) if registered.barcode != boleto.barcode => {

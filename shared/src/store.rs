@@ -133,9 +133,10 @@ pub trait Store: Send + Sync {
     async fn get_wallet(&self, merchant: &MerchantId, id: &WalletId) -> StoreResult<Option<Wallet>>;
     /// A merchant's wallets, oldest first (the first of a method is its default).
     async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>>;
-    /// Remembers which charge a boleto belongs to (bank + nosso número), for banks' return files.
-    async fn link_boleto(&self, bank: &str, nosso_numero: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()>;
-    async fn charge_of_boleto(&self, bank: &str, nosso_numero: &str) -> StoreResult<Option<(MerchantId, ChargeId)>>;
+    /// Remembers which charge a provider's reference belongs to: a boleto's bank + nosso número (for return
+    /// files), a card sale's acquirer + payment id (for the acquirer's notifications).
+    async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()>;
+    async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>>;
     /// The next number of a named sequence (1, 2, 3…), atomically: boleto nossos números per agreement.
     async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
 

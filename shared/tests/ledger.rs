@@ -176,3 +176,90 @@ async fn the_reconciliation_report_adds_up_to_the_ledger() {
     let (status, r) = app.call("GET", "/v1/reports/reconciliation?from=2026-13-01", Value::Null, &[]).await;
     assert_eq!((status, r["error"]["field"].as_str()), (422, Some("from")));
 }
+
+/// An acquirer whose sales say what the test scripts; payments are approved with a fixed id.
+struct ScriptedAcquirer {
+    sale: std::sync::Mutex<cobranca::providers::SaleState>,
+}
+
+#[async_trait::async_trait]
+impl cobranca::providers::Acquirer for ScriptedAcquirer {
+    async fn pay(&self, _r: &cobranca::providers::CardPaymentRequest) -> Result<cobranca::providers::CardPaymentResult, cobranca::providers::ProviderError> {
+        Ok(cobranca::providers::CardPaymentResult::Approved { provider_payment_id: CIELO_PAYMENT.into(), authorization_code: "123456".into() })
+    }
+    async fn refund(&self, _id: &str, _amount: cobranca::money::Money) -> Result<(), cobranca::providers::ProviderError> {
+        Ok(())
+    }
+    async fn sale(&self, _id: &str) -> Result<cobranca::providers::SaleState, cobranca::providers::ProviderError> {
+        Ok(self.sale.lock().unwrap().clone())
+    }
+}
+
+const CIELO_PAYMENT: &str = "24bc8366-fc31-4d6c-8555-17049a836a07";
+
+#[tokio::test]
+async fn cielo_notifications_apply_what_the_sale_says_once() {
+    use cobranca::money::Money;
+    use cobranca::providers::{Provider, SaleState, SaleStatus};
+    let mut app = App::new().await;
+    let acquirer = std::sync::Arc::new(ScriptedAcquirer {
+        sale: std::sync::Mutex::new(SaleState {
+            provider_payment_id: CIELO_PAYMENT.into(),
+            status: SaleStatus::Captured,
+            amount: Money::parse("60.00").unwrap(),
+            captured: Some(Money::parse("60.00").unwrap()),
+            voided: None,
+            captured_at: Some(Utc::now()),
+            voided_at: None,
+        }),
+    });
+    app.providers = app.providers.clone().with_acquirer(Provider::Cielo, acquirer.clone());
+    let (status, wallet) = app.call("POST", "/v1/wallets", json!({"name": "Cielo", "provider": "cielo", "method": "credit_card", "settings": {"fees": (1..=12).map(|_| json!({"percent": "0", "fixed": "0"})).collect::<Vec<_>>(), "fee_mode": "merchant_absorbs"}}), &[]).await;
+    assert_eq!(status, 201, "{wallet}");
+    let body = json!({"customer": {"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}, "amount": "60.00", "due_date": due_in(10), "description": "x", "payment_methods": ["credit_card"], "wallet_ids": [wallet["id"]], "max_installments": 1});
+    let (_, c) = app.call("POST", "/v1/charges", body, &[]).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let (status, paid) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok", "brand": "Visa", "installments": 1}), &[]).await;
+    assert_eq!(status, 201, "{paid}");
+
+    let notify = |change: u64, secret: &str| {
+        let body = json!({"PaymentId": CIELO_PAYMENT, "ChangeType": change.to_string()}).to_string();
+        let headers = std::collections::HashMap::from([("x-webhook-secret".to_string(), secret.to_string())]);
+        cobranca::api::ApiRequest { method: "POST".into(), path: "/v1/webhooks/cielo".into(), headers, body: body.into_bytes() }
+    };
+    let api = cobranca::api::WebhookApi {
+        settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+        secrets: std::slice::from_ref(&app.secret),
+        pix_auth: None,
+        acquirers: Some(cobranca::api::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
+    };
+    assert_eq!(api.handle(&notify(1, "wrong"), Utc::now()).await.status, 401, "a forged notification changes nothing");
+
+    // Capture notified: already recorded by the payment itself.
+    let r = api.handle(&notify(1, "cielo-secret"), Utc::now()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("duplicate"), "{}", r.body);
+    // Partly refunded at Cielo, notified twice (Cielo retries): one refund of 20.00.
+    {
+        let mut s = acquirer.sale.lock().unwrap();
+        s.voided = Some(Money::parse("20.00").unwrap());
+    }
+    for _ in 0..2 {
+        let r = api.handle(&notify(25, "cielo-secret"), Utc::now()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let c = get(&app, &id).await;
+    assert_eq!((c["status"].as_str(), c["received"].as_str(), c["refunded"].as_str()), (Some("paid"), Some("40.00"), Some("20.00")), "{c}");
+    // Then a chargeback for the rest.
+    let r = api.handle(&notify(7, "cielo-secret"), Utc::now()).await;
+    assert!(r.body.contains("chargeback_applied"), "{}", r.body);
+    let c = get(&app, &id).await;
+    assert_eq!(c["status"], "refunded", "{c}");
+    let kinds: Vec<EntryKind> = ledger(&app, &id).await.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == EntryKind::Payment).count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == EntryKind::Refund).count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == EntryKind::Chargeback).count(), 1);
+    // Refused or authorized sales move no money; other change types are acknowledged.
+    let r = api.handle(&notify(3, "cielo-secret"), Utc::now()).await;
+    assert!(r.body.contains("acknowledged"), "{}", r.body);
+}

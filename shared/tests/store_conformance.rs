@@ -377,9 +377,9 @@ async fn conformance(store: &dyn Store) {
 
     // Boletos lead back to their charge, per bank.
     let nosso = format!("{}", 10_000_000_000_000_000u64 + (f.charge.id.as_str().len() as u64));
-    store.link_boleto("001", &nosso, &f.merchant.id, &f.charge.id).await.unwrap();
-    assert_eq!(store.charge_of_boleto("001", &nosso).await.unwrap(), Some((f.merchant.id.clone(), f.charge.id.clone())));
-    assert_eq!(store.charge_of_boleto("237", &nosso).await.unwrap(), None);
+    store.link_provider_reference("001", &nosso, &f.merchant.id, &f.charge.id).await.unwrap();
+    assert_eq!(store.charge_of_provider_reference("001", &nosso).await.unwrap(), Some((f.merchant.id.clone(), f.charge.id.clone())));
+    assert_eq!(store.charge_of_provider_reference("237", &nosso).await.unwrap(), None);
 
     // Sequences count up from 1, atomically, each on its own.
     let name = format!("test#{}", f.charge.id);

@@ -1,6 +1,7 @@
-//! POST /v1/webhooks/{provider}: payment notices from providers (our signed `cobranca` protocol, the BCB Pix API).
+//! POST /v1/webhooks/{provider}: payment notices from providers (our signed `cobranca` protocol, the BCB Pix API,
+//! Cielo's notification post).
 
-use cobranca::api::WebhookApi;
+use cobranca::api::{AcquirerNotices, WebhookApi};
 use cobranca::settlement::Settlement;
 use cobranca::adapters::config;
 use cobranca::{lambda, telemetry};
@@ -17,13 +18,22 @@ async fn main() -> Result<(), Error> {
     // Fetched on the first request, not at start-up: keeps cold starts short.
     let secrets = OnceCell::new();
     let pix_auth = config::pix_webhook_auth();
-    let (aws, secrets, store, events, queue, pix_auth) = (&aws, &secrets, &store, &events, &queue, &pix_auth);
+    // Acquirers and their notification secret, read on the first acquirer notification.
+    let acquirers = OnceCell::new();
+    let (aws, secrets, store, events, queue, pix_auth, acquirers) = (&aws, &secrets, &store, &events, &queue, &pix_auth, &acquirers);
     lambda_http::run(service_fn(move |req: Request| async move {
         let secrets = secrets.get_or_try_init(|| config::webhook_secrets(aws)).await?;
+        let acquirers = if req.uri().path() == "/v1/webhooks/cielo" {
+            let (providers, secret) = acquirers.get_or_try_init(|| async { Ok::<_, config::ConfigError>((config::providers(aws).await?, config::cielo_notification_secret(aws).await?)) }).await?;
+            secret.as_deref().map(|secret| AcquirerNotices { providers, secret })
+        } else {
+            None
+        };
         let api = WebhookApi {
             settlement: Settlement { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() },
             secrets,
             pix_auth: pix_auth.as_ref(),
+            acquirers,
         };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))

@@ -18,8 +18,11 @@
 //! Cielo's `MerchantOrderId` takes only `[A-Za-z0-9]`, at most 50: ours is reduced to that (see
 //! `merchant_order_id`). The card token is never logged; statuses and return codes are.
 //!
-//! Not done here: querying a sale (`GET {apiquery}/1/sales?merchantOrderId=`), which is what would settle a
-//! timed-out `POST` whose fate is unknown.
+//! `GET {apiquery}/1/sales/{PaymentId}` reads a sale after Cielo's notification post (which carries only
+//! `PaymentId` and `ChangeType`): `Status` 1 authorized, 2 captured (with `VoidedAmount` > 0 when partly
+//! refunded), 3/13 refused, 10/11 voided/refunded, 12/20 pending; dates come as "yyyy-MM-dd HH:mm:ss", Brasília
+//! time. Not done here: finding a sale by `merchantOrderId`, which is what would settle a timed-out `POST` whose
+//! fate is unknown.
 
 use std::time::Duration;
 
@@ -34,6 +37,9 @@ use crate::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, Provider
 pub struct CieloConfig {
     /// `https://api.cieloecommerce.cielo.com.br` (sandbox: `https://apisandbox.cieloecommerce.cielo.com.br`).
     pub api_url: String,
+    /// Queries go to another host: `https://apiquery.cieloecommerce.cielo.com.br` (sandbox:
+    /// `https://apiquerysandbox.cieloecommerce.cielo.com.br`).
+    pub query_url: String,
     pub merchant_id: String,
     pub merchant_key: String,
     pub timeout: Duration,
@@ -41,7 +47,7 @@ pub struct CieloConfig {
 
 impl std::fmt::Debug for CieloConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CieloConfig").field("api_url", &self.api_url).field("merchant_id", &self.merchant_id).field("merchant_key", &"***").field("timeout", &self.timeout).finish()
+        f.debug_struct("CieloConfig").field("api_url", &self.api_url).field("query_url", &self.query_url).field("merchant_id", &self.merchant_id).field("merchant_key", &"***").field("timeout", &self.timeout).finish()
     }
 }
 
@@ -57,7 +63,8 @@ impl Cielo {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
-        let url = format!("{}{path}", self.config.api_url.trim_end_matches('/'));
+        let base = if method == Method::GET { &self.config.query_url } else { &self.config.api_url };
+        let url = format!("{}{path}", base.trim_end_matches('/'));
         let mut request = self
             .http
             .request(method, url)
@@ -194,6 +201,39 @@ impl Acquirer for Cielo {
         }
     }
 
+    async fn sale(&self, provider_payment_id: &str) -> Result<crate::providers::SaleState, ProviderError> {
+        use crate::providers::{SaleState, SaleStatus};
+        if provider_payment_id.is_empty() || !provider_payment_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(invalid("a Cielo PaymentId is required"));
+        }
+        let sale = self.call(Method::GET, &format!("/1/sales/{provider_payment_id}"), None).await?;
+        let payment = &sale["Payment"];
+        let cents = |v: &Value| v.as_u64().filter(|c| *c > 0).and_then(|c| Money::from_cents(c as i64).ok());
+        let when = |v: &Value| {
+            v.as_str()
+                .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
+                .map(|t| crate::calendar::local_instant(t.date(), t.time()))
+        };
+        let status = match payment["Status"].as_u64() {
+            Some(1) => SaleStatus::Authorized,
+            Some(2) => SaleStatus::Captured,
+            Some(0 | 3 | 13) => SaleStatus::Refused,
+            Some(10 | 11) => SaleStatus::Voided,
+            Some(12 | 20) => SaleStatus::Pending,
+            other => return Err(ProviderError::Unavailable(format!("unexpected status {other:?} for sale {provider_payment_id}"))),
+        };
+        let amount = cents(&payment["Amount"]).ok_or_else(|| ProviderError::Unavailable(format!("sale {provider_payment_id} without Amount")))?;
+        Ok(SaleState {
+            provider_payment_id: provider_payment_id.to_string(),
+            status,
+            amount,
+            captured: cents(&payment["CapturedAmount"]),
+            voided: cents(&payment["VoidedAmount"]),
+            captured_at: when(&payment["CapturedDate"]),
+            voided_at: when(&payment["VoidedDate"]),
+        })
+    }
+
     async fn refund(&self, provider_payment_id: &str, amount: Money) -> Result<(), ProviderError> {
         if provider_payment_id.is_empty() || !provider_payment_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(invalid("a Cielo PaymentId is required"));
@@ -221,7 +261,7 @@ mod tests {
     const TOKEN: &str = "6fb7a669-aacf-4d1e-8f0b-3a4d5e6f7a8b";
 
     fn cielo(server: &MockServer, timeout: Duration) -> Cielo {
-        Cielo::new(CieloConfig { api_url: server.uri(), merchant_id: "mid".into(), merchant_key: "mkey".into(), timeout })
+        Cielo::new(CieloConfig { api_url: server.uri(), query_url: format!("{}/query", server.uri()), merchant_id: "mid".into(), merchant_key: "mkey".into(), timeout })
     }
 
     fn request(installments: u8) -> CardPaymentRequest {
@@ -345,7 +385,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_acquirer_is_unavailable() {
-        let c = Cielo::new(CieloConfig { api_url: "http://127.0.0.1:9".into(), merchant_id: "m".into(), merchant_key: "k".into(), timeout: Duration::from_secs(2) });
+        let c = Cielo::new(CieloConfig { api_url: "http://127.0.0.1:9".into(), query_url: "http://127.0.0.1:9".into(), merchant_id: "m".into(), merchant_key: "k".into(), timeout: Duration::from_secs(2) });
         assert!(matches!(c.pay(&request(1)).await, Err(ProviderError::Unavailable(_))));
     }
 
@@ -415,7 +455,7 @@ mod tests {
         assert_eq!(soft_descriptor("Padaria São João & Filhos"), "Padaria Sao J");
         assert_eq!(soft_descriptor("Açaí"), "Acai");
         assert_eq!(soft_descriptor("★★★"), "");
-        let shown = format!("{:?}", CieloConfig { api_url: "u".into(), merchant_id: "m".into(), merchant_key: "super-secret".into(), timeout: Duration::from_secs(1) });
+        let shown = format!("{:?}", CieloConfig { api_url: "u".into(), query_url: "q".into(), merchant_id: "m".into(), merchant_key: "super-secret".into(), timeout: Duration::from_secs(1) });
         assert!(!shown.contains("super-secret"));
     }
 
@@ -441,5 +481,48 @@ mod tests {
         assert_ne!(other, provider_payment_id);
         assert!(matches!(sandbox.pay(&request(13)).await, Err(ProviderError::Rejected { .. })));
         sandbox.refund(&provider_payment_id, Money::parse("1.00").unwrap()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reads_a_partly_refunded_sale_from_the_query_host() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/query/1/sales/{PAYMENT_ID}")))
+            .and(header("MerchantId", "mid"))
+            .and(header("MerchantKey", "mkey"))
+            .and(header_exists("RequestId"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "MerchantOrderId": "chg01pay01", "Customer": {"Name": "Maria Silva"},
+                "Payment": {"PaymentId": PAYMENT_ID, "Type": "CreditCard", "Amount": 15700, "CapturedAmount": 15700, "VoidedAmount": 5000,
+                            "CapturedDate": "2026-11-20 10:30:00", "VoidedDate": "2026-11-21 09:00:00", "Status": 2, "ReturnCode": "6"}
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let sale = cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await.unwrap();
+        assert_eq!(sale.status, crate::providers::SaleStatus::Captured);
+        assert_eq!((sale.amount, sale.voided), (Money::parse("157.00").unwrap(), Some(Money::parse("50.00").unwrap())));
+        assert_eq!(sale.captured_at.unwrap().to_rfc3339(), "2026-11-20T13:30:00+00:00", "Brasília time");
+    }
+
+    #[tokio::test]
+    async fn maps_sale_statuses_and_refuses_unknown_ones() {
+        use crate::providers::SaleStatus;
+        for (status, expected) in [(1, Some(SaleStatus::Authorized)), (3, Some(SaleStatus::Refused)), (10, Some(SaleStatus::Voided)), (11, Some(SaleStatus::Voided)), (12, Some(SaleStatus::Pending)), (99, None)] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 100, "Status": status}})))
+                .mount(&server)
+                .await;
+            let got = cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await;
+            match expected {
+                Some(e) => assert_eq!(got.unwrap().status, e, "status {status}"),
+                None => assert!(matches!(got, Err(ProviderError::Unavailable(_))), "status {status}"),
+            }
+        }
+        let server = MockServer::start().await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}]))).mount(&server).await;
+        assert!(matches!(cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await, Err(ProviderError::Rejected { code, .. }) if code == "308"));
+        assert!(matches!(cielo(&server, Duration::from_secs(5)).sale("../x").await, Err(ProviderError::Rejected { .. })));
     }
 }

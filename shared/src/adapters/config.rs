@@ -101,11 +101,13 @@ pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigE
     if let Some(c) = credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await? {
         let sandbox = std::env::var("COBRANCA_CIELO_ENV").is_ok_and(|e| e == "sandbox");
         let default = if sandbox { "https://apisandbox.cieloecommerce.cielo.com.br" } else { "https://api.cieloecommerce.cielo.com.br" };
+        let query_default = if sandbox { "https://apiquerysandbox.cieloecommerce.cielo.com.br" } else { "https://apiquery.cieloecommerce.cielo.com.br" };
         let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_CIELO_CREDENTIALS lacks {k}")));
         providers = providers.with_acquirer(
             Provider::Cielo,
             Arc::new(Cielo::new(CieloConfig {
                 api_url: std::env::var("COBRANCA_CIELO_URL").unwrap_or_else(|_| default.into()),
+                query_url: std::env::var("COBRANCA_CIELO_QUERY_URL").unwrap_or_else(|_| query_default.into()),
                 merchant_id: field("merchant_id")?,
                 merchant_key: field("merchant_key")?,
                 timeout,
@@ -139,6 +141,12 @@ pub fn pix_webhook_auth() -> Option<crate::api::PixWebhookAuth> {
         return Some(crate::api::PixWebhookAuth::MutualTls);
     }
     env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::PixWebhookAuth::SharedSecret)
+}
+
+/// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
+/// `notification_secret` in the Cielo credentials. Without it `/v1/webhooks/cielo` is off.
+pub async fn cielo_notification_secret(aws: &aws_config::SdkConfig) -> Result<Option<String>, ConfigError> {
+    Ok(credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await?.and_then(|c| c["notification_secret"].as_str().map(str::to_string)).filter(|s| s.len() >= 16))
 }
 
 /// Base URL of payment links.

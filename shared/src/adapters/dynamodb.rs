@@ -7,6 +7,7 @@
 //! | customer | `MER#{m}#CUS#{c}` | `CUSTOMER` | |
 //! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}` |
 //! | charge owner | `CHGREF#{c}` | `CHGREF` | |
+//! | provider reference (boleto, card sale) | `REF#{provider}#{reference}` | `REF` | |
 //! | reminder | `MER#{m}#CHG#{c}` | `REM#{id}` | due (while pending): `DUE#{day}#{shard}` / `{time}#{c}#{id}` |
 //! | provider event seen | `MER#{m}#WHK#{provider}#{event id}` | `WHK` | |
 //! | ledger entry (payment, refund, chargeback) | `MER#{m}#CHG#{c}` | `PAY#{provider}#{provider id}` | gsi1: `MER#{m}#LEDGER#{yyyy-mm}` / `{day}#{ms}#{id}` |
@@ -411,22 +412,22 @@ impl Store for DynamoStore {
         self.query_all(merchant_pk(merchant), "WALLET#").await?.iter().map(parse_data).collect()
     }
 
-    async fn link_boleto(&self, bank: &str, nosso_numero: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
+    async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
         let mut item = Item::new();
-        item.insert("PK".into(), s(format!("BOLETO#{bank}#{nosso_numero}")));
-        item.insert("SK".into(), s("BOLETO"));
+        item.insert("PK".into(), s(format!("REF#{provider}#{reference}")));
+        item.insert("SK".into(), s("REF"));
         item.insert("merchant_id".into(), s(merchant.as_str()));
         item.insert("charge_id".into(), s(charge.as_str()));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
 
-    async fn charge_of_boleto(&self, bank: &str, nosso_numero: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
-        let Some(item) = self.get(format!("BOLETO#{bank}#{nosso_numero}"), "BOLETO").await? else { return Ok(None) };
+    async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
+        let Some(item) = self.get(format!("REF#{provider}#{reference}"), "REF").await? else { return Ok(None) };
         let field = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         match (MerchantId::parse(&field("merchant_id")), ChargeId::parse(&field("charge_id"))) {
             (Ok(m), Ok(c)) => Ok(Some((m, c))),
-            _ => Err(StoreError::Corrupt { key: format!("BOLETO#{bank}#{nosso_numero}"), message: "bad reference".into() }),
+            _ => Err(StoreError::Corrupt { key: format!("REF#{provider}#{reference}"), message: "bad reference".into() }),
         }
     }
 

@@ -44,7 +44,7 @@ struct State {
     contacts: HashMap<(MerchantId, CustomerId, ContactCounter), u32>,
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
-    boletos: HashMap<(String, String), (MerchantId, ChargeId)>,
+    references: HashMap<(String, String), (MerchantId, ChargeId)>,
     pending_reversals: BTreeMap<(String, String, String), crate::webhook::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
@@ -113,13 +113,13 @@ impl Store for MemoryStore {
         Ok(self.lock().wallets.iter().filter(|((m, _), _)| m == merchant).map(|(_, w)| w.clone()).collect())
     }
 
-    async fn link_boleto(&self, bank: &str, nosso_numero: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
-        self.lock().boletos.insert((bank.to_string(), nosso_numero.to_string()), (merchant.clone(), charge.clone()));
+    async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
+        self.lock().references.insert((provider.to_string(), reference.to_string()), (merchant.clone(), charge.clone()));
         Ok(())
     }
 
-    async fn charge_of_boleto(&self, bank: &str, nosso_numero: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
-        Ok(self.lock().boletos.get(&(bank.to_string(), nosso_numero.to_string())).cloned())
+    async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
+        Ok(self.lock().references.get(&(provider.to_string(), reference.to_string())).cloned())
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {

@@ -76,4 +76,9 @@ impl Acquirer for SandboxAcquirer {
     async fn refund(&self, _provider_payment_id: &str, _amount: Money) -> Result<(), ProviderError> {
         Ok(())
     }
+
+    /// The sandbox keeps no sales: it cannot say what became of one.
+    async fn sale(&self, provider_payment_id: &str) -> Result<crate::providers::SaleState, ProviderError> {
+        Err(rejected("not_supported", format!("the sandbox acquirer keeps no sales ({provider_payment_id})")))
+    }
 }

@@ -35,7 +35,7 @@ impl Api<'_> {
             return Ok(reject("liquidação sem valor pago ou data / settlement without amount paid or date"));
         };
         // Only this merchant's charges: another merchant's nosso número in this file is theirs to import.
-        let charge_id = match self.store.charge_of_boleto(&title.bank, &title.nosso_numero).await? {
+        let charge_id = match self.store.charge_of_provider_reference(&title.bank, &title.nosso_numero).await? {
             Some((owner, charge)) if owner == merchant.id => Some(charge),
             _ => None,
         };
