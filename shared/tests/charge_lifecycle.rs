@@ -149,6 +149,29 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
         assert_eq!(api.handle(&req, Utc::now()).await.status, 401);
     }
     assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
+
+    // Replays: a captured delivery sent again changes nothing; its signature on another body is refused; and
+    // once outside the 5-minute window it is refused as stale.
+    let (_, charge) = app
+        .call("POST", "/v1/charges", json!({"customer":{"name":"Ana Lima","document":"52998224725"},"amount":"42.00","due_date":due_in(15),"description":"Aula","payment_methods":["pix"]}), &[])
+        .await;
+    let id = charge["id"].as_str().unwrap();
+    let paid = json!({"type":"payment.confirmed","data":{"charge_id": id,"amount":"42.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E-REPLAY"}}).to_string();
+    let signed = |body: &str, ts: i64, sig: &str| ApiRequest {
+        method: "POST".into(),
+        path: "/v1/webhooks/cobranca".into(),
+        headers: HashMap::from([("webhook-id".to_string(), "msg_r".to_string()), ("webhook-timestamp".to_string(), ts.to_string()), ("webhook-signature".to_string(), sig.to_string())]),
+        body: body.as_bytes().to_vec(),
+    };
+    let sig = app.secret.sign("msg_r", ts, paid.as_bytes());
+    assert_eq!(api.handle(&signed(&paid, ts, &sig), Utc::now()).await.status, 200);
+    let again = api.handle(&signed(&paid, ts, &sig), Utc::now()).await;
+    assert!(again.body.contains("duplicate"), "{}", again.body);
+    let tampered = paid.replace("42.00", "4200.00");
+    assert_eq!(api.handle(&signed(&tampered, ts, &sig), Utc::now()).await.status, 401);
+    assert_eq!(api.handle(&signed(&paid, ts, &sig), Utc::now() + chrono::Duration::minutes(6)).await.status, 401);
+    let ledger = app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(id).unwrap()).await.unwrap();
+    assert_eq!(ledger.len(), 1, "one payment whatever was replayed");
 }
 
 #[tokio::test]
