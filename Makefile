@@ -1,6 +1,7 @@
 # cobranca — local development and tests. Everything installs itself into .local/ (gitignored).
 #   make dev    run cobranca locally: LocalStack + the functions behind http://127.0.0.1:3000
 #   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, browser, template lint)
+#   make bench  cold starts, tick cost at 1,000,000 charges, domain throughput, AWS cost per 1,000 charges
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= cobranca-local
@@ -10,7 +11,7 @@ TOOLS := $(CURDIR)/.local/venv-tools/bin
 # Loads the stack's resource names and LocalStack endpoint into a recipe's environment.
 WITH_STACK := set -a; . $(ENV_FILE); set +a;
 
-.PHONY: dev test test-deps browser-deps install localstack deploy-local build lint lambda-build stop clean
+.PHONY: dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean
 
 install:
 	bash infra/local/install.sh
@@ -41,6 +42,13 @@ test-deps: browser-deps
 	if ! cmp -s tests/receiver/package-lock.json tests/receiver/node_modules/.package-lock.json; then \
 	  (cd tests/receiver && npm ci --no-audit --no-fund --silent); fi
 
+# Performance and cost figures (issue #9), printed as one table and kept in test-output/bench/report.md.
+# Release builds of every function and of an empty lambda_runtime function, the arm64 zips, then infra/bench/run.sh.
+bench: deploy-local lambda-build
+	cargo build --release --bins -p create-charge -p payment-webhook -p ruler-tick -p send-notification \
+	  -p register-payment -p pay-page -p deliver-webhooks -p empty-function -p local-runner
+	bash infra/bench/run.sh
+
 # Debian's Chromium (apt, as root) and playwright-core for the browser test of the payer's page.
 browser-deps:
 	if [ ! -x /usr/bin/chromium ]; then \
@@ -60,8 +68,9 @@ lambda-build: install
 	if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then \
 	  arch=--arm64; else echo "WARNING: aarch64 target unavailable here; building x86_64 Lambda artefacts instead"; arch=--x86-64; fi; \
 	PATH="$(TOOLS):$$PATH" cargo lambda build --release $$arch --output-format zip \
-	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification -p register-payment -p pay-page
-	@for f in create-charge payment-webhook ruler-tick send-notification register-payment pay-page; do \
+	  -p create-charge -p payment-webhook -p ruler-tick -p send-notification -p register-payment -p pay-page \
+	  -p deliver-webhooks -p empty-function
+	@for f in create-charge payment-webhook ruler-tick send-notification register-payment pay-page deliver-webhooks empty-function; do \
 	  ls -l target/lambda/$$f/bootstrap.zip; done
 
 stop:

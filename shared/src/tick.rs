@@ -132,6 +132,12 @@ impl Tick<'_> {
         charges: &mut HashMap<ChargeId, Option<Charge>>,
         report: &mut TickReport,
     ) -> Result<Option<NotificationJob>, TickError> {
+        // A message is only claimed and queued here: the sender reads the charge anyway and checks, with the
+        // freshest state, that the message still makes sense (`ruler::still_meaningful`). Reading the charge here
+        // too would double the tick's reads; only status changes need it.
+        if let Action::Notify(_) = reminder.action {
+            return self.claim_message(reminder, now, report).await;
+        }
         if !charges.contains_key(&reminder.charge_id) {
             let c = self.store.get_charge(&reminder.merchant_id, &reminder.charge_id).await?;
             charges.insert(reminder.charge_id.clone(), c);
@@ -159,35 +165,33 @@ impl Tick<'_> {
                 self.finish(reminder, ReminderState::Done { at: now }, now).await?;
                 Ok(None)
             }
-            Action::Notify(_) => {
-                if let Err(reason) = ruler::still_meaningful(reminder, &charge, now) {
-                    self.finish(reminder, ReminderState::Skipped { reason }, now).await?;
-                    report.skipped += 1;
-                    return Ok(None);
-                }
-                let attempt = match reminder.state {
-                    ReminderState::Queued { attempt, .. } => attempt + 1,
-                    _ => 1,
-                };
-                if attempt > MAX_ATTEMPTS {
-                    let reason = format!("not delivered after {MAX_ATTEMPTS} attempts; see the dead-letter queue");
-                    self.finish(reminder, ReminderState::Failed { reason }, now).await?;
-                    report.given_up += 1;
-                    return Ok(None);
-                }
-                let claimed = ReminderState::Queued { lease_until: now + LEASE, attempt };
-                if self.store.transition_reminder(reminder, &["planned", "queued_expired"], claimed, now).await? {
-                    Ok(Some(NotificationJob {
-                        merchant_id: reminder.merchant_id.clone(),
-                        charge_id: reminder.charge_id.clone(),
-                        reminder_id: reminder.id(),
-                        as_of: now,
-                    }))
-                } else {
-                    report.claims_lost += 1;
-                    Ok(None)
-                }
-            }
+            Action::Notify(_) => self.claim_message(reminder, now, report).await,
+        }
+    }
+
+    /// Claims a message reminder for the queue (one conditional write), or gives it up after too many attempts.
+    async fn claim_message(&self, reminder: &Reminder, now: DateTime<Utc>, report: &mut TickReport) -> Result<Option<NotificationJob>, TickError> {
+        let attempt = match reminder.state {
+            ReminderState::Queued { attempt, .. } => attempt + 1,
+            _ => 1,
+        };
+        if attempt > MAX_ATTEMPTS {
+            let reason = format!("not delivered after {MAX_ATTEMPTS} attempts; see the dead-letter queue");
+            self.finish(reminder, ReminderState::Failed { reason }, now).await?;
+            report.given_up += 1;
+            return Ok(None);
+        }
+        let claimed = ReminderState::Queued { lease_until: now + LEASE, attempt };
+        if self.store.transition_reminder(reminder, &["planned", "queued_expired"], claimed, now).await? {
+            Ok(Some(NotificationJob {
+                merchant_id: reminder.merchant_id.clone(),
+                charge_id: reminder.charge_id.clone(),
+                reminder_id: reminder.id(),
+                as_of: now,
+            }))
+        } else {
+            report.claims_lost += 1;
+            Ok(None)
         }
     }
 

@@ -1,22 +1,28 @@
-//! The merchant API: customers, charges, wallets, réguas, card payments (see `cobranca::api`).
+//! The merchant API: customers, charges, wallets, réguas, card payments, webhook endpoints, reports
+//! (see `cobranca::api`).
 
-use cobranca::api::Api;
 use cobranca::adapters::config;
+use cobranca::api::Api;
+use cobranca::providers::Providers;
 use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let events = config::event_bus(&aws)?;
-    let queue = config::job_queue(&aws)?;
-    let providers = config::providers(&aws).await?;
-    let public_base_url = config::public_base_url()?;
-    let api = Api { store: store.as_ref(), events: events.as_ref(), queue: queue.as_ref(), providers: &providers, public_base_url: &public_base_url, webhook_urls: config::webhook_url_policy() };
-    let api = &api;
+    // Built on the first request (see `config::Core`).
+    let wiring: OnceCell<(config::Core, Providers, String)> = OnceCell::new();
+    let wiring = &wiring;
     lambda_http::run(service_fn(move |req: Request| async move {
+        let (core, providers, public_base_url) = wiring
+            .get_or_try_init(|| async {
+                let core = config::core().await?;
+                let providers = config::providers(&core.aws).await?;
+                Ok::<_, config::ConfigError>((core, providers, config::public_base_url()?))
+            })
+            .await?;
+        let api = Api { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers, public_base_url, webhook_urls: config::webhook_url_policy() };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))
     }))

@@ -4,22 +4,36 @@
 use cobranca::adapters::config;
 use cobranca::adapters::http_webhooks::HttpWebhookTransport;
 use cobranca::adapters::sqs::SqsQueue;
-use cobranca::merchant_webhooks::MerchantWebhooks;
+use cobranca::merchant_webhooks::{MerchantWebhooks, RetrySchedule};
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
+use tokio::sync::OnceCell;
+
+struct Wiring {
+    core: config::Core,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    schedule: RetrySchedule,
+    transport: HttpWebhookTransport,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let queue = config::job_queue(&aws)?;
-    let events = config::event_bus(&aws)?;
-    let (sqs, queue_url) = config::webhook_queue(&aws)?;
-    let schedule = config::webhook_retry_schedule()?;
-    let transport = HttpWebhookTransport::new();
-    let webhooks = MerchantWebhooks { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref(), transport: &transport, schedule: &schedule };
-    let (webhooks, sqs, queue_url) = (&webhooks, &sqs, queue_url.as_str());
-    let postpone = move |receipt: String, delay| async move { SqsQueue::postpone(sqs, queue_url, &receipt, delay).await };
-    lambda_runtime::run(service_fn(move |event| lambda::webhook_batch(webhooks, postpone, event))).await
+    // Built on the first invocation (see `config::Core`).
+    let wiring: OnceCell<Wiring> = OnceCell::new();
+    let wiring = &wiring;
+    lambda_runtime::run(service_fn(move |event| async move {
+        let w = wiring
+            .get_or_try_init(|| async {
+                let core = config::core().await?;
+                let (sqs, queue_url) = config::webhook_queue(&core.aws)?;
+                Ok::<_, config::ConfigError>(Wiring { core, sqs, queue_url, schedule: config::webhook_retry_schedule()?, transport: HttpWebhookTransport::new() })
+            })
+            .await?;
+        let webhooks = MerchantWebhooks { store: w.core.store.as_ref(), queue: w.core.queue.as_ref(), events: w.core.events.as_ref(), transport: &w.transport, schedule: &w.schedule };
+        let postpone = |receipt: String, delay| async move { SqsQueue::postpone(&w.sqs, &w.queue_url, &receipt, delay).await };
+        lambda::webhook_batch(&webhooks, postpone, event).await
+    }))
+    .await
 }

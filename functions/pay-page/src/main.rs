@@ -3,22 +3,27 @@
 use cobranca::adapters::config;
 use cobranca::checkout::Checkout;
 use cobranca::pages::PayerPages;
+use cobranca::providers::Providers;
 use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let events = config::event_bus(&aws)?;
-    let queue = config::job_queue(&aws)?;
-    let providers = config::providers(&aws).await?;
-    let public_base_url = config::public_base_url()?;
-    let checkout = Checkout { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref(), providers: &providers };
-    let pages = PayerPages { checkout, public_base_url: &public_base_url };
-    let pages = &pages;
+    // Built on the first request (see `config::Core`).
+    let wiring: OnceCell<(config::Core, Providers, String)> = OnceCell::new();
+    let wiring = &wiring;
     lambda_http::run(service_fn(move |req: Request| async move {
+        let (core, providers, public_base_url) = wiring
+            .get_or_try_init(|| async {
+                let core = config::core().await?;
+                let providers = config::providers(&core.aws).await?;
+                Ok::<_, config::ConfigError>((core, providers, config::public_base_url()?))
+            })
+            .await?;
+        let checkout = Checkout { store: core.store.as_ref(), queue: core.queue.as_ref(), events: core.events.as_ref(), providers };
+        let pages = PayerPages { checkout, public_base_url };
         let response = pages.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::page_response(response))
     }))

@@ -11,17 +11,16 @@ use tokio::sync::OnceCell;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let events = config::event_bus(&aws)?;
-    let queue = config::job_queue(&aws)?;
-    // Fetched on the first request, not at start-up: keeps cold starts short.
+    // Built on the first request, not at start-up: keeps cold starts short (see `config::Core`).
+    let core: OnceCell<config::Core> = OnceCell::new();
     let secrets = OnceCell::new();
     let pix_auth = config::pix_webhook_auth();
     // Acquirers and their notification secret, read on the first acquirer notification.
     let acquirers = OnceCell::new();
-    let (aws, secrets, store, events, queue, pix_auth, acquirers) = (&aws, &secrets, &store, &events, &queue, &pix_auth, &acquirers);
+    let (core, secrets, pix_auth, acquirers) = (&core, &secrets, &pix_auth, &acquirers);
     lambda_http::run(service_fn(move |req: Request| async move {
+        let core = core.get_or_try_init(config::core).await?;
+        let aws = &core.aws;
         let secrets = secrets.get_or_try_init(|| config::webhook_secrets(aws)).await?;
         let acquirers = if req.uri().path() == "/v1/webhooks/cielo" {
             let (providers, secret) = acquirers.get_or_try_init(|| async { Ok::<_, config::ConfigError>((config::providers(aws).await?, config::cielo_notification_secret(aws).await?)) }).await?;
@@ -30,7 +29,7 @@ async fn main() -> Result<(), Error> {
             None
         };
         let api = WebhookApi {
-            settlement: Settlement { store: store.as_ref(), queue: queue.as_ref(), events: events.as_ref() },
+            settlement: Settlement { store: core.store.as_ref(), queue: core.queue.as_ref(), events: core.events.as_ref() },
             secrets,
             pix_auth: pix_auth.as_ref(),
             acquirers,

@@ -2,17 +2,28 @@
 //! boletos that were replaced or whose charge closed.
 
 use cobranca::adapters::config;
+use cobranca::providers::Providers;
 use cobranca::registration::Registrar;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let providers = config::providers(&aws).await?;
-    let registrar = Registrar { store: store.as_ref(), providers: &providers };
-    let registrar = &registrar;
-    lambda_runtime::run(service_fn(move |event| lambda::register_batch(registrar, event))).await
+    // Built on the first invocation (see `config::Core`).
+    let wiring: OnceCell<(config::Core, Providers)> = OnceCell::new();
+    let wiring = &wiring;
+    lambda_runtime::run(service_fn(move |event| async move {
+        let (core, providers) = wiring
+            .get_or_try_init(|| async {
+                let core = config::core().await?;
+                let providers = config::providers(&core.aws).await?;
+                Ok::<_, config::ConfigError>((core, providers))
+            })
+            .await?;
+        let registrar = Registrar { store: core.store.as_ref(), providers };
+        lambda::register_batch(&registrar, event).await
+    }))
+    .await
 }

@@ -1,18 +1,21 @@
 //! Runs on the EventBridge schedule: claims the reminders that are due and queues them.
 
-use cobranca::tick::Tick;
 use cobranca::adapters::config;
+use cobranca::tick::Tick;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let queue = config::job_queue(&aws)?;
-    let events = config::event_bus(&aws)?;
-    let tick = Tick::new(store.as_ref(), queue.as_ref(), events.as_ref());
-    let tick = &tick;
-    lambda_runtime::run(service_fn(move |event| lambda::tick(tick, event))).await
+    // Built on the first invocation (see `config::Core`).
+    let core: OnceCell<config::Core> = OnceCell::new();
+    let core = &core;
+    lambda_runtime::run(service_fn(move |event| async move {
+        let core = core.get_or_try_init(config::core).await?;
+        let tick = Tick::new(core.store.as_ref(), core.queue.as_ref(), core.events.as_ref());
+        lambda::tick(&tick, event).await
+    }))
+    .await
 }

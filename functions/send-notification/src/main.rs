@@ -1,19 +1,30 @@
 //! Consumes the notification queue: renders and sends one message per reminder, exactly once.
 
-use cobranca::delivery::Delivery;
+use std::sync::Arc;
+
 use cobranca::adapters::config;
+use cobranca::delivery::Delivery;
+use cobranca::notification::NotificationSender;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let aws = config::aws().await;
-    let store = config::store(&aws)?;
-    let sender = config::sender(store.clone())?;
-    let events = config::event_bus(&aws)?;
-    let public_base_url = config::public_base_url()?;
-    let delivery = Delivery { store: store.as_ref(), sender: sender.as_ref(), events: events.as_ref(), public_base_url: &public_base_url };
-    let delivery = &delivery;
-    lambda_runtime::run(service_fn(move |event| lambda::deliver_batch(delivery, event))).await
+    // Built on the first invocation (see `config::Core`).
+    let wiring: OnceCell<(config::Core, Arc<dyn NotificationSender>, String)> = OnceCell::new();
+    let wiring = &wiring;
+    lambda_runtime::run(service_fn(move |event| async move {
+        let (core, sender, public_base_url) = wiring
+            .get_or_try_init(|| async {
+                let core = config::core().await?;
+                let sender = config::sender(core.store.clone())?;
+                Ok::<_, config::ConfigError>((core, sender, config::public_base_url()?))
+            })
+            .await?;
+        let delivery = Delivery { store: core.store.as_ref(), sender: sender.as_ref(), events: core.events.as_ref(), public_base_url };
+        lambda::deliver_batch(&delivery, event).await
+    }))
+    .await
 }

@@ -10,6 +10,7 @@
 mod gateway;
 mod runtime_api;
 mod sqs_mapping;
+mod bench;
 mod template;
 
 use std::collections::HashMap;
@@ -65,6 +66,25 @@ async fn main() -> Result<(), BoxError> {
     match argv.first().map(String::as_str) {
         Some("serve") => serve(args).await,
         Some("create-merchant") => create_merchant(args).await,
+        Some("bench") => match argv.get(1).map(String::as_str) {
+            Some("cold-start") => {
+                let runs = args.get("runs", "5").parse().map_err(|_| "--runs takes a number")?;
+                bench::cold_start(args.get("bin-dir", "target/release").into(), args.get("zip-dir", "target/lambda").into(), runs, args.get("out", "test-output/bench/cold-start.json").into()).await
+            }
+            Some("tick-scale") => {
+                let number = |name: &str, default: &str| args.get(name, default).parse::<usize>().map_err(|_| format!("--{name} takes a number"));
+                let ddb = args.0.get("dynamodb-endpoint").cloned();
+                bench::tick_scale(number("charges", "1000000")?, number("due", "1000")?, number("writers", "8")?, ddb, args.get("template", "template.yaml").into()).await
+            }
+            Some("cost") => {
+                let charges = args.get("charges", "1000").parse().map_err(|_| "--charges takes a number")?;
+                bench::cost(charges, args.get("bin-dir", "target/release").into(), args.get("prices", "infra/bench/aws-prices.json").into()).await
+            }
+            _ => {
+                eprintln!("usage: local-runner bench cold-start [--bin-dir D] [--zip-dir D] [--runs N] [--out F]\n       local-runner bench tick-scale [--charges N] [--due N] [--writers N] [--dynamodb-endpoint URL] [--template F]\n       local-runner bench cost [--charges N] [--bin-dir D] [--prices F]");
+                std::process::exit(2);
+            }
+        },
         _ => {
             eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N] [--demo true]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--sandbox-wallets true]");
             std::process::exit(2);
@@ -109,6 +129,8 @@ struct Local {
     tick: FunctionHost,
     /// One mapping per SQS event source (notifications, payment setup).
     queues: Vec<Arc<SqsMapping>>,
+    /// Every function, for `/_local/stats`.
+    hosts: Vec<FunctionHost>,
 }
 
 async fn serve(args: Args) -> Result<(), BoxError> {
@@ -156,6 +178,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     let mut routes = Vec::new();
     let mut tick = None;
     let mut queues = Vec::new();
+    let mut hosts = Vec::new();
     for f in &functions {
         let host = FunctionHost::start(HostConfig {
             name: f.binary.clone(),
@@ -165,6 +188,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
             env: fn_env.clone(),
         })
         .await?;
+        hosts.push(host.clone());
         for r in &f.routes {
             routes.push((r.clone(), host.clone()));
         }
@@ -204,12 +228,13 @@ async fn serve(args: Args) -> Result<(), BoxError> {
 
     let gateway = Arc::new(Gateway { routes });
     let demo_gateway = gateway.clone();
-    let local = Arc::new(Local { store, tick, queues });
+    let local = Arc::new(Local { store, tick, queues, hosts });
     let stopping = local.clone();
     let app = Router::new()
         .route("/_local/tick", post(local_tick))
         .route("/_local/outbox", get(local_outbox))
         .route("/_local/health", get(|| async { "ok" }))
+        .route("/_local/stats", get(local_stats))
         .with_state(local)
         .fallback(move |method, uri, headers, body| gateway.clone().handle(method, uri, headers, body));
 
@@ -276,6 +301,12 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
 }
 
 /// Runs ruler-tick as if scheduled at `time`, then waits until the notifications it queued are processed.
+/// Invocations and billed milliseconds per function since start (the cost model of `make bench`).
+async fn local_stats(State(local): State<Arc<Local>>) -> Response {
+    let stats: serde_json::Map<String, Value> = local.hosts.iter().map(|h| (h.name.clone(), json!(h.stats()))).collect();
+    axum::Json(Value::Object(stats)).into_response()
+}
+
 async fn local_tick(State(local): State<Arc<Local>>, body: axum::body::Bytes) -> Response {
     let time = match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["time"].as_str().map(DateTime::parse_from_rfc3339)) {
         Some(Ok(t)) => t.with_timezone(&Utc),

@@ -40,7 +40,15 @@ struct Invocation {
 struct Shared {
     name: String,
     queue: Mutex<mpsc::Receiver<Invocation>>,
-    waiting: Mutex<HashMap<String, Reply>>,
+    waiting: Mutex<HashMap<String, (Reply, std::time::Instant)>>,
+    stats: Arc<std::sync::Mutex<InvocationStats>>,
+}
+
+/// What Lambda would bill: invocations, and their durations rounded up to the millisecond.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct InvocationStats {
+    pub invocations: u64,
+    pub billed_ms: u64,
 }
 
 /// One function: its Runtime API endpoint and the processes polling it.
@@ -49,6 +57,7 @@ pub struct FunctionHost {
     pub name: String,
     tx: mpsc::Sender<Invocation>,
     timeout: Duration,
+    stats: Arc<std::sync::Mutex<InvocationStats>>,
 }
 
 pub struct HostConfig {
@@ -62,7 +71,8 @@ pub struct HostConfig {
 impl FunctionHost {
     pub async fn start(cfg: HostConfig) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(1024);
-        let shared = Arc::new(Shared { name: cfg.name.clone(), queue: Mutex::new(rx), waiting: Mutex::new(HashMap::new()) });
+        let stats = Arc::new(std::sync::Mutex::new(InvocationStats::default()));
+        let shared = Arc::new(Shared { name: cfg.name.clone(), queue: Mutex::new(rx), waiting: Mutex::new(HashMap::new()), stats: stats.clone() });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
@@ -83,7 +93,11 @@ impl FunctionHost {
         for instance in 0..cfg.instances {
             tokio::spawn(supervise(cfg.name.clone(), cfg.binary.clone(), api_addr.to_string(), cfg.env.clone(), cfg.timeout, instance));
         }
-        Ok(Self { name: cfg.name, tx, timeout: cfg.timeout })
+        Ok(Self { name: cfg.name, tx, timeout: cfg.timeout, stats })
+    }
+
+    pub fn stats(&self) -> InvocationStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Invokes the function synchronously (RequestResponse) and returns its result payload.
@@ -151,7 +165,7 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
             None => return StatusCode::GONE.into_response(),
         }
     };
-    s.waiting.lock().await.insert(inv.id.clone(), inv.reply);
+    s.waiting.lock().await.insert(inv.id.clone(), (inv.reply, std::time::Instant::now()));
     let mut headers = HeaderMap::new();
     let h = |v: String| v.parse().expect("header value");
     headers.insert("lambda-runtime-aws-request-id", h(inv.id.clone()));
@@ -163,17 +177,26 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn respond(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    if let Some(reply) = s.waiting.lock().await.remove(&id) {
+    if let Some(reply) = finished(&s, &id).await {
         let _ = reply.send(Ok(body.to_vec()));
     }
     StatusCode::ACCEPTED
 }
 
 async fn fail(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    if let Some(reply) = s.waiting.lock().await.remove(&id) {
+    if let Some(reply) = finished(&s, &id).await {
         let _ = reply.send(Err(String::from_utf8_lossy(&body).into_owned()));
     }
     StatusCode::ACCEPTED
+}
+
+/// Takes the invocation's reply channel and counts its duration.
+async fn finished(s: &Shared, id: &str) -> Option<Reply> {
+    let (reply, started) = s.waiting.lock().await.remove(id)?;
+    let mut stats = s.stats.lock().unwrap_or_else(|p| p.into_inner());
+    stats.invocations += 1;
+    stats.billed_ms += (started.elapsed().as_micros() as u64).div_ceil(1000);
+    Some(reply)
 }
 
 async fn init_error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {

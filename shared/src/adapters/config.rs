@@ -30,6 +30,21 @@ pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// The adapters every function shares. Functions build them on their first invocation, not at start-up:
+/// loading the AWS configuration and TLS roots is most of a cold start, and an init phase that only starts the
+/// runtime is as short as an empty function's.
+pub struct Core {
+    pub aws: aws_config::SdkConfig,
+    pub store: Arc<dyn Store>,
+    pub events: Arc<dyn EventBus>,
+    pub queue: Arc<dyn JobQueue>,
+}
+
+pub async fn core() -> Result<Core, ConfigError> {
+    let aws = aws().await;
+    Ok(Core { store: store(&aws)?, events: event_bus(&aws)?, queue: job_queue(&aws)?, aws })
+}
+
 pub fn store(aws: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, ConfigError> {
     Ok(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), env("COBRANCA_TABLE")?)))
 }

@@ -66,6 +66,38 @@ impl DynamoStore {
         &self.table
     }
 
+    /// Load tests and benchmarks only: writes charges and their reminders as `create_charge` would lay them out,
+    /// with BatchWriteItem (25 items a call, unconditional, unprocessed items retried) instead of one transaction
+    /// per charge. Not for production data: it skips the owner and payment-token references.
+    pub async fn seed_charges(&self, charges: &[(Charge, Vec<Reminder>)]) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let items: Vec<Item> = charges.iter().flat_map(|(c, rs)| std::iter::once(charge_item(c)).chain(rs.iter().map(reminder_item))).collect();
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(i.clone())).build().expect("item set")).build())
+                .collect();
+            for attempt in 0..10u64 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!("{} items left unprocessed", pending.len())));
+            }
+        }
+        Ok(())
+    }
+
     async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client

@@ -1,0 +1,93 @@
+//! Domain throughput (issue #9): régua planning, amount_due, BR Code generation and webhook signature
+//! verification, one core each. `cargo bench -p cobranca --bench domain`; `make bench` prints them in its table.
+
+use std::hint::black_box;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::json;
+
+use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::customer::{Customer, PersonName};
+use cobranca::contact::Email;
+use cobranca::document::Document;
+use cobranca::ids::{ChargeId, CustomerId, MerchantId};
+use cobranca::money::Money;
+use cobranca::pay::late_fees::{amount_due, LateFees};
+use cobranca::pay::pix::BrCode;
+use cobranca::ruler::{self, Ruler};
+use cobranca::webhook::{verify, WebhookSecret};
+
+fn sample() -> (Charge, Customer) {
+    let merchant_id = MerchantId::generate();
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    let customer = Customer {
+        id: CustomerId::generate(),
+        merchant_id: merchant_id.clone(),
+        name: PersonName::parse("Maria Silva").unwrap(),
+        document: Document::parse("529.982.247-25").unwrap(),
+        email: Some(Email::parse("maria@example.com").unwrap()),
+        phone: None,
+        address: None,
+        opt_out: Default::default(),
+        created_at: now,
+    };
+    let late_fees: LateFees = serde_json::from_value(json!({"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}})).unwrap();
+    let charge = Charge {
+        id: ChargeId::generate(),
+        merchant_id,
+        customer_id: customer.id.clone(),
+        amount: Money::parse("1234.56").unwrap(),
+        due_date: DueDate::from_stored(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
+        description: Description::parse("Mensalidade").unwrap(),
+        payment_methods: vec![PaymentMethod::Pix],
+        max_installments: 1,
+        status: ChargeStatus::Pending,
+        payment_token: "t".into(),
+        external_reference: None,
+        ruler: None,
+        due_date_changes: 0,
+        late_fees,
+        expires_at: None,
+        wallet_ids: vec![],
+        setup: Default::default(),
+        received: Default::default(),
+        credit: Default::default(),
+        refunded: Default::default(),
+        created_at: now,
+        updated_at: now,
+        paid_at: None,
+        version: 1,
+    };
+    (charge, customer)
+}
+
+fn domain(c: &mut Criterion) {
+    let (charge, customer) = sample();
+    let ruler = Ruler::default();
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+
+    let mut g = c.benchmark_group("domain");
+    g.throughput(Throughput::Elements(1));
+    // One charge's whole schedule under the default régua: every step, channel, contact hour and holiday.
+    g.bench_function("regua_plan", |b| b.iter(|| black_box(ruler::plan(black_box(&charge), &customer, &ruler, now))));
+    let terms = charge.terms();
+    let late = NaiveDate::from_ymd_opt(2027, 1, 24).unwrap();
+    g.bench_function("amount_due", |b| b.iter(|| black_box(amount_due(black_box(&terms), late))));
+    g.bench_function("brcode_static", |b| {
+        b.iter(|| {
+            let code = BrCode::new_static("+5511999998888", "Loja Exemplo Ltda", "Sao Paulo").unwrap().with_amount(Money::parse("1234.56").unwrap()).unwrap().with_txid("COBRANCA01JD5X7K2M3N4P5Q6").unwrap();
+            black_box(code.payload())
+        })
+    });
+    let (secret, _) = WebhookSecret::generate();
+    let body = vec![b'x'; 1024];
+    let ts = now.timestamp();
+    let signature = secret.sign("msg_bench", ts, &body);
+    let secrets = [secret];
+    g.bench_function("webhook_verify_1kb", |b| b.iter(|| black_box(verify(&secrets, Some("msg_bench"), Some(&ts.to_string()), Some(&signature), black_box(&body), now))));
+    g.finish();
+}
+
+criterion_group!(benches, domain);
+criterion_main!(benches);
