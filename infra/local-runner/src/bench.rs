@@ -621,7 +621,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         ("SQS requests (empty polls excluded)", Decimal::from(sqs_requests), prices.sqs_standard_usd_per_million_requests / million),
         ("EventBridge events", Decimal::from(events), prices.eventbridge_custom_events_usd_per_million / million),
     ];
-    let mut table = format!("| per 1,000 charges | quantity | USD |\n|---|---|---|\n");
+    let mut table = String::from("| per 1,000 charges | quantity | USD |\n|---|---|---|\n");
     let mut total = Decimal::ZERO;
     for (what, qty, unit) in lines {
         let qty = qty * per_thousand;
