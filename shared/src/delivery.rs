@@ -167,6 +167,7 @@ impl Delivery<'_> {
             recipient,
             subject,
             text,
+            template_params: ctx.template_params(claimed.step),
         };
         let result = self.sender.send(&message).await;
         let outcome = match &result {

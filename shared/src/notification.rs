@@ -60,6 +60,18 @@ pub struct OutgoingMessage {
     pub recipient: String,
     pub subject: String,
     pub text: String,
+    /// For channels that send pre-approved templates (WhatsApp): the body's variables, in this order —
+    /// payer's first name, amount ("R$ 1.234,56"), due date ("dd/mm/aaaa"), payment link, merchant name.
+    #[serde(default)]
+    pub template_params: Vec<String>,
+}
+
+impl MessageContext {
+    /// The positional variables of a pre-approved template (see `OutgoingMessage::template_params`).
+    pub fn template_params(&self, step: Step) -> Vec<String> {
+        let amount = if step == Step::OnPaid { &self.amount_paid } else { &self.amount };
+        vec![self.first_name.clone(), amount.clone(), self.due_date.clone(), self.payment_url.clone(), self.merchant_name.clone()]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

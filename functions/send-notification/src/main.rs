@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
         let (core, sender, public_base_url) = wiring
             .get_or_try_init(|| async {
                 let core = config::core().await?;
-                let sender = config::sender(core.store.clone())?;
+                let sender = config::sender(&core.aws, core.store.clone()).await?;
                 Ok::<_, config::ConfigError>((core, sender, config::public_base_url()?))
             })
             .await?;

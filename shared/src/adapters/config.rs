@@ -1,5 +1,8 @@
 //! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
 
+use crate::adapters::channels::ChannelRouter;
+use crate::adapters::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use crate::notification::Channel;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
 use std::sync::Arc;
 
@@ -77,13 +80,36 @@ pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client
     Ok((aws_sdk_sqs::Client::new(aws), env("COBRANCA_WEBHOOK_QUEUE_URL")?))
 }
 
-/// The channel adapter. Only the outbox exists so far; real providers come with issue #10 and are chosen
-/// by `COBRANCA_CHANNEL`.
-pub fn sender(store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, ConfigError> {
-    match std::env::var("COBRANCA_CHANNEL").unwrap_or_else(|_| "outbox".into()).as_str() {
-        "outbox" => Ok(Arc::new(OutboxSender { store })),
-        other => Err(ConfigError(format!("unknown COBRANCA_CHANNEL {other}"))),
+/// The channel adapters: WhatsApp (Meta Cloud API) when `COBRANCA_WHATSAPP_CREDENTIALS` (JSON, locally) or
+/// `COBRANCA_WHATSAPP_CREDENTIALS_ARN` (a Secrets Manager secret holding it) gives
+/// `{"phone_number_id","access_token","templates":{"before_due":"…",…},"api_url"?,"language"?}`; every channel
+/// without a provider writes to the development outbox.
+pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, ConfigError> {
+    if let Ok(other) = env("COBRANCA_CHANNEL") {
+        if other != "outbox" {
+            return Err(ConfigError(format!("COBRANCA_CHANNEL={other}: channels are now configured by their credentials (see README)")));
+        }
     }
+    let mut adapters: std::collections::HashMap<Channel, Arc<dyn NotificationSender>> = Default::default();
+    if let Some(c) = credentials(aws, "COBRANCA_WHATSAPP_CREDENTIALS").await? {
+        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_WHATSAPP_CREDENTIALS lacks {k}")));
+        let templates = c["templates"]
+            .as_object()
+            .ok_or_else(|| ConfigError("COBRANCA_WHATSAPP_CREDENTIALS lacks templates (régua step → approved template name)".into()))?
+            .iter()
+            .filter_map(|(step, name)| name.as_str().map(|n| (step.clone(), n.to_string())))
+            .collect();
+        let config = WhatsAppConfig {
+            api_url: c["api_url"].as_str().unwrap_or("https://graph.facebook.com/v21.0").to_string(),
+            phone_number_id: field("phone_number_id")?,
+            access_token: field("access_token")?,
+            templates,
+            language: c["language"].as_str().unwrap_or("pt_BR").to_string(),
+            timeout: std::time::Duration::from_secs(8),
+        };
+        adapters.insert(Channel::Whatsapp, Arc::new(WhatsAppCloud::new(config)));
+    }
+    Ok(Arc::new(ChannelRouter { adapters, outbox: Arc::new(OutboxSender { store }) }))
 }
 
 /// The banks and acquirers wallets can name. The sandbox is always there (development, tests, demos);

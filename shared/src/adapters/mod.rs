@@ -1,6 +1,7 @@
 //! Implementations of the ports. Only this module (and the Lambda entry points) touch AWS SDK types.
 
 pub mod bb;
+pub mod channels;
 pub mod cielo;
 pub mod config;
 pub mod dynamodb;
@@ -11,6 +12,7 @@ pub mod outbox;
 pub mod sandbox;
 pub mod sqs;
 pub mod void;
+pub mod whatsapp;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
