@@ -140,8 +140,9 @@ where
     P: Fn(String, std::time::Duration) -> PFut,
     PFut: std::future::Future<Output = Result<(), crate::queue::EnqueueError>>,
 {
-    let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
+    // The records go out in parallel: ten slow endpoints (10 s each at most) must fit the function's timeout.
+    let postpone = &postpone;
+    let failures = futures::future::join_all(event.payload.records.into_iter().map(|record| async move {
         let id = record.message_id.clone().unwrap_or_default();
         let message = record.body.as_deref().map(serde_json::from_str::<WebhookQueueMessage>);
         let now = Utc::now();
@@ -153,24 +154,29 @@ where
             Some(Ok(WebhookQueueMessage::Job(job))) => w.attempt(&job, now).await,
             other => {
                 tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable webhook queue message");
-                continue;
+                return None;
             }
         };
         match outcome {
-            Ok(Disposition::Done) => {}
+            Ok(Disposition::Done) => None,
             Ok(Disposition::RetryIn(delay)) => {
                 if let Some(receipt) = &record.receipt_handle {
                     if let Err(e) = postpone(receipt.clone(), delay).await {
                         tracing::warn!(message_id = %id, error = %e, "could not postpone; the message returns after the queue's visibility timeout");
                     }
                 }
-                response.add_failure(id);
+                Some(id)
             }
             Err(e) => {
                 tracing::warn!(message_id = %id, error = %e, "webhook work will retry");
-                response.add_failure(id);
+                Some(id)
             }
         }
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for id in failures.into_iter().flatten() {
+        response.add_failure(id);
     }
     Ok(response)
 }

@@ -53,6 +53,16 @@ pub fn spawn_app() -> Option<TestApp> {
 
 /// As `spawn_app`, with `instances` processes per function (so ticks can really run concurrently).
 pub fn spawn_app_with(instances: usize) -> Option<TestApp> {
+    spawn(instances, None)
+}
+
+/// As `spawn_app`, with everything the runner and the functions log (at the production level, info) written to
+/// `log`, for tests that read the logs.
+pub fn spawn_app_logging_to(log: &std::path::Path) -> Option<TestApp> {
+    spawn(2, Some(log))
+}
+
+fn spawn(instances: usize, log: Option<&std::path::Path>) -> Option<TestApp> {
     if std::env::var("COBRANCA_TABLE").is_err() || std::env::var("AWS_ENDPOINT_URL").is_err() {
         assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "COBRANCA_REQUIRE_AWS is set but the stack environment is missing");
         eprintln!("skipped: no LocalStack stack environment (run through `make test`)");
@@ -73,8 +83,13 @@ pub fn spawn_app_with(instances: usize) -> Option<TestApp> {
         .env("COBRANCA_WEBHOOK_RETRY_DELAYS", WEBHOOK_RETRY_DELAYS)
         .env_remove("COBRANCA_DEV_API_KEY")
         .env_remove("COBRANCA_DEV_WEBHOOK_SECRET")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(if std::env::var("COBRANCA_TEST_LOGS").is_ok() { Stdio::inherit() } else { Stdio::null() })
+        .stderr(match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None if std::env::var("COBRANCA_TEST_LOGS").is_ok() => Stdio::inherit(),
+            None => Stdio::null(),
+        })
         .spawn()
         .expect("local-runner starts");
     let mut line = String::new();
