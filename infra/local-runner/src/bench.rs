@@ -514,7 +514,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     let proxy = counting_proxy(upstream).await?;
     let merchant = format!("mer_cost_{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", "2"])
+        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", "4"])
         .arg("--bin-dir")
         .arg(&bin_dir)
         .env("AWS_ENDPOINT_URL", &proxy.url)
@@ -565,7 +565,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     // The default régua up to the due day: the creation notice, 5 days before, on the due day.
     let at = |day: chrono::NaiveDate| cobranca::calendar::local_instant(day, chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon")).to_rfc3339();
     for instant in [at(today + chrono::Duration::days(1)), at(due - chrono::Duration::days(5)), at(due)] {
-        let r: Value = http.post(format!("{url}/_local/tick")).json(&json!({"time": instant})).send().await?.json().await?;
+        let r: Value = http.post(format!("{url}/_local/tick")).json(&json!({"time": instant, "drain_seconds": 900})).send().await?.json().await?;
         if r["drained"] != true {
             return Err(format!("tick at {instant} did not drain: {r}").into());
         }
@@ -582,7 +582,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
             return Err(format!("webhook: {}", r.status()).into());
         }
     }
-    let r: Value = http.post(format!("{url}/_local/tick")).json(&json!({"time": at(due)})).send().await?.json().await?;
+    let r: Value = http.post(format!("{url}/_local/tick")).json(&json!({"time": at(due), "drain_seconds": 900})).send().await?.json().await?;
     if r["drained"] != true {
         return Err(format!("final drain failed: {r}").into());
     }

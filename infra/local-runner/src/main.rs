@@ -326,9 +326,11 @@ async fn local_tick(State(local): State<Arc<Local>>, body: axum::body::Bytes) ->
             break;
         }
     }
+    // How long to wait for the queues to drain: 30 s, or what the caller asks (a load run queues thousands).
+    let limit = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["drain_seconds"].as_u64()).unwrap_or(30).min(3600);
     let mut drained = true;
     for q in &local.queues {
-        drained &= wait_drained(q).await;
+        drained &= wait_drained(q, Duration::from_secs(limit)).await;
     }
     Json(json!({
         "reminders_sent": sent,
@@ -339,8 +341,8 @@ async fn local_tick(State(local): State<Arc<Local>>, body: axum::body::Bytes) ->
     .into_response()
 }
 
-async fn wait_drained(m: &SqsMapping) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+async fn wait_drained(m: &SqsMapping, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
     let mut quiet = 0;
     while tokio::time::Instant::now() < deadline {
         match m.outstanding().await {
