@@ -537,9 +537,9 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
             RulerStep::OnChanged { .. } | RulerStep::OnPaid { .. } | RulerStep::OnExpired { .. } => {}
         }
     }
-    out.sort_by_key(|r| (r.due_at, r.id()));
+    out.sort_by_cached_key(|r| (r.due_at, r.id()));
     spread_over_days(&mut out, ruler, due.date());
-    out.sort_by_key(|r| (r.due_at, r.id()));
+    out.sort_by_cached_key(|r| (r.due_at, r.id()));
     out
 }
 

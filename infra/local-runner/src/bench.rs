@@ -608,7 +608,9 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     }
     let gb_seconds = Decimal::from(billed_ms) / Decimal::from(1000) * Decimal::from(prices.lambda_memory_mb) / Decimal::from(1024);
     let http_requests = (charges * 2) as u64;
-    let sqs_requests: u64 = t.calls.iter().filter(|(k, _)| k.starts_with("sqs:") && !k.ends_with("(empty)")).map(|(_, v)| v).sum();
+    // Empty long polls are the event-source mapping's fixed cost; GetQueueAttributes is the local runner checking
+    // that queues drained, which Lambda does not do.
+    let sqs_requests: u64 = t.calls.iter().filter(|(k, _)| k.starts_with("sqs:") && !k.ends_with("(empty)") && !k.ends_with(":GetQueueAttributes")).map(|(_, v)| v).sum();
     let events = t.calls_of("events:entries");
     let rru = Decimal::try_from(t.read_units).unwrap_or_default();
     let wru = Decimal::try_from(t.write_units).unwrap_or_default();
@@ -618,7 +620,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         ("HTTP API requests", Decimal::from(http_requests), prices.http_api_usd_per_million_requests / million),
         ("DynamoDB write request units", wru, prices.dynamodb_on_demand_usd_per_million_write_units / million),
         ("DynamoDB read request units", rru, prices.dynamodb_on_demand_usd_per_million_read_units / million),
-        ("SQS requests (empty polls excluded)", Decimal::from(sqs_requests), prices.sqs_standard_usd_per_million_requests / million),
+        ("SQS requests (empty polls and drain checks excluded)", Decimal::from(sqs_requests), prices.sqs_standard_usd_per_million_requests / million),
         ("EventBridge events", Decimal::from(events), prices.eventbridge_custom_events_usd_per_million / million),
     ];
     let mut table = String::from("| per 1,000 charges | quantity | USD |\n|---|---|---|\n");
