@@ -1,6 +1,7 @@
 //! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
 
 use crate::adapters::channels::ChannelRouter;
+use crate::adapters::ses::SesEmail;
 use crate::adapters::whatsapp::{WhatsAppCloud, WhatsAppConfig};
 use crate::notification::Channel;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
@@ -82,8 +83,9 @@ pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client
 
 /// The channel adapters: WhatsApp (Meta Cloud API) when `COBRANCA_WHATSAPP_CREDENTIALS` (JSON, locally) or
 /// `COBRANCA_WHATSAPP_CREDENTIALS_ARN` (a Secrets Manager secret holding it) gives
-/// `{"phone_number_id","access_token","templates":{"before_due":"…",…},"api_url"?,"language"?}`; every channel
-/// without a provider writes to the development outbox.
+/// `{"phone_number_id","access_token","templates":{"before_due":"…",…},"api_url"?,"language"?}`; e-mail through
+/// SES when `COBRANCA_EMAIL_FROM` names a verified sender (`COBRANCA_SES_CONFIGURATION_SET` for bounce and
+/// complaint events); every channel without a provider writes to the development outbox.
 pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, ConfigError> {
     if let Ok(other) = env("COBRANCA_CHANNEL") {
         if other != "outbox" {
@@ -108,6 +110,11 @@ pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Resul
             timeout: std::time::Duration::from_secs(8),
         };
         adapters.insert(Channel::Whatsapp, Arc::new(WhatsAppCloud::new(config)));
+    }
+    // E-mail through Amazon SES v2 once a verified sender is named.
+    if let Ok(from) = env("COBRANCA_EMAIL_FROM") {
+        let configuration_set = env("COBRANCA_SES_CONFIGURATION_SET").ok();
+        adapters.insert(Channel::Email, Arc::new(SesEmail { client: aws_sdk_sesv2::Client::new(aws), from, configuration_set }));
     }
     Ok(Arc::new(ChannelRouter { adapters, outbox: Arc::new(OutboxSender { store }) }))
 }

@@ -10,6 +10,7 @@ pub mod http_webhooks;
 pub mod memory;
 pub mod outbox;
 pub mod sandbox;
+pub mod ses;
 pub mod sqs;
 pub mod void;
 pub mod whatsapp;
