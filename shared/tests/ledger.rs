@@ -263,3 +263,39 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
     let r = api.handle(&notify(3, "cielo-secret"), Utc::now()).await;
     assert!(r.body.contains("acknowledged"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn webhook_endpoints_are_managed_through_the_api() {
+    let app = App::new().await;
+    let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.paid"]}), &[]).await;
+    assert_eq!(status, 201, "{e}");
+    let id = e["id"].as_str().unwrap().to_string();
+    let first = e["secret"].as_str().unwrap().to_string();
+
+    let (status, patched) = app.call("PATCH", &format!("/v1/webhook-endpoints/{id}"), json!({"status": "disabled", "event_types": ["*"]}), &[]).await;
+    assert_eq!((status, patched["status"].as_str(), patched["event_types"].clone()), (200, Some("disabled"), json!(["*"])), "{patched}");
+    let (status, err) = app.call("PATCH", &format!("/v1/webhook-endpoints/{id}"), json!({"url": "erp.example.com/hooks"}), &[]).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("url")), "{err}");
+    let (status, enabled) = app.call("PATCH", &format!("/v1/webhook-endpoints/{id}"), json!({"status": "enabled"}), &[]).await;
+    assert_eq!((status, enabled["status"].as_str()), (200, Some("enabled")));
+
+    let (status, rotated) = app.call("POST", &format!("/v1/webhook-endpoints/{id}/rotate-secret"), json!({"grace_hours": 0}), &[]).await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_ne!(rotated["secret"].as_str().unwrap(), first);
+    assert_eq!(rotated["secrets"].as_array().unwrap().len(), 1, "no grace: the old secret is gone at once");
+    assert!(app.call("GET", &format!("/v1/webhook-endpoints/{id}"), Value::Null, &[]).await.1.get("secret").is_none());
+    let (status, _) = app.call("POST", &format!("/v1/webhook-endpoints/{id}/rotate-secret"), json!({"grace_hours": 500}), &[]).await;
+    assert_eq!(status, 422);
+
+    // Another merchant's key sees none of it.
+    let other = App::new().await;
+    for (method, path) in [("GET", format!("/v1/webhook-endpoints/{id}")), ("PATCH", format!("/v1/webhook-endpoints/{id}")), ("DELETE", format!("/v1/webhook-endpoints/{id}"))] {
+        let (status, _) = other.call(method, &path, json!({}), &[]).await;
+        assert_ne!(status, 200, "{method} {path}");
+    }
+
+    let (status, _) = app.call("DELETE", &format!("/v1/webhook-endpoints/{id}"), Value::Null, &[]).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.call("GET", &format!("/v1/webhook-endpoints/{id}"), Value::Null, &[]).await;
+    assert_eq!(status, 404);
+}

@@ -47,19 +47,25 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.endpoint(merchant, id).await?.to_json()))
     }
 
-    pub(super) async fn update_webhook_endpoint(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
+    /// Reads, changes and writes back an endpoint under optimistic concurrency, retrying a lost race.
+    async fn change_endpoint<T>(&self, merchant: &Merchant, id: &str, change: impl Fn(&mut WebhookEndpoint) -> Result<T, ApiError>) -> Result<(WebhookEndpoint, T), ApiError> {
         for _ in 0..3 {
             let mut endpoint = self.endpoint(merchant, id).await?;
             let expected = endpoint.version;
-            endpoint.update(&body, self.webhook_urls, now)?;
+            let out = change(&mut endpoint)?;
             match self.store.update_webhook_endpoint(&endpoint, expected).await {
-                Ok(()) => return Ok(ApiResponse::json(200, &endpoint.to_json())),
+                Ok(()) => return Ok((endpoint, out)),
                 Err(crate::store::StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(crate::store::StoreError::Conflict.into())
+    }
+
+    pub(super) async fn update_webhook_endpoint(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = Value::Object(json_object(&req.body)?);
+        let (endpoint, ()) = self.change_endpoint(merchant, id, |e| Ok(e.update(&body, self.webhook_urls, now)?)).await?;
+        Ok(ApiResponse::json(200, &endpoint.to_json()))
     }
 
     pub(super) async fn delete_webhook_endpoint(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
@@ -79,21 +85,10 @@ impl Api<'_> {
                 None => return Err(ApiError::invalid("grace_hours", "horas, de 0 a 168 / hours, 0 to 168")),
             },
         };
-        for _ in 0..3 {
-            let mut endpoint = self.endpoint(merchant, id).await?;
-            let expected = endpoint.version;
-            let secret = endpoint.rotate_secret(grace, now);
-            match self.store.update_webhook_endpoint(&endpoint, expected).await {
-                Ok(()) => {
-                    let mut view = endpoint.to_json();
-                    view["secret"] = json!(secret);
-                    return Ok(ApiResponse::json(200, &view));
-                }
-                Err(crate::store::StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(crate::store::StoreError::Conflict.into())
+        let (endpoint, secret) = self.change_endpoint(merchant, id, |e| Ok(e.rotate_secret(grace, now))).await?;
+        let mut view = endpoint.to_json();
+        view["secret"] = json!(secret);
+        Ok(ApiResponse::json(200, &view))
     }
 
     /// `GET /v1/webhook-endpoints/{id}/deliveries?limit=&cursor=`: newest first.
