@@ -7,11 +7,11 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
-use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::charge::{Charge, Description, DueDate, PaymentMethod};
 use cobranca::customer::{Customer, PersonName};
 use cobranca::contact::Email;
 use cobranca::document::Document;
-use cobranca::ids::{ChargeId, CustomerId, MerchantId};
+use cobranca::ids::{CustomerId, MerchantId};
 use cobranca::money::Money;
 use cobranca::pay::late_fees::{amount_due, LateFees};
 use cobranca::pay::pix::BrCode;
@@ -34,30 +34,16 @@ fn sample() -> (Charge, Customer) {
     };
     let late_fees: LateFees = serde_json::from_value(json!({"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}})).unwrap();
     let charge = Charge {
-        id: ChargeId::generate(),
-        merchant_id,
-        customer_id: customer.id.clone(),
-        amount: Money::parse("1234.56").unwrap(),
-        due_date: DueDate::from_stored(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
-        description: Description::parse("Mensalidade").unwrap(),
-        payment_methods: vec![PaymentMethod::Pix],
-        max_installments: 1,
-        status: ChargeStatus::Pending,
-        payment_token: "t".into(),
-        external_reference: None,
-        ruler: None,
-        due_date_changes: 0,
         late_fees,
-        expires_at: None,
-        wallet_ids: vec![],
-        setup: Default::default(),
-        received: Default::default(),
-        credit: Default::default(),
-        refunded: Default::default(),
-        created_at: now,
-        updated_at: now,
-        paid_at: None,
-        version: 1,
+        ..Charge::new_pending(
+            merchant_id,
+            customer.id.clone(),
+            Money::parse("1234.56").unwrap(),
+            DueDate::from_stored(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
+            Description::parse("Mensalidade").unwrap(),
+            vec![PaymentMethod::Pix],
+            now,
+        )
     };
     (charge, customer)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::calendar;
-use crate::charge::{new_payment_token, Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use crate::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use crate::contact::{Email, Phone};
 use crate::customer::{Customer, OptOut, PersonName};
 use crate::delivery::payment_url;
@@ -28,7 +28,6 @@ use crate::webhook::{self, WebhookSecret};
 use crate::providers::{ProviderError, Providers};
 use crate::pay::late_fees::LateFees;
 use crate::pay::installments::FeeMode;
-use crate::pay::setup::PaymentSetup;
 use crate::address::Address;
 
 /// Largest request body accepted; a charge is a few hundred bytes.
@@ -352,30 +351,13 @@ impl Api<'_> {
         }
 
         let mut charge = Charge {
-            id: ChargeId::generate(),
-            merchant_id: merchant.id.clone(),
-            customer_id: customer.id.clone(),
-            amount,
-            due_date,
-            description,
-            payment_methods,
             max_installments,
-            status: ChargeStatus::Pending,
-            payment_token: new_payment_token(),
             external_reference,
             ruler: own_ruler,
-            due_date_changes: 0,
             late_fees,
             expires_at,
             wallet_ids: wallets.iter().map(|w| w.id.clone()).collect(),
-            setup: PaymentSetup::default(),
-            received: Default::default(),
-            credit: Default::default(),
-            refunded: Default::default(),
-            created_at: now,
-            updated_at: now,
-            paid_at: None,
-            version: 1,
+            ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, description, payment_methods, now)
         };
         let mut setup_jobs = Vec::new();
         for wallet in crate::checkout::default_wallets(&charge.payment_methods, &wallets) {
@@ -510,29 +492,8 @@ impl Api<'_> {
         };
         let charge = Charge {
             id: ChargeId::parse("chg_preview").expect("valid id"),
-            merchant_id: merchant.id.clone(),
-            customer_id: customer.id.clone(),
-            amount,
-            due_date,
-            description: Description::parse("preview").expect("valid"),
-            payment_methods: vec![PaymentMethod::Pix],
-            max_installments: 1,
-            status: ChargeStatus::Pending,
             payment_token: String::new(),
-            external_reference: None,
-            ruler: None,
-            due_date_changes: 0,
-            late_fees: LateFees::default(),
-            expires_at: None,
-            wallet_ids: vec![],
-            setup: PaymentSetup::default(),
-            received: Default::default(),
-            credit: Default::default(),
-            refunded: Default::default(),
-            created_at: now,
-            updated_at: now,
-            paid_at: None,
-            version: 1,
+            ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, Description::parse("preview").expect("valid"), vec![PaymentMethod::Pix], now)
         };
         let plan = ruler::plan(&charge, &customer, &ruler, now);
         Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))

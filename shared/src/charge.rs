@@ -61,6 +61,45 @@ pub struct Charge {
 }
 
 impl Charge {
+    /// A new pending charge with nothing paid, no wallets or setup yet, one installment and a fresh payment
+    /// token; callers set what else they know with struct update syntax.
+    pub fn new_pending(
+        merchant_id: MerchantId,
+        customer_id: CustomerId,
+        amount: Money,
+        due_date: DueDate,
+        description: Description,
+        payment_methods: Vec<PaymentMethod>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: ChargeId::generate(),
+            merchant_id,
+            customer_id,
+            amount,
+            due_date,
+            description,
+            payment_methods,
+            max_installments: 1,
+            status: ChargeStatus::Pending,
+            payment_token: new_payment_token(),
+            external_reference: None,
+            ruler: None,
+            due_date_changes: 0,
+            late_fees: LateFees::default(),
+            expires_at: None,
+            wallet_ids: vec![],
+            setup: PaymentSetup::default(),
+            received: Decimal::ZERO,
+            credit: Decimal::ZERO,
+            refunded: Decimal::ZERO,
+            created_at: now,
+            updated_at: now,
+            paid_at: None,
+            version: 1,
+        }
+    }
+
     pub fn terms(&self) -> ChargeTerms {
         self.late_fees.terms(self.amount, self.due_date.date())
     }

@@ -648,7 +648,7 @@ pub fn still_meaningful(reminder: &Reminder, charge: &Charge, now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charge::{ChargeStatus, Description, DueDate, PaymentMethod};
+    use crate::charge::{Description, DueDate, PaymentMethod};
     use crate::contact::Email;
     use crate::customer::PersonName;
     use crate::document::Document;
@@ -671,30 +671,8 @@ mod tests {
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         let charge = Charge {
-            id: ChargeId::generate(),
-            merchant_id,
-            customer_id: customer.id.clone(),
-            amount: Money::parse("150.00").unwrap(),
-            due_date: DueDate::from_stored(due),
-            description: Description::parse("Mensalidade").unwrap(),
-            payment_methods: vec![PaymentMethod::Pix],
-            max_installments: 1,
-            status: ChargeStatus::Pending,
             payment_token: "t".into(),
-            external_reference: None,
-            ruler: None,
-            due_date_changes: 0,
-            late_fees: Default::default(),
-            expires_at: None,
-            wallet_ids: vec![],
-            setup: Default::default(),
-            received: Default::default(),
-            credit: Default::default(),
-            refunded: Default::default(),
-            created_at: now,
-            updated_at: now,
-            paid_at: None,
-            version: 1,
+            ..Charge::new_pending(merchant_id, customer.id.clone(), Money::parse("150.00").unwrap(), DueDate::from_stored(due), Description::parse("Mensalidade").unwrap(), vec![PaymentMethod::Pix], now)
         };
         (charge, customer)
     }

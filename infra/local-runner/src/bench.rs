@@ -426,33 +426,16 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
 }
 
 fn template_charge(now: chrono::DateTime<chrono::Utc>) -> cobranca::charge::Charge {
-    use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
-    Charge {
-        id: cobranca::ids::ChargeId::generate(),
-        merchant_id: cobranca::ids::MerchantId::generate(),
-        customer_id: cobranca::ids::CustomerId::generate(),
-        amount: cobranca::money::Money::parse("150.00").expect("static"),
-        due_date: DueDate::from_stored((now + chrono::Duration::days(40)).date_naive()),
-        description: Description::parse("Mensalidade").expect("static"),
-        payment_methods: vec![PaymentMethod::Pix],
-        max_installments: 1,
-        status: ChargeStatus::Pending,
-        payment_token: "bench".into(),
-        external_reference: None,
-        ruler: None,
-        due_date_changes: 0,
-        late_fees: Default::default(),
-        expires_at: None,
-        wallet_ids: vec![],
-        setup: Default::default(),
-        received: Default::default(),
-        credit: Default::default(),
-        refunded: Default::default(),
-        created_at: now,
-        updated_at: now,
-        paid_at: None,
-        version: 1,
-    }
+    use cobranca::charge::{Charge, Description, DueDate, PaymentMethod};
+    Charge::new_pending(
+        cobranca::ids::MerchantId::generate(),
+        cobranca::ids::CustomerId::generate(),
+        cobranca::money::Money::parse("150.00").expect("static"),
+        DueDate::from_stored((now + chrono::Duration::days(40)).date_naive()),
+        Description::parse("Mensalidade").expect("static"),
+        vec![PaymentMethod::Pix],
+        now,
+    )
 }
 
 /// Creates a table as template.yaml's `Table` resource defines it (keys, attribute types, GSIs), so the bench
