@@ -15,13 +15,7 @@ async fn main() -> Result<(), Error> {
     let wiring: OnceCell<(config::Core, Providers, String)> = OnceCell::new();
     let wiring = &wiring;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let (core, providers, public_base_url) = wiring
-            .get_or_try_init(|| async {
-                let core = config::core().await?;
-                let providers = config::providers(&core.aws).await?;
-                Ok::<_, config::ConfigError>((core, providers, config::public_base_url()?))
-            })
-            .await?;
+        let (core, providers, public_base_url) = wiring.get_or_try_init(config::core_with_providers).await?;
         let api = Api { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers, public_base_url, webhook_urls: config::webhook_url_policy() };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))

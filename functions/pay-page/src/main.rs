@@ -15,13 +15,7 @@ async fn main() -> Result<(), Error> {
     let wiring: OnceCell<(config::Core, Providers, String)> = OnceCell::new();
     let wiring = &wiring;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let (core, providers, public_base_url) = wiring
-            .get_or_try_init(|| async {
-                let core = config::core().await?;
-                let providers = config::providers(&core.aws).await?;
-                Ok::<_, config::ConfigError>((core, providers, config::public_base_url()?))
-            })
-            .await?;
+        let (core, providers, public_base_url) = wiring.get_or_try_init(config::core_with_providers).await?;
         let checkout = Checkout { store: core.store.as_ref(), queue: core.queue.as_ref(), events: core.events.as_ref(), providers };
         let pages = PayerPages { checkout, public_base_url };
         let response = pages.handle(&lambda::api_request(req), chrono::Utc::now()).await;

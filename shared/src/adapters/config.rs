@@ -49,6 +49,13 @@ pub async fn core() -> Result<Core, ConfigError> {
     Ok(Core { store: store(&aws)?, events: event_bus(&aws)?, queue: job_queue(&aws)?, aws })
 }
 
+/// `Core` plus the payment providers and the public base URL: what the merchant API and the payer's page need.
+pub async fn core_with_providers() -> Result<(Core, Providers, String), ConfigError> {
+    let core = core().await?;
+    let providers = providers(&core.aws).await?;
+    Ok((core, providers, public_base_url()?))
+}
+
 pub fn store(aws: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, ConfigError> {
     Ok(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), env("COBRANCA_TABLE")?)))
 }

@@ -156,6 +156,20 @@ impl DynamoStore {
         self.index_page_ordered(index, condition, values, limit, cursor, true).await
     }
 
+    /// Every page of an index query, items parsed.
+    async fn index_all<T: DeserializeOwned>(&self, index: &str, condition: &str, values: &[(&str, String)]) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page: Page<T> = self.index_page(index, condition, values, None, cursor).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     async fn index_page_ordered<T: DeserializeOwned>(
         &self,
         index: &str,
@@ -576,35 +590,12 @@ impl Store for DynamoStore {
     }
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(charge_item(charge)))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_versioned(charge_item(charge), charge.version, expected_version).await
     }
 
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
-        let condition = "GSI1PK = :pk AND begins_with(GSI1SK, :chg)";
         let values = [(":pk", customer_pk(merchant, customer)), (":chg", "CHG#".to_string())];
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.index_page("gsi1", condition, &values, None, cursor).await?;
-            out.extend(page.items);
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
-            }
-        }
+        self.index_all("gsi1", "GSI1PK = :pk AND begins_with(GSI1SK, :chg)", &values).await
     }
 
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
@@ -752,15 +743,7 @@ impl Store for DynamoStore {
         let mut month = from.with_day(1).expect("day 1 exists");
         while month <= to {
             let values = [(":pk", ledger_month_pk(merchant, month)), (":a", from.to_string()), (":b", format!("{to}#~"))];
-            let mut cursor = None;
-            loop {
-                let page: Page<LedgerEntry> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values, None, cursor).await?;
-                out.extend(page.items);
-                match page.next {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            out.extend(self.index_all::<LedgerEntry>("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values).await?);
             month = month.checked_add_months(chrono::Months::new(1)).expect("in range");
         }
         Ok(out)
@@ -768,16 +751,7 @@ impl Store for DynamoStore {
 
     async fn unmatched_of(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<UnmatchedPayment>> {
         let values = [(":pk", format!("MER#{merchant}#UNMATCHED")), (":a", from.to_string()), (":b", format!("{to}#~"))];
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page: Page<UnmatchedPayment> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values, None, cursor).await?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.index_all("gsi1", "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b", &values).await
     }
 
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {
