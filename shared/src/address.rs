@@ -73,6 +73,12 @@ pub struct Address {
 }
 
 impl Address {
+    /// "Av. Paulista, 1000, sala 1 - Bela Vista - São Paulo/SP - CEP 01310-100".
+    pub fn one_line(&self) -> String {
+        let complement = self.complement.as_deref().map(|c| format!(", {c}")).unwrap_or_default();
+        format!("{}, {}{} - {} - {}/{} - CEP {}", self.street, self.number, complement, self.district, self.city, self.state, self.cep.formatted())
+    }
+
     /// Parses `{"street","number","complement"?,"district","city","state","cep"}`; errors name the field.
     pub fn parse(obj: &Map<String, Value>) -> Result<Address, (&'static str, AddressError)> {
         let text = |field: &'static str, max: usize, required: bool| -> Result<Option<String>, (&'static str, AddressError)> {

@@ -65,6 +65,8 @@ impl Customer {
         match channel {
             Channel::Email => self.email.as_ref().map(|e| e.as_str().to_string()),
             Channel::Whatsapp | Channel::Sms | Channel::Voice => self.phone.as_ref().map(|p| p.as_str().to_string()),
+            // Complete by construction (street, district, city, UF and a valid CEP are required to parse).
+            Channel::Letter => self.address.as_ref().map(|a| a.one_line()),
         }
     }
 }

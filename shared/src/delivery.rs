@@ -168,6 +168,15 @@ impl Delivery<'_> {
             subject,
             text,
             template_params: ctx.template_params(claimed.step),
+            payer_name: customer.name.as_str().to_string(),
+            postal_address: if channel == Channel::Letter { customer.address.clone() } else { None },
+            boleto: charge.setup.boleto.as_ref().map(|b| notification::BoletoSlip {
+                digitable_line: b.digitable_line.clone(),
+                barcode: b.barcode.clone(),
+                bank: b.bank.clone(),
+                amount: b.amount,
+                due_date: b.due_date,
+            }),
         };
         let result = self.sender.send(&message).await;
         let outcome = match &result {

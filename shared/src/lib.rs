@@ -36,3 +36,4 @@ pub mod webhook;
 
 pub mod adapters;
 pub mod telemetry;
+pub mod tracking;

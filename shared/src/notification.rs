@@ -19,20 +19,25 @@ pub enum Channel {
     Whatsapp,
     Sms,
     Voice,
+    /// A Correios letter with the boleto, through a print-and-post provider.
+    Letter,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 5] = [Self::Email, Self::Whatsapp, Self::Sms, Self::Voice, Self::Letter];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
             Self::Whatsapp => "whatsapp",
             Self::Sms => "sms",
             Self::Voice => "voice",
+            Self::Letter => "letter",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Email, Self::Whatsapp, Self::Sms, Self::Voice].into_iter().find(|c| c.as_str() == s)
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
@@ -64,6 +69,25 @@ pub struct OutgoingMessage {
     /// payer's first name, amount ("R$ 1.234,56"), due date ("dd/mm/aaaa"), payment link, merchant name.
     #[serde(default)]
     pub template_params: Vec<String>,
+    /// The payer's full name (letters are addressed to it).
+    #[serde(default)]
+    pub payer_name: String,
+    /// Where a letter goes (set for the letter channel only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_address: Option<crate::address::Address>,
+    /// The charge's boleto, printed on a letter: digitable line and barcode (44 digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boleto: Option<BoletoSlip>,
+}
+
+/// What a letter prints of the boleto.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoletoSlip {
+    pub digitable_line: String,
+    pub barcode: String,
+    pub bank: String,
+    pub amount: Money,
+    pub due_date: NaiveDate,
 }
 
 impl MessageContext {
@@ -77,6 +101,14 @@ impl MessageContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
     pub provider_message_id: String,
+    /// SMS parts billed by the operator (GSM-7: 160/153 characters, UCS-2: 70/67); None for other channels.
+    pub segments: Option<u32>,
+}
+
+impl SendReceipt {
+    pub fn new(provider_message_id: impl Into<String>) -> Self {
+        Self { provider_message_id: provider_message_id.into(), segments: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -539,8 +539,29 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
     }
     out.sort_by_cached_key(|r| (r.due_at, r.id()));
     spread_over_days(&mut out, ruler, due.date());
+    for r in out.iter_mut().filter(|r| r.action == Action::Notify(Channel::Letter) && r.state.is_pending()) {
+        if let Err(reason) = letter_allowed(charge, r.due_at) {
+            r.state = ReminderState::Skipped { reason };
+        }
+    }
     out.sort_by_cached_key(|r| (r.due_at, r.id()));
     out
+}
+
+/// A letter takes days to arrive and carries the printed boleto: it is posted only for charges payable by boleto
+/// that fall due more than this many days after posting.
+pub const LETTER_MIN_DAYS_BEFORE_DUE: i64 = 15;
+
+/// Whether a letter posted at `at` may go for this charge (checked when planning and again when sending).
+pub fn letter_allowed(charge: &Charge, at: DateTime<Utc>) -> Result<(), String> {
+    if !charge.payment_methods.contains(&crate::charge::PaymentMethod::Boleto) {
+        return Err("a letter carries a boleto, and this charge is not payable by boleto".into());
+    }
+    let days = (charge.due_date.date() - calendar::local_date(at)).num_days();
+    if days <= LETTER_MIN_DAYS_BEFORE_DUE {
+        return Err(format!("a letter needs more than {LETTER_MIN_DAYS_BEFORE_DUE} days before the due date ({days} left)"));
+    }
+    Ok(())
 }
 
 /// One collection reminder per channel and day, already in the plan: when holidays or a weekend push two of a
@@ -632,6 +653,9 @@ pub fn still_meaningful(reminder: &Reminder, charge: &Charge, now: DateTime<Utc>
     }
     if !charge.status.is_open() {
         return Err(format!("charge is {}", charge.status.as_str()));
+    }
+    if reminder.action == Action::Notify(Channel::Letter) {
+        letter_allowed(charge, now)?;
     }
     let today = calendar::local_date(now);
     match reminder.step {

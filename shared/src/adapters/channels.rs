@@ -32,7 +32,7 @@ mod tests {
     impl NotificationSender for Recorder {
         async fn send(&self, m: &OutgoingMessage) -> Result<SendReceipt, SendError> {
             self.1.lock().unwrap().push(m.channel);
-            Ok(SendReceipt { provider_message_id: self.0.into() })
+            Ok(SendReceipt::new(self.0))
         }
     }
 
@@ -51,6 +51,9 @@ mod tests {
             subject: String::new(),
             text: String::new(),
             template_params: vec![],
+            payer_name: "Maria Silva".into(),
+            postal_address: None,
+            boleto: None,
         };
         assert_eq!(router.send(&message(Channel::Whatsapp)).await.unwrap().provider_message_id, "wamid.1");
         assert_eq!(router.send(&message(Channel::Email)).await.unwrap().provider_message_id, "outbox");

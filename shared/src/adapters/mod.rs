@@ -9,10 +9,13 @@ pub mod eventbridge;
 pub mod http_webhooks;
 pub mod memory;
 pub mod outbox;
+pub mod letter;
 pub mod sandbox;
 pub mod ses;
+pub mod sms;
 pub mod sqs;
 pub mod void;
+pub mod voice;
 pub mod whatsapp;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -29,6 +29,6 @@ impl NotificationSender for OutboxSender {
             deliveries: 1,
         };
         self.store.record_outbox(&entry).await.map_err(|e| SendError::Transient(e.to_string()))?;
-        Ok(SendReceipt { provider_message_id: format!("outbox:{}:{}", m.charge_id, m.reminder_id) })
+        Ok(SendReceipt::new(format!("outbox:{}:{}", m.charge_id, m.reminder_id)))
     }
 }

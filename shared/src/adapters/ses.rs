@@ -77,7 +77,7 @@ impl NotificationSender for SesEmail {
             .send()
             .await
             .map_err(classify)?;
-        out.message_id.map(|id| SendReceipt { provider_message_id: id }).ok_or_else(|| SendError::Transient("ses: no MessageId".into()))
+        out.message_id.map(|id| SendReceipt::new(id)).ok_or_else(|| SendError::Transient("ses: no MessageId".into()))
     }
 }
 
@@ -111,6 +111,9 @@ mod tests {
             subject: "Lembrete: sua cobrança vence em 5 dias".into(),
             text: "Olá, Maria!\n\nPague em https://pay.example.com/pay/t <já>".into(),
             template_params: vec![],
+            payer_name: "Maria Silva".into(),
+            postal_address: None,
+            boleto: None,
         }
     }
 

@@ -101,7 +101,7 @@ impl NotificationSender for WhatsAppCloud {
         if status.is_success() {
             return answer["messages"][0]["id"]
                 .as_str()
-                .map(|id| SendReceipt { provider_message_id: id.to_string() })
+                .map(|id| SendReceipt::new(id.to_string()))
                 .ok_or_else(|| SendError::Transient(format!("whatsapp: 2xx without a message id: {answer}")));
         }
         let error = &answer["error"];
@@ -145,6 +145,9 @@ mod tests {
             subject: String::new(),
             text: "Olá, Maria…".into(),
             template_params: vec!["Maria".into(), "R$ 1.234,56".into(), "10/12/2026".into(), "https://pay.example.com/pay/t".into(), "Loja Exemplo".into()],
+            payer_name: "Maria Silva".into(),
+            postal_address: None,
+            boleto: None,
         }
     }
 
