@@ -7,6 +7,9 @@ use crate::charge::Charge;
 use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, Reminder, ReminderState, Step};
 use crate::store::{ContactCounter, Store, StoreError};
+use crate::channel_policy::{self, NotificationSettings};
+use crate::customer::Customer;
+use crate::tracking::{self, DeliveryStatus, NotificationRecord, StatusUpdate};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
 /// redelivered queue message may then try again (at-least-once towards providers that offer no idempotency).
@@ -78,6 +81,18 @@ impl Delivery<'_> {
         let Some(recipient) = customer.address_on(channel) else {
             return self.give_up(&reminder, ReminderState::Skipped { reason: format!("no {} address", channel.as_str()) }, now).await;
         };
+        let settings = channel_policy::settings_of(self.store, &job.merchant_id).await?;
+        // An address that bounced or complained is not used again; the merchant's fallback channel takes over.
+        if let Some(why) = self.store.recipient_suppressed(&job.merchant_id, &tracking::recipient_key(channel, &recipient)).await? {
+            let reason = format!("{} address suppressed after {why}", channel.as_str());
+            let given_up = self.give_up(&reminder, ReminderState::Skipped { reason: reason.clone() }, now).await?;
+            record_outcome(self.store, &reminder, channel, now, |r| {
+                r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+            })
+            .await?;
+            fall_back(self.store, &settings, &reminder, &customer, channel, now).await?;
+            return Ok(given_up);
+        }
 
         let mut ctx = MessageContext::new(&merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now);
         if reminder.step == Step::OnPaid {
@@ -85,7 +100,8 @@ impl Delivery<'_> {
                 ctx = ctx.with_amount_paid(paid.amount);
             }
         }
-        let (subject, text) = match notification::render(reminder.step, &ctx) {
+        let custom = crate::templates::merchant_template(self.store, &job.merchant_id, channel, reminder.step).await?;
+        let (subject, text) = match crate::templates::render(channel, reminder.step, &ctx, custom.as_ref()) {
             Ok(r) => r,
             Err(e) => return self.give_up(&reminder, ReminderState::Failed { reason: e.to_string() }, now).await,
         };
@@ -128,6 +144,23 @@ impl Delivery<'_> {
                 }
             }
         }
+        // The month's budget stops paid channels; the message goes by e-mail instead, and the record says so.
+        let month = channel_policy::spend_month(calendar::local_date(now));
+        let price = settings.price(channel);
+        if settings.monthly_budget.is_some() {
+            let spent: rust_decimal::Decimal = self.store.spend_of(&job.merchant_id, &month).await?.values().map(|l| l.amount).sum();
+            if !settings.within_budget(channel, spent, price.amount) {
+                let reason = format!("monthly notification budget reached ({} spent); sent by e-mail instead", crate::money::brl(spent));
+                self.store.transition_reminder(&claimed, &["sending"], ReminderState::Skipped { reason: reason.clone() }, wall_clock).await?;
+                record_outcome(self.store, &claimed, channel, now, |r| {
+                    r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+                })
+                .await?;
+                let budget_only = NotificationSettings { fallback: vec![channel, channel_policy::BUDGET_FALLBACK], ..settings.clone() };
+                fall_back(self.store, &budget_only, &claimed, &customer, channel, now).await?;
+                return not_sent(&reason);
+            }
+        }
         // One message per customer: take along the customer's other reminders due today on this channel.
         let companions = if ruler.combine_per_customer && claimed.step.is_reminder() {
             self.claim_companions(&charge, channel, now, wall_clock).await?
@@ -146,7 +179,7 @@ impl Delivery<'_> {
                     payment_url: payment_url(self.public_base_url, &c.payment_token),
                 })
                 .collect();
-            match notification::render_combined(claimed.step, &ctx, &lines) {
+            match notification::render_combined((subject.clone(), text.clone()), &ctx, &lines) {
                 Ok(r) => r,
                 // The main text rendered; the list did not: send the main text alone, release the others.
                 Err(e) => {
@@ -178,7 +211,32 @@ impl Delivery<'_> {
                 due_date: b.due_date,
             }),
         };
+        record_outcome(self.store, &claimed, channel, now, |r| r.attempts += 1).await?;
         let result = self.sender.send(&message).await;
+        match &result {
+            Ok(receipt) => {
+                let unit = price.unit_key(channel, &charge.id, calendar::local_date(now));
+                let cost = self.store.add_spend(&job.merchant_id, &month, channel, price.amount, unit.as_deref()).await?;
+                // Status callbacks name only the provider's message id: this leads them back to the record.
+                self.store.link_provider_reference(&tracking::callback_reference(channel), &receipt.provider_message_id, &job.merchant_id, &job.charge_id).await?;
+                record_outcome(self.store, &claimed, channel, now, |r| {
+                    r.advance(DeliveryStatus::Sent, now, None);
+                    r.provider_message_id = Some(receipt.provider_message_id.clone());
+                    r.segments = receipt.segments;
+                    r.cost += cost;
+                })
+                .await?;
+            }
+            Err(SendError::Permanent(reason)) => {
+                record_outcome(self.store, &claimed, channel, now, |r| {
+                    r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+                })
+                .await?;
+            }
+            Err(SendError::Transient(reason)) => {
+                record_outcome(self.store, &claimed, channel, now, |r| r.last_error = Some(reason.clone())).await?;
+            }
+        }
         let outcome = match &result {
             Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
             Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone() },
@@ -215,6 +273,9 @@ impl Delivery<'_> {
             if let Err(e) = self.events.publish(&[event]).await {
                 tracing::error!(charge_id = %job.charge_id, error = %e, kind, "notification event not published");
             }
+        }
+        if let Err(SendError::Permanent(_)) = &result {
+            fall_back(self.store, &settings, &claimed, &customer, channel, now).await?;
         }
         match result {
             Ok(receipt) => Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id }),
@@ -258,4 +319,93 @@ impl Delivery<'_> {
         self.store.transition_reminder(reminder, &["queued", "sending_stale"], to, now).await?;
         Ok(Delivered::NotSent { reason })
     }
+}
+
+/// Loads (or starts) a reminder's notification record, changes it and saves it, retrying when a status callback
+/// saved it in between. Saves nothing when the change changed nothing.
+pub async fn record_outcome(store: &dyn Store, reminder: &Reminder, channel: Channel, now: DateTime<Utc>, mut change: impl FnMut(&mut NotificationRecord)) -> Result<NotificationRecord, StoreError> {
+    let id = reminder.id();
+    for _ in 0..5 {
+        let stored = store.get_notification(&reminder.merchant_id, &reminder.charge_id, &id).await?;
+        let mut record = stored.clone().unwrap_or_else(|| NotificationRecord::new(reminder, channel, now));
+        change(&mut record);
+        if stored.as_ref() == Some(&record) {
+            return Ok(record);
+        }
+        record.updated_at = record.updated_at.max(now);
+        record.version += 1;
+        match store.save_notification(&record).await {
+            Err(StoreError::Conflict) => continue,
+            other => return other.map(|_| record),
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// When a message failed for good on `failed`, plans the same step on the merchant's next fallback channel
+/// that the payer can receive (due at once: the next tick sends it). Nothing when no fallback is set, every
+/// channel was tried, or the step already has a reminder on that channel.
+pub async fn fall_back(store: &dyn Store, settings: &NotificationSettings, reminder: &Reminder, customer: &Customer, failed: Channel, now: DateTime<Utc>) -> Result<Option<Channel>, StoreError> {
+    if matches!(reminder.step, Step::MarkOverdue | Step::Expire) {
+        return Ok(None);
+    }
+    let siblings = store.reminders_of(&reminder.merchant_id, &reminder.charge_id).await?;
+    let mut tried: Vec<Channel> = siblings
+        .iter()
+        .filter(|r| r.step == reminder.step && r.occurrence == reminder.occurrence && r.generation == reminder.generation)
+        .filter_map(|r| match r.action {
+            Action::Notify(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    tried.push(failed);
+    while let Some(next) = settings.next_channel(failed, &tried) {
+        tried.push(next);
+        let reachable = customer.can_receive(next).is_ok()
+            && match customer.address_on(next) {
+                Some(address) => store.recipient_suppressed(&reminder.merchant_id, &tracking::recipient_key(next, &address)).await?.is_none(),
+                None => false,
+            };
+        if !reachable {
+            continue;
+        }
+        let replacement = Reminder { action: Action::Notify(next), due_at: now, state: ReminderState::Planned, ..reminder.clone() };
+        if !store.add_reminder(&replacement).await? {
+            return Ok(None);
+        }
+        record_outcome(store, &replacement, next, now, |r| r.fallback_from = Some(failed)).await?;
+        tracing::info!(charge_id = %reminder.charge_id, from = failed.as_str(), to = next.as_str(), "message falls back to the next channel");
+        return Ok(Some(next));
+    }
+    Ok(None)
+}
+
+/// What a provider's status callback changes: the message's record moves forward; a bounce or complaint
+/// suppresses the address; a failure after sending hands the step to the fallback channel. Unknown message ids
+/// (messages this deployment did not send) are ignored. Returns whether the record changed.
+pub async fn apply_status(store: &dyn Store, channel: Channel, update: &StatusUpdate, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let Some((merchant, charge_id)) = store.charge_of_provider_reference(&tracking::callback_reference(channel), &update.provider_message_id).await? else {
+        return Ok(false);
+    };
+    let Some(record) = store.notifications_of(&merchant, &charge_id).await?.into_iter().find(|r| r.provider_message_id.as_deref() == Some(update.provider_message_id.as_str())) else {
+        return Ok(false);
+    };
+    let Some(reminder) = store.get_reminder(&merchant, &charge_id, &record.reminder_id).await? else { return Ok(false) };
+    let updated = record_outcome(store, &reminder, channel, now, |r| {
+        r.apply(update);
+    })
+    .await?;
+    let changed = updated.history.len() > record.history.len();
+    let Some(charge) = store.get_charge(&merchant, &charge_id).await? else { return Ok(changed) };
+    let Some(customer) = store.get_customer(&merchant, &charge.customer_id).await? else { return Ok(changed) };
+    if update.suppress_recipient {
+        if let Some(address) = customer.address_on(channel) {
+            store.suppress_recipient(&merchant, &tracking::recipient_key(channel, &address), update.status.as_str()).await?;
+        }
+    }
+    if changed && update.status.is_final_failure() {
+        let settings = channel_policy::settings_of(store, &merchant).await?;
+        fall_back(store, &settings, &reminder, &customer, channel, now).await?;
+    }
+    Ok(changed)
 }

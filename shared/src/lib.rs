@@ -5,6 +5,7 @@
 pub mod address;
 pub mod api;
 pub mod calendar;
+pub mod channel_policy;
 pub mod charge;
 pub mod checkout;
 pub mod contact;
@@ -36,4 +37,5 @@ pub mod webhook;
 
 pub mod adapters;
 pub mod telemetry;
+pub mod templates;
 pub mod tracking;

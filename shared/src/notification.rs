@@ -165,6 +165,10 @@ pub struct MessageContext {
     pub days_after_due: i64,
     pub payment_url: String,
     pub payment_methods: String,
+    /// The boleto's digitable line, when the charge has a boleto.
+    pub boleto_line: String,
+    /// The Pix "copia e cola" of a boleto híbrido, when the bank issued one.
+    pub pix_copy_paste: String,
 }
 
 impl MessageContext {
@@ -195,6 +199,29 @@ impl MessageContext {
             days_after_due: (today - due).num_days(),
             payment_url: payment_url.to_string(),
             payment_methods: join_pt(&methods),
+            boleto_line: charge.setup.boleto.as_ref().map(|b| b.digitable_line.clone()).unwrap_or_default(),
+            pix_copy_paste: charge.setup.boleto.as_ref().and_then(|b| b.pix_copy_paste.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// A filled-in context for validating and showing templates.
+    pub fn sample() -> Self {
+        Self {
+            first_name: "Maria".into(),
+            merchant_name: "Loja Exemplo Ltda".into(),
+            merchant_document: "11.222.333/0001-81".into(),
+            merchant_document_kind: "CNPJ".into(),
+            description: "Mensalidade de dezembro".into(),
+            amount: "R$ 1.234,56".into(),
+            amount_paid: "R$ 1.234,56".into(),
+            due_date: "10/12/2026".into(),
+            paid_date: "09/12/2026".into(),
+            days_to_due: 5,
+            days_after_due: -5,
+            payment_url: "https://pay.example.com/pay/9f8e7d6c5b4a".into(),
+            payment_methods: "Pix ou boleto".into(),
+            boleto_line: "00190000090114971860168524522114675860000102656".into(),
+            pix_copy_paste: String::new(),
         }
     }
 
@@ -217,7 +244,6 @@ fn join_pt(items: &[&str]) -> String {
     }
 }
 
-const FOOTER: &str = include_str!("../templates/pt-BR/_footer.txt");
 const ALSO_OPEN: &str = include_str!("../templates/pt-BR/_also_open.txt");
 
 /// Another open charge listed in a combined reminder.
@@ -230,8 +256,8 @@ pub struct ChargeLine {
 }
 
 /// Renders a reminder that also lists the customer's other open charges (one message per customer).
-pub fn render_combined(step: Step, ctx: &MessageContext, others: &[ChargeLine]) -> Result<(String, String), RenderError> {
-    let (subject, body) = render(step, ctx)?;
+pub fn render_combined(rendered: (String, String), ctx: &MessageContext, others: &[ChargeLine]) -> Result<(String, String), RenderError> {
+    let (subject, body) = rendered;
     if others.is_empty() {
         return Ok((subject, body));
     }
@@ -245,38 +271,12 @@ pub fn render_combined(step: Step, ctx: &MessageContext, others: &[ChargeLine]) 
     Ok((subject, format!("{}\n{}{}", main.trim_end(), extra.trim_end(), footer)))
 }
 
-fn default_template(step: Step) -> Option<&'static str> {
-    Some(match step {
-        Step::OnCreated => include_str!("../templates/pt-BR/on_created.txt"),
-        Step::BeforeDue { .. } | Step::BeforeDueHours { .. } => include_str!("../templates/pt-BR/before_due.txt"),
-        Step::OnChanged => include_str!("../templates/pt-BR/on_changed.txt"),
-        Step::OnExpired => include_str!("../templates/pt-BR/on_expired.txt"),
-        Step::OnDue => include_str!("../templates/pt-BR/on_due.txt"),
-        Step::AfterDue => include_str!("../templates/pt-BR/after_due.txt"),
-        Step::OnPaid => include_str!("../templates/pt-BR/on_paid.txt"),
-        Step::MarkOverdue | Step::Expire => return None,
-    })
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     #[error("step {0} sends no message")]
     NoTemplate(String),
     #[error("template error: {0}")]
     Template(String),
-}
-
-/// Renders the message of a step: the template's first line is the subject, the rest the body, and every
-/// message ends with the merchant's name and CPF/CNPJ (CDC art. 42-A).
-pub fn render(step: Step, ctx: &MessageContext) -> Result<(String, String), RenderError> {
-    let source = default_template(step).ok_or_else(|| RenderError::NoTemplate(step.key()))?;
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(false);
-    let full = format!("{}\n{}", source.trim_end(), FOOTER);
-    let rendered = env.render_str(&full, ctx).map_err(|e| RenderError::Template(e.to_string()))?;
-    let (subject, body) = rendered.split_once('\n').unwrap_or((&rendered, ""));
-    Ok((subject.trim().to_string(), body.trim().to_string()))
 }
 
 #[cfg(test)]
@@ -298,13 +298,15 @@ mod tests {
             days_after_due: -5,
             payment_url: "https://pay.example/abc".into(),
             payment_methods: "Pix ou boleto".into(),
+            boleto_line: String::new(),
+            pix_copy_paste: String::new(),
         }
     }
 
     #[test]
     fn every_message_names_the_merchant_and_its_document() {
         for step in [Step::OnCreated, Step::OnChanged, Step::BeforeDue { days: 5 }, Step::BeforeDueHours { hours: 12 }, Step::OnDue, Step::AfterDue, Step::OnPaid, Step::OnExpired] {
-            let (subject, body) = render(step, &ctx()).unwrap();
+            let (subject, body) = crate::templates::render(Channel::Email, step, &ctx(), None).unwrap();
             assert!(!subject.is_empty());
             assert!(body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"), "{step:?}: {body}");
         }
@@ -312,7 +314,7 @@ mod tests {
 
     #[test]
     fn before_due_message_tells_amount_date_and_link() {
-        let (subject, body) = render(Step::BeforeDue { days: 5 }, &ctx()).unwrap();
+        let (subject, body) = crate::templates::render(Channel::Email, Step::BeforeDue { days: 5 }, &ctx(), None).unwrap();
         assert_eq!(subject, "Lembrete: sua cobrança vence em 5 dias");
         assert!(body.contains("R$ 1.234,56") && body.contains("10/12/2026") && body.contains("https://pay.example/abc"));
     }
@@ -321,10 +323,12 @@ mod tests {
     fn default_templates_hold_no_pressure_language() {
         // CDC art. 42: no threat, ridicule or pressure in collection messages.
         for step in [Step::OnCreated, Step::OnChanged, Step::BeforeDue { days: 1 }, Step::OnDue, Step::AfterDue, Step::OnPaid, Step::OnExpired] {
-            let (s, b) = render(step, &ctx()).unwrap();
-            let text = format!("{s} {b}").to_lowercase();
-            for word in ["protesto", "negativ", "spc", "serasa", "processo", "judicial", "último aviso", "urgente"] {
-                assert!(!text.contains(word), "{step:?} contains {word}");
+            for channel in Channel::ALL {
+                let (s, b) = crate::templates::render(channel, step, &ctx(), None).unwrap();
+                let text = format!("{s} {b}").to_lowercase();
+                for word in ["protesto", "negativ", "spc", "serasa", "processo", "judicial", "último aviso", "urgente"] {
+                    assert!(!text.contains(word), "{step:?} {channel:?} contains {word}");
+                }
             }
         }
     }

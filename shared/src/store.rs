@@ -16,6 +16,10 @@ use crate::notification::OutboxEntry;
 use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::notification::Channel;
 use crate::ruler::{Reminder, ReminderState, Ruler};
+use crate::channel_policy::ChannelSpend;
+use crate::tracking::NotificationRecord;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -219,6 +223,30 @@ pub trait Store: Send + Sync {
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;
     async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()>;
     async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()>;
+
+    // Notifications: what became of each message, suppressed addresses, spend.
+    /// Saves a notification record: version 1 must be new, any other must replace version - 1 (else Conflict).
+    async fn save_notification(&self, record: &NotificationRecord) -> StoreResult<()>;
+    async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<NotificationRecord>>;
+    /// A charge's notification records, by reminder id.
+    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<NotificationRecord>>;
+    /// Never again send to this address on this channel (`tracking::recipient_key`): a bounce or complaint.
+    async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()>;
+    /// Why the address is suppressed, if it is.
+    async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>>;
+    /// Counts one message in the month's spend. With a `unit` (`ChannelPrice::unit_key`), the price is paid only
+    /// by the unit's first message; the amount actually added is returned.
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, unit: Option<&str>) -> StoreResult<Decimal>;
+    /// A month's spend per channel.
+    async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<Channel, ChannelSpend>>;
+
+    // Merchant documents: small JSON settings a merchant keeps (notification settings, message templates).
+    async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()>;
+    async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    /// Documents whose key starts with `prefix`, by key.
+    async fn merchant_documents(&self, merchant: &MerchantId, prefix: &str) -> StoreResult<Vec<(String, serde_json::Value)>>;
+    /// True if it existed.
+    async fn delete_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<bool>;
 
     // The development outbox channel.
     /// Records a delivery once per (charge, reminder); true if new.

@@ -88,3 +88,188 @@ pub enum CallbackError {
     #[error("callback not understood: {0}")]
     Malformed(String),
 }
+
+/// One message to a payer on one channel and what became of it: what `GET /v1/charges/{id}/notifications`
+/// lists. Keyed by its reminder (whose id names the step, occurrence and channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    pub merchant_id: crate::ids::MerchantId,
+    pub charge_id: crate::ids::ChargeId,
+    pub reminder_id: String,
+    pub step: String,
+    pub channel: crate::notification::Channel,
+    pub status: DeliveryStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// Sends tried (a transient failure and its retry count two).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// What this message cost the merchant (zero when its billing unit was already paid: the e-mail + SMS
+    /// package of the charge, the voice calls of the day).
+    pub cost: rust_decimal::Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+    /// The channel whose failure this message replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_from: Option<crate::notification::Channel>,
+    /// Every status change, oldest first.
+    pub history: Vec<StatusChange>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// 1 when new; each save is conditional on the previous version.
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: DeliveryStatus,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl NotificationRecord {
+    pub fn new(
+        reminder: &crate::ruler::Reminder,
+        channel: crate::notification::Channel,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            merchant_id: reminder.merchant_id.clone(),
+            charge_id: reminder.charge_id.clone(),
+            reminder_id: reminder.id(),
+            step: reminder.step.name().to_string(),
+            channel,
+            status: DeliveryStatus::Queued,
+            provider_message_id: None,
+            attempts: 0,
+            last_error: None,
+            cost: rust_decimal::Decimal::ZERO,
+            segments: None,
+            fallback_from: None,
+            history: vec![StatusChange {
+                status: DeliveryStatus::Queued,
+                at: now,
+                detail: None,
+            }],
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Moves the record to `status` unless it is already as far or further along (callbacks arrive late,
+    /// twice and out of order). True if it changed.
+    pub fn advance(
+        &mut self,
+        status: DeliveryStatus,
+        at: DateTime<Utc>,
+        detail: Option<String>,
+    ) -> bool {
+        let forward = status.rank() > self.status.rank()
+            || (status == DeliveryStatus::NoAnswer && self.status == DeliveryStatus::Sent);
+        if !forward {
+            return false;
+        }
+        self.status = status;
+        if status.is_final_failure() || status == DeliveryStatus::NoAnswer {
+            self.last_error = detail.clone().or_else(|| Some(status.as_str().to_string()));
+        }
+        self.history.push(StatusChange { status, at, detail });
+        self.updated_at = self.updated_at.max(at);
+        true
+    }
+
+    /// Applies a provider callback; true if the record changed.
+    pub fn apply(&mut self, update: &StatusUpdate) -> bool {
+        self.advance(update.status, update.at, update.detail.clone())
+    }
+}
+
+/// The provider-reference namespace under which a channel's sent message ids lead back to their charge.
+pub fn callback_reference(channel: crate::notification::Channel) -> String {
+    format!("msg:{}", channel.as_str())
+}
+
+/// How a suppressed address is recognised without keeping it in the clear: the SHA-256 of its normal form.
+pub fn recipient_key(channel: crate::notification::Channel, recipient: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normal: String = match channel {
+        crate::notification::Channel::Email => recipient.trim().to_lowercase(),
+        _ => recipient.chars().filter(char::is_ascii_digit).collect(),
+    };
+    format!(
+        "{}#{}",
+        channel.as_str(),
+        hex::encode(Sha256::digest(normal.as_bytes()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn record() -> NotificationRecord {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let reminder = crate::ruler::Reminder {
+            merchant_id: crate::ids::MerchantId::parse("mer_1").unwrap(),
+            charge_id: crate::ids::ChargeId::parse("chg_1").unwrap(),
+            step: crate::ruler::Step::OnDue,
+            occurrence: 0,
+            generation: 0,
+            action: crate::ruler::Action::Notify(crate::notification::Channel::Whatsapp),
+            due_at: at,
+            state: crate::ruler::ReminderState::Planned,
+        };
+        NotificationRecord::new(&reminder, crate::notification::Channel::Whatsapp, at)
+    }
+
+    #[test]
+    fn callbacks_only_move_a_message_forward() {
+        let t = |m| Utc.with_ymd_and_hms(2026, 12, 1, 12, m, 0).unwrap();
+        let mut r = record();
+        assert!(r.advance(DeliveryStatus::Sent, t(1), None));
+        assert!(r.advance(DeliveryStatus::Read, t(3), None));
+        // "delivered" arriving after "read", and "sent" twice, change nothing.
+        assert!(!r.advance(DeliveryStatus::Delivered, t(2), None));
+        assert!(!r.advance(DeliveryStatus::Sent, t(1), None));
+        assert_eq!(r.status, DeliveryStatus::Read);
+        assert_eq!(
+            r.history.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [
+                DeliveryStatus::Queued,
+                DeliveryStatus::Sent,
+                DeliveryStatus::Read
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_after_delivery_wins_and_keeps_its_reason() {
+        let mut r = record();
+        r.advance(DeliveryStatus::Delivered, Utc::now(), None);
+        assert!(r.advance(
+            DeliveryStatus::Bounced,
+            Utc::now(),
+            Some("5.1.1 user unknown".into())
+        ));
+        assert_eq!(r.last_error.as_deref(), Some("5.1.1 user unknown"));
+        assert!(!r.advance(DeliveryStatus::Delivered, Utc::now(), None));
+    }
+
+    #[test]
+    fn suppression_keys_ignore_case_and_formatting_and_hide_the_address() {
+        use crate::notification::Channel;
+        assert_eq!(
+            recipient_key(Channel::Email, "Maria@Example.com "),
+            recipient_key(Channel::Email, "maria@example.com")
+        );
+        assert_eq!(
+            recipient_key(Channel::Sms, "+55 (11) 99999-8888"),
+            recipient_key(Channel::Sms, "5511999998888")
+        );
+        assert!(!recipient_key(Channel::Email, "maria@example.com").contains("maria"));
+    }
+}

@@ -388,6 +388,76 @@ async fn conformance(store: &dyn Store) {
     numbers.sort();
     assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
     assert_eq!(store.next_sequence(&format!("other#{}", f.charge.id)).await.unwrap(), 1);
+
+    notifications_conform(store, &f).await;
+}
+
+/// Notification records, suppression, spend and merchant documents.
+async fn notifications_conform(store: &dyn Store, f: &Fixture) {
+    use cobranca::tracking::{recipient_key, DeliveryStatus, NotificationRecord};
+    use rust_decimal::Decimal;
+    let at = t("2026-12-01T12:00:00Z");
+    let reminder = ruler::Reminder {
+        merchant_id: f.merchant.id.clone(),
+        charge_id: f.charge.id.clone(),
+        step: ruler::Step::OnDue,
+        occurrence: 0,
+        generation: 0,
+        action: Action::Notify(Channel::Whatsapp),
+        due_at: at,
+        state: ReminderState::Planned,
+    };
+    let mut record = NotificationRecord::new(&reminder, Channel::Whatsapp, at);
+    record.version = 1;
+    store.save_notification(&record).await.unwrap();
+    assert_eq!(store.save_notification(&record).await, Err(StoreError::Conflict), "a new record is created once");
+    let stale = record.clone();
+    record.advance(DeliveryStatus::Sent, at, None);
+    record.version = 2;
+    store.save_notification(&record).await.unwrap();
+    let mut lost = stale;
+    lost.version = 2;
+    assert_eq!(store.save_notification(&lost).await, Err(StoreError::Conflict), "a save based on an old version loses");
+    assert_eq!(store.get_notification(&f.merchant.id, &f.charge.id, &reminder.id()).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.notifications_of(&f.merchant.id, &f.charge.id).await.unwrap(), vec![record.clone()]);
+    let stranger = MerchantId::generate();
+    assert!(store.notifications_of(&stranger, &f.charge.id).await.unwrap().is_empty());
+    // Reminders and notification records share the charge's partition without mixing.
+    assert!(store.reminders_of(&f.merchant.id, &f.charge.id).await.unwrap().iter().all(|r| r.charge_id == f.charge.id));
+
+    let key = recipient_key(Channel::Email, "maria@example.com");
+    assert_eq!(store.recipient_suppressed(&f.merchant.id, &key).await.unwrap(), None);
+    store.suppress_recipient(&f.merchant.id, &key, "bounced").await.unwrap();
+    assert_eq!(store.recipient_suppressed(&f.merchant.id, &key).await.unwrap().as_deref(), Some("bounced"));
+    assert_eq!(store.recipient_suppressed(&stranger, &key).await.unwrap(), None);
+
+    // Spend: units are paid once, however many messages share them and however concurrently.
+    let month = format!("2026-12-{}", f.charge.id);
+    let price = Decimal::new(99, 2);
+    let unit = format!("email_sms#{}", f.charge.id);
+    let added = futures::future::join_all((0..4).map(|_| store.add_spend(&f.merchant.id, &month, Channel::Email, price, Some(&unit)))).await;
+    let total: Decimal = added.into_iter().map(Result::unwrap).sum();
+    assert_eq!(total, price);
+    store.add_spend(&f.merchant.id, &month, Channel::Sms, price, Some(&unit)).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), None).await.unwrap(), Decimal::new(55, 2));
+    }
+    let spend = store.spend_of(&f.merchant.id, &month).await.unwrap();
+    assert_eq!((spend[&Channel::Email].messages, spend[&Channel::Email].amount), (4, price));
+    assert_eq!((spend[&Channel::Sms].messages, spend[&Channel::Sms].amount), (1, Decimal::ZERO));
+    assert_eq!((spend[&Channel::Whatsapp].messages, spend[&Channel::Whatsapp].amount), (3, Decimal::new(165, 2)));
+    assert!(store.spend_of(&stranger, &month).await.unwrap().is_empty());
+
+    let doc = serde_json::json!({"fallback": ["whatsapp", "email"]});
+    store.put_merchant_document(&f.merchant.id, "template#sms#on_due", &doc).await.unwrap();
+    store.put_merchant_document(&f.merchant.id, "template#email#on_due", &doc).await.unwrap();
+    store.put_merchant_document(&f.merchant.id, "settings", &doc).await.unwrap();
+    assert_eq!(store.get_merchant_document(&f.merchant.id, "settings").await.unwrap(), Some(doc.clone()));
+    let keys: Vec<String> = store.merchant_documents(&f.merchant.id, "template#").await.unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["template#email#on_due", "template#sms#on_due"]);
+    assert!(store.delete_merchant_document(&f.merchant.id, "template#sms#on_due").await.unwrap());
+    assert!(!store.delete_merchant_document(&f.merchant.id, "template#sms#on_due").await.unwrap());
+    assert_eq!(store.get_merchant_document(&stranger, "settings").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -621,7 +621,7 @@ impl Store for DynamoStore {
         let mut clauses = Vec::new();
         for f in from {
             match *f {
-                "planned" | "queued" | "sending" => {
+                "planned" | "queued" | "sending" | "sent" => {
                     values.insert(format!(":{f}"), s(*f));
                     clauses.push(format!("st = :{f}"));
                 }
@@ -881,6 +881,128 @@ impl Store for DynamoStore {
     async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
         let values = [(":pk", format!("MER#{merchant}#WEP#{endpoint}"))];
         self.index_page_ordered("gsi1", "GSI1PK = :pk", &values, Some(limit), cursor, false).await
+    }
+
+    async fn save_notification(&self, record: &crate::tracking::NotificationRecord) -> StoreResult<()> {
+        let item = data_item(charge_pk(&record.merchant_id, &record.charge_id), format!("NOTIF#{}", record.reminder_id), record);
+        match record.version {
+            0 | 1 => {
+                let mut item = item;
+                item.insert("version".into(), n(1));
+                if self.put_new(item).await? { Ok(()) } else { Err(StoreError::Conflict) }
+            }
+            v => self.put_versioned(item, v, v - 1).await,
+        }
+    }
+
+    async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+        self.get(charge_pk(merchant, charge), &format!("NOTIF#{reminder_id}")).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::tracking::NotificationRecord>> {
+        self.query_all(charge_pk(merchant, charge), "NOTIF#").await?.iter().map(parse_data).collect()
+    }
+
+    async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()> {
+        let mut item = Item::new();
+        item.insert("PK".into(), s(format!("MER#{merchant}#SUPPRESS")));
+        item.insert("SK".into(), s(recipient_key));
+        item.insert("reason".into(), s(reason));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>> {
+        let item = self.get(format!("MER#{merchant}#SUPPRESS"), recipient_key).await?;
+        Ok(item.map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
+    }
+
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+        let update = |amount: rust_decimal::Decimal| {
+            aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(format!("MER#{merchant}#SPEND#{month}")))
+                .key("SK", s(channel.as_str()))
+                .update_expression("ADD messages :one, amount :amount")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":amount", n(amount))
+                .build()
+                .expect("update has its key and expression")
+        };
+        // The unit's marker and the amount are written together, so a unit is paid exactly once.
+        let added = match unit {
+            None => price,
+            Some(unit) => {
+                let mut marker = Item::new();
+                marker.insert("PK".into(), s(format!("MER#{merchant}#SPENDUNIT")));
+                marker.insert("SK".into(), s(unit));
+                let r = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(self.put_in_table(marker, Some("attribute_not_exists(PK)"), None))
+                    .transact_items(TransactWriteItem::builder().update(update(price)).build())
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => return Ok(price),
+                    Err(e) if cancelled_conditions(&e).is_some_and(|c| c.first() == Some(&true)) => rust_decimal::Decimal::ZERO,
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update(added)).build())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(added)
+    }
+
+    async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<std::collections::BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in self.query_all(format!("MER#{merchant}#SPEND#{month}"), "").await? {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().or_else(|_| v.as_n()).ok()).cloned().unwrap_or_default();
+            let corrupt = || StoreError::Corrupt { key: format!("MER#{merchant}#SPEND#{month}"), message: "bad spend line".into() };
+            let channel = crate::notification::Channel::parse(&text("SK")).ok_or_else(corrupt)?;
+            let messages = text("messages").parse().map_err(|_| corrupt())?;
+            let amount = text("amount").parse().map_err(|_| corrupt())?;
+            out.insert(channel, crate::channel_policy::ChannelSpend { messages, amount });
+        }
+        Ok(out)
+    }
+
+    async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        let item = data_item(format!("MER#{merchant}#DOC"), key, value);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        self.get(format!("MER#{merchant}#DOC"), key).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn merchant_documents(&self, merchant: &MerchantId, prefix: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        let mut out = Vec::new();
+        for item in self.query_all(format!("MER#{merchant}#DOC"), prefix).await? {
+            let key = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            out.push((key, parse_data(&item)?));
+        }
+        Ok(out)
+    }
+
+    async fn delete_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("MER#{merchant}#DOC")))
+            .key("SK", s(key))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {

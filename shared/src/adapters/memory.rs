@@ -48,6 +48,11 @@ struct State {
     pending_reversals: BTreeMap<(String, String, String), crate::webhook::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
+    notifications: BTreeMap<(MerchantId, ChargeId, String), crate::tracking::NotificationRecord>,
+    suppressed: HashMap<(MerchantId, String), String>,
+    spend: HashMap<(MerchantId, String), BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>>,
+    billed_units: std::collections::HashSet<(MerchantId, String)>,
+    documents: BTreeMap<(MerchantId, String), serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -73,6 +78,7 @@ pub(crate) fn state_matches(state: &ReminderState, from: &[&str], now: DateTime<
         ("queued_expired", ReminderState::Queued { lease_until, .. }) => *lease_until <= now,
         ("sending", ReminderState::Sending { .. }) => true,
         ("sending_stale", ReminderState::Sending { since, .. }) => *since + crate::delivery::SENDING_STALE_AFTER <= now,
+        ("sent", ReminderState::Sent { .. }) => true,
         _ => false,
     })
 }
@@ -395,6 +401,71 @@ impl Store for MemoryStore {
     async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()> {
         self.lock().idempotency.remove(&(merchant.clone(), key.to_string()));
         Ok(())
+    }
+
+    async fn save_notification(&self, record: &crate::tracking::NotificationRecord) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (record.merchant_id.clone(), record.charge_id.clone(), record.reminder_id.clone());
+        let stored = s.notifications.get(&key).map(|r| r.version);
+        let expected = record.version.checked_sub(1).filter(|v| *v > 0);
+        if stored != expected {
+            return Err(StoreError::Conflict);
+        }
+        s.notifications.insert(key, record.clone());
+        Ok(())
+    }
+
+    async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+        Ok(self.lock().notifications.get(&(merchant.clone(), charge.clone(), reminder_id.to_string())).cloned())
+    }
+
+    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::tracking::NotificationRecord>> {
+        let s = self.lock();
+        Ok(s.notifications.iter().filter(|((m, c, _), _)| m == merchant && c == charge).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()> {
+        self.lock().suppressed.insert((merchant.clone(), recipient_key.to_string()), reason.to_string());
+        Ok(())
+    }
+
+    async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().suppressed.get(&(merchant.clone(), recipient_key.to_string())).cloned())
+    }
+
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+        let mut s = self.lock();
+        let first = match unit {
+            Some(u) => s.billed_units.insert((merchant.clone(), u.to_string())),
+            None => true,
+        };
+        let added = if first { price } else { rust_decimal::Decimal::ZERO };
+        let line = s.spend.entry((merchant.clone(), month.to_string())).or_default().entry(channel).or_default();
+        line.messages += 1;
+        line.amount += added;
+        Ok(added)
+    }
+
+    async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+        Ok(self.lock().spend.get(&(merchant.clone(), month.to_string())).cloned().unwrap_or_default())
+    }
+
+    async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        self.lock().documents.insert((merchant.clone(), key.to_string()), value.clone());
+        Ok(())
+    }
+
+    async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        Ok(self.lock().documents.get(&(merchant.clone(), key.to_string())).cloned())
+    }
+
+    async fn merchant_documents(&self, merchant: &MerchantId, prefix: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        let s = self.lock();
+        Ok(s.documents.iter().filter(|((m, k), _)| m == merchant && k.starts_with(prefix)).map(|((_, k), v)| (k.clone(), v.clone())).collect())
+    }
+
+    async fn delete_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<bool> {
+        Ok(self.lock().documents.remove(&(merchant.clone(), key.to_string())).is_some())
     }
 
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {

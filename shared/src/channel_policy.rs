@@ -1,0 +1,370 @@
+//! A merchant's rules for its paid channels: what each costs, the monthly budget, and which channel takes over
+//! when one fails. The one place for notification cost and budget arithmetic.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::ChargeId;
+use crate::money::Money;
+use crate::notification::Channel;
+
+/// What one price pays for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingUnit {
+    /// Every message.
+    Send,
+    /// All the charge's messages on the channels of the same package (e-mail + SMS are one package).
+    Charge,
+    /// All the charge's messages on the channel in one São Paulo day (voice: up to 3 call attempts a day).
+    Day,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPrice {
+    /// BRL, two decimals, zero or more.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    pub per: BillingUnit,
+}
+
+impl ChannelPrice {
+    /// A leading Brazilian provider's public list (Asaas, 2026; see docs/peers in the README): WhatsApp
+    /// R$ 0,55 per send, e-mail + SMS R$ 0,99 per charge, voice robot R$ 0,55 per day, letter R$ 2,91.
+    pub fn default_for(channel: Channel) -> Self {
+        let (cents, per) = match channel {
+            Channel::Whatsapp => (55, BillingUnit::Send),
+            Channel::Email | Channel::Sms => (99, BillingUnit::Charge),
+            Channel::Voice => (55, BillingUnit::Day),
+            Channel::Letter => (291, BillingUnit::Send),
+        };
+        Self {
+            amount: Decimal::new(cents, 2),
+            per,
+        }
+    }
+
+    /// The key under which a message's price is paid once, or None when every message pays.
+    pub fn unit_key(&self, channel: Channel, charge: &ChargeId, day: NaiveDate) -> Option<String> {
+        match self.per {
+            BillingUnit::Send => None,
+            BillingUnit::Charge => Some(format!("{}#{charge}", package(channel))),
+            BillingUnit::Day => Some(format!("{}#{charge}#{day}", channel.as_str())),
+        }
+    }
+}
+
+/// Channels sold together share one per-charge price.
+fn package(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email | Channel::Sms => "email_sms",
+        other => other.as_str(),
+    }
+}
+
+/// The channel a merchant's budget never stops: the one the others fall back to when it is spent.
+pub const BUDGET_FALLBACK: Channel = Channel::Email;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// Prices that differ from the defaults (a merchant's own contract with its providers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<Channel, ChannelPrice>,
+    /// Spending on paid channels in a calendar month (São Paulo) stops at this; messages then go by e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_budget: Option<Money>,
+    /// When a message fails for good on a channel, the next of these channels (after the failed one) that the
+    /// payer can receive takes over, e.g. whatsapp → sms → email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback: Vec<Channel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub field: String,
+    pub message: &'static str,
+}
+
+impl NotificationSettings {
+    pub fn price(&self, channel: Channel) -> ChannelPrice {
+        self.prices
+            .get(&channel)
+            .copied()
+            .unwrap_or_else(|| ChannelPrice::default_for(channel))
+    }
+
+    /// The whole price table, defaults filled in (what the API shows).
+    pub fn price_table(&self) -> BTreeMap<Channel, ChannelPrice> {
+        Channel::ALL
+            .into_iter()
+            .map(|c| (c, self.price(c)))
+            .collect()
+    }
+
+    /// Whether the budget lets a message costing `cost` go, with `spent` already spent this month.
+    pub fn within_budget(&self, channel: Channel, spent: Decimal, cost: Decimal) -> bool {
+        match self.monthly_budget {
+            _ if channel == BUDGET_FALLBACK || cost.is_zero() => true,
+            None => true,
+            Some(budget) => spent + cost <= budget.as_decimal(),
+        }
+    }
+
+    /// The channel to try after `failed`, skipping those already tried for this message.
+    pub fn next_channel(&self, failed: Channel, tried: &[Channel]) -> Option<Channel> {
+        let start = self
+            .fallback
+            .iter()
+            .position(|c| *c == failed)
+            .map_or(0, |i| i + 1);
+        self.fallback[start..]
+            .iter()
+            .copied()
+            .find(|c| *c != failed && !tried.contains(c))
+    }
+
+    /// Parses `{"prices": {"whatsapp": {"amount": "0.45", "per": "send"}}, "monthly_budget": "500.00",
+    /// "fallback": ["whatsapp", "sms", "email"]}`; errors name the field.
+    pub fn parse(body: &Value) -> Result<Self, SettingsError> {
+        let err = |field: &str, message| SettingsError {
+            field: field.to_string(),
+            message,
+        };
+        let obj = body
+            .as_object()
+            .ok_or_else(|| err("body", "objeto JSON esperado / JSON object expected"))?;
+        for key in obj.keys() {
+            if !["prices", "monthly_budget", "fallback"].contains(&key.as_str()) {
+                return Err(err(key, "campo desconhecido / unknown field"));
+            }
+        }
+        let mut prices = BTreeMap::new();
+        if let Some(p) = obj.get("prices").filter(|v| !v.is_null()) {
+            let p = p
+                .as_object()
+                .ok_or_else(|| err("prices", "objeto por canal / object keyed by channel"))?;
+            for (name, price) in p {
+                let field = format!("prices.{name}");
+                let channel = Channel::parse(name)
+                    .ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
+                let amount = match price.get("amount").and_then(Value::as_str) {
+                    Some("0") | Some("0.0") | Some("0.00") => Decimal::ZERO,
+                    Some(s) => Money::parse(s)
+                        .map_err(|_| {
+                            err(
+                                &format!("{field}.amount"),
+                                "valor em reais, ex.: \"0.55\" / amount in BRL, e.g. \"0.55\"",
+                            )
+                        })?
+                        .as_decimal(),
+                    None => {
+                        return Err(err(
+                            &format!("{field}.amount"),
+                            "obrigatório, texto decimal / required, decimal string",
+                        ))
+                    }
+                };
+                let per = match price.get("per") {
+                    None | Some(Value::Null) => ChannelPrice::default_for(channel).per,
+                    Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+                        err(
+                            &format!("{field}.per"),
+                            "send, charge ou day / send, charge or day",
+                        )
+                    })?,
+                };
+                prices.insert(channel, ChannelPrice { amount, per });
+            }
+        }
+        let monthly_budget = match obj.get("monthly_budget") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(Money::parse(s).map_err(|_| {
+                err(
+                    "monthly_budget",
+                    "valor em reais, ex.: \"500.00\" / amount in BRL, e.g. \"500.00\"",
+                )
+            })?),
+            Some(_) => {
+                return Err(err(
+                    "monthly_budget",
+                    "texto decimal, ex.: \"500.00\" / decimal string, e.g. \"500.00\"",
+                ))
+            }
+        };
+        let fallback: Vec<Channel> = match obj.get("fallback") {
+            None | Some(Value::Null) => vec![],
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|_| err("fallback", "lista de canais / list of channels"))?,
+        };
+        let mut seen = Vec::new();
+        for c in &fallback {
+            if seen.contains(c) {
+                return Err(err("fallback", "canal repetido / repeated channel"));
+            }
+            seen.push(*c);
+        }
+        Ok(Self {
+            prices,
+            monthly_budget,
+            fallback,
+        })
+    }
+}
+
+/// The key of a merchant's notification settings among its documents.
+pub const SETTINGS_DOCUMENT: &str = "notification_settings";
+
+/// A merchant's settings, or the defaults when it has saved none.
+pub async fn settings_of(
+    store: &dyn crate::store::Store,
+    merchant: &crate::ids::MerchantId,
+) -> Result<NotificationSettings, crate::store::StoreError> {
+    match store
+        .get_merchant_document(merchant, SETTINGS_DOCUMENT)
+        .await?
+    {
+        None => Ok(NotificationSettings::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| crate::store::StoreError::Corrupt {
+            key: SETTINGS_DOCUMENT.into(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The month a cost is counted in: "2026-12" (São Paulo calendar).
+pub fn spend_month(day: NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+/// One channel's line in a month's spend.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSpend {
+    /// Messages sent (each, whether or not its unit was already paid).
+    pub messages: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_public_price_list() {
+        let s = NotificationSettings::default();
+        assert_eq!(
+            s.price(Channel::Whatsapp),
+            ChannelPrice {
+                amount: Decimal::new(55, 2),
+                per: BillingUnit::Send
+            }
+        );
+        assert_eq!(s.price(Channel::Letter).amount, Decimal::new(291, 2));
+        assert_eq!(s.price(Channel::Voice).per, BillingUnit::Day);
+    }
+
+    #[test]
+    fn email_and_sms_share_one_price_per_charge_and_voice_pays_per_day() {
+        let s = NotificationSettings::default();
+        let charge = ChargeId::parse("chg_1").unwrap();
+        let email = s
+            .price(Channel::Email)
+            .unit_key(Channel::Email, &charge, day());
+        let sms = s.price(Channel::Sms).unit_key(Channel::Sms, &charge, day());
+        assert_eq!(email, sms);
+        assert_ne!(
+            s.price(Channel::Voice)
+                .unit_key(Channel::Voice, &charge, day()),
+            s.price(Channel::Voice)
+                .unit_key(Channel::Voice, &charge, day().succ_opt().unwrap())
+        );
+        assert_eq!(
+            s.price(Channel::Whatsapp)
+                .unit_key(Channel::Whatsapp, &charge, day()),
+            None
+        );
+    }
+
+    #[test]
+    fn the_budget_stops_paid_channels_at_the_exact_cent_but_never_email() {
+        let s = NotificationSettings::parse(&json!({"monthly_budget": "10.00"})).unwrap();
+        let cost = Decimal::new(55, 2);
+        assert!(s.within_budget(Channel::Whatsapp, Decimal::new(945, 2), cost)); // 9.45 + 0.55 = 10.00
+        assert!(!s.within_budget(Channel::Whatsapp, Decimal::new(946, 2), cost));
+        assert!(s.within_budget(Channel::Email, Decimal::new(10_000, 2), Decimal::new(99, 2)));
+        // An already-paid unit costs nothing and always goes.
+        assert!(s.within_budget(Channel::Voice, Decimal::new(10_000, 2), Decimal::ZERO));
+    }
+
+    #[test]
+    fn fallback_takes_the_next_channel_not_yet_tried() {
+        let s = NotificationSettings::parse(&json!({"fallback": ["whatsapp", "sms", "email"]}))
+            .unwrap();
+        assert_eq!(s.next_channel(Channel::Whatsapp, &[]), Some(Channel::Sms));
+        assert_eq!(
+            s.next_channel(Channel::Sms, &[Channel::Whatsapp]),
+            Some(Channel::Email)
+        );
+        assert_eq!(
+            s.next_channel(Channel::Email, &[Channel::Whatsapp, Channel::Sms]),
+            None
+        );
+        // A channel outside the chain falls to the chain's start.
+        assert_eq!(s.next_channel(Channel::Voice, &[]), Some(Channel::Whatsapp));
+        assert_eq!(
+            NotificationSettings::default().next_channel(Channel::Whatsapp, &[]),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_the_field() {
+        let cases = [
+            (json!({"prices": {"fax": {"amount": "1.00"}}}), "prices.fax"),
+            (
+                json!({"prices": {"sms": {"amount": 0.1}}}),
+                "prices.sms.amount",
+            ),
+            (
+                json!({"prices": {"sms": {"amount": "0.101"}}}),
+                "prices.sms.amount",
+            ),
+            (
+                json!({"prices": {"sms": {"amount": "0.10", "per": "week"}}}),
+                "prices.sms.per",
+            ),
+            (json!({"monthly_budget": "-5"}), "monthly_budget"),
+            (json!({"monthly_budget": 5}), "monthly_budget"),
+            (json!({"fallback": ["sms", "sms"]}), "fallback"),
+            (json!({"fallback": ["pigeon"]}), "fallback"),
+            (json!({"budget": "1.00"}), "budget"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(
+                NotificationSettings::parse(&body).unwrap_err().field,
+                field,
+                "{body}"
+            );
+        }
+        let ok = NotificationSettings::parse(
+            &json!({"prices": {"sms": {"amount": "0", "per": "send"}}}),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.price(Channel::Sms),
+            ChannelPrice {
+                amount: Decimal::ZERO,
+                per: BillingUnit::Send
+            }
+        );
+    }
+}
