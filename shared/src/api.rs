@@ -124,6 +124,7 @@ enum Create {
     Charge,
 }
 
+mod notifications;
 mod payments;
 mod reconciliation;
 mod webhooks;
@@ -170,6 +171,12 @@ impl Api<'_> {
                 | ["v1", "webhook-endpoints", _, "rotate-secret" | "deliveries"]
                 | ["v1", "webhook-deliveries", _]
                 | ["v1", "webhook-deliveries", _, "replay"]
+                | ["v1", "charges", _, "notifications"]
+                | ["v1", "notification-settings"]
+                | ["v1", "reports", "notification-spend"]
+                | ["v1", "templates"]
+                | ["v1", "templates", _]
+                | ["v1", "templates", _, _]
         );
         if !known {
             return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
@@ -194,6 +201,15 @@ impl Api<'_> {
             ("GET", ["v1", "wallets"]) => self.list_wallets(&merchant).await,
             ("GET", ["v1", "wallets", id]) => self.get_wallet(&merchant, id).await,
             ("GET", ["v1", "charges", id, "ledger"]) => self.charge_ledger(&merchant, id).await,
+            ("GET", ["v1", "charges", id, "notifications"]) => self.charge_notifications(&merchant, id).await,
+            ("GET", ["v1", "notification-settings"]) => self.get_notification_settings(&merchant).await,
+            ("PUT", ["v1", "notification-settings"]) => self.put_notification_settings(&merchant, req).await,
+            ("GET", ["v1", "reports", "notification-spend"]) => self.notification_spend(&merchant, req, now).await,
+            ("GET", ["v1", "templates"]) => self.list_templates(&merchant).await,
+            ("POST", ["v1", "templates", "preview"]) => self.preview_template(&merchant, req, now).await,
+            ("GET", ["v1", "templates", channel, step]) => self.get_template(&merchant, channel, step).await,
+            ("PUT", ["v1", "templates", channel, step]) => self.put_template(&merchant, channel, step, req).await,
+            ("DELETE", ["v1", "templates", channel, step]) => self.delete_template(&merchant, channel, step).await,
             ("GET", ["v1", "reports", "reconciliation"]) => self.reconciliation_report(&merchant, req, now).await,
             ("POST", ["v1", "webhook-endpoints"]) => self.create_webhook_endpoint(&merchant, req, now).await,
             ("GET", ["v1", "webhook-endpoints"]) => self.list_webhook_endpoints(&merchant).await,

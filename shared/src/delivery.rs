@@ -128,7 +128,8 @@ impl Delivery<'_> {
         if claimed.step.is_reminder() {
             let day = calendar::local_date(now);
             let per_day = ContactCounter::ChannelDay { channel, day };
-            if !self.store.reserve_contact(&job.merchant_id, &customer.id, &per_day, MAX_PER_CHANNEL_PER_DAY).await? {
+            let contact_key = format!("{}/{}", claimed.charge_id, claimed.id());
+            if !self.store.reserve_contact(&job.merchant_id, &customer.id, &per_day, MAX_PER_CHANNEL_PER_DAY, &contact_key).await? {
                 let tomorrow = calendar::local_instant(day.succ_opt().expect("date in range"), chrono::NaiveTime::MIN);
                 let later = crate::ruler::Reminder { due_at: hours.next_slot(tomorrow), ..claimed.clone() };
                 self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
@@ -136,7 +137,7 @@ impl Delivery<'_> {
             }
             if let (Step::AfterDue, Some(cap)) = (claimed.step, ruler.max_per_week_after_due) {
                 let week_start = day - chrono::Duration::days(day.weekday().num_days_from_monday().into());
-                if !self.store.reserve_contact(&job.merchant_id, &customer.id, &ContactCounter::AfterDueWeek { week_start }, cap.into()).await? {
+                if !self.store.reserve_contact(&job.merchant_id, &customer.id, &ContactCounter::AfterDueWeek { week_start }, cap.into(), &contact_key).await? {
                     let monday = calendar::local_instant(week_start + chrono::Duration::days(7), chrono::NaiveTime::MIN);
                     let later = crate::ruler::Reminder { due_at: hours.next_slot(monday), ..claimed.clone() };
                     self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;

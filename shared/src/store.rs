@@ -182,9 +182,10 @@ pub trait Store: Send + Sync {
     /// Moves the watermark forward (never back).
     async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()>;
 
-    /// Counts one message to a customer on a frequency counter if fewer than `cap` were counted; false when the
-    /// cap is reached.
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool>;
+    /// Counts message `message` (a charge's reminder: `{charge}/{reminder}`) to a customer on a frequency counter
+    /// if fewer than `cap` messages were counted; false when the cap is reached. Counting the same message again
+    /// (a retry after a transient failure, a redelivered queue message) succeeds without counting it twice.
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool>;
 
     // Payments.
     /// Records a payment once per provider event id and once per provider payment id; when `settled` is

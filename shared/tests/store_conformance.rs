@@ -158,14 +158,18 @@ async fn conformance(store: &dyn Store) {
 
     // The frequency cap counts per customer, channel and day.
     let day = NaiveDate::from_ymd_opt(2031, 3, 10).unwrap();
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
-    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2).await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day }, 2).await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day.succ_opt().unwrap() }, 2).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1").await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m2").await.unwrap());
+    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m3").await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day }, 2, "m4").await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day.succ_opt().unwrap() }, 2, "m5").await.unwrap());
     let week = ContactCounter::AfterDueWeek { week_start: day };
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1).await.unwrap());
-    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1).await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m6").await.unwrap());
+    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m7").await.unwrap());
+    // The same message counted again (a retry) passes and takes no second place.
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m6").await.unwrap());
+    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1").await.unwrap());
+    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m9").await.unwrap());
 
     // Optimistic concurrency on charges.
     let mut overdue = f.charge.clone();

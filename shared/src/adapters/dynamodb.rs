@@ -510,18 +510,20 @@ impl Store for DynamoStore {
         self.index_page("open", "OPENPK = :pk", &[(":pk", format!("MER#{merchant}#OPEN"))], Some(limit), cursor).await
     }
 
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool> {
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
         let r = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(customer_pk(merchant, customer)))
             .key("SK", s(format!("CONTACT#{}", counter.key())))
-            .update_expression("ADD #n :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#n) OR #n < :cap")
-            .expression_attribute_names("#n", "n")
+            // The counted messages are a set: adding one already in it changes nothing and always passes.
+            .update_expression("ADD #m :msg SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#m) OR size(#m) < :cap OR contains(#m, :one)")
+            .expression_attribute_names("#m", "messages")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":msg", AttributeValue::Ss(vec![message.to_string()]))
+            .expression_attribute_values(":one", s(message))
             .expression_attribute_values(":cap", n(cap))
             .expression_attribute_values(":ttl", n(counter.expires().and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()))
             .send()

@@ -41,7 +41,7 @@ struct State {
     watermark: Option<DateTime<Utc>>,
     outbox: BTreeMap<(ChargeId, String), OutboxEntry>,
     rulers: HashMap<RulerScope, Ruler>,
-    contacts: HashMap<(MerchantId, CustomerId, ContactCounter), u32>,
+    contacts: HashMap<(MerchantId, CustomerId, ContactCounter), std::collections::HashSet<String>>,
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
     references: HashMap<(String, String), (MerchantId, ChargeId)>,
@@ -160,13 +160,16 @@ impl Store for MemoryStore {
         Ok(Page { items: open.into_iter().map(|(_, c)| c).collect(), next })
     }
 
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32) -> StoreResult<bool> {
+    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
         let mut s = self.lock();
-        let n = s.contacts.entry((merchant.clone(), customer.clone(), *counter)).or_default();
-        if *n >= cap {
+        let counted = s.contacts.entry((merchant.clone(), customer.clone(), *counter)).or_default();
+        if counted.contains(message) {
+            return Ok(true);
+        }
+        if counted.len() >= cap as usize {
             return Ok(false);
         }
-        *n += 1;
+        counted.insert(message.to_string());
         Ok(true)
     }
 
