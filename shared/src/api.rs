@@ -657,6 +657,8 @@ pub struct WebhookApi<'a> {
     pub pix_auth: Option<&'a PixWebhookAuth>,
     /// Card acquirers' notifications (`/v1/webhooks/cielo`); None turns them off.
     pub acquirers: Option<AcquirerNotices<'a>>,
+    /// Message status callbacks (`/v1/webhooks/notifications/{provider}`); None turns them off.
+    pub channel_callbacks: Option<&'a dyn crate::tracking::ChannelCallbacks>,
 }
 
 /// What acquirer notifications need: the acquirers to ask about the sale, and the static header value the
@@ -677,6 +679,40 @@ pub enum PixWebhookAuth {
 }
 
 impl WebhookApi<'_> {
+    /// A channel provider's status callback: verified, then each update applied to its message's record
+    /// (unknown message ids are acknowledged and ignored: other systems may share the sender).
+    async fn channel_status(&self, provider: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let unknown = || ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider");
+        let callbacks = self.channel_callbacks.ok_or_else(unknown)?;
+        let channel = callbacks.channel_of(provider).ok_or_else(unknown)?;
+        let refused = |e: crate::tracking::CallbackError| match e {
+            crate::tracking::CallbackError::Unauthorized(m) => ApiError::new(401, "invalid_signature", m),
+            crate::tracking::CallbackError::Malformed(m) => ApiError::new(400, "malformed_callback", m),
+        };
+        if req.method == "GET" {
+            let query: Vec<(String, String)> = req.path.split_once('?').and_then(|(_, q)| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
+            return match callbacks.handshake(provider, &query) {
+                Some(Ok(answer)) => Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8") }),
+                Some(Err(e)) => Err(ApiError { status: 403, ..refused(e) }),
+                None => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
+            };
+        }
+        if req.method != "POST" {
+            return Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed"));
+        }
+        if req.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
+        }
+        let updates = callbacks.parse(provider, &req.headers, &req.body).await.map_err(refused)?;
+        let mut applied = 0;
+        for update in &updates {
+            if crate::delivery::apply_status(self.settlement.store, channel, update, now).await? {
+                applied += 1;
+            }
+        }
+        Ok(ApiResponse::json(200, &json!({"received": updates.len(), "applied": applied})))
+    }
+
     pub async fn handle(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
         match self.route(req, now).await {
             Ok(r) => r,
@@ -686,6 +722,9 @@ impl WebhookApi<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
+        if let ["v1", "webhooks", "notifications", provider] = segments.as_slice() {
+            return self.channel_status(provider, req, now).await;
+        }
         // The BCB Pix API has PSPs post to the configured URL plus "/pix".
         let provider = match segments.as_slice() {
             ["v1", "webhooks", provider] => *provider,

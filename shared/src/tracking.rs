@@ -89,6 +89,19 @@ pub enum CallbackError {
     Malformed(String),
 }
 
+/// The providers' status callbacks (`/v1/webhooks/notifications/{provider}`), each parsed and verified as its
+/// provider signs them. Implemented over the configured channel adapters.
+#[async_trait::async_trait]
+pub trait ChannelCallbacks: Send + Sync {
+    /// The channel whose messages a configured provider reports on.
+    fn channel_of(&self, provider: &str) -> Option<crate::notification::Channel>;
+    /// A subscription handshake asked by GET (Meta's `hub.challenge`): the text to answer, or why not. None
+    /// when the provider has no such handshake.
+    fn handshake(&self, provider: &str, query: &[(String, String)]) -> Option<Result<String, CallbackError>>;
+    /// The status updates in a callback, once its signature or shared secret checks out.
+    async fn parse(&self, provider: &str, headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, CallbackError>;
+}
+
 /// One message to a payer on one channel and what became of it: what `GET /v1/charges/{id}/notifications`
 /// lists. Keyed by its reminder (whose id names the step, occurrence and channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -138,7 +138,7 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
     let raw = body.to_string();
     let (other_secret, _) = WebhookSecret::generate();
     let ts = Utc::now().timestamp();
-    let api = WebhookApi { settlement: Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events }, pix_auth: None, acquirers: None, secrets: std::slice::from_ref(&app.secret) };
+    let api = WebhookApi { settlement: Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events }, pix_auth: None, acquirers: None, channel_callbacks: None, secrets: std::slice::from_ref(&app.secret) };
     for (sig, ts) in [(other_secret.sign("msg_f", ts, raw.as_bytes()), ts), (app.secret.sign("msg_f", ts - 600, raw.as_bytes()), ts - 600)] {
         let headers = HashMap::from([
             ("webhook-id".to_string(), "msg_f".to_string()),

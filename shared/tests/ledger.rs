@@ -232,6 +232,7 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,
         acquirers: Some(cobranca::api::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
+        channel_callbacks: None,
     };
     assert_eq!(api.handle(&notify(1, "wrong"), Utc::now()).await.status, 401, "a forged notification changes nothing");
 

@@ -256,3 +256,84 @@ async fn another_merchant_sees_none_of_it() {
     assert_eq!(r.status, 200);
     assert!(r.body.contains("\"fallback\":[]"), "{}", r.body);
 }
+
+/// A provider whose callbacks carry a shared secret and `{"id","status"}` lines: enough to drive the route.
+struct FakeCallbacks;
+
+#[async_trait]
+impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
+    fn channel_of(&self, provider: &str) -> Option<Channel> {
+        (provider == "fake-whatsapp").then_some(Channel::Whatsapp)
+    }
+
+    fn handshake(&self, _: &str, query: &[(String, String)]) -> Option<Result<String, cobranca::tracking::CallbackError>> {
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        Some(match get("hub.verify_token").as_deref() {
+            Some("token") => Ok(get("hub.challenge").unwrap_or_default()),
+            _ => Err(cobranca::tracking::CallbackError::Unauthorized("verify token".into())),
+        })
+    }
+
+    async fn parse(&self, _: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
+        if headers.get("x-secret").map(String::as_str) != Some("s3cret") {
+            return Err(cobranca::tracking::CallbackError::Unauthorized("secret".into()));
+        }
+        let lines: Vec<Value> = serde_json::from_slice(body).map_err(|e| cobranca::tracking::CallbackError::Malformed(e.to_string()))?;
+        Ok(lines
+            .iter()
+            .map(|l| StatusUpdate {
+                provider: "fake".into(),
+                provider_message_id: l["id"].as_str().unwrap().into(),
+                status: serde_json::from_value(l["status"].clone()).unwrap(),
+                at: Utc::now(),
+                detail: None,
+                suppress_recipient: false,
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn provider_callbacks_are_verified_then_move_each_message_forward() {
+    let app = App::new().await;
+    let providers = ScriptedProviders::default();
+    let (id, created) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["whatsapp"]}]})).await;
+    tick(&app, &providers, scheduled(&created, "on_due")).await;
+    let sent = providers.sent_on(Channel::Whatsapp);
+    let wamid = format!("whatsapp-{id}-{}", sent[0].reminder_id);
+
+    let callbacks = FakeCallbacks;
+    let api = cobranca::api::WebhookApi {
+        settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+        secrets: std::slice::from_ref(&app.secret),
+        pix_auth: None,
+        acquirers: None,
+        channel_callbacks: Some(&callbacks),
+    };
+    let request = |method: &str, path: &str, secret: &str, body: Value| cobranca::api::ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        headers: HashMap::from([("x-secret".to_string(), secret.to_string())]),
+        body: body.to_string().into_bytes(),
+    };
+    let handshake = api.handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.mode=subscribe&hub.verify_token=token&hub.challenge=1158201444", "", Value::Null), Utc::now()).await;
+    assert_eq!((handshake.status, handshake.body.as_str()), (200, "1158201444"));
+    let wrong = api.handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.verify_token=nope&hub.challenge=1", "", Value::Null), Utc::now()).await;
+    assert_eq!(wrong.status, 403);
+
+    let statuses = json!([{"id": wamid, "status": "delivered"}, {"id": wamid, "status": "read"}, {"id": "wamid.someone-else", "status": "read"}]);
+    let forged = api.handle(&request("POST", "/v1/webhooks/notifications/fake-whatsapp", "guess", statuses.clone()), Utc::now()).await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(by_channel(&notifications(&app, &id).await, "on_due", "whatsapp")["status"], "sent", "a forged callback changes nothing");
+
+    let r = api.handle(&request("POST", "/v1/webhooks/notifications/fake-whatsapp", "s3cret", statuses.clone()), Utc::now()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({"received": 3, "applied": 2}));
+    let again = api.handle(&request("POST", "/v1/webhooks/notifications/fake-whatsapp", "s3cret", statuses), Utc::now()).await;
+    assert_eq!(serde_json::from_str::<Value>(&again.body).unwrap()["applied"], 0);
+    let record = by_channel(&notifications(&app, &id).await, "on_due", "whatsapp").clone();
+    assert_eq!(record["status"], "read");
+    let history: Vec<&str> = record["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["queued", "sent", "delivered", "read"]);
+    assert_eq!(api.handle(&request("POST", "/v1/webhooks/notifications/nobody", "s3cret", json!([])), Utc::now()).await.status, 404);
+}

@@ -78,7 +78,7 @@ impl Sim {
             ("webhook-timestamp".to_string(), now.timestamp().to_string()),
             ("webhook-signature".to_string(), self.secret.sign(&id, now.timestamp(), body.as_bytes())),
         ]);
-        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: None, acquirers: None };
+        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: None, acquirers: None, channel_callbacks: None };
         let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: body.into_bytes() }, now).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }

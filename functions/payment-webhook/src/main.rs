@@ -33,6 +33,7 @@ async fn main() -> Result<(), Error> {
             secrets,
             pix_auth: pix_auth.as_ref(),
             acquirers,
+            channel_callbacks: None,
         };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))

@@ -64,7 +64,7 @@ impl App {
     /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
     pub async fn pix_webhook(&self, body: &Value, secret: &str) -> (u16, Value) {
         let auth = cobranca::api::PixWebhookAuth::SharedSecret("pix-secret".into());
-        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None };
+        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None, channel_callbacks: None };
         let headers = HashMap::from([("x-webhook-secret".to_string(), secret.to_string()), ("content-type".into(), "application/json".into())]);
         let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes() };
         let r = api.handle(&req, Utc::now()).await;
@@ -154,6 +154,7 @@ impl App {
             secrets: std::slice::from_ref(&self.secret),
             pix_auth: None,
             acquirers: None,
+            channel_callbacks: None,
         };
         let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() };
         let r = api.handle(&req, Utc::now()).await;
