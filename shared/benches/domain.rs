@@ -30,6 +30,7 @@ fn sample() -> (Charge, Customer) {
         phone: None,
         address: None,
         opt_out: Default::default(),
+        erased_at: None,
         created_at: now,
     };
     let late_fees: LateFees = serde_json::from_value(json!({"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}})).unwrap();

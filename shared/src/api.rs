@@ -155,7 +155,7 @@ impl Api<'_> {
             segments.as_slice(),
             ["v1", "customers"]
                 | ["v1", "customers", _]
-                | ["v1", "customers", _, "ruler" | "opt-out"]
+                | ["v1", "customers", _, "ruler" | "opt-out" | "personal-data"]
                 | ["v1", "charges"]
                 | ["v1", "charges", _]
                 | ["v1", "charges", _, "schedule" | "cancel" | "wallet" | "card-payments"]
@@ -189,6 +189,7 @@ impl Api<'_> {
         match (req.method.as_str(), segments.as_slice()) {
             ("POST", ["v1", "customers"]) => self.idempotent(&merchant, req, now, Create::Customer).await,
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
+            ("DELETE", ["v1", "customers", id, "personal-data"]) => self.erase_customer(&merchant, id, now).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id, now).await,
             ("GET", ["v1", "charges", id, "schedule"]) => self.get_schedule(&merchant, id).await,
@@ -295,6 +296,29 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &customer_json(&customer)))
     }
 
+    /// `DELETE /v1/customers/{id}/personal-data`: the payer's right to erasure (LGPD art. 18, VI). Refused while
+    /// the customer has open charges (collecting a debt is a legal basis of its own, art. 7, X); cancel or settle
+    /// them first. Charges, ledger and reports stay, naming the anonymised customer.
+    async fn erase_customer(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "not_found", "cliente não encontrado / customer not found");
+        let id = CustomerId::parse(id).map_err(|_| not_found())?;
+        let mut customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        let open = self.store.charges_of_customer(&merchant.id, &id).await?.into_iter().filter(|c| c.status.is_open()).count();
+        if open > 0 {
+            return Err(ApiError::new(
+                409,
+                "open_charges",
+                format!("o cliente tem {open} cobrança(s) em aberto; cancele ou receba antes de apagar os dados / the customer has {open} open charge(s); cancel or settle them before erasing"),
+            ));
+        }
+        if customer.erased_at.is_none() {
+            customer.erase(now);
+            self.store.put_customer(&customer).await?;
+            tracing::info!(customer_id = %customer.id, "customer personal data erased");
+        }
+        Ok(ApiResponse::json(200, &customer_json(&customer)))
+    }
+
     async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
         reject_unknown(
@@ -348,7 +372,11 @@ impl Api<'_> {
             (Some(Value::String(id)), None) => {
                 let not_found = || ApiError { status: 422, code: "customer_not_found", message: "cliente não encontrado / customer not found".into(), field: Some("customer_id".into()) };
                 let id = CustomerId::parse(id).map_err(|_| not_found())?;
-                self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?
+                let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
+                if customer.erased_at.is_some() {
+                    return Err(ApiError { status: 422, code: "customer_erased", message: "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)".into(), field: Some("customer_id".into()) });
+                }
+                customer
             }
             (None, Some(Value::Object(inline))) => {
                 reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
@@ -872,6 +900,7 @@ fn customer_json(c: &Customer) -> Value {
         "email": c.email,
         "phone": c.phone,
         "address": c.address,
+        "erased_at": c.erased_at,
         "created_at": c.created_at,
     })
 }
@@ -908,6 +937,7 @@ fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<
             Some(_) => return Err(ApiError::invalid(&f("address"), "deve ser um objeto / must be an object")),
         },
         opt_out: Default::default(),
+        erased_at: None,
         created_at: now,
     })
 }

@@ -22,6 +22,10 @@ pub struct Customer {
     /// What the payer asked not to receive. Honoured at planning and again at sending.
     #[serde(default)]
     pub opt_out: OptOut,
+    /// When the payer's personal data was erased at their request (LGPD art. 18, VI): name, contacts and
+    /// address are gone, messages stop; the CPF/CNPJ stays with the financial records the law makes us keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -35,6 +39,21 @@ pub struct OptOut {
 }
 
 impl Customer {
+    /// The name an erased customer is shown by.
+    pub const ERASED_NAME: &'static str = "Titular removido (LGPD)";
+
+    /// Erases the person from this record (LGPD art. 18, VI) and stops every message to them. The CPF/CNPJ
+    /// is kept: registered boletos, receipts and the ledger are financial records kept by legal obligation
+    /// (LGPD art. 16, I), and they name it.
+    pub fn erase(&mut self, now: DateTime<Utc>) {
+        self.name = PersonName::parse(Self::ERASED_NAME).expect("a valid name");
+        self.email = None;
+        self.phone = None;
+        self.address = None;
+        self.opt_out = OptOut { all: true, channels: vec![] };
+        self.erased_at = Some(now);
+    }
+
     /// Where a reminder goes when the régua names no channel: e-mail if we have one, else WhatsApp.
     pub fn preferred_channel(&self) -> Option<Channel> {
         if self.email.is_some() {

@@ -690,6 +690,7 @@ mod tests {
             email: Some(Email::parse("maria@example.com").unwrap()),
             phone: None,
             opt_out: Default::default(),
+            erased_at: None,
             address: None,
             created_at: Utc::now(),
         };

@@ -76,6 +76,7 @@ fn customer(with_phone: bool, opt_out: OptOut) -> Customer {
         phone: with_phone.then(|| Phone::parse("+5511987654321").unwrap()),
         address: None,
         opt_out,
+        erased_at: None,
         created_at: Utc::now(),
     }
 }

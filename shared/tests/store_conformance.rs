@@ -42,6 +42,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         email: Some(Email::parse("maria@example.com").unwrap()),
         phone: None,
         opt_out: Default::default(),
+        erased_at: None,
         address: None,
         created_at: created,
     };
