@@ -30,6 +30,7 @@ pub mod reports;
 pub mod ruler;
 pub mod schedule;
 pub mod settlement;
+pub mod sms_text;
 pub mod store;
 pub mod tick;
 pub mod wallet;
