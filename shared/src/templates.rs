@@ -243,7 +243,16 @@ pub fn validate(
         field: "body",
         message: e.to_string(),
     })?;
-    let _ = body; // SMS segment limit: see sms_limit below (wired once sms_text lands).
+    if channel == Channel::Sms {
+        // Counted as Brazilian carriers bill (accents make a message UCS-2): what the merchant will pay.
+        let fit = crate::sms_text::analyze_in(&body, crate::sms_text::Alphabet::Portable);
+        if fit.segments > MAX_SMS_SEGMENTS {
+            return Err(TemplateError {
+                field: "body",
+                message: format!("SMS de {} partes (máximo {MAX_SMS_SEGMENTS}) / SMS of {} segments (at most {MAX_SMS_SEGMENTS})", fit.segments, fit.segments),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -317,6 +326,17 @@ mod tests {
             body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn an_sms_template_too_long_is_refused_with_its_segment_count() {
+        let t = MessageTemplate { subject: String::new(), body: "{{ first_name }}, ".repeat(60) };
+        let err = validate(Channel::Sms, "on_due", &t).unwrap_err();
+        assert!(err.message.contains("SMS de") && err.message.contains("partes"), "{}", err.message);
+        // Every default SMS fits in the limit.
+        for step in STEPS {
+            validate(Channel::Sms, step, &default_template(Channel::Sms, step).unwrap()).unwrap();
+        }
     }
 
     #[test]

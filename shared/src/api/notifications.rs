@@ -187,8 +187,8 @@ impl Api<'_> {
 
 /// How long an SMS is and what it costs in parts.
 fn sms_json(text: &str) -> Value {
-    // Segments and encoding join when the SMS text rules (sms_text) land.
-    json!({"length": text.chars().count()})
+    let fit = crate::sms_text::analyze_in(text, crate::sms_text::Alphabet::Portable);
+    json!({"characters": fit.characters, "encoding": fit.encoding, "segments": fit.segments})
 }
 
 fn settings_json(s: &NotificationSettings) -> Value {
