@@ -213,3 +213,131 @@ mod tests {
         assert!(matches!(cloud(&server).send(&message("before_due")).await, Err(SendError::Transient(_))));
     }
 }
+
+// Status callbacks. Meta posts `{"object": "whatsapp_business_account", "entry": [{"changes": [{"field":
+// "messages", "value": {"statuses": [{"id": "wamid…", "status": "sent|delivered|read|failed", "timestamp": unix
+// seconds, "recipient_id", "errors"?: [{"code", "title", "message", "error_data": {"details"}}]}]}}]}]}`, signed
+// with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, keyed with the app secret>`. A failure
+// with 131026 (not a WhatsApp number, or the payer cannot receive) suppresses the number; 131047 and the others
+// only fail the message (the fallback channel takes over). Subscribing the webhook, Meta first asks
+// `GET ?hub.mode=subscribe&hub.verify_token=<ours>&hub.challenge=<n>` and expects the challenge back.
+
+/// The provider name in `StatusUpdate::provider`.
+pub const PROVIDER: &str = "whatsapp";
+/// Meta error codes after which the number is not tried again on WhatsApp.
+const SUPPRESSING_ERRORS: [i64; 1] = [131026];
+
+/// Meta's subscription handshake: the `hub.challenge` to answer when `hub.mode` is `subscribe` and
+/// `hub.verify_token` is ours (compared in constant time).
+pub fn verify_handshake(query: &[(String, String)], verify_token: &str) -> Result<String, crate::tracking::CallbackError> {
+    use crate::tracking::CallbackError;
+    let get = |k: &str| query.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+    if get("hub.mode") != Some("subscribe") {
+        return Err(CallbackError::Malformed("whatsapp: hub.mode is not subscribe".into()));
+    }
+    if !super::sms::secret_matches(get("hub.verify_token"), verify_token) {
+        return Err(CallbackError::Unauthorized("whatsapp: wrong hub.verify_token".into()));
+    }
+    get("hub.challenge").map(str::to_string).ok_or_else(|| CallbackError::Malformed("whatsapp: hub.challenge missing".into()))
+}
+
+/// A Meta webhook delivery as status updates (incoming messages and other fields are skipped), once its
+/// `x-hub-signature-256` header (header names in lower case) checks out against the app secret.
+pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], app_secret: &str) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
+    use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+    use hmac::{Hmac, Mac};
+    let unauthorized = |why: &str| CallbackError::Unauthorized(format!("whatsapp: {why}"));
+    let signature = headers.get("x-hub-signature-256").and_then(|s| s.trim().strip_prefix("sha256=")).ok_or_else(|| unauthorized("missing X-Hub-Signature-256"))?;
+    if app_secret.is_empty() {
+        return Err(unauthorized("no app secret configured"));
+    }
+    let given = hex::decode(signature).map_err(|_| unauthorized("X-Hub-Signature-256 is not hex"))?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.verify_slice(&given).map_err(|_| unauthorized("signature does not match"))?;
+
+    let delivery: Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("whatsapp: {e}")))?;
+    if delivery["object"].as_str() != Some("whatsapp_business_account") {
+        return Ok(vec![]);
+    }
+    let mut updates = Vec::new();
+    let changes = delivery["entry"].as_array().into_iter().flatten().flat_map(|e| e["changes"].as_array().into_iter().flatten());
+    for change in changes.filter(|c| c["field"].as_str() == Some("messages")) {
+        for s in change["value"]["statuses"].as_array().into_iter().flatten() {
+            let status = match s["status"].as_str() {
+                Some("sent") => DeliveryStatus::Sent,
+                Some("delivered") => DeliveryStatus::Delivered,
+                Some("read") => DeliveryStatus::Read,
+                Some("failed") => DeliveryStatus::Failed,
+                _ => continue,
+            };
+            let id = s["id"].as_str().ok_or_else(|| CallbackError::Malformed("whatsapp: status without id".into()))?;
+            let seconds: i64 = s["timestamp"].as_str().and_then(|t| t.parse().ok()).or(s["timestamp"].as_i64()).ok_or_else(|| CallbackError::Malformed("whatsapp: status without timestamp".into()))?;
+            let at = chrono::DateTime::from_timestamp(seconds, 0).ok_or_else(|| CallbackError::Malformed("whatsapp: timestamp out of range".into()))?;
+            let errors: Vec<&Value> = s["errors"].as_array().into_iter().flatten().collect();
+            let detail = (!errors.is_empty()).then(|| {
+                let parts: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{} {}", e["code"].as_i64().unwrap_or(0), e["error_data"]["details"].as_str().or(e["title"].as_str()).or(e["message"].as_str()).unwrap_or("")).trim().to_string())
+                    .collect();
+                format!("whatsapp: {}", parts.join("; "))
+            });
+            let suppress_recipient = status == DeliveryStatus::Failed && errors.iter().any(|e| e["code"].as_i64().is_some_and(|c| SUPPRESSING_ERRORS.contains(&c)));
+            updates.push(StatusUpdate { provider: PROVIDER.into(), provider_message_id: id.to_string(), status, at, detail, suppress_recipient });
+        }
+    }
+    Ok(updates)
+}
+
+#[cfg(test)]
+mod callback_tests {
+    use super::*;
+    use crate::tracking::{CallbackError, DeliveryStatus};
+    use hmac::{Hmac, Mac};
+
+    const APP_SECRET: &str = "6b4f0c2d9e8a7b1c3d5e7f9a0b2c4d6e";
+
+    fn signed(body: &[u8]) -> HashMap<String, String> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+        mac.update(body);
+        HashMap::from([("x-hub-signature-256".to_string(), format!("sha256={}", hex::encode(mac.finalize().into_bytes())))])
+    }
+
+    #[test]
+    fn reads_signed_status_webhooks() {
+        let delivered = include_bytes!("../../tests/fixtures/providers/whatsapp_status_delivered.json");
+        let updates = parse_status_callback(&signed(delivered), delivered, APP_SECRET).unwrap();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].provider_message_id, "wamid.HBgLNTUxMTk5OTk5ODg4OBUCABIYFjNFQjA=");
+        assert_eq!(updates[0].status, DeliveryStatus::Delivered);
+        assert_eq!(updates[0].at.timestamp(), 1_796_558_410);
+        assert!(!updates[0].suppress_recipient);
+
+        let failed = include_bytes!("../../tests/fixtures/providers/whatsapp_status_failed.json");
+        let updates = parse_status_callback(&signed(failed), failed, APP_SECRET).unwrap();
+        assert_eq!(updates.iter().map(|u| (u.status, u.suppress_recipient)).collect::<Vec<_>>(), [(DeliveryStatus::Failed, true), (DeliveryStatus::Failed, false)]);
+        assert_eq!(updates[0].detail.as_deref(), Some("whatsapp: 131026 Message Undeliverable."));
+        assert!(updates[1].detail.as_deref().unwrap().starts_with("whatsapp: 131047"));
+    }
+
+    #[test]
+    fn refuses_forged_or_unsigned_webhooks() {
+        let delivered = include_bytes!("../../tests/fixtures/providers/whatsapp_status_delivered.json");
+        let headers = signed(delivered);
+        let forged = String::from_utf8_lossy(delivered).replace("\"delivered\"", "\"read\"");
+        assert!(matches!(parse_status_callback(&headers, forged.as_bytes(), APP_SECRET), Err(CallbackError::Unauthorized(_))));
+        assert!(matches!(parse_status_callback(&HashMap::new(), delivered, APP_SECRET), Err(CallbackError::Unauthorized(_))));
+        assert!(matches!(parse_status_callback(&headers, delivered, ""), Err(CallbackError::Unauthorized(_))));
+        let bad = HashMap::from([("x-hub-signature-256".to_string(), "sha1=abc".to_string())]);
+        assert!(matches!(parse_status_callback(&bad, delivered, APP_SECRET), Err(CallbackError::Unauthorized(_))));
+    }
+
+    #[test]
+    fn answers_metas_subscription_handshake() {
+        let query = |mode: &str, token: &str| vec![("hub.mode".to_string(), mode.to_string()), ("hub.verify_token".to_string(), token.to_string()), ("hub.challenge".to_string(), "1158201444".to_string())];
+        assert_eq!(verify_handshake(&query("subscribe", "meu-token"), "meu-token").unwrap(), "1158201444");
+        assert!(matches!(verify_handshake(&query("subscribe", "outro"), "meu-token"), Err(CallbackError::Unauthorized(_))));
+        assert!(matches!(verify_handshake(&query("unsubscribe", "meu-token"), "meu-token"), Err(CallbackError::Malformed(_))));
+        assert!(matches!(verify_handshake(&query("subscribe", ""), ""), Err(CallbackError::Unauthorized(_))));
+    }
+}
