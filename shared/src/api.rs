@@ -734,17 +734,19 @@ pub enum PixWebhookAuth {
 impl WebhookApi<'_> {
     /// A channel provider's status callback: verified, then each update applied to its message's record
     /// (unknown message ids are acknowledged and ignored: other systems may share the sender).
-    async fn channel_status(&self, provider: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    async fn channel_status(&self, provider: &str, merchant: Option<&str>, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let unknown = || ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider");
         let callbacks = self.channel_callbacks.ok_or_else(unknown)?;
         let channel = callbacks.channel_of(provider).ok_or_else(unknown)?;
+        let merchant = merchant.map(|m| crate::ids::MerchantId::parse(m).map_err(|_| unknown())).transpose()?;
+        let source = crate::tracking::CallbackSource { provider, merchant: merchant.as_ref() };
+        let query: Vec<(String, String)> = req.path.split_once('?').and_then(|(_, q)| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
         let refused = |e: crate::tracking::CallbackError| match e {
             crate::tracking::CallbackError::Unauthorized(m) => ApiError::new(401, "invalid_signature", m),
             crate::tracking::CallbackError::Malformed(m) => ApiError::new(400, "malformed_callback", m),
         };
         if req.method == "GET" {
-            let query: Vec<(String, String)> = req.path.split_once('?').and_then(|(_, q)| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
-            return match callbacks.handshake(provider, &query) {
+            return match callbacks.handshake(source, &query).await {
                 Some(Ok(answer)) => Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8") }),
                 Some(Err(e)) => Err(ApiError { status: 403, ..refused(e) }),
                 None => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
@@ -756,10 +758,10 @@ impl WebhookApi<'_> {
         if req.body.len() > MAX_BODY_BYTES {
             return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
         }
-        let updates = callbacks.parse(provider, &req.headers, &req.body).await.map_err(refused)?;
+        let updates = callbacks.parse(source, &query, &req.headers, &req.body).await.map_err(refused)?;
         let mut applied = 0;
         for update in &updates {
-            if crate::delivery::apply_status(self.settlement.store, channel, update, now).await? {
+            if crate::delivery::apply_status(self.settlement.store, channel, merchant.as_ref(), update, now).await? {
                 applied += 1;
             }
         }
@@ -775,8 +777,10 @@ impl WebhookApi<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
-        if let ["v1", "webhooks", "notifications", provider] = segments.as_slice() {
-            return self.channel_status(provider, req, now).await;
+        match segments.as_slice() {
+            ["v1", "webhooks", "notifications", provider] => return self.channel_status(provider, None, req, now).await,
+            ["v1", "webhooks", "notifications", provider, merchant] => return self.channel_status(provider, Some(merchant), req, now).await,
+            _ => {}
         }
         // The BCB Pix API has PSPs post to the configured URL plus "/pix".
         let provider = match segments.as_slice() {

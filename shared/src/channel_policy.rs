@@ -81,6 +81,63 @@ pub struct NotificationSettings {
     /// payer can receive takes over, e.g. whatsapp → sms → email.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<Channel>,
+    /// The merchant's own provider accounts: channel → where its credentials are kept (a Secrets Manager
+    /// secret under `cobranca/`, or `env:COBRANCA_MERCHANT_…` locally). Channels not listed use the
+    /// deployment's providers, else the development outbox.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<Channel, ProviderReference>,
+}
+
+/// Where a merchant's provider credentials are kept; never the credentials themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProviderReference(String);
+
+impl ProviderReference {
+    /// `env:COBRANCA_MERCHANT_…` (local development), a Secrets Manager ARN whose name starts with `cobranca/`,
+    /// or such a name. The prefixes keep a merchant from pointing at the deployment's own secrets.
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let s = s.trim();
+        let ok = if let Some(var) = s.strip_prefix("env:") {
+            var.starts_with("COBRANCA_MERCHANT_") && var.len() > 18 && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        } else {
+            let name = match s.strip_prefix("arn:aws:secretsmanager:") {
+                Some(rest) => rest.splitn(3, ':').nth(2).and_then(|r| r.strip_prefix("secret:")).unwrap_or(""),
+                None => s,
+            };
+            name.starts_with("cobranca/") && name.len() > 9 && name.len() <= 512 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+        };
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err("referência a um segredo \"cobranca/…\" do Secrets Manager ou \"env:COBRANCA_MERCHANT_…\" / a reference to a \"cobranca/…\" Secrets Manager secret or \"env:COBRANCA_MERCHANT_…\"")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProviderReference {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ProviderReference> for String {
+    fn from(r: ProviderReference) -> String {
+        r.0
+    }
+}
+
+/// Resolves a merchant's provider reference into a working channel adapter and its credentials (for verifying
+/// the provider's callbacks). Implemented over Secrets Manager and the environment, with a short cache.
+#[async_trait::async_trait]
+pub trait ProviderDirectory: Send + Sync {
+    async fn sender(&self, channel: Channel, reference: &ProviderReference) -> Result<std::sync::Arc<dyn crate::notification::NotificationSender>, crate::notification::SendError>;
+    async fn credentials(&self, reference: &ProviderReference) -> Result<Value, String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +195,7 @@ impl NotificationSettings {
             .as_object()
             .ok_or_else(|| err("body", "objeto JSON esperado / JSON object expected"))?;
         for key in obj.keys() {
-            if !["prices", "monthly_budget", "fallback"].contains(&key.as_str()) {
+            if !["prices", "monthly_budget", "fallback", "providers"].contains(&key.as_str()) {
                 return Err(err(key, "campo desconhecido / unknown field"));
             }
         }
@@ -207,11 +264,17 @@ impl NotificationSettings {
             }
             seen.push(*c);
         }
-        Ok(Self {
-            prices,
-            monthly_budget,
-            fallback,
-        })
+        let mut providers = BTreeMap::new();
+        if let Some(p) = obj.get("providers").filter(|v| !v.is_null()) {
+            let p = p.as_object().ok_or_else(|| err("providers", "objeto por canal / object keyed by channel"))?;
+            for (name, reference) in p {
+                let field = format!("providers.{name}");
+                let channel = Channel::parse(name).ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
+                let reference = reference.as_str().ok_or_else(|| err(&field, "texto / string")).and_then(|r| ProviderReference::parse(r).map_err(|m| err(&field, m)))?;
+                providers.insert(channel, reference);
+            }
+        }
+        Ok(Self { prices, monthly_budget, fallback, providers })
     }
 }
 
@@ -324,6 +387,19 @@ mod tests {
             NotificationSettings::default().next_channel(Channel::Whatsapp, &[]),
             None
         );
+    }
+
+    #[test]
+    fn provider_references_point_only_at_merchant_secrets() {
+        for ok in ["cobranca/loja-a/whatsapp", "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/loja-a/sms-AbCdEf", "env:COBRANCA_MERCHANT_LOJA_A_SMS"] {
+            ProviderReference::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["env:COBRANCA_WEBHOOK_SECRET", "env:HOME", "prod/db-password", "arn:aws:secretsmanager:sa-east-1:1:secret:other/x", "cobranca/", "cobranca/a b"] {
+            assert!(ProviderReference::parse(bad).is_err(), "{bad}");
+        }
+        let s = NotificationSettings::parse(&json!({"providers": {"sms": "cobranca/loja-a/sms"}})).unwrap();
+        assert_eq!(s.providers[&Channel::Sms].as_str(), "cobranca/loja-a/sms");
+        assert_eq!(NotificationSettings::parse(&json!({"providers": {"sms": "env:PATH"}})).unwrap_err().field, "providers.sms");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::charge::Charge;
 use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, Reminder, ReminderState, Step};
 use crate::store::{ContactCounter, Store, StoreError};
+use crate::ids::MerchantId;
 use crate::channel_policy::{self, NotificationSettings};
 use crate::customer::Customer;
 use crate::tracking::{self, DeliveryStatus, NotificationRecord, StatusUpdate};
@@ -384,10 +385,14 @@ pub async fn fall_back(store: &dyn Store, settings: &NotificationSettings, remin
 /// What a provider's status callback changes: the message's record moves forward; a bounce or complaint
 /// suppresses the address; a failure after sending hands the step to the fallback channel. Unknown message ids
 /// (messages this deployment did not send) are ignored. Returns whether the record changed.
-pub async fn apply_status(store: &dyn Store, channel: Channel, update: &StatusUpdate, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn apply_status(store: &dyn Store, channel: Channel, from_merchant: Option<&MerchantId>, update: &StatusUpdate, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let Some((merchant, charge_id)) = store.charge_of_provider_reference(&tracking::callback_reference(channel), &update.provider_message_id).await? else {
         return Ok(false);
     };
+    // A merchant's own provider account reports only on that merchant's messages.
+    if from_merchant.is_some_and(|m| *m != merchant) {
+        return Ok(false);
+    }
     let Some(record) = store.notifications_of(&merchant, &charge_id).await?.into_iter().find(|r| r.provider_message_id.as_deref() == Some(update.provider_message_id.as_str())) else {
         return Ok(false);
     };

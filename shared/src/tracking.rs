@@ -89,17 +89,25 @@ pub enum CallbackError {
     Malformed(String),
 }
 
-/// The providers' status callbacks (`/v1/webhooks/notifications/{provider}`), each parsed and verified as its
-/// provider signs them. Implemented over the configured channel adapters.
+/// Who a status callback comes from: the provider, and the merchant whose own provider account it reports on
+/// (`/v1/webhooks/notifications/{provider}/{merchant_id}`), or the deployment's account when none.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackSource<'a> {
+    pub provider: &'a str,
+    pub merchant: Option<&'a crate::ids::MerchantId>,
+}
+
+/// The providers' status callbacks (`/v1/webhooks/notifications/{provider}[/{merchant_id}]`), each parsed and
+/// verified as its provider signs them, with the deployment's or the merchant's credentials.
 #[async_trait::async_trait]
 pub trait ChannelCallbacks: Send + Sync {
-    /// The channel whose messages a configured provider reports on.
+    /// The channel whose messages a provider reports on, if the provider is known.
     fn channel_of(&self, provider: &str) -> Option<crate::notification::Channel>;
     /// A subscription handshake asked by GET (Meta's `hub.challenge`): the text to answer, or why not. None
     /// when the provider has no such handshake.
-    fn handshake(&self, provider: &str, query: &[(String, String)]) -> Option<Result<String, CallbackError>>;
+    async fn handshake(&self, source: CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, CallbackError>>;
     /// The status updates in a callback, once its signature or shared secret checks out.
-    async fn parse(&self, provider: &str, headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, CallbackError>;
+    async fn parse(&self, source: CallbackSource<'_>, query: &[(String, String)], headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, CallbackError>;
 }
 
 /// One message to a payer on one channel and what became of it: what `GET /v1/charges/{id}/notifications`

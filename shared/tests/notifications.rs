@@ -153,8 +153,8 @@ async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_inst
         detail: Some("5.1.1 user unknown".into()),
         suppress_recipient: true,
     };
-    assert!(delivery::apply_status(app.store.as_ref(), Channel::Email, &bounce, Utc::now()).await.unwrap());
-    assert!(!delivery::apply_status(app.store.as_ref(), Channel::Email, &bounce, Utc::now()).await.unwrap(), "the same callback twice changes nothing");
+    assert!(delivery::apply_status(app.store.as_ref(), Channel::Email, None, &bounce, Utc::now()).await.unwrap());
+    assert!(!delivery::apply_status(app.store.as_ref(), Channel::Email, None, &bounce, Utc::now()).await.unwrap(), "the same callback twice changes nothing");
     let list = notifications(&app, &id).await;
     assert_eq!(by_channel(&list, "on_created", "email")["status"], "bounced");
     // The bounced notice itself is handed to SMS...
@@ -266,7 +266,7 @@ impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
         (provider == "fake-whatsapp").then_some(Channel::Whatsapp)
     }
 
-    fn handshake(&self, _: &str, query: &[(String, String)]) -> Option<Result<String, cobranca::tracking::CallbackError>> {
+    async fn handshake(&self, _: cobranca::tracking::CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, cobranca::tracking::CallbackError>> {
         let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         Some(match get("hub.verify_token").as_deref() {
             Some("token") => Ok(get("hub.challenge").unwrap_or_default()),
@@ -274,7 +274,7 @@ impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
         })
     }
 
-    async fn parse(&self, _: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
+    async fn parse(&self, _: cobranca::tracking::CallbackSource<'_>, _: &[(String, String)], headers: &HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
         if headers.get("x-secret").map(String::as_str) != Some("s3cret") {
             return Err(cobranca::tracking::CallbackError::Unauthorized("secret".into()));
         }

@@ -77,7 +77,7 @@ impl NotificationSender for SesEmail {
             .send()
             .await
             .map_err(classify)?;
-        out.message_id.map(|id| SendReceipt::new(id)).ok_or_else(|| SendError::Transient("ses: no MessageId".into()))
+        out.message_id.map(SendReceipt::new).ok_or_else(|| SendError::Transient("ses: no MessageId".into()))
     }
 }
 
