@@ -41,6 +41,9 @@ pub struct Delivery<'a> {
     /// `NotificationSent` / `NotificationFailed` go here (merchants subscribe to them as webhooks).
     pub events: &'a dyn crate::events::EventBus,
     pub public_base_url: &'a str,
+    /// Merchants' own provider accounts (`NotificationSettings::providers`); None sends everything through
+    /// `sender`.
+    pub merchant_providers: Option<&'a dyn channel_policy::ProviderDirectory>,
 }
 
 pub fn payment_url(base: &str, token: &str) -> String {
@@ -214,7 +217,14 @@ impl Delivery<'_> {
             }),
         };
         record_outcome(self.store, &claimed, channel, now, |r| r.attempts += 1).await?;
-        let result = self.sender.send(&message).await;
+        let result = match (settings.providers.get(&channel), self.merchant_providers) {
+            (Some(reference), Some(directory)) => match directory.sender(channel, reference).await {
+                Ok(own) => own.send(&message).await,
+                Err(e) => Err(e),
+            },
+            (Some(reference), None) => Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str()))),
+            (None, _) => self.sender.send(&message).await,
+        };
         match &result {
             Ok(receipt) => {
                 let unit = price.unit_key(channel, &charge.id, calendar::local_date(now));
@@ -412,6 +422,14 @@ pub async fn apply_status(store: &dyn Store, channel: Channel, from_merchant: Op
     if changed && update.status.is_final_failure() {
         let settings = channel_policy::settings_of(store, &merchant).await?;
         fall_back(store, &settings, &reminder, &customer, channel, now).await?;
+    }
+    // An unanswered call is placed again later the same day, within the contact hours and the day's limit.
+    if changed && update.status == DeliveryStatus::NoAnswer {
+        let ruler = crate::schedule::Schedules { store }.ruler_for(charge.ruler.as_ref(), &merchant, &customer.id).await?;
+        if let Some(at) = channel_policy::next_voice_attempt(updated.attempts, DeliveryStatus::NoAnswer, now, &ruler.hours_for(channel)) {
+            let again = Reminder { due_at: at, ..reminder.clone() };
+            store.transition_reminder(&again, &["sent"], ReminderState::Planned, now).await?;
+        }
     }
     Ok(changed)
 }

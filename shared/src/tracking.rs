@@ -188,8 +188,9 @@ impl NotificationRecord {
         at: DateTime<Utc>,
         detail: Option<String>,
     ) -> bool {
-        let forward = status.rank() > self.status.rank()
-            || (status == DeliveryStatus::NoAnswer && self.status == DeliveryStatus::Sent);
+        // A voice call that went unanswered may be placed again: sent and no-answer then alternate.
+        let another_call = matches!((self.status, status), (DeliveryStatus::Sent, DeliveryStatus::NoAnswer) | (DeliveryStatus::NoAnswer, DeliveryStatus::Sent));
+        let forward = status.rank() > self.status.rank() || another_call;
         if !forward {
             return false;
         }

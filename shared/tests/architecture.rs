@@ -40,3 +40,20 @@ fn no_floats_anywhere_in_the_domain() {
         }
     }
 }
+
+/// Every route the merchant API dispatches is wired to a function in template.yaml (same method, same shape).
+#[test]
+fn every_api_route_is_in_the_template() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let shape = |path: &str| path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/");
+    let mut wired = std::collections::HashSet::new();
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        if let (Some(path), Some(method)) = (line.strip_prefix("Path: "), lines.get(i + 1).and_then(|l| l.strip_prefix("Method: "))) {
+            wired.insert((method.to_string(), shape(path)));
+        }
+    }
+    for (method, pattern) in cobranca::api::ROUTES {
+        assert!(wired.contains(&(method.to_string(), shape(pattern))), "{method} {pattern} is not in template.yaml");
+    }
+}

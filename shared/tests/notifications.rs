@@ -47,7 +47,7 @@ impl NotificationSender for ScriptedProviders {
 }
 
 async fn deliver_all(app: &App, providers: &ScriptedProviders) {
-    let delivery = Delivery { store: app.store.as_ref(), sender: providers, events: &app.events, public_base_url: "https://pay.test" };
+    let delivery = Delivery { store: app.store.as_ref(), sender: providers, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
     for job in app.queue.drain() {
         let _ = delivery.deliver(&job, Utc::now()).await;
     }
@@ -336,4 +336,36 @@ async fn provider_callbacks_are_verified_then_move_each_message_forward() {
     let history: Vec<&str> = record["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
     assert_eq!(history, ["queued", "sent", "delivered", "read"]);
     assert_eq!(api.handle(&request("POST", "/v1/webhooks/notifications/nobody", "s3cret", json!([])), Utc::now()).await.status, 404);
+}
+
+#[tokio::test]
+async fn an_unanswered_call_is_placed_again_two_hours_later_at_most_three_times_a_day() {
+    let app = App::new().await;
+    let providers = ScriptedProviders::default();
+    let (id, created) = charge(&app, json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["voice"]}]})).await;
+    let mut at = scheduled(&created, "on_due");
+    let mut calls = 0;
+    for _ in 0..4 {
+        tick(&app, &providers, at).await;
+        let placed = providers.sent_on(Channel::Voice);
+        if placed.len() == calls {
+            break;
+        }
+        calls = placed.len();
+        let nobody = StatusUpdate {
+            provider: "totalvoice".into(),
+            provider_message_id: format!("voice-{id}-{}", placed[0].reminder_id),
+            status: DeliveryStatus::NoAnswer,
+            at,
+            detail: Some("sem resposta".into()),
+            suppress_recipient: false,
+        };
+        delivery::apply_status(app.store.as_ref(), Channel::Voice, None, &nobody, at).await.unwrap();
+        at += Duration::hours(2);
+    }
+    assert_eq!(calls, 3, "three calls on the due day, two hours apart");
+    let record = by_channel(&notifications(&app, &id).await, "on_due", "voice").clone();
+    assert_eq!((&record["status"], &record["attempts"]), (&json!("no_answer"), &json!(3)));
+    // Voice is priced per day: three calls, one price.
+    assert_eq!(record["cost"], "0.55");
 }

@@ -85,7 +85,7 @@ impl Sim {
 
     async fn drain(&self, now: DateTime<Utc>) {
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.sim" };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.sim", merchant_providers: None };
         loop {
             let jobs = self.queue.drain();
             if jobs.is_empty() {

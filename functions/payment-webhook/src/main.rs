@@ -1,5 +1,5 @@
 //! POST /v1/webhooks/{provider}: payment notices from providers (our signed `cobranca` protocol, the BCB Pix API,
-//! Cielo's notification post).
+//! Cielo's notification post); /v1/webhooks/notifications/{provider}[/{merchant}]: message status callbacks.
 
 use cobranca::api::{AcquirerNotices, WebhookApi};
 use cobranca::settlement::Settlement;
@@ -17,7 +17,9 @@ async fn main() -> Result<(), Error> {
     let pix_auth = config::pix_webhook_auth();
     // Acquirers and their notification secret, read on the first acquirer notification.
     let acquirers = OnceCell::new();
-    let (core, secrets, pix_auth, acquirers) = (&core, &secrets, &pix_auth, &acquirers);
+    // Channel providers' status callbacks, verified with the deployment's or the merchant's provider secrets.
+    let callbacks: OnceCell<config::ConfiguredCallbacks> = OnceCell::new();
+    let (core, secrets, pix_auth, acquirers, callbacks) = (&core, &secrets, &pix_auth, &acquirers, &callbacks);
     lambda_http::run(service_fn(move |req: Request| async move {
         let core = core.get_or_try_init(config::core).await?;
         let aws = &core.aws;
@@ -28,12 +30,16 @@ async fn main() -> Result<(), Error> {
         } else {
             None
         };
+        let callbacks = callbacks.get_or_init(|| async {
+            config::ConfiguredCallbacks::new(aws.clone(), core.store.clone(), std::sync::Arc::new(config::MerchantProviders::new(aws.clone())))
+        });
+        let callbacks = callbacks.await;
         let api = WebhookApi {
             settlement: Settlement { store: core.store.as_ref(), queue: core.queue.as_ref(), events: core.events.as_ref() },
             secrets,
             pix_auth: pix_auth.as_ref(),
             acquirers,
-            channel_callbacks: None,
+            channel_callbacks: Some(callbacks),
         };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))

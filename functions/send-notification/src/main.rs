@@ -13,17 +13,18 @@ use tokio::sync::OnceCell;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // Built on the first invocation (see `config::Core`).
-    let wiring: OnceCell<(config::Core, Arc<dyn NotificationSender>, String)> = OnceCell::new();
+    let wiring: OnceCell<(config::Core, Arc<dyn NotificationSender>, config::MerchantProviders, String)> = OnceCell::new();
     let wiring = &wiring;
     lambda_runtime::run(service_fn(move |event| async move {
-        let (core, sender, public_base_url) = wiring
+        let (core, sender, merchant_providers, public_base_url) = wiring
             .get_or_try_init(|| async {
                 let core = config::core().await?;
                 let sender = config::sender(&core.aws, core.store.clone()).await?;
-                Ok::<_, config::ConfigError>((core, sender, config::public_base_url()?))
+                let merchant_providers = config::MerchantProviders::new(core.aws.clone());
+                Ok::<_, config::ConfigError>((core, sender, merchant_providers, config::public_base_url()?))
             })
             .await?;
-        let delivery = Delivery { store: core.store.as_ref(), sender: sender.as_ref(), events: core.events.as_ref(), public_base_url };
+        let delivery = Delivery { store: core.store.as_ref(), sender: sender.as_ref(), events: core.events.as_ref(), public_base_url, merchant_providers: Some(merchant_providers) };
         lambda::deliver_batch(&delivery, event).await
     }))
     .await

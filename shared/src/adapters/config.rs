@@ -3,6 +3,10 @@
 use crate::adapters::channels::ChannelRouter;
 use crate::adapters::ses::SesEmail;
 use crate::adapters::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use crate::adapters::letter::{LobConfig, LobLetters};
+use crate::adapters::sms::{ZenviaConfig, ZenviaSms};
+use crate::adapters::voice::{TotalVoiceConfig, TotalVoiceTts};
+use crate::channel_policy::ProviderDirectory;
 use crate::notification::Channel;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
 use std::sync::Arc;
@@ -88,11 +92,75 @@ pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client
     Ok((aws_sdk_sqs::Client::new(aws), env("COBRANCA_WEBHOOK_QUEUE_URL")?))
 }
 
-/// The channel adapters: WhatsApp (Meta Cloud API) when `COBRANCA_WHATSAPP_CREDENTIALS` (JSON, locally) or
-/// `COBRANCA_WHATSAPP_CREDENTIALS_ARN` (a Secrets Manager secret holding it) gives
-/// `{"phone_number_id","access_token","templates":{"before_due":"…",…},"api_url"?,"language"?}`; e-mail through
-/// SES when `COBRANCA_EMAIL_FROM` names a verified sender (`COBRANCA_SES_CONFIGURATION_SET` for bounce and
-/// complaint events); every channel without a provider writes to the development outbox.
+/// Where a deployment keeps each channel's provider credentials: `COBRANCA_{CHANNEL}_CREDENTIALS` (JSON,
+/// locally) or `…_CREDENTIALS_ARN` (a Secrets Manager secret holding it, in AWS).
+pub fn credentials_variable(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "COBRANCA_WHATSAPP_CREDENTIALS",
+        Channel::Email => "COBRANCA_EMAIL_CREDENTIALS",
+        Channel::Sms => "COBRANCA_SMS_CREDENTIALS",
+        Channel::Voice => "COBRANCA_VOICE_CREDENTIALS",
+        Channel::Letter => "COBRANCA_LETTER_CREDENTIALS",
+    }
+}
+
+/// A channel's adapter from its provider credentials (README, "Channels"):
+/// - whatsapp (Meta Cloud API): `{"phone_number_id","access_token","templates":{step: name},"app_secret","verify_token","api_url"?,"language"?}`
+/// - email (Amazon SES v2): `{"from","configuration_set"?,"sns_topic_arns"?}`
+/// - sms (Zenvia): `{"token","from","callback_secret","gsm7_only"?,"api_url"?}`
+/// - voice (TotalVoice / Zenvia Voice): `{"access_token","callback_token","voice"?,"caller_id"?,"detect_voicemail"?,"api_url"?}`
+/// - letter (Lob): `{"api_key","return_address":{…},"webhook_secret","mail_type"?,"api_url"?}`
+pub fn channel_adapter(channel: Channel, c: &serde_json::Value, aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, ConfigError> {
+    let name = credentials_variable(channel);
+    let field = |k: &str| c[k].as_str().filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| ConfigError(format!("{name} lacks {k}")));
+    let optional = |k: &str, default: &str| c[k].as_str().unwrap_or(default).to_string();
+    let timeout = std::time::Duration::from_secs(8);
+    Ok(match channel {
+        Channel::Whatsapp => {
+            let templates = c["templates"]
+                .as_object()
+                .ok_or_else(|| ConfigError(format!("{name} lacks templates (régua step → approved template name)")))?
+                .iter()
+                .filter_map(|(step, name)| name.as_str().map(|n| (step.clone(), n.to_string())))
+                .collect();
+            Arc::new(WhatsAppCloud::new(WhatsAppConfig {
+                api_url: optional("api_url", "https://graph.facebook.com/v21.0"),
+                phone_number_id: field("phone_number_id")?,
+                access_token: field("access_token")?,
+                templates,
+                language: optional("language", "pt_BR"),
+                timeout,
+            }))
+        }
+        Channel::Email => Arc::new(SesEmail { client: aws_sdk_sesv2::Client::new(aws), from: field("from")?, configuration_set: c["configuration_set"].as_str().map(str::to_string) }),
+        Channel::Sms => Arc::new(ZenviaSms::new(ZenviaConfig {
+            api_url: optional("api_url", "https://api.zenvia.com"),
+            token: field("token")?,
+            from: field("from")?,
+            gsm7_only: c["gsm7_only"].as_bool().unwrap_or(false),
+            timeout,
+        })),
+        Channel::Voice => Arc::new(TotalVoiceTts::new(TotalVoiceConfig {
+            api_url: optional("api_url", "https://voice-api.zenvia.com"),
+            access_token: field("access_token")?,
+            voice: optional("voice", "br-Vitoria"),
+            caller_id: c["caller_id"].as_str().map(str::to_string),
+            detect_voicemail: c["detect_voicemail"].as_bool().unwrap_or(true),
+            timeout,
+        })),
+        Channel::Letter => Arc::new(LobLetters::new(LobConfig {
+            api_url: optional("api_url", "https://api.lob.com"),
+            api_key: field("api_key")?,
+            return_address: serde_json::from_value(c["return_address"].clone()).map_err(|e| ConfigError(format!("{name}: return_address: {e}")))?,
+            mail_type: optional("mail_type", "usps_first_class"),
+            timeout: std::time::Duration::from_secs(20),
+        })),
+    })
+}
+
+/// The deployment's channel adapters, each turned on by its credentials (see `channel_adapter`); e-mail also by
+/// `COBRANCA_EMAIL_FROM` alone (a verified SES sender, `COBRANCA_SES_CONFIGURATION_SET` for its events). Every
+/// channel without a provider writes to the development outbox.
 pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, ConfigError> {
     if let Ok(other) = env("COBRANCA_CHANNEL") {
         if other != "outbox" {
@@ -100,30 +168,167 @@ pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Resul
         }
     }
     let mut adapters: std::collections::HashMap<Channel, Arc<dyn NotificationSender>> = Default::default();
-    if let Some(c) = credentials(aws, "COBRANCA_WHATSAPP_CREDENTIALS").await? {
-        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_WHATSAPP_CREDENTIALS lacks {k}")));
-        let templates = c["templates"]
-            .as_object()
-            .ok_or_else(|| ConfigError("COBRANCA_WHATSAPP_CREDENTIALS lacks templates (régua step → approved template name)".into()))?
-            .iter()
-            .filter_map(|(step, name)| name.as_str().map(|n| (step.clone(), n.to_string())))
-            .collect();
-        let config = WhatsAppConfig {
-            api_url: c["api_url"].as_str().unwrap_or("https://graph.facebook.com/v21.0").to_string(),
-            phone_number_id: field("phone_number_id")?,
-            access_token: field("access_token")?,
-            templates,
-            language: c["language"].as_str().unwrap_or("pt_BR").to_string(),
-            timeout: std::time::Duration::from_secs(8),
-        };
-        adapters.insert(Channel::Whatsapp, Arc::new(WhatsAppCloud::new(config)));
-    }
-    // E-mail through Amazon SES v2 once a verified sender is named.
-    if let Ok(from) = env("COBRANCA_EMAIL_FROM") {
-        let configuration_set = env("COBRANCA_SES_CONFIGURATION_SET").ok();
-        adapters.insert(Channel::Email, Arc::new(SesEmail { client: aws_sdk_sesv2::Client::new(aws), from, configuration_set }));
+    for channel in Channel::ALL {
+        if let Some(c) = deployment_credentials(aws, channel).await? {
+            adapters.insert(channel, channel_adapter(channel, &c, aws)?);
+        }
     }
     Ok(Arc::new(ChannelRouter { adapters, outbox: Arc::new(OutboxSender { store }) }))
+}
+
+/// A channel's deployment credentials, if configured.
+async fn deployment_credentials(aws: &aws_config::SdkConfig, channel: Channel) -> Result<Option<serde_json::Value>, ConfigError> {
+    if channel == Channel::Email {
+        if let Ok(from) = env("COBRANCA_EMAIL_FROM") {
+            return Ok(Some(serde_json::json!({"from": from, "configuration_set": env("COBRANCA_SES_CONFIGURATION_SET").ok(), "sns_topic_arns": env("COBRANCA_SES_EVENTS_TOPIC_ARN").ok().into_iter().collect::<Vec<_>>()})));
+        }
+    }
+    credentials(aws, credentials_variable(channel)).await
+}
+
+/// Merchants' own provider accounts, resolved from their references (Secrets Manager, or the environment
+/// locally) and kept five minutes, so a rotated secret is picked up without a deployment.
+pub struct MerchantProviders {
+    aws: aws_config::SdkConfig,
+    cache: Cached<serde_json::Value>,
+    /// By channel and reference ("sms cobranca/loja-a/sms").
+    adapters: Cached<Arc<dyn NotificationSender>>,
+}
+
+/// A cached value and when it was fetched.
+type Cached<T> = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, T)>>;
+
+const MERCHANT_PROVIDER_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl MerchantProviders {
+    pub fn new(aws: aws_config::SdkConfig) -> Self {
+        Self { aws, cache: Default::default(), adapters: Default::default() }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::channel_policy::ProviderDirectory for MerchantProviders {
+    async fn sender(&self, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
+        use crate::notification::SendError;
+        let key = format!("{} {}", channel.as_str(), reference.as_str());
+        if let Some((at, adapter)) = self.adapters.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if at.elapsed() < MERCHANT_PROVIDER_TTL {
+                return Ok(adapter.clone());
+            }
+        }
+        // An unreadable secret may be a passing AWS fault; a secret that does not describe an adapter needs a person.
+        let c = self.credentials(reference).await.map_err(SendError::Transient)?;
+        let adapter = channel_adapter(channel, &c, &self.aws).map_err(|e| SendError::Permanent(format!("merchant provider {}: {}", reference.as_str(), e.0)))?;
+        self.adapters.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (std::time::Instant::now(), adapter.clone()));
+        Ok(adapter)
+    }
+
+    async fn credentials(&self, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+        if let Some((at, c)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(reference.as_str()) {
+            if at.elapsed() < MERCHANT_PROVIDER_TTL {
+                return Ok(c.clone());
+            }
+        }
+        let raw = match reference.as_str().strip_prefix("env:") {
+            Some(var) => std::env::var(var).map_err(|_| format!("{var} is not set"))?,
+            None => aws_sdk_secretsmanager::Client::new(&self.aws)
+                .get_secret_value()
+                .secret_id(reference.as_str())
+                .send()
+                .await
+                .map_err(|e| format!("reading {}: {}", reference.as_str(), aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?
+                .secret_string
+                .ok_or_else(|| format!("{} has no string value", reference.as_str()))?,
+        };
+        // The secret's text never goes into an error: it may hold the credentials in a shape we do not expect.
+        let c: serde_json::Value = serde_json::from_str(&raw).map_err(|_| format!("{} must hold a JSON object", reference.as_str()))?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.as_str().to_string(), (std::time::Instant::now(), c.clone()));
+        Ok(c)
+    }
+}
+
+/// Status callbacks of the configured providers, verified with the deployment's credentials
+/// (`/v1/webhooks/notifications/{provider}`) or a merchant's own (`…/{provider}/{merchant_id}`).
+pub struct ConfiguredCallbacks {
+    aws: aws_config::SdkConfig,
+    store: Arc<dyn Store>,
+    merchants: Arc<MerchantProviders>,
+    certificates: crate::adapters::ses::HttpsSigningCertificates,
+    http: reqwest::Client,
+}
+
+impl ConfiguredCallbacks {
+    pub fn new(aws: aws_config::SdkConfig, store: Arc<dyn Store>, merchants: Arc<MerchantProviders>) -> Self {
+        let timeout = std::time::Duration::from_secs(5);
+        Self { aws, store, merchants, certificates: crate::adapters::ses::HttpsSigningCertificates::new(timeout), http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client") }
+    }
+
+    /// The credentials that sign this source's callbacks.
+    async fn credentials_of(&self, channel: Channel, source: crate::tracking::CallbackSource<'_>) -> Result<serde_json::Value, crate::tracking::CallbackError> {
+        use crate::tracking::CallbackError;
+        let unauthorized = |why: String| CallbackError::Unauthorized(why);
+        match source.merchant {
+            None => deployment_credentials(&self.aws, channel).await.map_err(|e| unauthorized(e.0))?.ok_or_else(|| unauthorized(format!("{} is not configured", source.provider))),
+            Some(merchant) => {
+                let settings = crate::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
+                let reference = settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
+                self.merchants.credentials(reference).await.map_err(unauthorized)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
+    fn channel_of(&self, provider: &str) -> Option<Channel> {
+        use crate::adapters::{letter, ses, sms, voice, whatsapp};
+        Some(match provider {
+            p if p == whatsapp::PROVIDER => Channel::Whatsapp,
+            p if p == ses::PROVIDER => Channel::Email,
+            p if p == sms::PROVIDER => Channel::Sms,
+            p if p == voice::PROVIDER => Channel::Voice,
+            p if p == letter::PROVIDER => Channel::Letter,
+            _ => return None,
+        })
+    }
+
+    async fn handshake(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, crate::tracking::CallbackError>> {
+        if source.provider != crate::adapters::whatsapp::PROVIDER {
+            return None;
+        }
+        Some(match self.credentials_of(Channel::Whatsapp, source).await {
+            Ok(c) => crate::adapters::whatsapp::verify_handshake(query, c["verify_token"].as_str().unwrap_or_default()),
+            Err(e) => Err(e),
+        })
+    }
+
+    async fn parse(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)], headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
+        use crate::adapters::{letter, ses, sms, voice, whatsapp};
+        let channel = self.channel_of(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
+        let c = self.credentials_of(channel, source).await?;
+        let secret = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+        match channel {
+            Channel::Whatsapp => whatsapp::parse_status_callback(headers, body, &secret("app_secret")),
+            Channel::Sms => sms::parse_status_callback(headers, body, &secret("callback_secret")),
+            Channel::Voice => {
+                let token = query.iter().find(|(k, _)| k == voice::TOKEN_PARAMETER).map(|(_, v)| v.as_str());
+                voice::parse_status_callback(token, body, &secret("callback_token"))
+            }
+            Channel::Letter => letter::parse_status_callback(headers, body, &secret("webhook_secret"), chrono::Utc::now()),
+            Channel::Email => {
+                let topics: Vec<String> = c["sns_topic_arns"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                match ses::parse_sns_callback(body, &topics, &self.certificates).await? {
+                    ses::SnsCallback::Updates(updates) => Ok(updates),
+                    ses::SnsCallback::SubscriptionConfirmation { topic_arn, subscribe_url } => {
+                        // Our own topic asks to deliver here: confirm, so SES events start to arrive.
+                        ses::confirm_subscription(&self.http, &subscribe_url).await.map_err(crate::tracking::CallbackError::Malformed)?;
+                        tracing::info!(topic_arn, "SNS subscription confirmed");
+                        Ok(vec![])
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The banks and acquirers wallets can name. The sandbox is always there (development, tests, demos);

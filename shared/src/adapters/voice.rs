@@ -28,7 +28,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::calendar::{self, ContactHours};
 use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
 
@@ -37,10 +36,8 @@ pub const PROVIDER: &str = "totalvoice";
 /// The query parameter of the callback URL that carries the shared secret.
 pub const TOKEN_PARAMETER: &str = "token";
 
-/// At most this many calls to a payer per São Paulo day.
-pub const MAX_CALLS_PER_DAY: u32 = 3;
-/// How long after an unanswered call the next one is placed.
-pub const RETRY_AFTER_NO_ANSWER: chrono::Duration = chrono::Duration::hours(2);
+// The retry rule for unanswered calls is domain policy, kept with the other channel rules.
+pub use crate::channel_policy::{next_voice_attempt, MAX_CALLS_PER_DAY, RETRY_AFTER_NO_ANSWER};
 
 #[derive(Clone)]
 pub struct TotalVoiceConfig {
@@ -65,19 +62,6 @@ impl std::fmt::Debug for TotalVoiceConfig {
 pub struct TotalVoiceTts {
     config: TotalVoiceConfig,
     http: reqwest::Client,
-}
-
-/// When to call again after a call, or None: only an unanswered call is retried, at most
-/// [`MAX_CALLS_PER_DAY`] calls a São Paulo day (`attempts_today` counts the call just made), each
-/// [`RETRY_AFTER_NO_ANSWER`] after the last and inside `hours` (the legal contact hours, or the merchant's
-/// narrower ones). A retry that would fall on another day is not made: the day's attempts are over, and the
-/// régua's next step calls again on its own day.
-pub fn next_voice_attempt(attempts_today: u32, last_result: DeliveryStatus, now: DateTime<Utc>, hours: &ContactHours) -> Option<DateTime<Utc>> {
-    if last_result != DeliveryStatus::NoAnswer || attempts_today >= MAX_CALLS_PER_DAY {
-        return None;
-    }
-    let slot = hours.next_slot(now + RETRY_AFTER_NO_ANSWER);
-    (calendar::local_date(slot) == calendar::local_date(now)).then_some(slot)
 }
 
 /// A Brazilian number as `numero_destino`: DDD + number, without the country code.
@@ -211,7 +195,7 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
 mod tests {
     use super::*;
     use crate::ids::{ChargeId, MerchantId};
-    use chrono::{NaiveDate, NaiveTime};
+
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -305,30 +289,6 @@ mod tests {
         bad.recipient = "999".into();
         assert!(matches!(tts(&server).send(&bad).await, Err(SendError::Permanent(_))));
         assert!(matches!(tts(&server).send(&message(SPOKEN)).await, Err(SendError::Transient(m)) if m.contains("timeout")));
-    }
-
-    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
-        calendar::local_instant(NaiveDate::from_ymd_opt(2026, 12, d).unwrap(), NaiveTime::from_hms_opt(h, m, 0).unwrap())
-    }
-
-    #[test]
-    fn retries_an_unanswered_call_two_hours_later_up_to_three_a_day_within_contact_hours() {
-        let legal = ContactHours::legal();
-        // Wednesday 9 December 2026.
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::NoAnswer, at(9, 9, 0), &legal), Some(at(9, 11, 0)));
-        assert_eq!(next_voice_attempt(2, DeliveryStatus::NoAnswer, at(9, 11, 0), &legal), Some(at(9, 13, 0)));
-        assert_eq!(next_voice_attempt(3, DeliveryStatus::NoAnswer, at(9, 13, 0), &legal), None, "three calls a day at most");
-        // Answered or failed calls are not repeated.
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::Delivered, at(9, 9, 0), &legal), None);
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::Failed, at(9, 9, 0), &legal), None);
-        // 18:30 + 2 h is past 20:00: the day is over.
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::NoAnswer, at(9, 18, 30), &legal), None);
-        // Saturday 12 December closes at 14:00.
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::NoAnswer, at(12, 11, 0), &legal), Some(at(12, 13, 0)));
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::NoAnswer, at(12, 12, 30), &legal), None);
-        // A call before opening (merchant hours from 10:00) waits for the window.
-        let narrow = ContactHours { weekdays: (NaiveTime::from_hms_opt(10, 0, 0).unwrap(), NaiveTime::from_hms_opt(18, 0, 0).unwrap()), saturdays: None };
-        assert_eq!(next_voice_attempt(1, DeliveryStatus::NoAnswer, at(9, 7, 30), &narrow), Some(at(9, 10, 0)));
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl App {
 
     pub async fn drain(&self) {
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.test" };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.test", merchant_providers: None };
         for job in self.queue.drain() {
             delivery.deliver(&job, Utc::now()).await.unwrap();
         }
