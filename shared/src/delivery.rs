@@ -46,6 +46,15 @@ pub struct Delivery<'a> {
     pub merchant_providers: Option<&'a dyn channel_policy::ProviderDirectory>,
 }
 
+/// How long a send that failed for a passing reason waits before its next try: 30 s doubled on each receive,
+/// at most 4 min, ±`jitter_permille`/1000 so a provider's outage does not bring every retry back at once. The
+/// four waits of a five-receive queue add up to about 7.5 min, well inside the tick's lease.
+pub fn retry_delay(receive_count: u32, jitter_permille: i64) -> std::time::Duration {
+    let base_ms: i64 = 30_000 << receive_count.saturating_sub(1).min(3);
+    let jittered = base_ms + base_ms * jitter_permille.clamp(-500, 500) / 1000;
+    std::time::Duration::from_millis(jittered.max(1_000) as u64)
+}
+
 pub fn payment_url(base: &str, token: &str) -> String {
     format!("{}/pay/{}", base.trim_end_matches('/'), token)
 }
@@ -432,4 +441,21 @@ pub async fn apply_status(store: &dyn Store, channel: Channel, from_merchant: Op
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_a_cap() {
+        let waits: Vec<u64> = (1..=6).map(|n| retry_delay(n, 0).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 240, 240]);
+        assert_eq!(retry_delay(2, 200), Duration::from_secs(72));
+        assert_eq!(retry_delay(2, -200), Duration::from_secs(48));
+        // The whole retry span of a five-receive queue stays inside the tick's lease.
+        let span: Duration = (1..5).map(|n| retry_delay(n, 200)).sum();
+        assert!(span < crate::tick::LEASE.to_std().unwrap(), "{span:?}");
+    }
 }

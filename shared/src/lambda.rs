@@ -90,20 +90,41 @@ where
     response
 }
 
-/// The notification queue: delivers each reminder.
-pub async fn deliver_batch(d: &Delivery<'_>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    Ok(each_message(event, "notification", |job: NotificationJob| async move {
+/// The notification queue: delivers each reminder. A send that failed for a passing reason waits on the queue
+/// with exponential backoff and jitter (`delivery::retry_delay`, by the message's receive count) before its next
+/// try; after the queue's last receive it goes to the dead-letter queue. `postpone` is `SqsQueue::postpone`.
+pub async fn deliver_batch<P, PFut>(d: &Delivery<'_>, postpone: P, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error>
+where
+    P: Fn(String, std::time::Duration) -> PFut,
+    PFut: std::future::Future<Output = Result<(), crate::queue::EnqueueError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let job = match record.body.as_deref().map(serde_json::from_str::<NotificationJob>) {
+            Some(Ok(job)) => job,
+            other => {
+                tracing::error!(message_id = %id, parsed = ?other.map(|r| r.map(|_| ())), "unreadable notification job");
+                continue;
+            }
+        };
         match d.deliver(&job, Utc::now()).await {
             Ok(Delivered::Sent { .. }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, "sent"),
             Ok(Delivered::NotSent { reason }) => tracing::info!(charge_id = %job.charge_id, reminder = %job.reminder_id, %reason, "not sent"),
             Err(e) => {
-                tracing::warn!(charge_id = %job.charge_id, reminder = %job.reminder_id, error = %e, "will retry");
-                return false;
+                let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+                let delay = crate::delivery::retry_delay(receives, rand::Rng::gen_range(&mut rand::thread_rng(), -200..=200));
+                tracing::warn!(charge_id = %job.charge_id, reminder = %job.reminder_id, error = %e, receives, delay_s = delay.as_secs(), "will retry");
+                if let Some(receipt) = &record.receipt_handle {
+                    if let Err(e) = postpone(receipt.clone(), delay).await {
+                        tracing::warn!(message_id = %id, error = %e, "could not postpone; the message returns after the queue's visibility timeout");
+                    }
+                }
+                response.add_failure(id);
             }
         }
-        true
-    })
-    .await)
+    }
+    Ok(response)
 }
 
 /// The payment-setup queue: registrations and write-offs; transient provider or store failures are retried.

@@ -3,29 +3,50 @@
 use std::sync::Arc;
 
 use cobranca::adapters::config;
+use cobranca::adapters::sqs::SqsQueue;
 use cobranca::delivery::Delivery;
 use cobranca::notification::NotificationSender;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
 use tokio::sync::OnceCell;
 
+struct Wiring {
+    core: config::Core,
+    /// The deployment's channel providers (the outbox for channels without one).
+    sender: Arc<dyn NotificationSender>,
+    /// Merchants' own provider accounts.
+    merchant_providers: config::MerchantProviders,
+    public_base_url: String,
+    /// The queue itself, to back retries off on it.
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // Built on the first invocation (see `config::Core`).
-    let wiring: OnceCell<(config::Core, Arc<dyn NotificationSender>, config::MerchantProviders, String)> = OnceCell::new();
+    let wiring: OnceCell<Wiring> = OnceCell::new();
     let wiring = &wiring;
     lambda_runtime::run(service_fn(move |event| async move {
-        let (core, sender, merchant_providers, public_base_url) = wiring
+        let w = wiring
             .get_or_try_init(|| async {
                 let core = config::core().await?;
                 let sender = config::sender(&core.aws, core.store.clone()).await?;
+                let (sqs, queue_url) = config::notification_queue(&core.aws)?;
                 let merchant_providers = config::MerchantProviders::new(core.aws.clone());
-                Ok::<_, config::ConfigError>((core, sender, merchant_providers, config::public_base_url()?))
+                Ok::<_, config::ConfigError>(Wiring { sender, merchant_providers, public_base_url: config::public_base_url()?, sqs, queue_url, core })
             })
             .await?;
-        let delivery = Delivery { store: core.store.as_ref(), sender: sender.as_ref(), events: core.events.as_ref(), public_base_url, merchant_providers: Some(merchant_providers) };
-        lambda::deliver_batch(&delivery, event).await
+        let delivery = Delivery {
+            store: w.core.store.as_ref(),
+            sender: w.sender.as_ref(),
+            events: w.core.events.as_ref(),
+            public_base_url: &w.public_base_url,
+            merchant_providers: Some(&w.merchant_providers),
+        };
+        let postpone = |receipt: String, delay| async move { SqsQueue::postpone(&w.sqs, &w.queue_url, &receipt, delay).await };
+        lambda::deliver_batch(&delivery, postpone, event).await
     }))
     .await
 }

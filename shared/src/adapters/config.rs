@@ -87,6 +87,11 @@ pub fn webhook_retry_schedule() -> Result<RetrySchedule, ConfigError> {
     }
 }
 
+/// The notification queue as its consumer needs it: a client and the URL, to back retries off on the queue.
+pub fn notification_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client, String), ConfigError> {
+    Ok((aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?))
+}
+
 /// The webhook queue as its consumer needs it: a client and the URL, to postpone retries on the queue itself.
 pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client, String), ConfigError> {
     Ok((aws_sdk_sqs::Client::new(aws), env("COBRANCA_WEBHOOK_QUEUE_URL")?))
