@@ -346,6 +346,8 @@ impl Api<'_> {
 
     async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
+        // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
+        let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
         reject_unknown(
             &body,
             &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler", "late_fees", "expires_at", "wallet_ids", "fee_mode"],
@@ -405,9 +407,12 @@ impl Api<'_> {
             }
             (None, Some(Value::Object(inline))) => {
                 reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
-                let c = parse_customer(inline, merchant, now, "customer.")?;
+                let mut c = parse_customer(inline, merchant, now, "customer.")?;
                 if payment_methods.contains(&PaymentMethod::Boleto) && c.address.is_none() {
                     return Err(address_required("customer.address"));
+                }
+                if let Some(key) = &keyed {
+                    c.id = CustomerId::derived(&format!("{key}/customer"));
                 }
                 self.store.put_customer(&c).await?;
                 c
@@ -428,6 +433,9 @@ impl Api<'_> {
             wallet_ids: wallets.iter().map(|w| w.id.clone()).collect(),
             ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, description, payment_methods, now)
         };
+        if let Some(key) = &keyed {
+            charge.id = ChargeId::derived(key);
+        }
         let mut setup_jobs = Vec::new();
         for wallet in crate::checkout::default_wallets(&charge.payment_methods, &wallets) {
             setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
@@ -437,22 +445,32 @@ impl Api<'_> {
         }
         let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
         let mut reminders = ruler::plan(&charge, &customer, &ruler, now);
-        self.store.create_charge(&charge, &reminders).await?;
-        self.checkout().queue_setup(&setup_jobs).await;
+        match self.store.create_charge(&charge, &reminders).await {
+            Ok(()) => self.checkout().queue_setup(&setup_jobs).await,
+            // A retry of a request that died after storing its charge (same key, so the same id): finish that
+            // one — its registrations, its event, its due notices — instead of making another.
+            Err(StoreError::Conflict) if keyed.is_some() => {
+                charge = self.store.get_charge(&merchant.id, &charge.id).await?.ok_or(StoreError::Conflict)?;
+                reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
+                self.checkout().queue_setup(&crate::registration::pending_setup(&charge)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
 
-        if let Err(e) = self
-            .events
-            .publish(&[DomainEvent {
-                id: format!("{}:created", charge.id),
-                kind: "ChargeCreated".into(),
-                merchant_id: charge.merchant_id.clone(),
-                charge_id: charge.id.clone(),
-                occurred_at: now,
-                data: json!({"amount": charge.amount, "due_date": charge.due_date, "customer_id": charge.customer_id}),
-            }])
-            .await
-        {
-            // The charge exists; failing the request now would invite a duplicate. Logged for replay.
+        let created = DomainEvent {
+            id: format!("{}:created", charge.id),
+            kind: "ChargeCreated".into(),
+            merchant_id: charge.merchant_id.clone(),
+            charge_id: charge.id.clone(),
+            occurred_at: charge.created_at,
+            data: json!({"amount": charge.amount, "due_date": charge.due_date, "customer_id": charge.customer_id}),
+        };
+        if let Err(e) = self.events.publish(&[created]).await {
+            if keyed.is_some() {
+                // The client will retry with its key, and the retry publishes it.
+                return Err(ApiError::new(503, "event_not_published", format!("cobrança criada, aviso pendente; repita com a mesma Idempotency-Key / charge created, event pending; retry with the same Idempotency-Key ({e})")));
+            }
+            // Without a key a retry would create another charge: the charge stands, the event is logged as lost.
             tracing::error!(charge_id = %charge.id, error = %e, "ChargeCreated not published");
         }
         self.send_now(&mut reminders, now).await;

@@ -71,6 +71,13 @@ impl Delivery<'_> {
         };
         let attempt = match reminder.state {
             ReminderState::Queued { attempt, .. } | ReminderState::Sending { attempt, .. } => attempt,
+            // Sent before: the first delivery may have died before telling the merchant. Telling again is safe
+            // (same event id); the message is not sent again.
+            ReminderState::Sent { at, ref provider_message_id } => {
+                let data = serde_json::json!({"provider_message_id": provider_message_id});
+                self.tell(job, &reminder, channel, "NotificationSent", "sent", data, at).await?;
+                return not_sent("already sent");
+            }
             ref other => return not_sent(&format!("reminder is {}", other.name())),
         };
         let (Some(charge), Some(merchant)) = (
@@ -122,7 +129,11 @@ impl Delivery<'_> {
         // Claim the send itself: of two copies of this queue message, only one gets past here.
         let sending = ReminderState::Sending { since: wall_clock, attempt };
         if !self.store.transition_reminder(&reminder, &["queued", "sending_stale"], sending.clone(), wall_clock).await? {
-            return not_sent("another worker has it");
+            // A send under way — or one whose worker died: come back once it is either done or stale.
+            return match self.store.get_reminder(&job.merchant_id, &job.charge_id, &job.reminder_id).await? {
+                Some(Reminder { state: ReminderState::Sending { .. }, .. }) => Err(DeliveryError::Retry("another worker is sending it".into())),
+                _ => not_sent("another worker has it"),
+            };
         }
         let claimed = Reminder { state: sending, ..reminder };
 
@@ -273,30 +284,13 @@ impl Delivery<'_> {
             };
             self.store.transition_reminder(companion, &["sending"], state, wall_clock).await?;
         }
-        let told = match &result {
-            Ok(receipt) => Some(("NotificationSent", "sent", serde_json::json!({"provider_message_id": receipt.provider_message_id}))),
-            Err(SendError::Permanent(reason)) => Some(("NotificationFailed", "failed", serde_json::json!({"reason": reason}))),
-            Err(SendError::Transient(_)) => None,
-        };
-        if let Some((kind, suffix, mut data)) = told {
-            data["reminder_id"] = serde_json::json!(claimed.id());
-            data["step"] = serde_json::json!(claimed.step.name());
-            data["channel"] = serde_json::json!(channel);
-            let event = crate::events::DomainEvent {
-                id: format!("{}:{}:{suffix}", job.charge_id, job.reminder_id),
-                kind: kind.into(),
-                merchant_id: job.merchant_id.clone(),
-                charge_id: job.charge_id.clone(),
-                occurred_at: now,
-                data,
-            };
-            // The message went (or definitely failed); a lost event must not make the queue send it again.
-            if let Err(e) = self.events.publish(&[event]).await {
-                tracing::error!(charge_id = %job.charge_id, error = %e, kind, "notification event not published");
-            }
-        }
         if let Err(SendError::Permanent(_)) = &result {
             fall_back(self.store, &settings, &claimed, &customer, channel, now).await?;
+        }
+        match &result {
+            Ok(receipt) => self.tell(job, &claimed, channel, "NotificationSent", "sent", serde_json::json!({"provider_message_id": receipt.provider_message_id}), now).await?,
+            Err(SendError::Permanent(reason)) => self.tell(job, &claimed, channel, "NotificationFailed", "failed", serde_json::json!({"reason": reason}), now).await?,
+            Err(SendError::Transient(_)) => {}
         }
         match result {
             Ok(receipt) => Ok(Delivered::Sent { provider_message_id: receipt.provider_message_id }),
@@ -330,6 +324,25 @@ impl Delivery<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Tells the merchant what became of a message (`NotificationSent` / `NotificationFailed`). If the event
+    /// cannot be published the queue message is retried: the reminder is already sent or failed, so the retry
+    /// only tells again.
+    #[allow(clippy::too_many_arguments)]
+    async fn tell(&self, job: &NotificationJob, reminder: &Reminder, channel: Channel, kind: &str, suffix: &str, mut data: serde_json::Value, at: DateTime<Utc>) -> Result<(), DeliveryError> {
+        data["reminder_id"] = serde_json::json!(reminder.id());
+        data["step"] = serde_json::json!(reminder.step.name());
+        data["channel"] = serde_json::json!(channel);
+        let event = crate::events::DomainEvent {
+            id: format!("{}:{}:{suffix}", job.charge_id, job.reminder_id),
+            kind: kind.into(),
+            merchant_id: job.merchant_id.clone(),
+            charge_id: job.charge_id.clone(),
+            occurred_at: at,
+            data,
+        };
+        self.events.publish(&[event]).await.map_err(|e| DeliveryError::Retry(format!("{kind} not published: {e}")))
     }
 
     async fn give_up(&self, reminder: &crate::ruler::Reminder, to: ReminderState, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {

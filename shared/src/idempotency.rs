@@ -5,6 +5,10 @@ use sha2::{Digest, Sha256};
 /// How long a key is remembered (Stripe's convention).
 pub const RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
+/// A first request still "in progress" after this long died on the way (API Gateway gives up at 30 s): a retry
+/// with the same key and body takes over and finishes the work, which is written to be redone safely.
+pub const IN_PROGRESS_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Keys are what clients send: 1..=255 visible ASCII characters.
 pub fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())

@@ -18,6 +18,13 @@ macro_rules! prefixed_id {
                 Self(format!("{}_{}", $prefix, next_ulid().to_string().to_lowercase()))
             }
 
+            /// The same id for the same seed: what a retried request (same Idempotency-Key) creates, so a
+            /// re-run finds the first run's resource instead of making another.
+            pub fn derived(seed: &str) -> Self {
+                use sha2::{Digest, Sha256};
+                Self(format!("{}_k{}", $prefix, &hex::encode(Sha256::digest(seed.as_bytes()))[..26]))
+            }
+
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
                 let body = s.strip_prefix(concat!($prefix, "_")).ok_or(InvalidId)?;
                 let ok = !body.is_empty()

@@ -43,6 +43,21 @@ pub fn supersede_boleto(charge: &mut Charge) -> Option<PaymentSetupJob> {
     })
 }
 
+/// Everything of a charge still to register or write off, to (re)queue after a run died before queueing it:
+/// the registrar skips what is already done.
+pub fn pending_setup(charge: &Charge) -> Vec<PaymentSetupJob> {
+    let job = |task| PaymentSetupJob { merchant_id: charge.merchant_id.clone(), charge_id: charge.id.clone(), task };
+    let mut jobs = Vec::new();
+    if let Some(b) = charge.setup.boleto.as_ref().filter(|b| matches!(b.registration, Registration::Registering { .. })) {
+        jobs.push(job(SetupTask::RegisterBoleto { nosso_numero: b.nosso_numero.clone() }));
+    }
+    if let Some(c) = charge.setup.pix.as_ref().and_then(|p| p.cobv.as_ref()).filter(|c| matches!(c.registration, Registration::Registering { .. })) {
+        jobs.push(job(SetupTask::RegisterCobv { txid: c.txid.clone() }));
+    }
+    jobs.extend(pending_write_offs(charge));
+    jobs
+}
+
 /// Write-offs not yet confirmed, to (re)queue: the registrar skips those already done.
 pub fn pending_write_offs(charge: &Charge) -> Vec<PaymentSetupJob> {
     charge

@@ -270,7 +270,8 @@ impl Settlement<'_> {
     async fn after_paid(&self, charge: &Charge, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<(), SettleError> {
         self.queue.enqueue_setup(&registration::pending_write_offs(charge)).await?;
         for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
-            if r.state.is_pending() {
+            // The receipt itself is the one message still to go (a redelivered notice redoes this after it was planned).
+            if r.state.is_pending() && r.step != ruler::Step::OnPaid {
                 let cancelled = ReminderState::Cancelled { reason: "charge paid".into() };
                 self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
             }

@@ -338,6 +338,12 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
     store.idempotency_abort(m, "k2").await.unwrap();
     assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
+    // A first request that died without an answer: the same body may take over once its lease is past, not before,
+    // and another body never.
+    assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(30)).await.unwrap(), IdempotencyBegin::InProgress);
+    assert_eq!(store.idempotency_begin(m, "k2", "other", created + Duration::seconds(90)).await.unwrap(), IdempotencyBegin::Mismatch);
+    assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(90)).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(100)).await.unwrap(), IdempotencyBegin::InProgress, "the taker-over holds it now");
 
     // The watermark only moves forward. (Kept in the past: a shared table's ticks read from it.)
     // Stores keep instants to the millisecond.

@@ -772,9 +772,14 @@ impl Store for DynamoStore {
             .item("hash", s(request_hash))
             .item("created", n(millis(now)))
             .item("ttl", n(expires.timestamp()))
-            // An expired record (TTL deletion is lazy) counts as absent.
-            .condition_expression("attribute_not_exists(PK) OR created < :expired")
+            // An expired record (TTL deletion is lazy) counts as absent; a first request of this body that never
+            // finished (no saved response past the lease) is taken over.
+            .condition_expression("attribute_not_exists(PK) OR created < :expired OR (attribute_not_exists(#data) AND #hash = :hash AND created < :stale)")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_names("#hash", "hash")
             .expression_attribute_values(":expired", n(millis(now - crate::idempotency::RETENTION)))
+            .expression_attribute_values(":hash", s(request_hash))
+            .expression_attribute_values(":stale", n(millis(now - crate::idempotency::IN_PROGRESS_LEASE)))
             .send()
             .await;
         match r {

@@ -387,7 +387,8 @@ impl Store for MemoryStore {
             Some((_, _, created)) if now - *created > crate::idempotency::RETENTION => {}
             Some((hash, _, _)) if hash != request_hash => return Ok(IdempotencyBegin::Mismatch),
             Some((_, Some(saved), _)) => return Ok(IdempotencyBegin::Replay(saved.clone())),
-            Some((_, None, _)) => return Ok(IdempotencyBegin::InProgress),
+            Some((_, None, started)) if now - *started < crate::idempotency::IN_PROGRESS_LEASE => return Ok(IdempotencyBegin::InProgress),
+            Some((_, None, _)) => {}
             None => {}
         }
         s.idempotency.insert(k, (request_hash.to_string(), None, now));

@@ -6,6 +6,7 @@ pub mod cielo;
 pub mod config;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod faults;
 pub mod http_webhooks;
 pub mod memory;
 pub mod outbox;

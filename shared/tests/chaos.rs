@@ -1,0 +1,319 @@
+//! The reliability suite (issue #8): every effect exactly once under duplicates, races, injected faults, crashes
+//! and poison messages. The use cases run through fault-injecting decorators of the ports
+//! (`adapters::faults`): a share of calls fails before or after taking effect, or the "process dies" at a chosen
+//! call — for crashes, at every call of the run in turn. Then the world recovers the way AWS and providers do
+//! (webhooks redelivered until acknowledged, SQS messages received again, clients retrying with their
+//! Idempotency-Key, later ticks), and the effects are counted.
+//!
+//! Prints a table of figures; fails unless lost = duplicated = 0. `make chaos` runs more rounds
+//! (`COBRANCA_CHAOS_ROUNDS`, default 3 here).
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyEventBus, FaultyQueue, FaultyStore};
+use cobranca::adapters::outbox::OutboxSender;
+use cobranca::api::{Api, ApiRequest, WebhookApi};
+use cobranca::delivery::{Delivered, Delivery, DeliveryError};
+use cobranca::notification::NotificationJob;
+use cobranca::settlement::Settlement;
+use cobranca::store::Store;
+use cobranca::tick::Tick;
+use serde_json::{json, Value};
+use support::{due_in, App};
+
+/// One line of the figures table.
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    scenario: String,
+    runs: u64,
+    expected: u64,
+    seen: u64,
+    lost: u64,
+    duplicated: u64,
+    faults: u64,
+    /// Sends repeated to the provider after a crash between sending and recording it, absorbed by the
+    /// provider's idempotency key (the reminder id): not an effect the payer sees twice.
+    resent: u64,
+    /// What went wrong, run by run, for the failure message.
+    misses: Vec<String>,
+    /// The run in progress (its crash point), for `misses`.
+    run: String,
+}
+
+impl Figures {
+    fn new(scenario: &str) -> Self {
+        Self { scenario: scenario.into(), ..Default::default() }
+    }
+
+    /// Counts one run's effects of a kind: `expected` of them, `seen` observed.
+    fn count(&mut self, expected: u64, seen: u64) {
+        if expected != seen {
+            self.misses.push(format!("{} effect #{}: expected {expected}, saw {seen}", self.run, self.expected));
+        }
+        self.expected += expected;
+        self.seen += seen;
+        self.lost += expected.saturating_sub(seen);
+        self.duplicated += seen.saturating_sub(expected);
+    }
+}
+
+static TABLE: Mutex<Vec<Figures>> = Mutex::new(Vec::new());
+
+fn report(f: Figures) {
+    eprintln!(
+        "| {:<58} | {:>5} | {:>8} | {:>6} | {:>4} | {:>10} | {:>6} | {:>6} |",
+        f.scenario, f.runs, f.expected, f.seen, f.lost, f.duplicated, f.faults, f.resent
+    );
+    let failed = f.lost > 0 || f.duplicated > 0;
+    TABLE.lock().unwrap().push(f.clone());
+    assert!(!failed, "{}: lost {} duplicated {}\n{}", f.scenario, f.lost, f.duplicated, f.misses.join("\n"));
+}
+
+fn rounds() -> u64 {
+    std::env::var("COBRANCA_CHAOS_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3)
+}
+
+/// The world's own clock: webhooks are signed now; queue redeliveries and ticks happen later.
+fn later(minutes: i64) -> DateTime<Utc> {
+    Utc::now() + Duration::minutes(minutes)
+}
+
+struct Faulty<'a> {
+    store: FaultyStore,
+    queue: FaultyQueue<'a>,
+    events: FaultyEventBus<'a>,
+}
+
+fn faulty<'a>(app: &'a App, plan: &Arc<FaultPlan>) -> Faulty<'a> {
+    Faulty {
+        store: FaultyStore { inner: app.store.clone(), plan: plan.clone() },
+        queue: FaultyQueue { inner: &app.queue, plan: plan.clone() },
+        events: FaultyEventBus { inner: &app.events, plan: plan.clone() },
+    }
+}
+
+fn signed(app: &App, id: &str, body: &Value) -> ApiRequest {
+    let raw = body.to_string();
+    let ts = Utc::now().timestamp();
+    ApiRequest {
+        method: "POST".into(),
+        path: "/v1/webhooks/cobranca".into(),
+        headers: HashMap::from([
+            ("webhook-id".to_string(), id.to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), app.secret.sign(id, ts, raw.as_bytes())),
+        ]),
+        body: raw.into_bytes(),
+    }
+}
+
+fn webhook_api<'a>(app: &'a App, store: &'a dyn Store, queue: &'a dyn cobranca::queue::JobQueue, events: &'a dyn cobranca::events::EventBus) -> WebhookApi<'a> {
+    WebhookApi { settlement: Settlement { store, queue, events }, secrets: std::slice::from_ref(&app.secret), pix_auth: None, acquirers: None, channel_callbacks: None }
+}
+
+/// Delivers queued jobs as SQS would: a job that asks to be retried is received again later (five receives,
+/// then the dead-letter queue, whose jobs are returned).
+async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::EventBus, jobs: Vec<NotificationJob>, from_minute: i64) -> Vec<NotificationJob> {
+    let provider = OutboxSender { store: app.store.clone() };
+    let delivery = Delivery { store, sender: &provider, events, public_base_url: "https://pay.test", merchant_providers: None };
+    let mut dead = Vec::new();
+    for job in jobs {
+        let mut done = false;
+        for receive in 0..5 {
+            match delivery.deliver(&job, later(from_minute + 4 * receive)).await {
+                Ok(_) => {
+                    done = true;
+                    break;
+                }
+                Err(DeliveryError::Retry(_)) | Err(DeliveryError::Store(_)) => continue,
+            }
+        }
+        if !done {
+            dead.push(job);
+        }
+    }
+    dead
+}
+
+/// What the world does after a failure: later ticks (past the claim leases) and the queue consumers, until
+/// nothing is left to do.
+async fn settle_down(app: &App, mut minute: i64) {
+    for _ in 0..4 {
+        minute += cobranca::tick::LEASE.num_minutes() + 1;
+        Tick::new(app.store.as_ref(), &app.queue, &app.events).run(later(minute), Utc::now()).await.unwrap();
+        let dead = consume(app, app.store.as_ref(), &app.events, app.queue.drain(), minute).await;
+        assert!(dead.is_empty(), "no fault left, yet jobs died: {dead:?}");
+    }
+}
+
+fn distinct_events(app: &App, kind: &str) -> BTreeSet<String> {
+    app.events.events.lock().unwrap().iter().filter(|e| e.kind == kind).map(|e| e.id.clone()).collect()
+}
+
+async fn outbox_of(app: &App, charge: &str, step: &str) -> (u64, u64) {
+    let entries: Vec<_> = app.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == charge && e.step == step).collect();
+    (entries.len() as u64, entries.iter().map(|e| u64::from(e.deliveries.saturating_sub(1))).sum())
+}
+
+async fn pix_charge(app: &App, ruler: Value) -> (String, Value) {
+    let (status, charge) = app
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer":{"name":"Maria Silva","document":"52998224725","email":"maria@example.com"},"amount":"150.00","due_date":due_in(10),
+                   "description":"Mensalidade","payment_methods":["pix"],"ruler": ruler}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{charge}");
+    (charge["id"].as_str().unwrap().to_string(), charge)
+}
+
+fn paid_body(id: &str, payment: &str) -> Value {
+    json!({"type":"payment.confirmed","data":{"charge_id": id,"amount":"150.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id": payment}})
+}
+
+/// A payment webhook, the process killed at each of its steps in turn, the provider redelivering.
+async fn payment_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
+    f.run = format!("crash at {crash_at:?}");
+    let app = App::new().await;
+    let (id, _) = pix_charge(&app, json!({"send_time":"09:00","steps":[{"step":"on_paid","channels":["email"]}]})).await;
+    let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
+    let ports = faulty(&app, &plan);
+    let request = signed(&app, "msg_chaos_pay", &paid_body(&id, "E-CHAOS-1"));
+    let api = webhook_api(&app, &ports.store, &ports.queue, &ports.events);
+    let first = run_until_crash(&plan, api.handle(&request, Utc::now())).await;
+    f.run = format!("{} after {:?}", f.run, plan.log());
+    if first.as_ref().is_none_or(|r| r.status != 200) {
+        // Not acknowledged: the provider delivers again (as providers do until a 2xx).
+        let api = webhook_api(&app, app.store.as_ref(), &app.queue, &app.events);
+        assert_eq!(api.handle(&request, Utc::now()).await.status, 200);
+    }
+    let dead = consume(&app, app.store.as_ref(), &app.events, app.queue.drain(), 1).await;
+    assert!(dead.is_empty());
+    settle_down(&app, 1).await;
+
+    let charge = cobranca::ids::ChargeId::parse(&id).unwrap();
+    let ledger = app.store.ledger_of(&app.merchant_id, &charge).await.unwrap();
+    f.count(1, ledger.len() as u64);
+    let status = app.store.get_charge(&app.merchant_id, &charge).await.unwrap().unwrap().status;
+    f.count(1, u64::from(status == cobranca::charge::ChargeStatus::Paid));
+    f.count(1, distinct_events(&app, "PaymentConfirmed").len() as u64);
+    let (receipts, resent) = outbox_of(&app, &id, "on_paid").await;
+    f.count(1, receipts);
+    f.resent += resent;
+    f.runs += 1;
+    plan.calls()
+}
+
+#[tokio::test]
+async fn a_payment_survives_a_crash_at_every_step() {
+    let mut f = Figures::new("crash at every step: payment webhook → paid, event, receipt");
+    let steps = payment_run(None, &mut Figures::new("dry run")).await;
+    for k in 0..steps {
+        payment_run(Some(k), &mut f).await;
+    }
+    report(f);
+}
+
+/// A reminder's delivery, the process killed at each of its steps in turn, SQS receiving the message again.
+async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
+    f.run = format!("crash at {crash_at:?}");
+    let app = App::new().await;
+    let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
+    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
+    let jobs = app.queue.drain();
+    assert_eq!(jobs.len(), 1);
+
+    let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
+    let ports = faulty(&app, &plan);
+    let provider = OutboxSender { store: app.store.clone() };
+    let delivery = Delivery { store: &ports.store, sender: &provider, events: &ports.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let first = run_until_crash(&plan, delivery.deliver(&jobs[0], Utc::now())).await;
+    f.run = format!("{} after {:?}", f.run, plan.log());
+    if !matches!(first, Some(Ok(Delivered::Sent { .. }))) {
+        // The message was not deleted: SQS hands it out again, after its backoff.
+        let dead = consume(&app, app.store.as_ref(), &app.events, jobs, 1).await;
+        assert!(dead.is_empty());
+    }
+    settle_down(&app, 30).await;
+
+    let (sent, resent) = outbox_of(&app, &id, "before_due").await;
+    f.count(1, sent);
+    f.resent += resent;
+    let told = app.events.events.lock().unwrap().iter().filter(|e| e.kind == "NotificationSent" && e.charge_id.as_str() == id).map(|e| e.id.clone()).collect::<BTreeSet<_>>().len();
+    f.count(1, told as u64);
+    let record = app.store.notifications_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
+    f.count(1, record.iter().filter(|r| r.status == cobranca::tracking::DeliveryStatus::Sent).count() as u64);
+    f.runs += 1;
+    plan.calls()
+}
+
+#[tokio::test]
+async fn a_reminder_survives_a_crash_at_every_step() {
+    let mut f = Figures::new("crash at every step: reminder → one message, event, record");
+    let steps = reminder_run(None, &mut Figures::new("dry run")).await;
+    for k in 0..steps {
+        reminder_run(Some(k), &mut f).await;
+    }
+    report(f);
+}
+
+/// Creating a charge with an Idempotency-Key, the process killed at each step, the client retrying the key.
+async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
+    f.run = format!("crash at {crash_at:?}");
+    let app = App::new().await;
+    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let body = json!({"customer_id": customer["id"], "amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix"],
+                      "ruler": {"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]}});
+    let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
+    let ports = faulty(&app, &plan);
+    let request = |at_minute: i64| {
+        let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), "order-42".to_string())]);
+        (ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes() }, later(at_minute))
+    };
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+    let (req, at) = request(0);
+    let first = run_until_crash(&plan, api.handle(&req, at)).await;
+    f.run = format!("{} after {:?}", f.run, plan.log());
+    let mut answer = first.filter(|r| r.status < 300);
+    // The client saw no answer: it retries with the same key, a little later each time.
+    for minute in [1, 2, 5, 10] {
+        if answer.is_some() {
+            break;
+        }
+        let (req, at) = request(minute);
+        let r = app.api().handle(&req, at).await;
+        if r.status < 300 {
+            answer = Some(r);
+        }
+    }
+    let answer = answer.expect("the client gets its charge");
+    let charge: Value = serde_json::from_str(&answer.body).unwrap();
+    settle_down(&app, 20).await;
+
+    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
+    f.count(1, charges.len() as u64);
+    f.count(1, u64::from(charges.first().is_some_and(|c| c.id.as_str() == charge["id"].as_str().unwrap_or_default())));
+    f.count(1, distinct_events(&app, "ChargeCreated").len() as u64);
+    let reminders = app.store.reminders_of(&app.merchant_id, &charges[0].id).await.unwrap();
+    f.count(1, reminders.iter().filter(|r| r.step.name() == "before_due").count() as u64);
+    f.runs += 1;
+    plan.calls()
+}
+
+#[tokio::test]
+async fn a_charge_creation_survives_a_crash_at_every_step() {
+    let mut f = Figures::new("crash at every step: POST /v1/charges with Idempotency-Key");
+    let steps = creation_run(None, &mut Figures::new("dry run")).await;
+    for k in 0..steps {
+        creation_run(Some(k), &mut f).await;
+    }
+    report(f);
+}
