@@ -74,6 +74,8 @@ impl Delivery<'_> {
             // Sent before: the first delivery may have died before telling the merchant. Telling again is safe
             // (same event id); the message is not sent again.
             ReminderState::Sent { at, ref provider_message_id } => {
+                let settings = channel_policy::settings_of(self.store, &job.merchant_id).await?;
+                self.book_sent(job, &reminder, channel, &settings, provider_message_id, None, at).await?;
                 let data = serde_json::json!({"provider_message_id": provider_message_id});
                 self.tell(job, &reminder, channel, "NotificationSent", "sent", data, at).await?;
                 return not_sent("already sent");
@@ -245,20 +247,16 @@ impl Delivery<'_> {
             (Some(reference), None) => Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str()))),
             (None, _) => self.sender.send(&message).await,
         };
+        let outcome = match &result {
+            Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
+            Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone() },
+            // Hand it back to the queue's retry: queued again, same attempt.
+            Err(SendError::Transient(_)) => ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt },
+        };
+        // First what keeps the message from going twice; the bookkeeping after it can be redone.
+        self.store.transition_reminder(&claimed, &["sending"], outcome.clone(), wall_clock).await?;
         match &result {
-            Ok(receipt) => {
-                let unit = price.unit_key(channel, &charge.id, calendar::local_date(now));
-                let cost = self.store.add_spend(&job.merchant_id, &month, channel, price.amount, unit.as_deref()).await?;
-                // Status callbacks name only the provider's message id: this leads them back to the record.
-                self.store.link_provider_reference(&tracking::callback_reference(channel), &receipt.provider_message_id, &job.merchant_id, &job.charge_id).await?;
-                record_outcome(self.store, &claimed, channel, now, |r| {
-                    r.advance(DeliveryStatus::Sent, now, None);
-                    r.provider_message_id = Some(receipt.provider_message_id.clone());
-                    r.segments = receipt.segments;
-                    r.cost += cost;
-                })
-                .await?;
-            }
+            Ok(receipt) => self.book_sent(job, &claimed, channel, &settings, &receipt.provider_message_id, receipt.segments, now).await?,
             Err(SendError::Permanent(reason)) => {
                 record_outcome(self.store, &claimed, channel, now, |r| {
                     r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
@@ -269,13 +267,6 @@ impl Delivery<'_> {
                 record_outcome(self.store, &claimed, channel, now, |r| r.last_error = Some(reason.clone())).await?;
             }
         }
-        let outcome = match &result {
-            Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
-            Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone() },
-            // Hand it back to the queue's retry: queued again, same attempt.
-            Err(SendError::Transient(_)) => ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt },
-        };
-        self.store.transition_reminder(&claimed, &["sending"], outcome.clone(), wall_clock).await?;
         for (companion, _) in &companions {
             let state = match &outcome {
                 // A companion whose message failed goes back to the tick, which finds it again at once.
@@ -324,6 +315,27 @@ impl Delivery<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// What a sent message leaves behind: its cost (once per message, the unit's price once per unit), the
+    /// link from the provider's id back to it (for status callbacks) and its record. Safe to redo.
+    #[allow(clippy::too_many_arguments)]
+    async fn book_sent(&self, job: &NotificationJob, reminder: &Reminder, channel: Channel, settings: &NotificationSettings, provider_message_id: &str, segments: Option<u32>, at: DateTime<Utc>) -> Result<(), DeliveryError> {
+        let day = calendar::local_date(at);
+        let price = settings.price(channel);
+        let message = format!("{}/{}", job.charge_id, reminder.id());
+        let cost = self.store.add_spend(&job.merchant_id, &channel_policy::spend_month(day), channel, price.amount, &message, price.unit_key(channel, &job.charge_id, day).as_deref()).await?;
+        self.store.link_provider_reference(&tracking::callback_reference(channel), provider_message_id, &job.merchant_id, &job.charge_id).await?;
+        record_outcome(self.store, reminder, channel, at, |r| {
+            r.advance(DeliveryStatus::Sent, at, None);
+            r.provider_message_id = Some(provider_message_id.to_string());
+            if segments.is_some() {
+                r.segments = segments;
+            }
+            r.cost += cost;
+        })
+        .await?;
+        Ok(())
     }
 
     /// Tells the merchant what became of a message (`NotificationSent` / `NotificationFailed`). If the event

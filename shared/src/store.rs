@@ -235,9 +235,10 @@ pub trait Store: Send + Sync {
     async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()>;
     /// Why the address is suppressed, if it is.
     async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>>;
-    /// Counts one message in the month's spend. With a `unit` (`ChannelPrice::unit_key`), the price is paid only
-    /// by the unit's first message; the amount actually added is returned.
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, unit: Option<&str>) -> StoreResult<Decimal>;
+    /// Counts message `message` in the month's spend, once however often it is counted (a redelivered send).
+    /// With a `unit` (`ChannelPrice::unit_key`), the price is paid only by the unit's first message; the
+    /// amount actually added is returned.
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, message: &str, unit: Option<&str>) -> StoreResult<Decimal>;
     /// A month's spend per channel.
     async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<Channel, ChannelSpend>>;
 

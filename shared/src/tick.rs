@@ -40,6 +40,8 @@ pub struct TickReport {
     pub claims_lost: u32,
     /// True when the budget ran out: a continuation runs the same tick again for the rest.
     pub more: bool,
+    /// Buckets not read and reminders not acted on because of an error; all are tried again by the next tick.
+    pub failures: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +84,16 @@ impl Tick<'_> {
             // The shards of a day are read concurrently: a tick costs one round trip per page, not eight.
             let reads = (0..DUE_SHARDS).map(|shard| self.read_bucket(DueBucket { day, shard }, now));
             for result in futures::future::join_all(reads).await {
-                let (queries, items) = result?;
+                // One shard failing does not hold the others back; it is read again by the next tick, because
+                // the watermark stays where it was.
+                let (queries, items) = match result {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::warn!(%day, error = %e, "due bucket not read; the next tick reads it again");
+                        report.failures += 1;
+                        continue;
+                    }
+                };
                 report.queries += queries;
                 report.items_read += items.len() as u32;
                 for reminder in items {
@@ -91,8 +102,14 @@ impl Tick<'_> {
                         break 'days;
                     }
                     acted += 1;
-                    if let Some(job) = self.act(&reminder, now, &mut charges, &mut report).await? {
-                        jobs.push(job);
+                    match self.act(&reminder, now, &mut charges, &mut report).await {
+                        Ok(Some(job)) => jobs.push(job),
+                        Ok(None) => {}
+                        // Left as it was (or claimed, and back when its lease ends): the next tick finds it.
+                        Err(e) => {
+                            tracing::warn!(charge_id = %reminder.charge_id, reminder = %reminder.id(), error = %e, "reminder not acted on; the next tick tries again");
+                            report.failures += 1;
+                        }
                     }
                 }
             }
@@ -105,6 +122,8 @@ impl Tick<'_> {
         if report.more {
             // What is left is still in the index (claimed reminders are not): the continuation reads it.
             self.events.continue_tick(now).await?;
+        } else if report.failures > 0 {
+            // Something was not read or not acted on: the next tick starts from the same place.
         } else {
             self.store.advance_tick_watermark(now.min(wall_clock)).await?;
         }

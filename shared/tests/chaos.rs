@@ -317,3 +317,208 @@ async fn a_charge_creation_survives_a_crash_at_every_step() {
     }
     report(f);
 }
+
+/// Whole lives of charges with a share of every AWS call failing (before or after taking effect): clients
+/// retry with their keys, providers redeliver, SQS receives again, ticks run on.
+async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures) {
+    let app = App::new().await;
+    let plan = FaultPlan::random(permille, seed);
+    let ports = faulty(&app, &plan);
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+    let mut ids = Vec::new();
+    let mut first_reminder: Option<DateTime<Utc>> = None;
+    for n in 0..charges {
+        let body = json!({"customer":{"name":"Maria Silva","document":"52998224725","email":format!("maria{n}@example.com")},"amount":"150.00","due_date":due_in(10),
+                          "description":"Mensalidade","payment_methods":["pix"],
+                          "ruler": {"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]},{"step":"on_paid","channels":["email"]}]}});
+        let mut created = None;
+        for attempt in 0..20 {
+            let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), format!("order-{n}"))]);
+            let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes() };
+            // A retry comes after the first request's lease, as a client's backoff would.
+            let r = api.handle(&req, Utc::now() + Duration::seconds(61 * attempt)).await;
+            if r.status < 300 {
+                created = Some(serde_json::from_str::<Value>(&r.body).unwrap());
+                break;
+            }
+        }
+        let charge = created.expect("a client that retries gets its charge");
+        let at: DateTime<Utc> = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        first_reminder = Some(first_reminder.map_or(at, |f| f.min(at)));
+        ids.push(charge["id"].as_str().unwrap().to_string());
+    }
+    // The reminders' day: ticks every few minutes through the faults, the queue consumed with redeliveries.
+    let tick = Tick::new(&ports.store, &ports.queue, &ports.events);
+    let start = first_reminder.unwrap();
+    for minute in (0..120).step_by(5) {
+        let _ = tick.run(start + Duration::minutes(minute), Utc::now()).await;
+        let dead = consume(&app, &ports.store, &ports.events, app.queue.drain(), minute).await;
+        for job in dead {
+            app.queue.jobs.lock().unwrap().push_back(job); // back from the dead-letter queue
+        }
+    }
+    // Payments, each webhook delivered until acknowledged.
+    let webhooks = webhook_api(&app, &ports.store, &ports.queue, &ports.events);
+    for (n, id) in ids.iter().enumerate() {
+        let request = signed(&app, &format!("msg_pay_{n}"), &paid_body(id, &format!("E-FAULT-{n}")));
+        let mut acknowledged = false;
+        for _ in 0..20 {
+            if webhooks.handle(&request, Utc::now()).await.status == 200 {
+                acknowledged = true;
+                break;
+            }
+        }
+        assert!(acknowledged, "the provider keeps delivering until it gets a 2xx");
+        let dead = consume(&app, &ports.store, &ports.events, app.queue.drain(), 130).await;
+        for job in dead {
+            app.queue.jobs.lock().unwrap().push_back(job);
+        }
+    }
+    f.faults += plan.injected();
+    // The faults pass; what was left is finished by the next ticks and receives.
+    settle_down(&app, 150).await;
+
+    for n in 0..charges {
+        // One charge per order, however many times the client had to retry.
+        let customer = cobranca::ids::CustomerId::derived(&format!("{}/order-{n}/customer", app.merchant_id));
+        f.count(1, app.store.charges_of_customer(&app.merchant_id, &customer).await.unwrap().len() as u64);
+    }
+    f.count(charges as u64, distinct_events(&app, "ChargeCreated").len() as u64);
+    for id in &ids {
+        let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+        f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
+        let (sent, resent) = outbox_of(&app, id, "before_due").await;
+        if sent == 0 && std::env::var("CHAOS_DEBUG").is_ok() {
+            eprintln!("{id}: {:?}", app.store.reminders_of(&app.merchant_id, &charge).await.unwrap().iter().map(|r| (r.id(), r.state.clone())).collect::<Vec<_>>());
+        }
+        f.count(1, sent);
+        f.resent += resent;
+        let (receipts, resent) = outbox_of(&app, id, "on_paid").await;
+        f.count(1, receipts);
+        f.resent += resent;
+    }
+    f.count(charges as u64, distinct_events(&app, "PaymentConfirmed").len() as u64);
+    f.runs += 1;
+}
+
+#[tokio::test]
+async fn ten_percent_of_aws_calls_failing_loses_and_duplicates_nothing() {
+    let mut f = Figures::new("10 % of DynamoDB/SQS/EventBridge calls fail (before/after)");
+    for seed in 0..rounds() {
+        faulty_lives(std::env::var("CHAOS_PERMILLE").ok().and_then(|p| p.parse().ok()).unwrap_or(100), seed, 5, &mut f).await;
+    }
+    report(f);
+}
+
+#[tokio::test]
+async fn redelivered_webhooks_and_messages_take_effect_once() {
+    let mut f = Figures::new("duplicates: each webhook 5× shuffled, each SQS message 2×");
+    for seed in 0..rounds() {
+        let app = App::new().await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_paid","channels":["email"]}]})).await.0);
+        }
+        let mut deliveries: Vec<ApiRequest> = ids.iter().enumerate().flat_map(|(n, id)| {
+            let r = signed(&app, &format!("msg_dup_{n}"), &paid_body(id, &format!("E-DUP-{n}")));
+            std::iter::repeat_n(r, 5)
+        }).collect();
+        use rand::seq::SliceRandom;
+        deliveries.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed));
+        let api = webhook_api(&app, app.store.as_ref(), &app.queue, &app.events);
+        for r in &deliveries {
+            assert_eq!(api.handle(r, Utc::now()).await.status, 200);
+        }
+        // Every queued message is received twice, the copies interleaved.
+        let jobs = app.queue.drain();
+        let twice: Vec<NotificationJob> = jobs.iter().chain(jobs.iter()).cloned().collect();
+        let dead = consume(&app, app.store.as_ref(), &app.events, twice, 1).await;
+        assert!(dead.is_empty());
+        for id in &ids {
+            let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+            f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
+            let (receipts, resent) = outbox_of(&app, id, "on_paid").await;
+            f.count(1, receipts);
+            f.resent += resent;
+        }
+        f.count(ids.len() as u64, distinct_events(&app, "PaymentConfirmed").len() as u64);
+        f.runs += 1;
+    }
+    report(f);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything() {
+    let mut f = Figures::new("races: 4 ticks at one instant; payment vs reminder send");
+    for _ in 0..rounds() {
+        let app = Arc::new(App::new().await);
+        let mut charges = Vec::new();
+        for _ in 0..4 {
+            charges.push(pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]},{"step":"on_paid","channels":["email"]}]})).await);
+        }
+        let at: DateTime<Utc> = charges[0].1["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        let ticks = (0..4).map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap().reminders_queued })
+        });
+        let queued: u32 = futures::future::join_all(ticks).await.into_iter().map(Result::unwrap).sum();
+        f.count(charges.len() as u64, u64::from(queued));
+        // Each reminder's send races that charge's payment.
+        let jobs = app.queue.drain();
+        let mut racers = Vec::new();
+        for (n, job) in jobs.into_iter().enumerate() {
+            let (a, b) = (app.clone(), app.clone());
+            let id = job.charge_id.to_string();
+            racers.push(tokio::spawn(async move {
+                let provider = OutboxSender { store: a.store.clone() };
+                let delivery = Delivery { store: a.store.as_ref(), sender: &provider, events: &a.events, public_base_url: "https://pay.test", merchant_providers: None };
+                let _ = delivery.deliver(&job, Utc::now()).await;
+            }));
+            racers.push(tokio::spawn(async move {
+                let api = webhook_api(&b, b.store.as_ref(), &b.queue, &b.events);
+                assert_eq!(api.handle(&signed(&b, &format!("msg_race_{n}"), &paid_body(&id, &format!("E-RACE-{n}"))), Utc::now()).await.status, 200);
+            }));
+        }
+        futures::future::join_all(racers).await;
+        settle_down(&app, 5).await;
+        for (id, _) in &charges {
+            let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+            f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
+            // The reminder went out (the send won) or was stopped by the payment: never twice.
+            let (sent, resent) = outbox_of(&app, id, "before_due").await;
+            f.count(sent.min(1), sent);
+            f.resent += resent;
+            let (receipts, _) = outbox_of(&app, id, "on_paid").await;
+            f.count(1, receipts);
+        }
+        f.runs += 1;
+    }
+    report(f);
+}
+
+#[tokio::test]
+async fn a_poison_message_lands_in_the_dead_letter_queue_and_a_redrive_finishes_it() {
+    let mut f = Figures::new("DLQ: a message failing every receive, then redriven");
+    for _ in 0..rounds() {
+        let app = App::new().await;
+        let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
+        let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
+        // Every store call fails while the message is received: five receives, then the dead-letter queue.
+        let down = FaultPlan::random(1000, 7);
+        let ports = faulty(&app, &down);
+        let dead = consume(&app, &ports.store, &ports.events, app.queue.drain(), 1).await;
+        f.count(1, dead.len() as u64);
+        f.faults += down.injected();
+        assert_eq!(outbox_of(&app, &id, "before_due").await.0, 0, "nothing went out while failing");
+        // The store is back; the operator redrives the dead-letter queue.
+        let left = consume(&app, app.store.as_ref(), &app.events, dead, 10).await;
+        assert!(left.is_empty());
+        settle_down(&app, 20).await;
+        let (sent, resent) = outbox_of(&app, &id, "before_due").await;
+        f.count(1, sent);
+        f.resent += resent;
+        f.runs += 1;
+    }
+    report(f);
+}

@@ -446,13 +446,18 @@ async fn notifications_conform(store: &dyn Store, f: &Fixture) {
     let month = format!("2026-12-{}", f.charge.id);
     let price = Decimal::new(99, 2);
     let unit = format!("email_sms#{}", f.charge.id);
-    let added = futures::future::join_all((0..4).map(|_| store.add_spend(&f.merchant.id, &month, Channel::Email, price, Some(&unit)))).await;
+    let message = |n: usize| format!("{}/m{n}", f.charge.id);
+    let emails: Vec<String> = (0..4).map(message).collect();
+    let added = futures::future::join_all(emails.iter().map(|m| store.add_spend(&f.merchant.id, &month, Channel::Email, price, m, Some(&unit)))).await;
     let total: Decimal = added.into_iter().map(Result::unwrap).sum();
     assert_eq!(total, price);
-    store.add_spend(&f.merchant.id, &month, Channel::Sms, price, Some(&unit)).await.unwrap();
-    for _ in 0..3 {
-        assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), None).await.unwrap(), Decimal::new(55, 2));
+    store.add_spend(&f.merchant.id, &month, Channel::Sms, price, &message(4), Some(&unit)).await.unwrap();
+    for n in 5..8 {
+        assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), &message(n), None).await.unwrap(), Decimal::new(55, 2));
     }
+    // The same message counted again (a redelivered send) changes nothing.
+    assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), &message(7), None).await.unwrap(), Decimal::ZERO);
+    assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Email, price, &message(0), Some(&unit)).await.unwrap(), Decimal::ZERO);
     let spend = store.spend_of(&f.merchant.id, &month).await.unwrap();
     assert_eq!((spend[&Channel::Email].messages, spend[&Channel::Email].amount), (4, price));
     assert_eq!((spend[&Channel::Sms].messages, spend[&Channel::Sms].amount), (1, Decimal::ZERO));

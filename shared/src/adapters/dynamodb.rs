@@ -924,7 +924,7 @@ impl Store for DynamoStore {
         Ok(item.map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, message: &str, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
         let update = |amount: rust_decimal::Decimal| {
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
@@ -936,34 +936,42 @@ impl Store for DynamoStore {
                 .build()
                 .expect("update has its key and expression")
         };
-        // The unit's marker and the amount are written together, so a unit is paid exactly once.
-        let added = match unit {
-            None => price,
-            Some(unit) => {
-                let mut marker = Item::new();
-                marker.insert("PK".into(), s(format!("MER#{merchant}#SPENDUNIT")));
-                marker.insert("SK".into(), s(unit));
-                let r = self
-                    .client
-                    .transact_write_items()
-                    .transact_items(self.put_in_table(marker, Some("attribute_not_exists(PK)"), None))
-                    .transact_items(TransactWriteItem::builder().update(update(price)).build())
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => return Ok(price),
-                    Err(e) if cancelled_conditions(&e).is_some_and(|c| c.first() == Some(&true)) => rust_decimal::Decimal::ZERO,
-                    Err(e) => return Err(unavailable(e)),
-                }
-            }
+        let marker = |key: String| {
+            let mut item = Item::new();
+            item.insert("PK".into(), s(format!("MER#{merchant}#SPENDUNIT")));
+            item.insert("SK".into(), s(key));
+            item
         };
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update(added)).build())
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(added)
+        // The message's marker, the unit's marker and the amount are written together: a message is counted
+        // once, a unit is paid once.
+        let new = Some("attribute_not_exists(PK)");
+        let mut tx = self.client.transact_write_items().transact_items(self.put_in_table(marker(format!("message#{message}")), new, None));
+        if let Some(unit) = unit {
+            tx = tx.transact_items(self.put_in_table(marker(unit.to_string()), new, None));
+        }
+        match tx.transact_items(TransactWriteItem::builder().update(update(price)).build()).send().await {
+            Ok(_) => Ok(price),
+            Err(e) => match cancelled_conditions(&e) {
+                // Counted before.
+                Some(c) if c.first() == Some(&true) => Ok(rust_decimal::Decimal::ZERO),
+                // A new message in a unit already paid: counted, at no cost.
+                Some(c) if c.get(1) == Some(&true) => {
+                    let r = self
+                        .client
+                        .transact_write_items()
+                        .transact_items(self.put_in_table(marker(format!("message#{message}")), new, None))
+                        .transact_items(TransactWriteItem::builder().update(update(rust_decimal::Decimal::ZERO)).build())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(_) => Ok(rust_decimal::Decimal::ZERO),
+                        Err(e) if cancelled_conditions(&e).is_some_and(|c| c.first() == Some(&true)) => Ok(rust_decimal::Decimal::ZERO),
+                        Err(e) => Err(unavailable(e)),
+                    }
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
     }
 
     async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<std::collections::BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {

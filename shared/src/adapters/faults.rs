@@ -152,738 +152,265 @@ pub struct FaultyStore {
     pub plan: Arc<FaultPlan>,
 }
 
+impl FaultyStore {
+    /// One store call under the plan (the call's future does nothing until awaited here).
+    async fn call<T>(&self, operation: &str, work: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let fault = self.plan.enter(operation).await;
+        if fault == Fault::Before {
+            return Err(StoreError::Unavailable(format!("injected fault in {operation}")));
+        }
+        let result = work.await;
+        if fault == Fault::After && result.is_ok() {
+            return Err(StoreError::Unavailable(format!("injected timeout after {operation}")));
+        }
+        result
+    }
+}
+
 #[async_trait]
 impl Store for FaultyStore {
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
-        let fault = self.plan.enter("put_merchant").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_merchant")));
-        }
-        let result = self.inner.put_merchant(merchant, key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_merchant")));
-        }
-        result
+        self.call("put_merchant", self.inner.put_merchant(merchant, key)).await
     }
 
     async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
-        let fault = self.plan.enter("get_merchant").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_merchant")));
-        }
-        let result = self.inner.get_merchant(id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_merchant")));
-        }
-        result
+        self.call("get_merchant", self.inner.get_merchant(id)).await
     }
 
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
-        let fault = self.plan.enter("merchant_by_key").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in merchant_by_key")));
-        }
-        let result = self.inner.merchant_by_key(key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after merchant_by_key")));
-        }
-        result
+        self.call("merchant_by_key", self.inner.merchant_by_key(key)).await
     }
 
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
-        let fault = self.plan.enter("put_wallet").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_wallet")));
-        }
-        let result = self.inner.put_wallet(wallet).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_wallet")));
-        }
-        result
+        self.call("put_wallet", self.inner.put_wallet(wallet)).await
     }
 
     async fn get_wallet(&self, merchant: &MerchantId, id: &WalletId) -> StoreResult<Option<Wallet>> {
-        let fault = self.plan.enter("get_wallet").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_wallet")));
-        }
-        let result = self.inner.get_wallet(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_wallet")));
-        }
-        result
+        self.call("get_wallet", self.inner.get_wallet(merchant, id)).await
     }
 
     async fn wallets_of(&self, merchant: &MerchantId) -> StoreResult<Vec<Wallet>> {
-        let fault = self.plan.enter("wallets_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in wallets_of")));
-        }
-        let result = self.inner.wallets_of(merchant).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after wallets_of")));
-        }
-        result
+        self.call("wallets_of", self.inner.wallets_of(merchant)).await
     }
 
     async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
-        let fault = self.plan.enter("link_provider_reference").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in link_provider_reference")));
-        }
-        let result = self.inner.link_provider_reference(provider, reference, merchant, charge).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after link_provider_reference")));
-        }
-        result
+        self.call("link_provider_reference", self.inner.link_provider_reference(provider, reference, merchant, charge)).await
     }
 
     async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
-        let fault = self.plan.enter("charge_of_provider_reference").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in charge_of_provider_reference")));
-        }
-        let result = self.inner.charge_of_provider_reference(provider, reference).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after charge_of_provider_reference")));
-        }
-        result
+        self.call("charge_of_provider_reference", self.inner.charge_of_provider_reference(provider, reference)).await
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
-        let fault = self.plan.enter("next_sequence").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in next_sequence")));
-        }
-        let result = self.inner.next_sequence(name).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after next_sequence")));
-        }
-        result
+        self.call("next_sequence", self.inner.next_sequence(name)).await
     }
 
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {
-        let fault = self.plan.enter("get_ruler").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_ruler")));
-        }
-        let result = self.inner.get_ruler(scope).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_ruler")));
-        }
-        result
+        self.call("get_ruler", self.inner.get_ruler(scope)).await
     }
 
     async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()> {
-        let fault = self.plan.enter("put_ruler").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_ruler")));
-        }
-        let result = self.inner.put_ruler(scope, ruler).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_ruler")));
-        }
-        result
+        self.call("put_ruler", self.inner.put_ruler(scope, ruler)).await
     }
 
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
-        let fault = self.plan.enter("put_customer").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_customer")));
-        }
-        let result = self.inner.put_customer(customer).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_customer")));
-        }
-        result
+        self.call("put_customer", self.inner.put_customer(customer)).await
     }
 
     async fn get_customer(&self, merchant: &MerchantId, id: &CustomerId) -> StoreResult<Option<Customer>> {
-        let fault = self.plan.enter("get_customer").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_customer")));
-        }
-        let result = self.inner.get_customer(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_customer")));
-        }
-        result
+        self.call("get_customer", self.inner.get_customer(merchant, id)).await
     }
 
     async fn create_charge(&self, charge: &Charge, reminders: &[Reminder]) -> StoreResult<()> {
-        let fault = self.plan.enter("create_charge").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in create_charge")));
-        }
-        let result = self.inner.create_charge(charge, reminders).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after create_charge")));
-        }
-        result
+        self.call("create_charge", self.inner.create_charge(charge, reminders)).await
     }
 
     async fn get_charge(&self, merchant: &MerchantId, id: &ChargeId) -> StoreResult<Option<Charge>> {
-        let fault = self.plan.enter("get_charge").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_charge")));
-        }
-        let result = self.inner.get_charge(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_charge")));
-        }
-        result
+        self.call("get_charge", self.inner.get_charge(merchant, id)).await
     }
 
     async fn charge_owner(&self, id: &ChargeId) -> StoreResult<Option<MerchantId>> {
-        let fault = self.plan.enter("charge_owner").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in charge_owner")));
-        }
-        let result = self.inner.charge_owner(id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after charge_owner")));
-        }
-        result
+        self.call("charge_owner", self.inner.charge_owner(id)).await
     }
 
     async fn charge_by_payment_token(&self, token: &str) -> StoreResult<Option<Charge>> {
-        let fault = self.plan.enter("charge_by_payment_token").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in charge_by_payment_token")));
-        }
-        let result = self.inner.charge_by_payment_token(token).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after charge_by_payment_token")));
-        }
-        result
+        self.call("charge_by_payment_token", self.inner.charge_by_payment_token(token)).await
     }
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
-        let fault = self.plan.enter("update_charge").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in update_charge")));
-        }
-        let result = self.inner.update_charge(charge, expected_version).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after update_charge")));
-        }
-        result
+        self.call("update_charge", self.inner.update_charge(charge, expected_version)).await
     }
 
     async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
-        let fault = self.plan.enter("open_charges").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in open_charges")));
-        }
-        let result = self.inner.open_charges(merchant, limit, cursor).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after open_charges")));
-        }
-        result
+        self.call("open_charges", self.inner.open_charges(merchant, limit, cursor)).await
     }
 
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
-        let fault = self.plan.enter("charges_of_customer").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in charges_of_customer")));
-        }
-        let result = self.inner.charges_of_customer(merchant, customer).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after charges_of_customer")));
-        }
-        result
+        self.call("charges_of_customer", self.inner.charges_of_customer(merchant, customer)).await
     }
 
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
-        let fault = self.plan.enter("reminders_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in reminders_of")));
-        }
-        let result = self.inner.reminders_of(merchant, charge).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after reminders_of")));
-        }
-        result
+        self.call("reminders_of", self.inner.reminders_of(merchant, charge)).await
     }
 
     async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>> {
-        let fault = self.plan.enter("get_reminder").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_reminder")));
-        }
-        let result = self.inner.get_reminder(merchant, charge, reminder_id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_reminder")));
-        }
-        result
+        self.call("get_reminder", self.inner.get_reminder(merchant, charge, reminder_id)).await
     }
 
     async fn add_reminder(&self, reminder: &Reminder) -> StoreResult<bool> {
-        let fault = self.plan.enter("add_reminder").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in add_reminder")));
-        }
-        let result = self.inner.add_reminder(reminder).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after add_reminder")));
-        }
-        result
+        self.call("add_reminder", self.inner.add_reminder(reminder)).await
     }
 
     async fn due_reminders(&self, bucket: &DueBucket, until: DateTime<Utc>, limit: usize, cursor: Option<String>) -> StoreResult<Page<Reminder>> {
-        let fault = self.plan.enter("due_reminders").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in due_reminders")));
-        }
-        let result = self.inner.due_reminders(bucket, until, limit, cursor).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after due_reminders")));
-        }
-        result
+        self.call("due_reminders", self.inner.due_reminders(bucket, until, limit, cursor)).await
     }
 
     async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool> {
-        let fault = self.plan.enter("transition_reminder").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in transition_reminder")));
-        }
-        let result = self.inner.transition_reminder(reminder, from, to, now).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after transition_reminder")));
-        }
-        result
+        self.call("transition_reminder", self.inner.transition_reminder(reminder, from, to, now)).await
     }
 
     async fn tick_watermark(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let fault = self.plan.enter("tick_watermark").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in tick_watermark")));
-        }
-        let result = self.inner.tick_watermark().await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after tick_watermark")));
-        }
-        result
+        self.call("tick_watermark", self.inner.tick_watermark()).await
     }
 
     async fn advance_tick_watermark(&self, to: DateTime<Utc>) -> StoreResult<()> {
-        let fault = self.plan.enter("advance_tick_watermark").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in advance_tick_watermark")));
-        }
-        let result = self.inner.advance_tick_watermark(to).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after advance_tick_watermark")));
-        }
-        result
+        self.call("advance_tick_watermark", self.inner.advance_tick_watermark(to)).await
     }
 
     async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
-        let fault = self.plan.enter("reserve_contact").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in reserve_contact")));
-        }
-        let result = self.inner.reserve_contact(merchant, customer, counter, cap, message).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after reserve_contact")));
-        }
-        result
+        self.call("reserve_contact", self.inner.reserve_contact(merchant, customer, counter, cap, message)).await
     }
 
     async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
-        let fault = self.plan.enter("append_to_ledger").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in append_to_ledger")));
-        }
-        let result = self.inner.append_to_ledger(payment, settled).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after append_to_ledger")));
-        }
-        result
+        self.call("append_to_ledger", self.inner.append_to_ledger(payment, settled)).await
     }
 
     async fn ledger_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<LedgerEntry>> {
-        let fault = self.plan.enter("ledger_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in ledger_of")));
-        }
-        let result = self.inner.ledger_of(merchant, charge).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after ledger_of")));
-        }
-        result
+        self.call("ledger_of", self.inner.ledger_of(merchant, charge)).await
     }
 
     async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
-        let fault = self.plan.enter("add_pending_reversal").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in add_pending_reversal")));
-        }
-        let result = self.inner.add_pending_reversal(notice).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after add_pending_reversal")));
-        }
-        result
+        self.call("add_pending_reversal", self.inner.add_pending_reversal(notice)).await
     }
 
     async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
-        let fault = self.plan.enter("pending_reversals").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in pending_reversals")));
-        }
-        let result = self.inner.pending_reversals(provider, payment).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after pending_reversals")));
-        }
-        result
+        self.call("pending_reversals", self.inner.pending_reversals(provider, payment)).await
     }
 
     async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>> {
-        let fault = self.plan.enter("ledger_between").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in ledger_between")));
-        }
-        let result = self.inner.ledger_between(merchant, from, to).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after ledger_between")));
-        }
-        result
+        self.call("ledger_between", self.inner.ledger_between(merchant, from, to)).await
     }
 
     async fn unmatched_of(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<UnmatchedPayment>> {
-        let fault = self.plan.enter("unmatched_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in unmatched_of")));
-        }
-        let result = self.inner.unmatched_of(merchant, from, to).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after unmatched_of")));
-        }
-        result
+        self.call("unmatched_of", self.inner.unmatched_of(merchant, from, to)).await
     }
 
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
-        let fault = self.plan.enter("put_unmatched").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_unmatched")));
-        }
-        let result = self.inner.put_unmatched(unmatched).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_unmatched")));
-        }
-        result
+        self.call("put_unmatched", self.inner.put_unmatched(unmatched)).await
     }
 
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {
-        let fault = self.plan.enter("unmatched").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in unmatched")));
-        }
-        let result = self.inner.unmatched(provider).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after unmatched")));
-        }
-        result
+        self.call("unmatched", self.inner.unmatched(provider)).await
     }
 
     async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
-        let fault = self.plan.enter("add_webhook_endpoint").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in add_webhook_endpoint")));
-        }
-        let result = self.inner.add_webhook_endpoint(endpoint).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after add_webhook_endpoint")));
-        }
-        result
+        self.call("add_webhook_endpoint", self.inner.add_webhook_endpoint(endpoint)).await
     }
 
     async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> StoreResult<()> {
-        let fault = self.plan.enter("update_webhook_endpoint").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in update_webhook_endpoint")));
-        }
-        let result = self.inner.update_webhook_endpoint(endpoint, expected_version).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after update_webhook_endpoint")));
-        }
-        result
+        self.call("update_webhook_endpoint", self.inner.update_webhook_endpoint(endpoint, expected_version)).await
     }
 
     async fn get_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {
-        let fault = self.plan.enter("get_webhook_endpoint").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_webhook_endpoint")));
-        }
-        let result = self.inner.get_webhook_endpoint(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_webhook_endpoint")));
-        }
-        result
+        self.call("get_webhook_endpoint", self.inner.get_webhook_endpoint(merchant, id)).await
     }
 
     async fn webhook_endpoints_of(&self, merchant: &MerchantId) -> StoreResult<Vec<WebhookEndpoint>> {
-        let fault = self.plan.enter("webhook_endpoints_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in webhook_endpoints_of")));
-        }
-        let result = self.inner.webhook_endpoints_of(merchant).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after webhook_endpoints_of")));
-        }
-        result
+        self.call("webhook_endpoints_of", self.inner.webhook_endpoints_of(merchant)).await
     }
 
     async fn delete_webhook_endpoint(&self, merchant: &MerchantId, id: &WebhookEndpointId) -> StoreResult<bool> {
-        let fault = self.plan.enter("delete_webhook_endpoint").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in delete_webhook_endpoint")));
-        }
-        let result = self.inner.delete_webhook_endpoint(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after delete_webhook_endpoint")));
-        }
-        result
+        self.call("delete_webhook_endpoint", self.inner.delete_webhook_endpoint(merchant, id)).await
     }
 
     async fn add_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<bool> {
-        let fault = self.plan.enter("add_webhook_delivery").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in add_webhook_delivery")));
-        }
-        let result = self.inner.add_webhook_delivery(delivery).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after add_webhook_delivery")));
-        }
-        result
+        self.call("add_webhook_delivery", self.inner.add_webhook_delivery(delivery)).await
     }
 
     async fn update_webhook_delivery(&self, delivery: &WebhookDelivery, expected_version: u64) -> StoreResult<()> {
-        let fault = self.plan.enter("update_webhook_delivery").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in update_webhook_delivery")));
-        }
-        let result = self.inner.update_webhook_delivery(delivery, expected_version).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after update_webhook_delivery")));
-        }
-        result
+        self.call("update_webhook_delivery", self.inner.update_webhook_delivery(delivery, expected_version)).await
     }
 
     async fn get_webhook_delivery(&self, merchant: &MerchantId, id: &WebhookMessageId) -> StoreResult<Option<WebhookDelivery>> {
-        let fault = self.plan.enter("get_webhook_delivery").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_webhook_delivery")));
-        }
-        let result = self.inner.get_webhook_delivery(merchant, id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_webhook_delivery")));
-        }
-        result
+        self.call("get_webhook_delivery", self.inner.get_webhook_delivery(merchant, id)).await
     }
 
     async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
-        let fault = self.plan.enter("webhook_deliveries_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in webhook_deliveries_of")));
-        }
-        let result = self.inner.webhook_deliveries_of(merchant, endpoint, limit, cursor).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after webhook_deliveries_of")));
-        }
-        result
+        self.call("webhook_deliveries_of", self.inner.webhook_deliveries_of(merchant, endpoint, limit, cursor)).await
     }
 
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
-        let fault = self.plan.enter("idempotency_begin").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in idempotency_begin")));
-        }
-        let result = self.inner.idempotency_begin(merchant, key, request_hash, now).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after idempotency_begin")));
-        }
-        result
+        self.call("idempotency_begin", self.inner.idempotency_begin(merchant, key, request_hash, now)).await
     }
 
     async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
-        let fault = self.plan.enter("idempotency_complete").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in idempotency_complete")));
-        }
-        let result = self.inner.idempotency_complete(merchant, key, request_hash, response, now).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after idempotency_complete")));
-        }
-        result
+        self.call("idempotency_complete", self.inner.idempotency_complete(merchant, key, request_hash, response, now)).await
     }
 
     async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()> {
-        let fault = self.plan.enter("idempotency_abort").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in idempotency_abort")));
-        }
-        let result = self.inner.idempotency_abort(merchant, key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after idempotency_abort")));
-        }
-        result
+        self.call("idempotency_abort", self.inner.idempotency_abort(merchant, key)).await
     }
 
     async fn save_notification(&self, record: &NotificationRecord) -> StoreResult<()> {
-        let fault = self.plan.enter("save_notification").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in save_notification")));
-        }
-        let result = self.inner.save_notification(record).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after save_notification")));
-        }
-        result
+        self.call("save_notification", self.inner.save_notification(record)).await
     }
 
     async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<NotificationRecord>> {
-        let fault = self.plan.enter("get_notification").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_notification")));
-        }
-        let result = self.inner.get_notification(merchant, charge, reminder_id).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_notification")));
-        }
-        result
+        self.call("get_notification", self.inner.get_notification(merchant, charge, reminder_id)).await
     }
 
     async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<NotificationRecord>> {
-        let fault = self.plan.enter("notifications_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in notifications_of")));
-        }
-        let result = self.inner.notifications_of(merchant, charge).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after notifications_of")));
-        }
-        result
+        self.call("notifications_of", self.inner.notifications_of(merchant, charge)).await
     }
 
     async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()> {
-        let fault = self.plan.enter("suppress_recipient").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in suppress_recipient")));
-        }
-        let result = self.inner.suppress_recipient(merchant, recipient_key, reason).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after suppress_recipient")));
-        }
-        result
+        self.call("suppress_recipient", self.inner.suppress_recipient(merchant, recipient_key, reason)).await
     }
 
     async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>> {
-        let fault = self.plan.enter("recipient_suppressed").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in recipient_suppressed")));
-        }
-        let result = self.inner.recipient_suppressed(merchant, recipient_key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after recipient_suppressed")));
-        }
-        result
+        self.call("recipient_suppressed", self.inner.recipient_suppressed(merchant, recipient_key)).await
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, unit: Option<&str>) -> StoreResult<Decimal> {
-        let fault = self.plan.enter("add_spend").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in add_spend")));
-        }
-        let result = self.inner.add_spend(merchant, month, channel, price, unit).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after add_spend")));
-        }
-        result
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, message: &str, unit: Option<&str>) -> StoreResult<Decimal> {
+        self.call("add_spend", self.inner.add_spend(merchant, month, channel, price, message, unit)).await
     }
 
     async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<Channel, ChannelSpend>> {
-        let fault = self.plan.enter("spend_of").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in spend_of")));
-        }
-        let result = self.inner.spend_of(merchant, month).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after spend_of")));
-        }
-        result
+        self.call("spend_of", self.inner.spend_of(merchant, month)).await
     }
 
     async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()> {
-        let fault = self.plan.enter("put_merchant_document").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in put_merchant_document")));
-        }
-        let result = self.inner.put_merchant_document(merchant, key, value).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after put_merchant_document")));
-        }
-        result
+        self.call("put_merchant_document", self.inner.put_merchant_document(merchant, key, value)).await
     }
 
     async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>> {
-        let fault = self.plan.enter("get_merchant_document").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in get_merchant_document")));
-        }
-        let result = self.inner.get_merchant_document(merchant, key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after get_merchant_document")));
-        }
-        result
+        self.call("get_merchant_document", self.inner.get_merchant_document(merchant, key)).await
     }
 
     async fn merchant_documents(&self, merchant: &MerchantId, prefix: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
-        let fault = self.plan.enter("merchant_documents").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in merchant_documents")));
-        }
-        let result = self.inner.merchant_documents(merchant, prefix).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after merchant_documents")));
-        }
-        result
+        self.call("merchant_documents", self.inner.merchant_documents(merchant, prefix)).await
     }
 
     async fn delete_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<bool> {
-        let fault = self.plan.enter("delete_merchant_document").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in delete_merchant_document")));
-        }
-        let result = self.inner.delete_merchant_document(merchant, key).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after delete_merchant_document")));
-        }
-        result
+        self.call("delete_merchant_document", self.inner.delete_merchant_document(merchant, key)).await
     }
 
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
-        let fault = self.plan.enter("record_outbox").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in record_outbox")));
-        }
-        let result = self.inner.record_outbox(entry).await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after record_outbox")));
-        }
-        result
+        self.call("record_outbox", self.inner.record_outbox(entry)).await
     }
 
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
-        let fault = self.plan.enter("outbox").await;
-        if fault == Fault::Before {
-            return Err(StoreError::Unavailable(format!("injected fault in outbox")));
-        }
-        let result = self.inner.outbox().await;
-        if fault == Fault::After && result.is_ok() {
-            return Err(StoreError::Unavailable(format!("injected timeout after outbox")));
-        }
-        result
+        self.call("outbox", self.inner.outbox()).await
     }
 }
 

@@ -437,8 +437,11 @@ impl Store for MemoryStore {
         Ok(self.lock().suppressed.get(&(merchant.clone(), recipient_key.to_string())).cloned())
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, message: &str, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
         let mut s = self.lock();
+        if !s.billed_units.insert((merchant.clone(), format!("message#{message}"))) {
+            return Ok(rust_decimal::Decimal::ZERO);
+        }
         let first = match unit {
             Some(u) => s.billed_units.insert((merchant.clone(), u.to_string())),
             None => true,
