@@ -11,7 +11,12 @@ TOOLS := $(CURDIR)/.local/venv-tools/bin
 # Loads the stack's resource names and LocalStack endpoint into a recipe's environment.
 WITH_STACK := set -a; . $(ENV_FILE); set +a;
 
-.PHONY: dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean
+# The reliability suite at length (issue #8): crashes at every step, 10 % failing AWS calls over many seeds,
+# duplicates, races, the dead-letter queue; prints one table and fails unless nothing is lost or duplicated.
+# `make test` runs the same suite with 3 rounds.
+CHAOS_ROUNDS ?= 25
+
+.PHONY: chaos dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean
 
 install:
 	bash infra/local/install.sh
@@ -78,3 +83,11 @@ stop:
 
 clean: stop
 	rm -rf .local target
+
+chaos:
+	@mkdir -p test-output
+	@echo "| scenario                                                   |  runs | expected |   seen | lost | duplicated | faults | resent |"
+	@echo "|------------------------------------------------------------|-------|----------|--------|------|------------|--------|--------|"
+	@status=0; COBRANCA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) cargo test -q -p cobranca --test chaos -- --nocapture --test-threads 1 >test-output/chaos.log 2>&1 || status=$$?; \
+	  grep -oE '\| [^|]+( \| +[0-9]+){7} \|' test-output/chaos.log || true; \
+	  if [ $$status -ne 0 ]; then tail -40 test-output/chaos.log; exit $$status; fi
