@@ -25,6 +25,7 @@ pub mod pages;
 pub mod payment;
 pub mod providers;
 pub mod queue;
+pub mod recurrence;
 pub mod registration;
 pub mod reports;
 pub mod ruler;

@@ -28,10 +28,19 @@ pub fn split(total: Money, n: u8) -> Result<Vec<Money>, InstallmentError> {
     if !(1..=MAX_INSTALLMENTS).contains(&n) {
         return Err(InstallmentError::InvalidCount);
     }
+    split_cents(total, n.into())
+}
+
+/// The one rule for dividing money into parts (card installments, carnês): exact to the cent, leftover cents on
+/// the first parts. Up to `recurrence::MAX_CARNE_INSTALLMENTS` parts.
+pub fn split_cents(total: Money, n: u16) -> Result<Vec<Money>, InstallmentError> {
+    if !(1..=crate::recurrence::MAX_CARNE_INSTALLMENTS).contains(&n) {
+        return Err(InstallmentError::InvalidCount);
+    }
     let cents = total.cents();
     let count = i64::from(n);
     if cents < count {
-        return Err(InstallmentError::TooSmallToSplit(n));
+        return Err(InstallmentError::TooSmallToSplit(n.min(u16::from(u8::MAX)) as u8));
     }
     let (each, extra) = (cents / count, cents % count);
     (0..count)
