@@ -134,12 +134,74 @@ pub fn default_template(channel: Channel, step: &str) -> Option<MessageTemplate>
 }
 
 fn environment() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
+    // Merchant templates are untrusted input to a renderer that runs in every send: bound their work (fuel) and
+    // their memory. Fuel counts steps, not bytes, so nothing may grow a string faster than the template's own
+    // length: no built-in filters, tests or functions (replace, join, indent, … multiply a string, and chained
+    // they exhaust memory in a few hundred characters), only these; `validate` refuses the rest (`unsafe_tag`).
+    let mut env = minijinja::Environment::empty();
+    env.add_filter("upper", minijinja::filters::upper);
+    env.add_filter("lower", minijinja::filters::lower);
+    env.add_filter("title", minijinja::filters::title);
+    env.add_filter("capitalize", minijinja::filters::capitalize);
+    env.add_filter("trim", minijinja::filters::trim);
+    env.add_filter("default", minijinja::filters::default);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(false);
-    // Merchant templates are untrusted input to a renderer that runs in every send: bound their work.
     env.set_fuel(Some(50_000));
     env
+}
+
+/// The first tag of a merchant's template that could grow a string without bound: a statement other than
+/// `if`/`elif`/`else`/`endif` (`set` and `with` can double a value at each step), or a `*` (string and list
+/// repetition). Tags are read as minijinja's lexer reads them: string literals skipped, brackets balanced,
+/// comments ignored.
+fn unsafe_tag(source: &str) -> Option<String> {
+    let b = source.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        let open = &b[i..i + 2];
+        if open == b"{#" {
+            i = source[i + 2..].find("#}").map_or(b.len(), |end| i + 2 + end + 2);
+            continue;
+        }
+        if open != b"{{" && open != b"{%" {
+            i += 1;
+            continue;
+        }
+        let close: &[u8] = if open == b"{%" { b"%}" } else { b"}}" };
+        let start = i;
+        i += 2;
+        let (mut code, mut quote, mut depth) = (String::new(), None, 0usize);
+        while i < b.len() {
+            let c = b[i];
+            match quote {
+                Some(_) if c == b'\\' => i += 1,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == b'"' || c == b'\'' => quote = Some(c),
+                None if depth == 0 && b[i..].starts_with(close) => break,
+                None => {
+                    match c {
+                        b'(' | b'[' | b'{' => depth += 1,
+                        b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    code.push(char::from(c));
+                }
+            }
+            i += 1;
+        }
+        i += 2;
+        let tag = || source[start..i.min(source.len())].chars().take(40).collect::<String>();
+        if code.contains('*') {
+            return Some(tag());
+        }
+        let keyword: String = code.trim_start_matches(['-', '+']).trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if open == b"{%" && !["if", "elif", "else", "endif"].contains(&keyword.as_str()) {
+            return Some(tag());
+        }
+    }
+    None
 }
 
 /// Renders a message: the merchant's template if given, else the channel's default; then the footer.
@@ -206,6 +268,12 @@ pub fn validate(
                 message: format!(
                     "até {MAX_TEMPLATE_CHARS} caracteres / at most {MAX_TEMPLATE_CHARS} characters"
                 ),
+            });
+        }
+        if let Some(tag) = unsafe_tag(source) {
+            return Err(TemplateError {
+                field,
+                message: format!("use apenas {{{{ variáveis }}}}, filtros upper, lower, title, capitalize, trim, default e {{% if %}} / use only {{{{ variables }}}}, the filters upper, lower, title, capitalize, trim, default and {{% if %}}: {tag}"),
             });
         }
         let mut env = environment();
@@ -311,6 +379,31 @@ mod tests {
             body: "{{ first_name }}, {{ amount }} vence hoje: {{ payment_url }}".into(),
         };
         validate(Channel::Sms, "on_due", &ok).unwrap();
+    }
+
+    #[test]
+    fn templates_that_could_exhaust_memory_are_refused() {
+        // Caught with fuzz/templates (seed template-doubling): 40 × `{% set x = x ~ x %}` passed validation
+        // within the fuel and allocated terabytes; a chain of `|replace("a", "aa")` or `"a" * 100000000` too.
+        let doubling = format!("{{% set x = \"aaaaaaaaaaaaaaaa\" %}}{}{{{{ x }}}}", "{% set x = x ~ x %}".repeat(40));
+        for body in [
+            doubling.as_str(),
+            "{{ first_name|replace(\"a\", \"aa\")|replace(\"a\", \"aa\") }}",
+            "{{ \"a\" * 100000000 }}",
+            "{{ {\"k\": {\"k\": \"ab\"}}[\"k\"][\"k\"] * 9 }}",
+            "{# {{ #}{% set x = 1 %}{# }} #}",
+            "{% for c in first_name %}{{ first_name }}{% endfor %}",
+            "{%- with x = first_name ~ first_name %}{{ x }}{% endwith %}",
+        ] {
+            let t = MessageTemplate { subject: String::new(), body: body.into() };
+            let err = validate(Channel::Email, "on_due", &t).expect_err(body);
+            assert_eq!(err.field, "body", "{body}");
+        }
+        let fine = MessageTemplate {
+            subject: "{{ description|upper }}".into(),
+            body: "{%- if days_to_due > 1 %}{{ first_name|title }}, faltam {{ days_to_due }} dias{% else %}Hoje{% endif %}: \"*\" {{ \"*\" }} {{ payment_url|default(\"\") }}".into(),
+        };
+        validate(Channel::Email, "on_due", &fine).unwrap();
     }
 
     #[test]

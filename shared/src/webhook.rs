@@ -84,7 +84,8 @@ pub fn verify(
         return Err(SignatureError::MissingHeaders);
     };
     let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::MissingHeaders)?;
-    if (now.timestamp() - ts).abs() > TOLERANCE_SECONDS {
+    // abs_diff: `now - ts` overflows for timestamps near i64::MIN or i64::MAX.
+    if now.timestamp().abs_diff(ts) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let candidates: Vec<Vec<u8>> = sig
@@ -366,6 +367,16 @@ mod tests {
         assert_eq!(verify(&s(), Some(ID), None, Some(SIG), BODY, at(TS)), Err(SignatureError::MissingHeaders));
         let (rotated_out, _) = WebhookSecret::generate();
         assert_eq!(verify(&[rotated_out], Some(ID), Some("1614265330"), Some(SIG), BODY, at(TS)), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_stale() {
+        // Caught by fuzz/webhook_signature (seed timestamp-i64-min): `now - ts` overflowed (a panic with overflow checks; wrapped in release,
+        // where for ts = now + i64::MIN the difference's abs() stayed negative and passed the staleness check).
+        let s = vec![WebhookSecret::parse(SECRET).unwrap()];
+        for ts in [i64::MIN, i64::MIN + 1, TS + i64::MIN, i64::MAX] {
+            assert_eq!(verify(&s, Some(ID), Some(&ts.to_string()), Some(SIG), BODY, at(TS)), Err(SignatureError::Stale), "{ts}");
+        }
     }
 
     #[test]

@@ -183,7 +183,9 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
         _ => return Ok(vec![]),
     };
     let started = instant(&call["data_inicio"]).or_else(|| instant(&call["data_criacao"])).ok_or_else(|| CallbackError::Malformed("totalvoice: data_inicio missing".into()))?;
-    let at = started + chrono::Duration::seconds(call["duracao_segundos"].as_i64().unwrap_or(0));
+    let at = chrono::Duration::try_seconds(call["duracao_segundos"].as_i64().unwrap_or(0))
+        .and_then(|d| started.checked_add_signed(d))
+        .ok_or_else(|| CallbackError::Malformed("totalvoice: duracao_segundos out of range".into()))?;
     let detail = (status != DeliveryStatus::Delivered).then(|| {
         let reason = call["motivo_desconexao"].as_str().filter(|r| !r.is_empty()).map(|r| format!(" ({r})")).unwrap_or_default();
         format!("totalvoice: {result}{reason}")
@@ -319,5 +321,15 @@ mod tests {
         assert!(matches!(parse_status_callback(None, answered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(parse_status_callback(Some("s3cre"), answered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(parse_status_callback(Some("s3cret"), b"{}", "s3cret"), Err(CallbackError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_duration_past_the_calendar_is_malformed() {
+        // Caught by fuzz/webhook_payloads (seed totalvoice-huge-duration): a huge duracao_segundos panicked (TimeDelta::seconds out of bounds).
+        let answered = String::from_utf8_lossy(include_bytes!("../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json")).into_owned();
+        for huge in [i64::MAX, i64::MIN, 9_000_000_000_000_000] {
+            let body = answered.replace("\"duracao_segundos\": 17", &format!("\"duracao_segundos\": {huge}"));
+            assert!(matches!(parse_status_callback(Some("s3cret"), body.as_bytes(), "s3cret"), Err(CallbackError::Malformed(_))), "{huge}");
+        }
     }
 }

@@ -223,6 +223,8 @@ impl Barcode {
             amount.cents(),
             campo_livre.as_str()
         );
+        // A bank code starting with 8 would make an arrecadação code, which `parse` (and every reader) refuses.
+        check_kind(&without_dv)?;
         let dv = mod11_dv(&without_dv);
         Ok(Barcode(format!(
             "{}{dv}{}",
@@ -449,6 +451,17 @@ mod tests {
         assert_eq!(fator_vencimento(date("2025-02-22")), Ok(1000));
         assert_eq!(fator_vencimento(date("2025-03-10")), Ok(1016));
         assert_eq!(fator_vencimento(date("2049-10-13")), Ok(9999));
+    }
+
+    #[test]
+    fn refuses_to_build_what_it_cannot_read() {
+        // Found by fuzz/boleto_line: bank "800" gave a barcode starting with 8, the arrecadação layout, which
+        // `Barcode::parse` and `Linha::parse` refuse.
+        let campo = CampoLivre::new("0000002852547000000012317").unwrap();
+        let amount = Money::from_cents(100).unwrap();
+        assert_eq!(Barcode::new("800", date("2026-12-10"), amount, &campo), Err(BoletoError::Arrecadacao));
+        let b = Barcode::new("799", date("2026-12-10"), amount, &campo).unwrap();
+        assert_eq!(Linha::parse(b.to_linha().as_str()).unwrap().to_barcode(), b);
     }
 
     #[test]
