@@ -16,7 +16,7 @@ WITH_STACK := set -a; . $(ENV_FILE); set +a;
 # `make test` runs the same suite with 3 rounds.
 CHAOS_ROUNDS ?= 25
 
-.PHONY: chaos dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean
+.PHONY: chaos dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean fuzz fuzz-ci
 
 install:
 	bash infra/local/install.sh
@@ -46,6 +46,15 @@ test: deploy-local build test-deps
 test-deps: browser-deps
 	if ! cmp -s tests/receiver/package-lock.json tests/receiver/node_modules/.package-lock.json; then \
 	  (cd tests/receiver && npm ci --no-audit --no-fund --silent); fi
+
+# Fuzzing (cargo-fuzz, libFuzzer): every target in fuzz/ for FUZZ_SECONDS each, from the committed seed corpus;
+# fails on any crash, leaving the input in fuzz/artifacts/. fuzz-ci is CI's time box.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash infra/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-ci:
+	bash infra/fuzz.sh 20
 
 # Performance and cost figures (issue #9), printed as one table and kept in test-output/bench/report.md.
 # Release builds of every function and of an empty lambda_runtime function, the arm64 zips, then infra/bench/run.sh.
