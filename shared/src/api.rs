@@ -125,6 +125,7 @@ enum Create {
 }
 
 mod notifications;
+mod openapi;
 mod payments;
 mod reconciliation;
 mod webhooks;
@@ -133,6 +134,7 @@ mod webhooks;
 /// Every route of the merchant API, as method and path pattern (`{…}` is one path segment). The router
 /// dispatches these; the OpenAPI test and the tenant-isolation sweep enumerate them.
 pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/openapi.json"),
     ("POST", "/v1/customers"),
     ("GET", "/v1/customers/{customer_id}"),
     ("DELETE", "/v1/customers/{customer_id}/personal-data"),
@@ -202,6 +204,10 @@ impl Api<'_> {
 
     async fn route(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let segments: Vec<&str> = req.route_path().trim_matches('/').split('/').collect();
+        // The API's description is public: no key needed to read it.
+        if req.method == "GET" && segments == ["v1", "openapi.json"] {
+            return Ok(openapi::document());
+        }
         let known = ROUTES.iter().any(|(_, pattern)| route_matches(pattern, &segments));
         if !known {
             return Err(ApiError::new(404, "not_found", "recurso não encontrado / resource not found"));
