@@ -113,6 +113,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Self::new(409, "conflict", "conflito de concorrência, tente novamente / concurrent update, please retry"),
+            StoreError::InvalidCursor => Self::invalid("cursor", "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor"),
             other => Self::internal(other),
         }
     }

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// Stored data could not be read back: a bug or a manual edit.
     #[error("corrupt item {key}: {message}")]
     Corrupt { key: String, message: String },
+    /// A page cursor this store did not issue for this query (a client's typo or forgery): the caller's mistake.
+    #[error("invalid page cursor")]
+    InvalidCursor,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -316,6 +316,11 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(first.items.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), vec!["evt2", "evt1"], "newest first");
     let rest = store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, first.next).await.unwrap();
     assert_eq!(rest.items.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), vec!["evt0"]);
+    // A cursor the store did not issue (clients send it back) is the caller's mistake, not a store failure:
+    // schemathesis found `?cursor=L` answered 500.
+    for forged in ["L", "{}", r#"{"PK":"x","SK":"y","GSI1PK":"z","GSI1SK":"w"}"#, "-1"] {
+        assert_eq!(store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, Some(forged.into())).await, Err(StoreError::InvalidCursor), "{forged}");
+    }
     let mut done = delivery(0);
     done.status = DeliveryStatus::Succeeded;
     done.version = 2;

@@ -179,7 +179,7 @@ impl DynamoStore {
         cursor: Option<String>,
         ascending: bool,
     ) -> StoreResult<Page<T>> {
-        let start = cursor.map(|c| decode_cursor(&c)).transpose()?;
+        let start = cursor.map(|c| decode_cursor(&c, condition, values)).transpose()?;
         let mut query = self.client.query().table_name(&self.table).index_name(index).key_condition_expression(condition);
         for (name, value) in values {
             query = query.expression_attribute_values(*name, s(value.clone()));
@@ -285,9 +285,18 @@ fn encode_cursor(key: Option<Item>) -> Option<String> {
     Some(serde_json::to_string(&keys).expect("string map serialises"))
 }
 
-fn decode_cursor(c: &str) -> StoreResult<Item> {
-    let keys: HashMap<String, String> =
-        serde_json::from_str(c).map_err(|e| StoreError::Corrupt { key: "cursor".into(), message: e.to_string() })?;
+/// A cursor is taken back only for the query that issued it: exactly the table's and the index's key attributes
+/// (`XPK` is paired with `XSK`), in the partition the query reads. Anything else would be an error from DynamoDB
+/// (a 500), or a page of another partition.
+fn decode_cursor(c: &str, condition: &str, values: &[(&str, String)]) -> StoreResult<Item> {
+    let keys: HashMap<String, String> = serde_json::from_str(c).map_err(|_| StoreError::InvalidCursor)?;
+    let index_pk = condition.split_whitespace().next().unwrap_or_default();
+    let index_sk = index_pk.strip_suffix("PK").map(|p| format!("{p}SK")).unwrap_or_default();
+    let partition = values.iter().find(|(name, _)| condition.starts_with(&format!("{index_pk} = {name}"))).map(|(_, v)| v);
+    let shape = keys.len() == 4 && ["PK", "SK", index_pk, &index_sk].iter().all(|k| keys.contains_key(*k));
+    if !shape || keys.get(index_pk) != partition {
+        return Err(StoreError::InvalidCursor);
+    }
     Ok(keys.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 

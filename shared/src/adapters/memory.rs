@@ -543,7 +543,7 @@ impl Store for MemoryStore {
         let st = self.lock();
         let mut all: Vec<&WebhookDelivery> = st.webhook_deliveries.values().filter(|d| &d.merchant_id == merchant && &d.endpoint_id == endpoint).collect();
         all.sort_by_key(|d| std::cmp::Reverse((d.created_at, d.id.clone())));
-        let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let start: usize = cursor.map(|c| c.parse().map_err(|_| StoreError::InvalidCursor)).transpose()?.unwrap_or(0);
         let items: Vec<WebhookDelivery> = all.iter().skip(start).take(limit).map(|d| (*d).clone()).collect();
         let next = (start + items.len() < all.len()).then(|| (start + items.len()).to_string());
         Ok(Page { items, next })
