@@ -1,6 +1,6 @@
 # cobranca — local development and tests. Everything installs itself into .local/ (gitignored).
 #   make dev    run cobranca locally: LocalStack + the functions behind http://127.0.0.1:3000
-#   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, browser, template lint)
+#   make test   the whole test suite (unit, store conformance on LocalStack, end-to-end, browser, schemathesis, template lint)
 #   make bench  cold starts, tick cost at 1,000,000 charges, domain throughput, AWS cost per 1,000 charges
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -38,6 +38,7 @@ test: deploy-local build test-deps
 	bash infra/local/deploy.sh cobranca-sim
 	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 COBRANCA_REQUIRE_BROWSER=1 COBRANCA_SIM_TABLE="$$(. .local/stack-cobranca-sim.env; echo $$COBRANCA_TABLE)" \
 	  cargo test --workspace --no-fail-fast
+	$(WITH_STACK) bash infra/schemathesis.sh
 	VALIDATORS_HOME=$(CURDIR)/.local/validators bash tests/validators/run.sh 2000
 	bash infra/lint.sh
 

@@ -51,6 +51,10 @@ async fn the_document_is_openapi_3_1_and_covers_exactly_the_routes() {
             if op.get("requestBody").is_some() {
                 assert!(responses.contains_key("413"), "{what}: 413 undocumented");
                 assert!(method != "get" && method != "delete", "{what}: a body on a {method}");
+                let json_body = &op["requestBody"]["content"]["application/json"];
+                if let Some(example) = json_body.get("example") {
+                    check(&doc, &json_body["schema"], example, "example").unwrap_or_else(|e| panic!("{what}: its example does not fit: {e}"));
+                }
             }
             if !in_pattern.is_empty() {
                 assert!(responses.contains_key("404"), "{what}: 404 undocumented");
@@ -58,6 +62,11 @@ async fn the_document_is_openapi_3_1_and_covers_exactly_the_routes() {
             for (code, r) in responses {
                 let r = resolve(&doc, r);
                 assert!(r["description"].is_string(), "{what} {code}: no description");
+                for (name, link) in r["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap();
+                    let ops = doc["paths"].as_object().unwrap().values().flat_map(|i| i.as_object().unwrap().values());
+                    assert_eq!(ops.filter(|o| o["operationId"] == target).count(), 1, "{what} {code}: link {name} to {target}");
+                }
                 if code.starts_with('4') || code.starts_with('5') {
                     assert_eq!(r["content"]["application/json"]["schema"], json!({"$ref": "#/components/schemas/Error"}), "{what} {code}: not the error shape");
                 }
@@ -298,6 +307,15 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
         };
         ids.entry(name).or_insert_with(|| answer["id"].as_str().unwrap().to_string());
     }
+}
+
+#[tokio::test]
+async fn a_page_cursor_the_api_did_not_issue_is_refused_not_a_500() {
+    // Found by schemathesis: `GET /v1/webhook-endpoints/{id}/deliveries?cursor=L` answered 500.
+    let app = App::new().await;
+    let (_, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
+    let (status, body) = app.call("GET", &format!("/v1/webhook-endpoints/{}/deliveries?limit=14&cursor=L", endpoint["id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("cursor")), "{body}");
 }
 
 #[tokio::test]
