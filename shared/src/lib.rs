@@ -3,6 +3,7 @@
 //! Nothing outside `adapters` knows about AWS.
 
 pub mod address;
+pub mod ascii;
 pub mod api;
 pub mod calendar;
 pub mod channel_policy;

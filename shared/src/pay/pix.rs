@@ -289,29 +289,7 @@ pub fn emv_text(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let mapped: &str = match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' => "a",
-            'Á' | 'À' | 'Â' | 'Ã' | 'Ä' | 'Å' => "A",
-            'é' | 'è' | 'ê' | 'ë' => "e",
-            'É' | 'È' | 'Ê' | 'Ë' => "E",
-            'í' | 'ì' | 'î' | 'ï' => "i",
-            'Í' | 'Ì' | 'Î' | 'Ï' => "I",
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
-            'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => "O",
-            'ú' | 'ù' | 'û' | 'ü' => "u",
-            'Ú' | 'Ù' | 'Û' | 'Ü' => "U",
-            'ç' => "c",
-            'Ç' => "C",
-            'ñ' => "n",
-            'Ñ' => "N",
-            'ý' | 'ÿ' => "y",
-            'Ý' => "Y",
-            'ß' => "ss",
-            'æ' => "ae",
-            'Æ' => "AE",
-            'œ' => "oe",
-            'Œ' => "OE",
-            'ª' => "a",
-            'º' => "o",
+            c if crate::ascii::plain_letter(c).is_some() => crate::ascii::plain_letter(c).unwrap_or_default(),
             c if c.is_whitespace() => " ",
             c if c.is_ascii_graphic() => {
                 out.push(c);
