@@ -140,6 +140,7 @@ keys = {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]}
 check(keys == {"PK": "HASH", "SK": "RANGE"}, "table keys PK/SK")
 gsis = {g["IndexName"]: {k["AttributeName"]: k["KeyType"] for k in g["KeySchema"]} for g in table.get("GlobalSecondaryIndexes", [])}
 check(gsis.get("gsi1") == {"GSI1PK": "HASH", "GSI1SK": "RANGE"}, "GSI gsi1 (GSI1PK, GSI1SK)")
+check(gsis.get("gsi2") == {"GSI2PK": "HASH", "GSI2SK": "RANGE"}, "GSI gsi2 (GSI2PK, GSI2SK)")
 check(gsis.get("due") == {"DUEPK": "HASH", "DUESK": "RANGE"}, "GSI due (DUEPK, DUESK)")
 check(gsis.get("open") == {"OPENPK": "HASH", "OPENSK": "RANGE"}, "GSI open (OPENPK, OPENSK)")
 ttl = ddb.describe_time_to_live(TableName=out["TableName"])["TimeToLiveDescription"]

@@ -56,8 +56,28 @@ pub struct Charge {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// Why the charge exists: on its own, a subscription's cycle or an installment of a plan.
+    #[serde(default, skip_serializing_if = "ChargeOrigin::is_single")]
+    pub origin: ChargeOrigin,
     /// Bumped on every change; writes are conditional on it (optimistic concurrency).
     pub version: u64,
+}
+
+/// What created a charge. Subscriptions and installment plans keep their charges' ids derived from their own,
+/// so this is a back-reference for reports, pages and the API, not the only link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChargeOrigin {
+    #[default]
+    Single,
+    Subscription { subscription_id: crate::ids::SubscriptionId, cycle: u32 },
+    InstallmentPlan { plan_id: crate::ids::PlanId, number: u16, of: u16 },
+}
+
+impl ChargeOrigin {
+    pub fn is_single(&self) -> bool {
+        matches!(self, Self::Single)
+    }
 }
 
 impl Charge {
@@ -96,6 +116,7 @@ impl Charge {
             created_at: now,
             updated_at: now,
             paid_at: None,
+            origin: ChargeOrigin::Single,
             version: 1,
         }
     }
@@ -132,6 +153,9 @@ pub enum ChargeStatus {
     Expired,
     /// Was paid, and everything received was given back (refunds, chargebacks).
     Refunded,
+    /// Replaced by an installment plan the payer agreed to (renegotiation): neither paid nor open; its régua stops
+    /// and the plan's installments carry the debt.
+    Renegotiated,
 }
 
 impl ChargeStatus {
@@ -144,11 +168,12 @@ impl ChargeStatus {
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
             Self::Refunded => "refunded",
+            Self::Renegotiated => "renegotiated",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded].into_iter().find(|c| c.as_str() == s)
+        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded, Self::Renegotiated].into_iter().find(|c| c.as_str() == s)
     }
 
     /// Whether a payer can still pay, and so whether reminders still make sense.

@@ -79,6 +79,9 @@ prefixed_id!(WalletId, "wal");
 prefixed_id!(WebhookEndpointId, "we");
 prefixed_id!(WebhookMessageId, "msg");
 prefixed_id!(RefundId, "ref");
+prefixed_id!(SubscriptionId, "sub");
+prefixed_id!(PlanId, "plan");
+prefixed_id!(ApiKeyId, "key");
 
 impl WebhookMessageId {
     /// The same event for the same endpoint always gets the same id: a redelivered domain event maps onto the

@@ -121,6 +121,26 @@ impl ContactCounter {
     }
 }
 
+/// Which of a merchant's charges a listing returns, ordered by due date then id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChargeQuery {
+    pub status: Option<crate::charge::ChargeStatus>,
+    pub customer: Option<CustomerId>,
+    /// Due on or after this São Paulo date.
+    pub due_from: Option<chrono::NaiveDate>,
+    /// Due on or before this São Paulo date.
+    pub due_to: Option<chrono::NaiveDate>,
+}
+
+impl ChargeQuery {
+    pub fn matches(&self, c: &Charge) -> bool {
+        self.status.is_none_or(|s| c.status == s)
+            && self.customer.as_ref().is_none_or(|id| &c.customer_id == id)
+            && self.due_from.is_none_or(|d| c.due_date.date() >= d)
+            && self.due_to.is_none_or(|d| c.due_date.date() <= d)
+    }
+}
+
 /// Where a régua is set: a merchant's default or a customer's override (a charge carries its own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RulerScope {
@@ -154,6 +174,8 @@ pub trait Store: Send + Sync {
     // Customers.
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()>;
     async fn get_customer(&self, merchant: &MerchantId, id: &CustomerId) -> StoreResult<Option<Customer>>;
+    /// A merchant's customers, oldest first (ids are time-ordered). A page may hold fewer than `limit`.
+    async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>>;
 
     // Charges and their reminders.
     /// Stores a new charge with all its planned reminders, all or nothing.
@@ -168,6 +190,9 @@ pub trait Store: Send + Sync {
     /// Open (pending or overdue) charges of a merchant, oldest due first, page by page.
     async fn open_charges(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>>;
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>>;
+    /// A merchant's charges that fit `query`, by due date then id, through an index (never a Scan). A page may
+    /// hold fewer than `limit` items (a status filter is applied after the index reads `limit`); follow `next`.
+    async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>>;
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>>;
     async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>>;
     /// Adds a reminder unless one with its id exists; true if added.

@@ -70,6 +70,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         created_at: created,
         updated_at: created,
         paid_at: None,
+        origin: Default::default(),
         version: 1,
     };
     Fixture { merchant, customer, charge }
@@ -406,6 +407,73 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.next_sequence(&format!("other#{}", f.charge.id)).await.unwrap(), 1);
 
     notifications_conform(store, &f).await;
+    listings_conform(store).await;
+}
+
+/// Every page of a listing, following its cursor; pages of two so the cursor is exercised.
+async fn every_charge(store: &dyn Store, merchant: &MerchantId, query: &ChargeQuery) -> Vec<ChargeId> {
+    let (mut out, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = store.list_charges(merchant, query, 2, cursor).await.unwrap();
+        out.extend(page.items.into_iter().map(|c| c.id));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return out,
+        }
+    }
+}
+
+/// Charge and customer listings: by due date, filtered by status, customer and due range, paged, per merchant.
+async fn listings_conform(store: &dyn Store) {
+    let created = Utc.with_ymd_and_hms(2032, 1, 5, 12, 0, 0).unwrap();
+    let day = |d: u32| NaiveDate::from_ymd_opt(2032, 2, d).unwrap();
+    let f = fixture(created, day(10));
+    let other_customer = Customer { id: CustomerId::generate(), ..f.customer.clone() };
+    store.put_customer(&f.customer).await.unwrap();
+    store.put_customer(&other_customer).await.unwrap();
+    // Five charges due on the 12th, 3rd, 20th, 3rd and 28th; the third is paid, the last of the other customer.
+    let mut ids = Vec::new();
+    for (n, d) in [12, 3, 20, 3, 28].into_iter().enumerate() {
+        let charge = Charge {
+            id: ChargeId::generate(),
+            due_date: DueDate::parse_new(&day(d).to_string(), created).unwrap(),
+            status: if n == 2 { ChargeStatus::Paid } else { ChargeStatus::Pending },
+            customer_id: if n == 4 { other_customer.id.clone() } else { f.customer.id.clone() },
+            payment_token: format!("tok{}", ChargeId::generate()),
+            ..f.charge.clone()
+        };
+        store.create_charge(&charge, &[]).await.unwrap();
+        ids.push(charge.id);
+    }
+    let all = ChargeQuery::default();
+    let mut by_due = vec![ids[1].clone(), ids[3].clone()];
+    by_due.sort();
+    by_due.extend([ids[0].clone(), ids[2].clone(), ids[4].clone()]);
+    assert_eq!(every_charge(store, &f.merchant.id, &all).await, by_due, "by due date, then id");
+    let pending = ChargeQuery { status: Some(ChargeStatus::Pending), ..all.clone() };
+    assert!(!every_charge(store, &f.merchant.id, &pending).await.contains(&ids[2]));
+    assert_eq!(every_charge(store, &f.merchant.id, &pending).await.len(), 4);
+    let range = ChargeQuery { due_from: Some(day(12)), due_to: Some(day(20)), ..all.clone() };
+    assert_eq!(every_charge(store, &f.merchant.id, &range).await, vec![ids[0].clone(), ids[2].clone()], "both ends included");
+    let of_other = ChargeQuery { customer: Some(other_customer.id.clone()), due_to: Some(day(28)), ..all.clone() };
+    assert_eq!(every_charge(store, &f.merchant.id, &of_other).await, vec![ids[4].clone()]);
+    assert!(every_charge(store, &MerchantId::generate(), &all).await.is_empty(), "another merchant sees none");
+    for forged in ["L", "{}", "bWVt", r#"{"PK":"x","SK":"y","GSI2PK":"z","GSI2SK":"w"}"#] {
+        assert_eq!(store.list_charges(&f.merchant.id, &all, 2, Some(forged.into())).await.unwrap_err(), StoreError::InvalidCursor, "{forged}");
+    }
+
+    let first = store.list_customers(&f.merchant.id, 1, None).await.unwrap();
+    assert_eq!(first.items.len(), 1);
+    let second = store.list_customers(&f.merchant.id, 1, first.next.clone()).await.unwrap();
+    let mut listed: Vec<CustomerId> = first.items.iter().chain(&second.items).map(|c| c.id.clone()).collect();
+    listed.sort();
+    let mut expected = vec![f.customer.id.clone(), other_customer.id.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    if let Some(next) = second.next {
+        assert!(store.list_customers(&f.merchant.id, 1, Some(next)).await.unwrap().items.is_empty());
+    }
+    assert!(store.list_customers(&MerchantId::generate(), 10, None).await.unwrap().items.is_empty());
 }
 
 /// Notification records, suppression, spend and merchant documents.

@@ -4,8 +4,8 @@
 //! |---|---|---|---|
 //! | merchant | `MER#{m}` | `MERCHANT` | |
 //! | API key (hash only) | `APIKEY#{sha256}` | `APIKEY` | |
-//! | customer | `MER#{m}#CUS#{c}` | `CUSTOMER` | |
-//! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}` |
+//! | customer | `MER#{m}#CUS#{c}` | `CUSTOMER` | gsi1: `MER#{m}#CUSTOMERS` / `{c}` |
+//! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}`; gsi2: `MER#{m}#CHARGES` / `{due}#{c}` |
 //! | charge owner | `CHGREF#{c}` | `CHGREF` | |
 //! | provider reference (boleto, card sale) | `REF#{provider}#{reference}` | `REF` | |
 //! | reminder | `MER#{m}#CHG#{c}` | `REM#{id}` | due (while pending): `DUE#{day}#{shard}` / `{time}#{c}#{id}` |
@@ -315,12 +315,22 @@ fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
     item
 }
 
+fn customer_item(c: &Customer) -> Item {
+    let mut item = data_item(customer_pk(&c.merchant_id, &c.id), "CUSTOMER", c);
+    item.insert("GSI1PK".into(), s(format!("MER#{}#CUSTOMERS", c.merchant_id)));
+    item.insert("GSI1SK".into(), s(c.id.as_str()));
+    item
+}
+
 fn charge_item(c: &Charge) -> Item {
     let mut item = data_item(charge_pk(&c.merchant_id, &c.id), "CHARGE", c);
     item.insert("version".into(), n(c.version));
     item.insert("status".into(), s(c.status.as_str()));
     item.insert("GSI1PK".into(), s(customer_pk(&c.merchant_id, &c.customer_id)));
     item.insert("GSI1SK".into(), s(format!("CHG#{}#{}", c.due_date.date(), c.id)));
+    // Every charge of a merchant by due date: listings and the receivables/delinquency reports read it.
+    item.insert("GSI2PK".into(), s(format!("MER#{}#CHARGES", c.merchant_id)));
+    item.insert("GSI2SK".into(), s(format!("{}#{}", c.due_date.date(), c.id)));
     // Sparse: only open charges are in the `open` index (re-planning a merchant's charges reads it).
     if c.status.is_open() {
         item.insert("OPENPK".into(), s(format!("MER#{}#OPEN", c.merchant_id)));
@@ -544,7 +554,7 @@ impl Store for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(data_item(customer_pk(&customer.merchant_id, &customer.id), "CUSTOMER", customer)))
+            .set_item(Some(customer_item(customer)))
             .send()
             .await
             .map_err(unavailable)?;
@@ -602,6 +612,42 @@ impl Store for DynamoStore {
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
         self.put_versioned(charge_item(charge), charge.version, expected_version).await
+    }
+
+    async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
+        // '~' sorts after every character of ids, so charges due on `due_to` are included.
+        let from = query.due_from.map(|d| d.to_string()).unwrap_or_default();
+        let to = query.due_to.map(|d| format!("{d}#~")).unwrap_or_else(|| "~".into());
+        let (index, condition, values) = match &query.customer {
+            Some(customer) => (
+                "gsi1",
+                "GSI1PK = :pk AND GSI1SK BETWEEN :a AND :b",
+                [(":pk", customer_pk(merchant, customer)), (":a", format!("CHG#{from}")), (":b", format!("CHG#{to}"))],
+            ),
+            None => ("gsi2", "GSI2PK = :pk AND GSI2SK BETWEEN :a AND :b", [(":pk", format!("MER#{merchant}#CHARGES")), (":a", from), (":b", to)]),
+        };
+        let start = cursor.map(|c| decode_cursor(&c, condition, &values)).transpose()?;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(condition)
+            .set_limit(Some(limit as i32))
+            .set_exclusive_start_key(start);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, s(value));
+        }
+        if let Some(status) = query.status {
+            request = request.filter_expression("#st = :st").expression_attribute_names("#st", "status").expression_attribute_values(":st", s(status.as_str()));
+        }
+        let page = request.send().await.map_err(unavailable)?;
+        let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Charge>>>()?;
+        Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
+    }
+
+    async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {
+        self.index_page("gsi1", "GSI1PK = :pk", &[(":pk", format!("MER#{merchant}#CUSTOMERS"))], Some(limit), cursor).await
     }
 
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {

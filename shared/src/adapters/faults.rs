@@ -249,6 +249,14 @@ impl Store for FaultyStore {
         self.call("charges_of_customer", self.inner.charges_of_customer(merchant, customer)).await
     }
 
+    async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
+        self.call("list_charges", self.inner.list_charges(merchant, query, limit, cursor)).await
+    }
+
+    async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {
+        self.call("list_customers", self.inner.list_customers(merchant, limit, cursor)).await
+    }
+
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
         self.call("reminders_of", self.inner.reminders_of(merchant, charge)).await
     }

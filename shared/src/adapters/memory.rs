@@ -222,6 +222,26 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
+        let s = self.lock();
+        let mut all: Vec<(String, Charge)> = s
+            .charges
+            .values()
+            .filter(|c| &c.merchant_id == merchant && query.matches(c))
+            .map(|c| (format!("{}#{}", c.due_date.date(), c.id), c.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        page_after(all, limit, cursor)
+    }
+
+    async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {
+        let s = self.lock();
+        let mut all: Vec<(String, Customer)> =
+            s.customers.values().filter(|c| &c.merchant_id == merchant).map(|c| (c.id.to_string(), c.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        page_after(all, limit, cursor)
+    }
+
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
         let s = self.lock();
         let mut out: Vec<Charge> = s
@@ -614,4 +634,19 @@ impl JobQueue for MemoryQueue {
         self.webhook_jobs.lock().unwrap_or_else(|p| p.into_inner()).extend(jobs.iter().cloned());
         Ok(())
     }
+}
+
+/// One page of items sorted by key, after the key a cursor names. The cursor is an opaque, encoded sort key:
+/// anything else is refused as the DynamoDB store refuses a cursor it did not issue.
+fn page_after<T>(sorted: Vec<(String, T)>, limit: usize, cursor: Option<String>) -> StoreResult<Page<T>> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let after = cursor
+        .map(|c| engine.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|k| k.strip_prefix("mem:").map(str::to_string)).ok_or(StoreError::InvalidCursor))
+        .transpose()?;
+    let mut rest: Vec<(String, T)> = sorted.into_iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a)).collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next = if more { rest.last().map(|(k, _)| engine.encode(format!("mem:{k}"))) } else { None };
+    Ok(Page { items: rest.into_iter().map(|(_, v)| v).collect(), next })
 }
