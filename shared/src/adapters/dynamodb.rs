@@ -616,7 +616,8 @@ impl Store for DynamoStore {
 
     async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
         // '~' sorts after every character of ids, so charges due on `due_to` are included.
-        let from = query.due_from.map(|d| d.to_string()).unwrap_or_default();
+        // DynamoDB refuses an empty key value; every date sorts after "0000".
+        let from = query.due_from.map(|d| d.to_string()).unwrap_or_else(|| "0000".into());
         let to = query.due_to.map(|d| format!("{d}#~")).unwrap_or_else(|| "~".into());
         let (index, condition, values) = match &query.customer {
             Some(customer) => (
