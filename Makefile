@@ -37,10 +37,7 @@ dev: deploy-local build
 test: deploy-local build test-deps
 	bash infra/local/deploy.sh cobranca-sim
 	$(WITH_STACK) COBRANCA_REQUIRE_AWS=1 COBRANCA_REQUIRE_BROWSER=1 COBRANCA_SIM_TABLE="$$(. .local/stack-cobranca-sim.env; echo $$COBRANCA_TABLE)" \
-	  cargo test --workspace --no-fail-fast
-	$(WITH_STACK) bash infra/schemathesis.sh
-	VALIDATORS_HOME=$(CURDIR)/.local/validators bash tests/validators/run.sh 2000
-	bash infra/lint.sh
+	  bash infra/test.sh
 
 # What the tests drive that is not Rust: the browser test's Chromium and playwright-core, and the webhook
 # receiver that verifies our deliveries with the npm standardwebhooks library.

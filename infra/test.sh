@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The body of `make test`, once the stacks are deployed and the binaries built: every Rust test, schemathesis,
+# the independent validators and the template lint. The 120-day régua simulation (about ten minutes of ticks
+# against LocalStack, on its own stack) runs in the background beside everything else instead of after it, so
+# the suite's wall time is the longer of the two rather than their sum. Any failure fails the run; every part
+# still runs, and its output is printed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-output
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+SIMULATION=a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned
+
+# Build every test binary first (one cargo at a time holds the build directory).
+cargo test --workspace --no-run || exit 1
+sim_bin=$(cargo test -p cobranca --test simulation --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "simulation":
+        print(m["executable"])')
+[ -x "$sim_bin" ] || { echo "test: simulation test binary not found" >&2; exit 1; }
+
+started=$SECONDS
+(cd shared && "$sim_bin" --exact "$SIMULATION" --nocapture) > test-output/simulation.log 2>&1 &
+sim_pid=$!
+
+failed=()
+cargo test --workspace --no-fail-fast -- --skip "$SIMULATION" || failed+=("cargo test")
+bash infra/schemathesis.sh || failed+=("schemathesis")
+VALIDATORS_HOME=$PWD/.local/validators bash tests/validators/run.sh 2000 || failed+=("validators")
+bash infra/lint.sh || failed+=("lint")
+
+wait "$sim_pid" || failed+=("simulation")
+echo "---- régua simulation (background, $((SECONDS - started)) s) ----"
+cat test-output/simulation.log
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "test: all passed"
