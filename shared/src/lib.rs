@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod document;
 pub mod events;
 pub mod idempotency;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ids;
 pub mod merchant;

@@ -3,8 +3,11 @@
 pub mod bb;
 pub mod channels;
 pub mod cielo;
+#[cfg(feature = "aws")]
 pub mod config;
+#[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod faults;
 pub mod http_webhooks;
@@ -12,8 +15,10 @@ pub mod memory;
 pub mod outbox;
 pub mod letter;
 pub mod sandbox;
+#[cfg(feature = "aws")]
 pub mod ses;
 pub mod sms;
+#[cfg(feature = "aws")]
 pub mod sqs;
 pub mod void;
 pub mod voice;
