@@ -129,6 +129,7 @@ mod notifications;
 mod openapi;
 mod payments;
 mod reconciliation;
+mod reports;
 mod webhooks;
 
 
@@ -157,6 +158,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/reconciliation/cnab240"),
     ("GET", "/v1/reports/reconciliation"),
     ("GET", "/v1/reports/notification-spend"),
+    ("GET", "/v1/reports/receivables"),
+    ("GET", "/v1/reports/aging"),
+    ("GET", "/v1/reports/delinquency"),
+    ("GET", "/v1/reports/received"),
+    ("GET", "/v1/reports/recovery"),
     ("GET", "/v1/notification-settings"),
     ("PUT", "/v1/notification-settings"),
     ("GET", "/v1/templates"),
@@ -244,6 +250,11 @@ impl Api<'_> {
             ("PUT", ["v1", "templates", channel, step]) => self.put_template(&merchant, channel, step, req).await,
             ("DELETE", ["v1", "templates", channel, step]) => self.delete_template(&merchant, channel, step).await,
             ("GET", ["v1", "reports", "reconciliation"]) => self.reconciliation_report(&merchant, req, now).await,
+            ("GET", ["v1", "reports", "receivables"]) => self.receivables_report(&merchant, req, now).await,
+            ("GET", ["v1", "reports", "aging"]) => self.aging_report(&merchant, req, now).await,
+            ("GET", ["v1", "reports", "delinquency"]) => self.delinquency_report(&merchant, req, now).await,
+            ("GET", ["v1", "reports", "received"]) => self.received_report(&merchant, req, now).await,
+            ("GET", ["v1", "reports", "recovery"]) => self.recovery_report(&merchant, req, now).await,
             ("POST", ["v1", "webhook-endpoints"]) => self.create_webhook_endpoint(&merchant, req, now).await,
             ("GET", ["v1", "webhook-endpoints"]) => self.list_webhook_endpoints(&merchant).await,
             ("GET", ["v1", "webhook-endpoints", id]) => self.get_webhook_endpoint(&merchant, id).await,

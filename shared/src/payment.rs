@@ -60,6 +60,37 @@ pub struct LedgerEntry {
     /// The billing wallet the money went through, when known (reports group by it).
     #[serde(default)]
     pub wallet_id: Option<WalletId>,
+    /// For a payment: the régua message that last reached the payer before they paid, recorded when the payment
+    /// is, so the recovery report never reads reminders. Absent on entries recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preceded_by: Option<PrecedingReminder>,
+}
+
+/// Which reminder preceded a payment: the last one sent for the charge before the payer paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrecedingReminder {
+    /// No message of the régua had been sent for the charge.
+    NoReminder,
+    Reminder { reminder_id: String, step: String, channel: crate::notification::Channel, sent_at: DateTime<Utc> },
+}
+
+impl PrecedingReminder {
+    /// The last message sent for a charge at or before `paid_at` among its reminders (receipts excluded: they
+    /// follow a payment, they cannot have prompted it).
+    pub fn of(reminders: &[crate::ruler::Reminder], paid_at: DateTime<Utc>) -> Self {
+        use crate::ruler::{Action, ReminderState, Step};
+        reminders
+            .iter()
+            .filter(|r| r.step != Step::OnPaid)
+            .filter_map(|r| match (&r.state, r.action) {
+                (ReminderState::Sent { at, .. }, Action::Notify(channel)) if *at <= paid_at => Some((*at, r, channel)),
+                _ => None,
+            })
+            // Ties (two channels of one step sent in the same instant) broken by id, so the choice is stable.
+            .max_by(|a, b| (a.0, a.1.id()).cmp(&(b.0, b.1.id())))
+            .map_or(Self::NoReminder, |(at, r, channel)| Self::Reminder { reminder_id: r.id(), step: r.step.name().to_string(), channel, sent_at: at })
+    }
 }
 
 impl LedgerEntry {

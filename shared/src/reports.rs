@@ -1,6 +1,9 @@
 //! Reports over the ledger. Each reads only what its period holds, through targeted index queries (the ledger
 //! by São Paulo day), never a table Scan.
 
+pub mod cash;
+pub mod portfolio;
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -157,6 +160,7 @@ mod tests {
             received_at: chrono::Utc.with_ymd_and_hms(2026, 11, day, 15, 0, 0).unwrap(),
             outcome,
             wallet_id: None,
+            preceded_by: None,
         }
     }
 

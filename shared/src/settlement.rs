@@ -100,6 +100,9 @@ impl Settlement<'_> {
     }
 
     async fn apply_payment(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
+        // Which régua message preceded this payment, for the recovery report: one query of this charge's
+        // reminders now, so the report never reads reminders.
+        let preceded_by = crate::payment::PrecedingReminder::of(&self.store.reminders_of(merchant_id, charge_id).await?, notice.paid_at);
         // Optimistic concurrency: a tick may be marking the charge overdue at the same moment.
         for _ in 0..5 {
             let Some(charge) = self.store.get_charge(merchant_id, charge_id).await? else {
@@ -130,6 +133,7 @@ impl Settlement<'_> {
                 received_at: now,
                 outcome,
                 wallet_id: charge.setup.wallet_for(notice.method),
+                preceded_by: Some(preceded_by.clone()),
             };
             let mut ledger = self.store.ledger_of(merchant_id, charge_id).await?;
             ledger.push(entry.clone());
@@ -213,6 +217,7 @@ impl Settlement<'_> {
                 received_at: now,
                 outcome: payment.outcome,
                 wallet_id: payment.wallet_id.clone(),
+                preceded_by: None,
             };
             let updated = entry.counts().then(|| {
                 let mut all = ledger.clone();

@@ -92,6 +92,13 @@ fn payment(f: &Fixture, event: &str, provider_payment: &str) -> LedgerEntry {
         kind: Default::default(),
         reverses: None,
         wallet_id: None,
+        // Stored with the entry and read back whole (the recovery report reads only the ledger).
+        preceded_by: Some(cobranca::payment::PrecedingReminder::Reminder {
+            reminder_id: "before_due_5d.0.email".into(),
+            step: "before_due".into(),
+            channel: Channel::Email,
+            sent_at: f.charge.created_at,
+        }),
     }
 }
 
