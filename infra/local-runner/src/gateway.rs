@@ -20,8 +20,9 @@ pub struct Gateway {
 impl Gateway {
     pub async fn handle(self: Arc<Self>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         let path = uri.path();
-        let Some((route, host, params)) =
-            self.routes.iter().find_map(|(r, h)| r.matches(method.as_str(), path).map(|p| (r, h, p)))
+        // As API Gateway: a route with a greedy `{proxy+}` path only takes what no more specific route matches.
+        let candidates = self.routes.iter().filter(|(r, _)| !r.is_greedy()).chain(self.routes.iter().filter(|(r, _)| r.is_greedy()));
+        let Some((route, host, params)) = candidates.into_iter().find_map(|(r, h)| r.matches(method.as_str(), path).map(|p| (r, h, p)))
         else {
             // What API Gateway answers for an unknown route.
             return (StatusCode::NOT_FOUND, [("content-type", "application/json")], r#"{"message":"Not Found"}"#).into_response();

@@ -27,6 +27,11 @@ pub struct Route {
 }
 
 impl Route {
+    /// Whether the path ends in a greedy `{name+}` segment.
+    pub fn is_greedy(&self) -> bool {
+        self.path.ends_with("+}")
+    }
+
     /// Matches an API Gateway path template (`/v1/charges/{id}`, `{proxy+}`) and returns the path parameters.
     pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(String, String)>> {
         if !self.method.eq_ignore_ascii_case(method) && self.method != "ANY" {
@@ -124,12 +129,22 @@ mod tests {
     }
 
     #[test]
+    fn matches_a_greedy_path() {
+        let r = Route { method: "ANY".into(), path: "/v1/{proxy+}".into() };
+        assert_eq!(r.matches("DELETE", "/v1/charges/chg_1"), Some(vec![("proxy".into(), "charges/chg_1".into())]));
+        assert!(r.is_greedy());
+        assert_eq!(r.matches("GET", "/pay/x"), None);
+    }
+
+    #[test]
     fn reads_the_repository_template() {
         let fns = functions(include_str!("../../../template.yaml")).unwrap();
         let names: Vec<&str> = fns.iter().map(|f| f.binary.as_str()).collect();
         for expected in ["create-charge", "payment-webhook", "ruler-tick", "send-notification"] {
             assert!(names.contains(&expected), "{expected} missing from {names:?}");
         }
+        let api = fns.iter().find(|f| f.binary == "create-charge").unwrap();
+        assert_eq!(api.routes, vec![Route { method: "ANY".into(), path: "/v1/{proxy+}".into() }]);
         let webhook = fns.iter().find(|f| f.binary == "payment-webhook").unwrap();
         assert!(webhook.routes.contains(&Route { method: "POST".into(), path: "/v1/webhooks/{provider}".into() }));
         assert!(fns.iter().any(|f| f.scheduled && f.binary == "ruler-tick"));
