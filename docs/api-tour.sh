@@ -12,7 +12,7 @@ api() {
     -H 'Content-Type: application/json' ${3:+--data "$3"}
 }
 # field PATH: a field of the JSON on stdin, e.g. `id` or `totals.net`.
-field() { python3 -c 'import functools,json,sys; print(functools.reduce(lambda v, k: v[k], sys.argv[1].split("."), json.load(sys.stdin)))' "$1"; }
+field() { python3 -c 'import functools,json,sys; print(functools.reduce(lambda v, k: v[int(k)] if k.isdigit() else v[k], sys.argv[1].split("."), json.load(sys.stdin)))' "$1"; }
 in_days() { TZ=America/Sao_Paulo date -d "+$1 days" +%F; }
 
 # 1. A customer (CPF, e-mail, mobile) and a charge they can pay by Pix, boleto or card in up to 3 installments.
@@ -27,6 +27,9 @@ echo "charge $charge_id: pay at $(echo "$charge" | field payment_url)"
 # 2. Its régua (the reminders planned), then a new value: the payer is told and the régua re-planned.
 api GET "/v1/charges/$charge_id/schedule" >/dev/null
 api PATCH "/v1/charges/$charge_id" '{"amount":"140.00"}' | field amount
+api PATCH "/v1/customers/$customer" '{"phone":"+55 11 91234-5678"}' >/dev/null
+# The customer's open charges, due in the next 30 days, a page of 10 (follow next_cursor for more).
+api GET "/v1/charges?customer_id=$customer&status=pending&due_to=$(in_days 30)&limit=10" | field data.0.id
 
 # 3. The payer pays by card (a sandbox token here); the charge is paid and the reminders stop.
 api POST "/v1/charges/$charge_id/card-payments" '{"card_token":"tok_visa","brand":"Visa","installments":1}' >/dev/null

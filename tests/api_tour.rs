@@ -24,6 +24,7 @@ async fn the_readme_api_tour_runs_against_the_local_stack() {
     eprintln!("{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("charge chg_") && lines[0].contains("/pay/"), "{stdout}");
+    assert!(lines[2].starts_with("chg_") && lines[0].contains(lines[2]), "the listed charge is the one created: {stdout}");
     for expected in ["140.00", "paid"] {
         assert!(lines.contains(&expected), "{expected} missing from the tour's output:\n{stdout}");
     }

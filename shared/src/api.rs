@@ -125,6 +125,7 @@ enum Create {
     Charge,
 }
 
+mod management;
 mod notifications;
 mod openapi;
 mod payments;
@@ -138,12 +139,15 @@ mod webhooks;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/customers"),
+    ("GET", "/v1/customers"),
+    ("PATCH", "/v1/customers/{customer_id}"),
     ("GET", "/v1/customers/{customer_id}"),
     ("DELETE", "/v1/customers/{customer_id}/personal-data"),
     ("GET", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/opt-out"),
     ("POST", "/v1/charges"),
+    ("GET", "/v1/charges"),
     ("GET", "/v1/charges/{charge_id}"),
     ("PATCH", "/v1/charges/{charge_id}"),
     ("GET", "/v1/charges/{charge_id}/schedule"),
@@ -226,7 +230,10 @@ impl Api<'_> {
         let merchant = self.authenticate(req).await?;
         match (req.method.as_str(), segments.as_slice()) {
             ("POST", ["v1", "customers"]) => self.idempotent(&merchant, req, now, Create::Customer).await,
+            ("GET", ["v1", "customers"]) => self.list_customers(&merchant, req).await,
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
+            ("PATCH", ["v1", "customers", id]) => self.update_customer(&merchant, id, req, now).await,
+            ("GET", ["v1", "charges"]) => self.list_charges(&merchant, req).await,
             ("DELETE", ["v1", "customers", id, "personal-data"]) => self.erase_customer(&merchant, id, now).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id, now).await,

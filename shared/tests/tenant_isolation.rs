@@ -63,6 +63,7 @@ async fn first_merchants_resources(app: &App) -> Owned {
 fn body_for(method: &str, pattern: &str, owned: &Owned) -> Value {
     match (method, pattern) {
         ("PATCH", "/v1/charges/{charge_id}") => json!({"amount": "99.00"}),
+        ("PATCH", "/v1/customers/{customer_id}") => json!({"name": "Intruso"}),
         ("POST", "/v1/charges/{charge_id}/wallet") => json!({"wallet_id": owned.ids["wallet_id"]}),
         ("POST", "/v1/charges/{charge_id}/card-payments") => json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}),
         ("PATCH", "/v1/webhook-endpoints/{endpoint_id}") => json!({"description": "x"}),
