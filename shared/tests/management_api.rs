@@ -35,6 +35,9 @@ fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
 }
 
+/// A charge as the test made it: (due date, id, customer id, status).
+type Listed = (String, String, String, String);
+
 const CPFS: [&str; 3] = ["529.982.247-25", "111.444.777-35", "390.533.447-05"];
 
 #[tokio::test]
@@ -64,7 +67,7 @@ async fn charges_are_listed_by_due_date_with_filters_combined() {
         customers.push(c["id"].as_str().unwrap().to_string());
     }
     // 45 charges: due in 1..=45 days, alternating customers; every fifth cancelled.
-    let mut expected: Vec<(String, String, String, String)> = Vec::new(); // (due, id, customer, status)
+    let mut expected: Vec<Listed> = Vec::new();
     for n in 1..=45i64 {
         let customer = &customers[(n % 2) as usize];
         let (status, c) = app
@@ -85,7 +88,7 @@ async fn charges_are_listed_by_due_date_with_filters_combined() {
     assert!(all.iter().all(|c| c.get("reminders").is_none() && c["payment_url"].is_string()));
     assert_eq!(all.iter().map(|c| c["id"].as_str().unwrap()).collect::<HashSet<_>>().len(), 45);
 
-    let want = |f: &dyn Fn(&(String, String, String, String)) -> bool| expected.iter().filter(|e| f(e)).map(|e| e.1.clone()).collect::<Vec<_>>();
+    let want = |f: &dyn Fn(&Listed) -> bool| expected.iter().filter(|e| f(e)).map(|e| e.1.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&every(&app, "/v1/charges?status=cancelled", 3).await), want(&|e| e.3 == "cancelled"));
     let c0 = &customers[0];
     assert_eq!(ids(&every(&app, &format!("/v1/charges?customer_id={c0}&status=pending"), 4).await), want(&|e| &e.2 == c0 && e.3 == "pending"));
