@@ -35,7 +35,11 @@ api GET "/v1/charges?customer_id=$customer&status=pending&due_to=$(in_days 30)&l
 api POST "/v1/charges/$charge_id/card-payments" '{"card_token":"tok_visa","brand":"Visa","installments":1}' >/dev/null
 api GET "/v1/charges/$charge_id" | field status
 
-# 4. Reports: what was received, by method and wallet, and which reminder preceded each payment.
+# 4. A carnê for the same customer: R$ 300,00 in 3 monthly charges, each with its own link and régua.
+api POST /v1/installment-plans "{\"customer_id\":\"$customer\",\"amount\":\"300.00\",\"installments\":3,
+  \"first_due_date\":\"$(in_days 5)\",\"description\":\"Curso\",\"payment_methods\":[\"pix\",\"boleto\"]}" | field installments.2.amount
+
+# 5. Reports: what was received, by method and wallet, and which reminder preceded each payment.
 api GET "/v1/reports/received?from=$(in_days -1)&to=$(in_days 1)" | field totals.net
 api GET "/v1/reports/recovery?from=$(in_days -1)&to=$(in_days 1)&format=csv"
 api GET "/v1/reports/aging" | field overdue.balance_due

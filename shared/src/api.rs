@@ -119,13 +119,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Create {
     Customer,
     Charge,
+    /// A charge made by an installment plan (carnê), carrying where it came from.
+    PlanCharge(crate::charge::ChargeOrigin),
 }
 
 mod management;
+mod plans;
 mod notifications;
 mod openapi;
 mod payments;
@@ -156,6 +159,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/charges/{charge_id}/card-payments"),
     ("GET", "/v1/charges/{charge_id}/ledger"),
     ("GET", "/v1/charges/{charge_id}/notifications"),
+    ("POST", "/v1/installment-plans"),
+    ("GET", "/v1/installment-plans"),
+    ("GET", "/v1/installment-plans/{plan_id}"),
+    ("POST", "/v1/installment-plans/{plan_id}/cancel"),
     ("POST", "/v1/wallets"),
     ("GET", "/v1/wallets"),
     ("GET", "/v1/wallets/{wallet_id}"),
@@ -234,6 +241,10 @@ impl Api<'_> {
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
             ("PATCH", ["v1", "customers", id]) => self.update_customer(&merchant, id, req, now).await,
             ("GET", ["v1", "charges"]) => self.list_charges(&merchant, req).await,
+            ("POST", ["v1", "installment-plans"]) => self.create_plan(&merchant, req, now).await,
+            ("GET", ["v1", "installment-plans"]) => self.list_plans(&merchant).await,
+            ("GET", ["v1", "installment-plans", id]) => self.get_plan(&merchant, id, now).await,
+            ("POST", ["v1", "installment-plans", id, "cancel"]) => self.cancel_plan(&merchant, id, now).await,
             ("DELETE", ["v1", "customers", id, "personal-data"]) => self.erase_customer(&merchant, id, now).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id, now).await,
@@ -327,7 +338,8 @@ impl Api<'_> {
     async fn create(&self, op: Create, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         match op {
             Create::Customer => self.create_customer(merchant, req, now).await,
-            Create::Charge => self.create_charge(merchant, req, now).await,
+            Create::Charge => self.create_charge(merchant, req, now, crate::charge::ChargeOrigin::Single).await,
+            Create::PlanCharge(origin) => self.create_charge(merchant, req, now, origin).await,
         }
     }
 
@@ -369,7 +381,7 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &customer_json(&customer)))
     }
 
-    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>, origin: crate::charge::ChargeOrigin) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
         // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
@@ -456,6 +468,7 @@ impl Api<'_> {
             late_fees,
             expires_at,
             wallet_ids: wallets.iter().map(|w| w.id.clone()).collect(),
+            origin,
             ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, description, payment_methods, now)
         };
         if let Some(key) = &keyed {
@@ -740,6 +753,7 @@ impl Api<'_> {
             "created_at": c.created_at,
             "updated_at": c.updated_at,
             "paid_at": c.paid_at,
+            "origin": if c.origin.is_single() { Value::Null } else { json!(c.origin) },
             "reminders": reminders.iter().map(|r| reminder_json(r)).collect::<Vec<_>>(),
         })
     }

@@ -45,6 +45,10 @@ async fn first_merchants_resources(app: &App) -> Owned {
     app.call("PUT", "/v1/templates/email/on_due", json!({"subject": "Segredo da loja A", "body": "Texto exclusivo da loja A {{ payment_url }}"}), &[]).await;
     app.call("PUT", "/v1/notification-settings", json!({"monthly_budget": "123.45"}), &[]).await;
     app.call("PUT", "/v1/ruler", json!({"send_time":"07:45","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
+    let (status, plan) = app
+        .call("POST", "/v1/installment-plans", json!({"customer_id": customer["id"], "amount":"300.00","installments":3,"first_due_date":due_in(5),"description":"Carnê","payment_methods":["pix"]}), &[])
+        .await;
+    assert_eq!(status, 201, "{plan}");
     let id = |v: &Value| v.as_str().unwrap_or_else(|| panic!("no id in setup: {v}")).to_string();
     Owned {
         ids: HashMap::from([
@@ -53,6 +57,7 @@ async fn first_merchants_resources(app: &App) -> Owned {
             ("wallet_id", id(&wallets["data"][0]["id"])),
             ("endpoint_id", id(&endpoint["id"])),
             ("delivery_id", id(&deliveries["data"][0]["id"])),
+            ("plan_id", id(&plan["id"])),
             ("channel", "email".into()),
             ("step", "on_due".into()),
         ]),

@@ -1,0 +1,126 @@
+//! Installment plans (carnês): a total split into monthly charges, each with its own link and régua.
+
+mod support;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::str::FromStr;
+use support::App;
+
+async fn customer(app: &App) -> String {
+    let (_, c) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
+        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}}), &[]).await;
+    c["id"].as_str().unwrap().to_string()
+}
+
+fn plan_body(customer: &str, amount: &str, installments: u64, first_due: &str) -> Value {
+    json!({"customer_id": customer, "amount": amount, "installments": installments, "first_due_date": first_due, "description": "Curso de inglês", "payment_methods": ["pix", "boleto"]})
+}
+
+#[tokio::test]
+async fn a_total_is_split_to_the_cent_into_monthly_charges_each_with_its_own_link_and_regua() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let now = Utc.with_ymd_and_hms(2028, 1, 10, 12, 0, 0).unwrap();
+    let (status, plan) = app.call_at("POST", "/v1/installment-plans", plan_body(&customer, "100.00", 3, "2028-01-31"), now).await;
+    assert_eq!(status, 201, "{plan}");
+    let parts = plan["installments"].as_array().unwrap();
+    let amounts: Vec<&str> = parts.iter().map(|p| p["amount"].as_str().unwrap()).collect();
+    assert_eq!(amounts, ["33.34", "33.33", "33.33"], "the first installment carries the leftover cent");
+    let dues: Vec<&str> = parts.iter().map(|p| p["due_date"].as_str().unwrap()).collect();
+    assert_eq!(dues, ["2028-01-31", "2028-02-29", "2028-03-31"], "the 31st falls on the last day of shorter months");
+    assert_eq!((&plan["status"], &plan["amount"]), (&json!("active"), &json!("100.00")));
+
+    let mut links = std::collections::HashSet::new();
+    for (n, part) in parts.iter().enumerate() {
+        let (_, charge) = app.call_at("GET", &format!("/v1/charges/{}", part["charge_id"].as_str().unwrap()), Value::Null, now).await;
+        assert_eq!(charge["amount"], part["amount"]);
+        assert_eq!(charge["description"], json!(format!("Curso de inglês — parcela {}/3", n + 1)));
+        assert_eq!(charge["origin"], json!({"kind": "installment_plan", "plan_id": plan["id"], "number": n + 1, "of": 3}));
+        assert!(!charge["reminders"].as_array().unwrap().is_empty(), "each installment has its own régua");
+        assert_eq!(charge["payment_url"], part["payment_url"]);
+        links.insert(charge["payment_url"].as_str().unwrap().to_string());
+    }
+    assert_eq!(links.len(), 3, "one link per installment");
+    let (_, listed) = app.call_at("GET", "/v1/installment-plans", Value::Null, now).await;
+    assert_eq!((&listed["data"][0]["id"], &listed["data"][0]["installments"]), (&plan["id"], &json!(3)));
+}
+
+#[tokio::test]
+async fn installments_always_add_up_to_the_total() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let now = Utc.with_ymd_and_hms(2028, 1, 10, 12, 0, 0).unwrap();
+    for (total, count) in [("0.05", 4), ("1000.01", 12), ("99.99", 7), ("12345.67", 60), ("10.00", 2)] {
+        let (status, plan) = app.call_at("POST", "/v1/installment-plans", plan_body(&customer, total, count, "2028-02-15"), now).await;
+        if total == "0.05" {
+            assert_eq!(status, 201, "{plan}");
+        }
+        let parts = plan["installments"].as_array().unwrap();
+        assert_eq!(parts.len() as u64, count);
+        let sum: Decimal = parts.iter().map(|p| Decimal::from_str(p["amount"].as_str().unwrap()).unwrap()).sum();
+        assert_eq!(sum, Decimal::from_str(total).unwrap(), "{total} in {count}");
+        let cents: Vec<Decimal> = parts.iter().map(|p| Decimal::from_str(p["amount"].as_str().unwrap()).unwrap()).collect();
+        assert!(cents.windows(2).all(|w| w[0] >= w[1] && w[0] - w[1] <= Decimal::new(1, 2)), "at most a cent apart: {cents:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_retried_plan_with_its_key_makes_no_charge_twice() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let body = plan_body(&customer, "250.00", 5, &support::due_in(3));
+    let (s1, first) = app.call("POST", "/v1/installment-plans", body.clone(), &[("idempotency-key", "carne-42")]).await;
+    let (s2, again) = app.call("POST", "/v1/installment-plans", body.clone(), &[("idempotency-key", "carne-42")]).await;
+    assert_eq!((s1, s2), (201, 201), "{again}");
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["installments"], again["installments"]);
+    let (_, charges) = app.call("GET", &format!("/v1/charges?customer_id={customer}&limit=100"), Value::Null, &[]).await;
+    assert_eq!(charges["data"].as_array().unwrap().len(), 5, "five charges, not ten");
+}
+
+#[tokio::test]
+async fn bad_plans_are_refused_naming_the_field_and_make_nothing() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let due = support::due_in(5);
+    for (body, field) in [
+        (plan_body(&customer, "100.00", 1, &due), "installments"),
+        (plan_body(&customer, "100.00", 61, &due), "installments"),
+        (plan_body(&customer, "0.02", 3, &due), "amount"),
+        (plan_body(&customer, "100.001", 3, &due), "amount"),
+        (plan_body(&customer, "100.00", 3, "2020-01-01"), "first_due_date"),
+        (plan_body("cus_nao_existe", "100.00", 3, &due), "customer_id"),
+        (json!({"amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["pix"]}), "customer_id"),
+        (json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["pix"], "discount": "1"}), "discount"),
+        (json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["cheque"]}), "payment_methods"),
+    ] {
+        let (status, e) = app.call("POST", "/v1/installment-plans", body.clone(), &[]).await;
+        assert_eq!(status, 422, "{body}: {e}");
+        assert_eq!(e["error"]["field"], json!(field), "{body}: {e}");
+    }
+    let (_, charges) = app.call("GET", "/v1/charges", Value::Null, &[]).await;
+    assert!(charges["data"].as_array().unwrap().is_empty(), "nothing was created: {charges}");
+}
+
+#[tokio::test]
+async fn cancelling_a_plan_cancels_what_is_still_open_and_keeps_what_was_paid() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let (_, plan) = app.call("POST", "/v1/installment-plans", plan_body(&customer, "90.00", 3, &support::due_in(2)), &[]).await;
+    let first = plan["installments"][0]["charge_id"].as_str().unwrap().to_string();
+    let paid = json!({"type":"payment.confirmed","data":{"charge_id": first,"amount":"30.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E-CARNE-1"}});
+    assert_eq!(app.webhook("msg_carne_1", &paid).await.0, 200);
+
+    let (status, cancelled) = app.call("POST", &format!("/v1/installment-plans/{}/cancel", plan["id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!(status, 200, "{cancelled}");
+    let statuses: Vec<&str> = cancelled["installments"].as_array().unwrap().iter().map(|p| p["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["paid", "cancelled", "cancelled"]);
+    assert_eq!(cancelled["status"], "closed");
+    // The cancelled installments' régua stops: nothing of theirs is left to send.
+    for part in &cancelled["installments"].as_array().unwrap()[1..] {
+        let (_, charge) = app.call("GET", &format!("/v1/charges/{}", part["charge_id"].as_str().unwrap()), Value::Null, &[]).await;
+        assert!(charge["reminders"].as_array().unwrap().iter().all(|r| r["state"] != "planned"), "{charge}");
+    }
+}
