@@ -163,6 +163,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans/{plan_id}"),
     ("POST", "/v1/installment-plans/{plan_id}/cancel"),
+    ("POST", "/v1/renegotiations"),
     ("POST", "/v1/wallets"),
     ("GET", "/v1/wallets"),
     ("GET", "/v1/wallets/{wallet_id}"),
@@ -245,6 +246,7 @@ impl Api<'_> {
             ("GET", ["v1", "installment-plans"]) => self.list_plans(&merchant).await,
             ("GET", ["v1", "installment-plans", id]) => self.get_plan(&merchant, id, now).await,
             ("POST", ["v1", "installment-plans", id, "cancel"]) => self.cancel_plan(&merchant, id, now).await,
+            ("POST", ["v1", "renegotiations"]) => self.renegotiate(&merchant, req, now).await,
             ("DELETE", ["v1", "customers", id, "personal-data"]) => self.erase_customer(&merchant, id, now).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
             ("GET", ["v1", "charges", id]) => self.get_charge(&merchant, id, now).await,
@@ -696,19 +698,28 @@ impl Api<'_> {
     /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
     async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let before = self.open_charge(merchant, id).await?;
-        let mut charge = Charge { status: ChargeStatus::Cancelled, version: before.version + 1, updated_at: now, ..before.clone() };
+        let charge = self.close_charge(before, ChargeStatus::Cancelled, None, now).await?;
+        let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
+        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
+    }
+
+    /// Ends an open charge (cancelled, or renegotiated into a plan): its boleto is written off, its pending
+    /// reminders are cancelled and the change is published. Tick and delivery also check the status before
+    /// sending, so a crash between these steps sends nothing for it.
+    async fn close_charge(&self, before: Charge, status: ChargeStatus, into: Option<crate::ids::PlanId>, now: DateTime<Utc>) -> Result<Charge, ApiError> {
+        let mut charge = Charge { status, renegotiated_into: into, version: before.version + 1, updated_at: now, ..before.clone() };
         let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
         self.checkout().queue_setup(&write_off).await;
-        for r in self.store.reminders_of(&merchant.id, &charge.id).await? {
+        for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
             if r.state.is_pending() {
-                let cancelled = ReminderState::Cancelled { reason: "charge cancelled".into() };
+                let cancelled = ReminderState::Cancelled { reason: format!("charge {}", status.as_str()) };
                 self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
             }
         }
-        self.publish(&charge, "ChargeCancelled", now, json!({"version": charge.version})).await;
-        let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-        Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
+        let kind = if status == ChargeStatus::Renegotiated { "ChargeRenegotiated" } else { "ChargeCancelled" };
+        self.publish(&charge, kind, now, json!({"version": charge.version, "renegotiated_into": charge.renegotiated_into})).await;
+        Ok(charge)
     }
 
     /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
@@ -753,6 +764,7 @@ impl Api<'_> {
             "created_at": c.created_at,
             "updated_at": c.updated_at,
             "paid_at": c.paid_at,
+            "renegotiated_into": c.renegotiated_into,
             "origin": if c.origin.is_single() { Value::Null } else { json!(c.origin) },
             "reminders": reminders.iter().map(|r| reminder_json(r)).collect::<Vec<_>>(),
         })

@@ -56,6 +56,9 @@ pub struct Charge {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// The installment plan that took this charge's debt over (status `renegotiated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renegotiated_into: Option<crate::ids::PlanId>,
     /// Why the charge exists: on its own, a subscription's cycle or an installment of a plan.
     #[serde(default, skip_serializing_if = "ChargeOrigin::is_single")]
     pub origin: ChargeOrigin,
@@ -116,6 +119,7 @@ impl Charge {
             created_at: now,
             updated_at: now,
             paid_at: None,
+            renegotiated_into: None,
             origin: ChargeOrigin::Single,
             version: 1,
         }

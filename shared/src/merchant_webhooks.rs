@@ -27,6 +27,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("charge.refunded", "ChargeRefunded"),
     ("charge.chargeback", "ChargeChargeback"),
     ("charge.cancelled", "ChargeCancelled"),
+    ("charge.renegotiated", "ChargeRenegotiated"),
     ("charge.expired", "ChargeExpired"),
     ("payment.flagged_for_refund", "PaymentFlaggedForRefund"),
     ("notification.sent", "NotificationSent"),

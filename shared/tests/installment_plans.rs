@@ -124,3 +124,101 @@ async fn cancelling_a_plan_cancels_what_is_still_open_and_keeps_what_was_paid() 
         assert!(charge["reminders"].as_array().unwrap().iter().all(|r| r["state"] != "planned"), "{charge}");
     }
 }
+
+async fn charge_at(app: &App, customer: &str, amount: &str, due: &str, at: chrono::DateTime<Utc>) -> String {
+    let body = json!({"customer_id": customer, "amount": amount, "due_date": due, "description": "Mensalidade", "payment_methods": ["pix"],
+        "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}});
+    let (status, c) = app.call_at("POST", "/v1/charges", body, at).await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn overdue_charges_are_renegotiated_into_a_plan_and_their_regua_stops() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let (_, joao) = app.call("POST", "/v1/customers", json!({"name": "João Souza", "document": "111.444.777-35", "email": "joao@example.com"}), &[]).await;
+    let t0 = Utc.with_ymd_and_hms(2028, 3, 1, 12, 0, 0).unwrap();
+    let a = charge_at(&app, &maria, "100.00", "2028-03-06", t0).await;
+    let b = charge_at(&app, &maria, "50.00", "2028-03-10", t0).await;
+    let other = charge_at(&app, joao["id"].as_str().unwrap(), "70.00", "2028-03-10", t0).await;
+
+    // Five weeks later both are overdue, with fine and interest.
+    let t1 = Utc.with_ymd_and_hms(2028, 4, 5, 12, 0, 0).unwrap();
+    app.tick_and_deliver(t1).await;
+    let mut owed_today = Decimal::ZERO;
+    for id in [&a, &b] {
+        let (_, c) = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, t1).await;
+        assert_eq!(c["status"], "overdue");
+        owed_today += Decimal::from_str(c["balance_due"].as_str().unwrap()).unwrap();
+    }
+    assert!(owed_today > Decimal::from(150), "fine and interest accrued: {owed_today}");
+
+    let request = |ids: Vec<&str>, waive: bool| json!({"customer_id": maria, "charge_ids": ids, "installments": 3, "first_due_date": "2028-04-20",
+        "waive_late_fees": waive, "payment_methods": ["pix"]});
+    // Someone else's charge, and an unknown one, are refused; nothing changes.
+    for ids in [vec![a.as_str(), other.as_str()], vec![a.as_str(), "chg_nao_existe"]] {
+        let (status, e) = app.call_at("POST", "/v1/renegotiations", request(ids, false), t1).await;
+        assert_eq!((status, &e["error"]["field"]), (422, &json!("charge_ids")), "{e}");
+    }
+    let (status, plan) = app.call_at("POST", "/v1/renegotiations", request(vec![b.as_str(), a.as_str()], false), t1).await;
+    assert_eq!(status, 201, "{plan}");
+    assert_eq!(Decimal::from_str(plan["amount"].as_str().unwrap()).unwrap(), owed_today, "the debt as priced today, to the cent");
+    let sum: Decimal = plan["installments"].as_array().unwrap().iter().map(|p| Decimal::from_str(p["amount"].as_str().unwrap()).unwrap()).sum();
+    assert_eq!(sum, owed_today);
+    let mut linked: Vec<String> = plan["renegotiates"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    linked.sort();
+    let mut expected = vec![a.clone(), b.clone()];
+    expected.sort();
+    assert_eq!(linked, expected, "the plan names the charges it replaced");
+
+    let sent_before: Vec<Vec<String>> = sent_to(&app, &[&a, &b]).await;
+    for id in [&a, &b] {
+        let (_, c) = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, t1).await;
+        assert_eq!((&c["status"], &c["renegotiated_into"]), (&json!("renegotiated"), &plan["id"]), "{c}");
+        assert!(c["reminders"].as_array().unwrap().iter().all(|r| r["state"] != "planned" && r["state"] != "queued"), "{c}");
+    }
+    // Weeks of ticks send the originals nothing more; the plan's installments have their own régua.
+    for day in [6, 10, 20, 30] {
+        app.tick_and_deliver(Utc.with_ymd_and_hms(2028, 4, day, 13, 0, 0).unwrap()).await;
+    }
+    assert_eq!(sent_to(&app, &[&a, &b]).await, sent_before, "the originals' régua stopped");
+    let first = plan["installments"][0]["charge_id"].as_str().unwrap();
+    assert!(!app.outbox_steps(first).await.is_empty(), "the installments are reminded");
+
+    // The same request again finishes nothing new; a renegotiated charge cannot be renegotiated again.
+    let (status, again) = app.call_at("POST", "/v1/renegotiations", request(vec![a.as_str(), b.as_str()], false), t1).await;
+    assert_eq!((status, &again["id"]), (201, &plan["id"]));
+    let (status, e) = app.call_at("POST", "/v1/renegotiations", request(vec![a.as_str()], true), t1).await;
+    assert_eq!((status, &e["error"]["code"]), (422, &json!("charge_not_renegotiable")));
+    let (_, listed) = app.call_at("GET", &format!("/v1/charges?customer_id={maria}&limit=100"), Value::Null, t1).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 5, "two originals and three installments");
+}
+
+#[tokio::test]
+async fn waiving_late_fees_renegotiates_the_face_value_less_what_was_paid() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let t0 = Utc.with_ymd_and_hms(2028, 3, 1, 12, 0, 0).unwrap();
+    let a = charge_at(&app, &maria, "100.00", "2028-03-06", t0).await;
+    let b = charge_at(&app, &maria, "50.00", "2028-03-10", t0).await;
+    let partial = json!({"type":"payment.confirmed","data":{"charge_id": a,"amount":"40.00","paid_at":"2028-03-05T10:00:00-03:00","method":"pix","provider_payment_id":"E-PART-1"}});
+    assert_eq!(app.webhook("msg_part_1", &partial).await.0, 202);
+    let t1 = Utc.with_ymd_and_hms(2028, 4, 5, 12, 0, 0).unwrap();
+    let (status, plan) = app
+        .call_at("POST", "/v1/renegotiations", json!({"customer_id": maria, "charge_ids": [a, b], "installments": 2, "first_due_date": "2028-04-20",
+            "waive_late_fees": true, "payment_methods": ["pix"], "description": "Acordo"}), t1)
+        .await;
+    assert_eq!(status, 201, "{plan}");
+    assert_eq!(plan["amount"], "110.00", "100 − 40 paid + 50, no fine or interest");
+    assert_eq!(plan["installments"][0]["amount"], "55.00");
+}
+
+/// What the outbox holds, per charge.
+async fn sent_to(app: &App, ids: &[&String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(app.outbox_steps(id).await);
+    }
+    out
+}

@@ -106,6 +106,7 @@ fn charge(created: DateTime<Utc>, due: NaiveDate) -> Charge {
         created_at: created,
         updated_at: created,
         paid_at: None,
+        renegotiated_into: None,
         origin: Default::default(),
         version: 1,
     }

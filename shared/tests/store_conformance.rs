@@ -70,6 +70,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         created_at: created,
         updated_at: created,
         paid_at: None,
+        renegotiated_into: None,
         origin: Default::default(),
         version: 1,
     };

@@ -25,6 +25,9 @@ struct Plan {
     total: crate::money::Money,
     description: String,
     installments: Vec<PlanInstallment>,
+    /// The charges this plan replaced (a renegotiation); empty for a plain carnê.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    renegotiates: Vec<ChargeId>,
     created_at: DateTime<Utc>,
 }
 
@@ -58,6 +61,17 @@ impl Api<'_> {
         let mut known: Vec<&str> = CHARGE_FIELDS.to_vec();
         known.extend(["amount", "installments", "first_due_date", "description"]);
         super::reject_unknown(&body, &known, "")?;
+        let key = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/plan/{k}", merchant.id));
+        let (status, plan) = self.make_plan(merchant, &body, key, vec![], now).await?;
+        match plan {
+            Some(plan) => Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?)),
+            None => Ok(status),
+        }
+    }
+
+    /// Makes a plan from a checked body: the plan, or the refusal of its first installment (before any charge
+    /// exists). `key` seeds the plan's id (None: a new one); `renegotiates` names the charges it replaces.
+    async fn make_plan(&self, merchant: &Merchant, body: &serde_json::Map<String, Value>, key: Option<String>, renegotiates: Vec<ChargeId>, now: DateTime<Utc>) -> Result<(ApiResponse, Option<Plan>), ApiError> {
         if !matches!(body.get("customer_id"), Some(Value::String(_))) {
             return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"));
         }
@@ -67,17 +81,16 @@ impl Api<'_> {
             .and_then(Value::as_u64)
             .filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n))
             .ok_or_else(|| ApiError::invalid("installments", format!("de 2 a {MAX_CARNE_INSTALLMENTS} parcelas / 2 to {MAX_CARNE_INSTALLMENTS} installments")))? as u16;
-        let first_due = DueDate::parse_new(required_str(&body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
-        let description = required_str(&body, "description")?.trim().to_string();
+        let first_due = DueDate::parse_new(required_str(body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
+        let description = required_str(body, "description")?.trim().to_string();
         let split = recurrence::carne(total, count, first_due.date())
             .map_err(|_| ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment"))?;
         // Every due date must be one a charge may have (boletos reach ten years): refused before anything is made.
         let last = split.last().expect("at least two installments");
         DueDate::parse_new(&last.due_date.to_string(), now).map_err(|e| ApiError::invalid("installments", format!("a última parcela / the last installment: {e}")))?;
 
-        let key = req.header("idempotency-key").filter(|k| idempotency::valid_key(k));
-        let id = match key {
-            Some(k) => PlanId::derived(&format!("{}/plan/{k}", merchant.id)),
+        let id = match &key {
+            Some(k) => PlanId::derived(k),
             None => PlanId::generate(),
         };
         let mut installments = Vec::with_capacity(split.len());
@@ -102,17 +115,21 @@ impl Api<'_> {
             if made.status != 201 {
                 // The first installment carries every field the others do: its refusal is the plan's, before any
                 // charge exists (a later one can only fail for reasons of its own, e.g. the store).
-                return Ok(made);
+                return Ok((made, None));
             }
             let made: Value = serde_json::from_str(&made.body).map_err(ApiError::internal)?;
             let charge_id = made["id"].as_str().and_then(|s| ChargeId::parse(s).ok()).ok_or_else(|| ApiError::internal("charge without id"))?;
             installments.push(PlanInstallment { number: part.number, charge_id, amount: part.amount, due_date: part.due_date });
         }
-        let plan = Plan { id: id.clone(), customer_id: body["customer_id"].as_str().unwrap_or_default().into(), total, description, installments, created_at: now };
-        if self.store.get_merchant_document(&merchant.id, &document_key(&id)).await?.is_none() {
-            self.store.put_merchant_document(&merchant.id, &document_key(&id), &serde_json::to_value(&plan).map_err(ApiError::internal)?).await?;
+        let plan = Plan { id: id.clone(), customer_id: body["customer_id"].as_str().unwrap_or_default().into(), total, description, installments, renegotiates, created_at: now };
+        match self.store.get_merchant_document(&merchant.id, &document_key(&id)).await? {
+            // A retry: the plan written the first time stands (same charges by construction).
+            Some(stored) => Ok((ApiResponse::json(201, &Value::Null), Some(serde_json::from_value(stored).map_err(ApiError::internal)?))),
+            None => {
+                self.store.put_merchant_document(&merchant.id, &document_key(&id), &serde_json::to_value(&plan).map_err(ApiError::internal)?).await?;
+                Ok((ApiResponse::json(201, &Value::Null), Some(plan)))
+            }
         }
-        Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
     }
 
     async fn plan(&self, merchant: &Merchant, id: &str) -> Result<Plan, ApiError> {
@@ -151,6 +168,7 @@ impl Api<'_> {
             "amount": plan.total,
             "description": plan.description,
             "installments": rows,
+            "renegotiates": plan.renegotiates,
             "created_at": plan.created_at,
         }))
     }
@@ -194,4 +212,82 @@ impl Api<'_> {
         }
         Ok(ApiResponse::json(200, &self.plan_view(merchant, &plan, now).await?))
     }
+
+    /// `POST /v1/renegotiations` {customer_id, charge_ids, installments, first_due_date, waive_late_fees,
+    /// payment_methods, description?}: the customer's open charges become one installment plan. The plan's total
+    /// is what they owe today — with fines and interest by the one pricing rule, or their face value less what
+    /// was paid when `waive_late_fees` — and each original becomes `renegotiated` (neither paid nor open), points
+    /// at the plan, and its régua stops. The plan's id follows from the charges renegotiated, so a retry after a
+    /// crash finishes the same renegotiation rather than starting another.
+    pub(super) async fn renegotiate(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        let body = json_object(&req.body)?;
+        super::reject_unknown(&body, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "payment_methods", "description", "late_fees", "ruler", "wallet_ids", "fee_mode"], "")?;
+        let customer_id = body.get("customer_id").and_then(Value::as_str).and_then(|c| crate::ids::CustomerId::parse(c).ok())
+            .ok_or_else(|| ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"))?;
+        let ids: Vec<ChargeId> = match body.get("charge_ids") {
+            Some(Value::Array(a)) if !a.is_empty() && a.len() <= 100 => a
+                .iter()
+                .map(|v| v.as_str().and_then(|s| ChargeId::parse(s).ok()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::invalid("charge_ids", "ids de cobrança / charge ids"))?,
+            _ => return Err(ApiError::invalid("charge_ids", "de 1 a 100 ids de cobrança / 1 to 100 charge ids")),
+        };
+        let mut ids = ids;
+        ids.sort();
+        ids.dedup();
+        let waive = match body.get("waive_late_fees") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::invalid("waive_late_fees", "true ou false / true or false")),
+        };
+        let today = calendar::local_date(now);
+        let plan_key = format!("{}/renegotiation/{}", merchant.id, ids.iter().map(ChargeId::as_str).collect::<Vec<_>>().join(","));
+        let plan_id = PlanId::derived(&plan_key);
+        let refused = |why: String| ApiError { status: 422, code: "charge_not_renegotiable", message: why, field: Some("charge_ids".into()) };
+        let mut originals = Vec::new();
+        let mut total = rust_decimal::Decimal::ZERO;
+        for id in &ids {
+            let charge = self.store.get_charge(&merchant.id, id).await?.ok_or_else(|| refused(format!("cobrança {id} não encontrada / charge {id} not found")))?;
+            if charge.customer_id != customer_id {
+                return Err(refused(format!("a cobrança {id} é de outro cliente / charge {id} belongs to another customer")));
+            }
+            let resumed = charge.status == ChargeStatus::Renegotiated && charge.renegotiated_into.as_ref() == Some(&plan_id);
+            if !charge.status.is_open() && !resumed {
+                return Err(refused(format!("a cobrança {id} está {} / charge {id} is {}", charge.status.as_str(), charge.status.as_str())));
+            }
+            // The debt of each charge, priced today (a resumed one as it stood: the plan already holds it).
+            let owed = if waive { (charge.amount.as_decimal() - charge.received).max(rust_decimal::Decimal::ZERO) } else { charge.balance_due(today) };
+            total += owed;
+            originals.push(charge);
+        }
+        let total = crate::money::Money::parse(&format!("{:.2}", total.round_dp(2)))
+            .map_err(|_| refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()))?;
+        let mut plan_body = serde_json::Map::new();
+        for field in ["customer_id", "installments", "first_due_date", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode"] {
+            if let Some(v) = body.get(field) {
+                plan_body.insert(field.into(), v.clone());
+            }
+        }
+        plan_body.insert("amount".into(), json!(total));
+        let description = body.get("description").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "Renegociação".into());
+        plan_body.insert("description".into(), json!(description));
+        // A retry after the plan was made finishes with that plan, whatever today's prices are.
+        let plan = match self.store.get_merchant_document(&merchant.id, &document_key(&plan_id)).await? {
+            Some(stored) => serde_json::from_value(stored).map_err(ApiError::internal)?,
+            None => {
+                let (refusal, plan) = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
+                let Some(plan) = plan else { return Ok(refusal) };
+                plan
+            }
+        };
+        for charge in originals.into_iter().filter(|c| c.status.is_open()) {
+            match self.close_charge(charge, ChargeStatus::Renegotiated, Some(plan.id.clone()), now).await {
+                Ok(_) => {}
+                // Paid or changed in between: the retry of this request sees it and refuses or resumes.
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
+    }
+
 }
