@@ -11,7 +11,7 @@
 #       against an API that is already running (make dev prints a key).
 #
 # Knobs: SCHEMATHESIS_MAX_EXAMPLES per operation and phase (default 20), SCHEMATHESIS_SEED (default 20260701),
-# SCHEMATHESIS_TIMEOUT for the whole run in seconds (default 240). Reports: test-output/schemathesis/.
+# SCHEMATHESIS_TIMEOUT for the whole run in seconds (default 420; in `make test` it runs beside the longer régua simulation). Reports: test-output/schemathesis/.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +20,7 @@ VENV="$REPO/.local/venv-schemathesis"
 OUT="$REPO/test-output/schemathesis"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
 SEED="${SCHEMATHESIS_SEED:-20260701}"
-TIMEOUT="${SCHEMATHESIS_TIMEOUT:-240}"
+TIMEOUT="${SCHEMATHESIS_TIMEOUT:-420}"
 log() { printf '[schemathesis] %s\n' "$*"; }
 die() { printf '[schemathesis] ERROR: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$OUT"
