@@ -23,6 +23,12 @@ for line in sys.stdin:
 started=$SECONDS
 (cd shared && "$sim_bin" --exact "$SIMULATION" --nocapture) > test-output/simulation.log 2>&1 &
 sim_pid=$!
+# CI passes more work to fill the cores the simulation leaves idle (e.g. TEST_ALSO="make fuzz-ci").
+also_pid=
+if [ -n "${TEST_ALSO:-}" ]; then
+  (bash -c "$TEST_ALSO") > test-output/also.log 2>&1 &
+  also_pid=$!
+fi
 
 failed=()
 cargo test --workspace --no-fail-fast -- --skip "$SIMULATION" || failed+=("cargo test")
@@ -33,6 +39,11 @@ bash infra/lint.sh || failed+=("lint")
 wait "$sim_pid" || failed+=("simulation")
 echo "---- régua simulation (background, $((SECONDS - started)) s) ----"
 cat test-output/simulation.log
+if [ -n "$also_pid" ]; then
+  wait "$also_pid" || failed+=("$TEST_ALSO")
+  echo "---- $TEST_ALSO (background, $((SECONDS - started)) s) ----"
+  tail -40 test-output/also.log
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "test: FAILED: ${failed[*]}" >&2
   exit 1
