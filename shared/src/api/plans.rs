@@ -185,8 +185,8 @@ impl Api<'_> {
             .merchant_documents(&merchant.id, "plan#")
             .await?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_value(v).ok())
-            .collect();
+            .map(|(_, v)| serde_json::from_value(v).map_err(ApiError::internal))
+            .collect::<Result<_, _>>()?;
         plans.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         let data: Vec<Value> = plans
             .iter()
