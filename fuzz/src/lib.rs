@@ -123,6 +123,7 @@ impl App {
             providers: &self.providers,
             public_base_url: "https://pay.test",
             webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: false },
+            access: Default::default(),
         }
     }
 

@@ -66,15 +66,21 @@ pub struct ApiResponse {
     pub body: String,
     /// None is JSON.
     pub content_type: Option<&'static str>,
+    /// Headers beyond the content type (names in lower case): `retry-after`, `x-ratelimit-*`.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiResponse {
     pub fn json(status: u16, body: &impl Serialize) -> Self {
-        Self { status, body: serde_json::to_string(body).expect("serialisable response"), content_type: None }
+        Self { status, body: serde_json::to_string(body).expect("serialisable response"), content_type: None, headers: Vec::new() }
     }
 
     pub fn csv(body: String) -> Self {
-        Self { status: 200, body, content_type: Some("text/csv; charset=utf-8") }
+        Self { status: 200, body, content_type: Some("text/csv; charset=utf-8"), headers: Vec::new() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -120,15 +126,30 @@ impl From<StoreError> for ApiError {
 }
 
 #[derive(Clone)]
+/// `Api::charge_terms`.
+struct ChargeTerms {
+    own_ruler: Option<Ruler>,
+    payment_methods: Vec<PaymentMethod>,
+    max_installments: u8,
+    late_fees: LateFees,
+    fee_mode: Option<FeeMode>,
+    wallets: Vec<crate::wallet::Wallet>,
+    external_reference: Option<String>,
+}
+
 enum Create {
     Customer,
     Charge,
-    /// A charge made by an installment plan (carnê), carrying where it came from.
+    /// A charge made by an installment plan (carnê) or a subscription, carrying where it came from.
     PlanCharge(crate::charge::ChargeOrigin),
+    Subscription,
 }
 
+mod keys;
 mod management;
 mod plans;
+mod subscriptions;
+pub use subscriptions::SubscriptionRun;
 mod notifications;
 mod openapi;
 mod payments;
@@ -141,6 +162,11 @@ mod webhooks;
 /// dispatches these; the OpenAPI test and the tenant-isolation sweep enumerate them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/openapi.json"),
+    ("POST", "/v1/merchants"),
+    ("POST", "/v1/api-keys"),
+    ("GET", "/v1/api-keys"),
+    ("POST", "/v1/api-keys/{key_id}/rotate"),
+    ("DELETE", "/v1/api-keys/{key_id}"),
     ("POST", "/v1/customers"),
     ("GET", "/v1/customers"),
     ("PATCH", "/v1/customers/{customer_id}"),
@@ -164,6 +190,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/installment-plans/{plan_id}"),
     ("POST", "/v1/installment-plans/{plan_id}/cancel"),
     ("POST", "/v1/renegotiations"),
+    ("POST", "/v1/subscriptions"),
+    ("GET", "/v1/subscriptions"),
+    ("GET", "/v1/subscriptions/{subscription_id}"),
+    ("PATCH", "/v1/subscriptions/{subscription_id}"),
+    ("POST", "/v1/subscriptions/{subscription_id}/pause"),
+    ("POST", "/v1/subscriptions/{subscription_id}/resume"),
+    ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
     ("POST", "/v1/wallets"),
     ("GET", "/v1/wallets"),
     ("GET", "/v1/wallets/{wallet_id}"),
@@ -210,6 +243,8 @@ pub struct Api<'a> {
     pub public_base_url: &'a str,
     /// Which webhook endpoint URLs merchants may register.
     pub webhook_urls: crate::merchant_webhooks::UrlPolicy,
+    /// The operator key and the default rate limit.
+    pub access: crate::api_keys::AccessPolicy,
 }
 
 impl Api<'_> {
@@ -235,8 +270,26 @@ impl Api<'_> {
         if req.body.len() > limit {
             return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
         }
-        let merchant = self.authenticate(req).await?;
-        match (req.method.as_str(), segments.as_slice()) {
+        // The operator's one route: its own key, no merchant's, no rate limit.
+        if req.method == "POST" && segments == ["v1", "merchants"] {
+            return self.create_merchant(req, now).await;
+        }
+        let (merchant, key) = self.authenticate(req, now).await?;
+        let quota = match self.take_request_quota(&key, now).await {
+            Ok(headers) => headers,
+            Err(limited) => return Ok(limited),
+        };
+        let mut response = self.dispatch(merchant, req, now, &segments).await.unwrap_or_else(ApiError::into_response);
+        response.headers.extend(quota);
+        Ok(response)
+    }
+
+    async fn dispatch(&self, merchant: Merchant, req: &ApiRequest, now: DateTime<Utc>, segments: &[&str]) -> Result<ApiResponse, ApiError> {
+        match (req.method.as_str(), segments) {
+            ("POST", ["v1", "api-keys"]) => self.create_api_key(&merchant, req, now).await,
+            ("GET", ["v1", "api-keys"]) => self.list_api_keys(&merchant, now).await,
+            ("POST", ["v1", "api-keys", id, "rotate"]) => self.rotate_api_key(&merchant, id, req, now).await,
+            ("DELETE", ["v1", "api-keys", id]) => self.revoke_api_key(&merchant, id, now).await,
             ("POST", ["v1", "customers"]) => self.idempotent(&merchant, req, now, Create::Customer).await,
             ("GET", ["v1", "customers"]) => self.list_customers(&merchant, req).await,
             ("GET", ["v1", "customers", id]) => self.get_customer(&merchant, id).await,
@@ -246,6 +299,13 @@ impl Api<'_> {
             ("GET", ["v1", "installment-plans"]) => self.list_plans(&merchant).await,
             ("GET", ["v1", "installment-plans", id]) => self.get_plan(&merchant, id, now).await,
             ("POST", ["v1", "installment-plans", id, "cancel"]) => self.cancel_plan(&merchant, id, now).await,
+            ("POST", ["v1", "subscriptions"]) => self.idempotent(&merchant, req, now, Create::Subscription).await,
+            ("GET", ["v1", "subscriptions"]) => self.list_subscriptions(&merchant, req).await,
+            ("GET", ["v1", "subscriptions", id]) => self.get_subscription(&merchant, id, now).await,
+            ("PATCH", ["v1", "subscriptions", id]) => self.update_subscription(&merchant, id, req, now).await,
+            ("POST", ["v1", "subscriptions", id, "pause"]) => self.pause_subscription(&merchant, id, now).await,
+            ("POST", ["v1", "subscriptions", id, "resume"]) => self.resume_subscription(&merchant, id, now).await,
+            ("POST", ["v1", "subscriptions", id, "cancel"]) => self.cancel_subscription(&merchant, id, req, now).await,
             ("POST", ["v1", "renegotiations"]) => self.renegotiate(&merchant, req, now).await,
             ("DELETE", ["v1", "customers", id, "personal-data"]) => self.erase_customer(&merchant, id, now).await,
             ("POST", ["v1", "charges"]) => self.idempotent(&merchant, req, now, Create::Charge).await,
@@ -297,10 +357,14 @@ impl Api<'_> {
         }
     }
 
-    async fn authenticate(&self, req: &ApiRequest) -> Result<Merchant, ApiError> {
-        let unauthorized = || ApiError::new(401, "unauthorized", "chave de API ausente ou inválida / missing or invalid API key");
+    /// The merchant and the key a request carries. A revoked key, or a rotated one past its grace period, is
+    /// refused as an unknown one is.
+    async fn authenticate(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<(Merchant, crate::api_keys::ApiKeyRecord), ApiError> {
+        let unauthorized = || ApiError::new(401, "unauthorized", "chave de API ausente, inválida, revogada ou expirada / missing, invalid, revoked or expired API key");
         let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(unauthorized)?;
-        self.store.merchant_by_key(&ApiKeyHash::of(token.trim())).await?.ok_or_else(unauthorized)
+        let key = self.store.api_key_by_hash(&ApiKeyHash::of(token.trim())).await?.filter(|k| k.usable(now)).ok_or_else(unauthorized)?;
+        let merchant = self.store.get_merchant(&key.merchant_id).await?.ok_or_else(unauthorized)?;
+        Ok((merchant, key))
     }
 
     /// Runs `handler` at most once per `Idempotency-Key`: a repeat with the same body replays the saved
@@ -314,7 +378,7 @@ impl Api<'_> {
         }
         let hash = idempotency::request_hash(&req.method, &req.path, &req.body);
         match self.store.idempotency_begin(&merchant.id, key, &hash, now).await? {
-            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body, content_type: None }),
+            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body, content_type: None, headers: Vec::new() }),
             IdempotencyBegin::Mismatch => {
                 return Err(ApiError::new(422, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
             }
@@ -342,6 +406,7 @@ impl Api<'_> {
             Create::Customer => self.create_customer(merchant, req, now).await,
             Create::Charge => self.create_charge(merchant, req, now, crate::charge::ChargeOrigin::Single).await,
             Create::PlanCharge(origin) => self.create_charge(merchant, req, now, origin).await,
+            Create::Subscription => self.create_subscription(merchant, req, now).await,
         }
     }
 
@@ -393,24 +458,10 @@ impl Api<'_> {
             "",
         )?;
         let amount = parse_amount(body.get("amount"))?;
-        let own_ruler = match body.get("ruler") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?),
-        };
         let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
-        let payment_methods = parse_methods(body.get("payment_methods"))?;
-        let max_installments = match body.get("max_installments") {
-            None | Some(Value::Null) => 1,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=12).contains(n))
-                .ok_or_else(|| ApiError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))? as u8,
-        };
-        if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
-            return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
-        }
-        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date)?;
+        let ChargeTerms { own_ruler, payment_methods, max_installments, late_fees, fee_mode, wallets, external_reference } =
+            self.charge_terms(merchant, &body, amount, due_date).await?;
         let expires_at = match body.get("expires_at") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
@@ -423,27 +474,9 @@ impl Api<'_> {
             }
             Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
         };
-        let fee_mode = match body.get("fee_mode") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ApiError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
-        };
-        let wallets = self.wallets_for(merchant, &payment_methods, body.get("wallet_ids")).await?;
-        let external_reference = match body.get("external_reference") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
-            _ => return Err(ApiError::invalid("external_reference", "texto de até 100 caracteres / string up to 100 chars")),
-        };
 
         let customer = match (body.get("customer_id"), body.get("customer")) {
-            (Some(Value::String(id)), None) => {
-                let not_found = || ApiError { status: 422, code: "customer_not_found", message: "cliente não encontrado / customer not found".into(), field: Some("customer_id".into()) };
-                let id = CustomerId::parse(id).map_err(|_| not_found())?;
-                let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
-                if customer.erased_at.is_some() {
-                    return Err(ApiError { status: 422, code: "customer_erased", message: "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)".into(), field: Some("customer_id".into()) });
-                }
-                customer
-            }
+            (Some(Value::String(id)), None) => self.billable_customer(merchant, id).await?,
             (None, Some(Value::Object(inline))) => {
                 reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
                 let mut c = parse_customer(inline, merchant, now, "customer.")?;
@@ -515,6 +548,49 @@ impl Api<'_> {
         }
         self.send_now(&mut reminders, now).await;
         Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
+    }
+
+    /// The existing customer a new charge names in `customer_id`: one of the merchant's, with its data intact.
+    async fn billable_customer(&self, merchant: &Merchant, id: &str) -> Result<Customer, ApiError> {
+        let not_found = || ApiError { status: 422, code: "customer_not_found", message: "cliente não encontrado / customer not found".into(), field: Some("customer_id".into()) };
+        let id = CustomerId::parse(id).map_err(|_| not_found())?;
+        let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
+        if customer.erased_at.is_some() {
+            return Err(ApiError { status: 422, code: "customer_erased", message: "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)".into(), field: Some("customer_id".into()) });
+        }
+        Ok(customer)
+    }
+
+    /// What a charge carries besides its amount, dates and customer, read from a `POST /v1/charges` body: the one
+    /// reading of these fields, for single charges, carnês and the charges subscriptions generate.
+    async fn charge_terms(&self, merchant: &Merchant, body: &Map<String, Value>, amount: Money, due_date: DueDate) -> Result<ChargeTerms, ApiError> {
+        let own_ruler = match body.get("ruler") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?),
+        };
+        let payment_methods = parse_methods(body.get("payment_methods"))?;
+        let max_installments = match body.get("max_installments") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=12).contains(n))
+                .ok_or_else(|| ApiError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))? as u8,
+        };
+        if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
+            return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
+        }
+        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date)?;
+        let fee_mode = match body.get("fee_mode") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ApiError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
+        };
+        let wallets = self.wallets_for(merchant, &payment_methods, body.get("wallet_ids")).await?;
+        let external_reference = match body.get("external_reference") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
+            _ => return Err(ApiError::invalid("external_reference", "texto de até 100 caracteres / string up to 100 chars")),
+        };
+        Ok(ChargeTerms { own_ruler, payment_methods, max_installments, late_fees, fee_mode, wallets, external_reference })
     }
 
     /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
@@ -816,7 +892,7 @@ impl WebhookApi<'_> {
         };
         if req.method == "GET" {
             return match callbacks.handshake(source, &query).await {
-                Some(Ok(answer)) => Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8") }),
+                Some(Ok(answer)) => Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8"), headers: Vec::new() }),
                 Some(Err(e)) => Err(ApiError { status: 403, ..refused(e) }),
                 None => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
             };

@@ -28,7 +28,11 @@ pub fn api_request(req: Request) -> ApiRequest {
 
 /// JSON with the headers every response of ours carries: no caching of payer data, no sniffing, no framing.
 pub fn http_response(r: ApiResponse) -> Response<Body> {
-    Response::builder()
+    let mut builder = Response::builder();
+    for (name, value) in &r.headers {
+        builder = builder.header(*name, value);
+    }
+    builder
         .status(r.status)
         .header("content-type", r.content_type.unwrap_or("application/json; charset=utf-8"))
         .header("cache-control", "no-store")
@@ -64,6 +68,37 @@ pub async fn tick(t: &Tick<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::
     let report = t.run(now, wall).await?;
     tracing::info!(queued = report.reminders_queued, read = report.items_read, overdue = report.charges_marked_overdue, "tick done");
     Ok(report)
+}
+
+/// What ruler-tick answers: the tick's report, and what the subscription generator did (None while the tick
+/// asks for a continuation: the generator runs once, on the tick's last part).
+#[derive(Debug, serde::Serialize)]
+pub struct TickAndGeneration {
+    #[serde(flatten)]
+    pub tick: TickReport,
+    pub subscriptions: Option<crate::api::SubscriptionRun>,
+}
+
+/// ruler-tick: the tick, then the subscription charges due for generation. A generator failure is logged and
+/// left for the next tick (its charges are keyed), never failing the reminders' tick.
+pub async fn tick_and_generate(t: &Tick<'_>, api: &crate::api::Api<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickAndGeneration, lambda_runtime::Error> {
+    let now = event.payload.time.unwrap_or_else(Utc::now);
+    let tick = self::tick(t, event).await?;
+    let subscriptions = if tick.more {
+        None
+    } else {
+        match api.generate_subscription_charges(now).await {
+            Ok(run) => {
+                tracing::info!(generated = run.charges_generated, read = run.subscriptions_read, paused = run.subscriptions_paused, failed = run.subscriptions_failed, "subscription charges generated");
+                Some(run)
+            }
+            Err(e) => {
+                tracing::error!(error = %e.message, "subscription generation failed; the next tick retries");
+                None
+            }
+        }
+    };
+    Ok(TickAndGeneration { tick, subscriptions })
 }
 
 /// Runs `handle` on each message of an SQS batch; only the ones it fails (to be retried) are reported back, so

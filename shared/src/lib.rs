@@ -5,6 +5,7 @@
 pub mod address;
 pub mod ascii;
 pub mod api;
+pub mod api_keys;
 pub mod calendar;
 pub mod channel_policy;
 pub mod charge;

@@ -54,7 +54,8 @@ impl ApiKey {
 }
 
 /// What the store keeps of an API key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ApiKeyHash(String);
 
 impl ApiKeyHash {

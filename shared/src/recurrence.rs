@@ -1,11 +1,11 @@
 //! Recurring billing and carnês: when each charge of a subscription or an installment plan falls due, and what
 //! it costs. The one place for cycle date arithmetic (month ends) and for which occurrences a scheduled run
-//! generates. The API and the generating function are still to come (issue #7); this is their domain.
+//! generates. `api::subscriptions` makes the charges, through the same path as `POST /v1/charges`.
 
-use chrono::{Duration, Months, NaiveDate};
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChargeId, MerchantId};
+use crate::ids::{ChargeId, CustomerId, MerchantId, SubscriptionId};
 use crate::money::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,10 +85,12 @@ pub struct PriceFrom {
     pub amount: Money,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
-    pub id: String,
+    pub id: SubscriptionId,
     pub merchant_id: MerchantId,
+    pub customer_id: CustomerId,
+    pub description: String,
     pub cycle: Cycle,
     /// The first charge's due date; every later one is counted from it.
     pub first_due: NaiveDate,
@@ -98,6 +100,19 @@ pub struct Subscription {
     pub prices: Vec<PriceFrom>,
     /// Generate each charge this many days before it falls due (so the payer gets it, and its régua, in time).
     pub lead_days: u32,
+    /// What every generated charge carries besides amount, due date and description, as `POST /v1/charges` takes
+    /// it (payment methods, late fees, régua, wallets…): checked when the subscription is made, and checked
+    /// again by the charge path each time one is generated.
+    pub charge_fields: serde_json::Map<String, serde_json::Value>,
+    /// The first cycle not yet generated (nor skipped).
+    pub next_cycle: u32,
+    /// Why generation stopped, when it paused the subscription itself (e.g. the customer's data was erased).
+    #[serde(default)]
+    pub paused_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic concurrency: the generator and a merchant's change cannot undo each other.
+    pub version: u64,
 }
 
 /// One charge a subscription owes.
@@ -106,41 +121,118 @@ pub struct Occurrence {
     pub cycle: u32,
     pub due_date: NaiveDate,
     pub amount: Money,
-    /// The same for every run that generates it: a second run (or a retried one) finds it made.
-    pub charge_id: ChargeId,
 }
 
+/// Most days ahead of its due date a charge may be generated.
+pub const MAX_LEAD_DAYS: u32 = 60;
+
 impl Subscription {
+    pub fn due_date_of(&self, cycle: u32) -> NaiveDate {
+        nth_due(self.first_due, self.cycle, cycle)
+    }
+
     pub fn price_at(&self, cycle: u32) -> Money {
         self.prices.iter().filter(|p| p.cycle <= cycle).max_by_key(|p| p.cycle).map(|p| p.amount).expect("a price from cycle 0")
     }
 
-    /// A new price from the first cycle not yet due on `today`.
-    pub fn change_price(&mut self, amount: Money, today: NaiveDate) {
-        let next = (0..).find(|n| nth_due(self.first_due, self.cycle, *n) > today).expect("a later cycle");
-        self.prices.retain(|p| p.cycle < next);
-        self.prices.push(PriceFrom { cycle: next, amount });
+    /// The price now asked: the one of the next charge to be generated.
+    pub fn current_price(&self) -> Money {
+        self.price_at(self.next_cycle)
     }
 
-    /// The charges a run on `today` should have generated: every cycle due from `today` up to `lead_days`
-    /// ahead (and any missed one not yet past due), while active and within the end. Idempotent by charge id.
-    pub fn due_for_generation(&self, today: NaiveDate) -> Vec<Occurrence> {
+    /// A new price from the next charge not yet generated: a charge the payer already has keeps its amount.
+    pub fn change_price(&mut self, amount: Money) {
+        let from = self.next_cycle;
+        self.prices.retain(|p| p.cycle < from);
+        self.prices.push(PriceFrom { cycle: from, amount });
+    }
+
+    /// The next cycle the end allows, generated or not yet: None once the subscription has run its course.
+    pub fn next_occurrence(&self) -> Option<(u32, NaiveDate)> {
+        let due = self.due_date_of(self.next_cycle);
+        self.end.allows(self.next_cycle, due).then_some((self.next_cycle, due))
+    }
+
+    /// Active with nothing left to generate (its count or end date reached).
+    pub fn completed(&self) -> bool {
+        self.status == SubscriptionStatus::Active && self.next_occurrence().is_none()
+    }
+
+    /// The day the generator should next look at this subscription: None when it never needs to (paused,
+    /// cancelled, completed). The store indexes subscriptions by it, so a run reads only the ones due.
+    pub fn generate_on(&self) -> Option<NaiveDate> {
         if self.status != SubscriptionStatus::Active {
-            return vec![];
+            return None;
+        }
+        self.next_occurrence().map(|(_, due)| due - Duration::days(i64::from(self.lead_days)))
+    }
+
+    /// The charges a run on `today` should generate: every cycle not yet generated that falls due from `today` up
+    /// to `lead_days` ahead, while active and within the end. A cycle already past due (the generator was down
+    /// longer than the lead time) is not billed late: it is skipped, and said so.
+    pub fn due_for_generation(&self, today: NaiveDate) -> Generation {
+        let mut out = Generation::default();
+        if self.status != SubscriptionStatus::Active {
+            return out;
         }
         let horizon = today + Duration::days(i64::from(self.lead_days));
-        (0..)
-            .map(|n| (n, nth_due(self.first_due, self.cycle, n)))
-            .take_while(|(n, due)| *due <= horizon && self.end.allows(*n, *due))
-            .filter(|(_, due)| *due >= today)
-            .map(|(n, due)| Occurrence {
-                cycle: n,
-                due_date: due,
-                amount: self.price_at(n),
-                charge_id: ChargeId::derived(&format!("{}/{}/{n}", self.merchant_id, self.id)),
-            })
-            .collect()
+        for n in self.next_cycle.. {
+            let due = self.due_date_of(n);
+            if due > horizon || !self.end.allows(n, due) {
+                break;
+            }
+            if due < today {
+                out.skipped.push(n);
+            } else {
+                out.charges.push(Occurrence { cycle: n, due_date: due, amount: self.price_at(n) });
+            }
+        }
+        out
     }
+
+    /// Records that `cycle` was generated (or skipped): the next run starts after it.
+    pub fn generated(&mut self, cycle: u32) {
+        self.next_cycle = self.next_cycle.max(cycle + 1);
+    }
+
+    pub fn pause(&mut self, reason: Option<String>, now: DateTime<Utc>) {
+        self.status = SubscriptionStatus::Paused;
+        self.paused_reason = reason;
+        self.updated_at = now;
+    }
+
+    /// Back to active: the cycles that fell due while paused are not billed; the next is the first due from
+    /// `today` on.
+    pub fn resume(&mut self, today: NaiveDate, now: DateTime<Utc>) {
+        let next = (self.next_cycle..).find(|n| self.due_date_of(*n) >= today).expect("a later cycle");
+        self.next_cycle = next;
+        self.status = SubscriptionStatus::Active;
+        self.paused_reason = None;
+        self.updated_at = now;
+    }
+
+    pub fn cancel(&mut self, now: DateTime<Utc>) {
+        self.status = SubscriptionStatus::Cancelled;
+        self.updated_at = now;
+    }
+
+    /// The id of the charge generated for `cycle`: the charge path derives it from the subscription and the
+    /// cycle (the idempotency key it is made under), so every run, and a retried one, names the same charge.
+    pub fn charge_key(&self, cycle: u32) -> String {
+        format!("{}/{cycle}", self.id)
+    }
+
+    pub fn charge_id(&self, cycle: u32) -> ChargeId {
+        ChargeId::derived(&format!("{}/{}", self.merchant_id, self.charge_key(cycle)))
+    }
+}
+
+/// What a run finds to do for one subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generation {
+    pub charges: Vec<Occurrence>,
+    /// Cycles already past due when first looked at.
+    pub skipped: Vec<u32>,
 }
 
 /// One installment of a carnê.
@@ -180,16 +272,48 @@ mod tests {
     }
 
     fn monthly(first: NaiveDate) -> Subscription {
+        let at = Utc::now();
         Subscription {
-            id: "sub_1".into(),
+            id: SubscriptionId::parse("sub_1").unwrap(),
             merchant_id: MerchantId::parse("mer_1").unwrap(),
+            customer_id: CustomerId::parse("cus_1").unwrap(),
+            description: "Plano mensal".into(),
             cycle: Cycle::Monthly,
             first_due: first,
             end: End::Never,
             status: SubscriptionStatus::Active,
             prices: vec![PriceFrom { cycle: 0, amount: money("99.90") }],
             lead_days: 10,
+            charge_fields: Default::default(),
+            next_cycle: 0,
+            paused_reason: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
         }
+    }
+
+    /// Runs the generator daily from `from` to `to` (twice a day, as a retried run would), as the store would:
+    /// only on days the subscription's `generate_on` has come.
+    fn run_daily(sub: &mut Subscription, from: NaiveDate, to: NaiveDate) -> Vec<Occurrence> {
+        let mut made: Vec<Occurrence> = Vec::new();
+        let mut day = from;
+        while day <= to {
+            for _ in 0..2 {
+                if sub.generate_on().is_some_and(|on| on <= day) {
+                    let run = sub.due_for_generation(day);
+                    for o in run.charges {
+                        sub.generated(o.cycle);
+                        made.push(o);
+                    }
+                    for n in run.skipped {
+                        sub.generated(n);
+                    }
+                }
+            }
+            day = day.succ_opt().unwrap();
+        }
+        made
     }
 
     #[test]
@@ -207,45 +331,72 @@ mod tests {
         assert_eq!(nth_due(d(2026, 11, 30), Cycle::Quarterly, 2), d(2027, 5, 30));
         assert_eq!(nth_due(d(2028, 2, 29), Cycle::Yearly, 1), d(2029, 2, 28));
         assert_eq!(nth_due(d(2026, 12, 1), Cycle::Biweekly, 2), d(2026, 12, 29));
+        assert_eq!(nth_due(d(2026, 12, 1), Cycle::Semiannual, 1), d(2027, 6, 1));
+        assert_eq!(nth_due(d(2026, 12, 1), Cycle::Weekly, 5), d(2027, 1, 5));
     }
 
     #[test]
     fn twenty_four_months_generated_ahead_one_charge_per_cycle_whatever_the_runs() {
-        let sub = monthly(d(2027, 1, 31));
-        let mut made: Vec<Occurrence> = Vec::new();
-        // A daily run for two years, plus a second run each day (a retried one): each cycle once.
-        let mut day = d(2027, 1, 1);
-        while day <= d(2028, 12, 31) {
-            for _ in 0..2 {
-                for o in sub.due_for_generation(day) {
-                    if !made.iter().any(|m| m.charge_id == o.charge_id) {
-                        made.push(o);
-                    }
-                }
-            }
-            day = day.succ_opt().unwrap();
-        }
+        let mut sub = monthly(d(2027, 1, 31));
+        let made = run_daily(&mut sub, d(2027, 1, 1), d(2028, 12, 31));
         assert_eq!(made.len(), 24);
         assert!(made.iter().all(|o| o.amount == money("99.90")));
-        // Each was generated ten days before it fell due, not earlier.
-        assert_eq!(sub.due_for_generation(d(2027, 2, 17)).len(), 0);
-        assert_eq!(sub.due_for_generation(d(2027, 2, 18)).iter().map(|o| o.due_date).collect::<Vec<_>>(), [d(2027, 2, 28)]);
+        assert_eq!(made[1].due_date, d(2027, 2, 28));
+        assert_eq!(made[13].due_date, d(2028, 2, 29));
+        // Each is generated ten days before it falls due, not earlier.
+        let fresh = monthly(d(2027, 1, 31));
+        let mut at_feb = fresh.clone();
+        at_feb.generated(0);
+        assert_eq!(at_feb.generate_on(), Some(d(2027, 2, 18)));
+        assert!(at_feb.due_for_generation(d(2027, 2, 17)).charges.is_empty());
+        assert_eq!(at_feb.due_for_generation(d(2027, 2, 18)).charges.iter().map(|o| o.due_date).collect::<Vec<_>>(), [d(2027, 2, 28)]);
     }
 
     #[test]
-    fn a_price_change_applies_from_the_next_cycle_and_the_end_stops_generation() {
+    fn a_price_change_applies_from_the_next_charge_not_yet_generated() {
         let mut sub = monthly(d(2027, 1, 10));
-        sub.change_price(money("120.00"), d(2027, 3, 15));
-        assert_eq!(sub.price_at(2), money("99.90"), "March's charge was already due");
+        run_daily(&mut sub, d(2027, 1, 1), d(2027, 3, 15));
+        assert_eq!(sub.next_cycle, 3, "January to March generated");
+        sub.change_price(money("120.00"));
+        assert_eq!(sub.price_at(2), money("99.90"), "March's charge was already made");
         assert_eq!(sub.price_at(3), money("120.00"));
+        assert_eq!(sub.current_price(), money("120.00"));
+    }
+
+    #[test]
+    fn the_end_stops_generation_by_count_or_date() {
+        let mut sub = monthly(d(2027, 1, 10));
         sub.end = End::AfterCount { count: 4 };
-        assert_eq!(sub.due_for_generation(d(2027, 4, 5)).len(), 1);
-        assert!(sub.due_for_generation(d(2027, 5, 5)).is_empty(), "four charges only");
+        assert_eq!(run_daily(&mut sub, d(2027, 1, 1), d(2028, 1, 1)).len(), 4);
+        assert!(sub.completed() && sub.generate_on().is_none());
+        let mut sub = monthly(d(2027, 1, 10));
         sub.end = End::OnDate { date: d(2027, 4, 9) };
-        assert!(sub.due_for_generation(d(2027, 4, 5)).is_empty());
-        sub.end = End::Never;
-        sub.status = SubscriptionStatus::Paused;
-        assert!(sub.due_for_generation(d(2027, 4, 5)).is_empty());
+        assert_eq!(run_daily(&mut sub, d(2027, 1, 1), d(2028, 1, 1)).len(), 3);
+    }
+
+    #[test]
+    fn paused_cycles_are_not_billed_and_resuming_picks_up_the_next_due() {
+        let mut sub = monthly(d(2027, 1, 10));
+        run_daily(&mut sub, d(2027, 1, 1), d(2027, 2, 5));
+        assert_eq!(sub.next_cycle, 2);
+        sub.pause(None, Utc::now());
+        assert!(sub.generate_on().is_none());
+        assert!(run_daily(&mut sub, d(2027, 2, 6), d(2027, 5, 1)).is_empty());
+        sub.resume(d(2027, 5, 2), Utc::now());
+        let made = run_daily(&mut sub, d(2027, 5, 2), d(2027, 6, 5));
+        assert_eq!(made.iter().map(|o| o.due_date).collect::<Vec<_>>(), [d(2027, 5, 10), d(2027, 6, 10)]);
+    }
+
+    #[test]
+    fn a_cycle_already_past_due_when_first_looked_at_is_skipped_not_billed_late() {
+        let mut sub = monthly(d(2027, 1, 10));
+        let run = sub.due_for_generation(d(2027, 3, 1));
+        assert_eq!(run.skipped, [0, 1]);
+        assert_eq!(run.charges.iter().map(|o| o.cycle).collect::<Vec<_>>(), [2]);
+        sub.generated(2);
+        assert_eq!(sub.next_cycle, 3);
+        assert_eq!(sub.charge_id(2), sub.charge_id(2));
+        assert_ne!(sub.charge_id(2), sub.charge_id(3));
     }
 
     #[test]

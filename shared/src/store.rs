@@ -3,12 +3,14 @@
 //! suite in `tests/store_conformance.rs` holds both to the same behaviour.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::api_keys::ApiKeyRecord;
+use crate::recurrence::Subscription;
+use crate::ids::{ApiKeyId, ChargeId, CustomerId, MerchantId, SubscriptionId, WalletId, WebhookEndpointId, WebhookMessageId};
 use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
@@ -151,9 +153,31 @@ pub enum RulerScope {
 #[async_trait]
 pub trait Store: Send + Sync {
     // Merchants.
+    /// Registers (or re-registers) a merchant with a key known by its hash alone (`ApiKeyRecord::registered`):
+    /// the development runner and the CLI, on every start. Overwrites; `create_merchant` is the API's way.
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()>;
     async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>>;
+    /// The merchant a key belongs to, whatever the key's state (authentication uses `api_key_by_hash`).
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>>;
+    /// Registers a merchant and its first key, all or nothing, unless a merchant with its id exists: then false,
+    /// nothing written.
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &ApiKeyRecord) -> StoreResult<bool>;
+
+    // API keys: the hash finds one (authentication), the merchant lists them.
+    /// Stores a new key (Conflict if its id or hash exists); with `replacing`, also the old key's new state (a
+    /// rotation), conditional on the old one's stored version — all or nothing.
+    async fn add_api_key(&self, key: &ApiKeyRecord, replacing: Option<(&ApiKeyRecord, u64)>) -> StoreResult<()>;
+    /// Replaces a key if its stored version is `expected_version` (the new one carries version + 1), else Conflict.
+    async fn update_api_key(&self, key: &ApiKeyRecord, expected_version: u64) -> StoreResult<()>;
+    async fn get_api_key(&self, merchant: &MerchantId, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
+    /// A merchant's keys, by id.
+    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// The key a presented secret hashes to, whatever its state: the caller judges expiry and revocation.
+    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Counts one request of `key` in the rate window starting at `window` if fewer than `limit` were counted
+    /// there: Some(the count, this one included), or None when the limit is reached (nothing counted). One atomic
+    /// conditional write per request; windows expire on their own.
+    async fn count_request(&self, key: &ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>>;
 
     // Billing wallets.
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()>;
@@ -269,6 +293,17 @@ pub trait Store: Send + Sync {
     async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, message: &str, unit: Option<&str>) -> StoreResult<Decimal>;
     /// A month's spend per channel.
     async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<Channel, ChannelSpend>>;
+
+    // Subscriptions.
+    /// Stores a subscription: new (`expected_version` None; Conflict if its id exists) or replacing the stored one
+    /// of that version (the new one carries version + 1), else Conflict. Indexed by `generate_on`.
+    async fn put_subscription(&self, sub: &Subscription, expected_version: Option<u64>) -> StoreResult<()>;
+    async fn get_subscription(&self, merchant: &MerchantId, id: &SubscriptionId) -> StoreResult<Option<Subscription>>;
+    /// A merchant's subscriptions, oldest first (ids are time-ordered).
+    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Subscription>>;
+    /// Subscriptions of every merchant whose `generate_on` is `through` or earlier, earliest first, up to `limit`:
+    /// a sparse index, so the daily work costs what is due, not what exists.
+    async fn subscriptions_to_generate(&self, through: NaiveDate, limit: usize) -> StoreResult<Vec<Subscription>>;
 
     // Merchant documents: small JSON settings a merchant keeps (notification settings, message templates).
     async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()>;

@@ -277,7 +277,7 @@ async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), "order-42".to_string())]);
         (ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes() }, later(at_minute))
     };
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
     let (req, at) = request(0);
     let first = run_until_crash(&plan, api.handle(&req, at)).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
@@ -324,7 +324,7 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
     let app = App::new().await;
     let plan = FaultPlan::random(permille, seed);
     let ports = faulty(&app, &plan);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
     let mut ids = Vec::new();
     let mut first_reminder: Option<DateTime<Utc>> = None;
     for n in 0..charges {

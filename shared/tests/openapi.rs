@@ -290,6 +290,8 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
         ("PATCH", "/v1/webhook-endpoints/{endpoint_id}", json!({"status":"disabled","description":"x"}), 200),
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", json!({"grace_hours":24}), 200),
         ("POST", "/v1/charges/{charge_id}/card-payments", json!({"card_token":"tok_visa","brand":"Visa","installments":1}), 201),
+        ("POST", "/v1/api-keys", json!({"name":"ERP","rate_limit_per_minute":600}), 201),
+        ("POST", "/v1/api-keys/{key_id}/rotate", json!({"grace_seconds":3600}), 201),
     ];
     let mut ids: HashMap<&str, String> = HashMap::from([("channel", "email".into()), ("step", "on_due".into())]);
     for (method, pattern, body, expected) in steps {
@@ -302,6 +304,7 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
             ("POST", "/v1/customers") => "customer_id",
             ("POST", "/v1/charges") => "charge_id",
             ("POST", "/v1/webhook-endpoints") => "endpoint_id",
+            ("POST", "/v1/api-keys") => "key_id",
             ("POST", "/v1/wallets") if answer["method"] == "pix" => "wallet_id",
             _ => continue,
         };
@@ -348,6 +351,8 @@ async fn what_the_api_refuses_the_schemas_refuse() {
         ("PUT", "/v1/ruler", json!({"send_time": "09:00", "steps": [{"step": "on_due", "when": "now"}]})),
         ("PUT", "/v1/ruler", json!({"steps": []})),
         ("PUT", "/v1/notification-settings", json!({"budget": "10.00"})),
+        ("POST", "/v1/api-keys", json!({"name": "ERP", "scopes": ["read"]})),
+        ("POST", "/v1/api-keys", json!({"name": ""})),
         ("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.exploded"]})),
         ("POST", "/v1/wallets", json!({"name": "Pix", "provider": "sandbox", "method": "pix", "settings": {"key": "financeiro@loja.com.br", "city": "São Paulo", "bank": 1}})),
     ];

@@ -62,7 +62,7 @@ struct Sim {
 
 impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
-        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } };
+        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
         let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
         let r = api.handle(&req, now).await;

@@ -416,6 +416,8 @@ async fn conformance(store: &dyn Store) {
 
     notifications_conform(store, &f).await;
     listings_conform(store).await;
+    api_keys_conform(store).await;
+    subscriptions_conform(store).await;
 }
 
 /// Every page of a listing, following its cursor; pages of two so the cursor is exercised.
@@ -571,4 +573,135 @@ async fn dynamodb_store_conforms() {
     };
     let aws = cobranca::adapters::config::aws().await;
     conformance(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)).await;
+}
+
+/// API keys: found by hash, listed by merchant, created with a merchant all or nothing, changed only from the
+/// version read; rate windows count atomically up to their limit.
+async fn api_keys_conform(store: &dyn Store) {
+    use cobranca::api_keys::ApiKeyRecord;
+    let created = Utc.with_ymd_and_hms(2033, 4, 4, 12, 0, 0).unwrap();
+    let f = fixture(created, NaiveDate::from_ymd_opt(2033, 5, 1).unwrap());
+
+    // A merchant registered with a key known by its hash: the key is a record too, and registering again is the same key.
+    let legacy = ApiKey::generate();
+    store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
+    store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
+    let registered = store.api_key_by_hash(&legacy.hash()).await.unwrap().expect("registered key");
+    assert_eq!((&registered.merchant_id, registered.name.as_str(), registered.last4.as_deref()), (&f.merchant.id, "default", None));
+    assert_eq!(store.api_keys_of(&f.merchant.id).await.unwrap(), vec![registered.clone()]);
+
+    // create_merchant: once per merchant id, nothing written the second time.
+    let other = Merchant { id: MerchantId::generate(), ..f.merchant.clone() };
+    let (first, first_secret) = ApiKeyRecord::issue(&other.id, "first", Some(50), created);
+    assert!(store.create_merchant(&other, &first).await.unwrap());
+    let (again, again_secret) = ApiKeyRecord::issue(&other.id, "again", None, created);
+    assert!(!store.create_merchant(&other, &again).await.unwrap());
+    assert_eq!(store.api_key_by_hash(&again_secret.hash()).await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.merchant_by_key(&first_secret.hash()).await.unwrap(), Some(other.clone()));
+    assert_eq!(store.get_api_key(&other.id, &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.get_api_key(&f.merchant.id, &first.id).await.unwrap(), None, "another merchant's key is not found");
+
+    // A rotation: the new key and the old key's new state together, from the version read.
+    let (second, second_secret) = ApiKeyRecord::issue(&other.id, "first", Some(50), created);
+    let retired = ApiKeyRecord { expires_at: Some(created + Duration::hours(24)), version: 2, ..first.clone() };
+    store.add_api_key(&second, Some((&retired, 1))).await.unwrap();
+    assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(retired.clone()));
+    assert_eq!(store.api_key_by_hash(&second_secret.hash()).await.unwrap(), Some(second.clone()));
+    // A stale rotation (version 1 again) writes nothing, the new key neither.
+    let (third, third_secret) = ApiKeyRecord::issue(&other.id, "first", None, created);
+    assert_eq!(store.add_api_key(&third, Some((&retired, 1))).await, Err(StoreError::Conflict));
+    assert_eq!(store.api_key_by_hash(&third_secret.hash()).await.unwrap(), None);
+    // The same key twice is refused.
+    assert_eq!(store.add_api_key(&second, None).await, Err(StoreError::Conflict));
+
+    // Revocation, from the version read; a stale one is a conflict.
+    let revoked = ApiKeyRecord { revoked_at: Some(created), version: 3, ..retired.clone() };
+    store.update_api_key(&revoked, 2).await.unwrap();
+    assert_eq!(store.update_api_key(&ApiKeyRecord { version: 3, ..retired.clone() }, 2).await, Err(StoreError::Conflict));
+    assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(revoked.clone()));
+    let mut listed = store.api_keys_of(&other.id).await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, vec![revoked, second.clone()]);
+
+    // Rate windows: counted up to the limit, then refused without counting; each key and window on its own.
+    let window = Utc.with_ymd_and_hms(2033, 4, 4, 12, 1, 0).unwrap();
+    let counts: Vec<Option<u32>> = futures::future::join_all((0..5).map(|_| store.count_request(&second.id, window, 3))).await.into_iter().map(Result::unwrap).collect();
+    let mut counted: Vec<u32> = counts.iter().flatten().copied().collect();
+    counted.sort();
+    assert_eq!((counted, counts.iter().filter(|c| c.is_none()).count()), (vec![1, 2, 3], 2), "concurrent requests: exactly the limit counted");
+    assert_eq!(store.count_request(&registered.id, window, 3).await.unwrap(), Some(1));
+    assert_eq!(store.count_request(&second.id, window + Duration::seconds(60), 3).await.unwrap(), Some(1));
+}
+
+/// Subscriptions: created once, replaced only from the version read, listed per merchant page by page, and in
+/// the generation index exactly while they have a charge to generate, by the day it is due.
+async fn subscriptions_conform(store: &dyn Store) {
+    use cobranca::ids::SubscriptionId;
+    use cobranca::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus};
+    let created = Utc.with_ymd_and_hms(2034, 6, 1, 12, 0, 0).unwrap();
+    let merchant = MerchantId::generate();
+    let mine = |subs: Vec<Subscription>| subs.into_iter().filter(|s| s.merchant_id == merchant).map(|s| s.id).collect::<Vec<_>>();
+    let sub = |day: u32| Subscription {
+        id: SubscriptionId::generate(),
+        merchant_id: merchant.clone(),
+        customer_id: CustomerId::generate(),
+        description: "Plano".into(),
+        cycle: Cycle::Monthly,
+        first_due: NaiveDate::from_ymd_opt(2034, 7, day).unwrap(),
+        end: End::AfterCount { count: 2 },
+        status: SubscriptionStatus::Active,
+        prices: vec![PriceFrom { cycle: 0, amount: Money::parse("49.90").unwrap() }],
+        lead_days: 10,
+        charge_fields: Default::default(),
+        next_cycle: 0,
+        paused_reason: None,
+        created_at: created,
+        updated_at: created,
+        version: 1,
+    };
+    let early = sub(15);
+    let late = sub(25);
+    store.put_subscription(&early, None).await.unwrap();
+    store.put_subscription(&late, None).await.unwrap();
+    assert_eq!(store.put_subscription(&early, None).await, Err(StoreError::Conflict));
+    assert_eq!(store.get_subscription(&merchant, &early.id).await.unwrap(), Some(early.clone()));
+    assert_eq!(store.get_subscription(&MerchantId::generate(), &early.id).await.unwrap(), None);
+
+    // Listed oldest first, a page at a time.
+    let first = store.list_subscriptions(&merchant, 1, None).await.unwrap();
+    assert_eq!(first.items.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![early.id.clone()]);
+    let second = store.list_subscriptions(&merchant, 1, first.next).await.unwrap();
+    assert_eq!(second.items.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![late.id.clone()]);
+    if let Some(next) = second.next {
+        assert!(store.list_subscriptions(&merchant, 1, Some(next)).await.unwrap().items.is_empty());
+    }
+
+    // Due for generation from ten days before each due date, earliest first.
+    let d = |day: u32| NaiveDate::from_ymd_opt(2034, 7, day).unwrap();
+    assert!(mine(store.subscriptions_to_generate(d(4), 1000).await.unwrap()).is_empty());
+    assert_eq!(mine(store.subscriptions_to_generate(d(5), 1000).await.unwrap()), vec![early.id.clone()]);
+    assert_eq!(mine(store.subscriptions_to_generate(d(20), 1000).await.unwrap()), vec![early.id.clone(), late.id.clone()]);
+
+    // Generated: it moves to its next cycle's day; a stale write changes nothing.
+    let mut advanced = early.clone();
+    advanced.generated(0);
+    advanced.version = 2;
+    store.put_subscription(&advanced, Some(1)).await.unwrap();
+    assert_eq!(store.put_subscription(&advanced, Some(1)).await, Err(StoreError::Conflict));
+    assert_eq!(mine(store.subscriptions_to_generate(d(20), 1000).await.unwrap()), vec![late.id.clone()]);
+    let aug = NaiveDate::from_ymd_opt(2034, 8, 5).unwrap();
+    assert_eq!(mine(store.subscriptions_to_generate(aug, 1000).await.unwrap()), vec![late.id.clone(), early.id.clone()], "earliest day first");
+
+    // Paused, or with nothing left to generate: out of the index.
+    let mut paused = late.clone();
+    paused.pause(None, created);
+    paused.version = 2;
+    store.put_subscription(&paused, Some(1)).await.unwrap();
+    let mut done = advanced.clone();
+    done.generated(1);
+    done.version = 3;
+    store.put_subscription(&done, Some(2)).await.unwrap();
+    assert!(mine(store.subscriptions_to_generate(NaiveDate::from_ymd_opt(2035, 1, 1).unwrap(), 1000).await.unwrap()).is_empty());
+    assert_eq!(store.get_subscription(&merchant, &done.id).await.unwrap(), Some(done));
 }

@@ -49,6 +49,11 @@ async fn first_merchants_resources(app: &App) -> Owned {
         .call("POST", "/v1/installment-plans", json!({"customer_id": customer["id"], "amount":"300.00","installments":3,"first_due_date":due_in(5),"description":"Carnê","payment_methods":["pix"]}), &[])
         .await;
     assert_eq!(status, 201, "{plan}");
+    let (_, keys) = app.call("GET", "/v1/api-keys", Value::Null, &[]).await;
+    let (status, subscription) = app
+        .call("POST", "/v1/subscriptions", json!({"customer_id": customer["id"], "amount":"49.90","cycle":"monthly","first_due_date":due_in(3),"description":"Assinatura","payment_methods":["pix"]}), &[])
+        .await;
+    assert_eq!(status, 201, "{subscription}");
     let id = |v: &Value| v.as_str().unwrap_or_else(|| panic!("no id in setup: {v}")).to_string();
     Owned {
         ids: HashMap::from([
@@ -58,6 +63,8 @@ async fn first_merchants_resources(app: &App) -> Owned {
             ("endpoint_id", id(&endpoint["id"])),
             ("delivery_id", id(&deliveries["data"][0]["id"])),
             ("plan_id", id(&plan["id"])),
+            ("key_id", id(&keys["data"][0]["id"])),
+            ("subscription_id", id(&subscription["id"])),
             ("channel", "email".into()),
             ("step", "on_due".into()),
         ]),
@@ -74,6 +81,9 @@ fn body_for(method: &str, pattern: &str, owned: &Owned) -> Value {
         ("PATCH", "/v1/webhook-endpoints/{endpoint_id}") => json!({"description": "x"}),
         ("PUT", "/v1/customers/{customer_id}/ruler") => json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}),
         ("PUT", "/v1/customers/{customer_id}/opt-out") => json!({"all": true}),
+        ("POST", "/v1/api-keys/{key_id}/rotate") => json!({"grace_seconds": 0}),
+        ("PATCH", "/v1/subscriptions/{subscription_id}") => json!({"amount": "1.00"}),
+        ("POST", "/v1/subscriptions/{subscription_id}/cancel") => json!({"cancel_open_charges": true}),
         (_, _) if method == "GET" || method == "DELETE" => Value::Null,
         _ => json!({}),
     }

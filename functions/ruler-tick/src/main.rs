@@ -1,6 +1,9 @@
-//! Runs on the EventBridge schedule: claims the reminders that are due and queues them.
+//! Runs on the EventBridge schedule: claims the reminders that are due and queues them, then makes the
+//! subscription charges due for generation.
 
 use cobranca::adapters::config;
+use cobranca::api::Api;
+use cobranca::providers::Providers;
 use cobranca::tick::Tick;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
@@ -10,12 +13,15 @@ use tokio::sync::OnceCell;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // Built on the first invocation (see `config::Core`).
-    let core: OnceCell<config::Core> = OnceCell::new();
-    let core = &core;
+    let wiring: OnceCell<(config::Core, String)> = OnceCell::new();
+    let wiring = &wiring;
+    // Making a charge needs no payment provider (registrations run in register-payment).
+    let providers = &Providers::default();
     lambda_runtime::run(service_fn(move |event| async move {
-        let core = core.get_or_try_init(config::core).await?;
+        let (core, public_base_url) = wiring.get_or_try_init(|| async { Ok::<_, config::ConfigError>((config::core().await?, config::public_base_url()?)) }).await?;
         let tick = Tick::new(core.store.as_ref(), core.queue.as_ref(), core.events.as_ref());
-        lambda::tick(&tick, event).await
+        let api = Api { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers, public_base_url, webhook_urls: config::webhook_url_policy(), access: Default::default() };
+        lambda::tick_and_generate(&tick, &api, event).await
     }))
     .await
 }

@@ -78,6 +78,19 @@ pub fn webhook_url_policy() -> UrlPolicy {
     UrlPolicy { allow_local: std::env::var("COBRANCA_WEBHOOK_ALLOW_LOCAL").is_ok_and(|v| v == "true") }
 }
 
+/// Who may create merchants and how fast a key may go: `COBRANCA_OPERATOR_KEY_SHA256` (the operator key's SHA-256
+/// in hex; empty closes `POST /v1/merchants`) and `COBRANCA_RATE_LIMIT_PER_MINUTE` (requests per minute per key
+/// unless the key says otherwise; empty or 0 for no limit).
+pub fn access_policy() -> Result<crate::api_keys::AccessPolicy, ConfigError> {
+    let operator_key = crate::api_keys::AccessPolicy::parse_operator_hash(&env("COBRANCA_OPERATOR_KEY_SHA256").unwrap_or_default())
+        .map_err(|e| ConfigError(format!("COBRANCA_OPERATOR_KEY_SHA256: {e}")))?;
+    let default_rate_limit = match env("COBRANCA_RATE_LIMIT_PER_MINUTE").unwrap_or_default().trim() {
+        "" | "0" => None,
+        raw => Some(raw.parse::<u32>().map_err(|_| ConfigError(format!("COBRANCA_RATE_LIMIT_PER_MINUTE: expected requests per minute, got {raw:?}")))?),
+    };
+    Ok(crate::api_keys::AccessPolicy { operator_key, default_rate_limit })
+}
+
 /// The webhook retry schedule: the standard three days, or `COBRANCA_WEBHOOK_RETRY_DELAYS` ("1s,2s,5s") where
 /// three days cannot be waited for (tests, local runs).
 pub fn webhook_retry_schedule() -> Result<RetrySchedule, ConfigError> {

@@ -3,7 +3,9 @@
 //! | item | PK | SK | indexes |
 //! |---|---|---|---|
 //! | merchant | `MER#{m}` | `MERCHANT` | |
-//! | API key (hash only) | `APIKEY#{sha256}` | `APIKEY` | |
+//! | API key, found by its hash (authentication) | `APIKEY#{sha256}` | `APIKEY` | |
+//! | API key, listed by merchant (same record, written with the above) | `MER#{m}#APIKEY` | `{key id}` | |
+//! | request count of a key in a rate window | `RATE#{key id}#{window start, Unix s}` | `RATE` | TTL |
 //! | customer | `MER#{m}#CUS#{c}` | `CUSTOMER` | gsi1: `MER#{m}#CUSTOMERS` / `{c}` |
 //! | charge | `MER#{m}#CHG#{c}` | `CHARGE` | gsi1: `MER#{m}#CUS#{cus}` / `CHG#{due}#{c}`; gsi2: `MER#{m}#CHARGES` / `{due}#{c}` |
 //! | charge owner | `CHGREF#{c}` | `CHGREF` | |
@@ -34,6 +36,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::adapters::index_time_key;
+use crate::api_keys::ApiKeyRecord;
 use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
@@ -315,10 +318,35 @@ fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
     item
 }
 
+/// A key's two items: listed under its merchant, and found by its hash (with `merchant_id` beside the data, as
+/// keys stored before keys were records have it).
+fn api_key_items(k: &ApiKeyRecord) -> (Item, Item) {
+    let mut listed = data_item(format!("MER#{}#APIKEY", k.merchant_id), k.id.as_str(), k);
+    listed.insert("version".into(), n(k.version));
+    let mut by_hash = data_item(format!("APIKEY#{}", k.hash.as_str()), "APIKEY", k);
+    by_hash.insert("merchant_id".into(), s(k.merchant_id.as_str()));
+    by_hash.insert("version".into(), n(k.version));
+    (listed, by_hash)
+}
+
 fn customer_item(c: &Customer) -> Item {
     let mut item = data_item(customer_pk(&c.merchant_id, &c.id), "CUSTOMER", c);
     item.insert("GSI1PK".into(), s(format!("MER#{}#CUSTOMERS", c.merchant_id)));
     item.insert("GSI1SK".into(), s(c.id.as_str()));
+    item
+}
+
+/// A subscription: listed per merchant through gsi2, and in the sparse generation index (gsi1, one `SUBGEN`
+/// partition: a day's due subscriptions are few, and read once per run) while it has charges to generate.
+fn subscription_item(sub: &crate::recurrence::Subscription) -> Item {
+    let mut item = data_item(format!("MER#{}#SUB#{}", sub.merchant_id, sub.id), "SUBSCRIPTION", sub);
+    item.insert("version".into(), n(sub.version));
+    item.insert("GSI2PK".into(), s(format!("MER#{}#SUBSCRIPTIONS", sub.merchant_id)));
+    item.insert("GSI2SK".into(), s(sub.id.as_str()));
+    if let Some(on) = sub.generate_on() {
+        item.insert("GSI1PK".into(), s("SUBGEN"));
+        item.insert("GSI1SK".into(), s(format!("{on}#{}#{}", sub.merchant_id, sub.id)));
+    }
     item
 }
 
@@ -434,14 +462,12 @@ fn state_condition(clauses: &[String]) -> String {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
-        let mut key_item = Item::new();
-        key_item.insert("PK".into(), s(format!("APIKEY#{}", key.as_str())));
-        key_item.insert("SK".into(), s("APIKEY"));
-        key_item.insert("merchant_id".into(), s(merchant.id.as_str()));
+        let (listed, by_hash) = api_key_items(&ApiKeyRecord::registered(&merchant.id, key, merchant.created_at));
         self.client
             .transact_write_items()
             .transact_items(self.put_in_table(data_item(merchant_pk(&merchant.id), "MERCHANT", merchant), None, None))
-            .transact_items(self.put_in_table(key_item, None, None))
+            .transact_items(self.put_in_table(listed, None, None))
+            .transact_items(self.put_in_table(by_hash, None, None))
             .send()
             .await
             .map_err(unavailable)?;
@@ -460,6 +486,111 @@ impl Store for DynamoStore {
             return Err(StoreError::Corrupt { key: "APIKEY".into(), message: "no merchant_id".into() });
         };
         self.get_merchant(&id).await
+    }
+
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &ApiKeyRecord) -> StoreResult<bool> {
+        let (listed, by_hash) = api_key_items(first_key);
+        let new = Some("attribute_not_exists(PK)");
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_in_table(data_item(merchant_pk(&merchant.id), "MERCHANT", merchant), new, None))
+            .transact_items(self.put_in_table(listed, new, None))
+            .transact_items(self.put_in_table(by_hash, new, None))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => match cancelled_conditions(&e) {
+                Some(failed) if failed.first() == Some(&true) => Ok(false),
+                Some(failed) if failed.contains(&true) => Err(StoreError::Conflict),
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn add_api_key(&self, key: &ApiKeyRecord, replacing: Option<(&ApiKeyRecord, u64)>) -> StoreResult<()> {
+        let (listed, by_hash) = api_key_items(key);
+        let new = Some("attribute_not_exists(PK)");
+        let mut tx = self.client.transact_write_items().transact_items(self.put_in_table(listed, new, None)).transact_items(self.put_in_table(by_hash, new, None));
+        if let Some((old, expected)) = replacing {
+            let (listed, by_hash) = api_key_items(old);
+            let values = || Some(HashMap::from([(":v".to_string(), n(expected))]));
+            tx = tx.transact_items(self.put_in_table(listed, Some("version = :v"), values())).transact_items(self.put_in_table(by_hash, Some("version = :v"), values()));
+        }
+        match tx.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if cancelled_conditions(&e).is_some_and(|f| f.contains(&true)) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn update_api_key(&self, key: &ApiKeyRecord, expected_version: u64) -> StoreResult<()> {
+        let (listed, by_hash) = api_key_items(key);
+        let values = || Some(HashMap::from([(":v".to_string(), n(expected_version))]));
+        let r = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_in_table(listed, Some("version = :v"), values()))
+            .transact_items(self.put_in_table(by_hash, Some("version = :v"), values()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if cancelled_conditions(&e).is_some_and(|f| f.contains(&true)) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::ids::ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+        self.get(format!("MER#{merchant}#APIKEY"), id.as_str()).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.query_all(format!("MER#{merchant}#APIKEY"), "").await?.iter().map(parse_data).collect()
+    }
+
+    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        let Some(item) = self.get(format!("APIKEY#{}", hash.as_str()), "APIKEY").await? else {
+            return Ok(None);
+        };
+        if item.contains_key("data") {
+            return parse_data(&item).map(Some);
+        }
+        // A key stored before keys were records: only its merchant is known; it works as registered.
+        let Some(merchant) = item.get("merchant_id").and_then(|v| v.as_s().ok()).and_then(|s| MerchantId::parse(s).ok()) else {
+            return Err(StoreError::Corrupt { key: "APIKEY".into(), message: "no merchant_id".into() });
+        };
+        Ok(Some(ApiKeyRecord::registered(&merchant, hash, DateTime::UNIX_EPOCH)))
+    }
+
+    async fn count_request(&self, key: &crate::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
+        use aws_sdk_dynamodb::types::ReturnValue;
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("RATE#{key}#{}", window.timestamp())))
+            .key("SK", s("RATE"))
+            // One atomic increment, refused once the window is full: no read, no race between concurrent requests.
+            .update_expression("ADD #n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+            .expression_attribute_names("#n", "requests")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":ttl", n(window.timestamp() + 2 * crate::api_keys::RATE_WINDOW_SECONDS))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                let count = out.attributes.as_ref().and_then(|a| a.get("requests")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+                Ok(Some(count.unwrap_or(limit)))
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
@@ -645,6 +776,32 @@ impl Store for DynamoStore {
         let page = request.send().await.map_err(unavailable)?;
         let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Charge>>>()?;
         Ok(Page { items, next: encode_cursor(page.last_evaluated_key) })
+    }
+
+    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+        let item = subscription_item(sub);
+        match expected_version {
+            None => match self.put_new(item).await? {
+                true => Ok(()),
+                false => Err(StoreError::Conflict),
+            },
+            Some(expected) => self.put_versioned(item, sub.version, expected).await,
+        }
+    }
+
+    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+        self.get(format!("MER#{merchant}#SUB#{id}"), "SUBSCRIPTION").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+        self.index_page("gsi2", "GSI2PK = :pk", &[(":pk", format!("MER#{merchant}#SUBSCRIPTIONS"))], Some(limit), cursor).await
+    }
+
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+        // "#~" sorts after every "#mer_…" that follows the date.
+        let values = [(":pk", "SUBGEN".to_string()), (":to", format!("{through}#~"))];
+        let page: Page<crate::recurrence::Subscription> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK <= :to", &values, Some(limit), None).await?;
+        Ok(page.items)
     }
 
     async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {

@@ -181,6 +181,34 @@ impl Store for FaultyStore {
         self.call("merchant_by_key", self.inner.merchant_by_key(key)).await
     }
 
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::api_keys::ApiKeyRecord) -> StoreResult<bool> {
+        self.call("create_merchant", self.inner.create_merchant(merchant, first_key)).await
+    }
+
+    async fn add_api_key(&self, key: &crate::api_keys::ApiKeyRecord, replacing: Option<(&crate::api_keys::ApiKeyRecord, u64)>) -> StoreResult<()> {
+        self.call("add_api_key", self.inner.add_api_key(key, replacing)).await
+    }
+
+    async fn update_api_key(&self, key: &crate::api_keys::ApiKeyRecord, expected_version: u64) -> StoreResult<()> {
+        self.call("update_api_key", self.inner.update_api_key(key, expected_version)).await
+    }
+
+    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::ids::ApiKeyId) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+        self.call("get_api_key", self.inner.get_api_key(merchant, id)).await
+    }
+
+    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<crate::api_keys::ApiKeyRecord>> {
+        self.call("api_keys_of", self.inner.api_keys_of(merchant)).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+        self.call("api_key_by_hash", self.inner.api_key_by_hash(hash)).await
+    }
+
+    async fn count_request(&self, key: &crate::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
+        self.call("count_request", self.inner.count_request(key, window, limit)).await
+    }
+
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
         self.call("put_wallet", self.inner.put_wallet(wallet)).await
     }
@@ -251,6 +279,22 @@ impl Store for FaultyStore {
 
     async fn list_charges(&self, merchant: &MerchantId, query: &ChargeQuery, limit: usize, cursor: Option<String>) -> StoreResult<Page<Charge>> {
         self.call("list_charges", self.inner.list_charges(merchant, query, limit, cursor)).await
+    }
+
+    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+        self.call("put_subscription", self.inner.put_subscription(sub, expected_version)).await
+    }
+
+    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+        self.call("get_subscription", self.inner.get_subscription(merchant, id)).await
+    }
+
+    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+        self.call("list_subscriptions", self.inner.list_subscriptions(merchant, limit, cursor)).await
+    }
+
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+        self.call("subscriptions_to_generate", self.inner.subscriptions_to_generate(through, limit)).await
     }
 
     async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {

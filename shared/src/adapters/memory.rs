@@ -28,7 +28,12 @@ type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
 #[derive(Default)]
 struct State {
     merchants: HashMap<MerchantId, Merchant>,
-    keys: HashMap<String, MerchantId>,
+    /// API keys by merchant and id, and where each hash points.
+    api_keys: BTreeMap<(MerchantId, crate::ids::ApiKeyId), crate::api_keys::ApiKeyRecord>,
+    key_hashes: HashMap<String, (MerchantId, crate::ids::ApiKeyId)>,
+    /// Requests counted per key and rate window (its start, Unix seconds).
+    rate_windows: HashMap<(crate::ids::ApiKeyId, i64), u32>,
+    subscriptions: BTreeMap<(MerchantId, crate::ids::SubscriptionId), crate::recurrence::Subscription>,
     customers: HashMap<(MerchantId, CustomerId), Customer>,
     charges: HashMap<(MerchantId, ChargeId), Charge>,
     owners: HashMap<ChargeId, MerchantId>,
@@ -53,6 +58,18 @@ struct State {
     spend: HashMap<(MerchantId, String), BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>>,
     billed_units: std::collections::HashSet<(MerchantId, String)>,
     documents: BTreeMap<(MerchantId, String), serde_json::Value>,
+}
+
+impl State {
+    /// Whether another key already has this key's id or hash.
+    fn key_taken(&self, key: &crate::api_keys::ApiKeyRecord) -> bool {
+        self.api_keys.contains_key(&(key.merchant_id.clone(), key.id.clone())) || self.key_hashes.contains_key(key.hash.as_str())
+    }
+
+    fn put_key(&mut self, key: crate::api_keys::ApiKeyRecord) {
+        self.key_hashes.insert(key.hash.as_str().to_string(), (key.merchant_id.clone(), key.id.clone()));
+        self.api_keys.insert((key.merchant_id.clone(), key.id.clone()), key);
+    }
 }
 
 #[derive(Default)]
@@ -92,7 +109,7 @@ impl Store for MemoryStore {
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
         let mut s = self.lock();
         s.merchants.insert(merchant.id.clone(), merchant.clone());
-        s.keys.insert(key.as_str().to_string(), merchant.id.clone());
+        s.put_key(crate::api_keys::ApiKeyRecord::registered(&merchant.id, key, merchant.created_at));
         Ok(())
     }
 
@@ -102,7 +119,70 @@ impl Store for MemoryStore {
 
     async fn merchant_by_key(&self, key: &ApiKeyHash) -> StoreResult<Option<Merchant>> {
         let s = self.lock();
-        Ok(s.keys.get(key.as_str()).and_then(|m| s.merchants.get(m)).cloned())
+        Ok(s.key_hashes.get(key.as_str()).and_then(|(m, _)| s.merchants.get(m)).cloned())
+    }
+
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::api_keys::ApiKeyRecord) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.merchants.contains_key(&merchant.id) {
+            return Ok(false);
+        }
+        if s.key_taken(first_key) {
+            return Err(StoreError::Conflict);
+        }
+        s.merchants.insert(merchant.id.clone(), merchant.clone());
+        s.put_key(first_key.clone());
+        Ok(true)
+    }
+
+    async fn add_api_key(&self, key: &crate::api_keys::ApiKeyRecord, replacing: Option<(&crate::api_keys::ApiKeyRecord, u64)>) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.key_taken(key) {
+            return Err(StoreError::Conflict);
+        }
+        if let Some((old, expected)) = replacing {
+            if s.api_keys.get(&(old.merchant_id.clone(), old.id.clone())).map(|k| k.version) != Some(expected) {
+                return Err(StoreError::Conflict);
+            }
+            s.put_key(old.clone());
+        }
+        s.put_key(key.clone());
+        Ok(())
+    }
+
+    async fn update_api_key(&self, key: &crate::api_keys::ApiKeyRecord, expected_version: u64) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.api_keys.get(&(key.merchant_id.clone(), key.id.clone())).map(|k| k.version) != Some(expected_version) {
+            return Err(StoreError::Conflict);
+        }
+        s.put_key(key.clone());
+        Ok(())
+    }
+
+    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::ids::ApiKeyId) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+        Ok(self.lock().api_keys.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<crate::api_keys::ApiKeyRecord>> {
+        Ok(self.lock().api_keys.iter().filter(|((m, _), _)| m == merchant).map(|(_, k)| k.clone()).collect())
+    }
+
+    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+        let s = self.lock();
+        Ok(s.key_hashes.get(hash.as_str()).and_then(|k| s.api_keys.get(k)).cloned())
+    }
+
+    async fn count_request(&self, key: &crate::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
+        let mut s = self.lock();
+        let at = window.timestamp();
+        // Past windows are never counted again (the DynamoDB items expire by TTL).
+        s.rate_windows.retain(|(_, w), _| *w >= at - 2 * crate::api_keys::RATE_WINDOW_SECONDS);
+        let count = s.rate_windows.entry((key.clone(), at)).or_insert(0);
+        if *count >= limit {
+            return Ok(None);
+        }
+        *count += 1;
+        Ok(Some(*count))
     }
 
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
@@ -232,6 +312,38 @@ impl Store for MemoryStore {
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         page_after(all, limit, cursor)
+    }
+
+    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (sub.merchant_id.clone(), sub.id.clone());
+        if s.subscriptions.get(&key).map(|stored| stored.version) != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        s.subscriptions.insert(key, sub.clone());
+        Ok(())
+    }
+
+    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+        Ok(self.lock().subscriptions.get(&(merchant.clone(), id.clone())).cloned())
+    }
+
+    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+        let s = self.lock();
+        let all: Vec<(String, crate::recurrence::Subscription)> =
+            s.subscriptions.iter().filter(|((m, _), _)| m == merchant).map(|((_, id), sub)| (id.to_string(), sub.clone())).collect();
+        page_after(all, limit, cursor)
+    }
+
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+        let s = self.lock();
+        let mut due: Vec<(chrono::NaiveDate, String, crate::recurrence::Subscription)> = s
+            .subscriptions
+            .values()
+            .filter_map(|sub| sub.generate_on().filter(|on| *on <= through).map(|on| (on, format!("{}#{}", sub.merchant_id, sub.id), sub.clone())))
+            .collect();
+        due.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(due.into_iter().take(limit).map(|(_, _, sub)| sub).collect())
     }
 
     async fn list_customers(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<Customer>> {

@@ -11,14 +11,14 @@ use crate::merchant::Merchant;
 use crate::store::{ChargeQuery, Page};
 
 /// `limit` of a list: 1 to 100, 20 by default.
-fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
+pub(super) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
     match req.query("limit") {
         None => Ok(20),
         Some(l) => l.parse::<usize>().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| ApiError::invalid("limit", "de 1 a 100 / 1 to 100")),
     }
 }
 
-fn list<T>(page: Page<T>, item: impl Fn(&T) -> Value) -> ApiResponse {
+pub(super) fn list<T>(page: Page<T>, item: impl Fn(&T) -> Value) -> ApiResponse {
     ApiResponse::json(200, &json!({
         "object": "list",
         "data": page.items.iter().map(item).collect::<Vec<_>>(),

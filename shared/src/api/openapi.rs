@@ -7,5 +7,5 @@ use super::ApiResponse;
 const DOCUMENT: &str = include_str!("openapi.json");
 
 pub(super) fn document() -> ApiResponse {
-    ApiResponse { status: 200, body: DOCUMENT.to_string(), content_type: None }
+    ApiResponse { status: 200, body: DOCUMENT.to_string(), content_type: None, headers: Vec::new() }
 }

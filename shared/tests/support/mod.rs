@@ -58,7 +58,7 @@ impl App {
     }
 
     pub fn api(&self) -> Api<'_> {
-        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true } }
+        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() }
     }
 
     /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
@@ -129,8 +129,12 @@ impl App {
     pub async fn tick_and_deliver(&self, at: DateTime<Utc>) -> Value {
         let tick = Tick::new(self.store.as_ref(), &self.queue, &self.events);
         let report = tick.run(at, Utc::now()).await.unwrap();
+        // As ruler-tick does: then the subscription charges due for generation.
+        let subscriptions = self.api().generate_subscription_charges(at).await.unwrap();
         self.drain().await;
-        serde_json::to_value(report).unwrap()
+        let mut report = serde_json::to_value(report).unwrap();
+        report["subscriptions"] = serde_json::to_value(subscriptions).unwrap();
+        report
     }
 
     pub async fn drain(&self) {
