@@ -39,7 +39,13 @@ api GET "/v1/charges/$charge_id" | field status
 api POST /v1/installment-plans "{\"customer_id\":\"$customer\",\"amount\":\"300.00\",\"installments\":3,
   \"first_due_date\":\"$(in_days 5)\",\"description\":\"Curso\",\"payment_methods\":[\"pix\",\"boleto\"]}" | field installments.2.amount
 
-# 5. Reports: what was received, by method and wallet, and which reminder preceded each payment.
+# 5. A monthly subscription: each charge is made 10 days before it falls due (the first one now), and a new
+#    price applies from the next charge not yet made.
+subscription=$(api POST /v1/subscriptions "{\"customer_id\":\"$customer\",\"amount\":\"49.90\",\"cycle\":\"monthly\",
+  \"first_due_date\":\"$(in_days 7)\",\"description\":\"Plano Pro\",\"payment_methods\":[\"pix\"]}" | field id)
+api PATCH "/v1/subscriptions/$subscription" '{"amount":"59.90"}' | field next_generation_date
+
+# 6. Reports: what was received, by method and wallet, and which reminder preceded each payment.
 api GET "/v1/reports/received?from=$(in_days -1)&to=$(in_days 1)" | field totals.net
 api GET "/v1/reports/recovery?from=$(in_days -1)&to=$(in_days 1)&format=csv"
 api GET "/v1/reports/aging" | field overdue.balance_due

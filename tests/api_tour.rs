@@ -31,4 +31,7 @@ async fn the_readme_api_tour_runs_against_the_local_stack() {
     // The card payment is the only money received today, and it followed the on_created reminder (or none).
     assert!(stdout.contains("140.00\n"), "{stdout}");
     assert!(stdout.contains("step,"), "the recovery report's CSV header:\n{stdout}");
+    // The subscription's next charge is made ten days before it falls due, a month after the first.
+    let next_generation = lines.iter().find(|l| l.len() == 10 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b'-');
+    assert!(next_generation.is_some(), "the subscription's next_generation_date:\n{stdout}");
 }

@@ -149,7 +149,7 @@ mod keys;
 mod management;
 mod plans;
 mod subscriptions;
-pub use subscriptions::SubscriptionRun;
+pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;
 mod openapi;
 mod payments;

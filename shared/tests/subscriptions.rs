@@ -243,3 +243,21 @@ async fn the_same_idempotency_key_makes_one_subscription_and_one_first_charge() 
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert_eq!(listed["data"][0]["cycle"], json!("quarterly"));
 }
+
+#[tokio::test]
+async fn a_run_looks_at_a_bounded_number_of_subscriptions_and_the_next_goes_on() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let n = cobranca::api::MAX_SUBSCRIPTIONS_PER_RUN + 3;
+    for _ in 0..n {
+        let (status, e) = app.call_at("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "10.00", "cycle": "monthly",
+            "first_due_date": "2027-05-20", "description": "Plano", "payment_methods": ["pix"], "lead_days": 5}), morning(d(2027, 5, 1))).await;
+        assert_eq!(status, 201, "{e}");
+    }
+    let first = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();
+    assert_eq!((first.charges_generated, first.more), (cobranca::api::MAX_SUBSCRIPTIONS_PER_RUN, true));
+    let second = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();
+    assert_eq!((second.charges_generated, second.more), (3, false));
+    let third = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();
+    assert_eq!(third.subscriptions_read, 0);
+}

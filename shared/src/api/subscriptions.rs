@@ -49,7 +49,13 @@ pub struct SubscriptionRun {
     pub subscriptions_paused: usize,
     /// Subscriptions left for the next run after a fault (nothing is lost: their charges are keyed).
     pub subscriptions_failed: usize,
+    /// The run's budget ran out with subscriptions still due: the next run goes on.
+    pub more: bool,
 }
+
+/// Subscriptions one run looks at (each is a handful of store calls and events): the rest wait for the next
+/// tick, minutes later, well within their lead time, and the run stays far inside the function's timeout.
+pub const MAX_SUBSCRIPTIONS_PER_RUN: usize = 200;
 
 fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> Result<End, ApiError> {
     let end_date = body.get("end_date");
@@ -420,6 +426,10 @@ impl Api<'_> {
                 return Ok(total);
             }
             for sub in fresh {
+                if total.subscriptions_read >= MAX_SUBSCRIPTIONS_PER_RUN {
+                    total.more = true;
+                    return Ok(total);
+                }
                 let id = sub.id.clone();
                 let Some(merchant) = self.store.get_merchant(&sub.merchant_id).await? else {
                     tracing::error!(subscription_id = %id, "subscription of an unknown merchant");
