@@ -296,7 +296,7 @@ impl Api<'_> {
             ("PATCH", ["v1", "customers", id]) => self.update_customer(&merchant, id, req, now).await,
             ("GET", ["v1", "charges"]) => self.list_charges(&merchant, req).await,
             ("POST", ["v1", "installment-plans"]) => self.create_plan(&merchant, req, now).await,
-            ("GET", ["v1", "installment-plans"]) => self.list_plans(&merchant).await,
+            ("GET", ["v1", "installment-plans"]) => self.list_plans(&merchant, req).await,
             ("GET", ["v1", "installment-plans", id]) => self.get_plan(&merchant, id, now).await,
             ("POST", ["v1", "installment-plans", id, "cancel"]) => self.cancel_plan(&merchant, id, now).await,
             ("POST", ["v1", "subscriptions"]) => self.idempotent(&merchant, req, now, Create::Subscription).await,

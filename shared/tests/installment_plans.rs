@@ -222,3 +222,33 @@ async fn sent_to(app: &App, ids: &[&String]) -> Vec<Vec<String>> {
     }
     out
 }
+
+#[tokio::test]
+async fn plans_are_listed_newest_first_a_page_at_a_time() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let at = Utc.with_ymd_and_hms(2028, 1, 10, 12, n, 0).unwrap();
+        let (status, plan) = app.call_at("POST", "/v1/installment-plans", plan_body(&customer, "100.00", 2, "2028-02-15"), at).await;
+        assert_eq!(status, 201, "{plan}");
+        made.push(plan["id"].clone());
+    }
+    made.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) = app.call("GET", &format!("/v1/installment-plans?limit=2{cursor}"), Value::Null, &[]).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|p| p["id"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (made, 3));
+    let (status, e) = app.call("GET", "/v1/installment-plans?cursor=bm9wZQ", Value::Null, &[]).await;
+    assert_eq!((status, &e["error"]["field"]), (422, &json!("cursor")));
+}

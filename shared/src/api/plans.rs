@@ -178,8 +178,22 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.plan_view(merchant, &plan, now).await?))
     }
 
-    /// The merchant's plans, newest first, without their installments' current state (GET one for that).
-    pub(super) async fn list_plans(&self, merchant: &Merchant) -> Result<ApiResponse, ApiError> {
+    /// The merchant's plans, newest first, a page at a time (`limit`, `cursor`), without their installments'
+    /// current state (GET one for that).
+    pub(super) async fn list_plans(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let limit = super::management::page_limit(req)?;
+        let bad_cursor = || ApiError::invalid("cursor", "cursor inválido / invalid cursor");
+        // The cursor is the last plan shown: its creation instant and id, the order of the list.
+        let after: Option<(DateTime<Utc>, String)> = match req.query("cursor") {
+            None => None,
+            Some(c) => {
+                let raw = engine.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad_cursor)?;
+                let (at, id) = raw.split_once('|').ok_or_else(bad_cursor)?;
+                Some((DateTime::parse_from_rfc3339(at).map_err(|_| bad_cursor())?.with_timezone(&Utc), id.to_string()))
+            }
+        };
         let mut plans: Vec<Plan> = self
             .store
             .merchant_documents(&merchant.id, "plan#")
@@ -188,12 +202,19 @@ impl Api<'_> {
             .map(|(_, v)| serde_json::from_value(v).map_err(ApiError::internal))
             .collect::<Result<_, _>>()?;
         plans.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let data: Vec<Value> = plans
+        let mut rest: Vec<&Plan> = plans
+            .iter()
+            .filter(|p| after.as_ref().is_none_or(|(at, id)| (p.created_at, p.id.as_str()) < (*at, id.as_str())))
+            .collect();
+        let has_more = rest.len() > limit;
+        rest.truncate(limit);
+        let next = if has_more { rest.last().map(|p| engine.encode(format!("{}|{}", p.created_at.to_rfc3339(), p.id))) } else { None };
+        let data: Vec<Value> = rest
             .iter()
             .map(|p| json!({"id": p.id, "object": "installment_plan", "customer_id": p.customer_id, "amount": p.total, "description": p.description,
                 "installments": p.installments.len(), "created_at": p.created_at}))
             .collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": false, "next_cursor": null})))
+        Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": has_more, "next_cursor": next})))
     }
 
     /// Cancels every installment still open (their régua stops); paid ones stay paid.
