@@ -147,7 +147,7 @@ enum Create {
 
 mod keys;
 mod management;
-mod plans;
+pub(crate) mod plans;
 mod subscriptions;
 pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;

@@ -114,6 +114,7 @@ impl PayerPages<'_> {
             ("GET", "pix.svg" | "pix.png") => self.pix_qr(&charge, resource == "pix.png", now).await,
             ("GET", "boleto.svg") => Ok(boleto_svg(&charge)),
             ("GET", "boleto") => self.boleto_page(&charge, now).await,
+            ("GET", "plan") => self.plan_page(&charge, now).await,
             ("POST", "card") => self.pay_by_card(charge, req, now).await,
             ("POST", "wallet") => self.choose_wallet(charge, req, now).await,
             ("POST", "sandbox-tokenize") => self.sandbox_tokenize(&charge, req).await,
@@ -344,6 +345,60 @@ impl PayerPages<'_> {
             "barcode_svg": itf25_svg(&barcode),
         });
         let html = render("boleto.html", include_str!("../templates/pay/boleto.html"), ctx).map_err(|e| corrupt(&e))?;
+        Ok(PageResponse::html(200, html))
+    }
+}
+
+impl PayerPages<'_> {
+    /// `/pay/{token}/plan`: the whole carnê an installment belongs to — each installment's due date, amount,
+    /// state and its own link while it can be paid. Not found for a charge outside a plan.
+    async fn plan_page(&self, charge: &Charge, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
+        let crate::charge::ChargeOrigin::InstallmentPlan { plan_id, .. } = &charge.origin else { return Ok(PageResponse::not_found()) };
+        let store = self.checkout.store;
+        let corrupt = |m: String| StoreError::Corrupt { key: plan_id.to_string(), message: m };
+        let Some(stored) = store.get_merchant_document(&charge.merchant_id, &crate::api::plans::document_key(plan_id)).await? else {
+            return Ok(PageResponse::not_found());
+        };
+        let plan: crate::api::plans::Plan = serde_json::from_value(stored).map_err(|e| corrupt(e.to_string()))?;
+        let merchant = store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing".into()))?;
+        let customer = store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing".into()))?;
+        let today = crate::calendar::local_date(now);
+        let mut rows = Vec::new();
+        let mut open_total = rust_decimal::Decimal::ZERO;
+        for part in &plan.installments {
+            let Some(c) = store.get_charge(&charge.merchant_id, &part.charge_id).await? else { continue };
+            let (status, class) = match c.status {
+                crate::charge::ChargeStatus::Pending => ("Em aberto", ""),
+                crate::charge::ChargeStatus::Overdue => ("Vencida", "vencida"),
+                crate::charge::ChargeStatus::PartiallyPaid => ("Paga em parte", ""),
+                crate::charge::ChargeStatus::Paid => ("Paga", "pago"),
+                crate::charge::ChargeStatus::Cancelled => ("Cancelada", ""),
+                crate::charge::ChargeStatus::Expired => ("Expirada", ""),
+                crate::charge::ChargeStatus::Refunded => ("Estornada", ""),
+                crate::charge::ChargeStatus::Renegotiated => ("Renegociada", ""),
+            };
+            let payable = c.payable_at(now);
+            if payable {
+                open_total += c.balance_due(today);
+            }
+            rows.push(json!({
+                "number": part.number,
+                "due_date": c.due_date.date().format("%d/%m/%Y").to_string(),
+                "amount": crate::money::brl(if payable { c.balance_due(today) } else { c.amount.as_decimal() }),
+                "status": status,
+                "status_class": class,
+                "payment_url": payable.then(|| crate::delivery::payment_url(self.public_base_url, &c.payment_token)),
+                "current": c.id == charge.id,
+            }));
+        }
+        let ctx = json!({
+            "description": plan.description,
+            "merchant_name": merchant.name,
+            "payer_name": customer.name.as_str(),
+            "installments": rows,
+            "open_total": crate::money::brl(open_total),
+        });
+        let html = render("plan.html", include_str!("../templates/pay/plan.html"), ctx).map_err(corrupt)?;
         Ok(PageResponse::html(200, html))
     }
 }

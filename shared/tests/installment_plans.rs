@@ -252,3 +252,39 @@ async fn plans_are_listed_newest_first_a_page_at_a_time() {
     let (status, e) = app.call("GET", "/v1/installment-plans?cursor=bm9wZQ", Value::Null, &[]).await;
     assert_eq!((status, &e["error"]["field"]), (422, &json!("cursor")));
 }
+
+#[tokio::test]
+async fn the_plan_has_one_link_showing_every_installment_with_its_own_link_while_payable() {
+    let app = App::new().await;
+    let customer = customer(&app).await;
+    let mut body = plan_body(&customer, "300.00", 3, &support::due_in(5));
+    body["payment_methods"] = json!(["pix", "credit_card"]);
+    let (status, plan) = app.call("POST", "/v1/installment-plans", body, &[]).await;
+    assert_eq!(status, 201, "{plan}");
+    let plan_url = plan["payment_url"].as_str().unwrap();
+    let first_url = plan["installments"][0]["payment_url"].as_str().unwrap();
+    assert_eq!(plan_url, format!("{first_url}/plan"), "the plan's link");
+    let path = |url: &str| url.trim_start_matches("https://pay.test").to_string();
+
+    let page = app.page("GET", &path(plan_url), "").await;
+    assert_eq!(page.status, 200);
+    // minijinja escapes "/" in HTML; a browser reads it back.
+    let html = String::from_utf8(page.body).unwrap().replace("&#x2f;", "/");
+    for part in plan["installments"].as_array().unwrap() {
+        assert!(html.contains(&format!("href=\"{}\"", part["payment_url"].as_str().unwrap())), "each installment's own link:\n{html}");
+    }
+    assert!(html.contains("R$ 300,00") && html.contains("Em aberto") && html.contains("1/3"), "{html}");
+
+    // The first installment paid: shown paid, without a link; the plan page is the same from any installment's link.
+    let first = plan["installments"][0]["charge_id"].as_str().unwrap();
+    let (status, paid) = app.call("POST", &format!("/v1/charges/{first}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[]).await;
+    assert_eq!(status, 201, "{paid}");
+    let third_url = plan["installments"][2]["payment_url"].as_str().unwrap();
+    let html = String::from_utf8(app.page("GET", &format!("{}/plan", path(third_url)), "").await.body).unwrap().replace("&#x2f;", "/");
+    assert!(html.contains("Paga") && !html.contains(&format!("href=\"{first_url}\"")), "{html}");
+    assert!(html.contains("R$ 200,00"), "what is still open: {html}");
+
+    // A charge outside any plan has no plan page.
+    let (_, single) = app.call("POST", "/v1/charges", json!({"customer_id": customer, "amount": "10.00", "due_date": support::due_in(3), "description": "Avulsa", "payment_methods": ["pix"]}), &[]).await;
+    assert_eq!(app.page("GET", &format!("{}/plan", path(single["payment_url"].as_str().unwrap())), "").await.status, 404);
+}

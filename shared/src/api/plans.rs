@@ -19,12 +19,12 @@ use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
 
 /// What the store keeps of a plan: the split, fixed at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Plan {
-    id: PlanId,
+pub(crate) struct Plan {
+    pub(crate) id: PlanId,
     customer_id: String,
     total: crate::money::Money,
-    description: String,
-    installments: Vec<PlanInstallment>,
+    pub(crate) description: String,
+    pub(crate) installments: Vec<PlanInstallment>,
     /// The charges this plan replaced (a renegotiation); empty for a plain carnê.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     renegotiates: Vec<ChargeId>,
@@ -32,14 +32,21 @@ struct Plan {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct PlanInstallment {
-    number: u16,
-    charge_id: ChargeId,
-    amount: crate::money::Money,
-    due_date: NaiveDate,
+pub(crate) struct PlanInstallment {
+    pub(crate) number: u16,
+    pub(crate) charge_id: ChargeId,
+    pub(crate) amount: crate::money::Money,
+    pub(crate) due_date: NaiveDate,
 }
 
-fn document_key(id: &PlanId) -> String {
+/// Where the payer sees the whole plan: the page of any of its installments' links, at `/plan` (the plan needs
+/// no token of its own: whoever holds one installment's link is its payer).
+pub(crate) fn plan_page_url(installment_payment_url: &str) -> String {
+    format!("{installment_payment_url}/plan")
+}
+
+/// The merchant document a plan is stored as.
+pub(crate) fn document_key(id: &PlanId) -> String {
     format!("plan#{id}")
 }
 
@@ -143,8 +150,12 @@ impl Api<'_> {
         let today = calendar::local_date(now);
         let mut rows = Vec::new();
         let mut statuses = Vec::new();
+        let mut plan_url = None;
         for part in &plan.installments {
             let charge = self.store.get_charge(&merchant.id, &part.charge_id).await?;
+            if let (None, Some(c)) = (&plan_url, &charge) {
+                plan_url = Some(plan_page_url(&payment_url(self.public_base_url, &c.payment_token)));
+            }
             let (status, url, balance) = match &charge {
                 Some(c) => (c.status, Some(payment_url(self.public_base_url, &c.payment_token)), c.balance_due(today)),
                 None => (ChargeStatus::Cancelled, None, rust_decimal::Decimal::ZERO),
@@ -168,6 +179,7 @@ impl Api<'_> {
             "amount": plan.total,
             "description": plan.description,
             "installments": rows,
+            "payment_url": plan_url,
             "renegotiates": plan.renegotiates,
             "created_at": plan.created_at,
         }))
