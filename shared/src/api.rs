@@ -772,9 +772,21 @@ impl Api<'_> {
     }
 
     /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
+    /// `POST /v1/charges/{id}/cancel`. Repeating it on a cancelled charge answers the same (and finishes what a
+    /// request that died midway left: reminders, the event); any other closed charge is a 409.
     async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let before = self.open_charge(merchant, id).await?;
-        let charge = self.close_charge(before, ChargeStatus::Cancelled, None, now).await?;
+        let charge = match self.open_charge(merchant, id).await {
+            Ok(before) => self.close_charge(before, ChargeStatus::Cancelled, None, now).await?,
+            Err(e) if e.status == 409 => {
+                let charge = self.store.get_charge(&merchant.id, &ChargeId::parse(id).map_err(ApiError::internal)?).await?.ok_or_else(|| ApiError::internal("charge vanished"))?;
+                if charge.status != ChargeStatus::Cancelled {
+                    return Err(e);
+                }
+                self.finish_closing(&charge, now).await?;
+                charge
+            }
+            Err(e) => return Err(e),
+        };
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
@@ -787,15 +799,24 @@ impl Api<'_> {
         let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
         self.checkout().queue_setup(&write_off).await;
+        self.finish_closing(&charge, now).await?;
+        Ok(charge)
+    }
+
+    /// What follows a charge's closing, once stored: its pending reminders cancelled and the event published
+    /// (its id is the charge's version, so publishing it again is the same event). Also run by a retry that finds
+    /// the charge already closed, for a request that died in between.
+    async fn finish_closing(&self, charge: &Charge, now: DateTime<Utc>) -> Result<(), ApiError> {
         for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
             if r.state.is_pending() {
-                let cancelled = ReminderState::Cancelled { reason: format!("charge {}", status.as_str()) };
+                let cancelled = ReminderState::Cancelled { reason: format!("charge {}", charge.status.as_str()) };
+                // False when claimed by a tick meanwhile: the delivery worker finds the charge closed and skips it.
                 self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
             }
         }
-        let kind = if status == ChargeStatus::Renegotiated { "ChargeRenegotiated" } else { "ChargeCancelled" };
-        self.publish(&charge, kind, now, json!({"version": charge.version, "renegotiated_into": charge.renegotiated_into})).await;
-        Ok(charge)
+        let kind = if charge.status == ChargeStatus::Renegotiated { "ChargeRenegotiated" } else { "ChargeCancelled" };
+        self.publish(charge, kind, now, json!({"version": charge.version, "renegotiated_into": charge.renegotiated_into})).await;
+        Ok(())
     }
 
     /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.

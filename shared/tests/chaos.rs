@@ -318,6 +318,110 @@ async fn a_charge_creation_survives_a_crash_at_every_step() {
     report(f);
 }
 
+/// A renegotiation of two charges into a three-installment plan, the process killed at each step, the client
+/// repeating the request (the plan's id follows from the charges): one plan, three installments, both originals
+/// renegotiated into it with their régua stopped.
+async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
+    f.run = format!("crash at {crash_at:?}");
+    let app = App::new().await;
+    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let mut originals = Vec::new();
+    for amount in ["100.00", "50.01"] {
+        let (_, c) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": amount, "due_date": due_in(3), "description": "Mensalidade", "payment_methods": ["pix"]}), &[]).await;
+        originals.push(c["id"].as_str().unwrap().to_string());
+    }
+    let body = json!({"customer_id": customer["id"], "charge_ids": originals, "installments": 3, "first_due_date": due_in(10), "payment_methods": ["pix"]});
+    let request = || ApiRequest {
+        method: "POST".into(),
+        path: "/v1/renegotiations".into(),
+        headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose()))]),
+        body: body.to_string().into_bytes(),
+    };
+    let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
+    let ports = faulty(&app, &plan);
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let first = run_until_crash(&plan, api.handle(&request(), later(0))).await;
+    f.run = format!("{} after {:?}", f.run, plan.log());
+    let mut answer = first.filter(|r| r.status < 300);
+    for minute in [1, 2, 5] {
+        if answer.is_some() {
+            break;
+        }
+        let r = app.api().handle(&request(), later(minute)).await;
+        if r.status < 300 {
+            answer = Some(r);
+        }
+    }
+    let answer: Value = serde_json::from_str(&answer.expect("the renegotiation goes through").body).unwrap();
+    settle_down(&app, 20).await;
+
+    let plans = app.store.merchant_documents(&app.merchant_id, "plan#").await.unwrap();
+    f.count(1, plans.len() as u64);
+    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
+    let installments: Vec<_> = charges.iter().filter(|c| matches!(c.origin, cobranca::charge::ChargeOrigin::InstallmentPlan { .. })).collect();
+    f.count(3, installments.len() as u64);
+    let total: i64 = installments.iter().map(|c| c.amount.cents()).sum();
+    f.count(15001, total as u64);
+    for id in &originals {
+        let c = charges.iter().find(|c| c.id.as_str() == id).unwrap();
+        f.count(1, u64::from(c.status == cobranca::charge::ChargeStatus::Renegotiated && c.renegotiated_into.as_ref().map(|p| p.as_str()) == answer["id"].as_str()));
+        let planned = app.store.reminders_of(&app.merchant_id, &c.id).await.unwrap().into_iter().filter(|r| matches!(r.state, cobranca::ruler::ReminderState::Planned)).count();
+        f.count(0, planned as u64);
+    }
+    f.runs += 1;
+    plan.calls()
+}
+
+#[tokio::test]
+async fn a_renegotiation_survives_a_crash_at_every_step() {
+    let mut f = Figures::new("crash at every step: POST /v1/renegotiations");
+    let steps = renegotiation_run(None, &mut Figures::new("dry run")).await;
+    for k in 0..steps {
+        renegotiation_run(Some(k), &mut f).await;
+    }
+    report(f);
+}
+
+/// The scheduled run making a subscription's charge, killed at each step, then the next run: one charge, one
+/// ChargeCreated, the subscription moved on to its next cycle.
+async fn subscription_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
+    f.run = format!("crash at {crash_at:?}");
+    let app = App::new().await;
+    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let (status, sub) = app.call("POST", "/v1/subscriptions", json!({"customer_id": customer["id"], "amount": "49.90", "cycle": "monthly", "first_due_date": due_in(20),
+        "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}), &[]).await;
+    assert_eq!(status, 201, "{sub}");
+    let run_at = later(11 * 24 * 60);
+    let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
+    let ports = faulty(&app, &plan);
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let _ = run_until_crash(&plan, api.generate_subscription_charges(run_at)).await;
+    f.run = format!("{} after {:?}", f.run, plan.log());
+    // The next ticks, minutes later.
+    for minute in [1, 2] {
+        app.api().generate_subscription_charges(run_at + Duration::minutes(minute)).await.unwrap();
+    }
+    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
+    f.count(1, charges.len() as u64);
+    f.count(1, distinct_events(&app, "ChargeCreated").len() as u64);
+    let id = cobranca::ids::SubscriptionId::parse(sub["id"].as_str().unwrap()).unwrap();
+    f.count(1, u64::from(app.store.get_subscription(&app.merchant_id, &id).await.unwrap().unwrap().next_cycle));
+    f.runs += 1;
+    plan.calls()
+}
+
+#[tokio::test]
+async fn a_subscription_charge_survives_a_crash_at_every_step() {
+    let mut f = Figures::new("crash at every step: subscription charge generation");
+    let steps = subscription_run(None, &mut Figures::new("dry run")).await;
+    for k in 0..steps {
+        subscription_run(Some(k), &mut f).await;
+    }
+    report(f);
+}
+
 /// Whole lives of charges with a share of every AWS call failing (before or after taking effect): clients
 /// retry with their keys, providers redeliver, SQS receives again, ticks run on.
 async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures) {

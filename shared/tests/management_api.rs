@@ -141,3 +141,22 @@ async fn a_customer_is_updated_field_by_field_but_keeps_their_document() {
     assert_eq!((status, &e["error"]["code"]), (409, &json!("customer_erased")));
     assert_eq!(app.call("PATCH", "/v1/customers/cus_nao_existe", json!({"name": "Ninguém"}), &[]).await.0, 404);
 }
+
+#[tokio::test]
+async fn cancelling_twice_answers_the_same_and_a_paid_charge_cannot_be_cancelled() {
+    let app = App::new().await;
+    let (_, customer) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
+    let (_, charge) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": "80.00", "due_date": support::due_in(5), "description": "Mensalidade", "payment_methods": ["pix", "credit_card"]}), &[]).await;
+    let id = charge["id"].as_str().unwrap();
+    let (first, once) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
+    let (second, twice) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
+    assert_eq!((first, second), (200, 200), "{twice}");
+    assert_eq!((&once["status"], &twice["status"]), (&json!("cancelled"), &json!("cancelled")));
+
+    let (_, other) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": "80.00", "due_date": support::due_in(5), "description": "Mensalidade", "payment_methods": ["credit_card"]}), &[]).await;
+    let other = other["id"].as_str().unwrap();
+    let (status, _) = app.call("POST", &format!("/v1/charges/{other}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[]).await;
+    assert_eq!(status, 201);
+    let (status, e) = app.call("POST", &format!("/v1/charges/{other}/cancel"), Value::Null, &[]).await;
+    assert_eq!((status, &e["error"]["code"]), (409, &json!("charge_not_open")));
+}

@@ -313,11 +313,13 @@ impl Api<'_> {
                 plan
             }
         };
-        for charge in originals.into_iter().filter(|c| c.status.is_open()) {
-            match self.close_charge(charge, ChargeStatus::Renegotiated, Some(plan.id.clone()), now).await {
-                Ok(_) => {}
-                // Paid or changed in between: the retry of this request sees it and refuses or resumes.
-                Err(e) => return Err(e),
+        for charge in originals {
+            if charge.status.is_open() {
+                // Paid or changed in between: an error, and the retry of this request sees it and refuses or resumes.
+                self.close_charge(charge, ChargeStatus::Renegotiated, Some(plan.id.clone()), now).await?;
+            } else {
+                // Closed by an earlier try that died before finishing: finish it.
+                self.finish_closing(&charge, now).await?;
             }
         }
         Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
