@@ -163,6 +163,7 @@ mod webhooks;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/merchants"),
+    ("POST", "/v1/merchants/{merchant_id}/api-keys"),
     ("POST", "/v1/api-keys"),
     ("GET", "/v1/api-keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"),
@@ -270,9 +271,11 @@ impl Api<'_> {
         if req.body.len() > limit {
             return Err(ApiError::new(413, "body_too_large", "corpo da requisição muito grande / request body too large"));
         }
-        // The operator's one route: its own key, no merchant's, no rate limit.
-        if req.method == "POST" && segments == ["v1", "merchants"] {
-            return self.create_merchant(req, now).await;
+        // The operator's routes: its own key, no merchant's, no rate limit.
+        match (req.method.as_str(), segments.as_slice()) {
+            ("POST", ["v1", "merchants"]) => return self.create_merchant(req, now).await,
+            ("POST", ["v1", "merchants", id, "api-keys"]) => return self.issue_merchant_key(id, req, now).await,
+            _ => {}
         }
         let (merchant, key) = self.authenticate(req, now).await?;
         let quota = match self.take_request_quota(&key, now).await {

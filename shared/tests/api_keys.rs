@@ -276,3 +276,21 @@ fn rate_headers_reach_the_http_response() {
     let http = cobranca::lambda::http_response(limited);
     assert_eq!((http.headers()["retry-after"].to_str().unwrap(), http.headers()["x-ratelimit-remaining"].to_str().unwrap()), ("45", "0"));
 }
+
+#[tokio::test]
+async fn the_operator_gives_a_locked_out_merchant_a_new_key_and_only_the_operator_can() {
+    let app = App::new().await;
+    let path = format!("/v1/merchants/{}/api-keys", app.merchant_id);
+    let issued = send(&app, &operator(), OPERATOR_KEY, "POST", &path, json!({"name": "recovery"}), t0()).await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let secret = json_of(&issued)["secret"].as_str().unwrap().to_string();
+    assert!(works(&app, &secret, t0()).await, "the new key is the merchant's");
+    assert!(works(&app, app.key.expose(), t0()).await, "the merchant's other keys are untouched");
+
+    let unknown = send(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants/mer_nobody/api-keys", Value::Null, t0()).await;
+    assert_eq!(unknown.status, 404);
+    let as_merchant = send(&app, &operator(), app.key.expose(), "POST", &path, Value::Null, t0()).await;
+    assert_eq!(as_merchant.status, 401, "a merchant's key is not the operator's");
+    let closed = send(&app, &AccessPolicy::default(), OPERATOR_KEY, "POST", &path, Value::Null, t0()).await;
+    assert_eq!((closed.status, &json_of(&closed)["error"]["code"]), (403, &json!("operator_disabled")));
+}

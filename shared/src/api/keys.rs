@@ -136,18 +136,42 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &revoked.to_json(now)))
     }
 
-    /// `POST /v1/merchants {"name", "document", "api_key_name"?, "rate_limit_per_minute"?}`, for whoever runs the
-    /// deployment, with the operator key (`COBRANCA_OPERATOR_KEY_SHA256`): 201 the merchant and its first key,
-    /// secret included, once. Without an operator key configured the route is closed (403). Under an
-    /// `Idempotency-Key` the merchant's id follows from it, so a retry cannot make a second merchant (409).
-    pub(super) async fn create_merchant(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    /// The operator's key, or why not: 403 when no operator key is configured, 401 when another is presented.
+    fn operator(&self, req: &ApiRequest) -> Result<(), ApiError> {
         let Some(operator) = &self.access.operator_key else {
-            return Err(ApiError::new(403, "operator_disabled", "criação de lojistas desativada nesta instalação (OperatorKeySha256) / merchant creation is disabled in this deployment (OperatorKeySha256)"));
+            return Err(ApiError::new(403, "operator_disabled", "rotas do operador desativadas nesta instalação (OperatorKeySha256) / the operator routes are disabled in this deployment (OperatorKeySha256)"));
         };
         let presented = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(|t| ApiKeyHash::of(t.trim()));
         if !presented.is_some_and(|p| super::secret_matches(Some(p.as_str()), operator.as_str())) {
             return Err(ApiError::new(401, "unauthorized", "chave de operador ausente ou inválida / missing or invalid operator key"));
         }
+        Ok(())
+    }
+
+    /// `POST /v1/merchants/{id}/api-keys {"name"?, "rate_limit_per_minute"?}`, operator only: a new key for a
+    /// merchant who has none left to make one with (the first one's answer lost, every key revoked or expired).
+    /// 201 with its `secret`, shown once; the merchant's other keys are left as they are.
+    pub(super) async fn issue_merchant_key(&self, merchant_id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        self.operator(req)?;
+        let not_found = || ApiError::new(404, "not_found", "lojista não encontrado / merchant not found");
+        let id = MerchantId::parse(merchant_id).map_err(|_| not_found())?;
+        let merchant = self.store.get_merchant(&id).await?.ok_or_else(not_found)?;
+        let body = if req.body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&req.body)? };
+        reject_unknown(&body, &["name", "rate_limit_per_minute"], "")?;
+        let name = key_name(&body, "name")?.unwrap_or_else(|| "issued by the operator".into());
+        let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
+        let (key, secret) = ApiKeyRecord::issue(&merchant.id, &name, limit, now);
+        self.store.add_api_key(&key, None).await?;
+        tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key issued by the operator");
+        Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
+    }
+
+    /// `POST /v1/merchants {"name", "document", "api_key_name"?, "rate_limit_per_minute"?}`, for whoever runs the
+    /// deployment, with the operator key (`COBRANCA_OPERATOR_KEY_SHA256`): 201 the merchant and its first key,
+    /// secret included, once. Without an operator key configured the route is closed (403). Under an
+    /// `Idempotency-Key` the merchant's id follows from it, so a retry cannot make a second merchant (409).
+    pub(super) async fn create_merchant(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        self.operator(req)?;
         let body = json_object(&req.body)?;
         reject_unknown(&body, &["name", "document", "api_key_name", "rate_limit_per_minute"], "")?;
         let name = required_str(&body, "name")?.trim().to_string();
