@@ -383,6 +383,70 @@ async fn a_renegotiation_survives_a_crash_at_every_step() {
     report(f);
 }
 
+/// Two overdue charges with fine and interest, and the request renegotiating them into three installments.
+async fn overdue_pair(app: &App) -> (Vec<String>, ApiRequest) {
+    use chrono::TimeZone;
+    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let t0 = Utc.with_ymd_and_hms(2028, 3, 1, 12, 0, 0).unwrap();
+    let mut originals = Vec::new();
+    for (amount, due) in [("100.00", "2028-03-06"), ("50.00", "2028-03-10")] {
+        let (_, c) = app.call_at("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": amount, "due_date": due, "description": "Mensalidade", "payment_methods": ["pix"],
+            "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}}), t0).await;
+        originals.push(c["id"].as_str().unwrap().to_string());
+    }
+    let body = json!({"customer_id": customer["id"], "charge_ids": originals, "installments": 3, "first_due_date": "2028-04-20", "payment_methods": ["pix"]});
+    let request = ApiRequest {
+        method: "POST".into(),
+        path: "/v1/renegotiations".into(),
+        headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose()))]),
+        body: body.to_string().into_bytes(),
+    };
+    (originals, request)
+}
+
+/// A renegotiation of overdue charges that died after its first installment, retried days later when interest
+/// has grown: the retry finishes the plan as first recorded — same total, same split — rather than pricing
+/// another or making charges that disagree with it.
+#[tokio::test]
+async fn a_renegotiation_retried_days_later_finishes_the_plan_first_recorded() {
+    use chrono::TimeZone;
+    let t1 = Utc.with_ymd_and_hms(2028, 4, 5, 12, 0, 0).unwrap();
+    // A dry run on a twin finds the step where the second installment is made.
+    let twin = App::new().await;
+    let (_, twin_request) = overdue_pair(&twin).await;
+    let counting = FaultPlan::counting();
+    let ports = faulty(&twin, &counting);
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &twin.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let whole: Value = serde_json::from_str(&api.handle(&twin_request, t1).await.body).unwrap();
+    let second_installment = counting.log().iter().enumerate().filter(|(_, op)| op.as_str() == "create_charge").nth(1).map(|(i, _)| i as u64).expect("a second installment");
+
+    let app = App::new().await;
+    let (originals, request) = overdue_pair(&app).await;
+    let dies = FaultPlan::crash_at(second_installment);
+    let ports = faulty(&app, &dies);
+    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    assert!(run_until_crash(&dies, api.handle(&request, t1)).await.is_none(), "the first try dies");
+
+    // Six days later the debt has grown; the retry finishes the plan of the first try.
+    let t2 = t1 + Duration::days(6);
+    let (_, grown) = app.call_at("GET", &format!("/v1/charges/{}", originals[0]), Value::Null, t2).await;
+    let retry = app.api().handle(&request, t2).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    let plan: Value = serde_json::from_str(&retry.body).unwrap();
+    assert_eq!(plan["amount"], whole["amount"], "priced as on the first try, not as today ({grown})");
+    let amounts: Vec<&Value> = plan["installments"].as_array().unwrap().iter().map(|p| &p["amount"]).collect();
+    assert_eq!(amounts, whole["installments"].as_array().unwrap().iter().map(|p| &p["amount"]).collect::<Vec<_>>());
+    for part in plan["installments"].as_array().unwrap() {
+        let (_, c) = app.call_at("GET", &format!("/v1/charges/{}", part["charge_id"].as_str().unwrap()), Value::Null, t2).await;
+        assert_eq!(c["amount"], part["amount"], "each installment charges what the plan says");
+    }
+    for id in &originals {
+        let (_, c) = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, t2).await;
+        assert_eq!((&c["status"], &c["renegotiated_into"]), (&json!("renegotiated"), &plan["id"]));
+    }
+    assert_eq!(app.store.merchant_documents(&app.merchant_id, "plan#").await.unwrap().len(), 1);
+}
+
 /// The scheduled run making a subscription's charge, killed at each step, then the next run: one charge, one
 /// ChargeCreated, the subscription moved on to its next cycle.
 async fn subscription_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {

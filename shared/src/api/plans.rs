@@ -45,6 +45,15 @@ pub(crate) fn plan_page_url(installment_payment_url: &str) -> String {
     format!("{installment_payment_url}/plan")
 }
 
+/// The Idempotency-Key an installment is made under, and so (as `POST /v1/charges` derives it) its charge's id.
+fn installment_key(plan: &PlanId, number: u16) -> String {
+    format!("{plan}/{number}")
+}
+
+fn installment_charge_id(merchant: &Merchant, plan: &PlanId, number: u16) -> ChargeId {
+    ChargeId::derived(&format!("{}/{}", merchant.id, installment_key(plan, number)))
+}
+
 /// The merchant document a plan is stored as.
 pub(crate) fn document_key(id: &PlanId) -> String {
     format!("plan#{id}")
@@ -82,26 +91,44 @@ impl Api<'_> {
         if !matches!(body.get("customer_id"), Some(Value::String(_))) {
             return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"));
         }
-        let total = parse_amount(body.get("amount"))?;
-        let count = body
-            .get("installments")
-            .and_then(Value::as_u64)
-            .filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n))
-            .ok_or_else(|| ApiError::invalid("installments", format!("de 2 a {MAX_CARNE_INSTALLMENTS} parcelas / 2 to {MAX_CARNE_INSTALLMENTS} installments")))? as u16;
-        let first_due = DueDate::parse_new(required_str(body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
-        let description = required_str(body, "description")?.trim().to_string();
-        let split = recurrence::carne(total, count, first_due.date())
-            .map_err(|_| ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment"))?;
-        // Every due date must be one a charge may have (boletos reach ten years): refused before anything is made.
-        let last = split.last().expect("at least two installments");
-        DueDate::parse_new(&last.due_date.to_string(), now).map_err(|e| ApiError::invalid("installments", format!("a última parcela / the last installment: {e}")))?;
-
         let id = match &key {
             Some(k) => PlanId::derived(k),
             None => PlanId::generate(),
         };
-        let mut installments = Vec::with_capacity(split.len());
-        for part in &split {
+        // A retry finds the plan as it was first recorded — its split and prices, even if a renegotiated debt has
+        // grown since — and finishes making its installments.
+        let stored: Option<Plan> = match &key {
+            Some(_) => self.store.get_merchant_document(&merchant.id, &document_key(&id)).await?.map(serde_json::from_value).transpose().map_err(ApiError::internal)?,
+            None => None,
+        };
+        let recorded = stored.is_some();
+        let plan = match stored {
+            Some(plan) => plan,
+            None => {
+                let total = parse_amount(body.get("amount"))?;
+                let count = body
+                    .get("installments")
+                    .and_then(Value::as_u64)
+                    .filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n))
+                    .ok_or_else(|| ApiError::invalid("installments", format!("de 2 a {MAX_CARNE_INSTALLMENTS} parcelas / 2 to {MAX_CARNE_INSTALLMENTS} installments")))? as u16;
+                let first_due = DueDate::parse_new(required_str(body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
+                let description = required_str(body, "description")?.trim().to_string();
+                let split = recurrence::carne(total, count, first_due.date())
+                    .map_err(|_| ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment"))?;
+                // Every due date must be one a charge may have (boletos reach ten years): refused before anything is made.
+                let last = split.last().expect("at least two installments");
+                DueDate::parse_new(&last.due_date.to_string(), now).map_err(|e| ApiError::invalid("installments", format!("a última parcela / the last installment: {e}")))?;
+                let installments = split
+                    .iter()
+                    .map(|part| PlanInstallment { number: part.number, charge_id: installment_charge_id(merchant, &id, part.number), amount: part.amount, due_date: part.due_date })
+                    .collect();
+                let customer_id = body["customer_id"].as_str().unwrap_or_default().into();
+                Plan { id: id.clone(), customer_id, total, description, installments, renegotiates, created_at: now }
+            }
+        };
+        let count = plan.installments.len() as u16;
+        let mut recorded = recorded;
+        for part in &plan.installments {
             let mut charge = serde_json::Map::new();
             for field in CHARGE_FIELDS {
                 if let Some(v) = body.get(*field) {
@@ -110,33 +137,31 @@ impl Api<'_> {
             }
             charge.insert("amount".into(), json!(part.amount));
             charge.insert("due_date".into(), json!(part.due_date.to_string()));
-            charge.insert("description".into(), json!(format!("{description} — parcela {}/{count}", part.number)));
+            charge.insert("description".into(), json!(format!("{} — parcela {}/{count}", plan.description, part.number)));
             let request = ApiRequest {
                 method: "POST".into(),
                 path: "/v1/charges".into(),
-                headers: HashMap::from([("idempotency-key".to_string(), format!("{id}/{}", part.number))]),
+                headers: HashMap::from([("idempotency-key".to_string(), installment_key(&plan.id, part.number))]),
                 body: Value::Object(charge).to_string().into_bytes(),
             };
-            let origin = ChargeOrigin::InstallmentPlan { plan_id: id.clone(), number: part.number, of: count };
+            let origin = ChargeOrigin::InstallmentPlan { plan_id: plan.id.clone(), number: part.number, of: count };
             let made = self.idempotent(merchant, &request, now, Create::PlanCharge(origin)).await?;
             if made.status != 201 {
                 // The first installment carries every field the others do: its refusal is the plan's, before any
-                // charge exists (a later one can only fail for reasons of its own, e.g. the store).
+                // charge or record exists (a later one can only fail for reasons of its own; a retry goes on).
                 return Ok((made, None));
             }
             let made: Value = serde_json::from_str(&made.body).map_err(ApiError::internal)?;
-            let charge_id = made["id"].as_str().and_then(|s| ChargeId::parse(s).ok()).ok_or_else(|| ApiError::internal("charge without id"))?;
-            installments.push(PlanInstallment { number: part.number, charge_id, amount: part.amount, due_date: part.due_date });
-        }
-        let plan = Plan { id: id.clone(), customer_id: body["customer_id"].as_str().unwrap_or_default().into(), total, description, installments, renegotiates, created_at: now };
-        match self.store.get_merchant_document(&merchant.id, &document_key(&id)).await? {
-            // A retry: the plan written the first time stands (same charges by construction).
-            Some(stored) => Ok((ApiResponse::json(201, &Value::Null), Some(serde_json::from_value(stored).map_err(ApiError::internal)?))),
-            None => {
-                self.store.put_merchant_document(&merchant.id, &document_key(&id), &serde_json::to_value(&plan).map_err(ApiError::internal)?).await?;
-                Ok((ApiResponse::json(201, &Value::Null), Some(plan)))
+            if made["id"].as_str() != Some(part.charge_id.as_str()) {
+                return Err(ApiError::internal(format!("installment {} made as {} instead of {}", part.number, made["id"], part.charge_id)));
+            }
+            // Recorded once its first installment is accepted: from then on a retry follows the record.
+            if !recorded {
+                self.store.put_merchant_document(&merchant.id, &document_key(&plan.id), &serde_json::to_value(&plan).map_err(ApiError::internal)?).await?;
+                recorded = true;
             }
         }
+        Ok((ApiResponse::json(201, &Value::Null), Some(plan)))
     }
 
     async fn plan(&self, merchant: &Merchant, id: &str) -> Result<Plan, ApiError> {
@@ -304,15 +329,9 @@ impl Api<'_> {
         plan_body.insert("amount".into(), json!(total));
         let description = body.get("description").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "Renegociação".into());
         plan_body.insert("description".into(), json!(description));
-        // A retry after the plan was made finishes with that plan, whatever today's prices are.
-        let plan = match self.store.get_merchant_document(&merchant.id, &document_key(&plan_id)).await? {
-            Some(stored) => serde_json::from_value(stored).map_err(ApiError::internal)?,
-            None => {
-                let (refusal, plan) = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
-                let Some(plan) = plan else { return Ok(refusal) };
-                plan
-            }
-        };
+        // A retry after the plan was recorded finishes that plan, whatever today's prices are.
+        let (refusal, plan) = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
+        let Some(plan) = plan else { return Ok(refusal) };
         for charge in originals {
             if charge.status.is_open() {
                 // Paid or changed in between: an error, and the retry of this request sees it and refuses or resumes.
