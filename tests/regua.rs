@@ -123,3 +123,36 @@ async fn a_tick_after_three_missed_days_catches_up_without_a_pile_of_late_messag
     assert_eq!(state("after_due.1.email").0, "skipped");
     assert_eq!(state("after_due.3.email").0, "planned");
 }
+
+/// ruler-tick, the real function against LocalStack's DynamoDB, makes a subscription's charge on its day
+/// (lead_days before it falls due) from the sparse generation index, once however often it runs.
+#[tokio::test]
+async fn ruler_tick_makes_a_subscriptions_charge_on_its_day_once() {
+    let Some(app) = spawn_app_with(1) else { return };
+    let _only_our_ticks = exclusive_ticks().await;
+    let (status, customer) = app.post("/v1/customers", &json!({"name": "Assinante", "document": "529.982.247-25", "email": "assinante@example.com"})).await;
+    assert_eq!(status, 201, "{customer}");
+    let first_due = today_sp() + Duration::days(15);
+    let (status, sub) = app
+        .post("/v1/subscriptions", &json!({"customer_id": customer["id"], "amount": "39.90", "cycle": "monthly", "first_due_date": first_due.to_string(),
+            "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}))
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    assert_eq!(sub["next_generation_date"], json!((first_due - Duration::days(10)).to_string()));
+    let id = sub["id"].as_str().unwrap();
+
+    // The day before: nothing. On the day, at 09:00 in São Paulo: the charge, and again nothing more.
+    let at = |date: NaiveDate| date.and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc3339();
+    app.tick(&at(first_due - Duration::days(11))).await;
+    let (_, before) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(before["charges_generated"], json!(0), "{before}");
+    let tick = app.tick(&at(first_due - Duration::days(10))).await;
+    assert!(tick["tick"]["subscriptions"]["charges_generated"].as_u64().unwrap() >= 1, "{tick}");
+    app.tick(&at(first_due - Duration::days(10))).await;
+    let (_, after) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!((&after["charges_generated"], after["charges"].as_array().unwrap().len()), (&json!(1), 1), "{after}");
+    let charge_id = after["charges"][0]["charge_id"].as_str().unwrap();
+    let (_, charge) = app.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!((&charge["amount"], &charge["due_date"], &charge["origin"]["subscription_id"]), (&json!("39.90"), &json!(first_due.to_string()), &json!(id)));
+    assert_eq!(after["next_generation_date"], json!((cobranca::recurrence::nth_due(first_due, cobranca::recurrence::Cycle::Monthly, 1) - Duration::days(10)).to_string()));
+}
