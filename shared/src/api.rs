@@ -1078,7 +1078,7 @@ impl WebhookApi<'_> {
 
 fn reminder_json(r: &Reminder) -> Value {
     let reason = match &r.state {
-        ReminderState::Skipped { reason } | ReminderState::Failed { reason } | ReminderState::Cancelled { reason } => Some(reason.clone()),
+        ReminderState::Skipped { reason } | ReminderState::Failed { reason, .. } | ReminderState::Cancelled { reason } => Some(reason.clone()),
         _ => None,
     };
     let channel = match r.action {

@@ -69,8 +69,16 @@ impl Delivery<'_> {
         let Action::Notify(channel) = reminder.action else {
             return not_sent("not a message");
         };
+        // Where the send is claimed from: the queue, or a worker that died mid-send.
+        let mut claimable_from: &[&str] = &["queued", "sending_stale"];
         let attempt = match reminder.state {
             ReminderState::Queued { attempt, .. } | ReminderState::Sending { attempt, .. } => attempt,
+            // The tick gave up on it while this message was still retrying or in the dead-letter queue: the
+            // redrive the tick's reason points to still sends it (if it still means something, checked below).
+            ReminderState::Failed { redrivable: true, .. } => {
+                claimable_from = &["failed_redrivable"];
+                crate::tick::MAX_ATTEMPTS + 1
+            }
             // Sent before: the first delivery may have died before telling the merchant. Telling again is safe
             // (same event id); the message is not sent again.
             ReminderState::Sent { at, ref provider_message_id } => {
@@ -125,12 +133,12 @@ impl Delivery<'_> {
         let custom = crate::templates::merchant_template(self.store, &job.merchant_id, channel, reminder.step).await?;
         let (subject, text) = match crate::templates::render(channel, reminder.step, &ctx, custom.as_ref()) {
             Ok(r) => r,
-            Err(e) => return self.give_up(&reminder, ReminderState::Failed { reason: e.to_string() }, now).await,
+            Err(e) => return self.give_up(&reminder, ReminderState::Failed { reason: e.to_string(), redrivable: false }, now).await,
         };
 
         // Claim the send itself: of two copies of this queue message, only one gets past here.
         let sending = ReminderState::Sending { since: wall_clock, attempt };
-        if !self.store.transition_reminder(&reminder, &["queued", "sending_stale"], sending.clone(), wall_clock).await? {
+        if !self.store.transition_reminder(&reminder, claimable_from, sending.clone(), wall_clock).await? {
             // A send under way — or one whose worker died: come back once it is either done or stale.
             return match self.store.get_reminder(&job.merchant_id, &job.charge_id, &job.reminder_id).await? {
                 Some(Reminder { state: ReminderState::Sending { .. }, .. }) => Err(DeliveryError::Retry("another worker is sending it".into())),
@@ -249,7 +257,7 @@ impl Delivery<'_> {
         };
         let outcome = match &result {
             Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
-            Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone() },
+            Err(SendError::Permanent(reason)) => ReminderState::Failed { reason: reason.clone(), redrivable: false },
             // Hand it back to the queue's retry: queued again, same attempt.
             Err(SendError::Transient(_)) => ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt },
         };
@@ -359,10 +367,10 @@ impl Delivery<'_> {
 
     async fn give_up(&self, reminder: &crate::ruler::Reminder, to: ReminderState, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
         let reason = match &to {
-            ReminderState::Skipped { reason } | ReminderState::Failed { reason } => reason.clone(),
+            ReminderState::Skipped { reason } | ReminderState::Failed { reason, .. } => reason.clone(),
             other => other.name().to_string(),
         };
-        self.store.transition_reminder(reminder, &["queued", "sending_stale"], to, now).await?;
+        self.store.transition_reminder(reminder, &["queued", "sending_stale", "failed_redrivable"], to, now).await?;
         Ok(Delivered::NotSent { reason })
     }
 }

@@ -13,6 +13,9 @@ use crate::merchant::Merchant;
 use crate::pay::pix::{cobv_body, Debtor};
 use crate::pay::setup::{Registration, SupersededBoleto};
 use crate::providers::{BoletoPayer, BoletoRegistration, ProviderError, Providers};
+use crate::queue::JobQueue;
+use crate::events::EventBus;
+use crate::settlement::{PaymentFollowUp, SettleError, Settlement};
 use crate::store::{Store, StoreError};
 use crate::wallet::{Wallet, WalletConfig};
 
@@ -30,6 +33,9 @@ pub enum SetupTask {
     RegisterBoleto { nosso_numero: String },
     RegisterCobv { txid: String },
     WriteOffBoleto { wallet_id: WalletId, nosso_numero: String },
+    /// What follows a payment once it is on the ledger (régua stopped, receipt, write-offs, event): handed off
+    /// by the webhook so the provider is answered after the fewest calls.
+    AfterPayment(PaymentFollowUp),
 }
 
 /// The current boleto goes to the superseded list, with the write-off it now needs.
@@ -80,6 +86,8 @@ pub enum SetupOutcome {
     /// The institution refused for good; the charge records why.
     Failed(String),
     WrittenOff,
+    /// A payment's follow-ups are done.
+    FollowedUp,
     /// Nothing to do: already done, superseded, or the charge is gone.
     Skipped(&'static str),
 }
@@ -91,11 +99,16 @@ pub enum SetupError {
     Provider(ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    FollowUp(#[from] SettleError),
 }
 
 pub struct Registrar<'a> {
     pub store: &'a dyn Store,
     pub providers: &'a Providers,
+    /// For a payment's follow-ups: receipts to send, write-offs to queue, events to publish.
+    pub queue: &'a dyn JobQueue,
+    pub events: &'a dyn EventBus,
 }
 
 impl Registrar<'_> {
@@ -107,6 +120,10 @@ impl Registrar<'_> {
             SetupTask::RegisterBoleto { nosso_numero } => self.register_boleto(charge, nosso_numero, now).await,
             SetupTask::RegisterCobv { txid } => self.register_cobv(charge, txid, now).await,
             SetupTask::WriteOffBoleto { wallet_id, nosso_numero } => self.write_off(charge, wallet_id, nosso_numero, now).await,
+            SetupTask::AfterPayment(payment) => {
+                Settlement { store: self.store, queue: self.queue, events: self.events }.follow_up(&charge, payment, now).await?;
+                Ok(SetupOutcome::FollowedUp)
+            }
         }
     }
 

@@ -100,7 +100,14 @@ pub enum ReminderState {
     /// Done without a message (a status change) or not sent because it lost its meaning.
     Done { at: DateTime<Utc> },
     Skipped { reason: String },
-    Failed { reason: String },
+    Failed {
+        reason: String,
+        /// Given up by the tick after `tick::MAX_ATTEMPTS` claims while its queue message may still be retrying
+        /// or waiting in the dead-letter queue: a redrive of that message still sends it. Not so for a
+        /// provider's permanent refusal.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redrivable: bool,
+    },
     Cancelled { reason: String },
 }
 

@@ -54,7 +54,7 @@ pub fn schedule_of(reminders: &[Reminder]) -> Vec<ScheduleEntry> {
                 ReminderState::Planned | ReminderState::Queued { .. } | ReminderState::Sending { .. } => ("planned", None, r.due_at),
                 ReminderState::Sent { at, .. } => ("sent", None, *at),
                 ReminderState::Done { at } => ("sent", None, *at),
-                ReminderState::Skipped { reason } | ReminderState::Failed { reason } | ReminderState::Cancelled { reason } => {
+                ReminderState::Skipped { reason } | ReminderState::Failed { reason, .. } | ReminderState::Cancelled { reason } => {
                     ("skipped", Some(reason.clone()), r.due_at)
                 }
             };

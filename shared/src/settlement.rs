@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
-use crate::registration;
+use crate::registration::{self, PaymentSetupJob, SetupTask};
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, MerchantId, PaymentId};
 use crate::money::Money;
@@ -92,11 +92,24 @@ impl Settlement<'_> {
             return self.apply_reversal(&merchant_id, &charge_id, notice, now).await;
         }
         let settled = self.apply_payment(&merchant_id, &charge_id, notice, now).await?;
-        // Refunds that came before this payment.
-        for pending in self.store.pending_reversals(&notice.provider, &notice.provider_payment_id).await? {
-            self.apply_reversal(&merchant_id, &charge_id, &pending, now).await?;
+        // Refunds that came before this payment. A paid charge's follow-up applies them, after telling that it
+        // was paid, so merchants hear of the payment before its refund.
+        let followed_up = match &settled {
+            Settled::Paid { .. } => true,
+            Settled::Duplicate { charge } => charge.status == ChargeStatus::Paid,
+            _ => false,
+        };
+        if !followed_up {
+            self.apply_pending_reversals(&merchant_id, &charge_id, &notice.provider, &notice.provider_payment_id, now).await?;
         }
         Ok(settled)
+    }
+
+    async fn apply_pending_reversals(&self, merchant_id: &MerchantId, charge_id: &ChargeId, provider: &str, payment_id: &str, now: DateTime<Utc>) -> Result<(), SettleError> {
+        for pending in self.store.pending_reversals(provider, payment_id).await? {
+            self.apply_reversal(merchant_id, charge_id, &pending, now).await?;
+        }
+        Ok(())
     }
 
     async fn apply_payment(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
@@ -160,7 +173,7 @@ impl Settlement<'_> {
             };
             return match (recorded, paid) {
                 (PaymentRecorded::Recorded, Some(paid)) => {
-                    self.after_paid(&paid, notice, now).await?;
+                    self.hand_off_follow_up(&paid, notice).await?;
                     Ok(Settled::Paid { charge: paid })
                 }
                 (PaymentRecorded::Recorded, None) => {
@@ -170,9 +183,10 @@ impl Settlement<'_> {
                     Ok(Settled::Recorded { charge, outcome })
                 }
                 (PaymentRecorded::Duplicate, _) => {
-                    // The first delivery may have died before its follow-ups: redo them, they are idempotent.
+                    // The first delivery may have died before handing off its follow-ups: hand them off again
+                    // (the follow-up is idempotent, so a second one changes nothing).
                     if charge.status == ChargeStatus::Paid {
-                        self.after_paid(&charge, notice, now).await?;
+                        self.hand_off_follow_up(&charge, notice).await?;
                     }
                     Ok(Settled::Duplicate { charge })
                 }
@@ -271,8 +285,21 @@ impl Settlement<'_> {
         Ok(())
     }
 
-    /// Stops the régua, sends the receipt, tells the world. Safe to run more than once.
-    async fn after_paid(&self, charge: &Charge, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<(), SettleError> {
+    /// Queues what follows a payment (see `PaymentFollowUp`) in one call, so the provider's webhook is answered
+    /// after the fewest calls: the money is on the ledger, everything else can follow asynchronously.
+    async fn hand_off_follow_up(&self, charge: &Charge, notice: &PaymentNotice) -> Result<(), SettleError> {
+        let job = PaymentSetupJob {
+            merchant_id: charge.merchant_id.clone(),
+            charge_id: charge.id.clone(),
+            task: SetupTask::AfterPayment(PaymentFollowUp::of(notice)),
+        };
+        self.queue.enqueue_setup(&[job]).await?;
+        Ok(())
+    }
+
+    /// Stops the régua, sends the receipt, writes off superseded boletos and tells the world that `charge` was
+    /// paid. Runs off the webhook's path (the payment-setup queue); safe to run more than once.
+    pub async fn follow_up(&self, charge: &Charge, payment: &PaymentFollowUp, now: DateTime<Utc>) -> Result<(), SettleError> {
         self.queue.enqueue_setup(&registration::pending_write_offs(charge)).await?;
         for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
             // The receipt itself is the one message still to go (a redelivered notice redoes this after it was planned).
@@ -300,20 +327,42 @@ impl Settlement<'_> {
         }
         self.events
             .publish(&[DomainEvent {
-                id: format!("{}:{}:paid", notice.provider, notice.provider_payment_id),
+                id: format!("{}:{}:paid", payment.provider, payment.provider_payment_id),
                 kind: "PaymentConfirmed".into(),
                 merchant_id: charge.merchant_id.clone(),
                 charge_id: charge.id.clone(),
-                occurred_at: notice.paid_at,
+                occurred_at: payment.paid_at,
                 data: serde_json::json!({
-                    "amount": notice.amount,
-                    "method": notice.method,
-                    "provider": notice.provider,
-                    "provider_payment_id": notice.provider_payment_id,
+                    "amount": payment.amount,
+                    "method": payment.method,
+                    "provider": payment.provider,
+                    "provider_payment_id": payment.provider_payment_id,
                 }),
             }])
             .await?;
-        Ok(())
+        self.apply_pending_reversals(&charge.merchant_id, &charge.id, &payment.provider, &payment.provider_payment_id, now).await
+    }
+}
+
+/// The payment a follow-up is for: what the receipt and the `PaymentConfirmed` event tell.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaymentFollowUp {
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub paid_at: DateTime<Utc>,
+}
+
+impl PaymentFollowUp {
+    pub fn of(notice: &PaymentNotice) -> Self {
+        Self {
+            provider: notice.provider.clone(),
+            provider_payment_id: notice.provider_payment_id.clone(),
+            amount: notice.amount,
+            method: notice.method,
+            paid_at: notice.paid_at,
+        }
     }
 }
 

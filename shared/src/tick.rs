@@ -103,7 +103,7 @@ impl Tick<'_> {
                     }
                     acted += 1;
                     match self.act(&reminder, now, &mut charges, &mut report).await {
-                        Ok(Some(job)) => jobs.push(job),
+                        Ok(Some(claim)) => jobs.push(claim),
                         Ok(None) => {}
                         // Left as it was (or claimed, and back when its lease ends): the next tick finds it.
                         Err(e) => {
@@ -116,8 +116,11 @@ impl Tick<'_> {
             day = day.succ_opt().expect("date in range");
         }
 
-        // If this fails the claimed reminders come back when their lease ends; nothing is lost.
-        self.queue.enqueue(&jobs).await?;
+        let (jobs, claimed): (Vec<NotificationJob>, Vec<Reminder>) = jobs.into_iter().unzip();
+        if let Err(e) = self.queue.enqueue(&jobs).await {
+            self.give_back(&claimed, now).await;
+            return Err(e.into());
+        }
         report.reminders_queued = jobs.len() as u32;
         if report.more {
             // What is left is still in the index (claimed reminders are not): the continuation reads it.
@@ -128,6 +131,20 @@ impl Tick<'_> {
             self.store.advance_tick_watermark(now.min(wall_clock)).await?;
         }
         Ok(report)
+    }
+
+    /// Claims whose messages the queue did not take (or may not have) are given back at once and do not count as
+    /// attempts: an SQS outage must not use up a message's attempts while no consumer ever saw it. Should this
+    /// fail too, they come back when their lease ends, as any claim does. (If the queue did take them after
+    /// all, the copies are harmless: a send is claimed by one consumer only.)
+    async fn give_back(&self, claimed: &[Reminder], now: DateTime<Utc>) {
+        for reminder in claimed {
+            let ReminderState::Queued { attempt, .. } = reminder.state else { continue };
+            let unclaimed = ReminderState::Queued { lease_until: now, attempt: attempt.saturating_sub(1) };
+            if let Err(e) = self.store.transition_reminder(reminder, &["queued"], unclaimed, now).await {
+                tracing::warn!(charge_id = %reminder.charge_id, reminder = %reminder.id(), error = %e, "claim not given back; it returns when its lease ends");
+            }
+        }
     }
 
     /// Every due reminder of one bucket, page by page; returns the number of queries made too.
@@ -150,7 +167,7 @@ impl Tick<'_> {
         now: DateTime<Utc>,
         charges: &mut HashMap<ChargeId, Option<Charge>>,
         report: &mut TickReport,
-    ) -> Result<Option<NotificationJob>, TickError> {
+    ) -> Result<Option<(NotificationJob, Reminder)>, TickError> {
         // A message is only claimed and queued here: the sender reads the charge anyway and checks, with the
         // freshest state, that the message still makes sense (`ruler::still_meaningful`). Reading the charge here
         // too would double the tick's reads; only status changes need it.
@@ -189,28 +206,39 @@ impl Tick<'_> {
     }
 
     /// Claims a message reminder for the queue (one conditional write), or gives it up after too many attempts.
-    async fn claim_message(&self, reminder: &Reminder, now: DateTime<Utc>, report: &mut TickReport) -> Result<Option<NotificationJob>, TickError> {
+    /// Returns the job and the reminder as claimed.
+    async fn claim_message(&self, reminder: &Reminder, now: DateTime<Utc>, report: &mut TickReport) -> Result<Option<(NotificationJob, Reminder)>, TickError> {
         let attempt = match reminder.state {
             ReminderState::Queued { attempt, .. } => attempt + 1,
             _ => 1,
         };
         if attempt > MAX_ATTEMPTS {
             let reason = format!("not delivered after {MAX_ATTEMPTS} attempts; see the dead-letter queue");
-            self.finish(reminder, ReminderState::Failed { reason }, now).await?;
+            self.finish(reminder, ReminderState::Failed { reason, redrivable: true }, now).await?;
             report.given_up += 1;
             return Ok(None);
         }
         let claimed = ReminderState::Queued { lease_until: now + LEASE, attempt };
-        if self.store.transition_reminder(reminder, &["planned", "queued_expired"], claimed, now).await? {
-            Ok(Some(NotificationJob {
-                merchant_id: reminder.merchant_id.clone(),
-                charge_id: reminder.charge_id.clone(),
-                reminder_id: reminder.id(),
-                as_of: now,
-            }))
-        } else {
-            report.claims_lost += 1;
-            Ok(None)
+        let job = NotificationJob {
+            merchant_id: reminder.merchant_id.clone(),
+            charge_id: reminder.charge_id.clone(),
+            reminder_id: reminder.id(),
+            as_of: now,
+        };
+        match self.store.transition_reminder(reminder, &["planned", "queued_expired"], claimed.clone(), now).await {
+            Ok(true) => Ok(Some((job, Reminder { state: claimed, ..reminder.clone() }))),
+            Ok(false) => {
+                report.claims_lost += 1;
+                Ok(None)
+            }
+            // Whether the claim took effect is unknown (a timeout): the job goes to the queue anyway, or a claim
+            // that did take effect would use up an attempt with no consumer ever seeing it. The consumer acts
+            // only on a claimed reminder; for one still planned it does nothing, and the next tick claims it.
+            Err(e) => {
+                tracing::warn!(charge_id = %reminder.charge_id, reminder = %reminder.id(), error = %e, "claim unconfirmed; queued anyway");
+                report.failures += 1;
+                Ok(Some((job, Reminder { state: claimed, ..reminder.clone() })))
+            }
         }
     }
 

@@ -19,6 +19,7 @@ use cobranca::adapters::outbox::OutboxSender;
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::delivery::{Delivered, Delivery, DeliveryError};
 use cobranca::notification::NotificationJob;
+use cobranca::registration::{PaymentSetupJob, Registrar, SetupTask};
 use cobranca::settlement::Settlement;
 use cobranca::store::Store;
 use cobranca::tick::Tick;
@@ -97,8 +98,13 @@ fn faulty<'a>(app: &'a App, plan: &Arc<FaultPlan>) -> Faulty<'a> {
 }
 
 fn signed(app: &App, id: &str, body: &Value) -> ApiRequest {
+    signed_at(app, id, body, Utc::now())
+}
+
+/// A delivery signed at `at`: a provider signs each redelivery anew (Standard Webhooks).
+fn signed_at(app: &App, id: &str, body: &Value, at: DateTime<Utc>) -> ApiRequest {
     let raw = body.to_string();
-    let ts = Utc::now().timestamp();
+    let ts = at.timestamp();
     ApiRequest {
         method: "POST".into(),
         path: "/v1/webhooks/cobranca".into(),
@@ -124,7 +130,9 @@ async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::Ev
     for job in jobs {
         let mut done = false;
         for receive in 0..5 {
-            match delivery.deliver(&job, later(from_minute + 4 * receive)).await {
+            let r = delivery.deliver(&job, later(from_minute + 4 * receive)).await;
+            if std::env::var("CHAOS_DEBUG").is_ok() { eprintln!("deliver {} {}: {:?}", job.charge_id, job.reminder_id, r); }
+            match r {
                 Ok(_) => {
                     done = true;
                     break;
@@ -139,11 +147,40 @@ async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::Ev
     dead
 }
 
+/// Runs the payments' follow-ups (receipt, régua stopped, event) that the webhook handed to the payment-setup
+/// queue, as register-payment receives them: five receives, then the dead-letter queue, whose jobs are
+/// returned. Registrations and write-offs stay queued (not what these scenarios count).
+async fn follow_ups(app: &App, store: &dyn Store, queue: &dyn cobranca::queue::JobQueue, events: &dyn cobranca::events::EventBus, from_minute: i64) -> Vec<PaymentSetupJob> {
+    let jobs: Vec<PaymentSetupJob> = {
+        let mut queued = app.queue.setup_jobs.lock().unwrap();
+        let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, SetupTask::AfterPayment(_)));
+        *queued = rest;
+        follow_ups
+    };
+    let registrar = Registrar { store, providers: &app.providers, queue, events };
+    let mut dead = Vec::new();
+    for job in jobs {
+        let mut done = false;
+        for receive in 0..5 {
+            if registrar.run(&job, later(from_minute + receive)).await.is_ok() {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            dead.push(job);
+        }
+    }
+    dead
+}
+
 /// What the world does after a failure: later ticks (past the claim leases) and the queue consumers, until
 /// nothing is left to do.
 async fn settle_down(app: &App, mut minute: i64) {
     for _ in 0..4 {
         minute += cobranca::tick::LEASE.num_minutes() + 1;
+        let dead = follow_ups(app, app.store.as_ref(), &app.queue, &app.events, minute).await;
+        assert!(dead.is_empty(), "no fault left, yet follow-ups died: {dead:?}");
         Tick::new(app.store.as_ref(), &app.queue, &app.events).run(later(minute), Utc::now()).await.unwrap();
         let dead = consume(app, app.store.as_ref(), &app.events, app.queue.drain(), minute).await;
         assert!(dead.is_empty(), "no fault left, yet jobs died: {dead:?}");
@@ -192,7 +229,18 @@ async fn payment_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         // Not acknowledged: the provider delivers again (as providers do until a 2xx).
         let api = webhook_api(&app, app.store.as_ref(), &app.queue, &app.events);
         assert_eq!(api.handle(&request, Utc::now()).await.status, 200);
+    } else {
+        // Acknowledged: the follow-up runs off the webhook's path, and the process may die there too (the job,
+        // never deleted, is received again by `settle_down`).
+        let jobs: Vec<PaymentSetupJob> = app.queue.setup_jobs.lock().unwrap().clone();
+        let registrar = Registrar { store: &ports.store, providers: &app.providers, queue: &ports.queue, events: &ports.events };
+        for job in jobs.iter().filter(|j| matches!(j.task, SetupTask::AfterPayment(_))) {
+            let _ = run_until_crash(&plan, registrar.run(job, Utc::now())).await;
+        }
+        f.run = format!("{} then {:?}", f.run, plan.log());
     }
+    let dead = follow_ups(&app, app.store.as_ref(), &app.queue, &app.events, 1).await;
+    assert!(dead.is_empty());
     let dead = consume(&app, app.store.as_ref(), &app.events, app.queue.drain(), 1).await;
     assert!(dead.is_empty());
     settle_down(&app, 1).await;
@@ -208,6 +256,24 @@ async fn payment_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.resent += resent;
     f.runs += 1;
     plan.calls()
+}
+
+/// Every call a webhook makes before answering is one more chance for a fault to make the provider deliver
+/// again: the money goes on the ledger, one job carries the rest off the request path.
+#[tokio::test]
+async fn a_payment_webhook_is_answered_after_the_fewest_calls() {
+    let app = App::new().await;
+    let (id, _) = pix_charge(&app, json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["email","sms"]},{"step":"on_due","channels":["email"]},{"step":"on_paid","channels":["email"]}]})).await;
+    let plan = FaultPlan::counting();
+    let ports = faulty(&app, &plan);
+    let api = webhook_api(&app, &ports.store, &ports.queue, &ports.events);
+    assert_eq!(api.handle(&signed(&app, "msg_fewest", &paid_body(&id, "E-FEWEST")), Utc::now()).await.status, 200);
+    let calls = plan.log();
+    assert_eq!(
+        calls,
+        ["charge_owner", "reminders_of", "get_charge", "ledger_of", "append_to_ledger", "enqueue_setup"],
+        "a payment webhook reads the charge, writes the ledger and hands the rest off"
+    );
 }
 
 #[tokio::test]
@@ -486,6 +552,12 @@ async fn a_subscription_charge_survives_a_crash_at_every_step() {
     report(f);
 }
 
+/// The waits between a provider's deliveries of one webhook, as providers redeliver until they get a 2xx: at
+/// once, then backing off exponentially up to six hours apart, over three days (Stripe's documented window;
+/// Svix's Standard Webhooks schedule is 0 s, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 20 deliveries.
+const REDELIVERY_BACKOFF_SECONDS: [i64; 20] =
+    [0, 5, 30, 120, 300, 900, 1800, 3600, 7200, 10_800, 14_400, 18_000, 21_600, 21_600, 21_600, 21_600, 21_600, 21_600, 21_600, 21_600];
+
 /// Whole lives of charges with a share of every AWS call failing (before or after taking effect): clients
 /// retry with their keys, providers redeliver, SQS receives again, ticks run on.
 async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures) {
@@ -528,15 +600,23 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
     // Payments, each webhook delivered until acknowledged.
     let webhooks = webhook_api(&app, &ports.store, &ports.queue, &ports.events);
     for (n, id) in ids.iter().enumerate() {
-        let request = signed(&app, &format!("msg_pay_{n}"), &paid_body(id, &format!("E-FAULT-{n}")));
+        let body = paid_body(id, &format!("E-FAULT-{n}"));
         let mut acknowledged = false;
-        for _ in 0..20 {
-            if webhooks.handle(&request, Utc::now()).await.status == 200 {
+        // As providers redeliver: at once, then backing off over three days, each delivery signed anew.
+        let mut at = Utc::now();
+        for wait in REDELIVERY_BACKOFF_SECONDS {
+            at += Duration::seconds(wait);
+            let r = webhooks.handle(&signed_at(&app, &format!("msg_pay_{n}"), &body, at), at).await;
+            if r.status == 200 {
                 acknowledged = true;
                 break;
             }
+            if std::env::var("CHAOS_DEBUG").is_ok() { eprintln!("webhook {n}: {} {} {:?}", r.status, r.body, plan.log().iter().rev().take(4).collect::<Vec<_>>()); }
         }
-        assert!(acknowledged, "the provider keeps delivering until it gets a 2xx");
+        assert!(acknowledged, "the provider keeps delivering until it gets a 2xx ({} deliveries)", REDELIVERY_BACKOFF_SECONDS.len());
+        for job in follow_ups(&app, &ports.store, &ports.queue, &ports.events, 130).await {
+            app.queue.setup_jobs.lock().unwrap().push(job); // back from the dead-letter queue
+        }
         let dead = consume(&app, &ports.store, &ports.events, app.queue.drain(), 130).await;
         for job in dead {
             app.queue.jobs.lock().unwrap().push_back(job);
@@ -572,7 +652,8 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
 #[tokio::test]
 async fn ten_percent_of_aws_calls_failing_loses_and_duplicates_nothing() {
     let mut f = Figures::new("10 % of DynamoDB/SQS/EventBridge calls fail (before/after)");
-    for seed in 0..rounds() {
+    let only: Option<u64> = std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok());
+    for seed in (0..rounds()).filter(|s| only.is_none_or(|o| o == *s)) {
         faulty_lives(std::env::var("CHAOS_PERMILLE").ok().and_then(|p| p.parse().ok()).unwrap_or(100), seed, 5, &mut f).await;
     }
     report(f);
@@ -597,7 +678,10 @@ async fn redelivered_webhooks_and_messages_take_effect_once() {
         for r in &deliveries {
             assert_eq!(api.handle(r, Utc::now()).await.status, 200);
         }
-        // Every queued message is received twice, the copies interleaved.
+        // Every queued message is received twice, the copies interleaved: the payments' follow-ups first.
+        let follow_ups_queued: Vec<PaymentSetupJob> = app.queue.setup_jobs.lock().unwrap().iter().filter(|j| matches!(j.task, SetupTask::AfterPayment(_))).cloned().collect();
+        app.queue.setup_jobs.lock().unwrap().extend(follow_ups_queued);
+        assert!(follow_ups(&app, app.store.as_ref(), &app.queue, &app.events, 1).await.is_empty());
         let jobs = app.queue.drain();
         let twice: Vec<NotificationJob> = jobs.iter().chain(jobs.iter()).cloned().collect();
         let dead = consume(&app, app.store.as_ref(), &app.events, twice, 1).await;
@@ -664,6 +748,43 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
     report(f);
 }
 
+/// SQS refusing every message, as in an outage.
+struct QueueDown;
+
+#[async_trait::async_trait]
+impl cobranca::queue::JobQueue for QueueDown {
+    async fn enqueue(&self, _: &[NotificationJob]) -> Result<(), cobranca::queue::EnqueueError> {
+        Err(cobranca::queue::EnqueueError("outage".into()))
+    }
+    async fn enqueue_setup(&self, _: &[PaymentSetupJob]) -> Result<(), cobranca::queue::EnqueueError> {
+        Err(cobranca::queue::EnqueueError("outage".into()))
+    }
+    async fn enqueue_webhooks(&self, _: &[cobranca::merchant_webhooks::WebhookJob]) -> Result<(), cobranca::queue::EnqueueError> {
+        Err(cobranca::queue::EnqueueError("outage".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_queue_outage_longer_than_every_attempt_loses_no_message() {
+    let mut f = Figures::new("SQS down for 5 leases, then back");
+    let app = App::new().await;
+    let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
+    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    // More ticks than the attempts a message has, each claim refused by the queue: no consumer ever saw it.
+    let lease = cobranca::tick::LEASE.num_minutes() + 1;
+    for n in 0..=i64::from(cobranca::tick::MAX_ATTEMPTS) + 1 {
+        assert!(Tick::new(app.store.as_ref(), &QueueDown, &app.events).run(at + Duration::minutes(n * lease), Utc::now()).await.is_err());
+    }
+    // The queue is back.
+    Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at + Duration::minutes(6 * lease), Utc::now()).await.unwrap();
+    assert!(consume(&app, app.store.as_ref(), &app.events, app.queue.drain(), 6 * lease).await.is_empty());
+    let (sent, resent) = outbox_of(&app, &id, "before_due").await;
+    f.count(1, sent);
+    f.resent += resent;
+    f.runs += 1;
+    report(f);
+}
+
 #[tokio::test]
 async fn a_poison_message_lands_in_the_dead_letter_queue_and_a_redrive_finishes_it() {
     let mut f = Figures::new("DLQ: a message failing every receive, then redriven");
@@ -679,7 +800,17 @@ async fn a_poison_message_lands_in_the_dead_letter_queue_and_a_redrive_finishes_
         f.count(1, dead.len() as u64);
         f.faults += down.injected();
         assert_eq!(outbox_of(&app, &id, "before_due").await.0, 0, "nothing went out while failing");
-        // The store is back; the operator redrives the dead-letter queue.
+        // While it waits there, the tick claims it again after each lease and finally gives up on it (those
+        // copies die too).
+        for claim in 1..=cobranca::tick::MAX_ATTEMPTS {
+            let minute = i64::from(claim) * (cobranca::tick::LEASE.num_minutes() + 1);
+            Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at + Duration::minutes(minute), Utc::now()).await.unwrap();
+            let copies = app.queue.drain();
+            assert!(consume(&app, &ports.store, &ports.events, copies, minute).await.len() <= 1);
+        }
+        let reminder = app.store.reminders_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
+        assert!(reminder.iter().any(|r| matches!(r.state, cobranca::ruler::ReminderState::Failed { redrivable: true, .. })), "{reminder:?}");
+        // The store is back; the operator redrives the dead-letter queue, as the tick's reason says.
         let left = consume(&app, app.store.as_ref(), &app.events, dead, 10).await;
         assert!(left.is_empty());
         settle_down(&app, 20).await;

@@ -1,5 +1,6 @@
 //! Consumes the payment-setup queue: registers boletos and Pix cobv with the wallet's bank, writes off
-//! boletos that were replaced or whose charge closed.
+//! boletos that were replaced or whose charge closed, and runs what follows a payment (receipt, régua
+//! stopped, event) off the payment webhook's path.
 
 use cobranca::adapters::config;
 use cobranca::providers::Providers;
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Error> {
                 Ok::<_, config::ConfigError>((core, providers))
             })
             .await?;
-        let registrar = Registrar { store: core.store.as_ref(), providers };
+        let registrar = Registrar { store: core.store.as_ref(), providers, queue: core.queue.as_ref(), events: core.events.as_ref() };
         lambda::register_batch(&registrar, event).await
     }))
     .await

@@ -377,6 +377,9 @@ fn reminder_item(r: &Reminder) -> Item {
         ReminderState::Sending { since, .. } => {
             item.insert("since".into(), n(millis(*since)));
         }
+        ReminderState::Failed { redrivable: true, .. } => {
+            item.insert("redrivable".into(), AttributeValue::Bool(true));
+        }
         _ => {}
     }
     // Only pending reminders are in the (sparse) due-work index.
@@ -849,6 +852,11 @@ impl Store for DynamoStore {
                     values.insert(":sending".into(), s("sending"));
                     values.insert(":stale".into(), n(millis(now - crate::delivery::SENDING_STALE_AFTER)));
                     clauses.push("st = :sending AND since <= :stale".into());
+                }
+                "failed_redrivable" => {
+                    values.insert(":failed".into(), s("failed"));
+                    values.insert(":redrivable".into(), AttributeValue::Bool(true));
+                    clauses.push("st = :failed AND redrivable = :redrivable".into());
                 }
                 other => panic!("unknown reminder state filter {other}"),
             }

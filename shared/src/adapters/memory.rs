@@ -96,6 +96,7 @@ pub(crate) fn state_matches(state: &ReminderState, from: &[&str], now: DateTime<
         ("sending", ReminderState::Sending { .. }) => true,
         ("sending_stale", ReminderState::Sending { since, .. }) => *since + crate::delivery::SENDING_STALE_AFTER <= now,
         ("sent", ReminderState::Sent { .. }) => true,
+        ("failed_redrivable", ReminderState::Failed { redrivable, .. }) => *redrivable,
         _ => false,
     })
 }

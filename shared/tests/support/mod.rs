@@ -20,7 +20,7 @@ use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
 use cobranca::adapters::sandbox::{SandboxAcquirer, SandboxBank};
 use cobranca::providers::{Provider, Providers};
-use cobranca::registration::{Registrar, SetupOutcome};
+use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
 use cobranca::wallet::Wallet;
 use cobranca::checkout::Checkout;
 use cobranca::pages::{PageResponse, PayerPages};
@@ -83,12 +83,27 @@ impl App {
 
     /// Runs the queued payment-setup jobs (registrations, write-offs) as the register-payment function would.
     pub async fn register(&self) -> Vec<SetupOutcome> {
-        let registrar = Registrar { store: self.store.as_ref(), providers: &self.providers };
+        let registrar = Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
         let mut out = Vec::new();
         for job in self.queue.drain_setup() {
             out.push(registrar.run(&job, Utc::now()).await.unwrap());
         }
         out
+    }
+
+    /// Runs the follow-ups that payments handed to the payment-setup queue (receipt, régua stopped, event), as
+    /// the register-payment function would; registrations and write-offs stay queued for `register`.
+    pub async fn follow_up_payments(&self) {
+        let registrar = Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
+        let follow_ups: Vec<_> = {
+            let mut queued = self.queue.setup_jobs.lock().unwrap();
+            let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, SetupTask::AfterPayment(_)));
+            *queued = rest;
+            follow_ups
+        };
+        for job in follow_ups {
+            assert_eq!(registrar.run(&job, Utc::now()).await.unwrap(), SetupOutcome::FollowedUp);
+        }
     }
 
     /// A call as if made at `at` (simulated time).
@@ -138,6 +153,7 @@ impl App {
     }
 
     pub async fn drain(&self) {
+        self.follow_up_payments().await;
         let sender = OutboxSender { store: self.store.clone() };
         let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.test", merchant_providers: None };
         for job in self.queue.drain() {
