@@ -120,6 +120,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict => Self::new(409, "conflict", "conflito de concorrência, tente novamente / concurrent update, please retry"),
             StoreError::InvalidCursor => Self::invalid("cursor", "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor"),
+            // Inputs are bounded at the door so this is not reached; if it is, the request is refused, not retried.
+            StoreError::LimitExceeded(limit) => {
+                tracing::error!(%limit, "store limit reached: a bound at the door is missing");
+                Self::new(422, "too_large", format!("o pedido excede um limite de armazenamento / the request exceeds a storage limit ({limit})"))
+            }
             other => Self::internal(other),
         }
     }
@@ -612,6 +617,11 @@ impl Api<'_> {
         }
     }
 
+    /// The queued re-plans' next pages (after a default régua changed), as ruler-tick runs them.
+    pub async fn run_replans(&self, now: DateTime<Utc>) -> Result<crate::schedule::ReplanRun, ApiError> {
+        Ok(self.schedules().run_replans(now, crate::schedule::REPLAN_PAGES_PER_RUN).await?)
+    }
+
     fn schedules(&self) -> Schedules<'_> {
         Schedules { store: self.store }
     }
@@ -639,8 +649,11 @@ impl Api<'_> {
     async fn put_merchant_ruler(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let ruler = parse_ruler_body(&req.body)?;
         self.store.put_ruler(&RulerScope::Merchant(merchant.id.clone()), &ruler).await?;
-        let replanned = self.schedules().replan_merchant(&merchant.id, now).await?;
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "merchant", "replanned": replanned})))
+        // Re-planning every open charge is queued work for the ruler tick, page by page: the answer says what
+        // will be done, at once, however many charges the merchant has.
+        let (job, charges, counted_all) = self.schedules().request_replan(&merchant.id, now).await?;
+        let replan = json!({"status": "queued", "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all});
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "merchant", "replan": replan})))
     }
 
     async fn put_customer_ruler(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {

@@ -32,6 +32,9 @@ pub struct ApiKeyRecord {
 /// Longest a rotated key may keep working.
 pub const MAX_GRACE: Duration = Duration::days(7);
 pub const DEFAULT_GRACE: Duration = Duration::hours(24);
+/// Keys a merchant may hold working at once (active, or expiring after a rotation). Each is a credential to
+/// guard; a rotation replaces one and is always allowed.
+pub const MAX_LIVE_KEYS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyStatus {

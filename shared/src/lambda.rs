@@ -77,9 +77,11 @@ pub struct TickAndGeneration {
     #[serde(flatten)]
     pub tick: TickReport,
     pub subscriptions: Option<crate::api::SubscriptionRun>,
+    pub replans: Option<crate::schedule::ReplanRun>,
 }
 
-/// ruler-tick: the tick, then the subscription charges due for generation. A generator failure is logged and
+/// ruler-tick: the tick, then the subscription charges due for generation, then a few pages of queued re-plans
+/// (`Schedules::run_replans`). A generator failure is logged and
 /// left for the next tick (its charges are keyed), never failing the reminders' tick.
 pub async fn tick_and_generate(t: &Tick<'_>, api: &crate::api::Api<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickAndGeneration, lambda_runtime::Error> {
     let now = event.payload.time.unwrap_or_else(Utc::now);
@@ -98,7 +100,15 @@ pub async fn tick_and_generate(t: &Tick<'_>, api: &crate::api::Api<'_>, event: L
             }
         }
     };
-    Ok(TickAndGeneration { tick, subscriptions })
+    // Queued re-plans after a default régua changed, a few pages a run.
+    let replans = match api.run_replans(now).await {
+        Ok(run) => Some(run),
+        Err(e) => {
+            tracing::error!(error = %e.message, "queued re-plans not run; the next tick retries");
+            None
+        }
+    };
+    Ok(TickAndGeneration { tick, subscriptions, replans })
 }
 
 /// Runs `handle` on each message of an SQS batch; only the ones it fails (to be retried) are reported back, so

@@ -39,6 +39,8 @@ pub fn event_type_of(domain_kind: &str) -> Option<&'static str> {
 }
 
 /// How long a rotated-out secret keeps signing alongside the new one, unless the merchant says otherwise.
+/// Endpoints a merchant may register: every event is delivered to each of them, so this bounds the fan-out.
+pub const MAX_ENDPOINTS_PER_MERCHANT: usize = 16;
 pub const DEFAULT_ROTATION_GRACE: chrono::Duration = chrono::Duration::hours(24);
 /// How long one attempt may hold a delivery before another worker may try it.
 pub const ATTEMPT_LEASE: chrono::Duration = chrono::Duration::seconds(30);

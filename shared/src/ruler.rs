@@ -309,6 +309,12 @@ fn one() -> u16 {
 /// Repeats after the due date are bounded even when the merchant gives no bound.
 pub const MAX_AFTER_DUE_SENDS: u16 = 60;
 
+/// Messages a régua may send about one charge, every step and channel together (`Ruler::message_count`). A
+/// charge is stored with all its planned reminders in one all-or-nothing write, and that write is bounded
+/// (DynamoDB: 100 actions, 3 of them the charge's own items, 2 its status changes), so a régua that would plan
+/// more is refused where it is set.
+pub const MAX_MESSAGES_PER_CHARGE: usize = 90;
+
 impl RulerStep {
     pub fn channels(&self) -> &[Channel] {
         match self {
@@ -382,7 +388,40 @@ impl Ruler {
                 return Err(bad(format!("steps[{i}]"), "passo repetido / repeated step"));
             }
         }
+        let messages = ruler.message_count();
+        if messages > MAX_MESSAGES_PER_CHARGE {
+            return Err(InvalidRuler {
+                field: "steps".into(),
+                message: format!(
+                    "a régua enviaria até {messages} mensagens por cobrança; o máximo é {MAX_MESSAGES_PER_CHARGE} (cada passo conta uma por canal, after_due uma por envio) / the régua would send up to {messages} messages per charge; the maximum is {MAX_MESSAGES_PER_CHARGE} (each step counts one per channel, after_due one per send)"
+                ),
+            });
+        }
         Ok(ruler)
+    }
+
+    /// The most messages this régua can send about one charge: each step once per channel (the customer's
+    /// preferred channel when it lists none), `after_due` once per send it allows (`max_times`, at most
+    /// `MAX_AFTER_DUE_SENDS`, fewer when `until_days_overdue` ends it first). Event steps count once each.
+    pub fn message_count(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|step| {
+                let channels = step.channels().len().max(1);
+                let sends = match step {
+                    RulerStep::AfterDue { first_after_days, every_days, max_times, until_days_overdue, .. } => {
+                        let times = usize::from(max_times.unwrap_or(MAX_AFTER_DUE_SENDS).min(MAX_AFTER_DUE_SENDS));
+                        match until_days_overdue {
+                            Some(limit) if first_after_days > limit => 0,
+                            Some(limit) => times.min(usize::from((limit - first_after_days) / (*every_days).max(1)) + 1),
+                            None => times,
+                        }
+                    }
+                    _ => 1,
+                };
+                channels * sends
+            })
+            .sum()
     }
 
     fn step_of(&self, wanted: impl Fn(&RulerStep) -> bool) -> Option<&RulerStep> {
@@ -747,6 +786,38 @@ mod tests {
         let (charge, customer) = sample(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
         let plan = plan(&charge, &customer, &Ruler::default(), sp(2026, 11, 23, 10));
         assert!(plan.iter().all(|r| !matches!(r.step, Step::BeforeDue { .. })));
+    }
+
+    #[test]
+    fn a_regua_sending_more_than_the_maximum_per_charge_is_refused_naming_its_steps() {
+        // The régua: after_due 60 times on four channels, 240 messages.
+        let heavy = serde_json::json!({"send_time": "09:00", "steps": [
+            {"step": "after_due", "every_days": 1, "max_times": 60, "channels": ["email", "whatsapp", "sms", "voice"]}]});
+        let err = Ruler::parse(&heavy).unwrap_err();
+        assert_eq!(err.field, "steps");
+        assert!(err.message.contains("240") && err.message.contains(&MAX_MESSAGES_PER_CHARGE.to_string()), "{}", err.message);
+        // Without max_times a repeat still counts 60 sends; until_days_overdue can end it sooner.
+        let unbounded = serde_json::json!({"send_time": "09:00", "steps": [{"step": "after_due", "every_days": 1, "channels": ["email", "sms"]}]});
+        assert_eq!(Ruler::parse(&unbounded).unwrap_err().field, "steps");
+        let ended = serde_json::json!({"send_time": "09:00", "steps": [
+            {"step": "after_due", "first_after_days": 2, "every_days": 3, "until_days_overdue": 20, "channels": ["email", "sms"]}]});
+        assert_eq!(Ruler::parse(&ended).unwrap().message_count(), 2 * 7);
+    }
+
+    #[test]
+    fn a_plan_never_holds_more_messages_than_its_regua_counts() {
+        let (charge, mut customer) = sample(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap());
+        customer.phone = Some(crate::contact::Phone::parse("+5511987654321").unwrap());
+        let now = sp(2026, 11, 22, 10);
+        for steps in [
+            serde_json::json!([{"step": "after_due", "every_days": 1, "max_times": 22, "channels": ["email", "whatsapp", "sms", "voice"]}, {"step": "on_due", "channels": ["email", "sms"]}]),
+            serde_json::json!([{"step": "on_created"}, {"step": "before_due", "days": 3}, {"step": "after_due", "first_after_days": 2, "every_days": 3, "until_days_overdue": 20}]),
+            serde_json::json!([{"step": "after_due", "every_days": 2, "channels": ["email"]}]),
+        ] {
+            let ruler = Ruler::parse(&serde_json::json!({"send_time": "09:00", "steps": steps})).unwrap();
+            let messages = plan(&charge, &customer, &ruler, now).iter().filter(|r| matches!(r.action, Action::Notify(_))).count();
+            assert!(messages <= ruler.message_count() && ruler.message_count() <= MAX_MESSAGES_PER_CHARGE, "{messages} > {}", ruler.message_count());
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (a new default, a customer's override or opt-out), and showing a charge's whole schedule in advance.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::charge::Charge;
 use crate::customer::Customer;
@@ -30,6 +30,39 @@ impl ReplanReport {
         self.added += r.add.len() as u32;
         self.rescheduled += r.reschedule.len() as u32;
     }
+}
+
+/// A merchant's open charges to re-plan after its default régua changed. The API call only queues it; the
+/// scheduled ruler tick works through it a page at a time (`Schedules::run_replans`), saving where it got to, so a
+/// merchant with many charges never makes one request (or one run) unbounded. Re-planning a charge twice changes
+/// nothing the second time, so a page redone after a crash is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplanJob {
+    pub merchant_id: MerchantId,
+    pub requested_at: DateTime<Utc>,
+    /// Where the next page of open charges starts; None: at the beginning.
+    pub cursor: Option<String>,
+    /// Open charges gone through so far (those with a régua of their own are passed over).
+    pub charges_done: u32,
+    pub version: u64,
+}
+
+/// Open charges read per page of a queued re-plan.
+pub const REPLAN_PAGE: usize = 100;
+/// Pages one tick run works through, every merchant's job together; the rest waits for the next run.
+pub const REPLAN_PAGES_PER_RUN: usize = 5;
+/// How far the API counts the charges a new default will re-plan before answering.
+pub const REPLAN_COUNT_LIMIT: usize = 1_000;
+
+/// What one run of queued re-plans did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReplanRun {
+    pub pages: u32,
+    pub report: ReplanReport,
+    /// Jobs that reached their last page.
+    pub finished: u32,
+    /// Charges whose customer is missing: passed over, logged.
+    pub skipped: u32,
 }
 
 /// One line of a schedule: every message a charge gets, in time order.
@@ -114,22 +147,73 @@ impl Schedules<'_> {
         Ok(report)
     }
 
-    /// Re-plans the open charges of a merchant that follow its default (after the default changed).
-    pub async fn replan_merchant(&self, merchant: &MerchantId, now: DateTime<Utc>) -> StoreResult<ReplanReport> {
-        let mut report = ReplanReport::default();
-        let mut cursor = None;
-        loop {
-            let page = self.store.open_charges(merchant, 100, cursor).await?;
-            for charge in page.items.iter().filter(|c| c.ruler.is_none()) {
-                let Some(customer) = self.store.get_customer(merchant, &charge.customer_id).await? else {
-                    return Err(StoreError::Corrupt { key: charge.id.to_string(), message: "customer missing".into() });
-                };
-                report.absorb(&self.replan_charge(charge, &customer, now).await?);
-            }
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(report),
+    /// Queues a re-plan of the merchant's open charges that follow its default (after the default changed); a job
+    /// already queued starts over, under the new default. Returns the job and how many open charges follow the
+    /// default, counted up to `REPLAN_COUNT_LIMIT` (true when all were counted).
+    pub async fn request_replan(&self, merchant: &MerchantId, now: DateTime<Utc>) -> StoreResult<(ReplanJob, usize, bool)> {
+        let mut job = None;
+        for _ in 0..3 {
+            let current = self.store.get_replan_job(merchant).await?;
+            let next = ReplanJob { merchant_id: merchant.clone(), requested_at: now, cursor: None, charges_done: 0, version: current.as_ref().map_or(1, |j| j.version + 1) };
+            match self.store.save_replan_job(&next, current.map(|j| j.version)).await {
+                Ok(()) => {
+                    job = Some(next);
+                    break;
+                }
+                // The tick moved it on, or another request queued one: read again and restart it.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
             }
         }
+        let job = job.ok_or(StoreError::Conflict)?;
+        let (mut counted, mut cursor) = (0, None);
+        loop {
+            let page = self.store.open_charges(merchant, REPLAN_PAGE, cursor).await?;
+            counted += page.items.iter().filter(|c| c.ruler.is_none()).count();
+            match page.next {
+                Some(next) if counted < REPLAN_COUNT_LIMIT => cursor = Some(next),
+                Some(_) => return Ok((job, counted, false)),
+                None => return Ok((job, counted, true)),
+            }
+        }
+    }
+
+    /// Works through queued re-plans, at most `pages` pages of `REPLAN_PAGE` open charges in all, saving each job's
+    /// place after every page (conditionally: a newer request restarts the job and wins). Run by the ruler tick.
+    pub async fn run_replans(&self, now: DateTime<Utc>, pages: usize) -> StoreResult<ReplanRun> {
+        let mut run = ReplanRun::default();
+        for mut job in self.store.replan_jobs(pages).await? {
+            loop {
+                if run.pages as usize >= pages {
+                    return Ok(run);
+                }
+                run.pages += 1;
+                let page = self.store.open_charges(&job.merchant_id, REPLAN_PAGE, job.cursor.clone()).await?;
+                for charge in page.items.iter().filter(|c| c.ruler.is_none()) {
+                    let Some(customer) = self.store.get_customer(&job.merchant_id, &charge.customer_id).await? else {
+                        tracing::error!(charge_id = %charge.id, "re-plan: the charge's customer is missing; passed over");
+                        run.skipped += 1;
+                        continue;
+                    };
+                    run.report.absorb(&self.replan_charge(charge, &customer, now).await?);
+                }
+                let expected = job.version;
+                let Some(next) = page.next else {
+                    if self.store.finish_replan_job(&job.merchant_id, expected).await? {
+                        run.finished += 1;
+                        tracing::info!(merchant_id = %job.merchant_id, charges = job.charges_done as usize + page.items.len(), "re-plan finished");
+                    }
+                    break;
+                };
+                job = ReplanJob { cursor: Some(next), charges_done: job.charges_done + page.items.len() as u32, version: expected + 1, ..job };
+                match self.store.save_replan_job(&job, Some(expected)).await {
+                    Ok(()) => {}
+                    // Restarted by a newer request: the next run takes it from the beginning.
+                    Err(StoreError::Conflict) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(run)
     }
 }

@@ -37,6 +37,10 @@ pub enum StoreError {
     /// A page cursor this store did not issue for this query (a client's typo or forgery): the caller's mistake.
     #[error("invalid page cursor")]
     InvalidCursor,
+    /// The write (or key) is over one of DynamoDB's hard limits (`adapters::limits`); retrying cannot help.
+    /// Both stores refuse it alike, so an in-memory test cannot hide it.
+    #[error("store limit exceeded: {0}")]
+    LimitExceeded(crate::adapters::limits::Limit),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -194,6 +198,17 @@ pub trait Store: Send + Sync {
     // Réguas.
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>>;
     async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()>;
+
+    // Re-plans queued after a merchant's default régua changed (`schedule::ReplanJob`), one per merchant.
+    /// Stores a job: new (`expected_version` None; Conflict if the merchant has one) or replacing the stored one of
+    /// that version (the new one carries version + 1), else Conflict.
+    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()>;
+    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>>;
+    /// Queued jobs of every merchant, by merchant id, up to `limit`.
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>>;
+    /// Removes a finished job if its stored version is `expected_version`; false if it changed (a newer request
+    /// restarted it) or is gone.
+    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool>;
 
     // Customers.
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()>;

@@ -294,3 +294,26 @@ async fn the_operator_gives_a_locked_out_merchant_a_new_key_and_only_the_operato
     let closed = send(&app, &AccessPolicy::default(), OPERATOR_KEY, "POST", &path, Value::Null, t0()).await;
     assert_eq!((closed.status, &json_of(&closed)["error"]["code"]), (403, &json!("operator_disabled")));
 }
+
+#[tokio::test]
+async fn a_merchant_holds_at_most_twenty_working_keys_and_may_always_rotate() {
+    use cobranca::api_keys::MAX_LIVE_KEYS;
+    let app = App::new().await;
+    let main = app.key.expose();
+    // The key the merchant was registered with is the first.
+    let mut made = Vec::new();
+    for i in 1..MAX_LIVE_KEYS {
+        made.push(create_key(&app, main, json!({"name": format!("key {i}")}), t0()).await);
+    }
+    let r = send(&app, &AccessPolicy::default(), main, "POST", "/v1/api-keys", json!({"name": "one too many"}), t0()).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(json_of(&r)["error"]["code"], "api_key_limit");
+
+    // A rotation replaces a key: allowed at the limit.
+    let rotated = send(&app, &AccessPolicy::default(), main, "POST", &format!("/v1/api-keys/{}/rotate", made[0]["id"].as_str().unwrap()), json!({"grace_seconds": 0}), t0()).await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    // Revoking one makes room for another.
+    let revoked = send(&app, &AccessPolicy::default(), main, "DELETE", &format!("/v1/api-keys/{}", made[1]["id"].as_str().unwrap()), Value::Null, t0()).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    create_key(&app, main, json!({"name": "in the freed place"}), t0()).await;
+}

@@ -267,3 +267,17 @@ async fn a_tick_with_more_work_than_its_budget_asks_for_a_continuation_that_fini
         assert!(app.outbox_steps(c["id"].as_str().unwrap()).await.contains(&"before_due".to_string()));
     }
 }
+
+#[tokio::test]
+async fn a_delayed_tick_with_an_older_time_never_moves_the_watermark_back() {
+    let app = App::new().await;
+    let tick = Tick::new(app.store.as_ref(), &app.queue, &app.events);
+    let wall = Utc::now();
+    let recent = wall - Duration::minutes(1);
+    tick.run(recent, wall).await.unwrap();
+    assert_eq!(app.store.tick_watermark().await.unwrap(), Some(recent));
+    // EventBridge delivers an event from an hour ago late: it is run, and the watermark stays where it was.
+    let report = tick.run(recent - Duration::hours(1), wall).await.unwrap();
+    assert_eq!(report.failures, 0);
+    assert_eq!(app.store.tick_watermark().await.unwrap(), Some(recent));
+}

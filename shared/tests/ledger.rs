@@ -300,3 +300,26 @@ async fn webhook_endpoints_are_managed_through_the_api() {
     let (status, _) = app.call("GET", &format!("/v1/webhook-endpoints/{id}"), Value::Null, &[]).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_merchant_registers_at_most_sixteen_webhook_endpoints() {
+    use cobranca::merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT;
+    let app = App::new().await;
+    let mut ids = Vec::new();
+    for i in 0..MAX_ENDPOINTS_PER_MERCHANT {
+        let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": format!("https://erp{i}.example.com/hooks"), "event_types": ["*"]}), &[]).await;
+        assert_eq!(status, 201, "{e}");
+        ids.push(e["id"].as_str().unwrap().to_string());
+    }
+    // Every event fans out to each endpoint: one more is refused, and nothing is stored.
+    let (status, err) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "webhook_endpoint_limit");
+    let (_, list) = app.call("GET", "/v1/webhook-endpoints", Value::Null, &[]).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), MAX_ENDPOINTS_PER_MERCHANT);
+    // Deleting one makes room.
+    let (status, _) = app.call("DELETE", &format!("/v1/webhook-endpoints/{}", ids[0]), Value::Null, &[]).await;
+    assert_eq!(status, 200);
+    let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
+    assert_eq!(status, 201, "{e}");
+}

@@ -45,9 +45,15 @@ async fn a_merchant_default_applies_to_new_charges_and_replans_open_ones() {
         {"step":"on_due","channels":["sms"]},
         {"step":"after_due","first_after_days":1,"every_days":3,"max_times":2,"channels":["email"]}
     ]});
+    let (_, before) = app.call("GET", &format!("/v1/charges/{}/schedule", open["id"].as_str().unwrap()), Value::Null, &[]).await;
     let (status, saved) = app.call("PUT", "/v1/ruler", ruler.clone(), &[]).await;
     assert_eq!(status, 200, "{saved}");
-    assert_eq!(saved["replanned"]["charges"], 1);
+    // The request only queues the re-plan and says what it will do; the ruler tick does it.
+    assert_eq!((saved["replan"]["status"].as_str(), &saved["replan"]["charges"]), (Some("queued"), &json!(1)), "{saved}");
+    let (_, unchanged) = app.call("GET", &format!("/v1/charges/{}/schedule", open["id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!(unchanged, before, "nothing is re-planned inside the request");
+    let run = app.api().run_replans(Utc::now()).await.unwrap();
+    assert_eq!((run.report.charges, run.finished), (1, 1));
     let (_, got) = app.call("GET", "/v1/ruler", Value::Null, &[]).await;
     assert_eq!((got["source"].as_str(), &got["ruler"]), (Some("merchant"), &ruler));
 
@@ -237,5 +243,95 @@ async fn with_one_message_per_customer_a_reminder_lists_the_other_charges_due_th
     for c in [&rent, &water] {
         let (_, s) = app.call("GET", &format!("/v1/charges/{}/schedule", c["id"].as_str().unwrap()), Value::Null, &[]).await;
         assert_eq!(s["schedule"][0]["state"], "sent", "{s}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_default_is_applied_to_open_charges_page_by_page_and_a_newer_one_restarts_the_work() {
+    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let mut charges = Vec::new();
+    for _ in 0..REPLAN_PAGE + 20 {
+        charges.push(new_charge(&app, &maria, &due_in(30), json!({})).await);
+    }
+    let email_only = json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]});
+    let (status, saved) = app.call("PUT", "/v1/ruler", email_only, &[]).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["replan"]["charges"], REPLAN_PAGE + 20);
+    let schedules = Schedules { store: app.store.as_ref() };
+    let now = Utc::now();
+
+    // One page per run: the first run does the first page and keeps its place.
+    let first = schedules.run_replans(now, 1).await.unwrap();
+    assert_eq!((first.pages, first.report.charges, first.finished), (1, REPLAN_PAGE as u32, 0));
+    let job = app.store.get_replan_job(&app.merchant_id).await.unwrap().unwrap();
+    assert_eq!(job.charges_done, REPLAN_PAGE as u32);
+    assert!(job.cursor.is_some());
+
+    // Another default meanwhile: the work starts over under it, every charge included.
+    let sms_only = json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]});
+    let (status, _) = app.call("PUT", "/v1/ruler", sms_only, &[]).await;
+    assert_eq!(status, 200);
+    let again = schedules.run_replans(now, 1).await.unwrap();
+    assert_eq!(again.report.charges, REPLAN_PAGE as u32);
+    let last = schedules.run_replans(now, 1).await.unwrap();
+    assert_eq!((last.report.charges, last.finished), (20, 1));
+    assert_eq!(app.store.get_replan_job(&app.merchant_id).await.unwrap(), None);
+    assert_eq!(schedules.run_replans(now, 1).await.unwrap().pages, 0, "nothing left to do");
+
+    for charge in &charges {
+        let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", charge["id"].as_str().unwrap()), Value::Null, &[]).await;
+        let planned: Vec<_> = steps_of(&schedule).into_iter().filter(|(_, _, s)| s == "planned").map(|(step, channel, _)| (step, channel)).collect();
+        assert_eq!(planned, [("on_due".to_string(), "sms".to_string())], "{schedule}");
+    }
+}
+
+#[tokio::test]
+async fn the_largest_regua_is_accepted_and_stored_everywhere_and_one_message_more_is_refused_at_the_door() {
+    use cobranca::ruler::MAX_MESSAGES_PER_CHARGE;
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let maria_id = maria["id"].as_str().unwrap().to_string();
+    let largest = json!({"send_time":"09:00","steps":[
+        {"step":"before_due","days":3,"channels":["email","whatsapp"]},
+        {"step":"after_due","every_days":1,"max_times":22,"channels":["email","whatsapp","sms","voice"]}]});
+    let one_more = json!({"send_time":"09:00","steps":[
+        {"step":"before_due","days":3,"channels":["email","whatsapp","sms"]},
+        {"step":"after_due","every_days":1,"max_times":22,"channels":["email","whatsapp","sms","voice"]}]});
+    // The issue's régua: 240 messages, once a 500 from DynamoDB (and a 201 from the in-memory store).
+    let issue = json!({"send_time":"09:00","steps":[{"step":"after_due","every_days":1,"max_times":60,"channels":["email","whatsapp","sms","voice"]}]});
+
+    for (method, path, body, field) in [
+        ("PUT", "/v1/ruler".to_string(), one_more.clone(), "steps"),
+        ("PUT", format!("/v1/customers/{maria_id}/ruler"), one_more.clone(), "steps"),
+        ("POST", "/v1/charges".to_string(), json!({"customer_id": maria_id, "amount":"80.00", "due_date": due_in(30), "description":"Mensalidade", "payment_methods":["pix"], "ruler": issue}), "ruler.steps"),
+        ("POST", "/v1/installment-plans".to_string(), json!({"customer_id": maria_id, "amount":"600.00", "installments": 6, "first_due_date": due_in(30), "description":"Curso", "payment_methods":["pix"], "ruler": one_more}), "ruler.steps"),
+    ] {
+        let (status, err) = app.call(method, &path, body, &[]).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{method} {path}: {err}");
+    }
+
+    // At the maximum: the charge is stored with every reminder, and cancelling it cancels them all.
+    let charge = new_charge(&app, &maria, &due_in(30), json!({"ruler": largest})).await;
+    let id = cobranca::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
+    let stored = app.store.reminders_of(&app.merchant_id, &id).await.unwrap();
+    assert_eq!(stored.len(), MAX_MESSAGES_PER_CHARGE + 1, "every message and the overdue mark");
+    let (status, cancelled) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert!(app.store.reminders_of(&app.merchant_id, &id).await.unwrap().iter().all(|r| !r.state.is_pending()));
+
+    // A carnê of the most installments, each under the largest régua.
+    let max = cobranca::recurrence::MAX_CARNE_INSTALLMENTS;
+    let body = json!({"customer_id": maria_id, "amount":"6000.00", "installments": max, "first_due_date": due_in(30), "description":"Curso", "payment_methods":["pix"], "ruler": largest});
+    let (status, plan) = app.call("POST", "/v1/installment-plans", body, &[]).await;
+    assert_eq!(status, 201, "{plan}");
+    let parts = plan["installments"].as_array().unwrap();
+    assert_eq!(parts.len(), usize::from(max));
+    for part in parts {
+        let id = cobranca::ids::ChargeId::parse(part["charge_id"].as_str().unwrap()).unwrap();
+        // All of the plan: a "3 days before" that a weekend or holiday would push onto the due day is not planned.
+        let stored = app.store.reminders_of(&app.merchant_id, &id).await.unwrap().len();
+        assert!((MAX_MESSAGES_PER_CHARGE - 1..=MAX_MESSAGES_PER_CHARGE + 1).contains(&stored), "{stored} reminders");
     }
 }

@@ -418,6 +418,89 @@ async fn conformance(store: &dyn Store) {
     listings_conform(store).await;
     api_keys_conform(store).await;
     subscriptions_conform(store).await;
+    limits_conform(store).await;
+    replan_jobs_conform(store).await;
+}
+
+/// A queued re-plan per merchant: created once, moved on only from the version read, finished only if unchanged.
+async fn replan_jobs_conform(store: &dyn Store) {
+    use cobranca::schedule::ReplanJob;
+    let merchant = MerchantId::generate();
+    let job = ReplanJob { merchant_id: merchant.clone(), requested_at: t("2031-08-01T12:00:00Z"), cursor: None, charges_done: 0, version: 1 };
+    store.save_replan_job(&job, None).await.unwrap();
+    assert_eq!(store.save_replan_job(&job, None).await, Err(StoreError::Conflict));
+    assert_eq!(store.get_replan_job(&merchant).await.unwrap(), Some(job.clone()));
+    let moved = ReplanJob { cursor: Some("next".into()), charges_done: 100, version: 2, ..job.clone() };
+    store.save_replan_job(&moved, Some(1)).await.unwrap();
+    assert_eq!(store.save_replan_job(&moved, Some(1)).await, Err(StoreError::Conflict), "a stale writer loses");
+    assert!(store.replan_jobs(1_000).await.unwrap().contains(&moved));
+    assert!(!store.finish_replan_job(&merchant, 1).await.unwrap(), "a restarted job is not finished by the old run");
+    assert!(store.finish_replan_job(&merchant, 2).await.unwrap());
+    assert_eq!(store.get_replan_job(&merchant).await.unwrap(), None);
+    assert!(!store.finish_replan_job(&merchant, 2).await.unwrap());
+}
+
+/// DynamoDB's hard limits (100 actions a transaction, 400 KB an item, 2048/1024-byte keys), refused alike by both
+/// stores, so an in-memory test cannot hide them; and the largest régua accepted fits them.
+async fn limits_conform(store: &dyn Store) {
+    use cobranca::adapters::limits::{Limit, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
+    let created = Utc.with_ymd_and_hms(2031, 7, 7, 12, 0, 0).unwrap();
+    let f = fixture(created, NaiveDate::from_ymd_opt(2031, 7, 25).unwrap());
+    store.put_customer(&f.customer).await.unwrap();
+
+    // A charge under the largest régua accepted is stored whole with every planned reminder.
+    let largest = serde_json::json!({"send_time": "09:00", "steps": [
+        {"step": "before_due", "days": 3, "channels": ["email", "whatsapp"]},
+        {"step": "after_due", "every_days": 1, "max_times": 22, "channels": ["email", "whatsapp", "sms", "voice"]}]});
+    let largest = Ruler::parse(&largest).unwrap();
+    assert_eq!(largest.message_count(), ruler::MAX_MESSAGES_PER_CHARGE);
+    let charge = Charge { expires_at: Some(created + Duration::days(400)), ..f.charge.clone() };
+    let plan = ruler::plan(&charge, &f.customer, &largest, created);
+    assert_eq!(plan.len(), ruler::MAX_MESSAGES_PER_CHARGE + 2, "every message, the overdue mark and the expiry");
+    store.create_charge(&charge, &plan).await.unwrap();
+    assert_eq!(store.reminders_of(&f.merchant.id, &charge.id).await.unwrap().len(), plan.len());
+
+    // A transaction of exactly 100 actions (the charge, its owner, its payment link and 97 reminders) is written;
+    // one action more and nothing is.
+    let repeats = |times: u16| ruler::RulerStep::AfterDue { first_after_days: 1, every_days: 1, max_times: Some(times), until_days_overdue: None, channels: vec![Channel::Email, Channel::Whatsapp] };
+    let at_limit = Ruler { steps: vec![repeats(48)], ..largest.clone() };
+    let g = Fixture { customer: f.customer.clone(), ..fixture(created, NaiveDate::from_ymd_opt(2031, 7, 25).unwrap()) };
+    let plan = ruler::plan(&g.charge, &g.customer, &at_limit, created);
+    assert_eq!(plan.len() + 3, 100);
+    store.create_charge(&g.charge, &plan).await.unwrap();
+    assert_eq!(store.reminders_of(&g.merchant.id, &g.charge.id).await.unwrap().len(), plan.len());
+    let over = Ruler { steps: vec![repeats(48), ruler::RulerStep::OnDue { channels: vec![Channel::Email] }], ..largest.clone() };
+    let h = fixture(created, NaiveDate::from_ymd_opt(2031, 7, 25).unwrap());
+    let plan = ruler::plan(&h.charge, &f.customer, &over, created);
+    assert_eq!(plan.len() + 3, 101);
+    assert_eq!(store.create_charge(&h.charge, &plan).await, Err(StoreError::LimitExceeded(Limit::TransactionActions)));
+    assert_eq!(store.get_charge(&h.merchant.id, &h.charge.id).await.unwrap(), None);
+    assert!(store.reminders_of(&h.merchant.id, &h.charge.id).await.unwrap().is_empty());
+
+    // An item of exactly 400 KB (attribute names and values: PK, SK, data) is stored; one byte more is refused.
+    let pk_len = format!("MER#{}#DOC", f.merchant.id).len();
+    let key = "big";
+    let text_len = MAX_ITEM_BYTES - ("PK".len() + pk_len + "SK".len() + key.len() + "data".len() + 2);
+    let at_limit = serde_json::Value::String("x".repeat(text_len));
+    store.put_merchant_document(&f.merchant.id, key, &at_limit).await.unwrap();
+    assert_eq!(store.get_merchant_document(&f.merchant.id, key).await.unwrap(), Some(at_limit));
+    let over_limit = serde_json::Value::String("x".repeat(text_len + 1));
+    assert_eq!(store.put_merchant_document(&f.merchant.id, "big2", &over_limit).await, Err(StoreError::LimitExceeded(Limit::ItemSize)));
+    assert_eq!(store.get_merchant_document(&f.merchant.id, "big2").await.unwrap(), None);
+
+    // Sort keys up to 1024 bytes, partition keys up to 2048; longer ones are refused, on reads too.
+    let sk = "k".repeat(MAX_SORT_KEY_BYTES);
+    store.put_merchant_document(&f.merchant.id, &sk, &serde_json::json!(1)).await.unwrap();
+    assert_eq!(store.get_merchant_document(&f.merchant.id, &sk).await.unwrap(), Some(serde_json::json!(1)));
+    let long_sk = "k".repeat(MAX_SORT_KEY_BYTES + 1);
+    assert_eq!(store.put_merchant_document(&f.merchant.id, &long_sk, &serde_json::json!(1)).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
+    assert_eq!(store.get_merchant_document(&f.merchant.id, &long_sk).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
+    let reference = |pk_bytes: usize| "9".repeat(pk_bytes - "REF#001#".len());
+    store.link_provider_reference("001", &reference(MAX_PARTITION_KEY_BYTES), &f.merchant.id, &charge.id).await.unwrap();
+    assert_eq!(store.charge_of_provider_reference("001", &reference(MAX_PARTITION_KEY_BYTES)).await.unwrap(), Some((f.merchant.id.clone(), charge.id.clone())));
+    let too_long = reference(MAX_PARTITION_KEY_BYTES + 1);
+    assert_eq!(store.link_provider_reference("001", &too_long, &f.merchant.id, &charge.id).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
+    assert_eq!(store.charge_of_provider_reference("001", &too_long).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
 }
 
 /// Every page of a listing, following its cursor; pages of two so the cursor is exercised.

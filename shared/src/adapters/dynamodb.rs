@@ -17,6 +17,7 @@
 //! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | gsi1 (if a merchant's): `MER#{m}#UNMATCHED` / `{day}#{event id}` |
 //! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | TTL |
 //! | tick watermark | `TICK` | `WATERMARK` | |
+//! | queued re-plan of a merchant's charges | `REPLAN` | `{m}` | |
 //! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
 //! | webhook endpoint | `MER#{m}#WEP` | `{endpoint id}` | |
 //! | webhook delivery | `MER#{m}#WHD#{msg id}` | `WHD` | gsi1: `MER#{m}#WEP#{endpoint}` / `{created ms}#{msg id}` |
@@ -33,9 +34,9 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::adapters::index_time_key;
+use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, payment_token_pk, provider_event_pk, reference_pk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
 use crate::api_keys::ApiKeyRecord;
 use crate::charge::Charge;
 use crate::customer::Customer;
@@ -236,27 +237,6 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn merchant_pk(m: &MerchantId) -> String {
-    format!("MER#{m}")
-}
-
-fn customer_pk(m: &MerchantId, c: &CustomerId) -> String {
-    format!("MER#{m}#CUS#{c}")
-}
-
-fn charge_pk(m: &MerchantId, c: &ChargeId) -> String {
-    format!("MER#{m}#CHG#{c}")
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-/// Payment links are looked up by a hash of their token, so the key itself opens nothing.
-fn payment_token_pk(token: &str) -> String {
-    format!("PAYTOKEN#{}", hex::encode(Sha256::digest(token.as_bytes())))
-}
-
 fn data_item<T: Serialize>(pk: String, sk: impl Into<String>, value: &T) -> Item {
     let mut item = Item::new();
     item.insert("PK".into(), s(pk));
@@ -272,13 +252,6 @@ fn parse_data<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt { key: key(), message: "no data attribute".into() })?;
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt { key: key(), message: e.to_string() })
-}
-
-fn ruler_key(scope: &RulerScope) -> (String, &'static str) {
-    match scope {
-        RulerScope::Merchant(m) => (merchant_pk(m), "RULER"),
-        RulerScope::Customer(m, c) => (customer_pk(m, c), "RULER"),
-    }
 }
 
 /// Page cursors are the LastEvaluatedKey (all string attributes) as JSON.
@@ -390,12 +363,17 @@ fn reminder_item(r: &Reminder) -> Item {
     item
 }
 
+/// A failed call: a hard limit DynamoDB refused (retrying cannot help), else the backend's failure.
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+    let text = DisplayErrorContext(&e).to_string();
+    match crate::adapters::limits::from_dynamodb_message(&text) {
+        Some(limit) => StoreError::LimitExceeded(limit),
+        None => StoreError::Unavailable(text),
+    }
 }
 
 /// The outcome of a conditional write: true if it happened, false if its condition did not hold.
@@ -613,7 +591,7 @@ impl Store for DynamoStore {
 
     async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
         let mut item = Item::new();
-        item.insert("PK".into(), s(format!("REF#{provider}#{reference}")));
+        item.insert("PK".into(), s(reference_pk(provider, reference)));
         item.insert("SK".into(), s("REF"));
         item.insert("merchant_id".into(), s(merchant.as_str()));
         item.insert("charge_id".into(), s(charge.as_str()));
@@ -622,11 +600,11 @@ impl Store for DynamoStore {
     }
 
     async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
-        let Some(item) = self.get(format!("REF#{provider}#{reference}"), "REF").await? else { return Ok(None) };
+        let Some(item) = self.get(reference_pk(provider, reference), "REF").await? else { return Ok(None) };
         let field = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         match (MerchantId::parse(&field("merchant_id")), ChargeId::parse(&field("charge_id"))) {
             (Ok(m), Ok(c)) => Ok(Some((m, c))),
-            _ => Err(StoreError::Corrupt { key: format!("REF#{provider}#{reference}"), message: "bad reference".into() }),
+            _ => Err(StoreError::Corrupt { key: reference_pk(provider, reference), message: "bad reference".into() }),
         }
     }
 
@@ -635,7 +613,7 @@ impl Store for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("PK", s(format!("SEQ#{name}")))
+            .key("PK", s(sequence_pk(name)))
             .key("SK", s("SEQ"))
             .update_expression("ADD seq :one")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -645,7 +623,7 @@ impl Store for DynamoStore {
             .map_err(unavailable)?;
         out.attributes
             .and_then(|a| a.get("seq").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
-            .ok_or_else(|| StoreError::Corrupt { key: format!("SEQ#{name}"), message: "no seq".into() })
+            .ok_or_else(|| StoreError::Corrupt { key: sequence_pk(name), message: "no seq".into() })
     }
 
     async fn get_ruler(&self, scope: &RulerScope) -> StoreResult<Option<Ruler>> {
@@ -679,6 +657,50 @@ impl Store for DynamoStore {
             .expression_attribute_values(":one", s(message))
             .expression_attribute_values(":cap", n(cap))
             .expression_attribute_values(":ttl", n(counter.expires().and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()))
+            .send()
+            .await;
+        conditional(r)
+    }
+
+    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
+        let mut item = data_item("REPLAN".into(), job.merchant_id.as_str(), job);
+        match expected_version {
+            None => {
+                item.insert("version".into(), n(job.version));
+                if self.put_new(item).await? { Ok(()) } else { Err(StoreError::Conflict) }
+            }
+            Some(expected) => self.put_versioned(item, job.version, expected).await,
+        }
+    }
+
+    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+        self.get("REPLAN".into(), merchant.as_str()).await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s("REPLAN"))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        page.items.unwrap_or_default().iter().map(parse_data).collect()
+    }
+
+    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s("REPLAN"))
+            .key("SK", s(merchant.as_str()))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
             .send()
             .await;
         conditional(r)
@@ -902,7 +924,7 @@ impl Store for DynamoStore {
 
     async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
         let mut seen = Item::new();
-        seen.insert("PK".into(), s(format!("MER#{}#WHK#{}#{}", payment.merchant_id, payment.provider, payment.provider_event_id)));
+        seen.insert("PK".into(), s(provider_event_pk(&payment.merchant_id, &payment.provider, &payment.provider_event_id)));
         seen.insert("SK".into(), s("WHK"));
         seen.insert("payment_id".into(), s(payment.id.as_str()));
         let mut payment_item = data_item(
@@ -942,7 +964,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
-        let pk = format!("UNMATCHED#{}", unmatched.provider);
+        let pk = unmatched_pk(&unmatched.provider);
         let mut item = data_item(pk, unmatched.provider_event_id.clone(), unmatched);
         if let Some(m) = &unmatched.merchant_id {
             item.insert("GSI1PK".into(), s(format!("MER#{m}#UNMATCHED")));
@@ -978,7 +1000,7 @@ impl Store for DynamoStore {
     }
 
     async fn unmatched(&self, provider: &str) -> StoreResult<Vec<UnmatchedPayment>> {
-        self.query_all(format!("UNMATCHED#{provider}"), "").await?.iter().map(parse_data).collect()
+        self.query_all(unmatched_pk(provider), "").await?.iter().map(parse_data).collect()
     }
 
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
@@ -1133,7 +1155,7 @@ impl Store for DynamoStore {
 
     async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()> {
         let mut item = Item::new();
-        item.insert("PK".into(), s(format!("MER#{merchant}#SUPPRESS")));
+        item.insert("PK".into(), s(suppressed_pk(merchant)));
         item.insert("SK".into(), s(recipient_key));
         item.insert("reason".into(), s(reason));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
@@ -1141,7 +1163,7 @@ impl Store for DynamoStore {
     }
 
     async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>> {
-        let item = self.get(format!("MER#{merchant}#SUPPRESS"), recipient_key).await?;
+        let item = self.get(suppressed_pk(merchant), recipient_key).await?;
         Ok(item.map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 
@@ -1209,18 +1231,18 @@ impl Store for DynamoStore {
     }
 
     async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()> {
-        let item = data_item(format!("MER#{merchant}#DOC"), key, value);
+        let item = data_item(document_pk(merchant), key, value);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>> {
-        self.get(format!("MER#{merchant}#DOC"), key).await?.map(|i| parse_data(&i)).transpose()
+        self.get(document_pk(merchant), key).await?.map(|i| parse_data(&i)).transpose()
     }
 
     async fn merchant_documents(&self, merchant: &MerchantId, prefix: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
         let mut out = Vec::new();
-        for item in self.query_all(format!("MER#{merchant}#DOC"), prefix).await? {
+        for item in self.query_all(document_pk(merchant), prefix).await? {
             let key = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             out.push((key, parse_data(&item)?));
         }
@@ -1232,7 +1254,7 @@ impl Store for DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("PK", s(format!("MER#{merchant}#DOC")))
+            .key("PK", s(document_pk(merchant)))
             .key("SK", s(key))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()

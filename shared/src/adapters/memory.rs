@@ -1,6 +1,6 @@
 //! In-memory adapters: the store, an event bus and a queue that record what they get. Used by unit tests and
 //! the store conformance suite; they keep the same guarantees as the DynamoDB adapter (conditional writes,
-//! all-or-nothing transactions) under one mutex.
+//! all-or-nothing transactions) under one mutex, and refuse what DynamoDB refuses (`adapters::limits`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -21,6 +21,8 @@ use crate::queue::{EnqueueError, JobQueue};
 use crate::registration::PaymentSetupJob;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
+use crate::adapters::layout;
+use crate::adapters::limits;
 
 /// Request hash, saved response (None while the first request runs), when it started.
 type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
@@ -58,6 +60,7 @@ struct State {
     spend: HashMap<(MerchantId, String), BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>>,
     billed_units: std::collections::HashSet<(MerchantId, String)>,
     documents: BTreeMap<(MerchantId, String), serde_json::Value>,
+    replan_jobs: BTreeMap<MerchantId, crate::schedule::ReplanJob>,
 }
 
 impl State {
@@ -99,6 +102,19 @@ pub(crate) fn state_matches(state: &ReminderState, from: &[&str], now: DateTime<
         ("failed_redrivable", ReminderState::Failed { redrivable, .. }) => *redrivable,
         _ => false,
     })
+}
+
+/// Refuses what DynamoDB refuses (`adapters::limits`): keys over their limits, items over 400 KB, measured as
+/// the DynamoDB adapter lays the item out (`PK`, `SK`, the JSON `data`; the few index and condition attributes
+/// beside it, a few hundred bytes at most, are left out).
+fn fits<T: serde::Serialize + ?Sized>(pk: &str, sk: &str, data: &T) -> StoreResult<()> {
+    limits::check_keys(pk, sk)?;
+    let json = serde_json::to_string(data).map_err(|e| StoreError::Corrupt { key: format!("{pk}/{sk}"), message: e.to_string() })?;
+    limits::check_item_size(limits::item_size([("PK", pk.len()), ("SK", sk.len()), ("data", json.len())]))
+}
+
+fn reminder_fits(r: &Reminder) -> StoreResult<()> {
+    fits(&layout::charge_pk(&r.merchant_id, &r.charge_id), &format!("REM#{}", r.id()), r)
 }
 
 fn due_sort_key(r: &Reminder, at: DateTime<Utc>) -> String {
@@ -187,6 +203,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_wallet(&self, wallet: &Wallet) -> StoreResult<()> {
+        fits(&layout::merchant_pk(&wallet.merchant_id), &format!("WALLET#{}", wallet.id), wallet)?;
         self.lock().wallets.insert((wallet.merchant_id.clone(), wallet.id.clone()), wallet.clone());
         Ok(())
     }
@@ -201,15 +218,18 @@ impl Store for MemoryStore {
     }
 
     async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()> {
+        limits::check_keys(&layout::reference_pk(provider, reference), "REF")?;
         self.lock().references.insert((provider.to_string(), reference.to_string()), (merchant.clone(), charge.clone()));
         Ok(())
     }
 
     async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
+        limits::check_keys(&layout::reference_pk(provider, reference), "REF")?;
         Ok(self.lock().references.get(&(provider.to_string(), reference.to_string())).cloned())
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
+        limits::check_keys(&layout::sequence_pk(name), "SEQ")?;
         let mut s = self.lock();
         let n = s.sequences.entry(name.to_string()).or_default();
         *n += 1;
@@ -221,6 +241,8 @@ impl Store for MemoryStore {
     }
 
     async fn put_ruler(&self, scope: &RulerScope, ruler: &Ruler) -> StoreResult<()> {
+        let (pk, sk) = layout::ruler_key(scope);
+        fits(&pk, sk, ruler)?;
         self.lock().rulers.insert(scope.clone(), ruler.clone());
         Ok(())
     }
@@ -254,7 +276,35 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
+        fits("REPLAN", job.merchant_id.as_str(), job)?;
+        let mut s = self.lock();
+        if s.replan_jobs.get(&job.merchant_id).map(|j| j.version) != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        s.replan_jobs.insert(job.merchant_id.clone(), job.clone());
+        Ok(())
+    }
+
+    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+        Ok(self.lock().replan_jobs.get(merchant).cloned())
+    }
+
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
+        Ok(self.lock().replan_jobs.values().take(limit).cloned().collect())
+    }
+
+    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.replan_jobs.get(merchant).map(|j| j.version) != Some(expected_version) {
+            return Ok(false);
+        }
+        s.replan_jobs.remove(merchant);
+        Ok(true)
+    }
+
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
+        fits(&layout::customer_pk(&customer.merchant_id, &customer.id), "CUSTOMER", customer)?;
         self.lock().customers.insert((customer.merchant_id.clone(), customer.id.clone()), customer.clone());
         Ok(())
     }
@@ -264,6 +314,10 @@ impl Store for MemoryStore {
     }
 
     async fn create_charge(&self, charge: &Charge, reminders: &[Reminder]) -> StoreResult<()> {
+        // One transaction in DynamoDB: the charge, its owner, its payment link and every reminder.
+        limits::check_transaction(3 + reminders.len())?;
+        fits(&layout::charge_pk(&charge.merchant_id, &charge.id), "CHARGE", charge)?;
+        reminders.iter().try_for_each(reminder_fits)?;
         let mut s = self.lock();
         let key = (charge.merchant_id.clone(), charge.id.clone());
         if s.charges.contains_key(&key) {
@@ -292,6 +346,7 @@ impl Store for MemoryStore {
     }
 
     async fn update_charge(&self, charge: &Charge, expected_version: u64) -> StoreResult<()> {
+        fits(&layout::charge_pk(&charge.merchant_id, &charge.id), "CHARGE", charge)?;
         let mut s = self.lock();
         let key = (charge.merchant_id.clone(), charge.id.clone());
         match s.charges.get(&key) {
@@ -316,6 +371,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+        fits(&format!("MER#{}#SUB#{}", sub.merchant_id, sub.id), "SUBSCRIPTION", sub)?;
         let mut s = self.lock();
         let key = (sub.merchant_id.clone(), sub.id.clone());
         if s.subscriptions.get(&key).map(|stored| stored.version) != expected_version {
@@ -381,6 +437,7 @@ impl Store for MemoryStore {
     }
 
     async fn add_reminder(&self, reminder: &Reminder) -> StoreResult<bool> {
+        reminder_fits(reminder)?;
         let mut s = self.lock();
         let key = (reminder.merchant_id.clone(), reminder.charge_id.clone(), reminder.id());
         if s.reminders.contains_key(&key) {
@@ -409,6 +466,7 @@ impl Store for MemoryStore {
     }
 
     async fn transition_reminder(&self, reminder: &Reminder, from: &[&str], to: ReminderState, now: DateTime<Utc>) -> StoreResult<bool> {
+        reminder_fits(&Reminder { state: to.clone(), ..reminder.clone() })?;
         let mut s = self.lock();
         let key = (reminder.merchant_id.clone(), reminder.charge_id.clone(), reminder.id());
         match s.reminders.get_mut(&key) {
@@ -434,6 +492,11 @@ impl Store for MemoryStore {
     }
 
     async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
+        limits::check_keys(&layout::provider_event_pk(&payment.merchant_id, &payment.provider, &payment.provider_event_id), "WHK")?;
+        fits(&layout::charge_pk(&payment.merchant_id, &payment.charge_id), &format!("PAY#{}#{}", payment.provider, payment.provider_payment_id), payment)?;
+        if let Some((charge, _)) = settled {
+            fits(&layout::charge_pk(&charge.merchant_id, &charge.id), "CHARGE", charge)?;
+        }
         let mut s = self.lock();
         let event = (payment.merchant_id.clone(), payment.provider.clone(), payment.provider_event_id.clone());
         let pkey = (
@@ -468,6 +531,7 @@ impl Store for MemoryStore {
     }
 
     async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+        fits(&format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default()), &notice.provider_payment_id, notice)?;
         let key = (notice.provider.clone(), notice.reverses.clone().unwrap_or_default(), notice.provider_payment_id.clone());
         self.lock().pending_reversals.entry(key).or_insert_with(|| notice.clone());
         Ok(())
@@ -500,6 +564,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool> {
+        fits(&layout::unmatched_pk(&unmatched.provider), &unmatched.provider_event_id, unmatched)?;
         let mut s = self.lock();
         let key = (unmatched.provider.clone(), unmatched.provider_event_id.clone());
         if s.unmatched.contains_key(&key) {
@@ -529,6 +594,7 @@ impl Store for MemoryStore {
     }
 
     async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+        fits(&format!("MER#{merchant}#IDEM#{}", layout::sha256_hex(key)), "IDEM", response)?;
         self.lock()
             .idempotency
             .insert((merchant.clone(), key.to_string()), (request_hash.to_string(), Some(response.clone()), now));
@@ -541,6 +607,7 @@ impl Store for MemoryStore {
     }
 
     async fn save_notification(&self, record: &crate::tracking::NotificationRecord) -> StoreResult<()> {
+        fits(&layout::charge_pk(&record.merchant_id, &record.charge_id), &format!("NOTIF#{}", record.reminder_id), record)?;
         let mut s = self.lock();
         let key = (record.merchant_id.clone(), record.charge_id.clone(), record.reminder_id.clone());
         let stored = s.notifications.get(&key).map(|r| r.version);
@@ -562,11 +629,13 @@ impl Store for MemoryStore {
     }
 
     async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()> {
+        limits::check_keys(&layout::suppressed_pk(merchant), recipient_key)?;
         self.lock().suppressed.insert((merchant.clone(), recipient_key.to_string()), reason.to_string());
         Ok(())
     }
 
     async fn recipient_suppressed(&self, merchant: &MerchantId, recipient_key: &str) -> StoreResult<Option<String>> {
+        limits::check_keys(&layout::suppressed_pk(merchant), recipient_key)?;
         Ok(self.lock().suppressed.get(&(merchant.clone(), recipient_key.to_string())).cloned())
     }
 
@@ -591,11 +660,13 @@ impl Store for MemoryStore {
     }
 
     async fn put_merchant_document(&self, merchant: &MerchantId, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        fits(&layout::document_pk(merchant), key, value)?;
         self.lock().documents.insert((merchant.clone(), key.to_string()), value.clone());
         Ok(())
     }
 
     async fn get_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        limits::check_keys(&layout::document_pk(merchant), key)?;
         Ok(self.lock().documents.get(&(merchant.clone(), key.to_string())).cloned())
     }
 
@@ -605,10 +676,12 @@ impl Store for MemoryStore {
     }
 
     async fn delete_merchant_document(&self, merchant: &MerchantId, key: &str) -> StoreResult<bool> {
+        limits::check_keys(&layout::document_pk(merchant), key)?;
         Ok(self.lock().documents.remove(&(merchant.clone(), key.to_string())).is_some())
     }
 
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool> {
+        fits("OUTBOX", &format!("{}#{}", entry.charge_id, entry.reminder_id), entry)?;
         let mut s = self.lock();
         let key = (entry.charge_id.clone(), entry.reminder_id.clone());
         if let Some(existing) = s.outbox.get_mut(&key) {
@@ -620,11 +693,13 @@ impl Store for MemoryStore {
     }
 
     async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        fits(&format!("MER#{}#WEP", endpoint.merchant_id), endpoint.id.as_str(), endpoint)?;
         self.lock().webhook_endpoints.insert((endpoint.merchant_id.clone(), endpoint.id.clone()), endpoint.clone());
         Ok(())
     }
 
     async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> StoreResult<()> {
+        fits(&format!("MER#{}#WEP", endpoint.merchant_id), endpoint.id.as_str(), endpoint)?;
         let mut st = self.lock();
         match st.webhook_endpoints.get_mut(&(endpoint.merchant_id.clone(), endpoint.id.clone())) {
             Some(e) if e.version == expected_version => {
@@ -648,6 +723,7 @@ impl Store for MemoryStore {
     }
 
     async fn add_webhook_delivery(&self, d: &WebhookDelivery) -> StoreResult<bool> {
+        fits(&format!("MER#{}#WHD#{}", d.merchant_id, d.id), "WHD", d)?;
         let mut st = self.lock();
         let key = (d.merchant_id.clone(), d.id.clone());
         if st.webhook_deliveries.contains_key(&key) {
@@ -658,6 +734,7 @@ impl Store for MemoryStore {
     }
 
     async fn update_webhook_delivery(&self, d: &WebhookDelivery, expected_version: u64) -> StoreResult<()> {
+        fits(&format!("MER#{}#WHD#{}", d.merchant_id, d.id), "WHD", d)?;
         let mut st = self.lock();
         match st.webhook_deliveries.get_mut(&(d.merchant_id.clone(), d.id.clone())) {
             Some(old) if old.version == expected_version => {

@@ -14,6 +14,8 @@ pub mod http_webhooks;
 pub mod memory;
 pub mod outbox;
 pub mod letter;
+pub mod layout;
+pub mod limits;
 pub mod sandbox;
 #[cfg(feature = "aws")]
 pub mod ses;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
-use crate::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE};
+use crate::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::document::Document;
 use crate::ids::{ApiKeyId, MerchantId};
 use crate::merchant::{ApiKeyHash, Merchant};
@@ -47,6 +47,19 @@ fn merchant_json(m: &Merchant) -> Value {
 }
 
 impl Api<'_> {
+    /// Refuses a new key when the merchant already holds `MAX_LIVE_KEYS` working ones (409 `api_key_limit`).
+    async fn room_for_a_key(&self, merchant: &MerchantId, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let live = self.store.api_keys_of(merchant).await?.iter().filter(|k| matches!(k.status(now), KeyStatus::Active | KeyStatus::Expiring)).count();
+        if live >= MAX_LIVE_KEYS {
+            return Err(ApiError::new(
+                409,
+                "api_key_limit",
+                format!("o lojista já tem {live} chaves em uso (máximo {MAX_LIVE_KEYS}); revogue uma antes / the merchant already has {live} keys in use (at most {MAX_LIVE_KEYS}); revoke one first"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Counts the request against its key's limit (the key's own, else the deployment's): the rate headers to
     /// add to the answer, or the 429 to give instead. A store failure lets the request through — the limiter
     /// protects the API, it must not take it down.
@@ -74,6 +87,7 @@ impl Api<'_> {
         reject_unknown(&body, &["name", "rate_limit_per_minute"], "")?;
         let name = key_name(&body, "name")?.ok_or_else(|| missing("name"))?;
         let limit = rate_limit(&body, "rate_limit_per_minute", self.access.default_rate_limit)?;
+        self.room_for_a_key(&merchant.id, now).await?;
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key created");
@@ -160,6 +174,7 @@ impl Api<'_> {
         reject_unknown(&body, &["name", "rate_limit_per_minute"], "")?;
         let name = key_name(&body, "name")?.unwrap_or_else(|| "issued by the operator".into());
         let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
+        self.room_for_a_key(&merchant.id, now).await?;
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key issued by the operator");

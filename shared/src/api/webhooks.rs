@@ -31,6 +31,15 @@ impl Api<'_> {
     pub(super) async fn create_webhook_endpoint(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = Value::Object(json_object(&req.body)?);
         let (endpoint, secret) = WebhookEndpoint::create(&body, &merchant.id, self.webhook_urls, now)?;
+        let registered = self.store.webhook_endpoints_of(&merchant.id).await?.len();
+        if registered >= merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT {
+            let max = merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT;
+            return Err(ApiError::new(
+                409,
+                "webhook_endpoint_limit",
+                format!("o lojista já tem {registered} endpoints (máximo {max}); apague um antes / the merchant already has {registered} endpoints (at most {max}); delete one first"),
+            ));
+        }
         self.store.add_webhook_endpoint(&endpoint).await?;
         let mut view = endpoint.to_json();
         // Shown once: only a rotation shows a secret again.

@@ -146,6 +146,8 @@ impl App {
         let report = tick.run(at, Utc::now()).await.unwrap();
         // As ruler-tick does: then the subscription charges due for generation.
         let subscriptions = self.api().generate_subscription_charges(at).await.unwrap();
+        // And the queued re-plans.
+        self.api().run_replans(at).await.unwrap();
         self.drain().await;
         let mut report = serde_json::to_value(report).unwrap();
         report["subscriptions"] = serde_json::to_value(subscriptions).unwrap();
