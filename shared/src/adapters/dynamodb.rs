@@ -632,7 +632,9 @@ impl Store for DynamoStore {
     }
 
     async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
-        let item = data_item(charge_pk(&attempts.merchant_id, &attempts.charge_id), "CARDATTEMPTS", attempts);
+        let mut item = data_item(charge_pk(&attempts.merchant_id, &attempts.charge_id), "CARDATTEMPTS", attempts);
+        // The condition of the next replacement reads it.
+        item.insert("version".into(), n(attempts.version));
         match expected_version {
             None => match self.put_new(item).await? {
                 true => Ok(()),
