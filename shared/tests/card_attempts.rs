@@ -219,3 +219,30 @@ async fn the_pay_page_says_why_a_card_attempt_is_refused() {
     assert_eq!(acquirer.orders().len(), 5);
     let _ = id;
 }
+
+/// The claim keeps cards from paying twice; another rail (a Pix paid while the card was being charged) still
+/// can. That card payment is recorded beyond the balance as `flagged_for_refund`, and not silently: the merchant
+/// gets the `PaymentFlaggedForRefund` event (webhook `payment.flagged_for_refund`) and the reconciliation report
+/// lists it.
+#[tokio::test]
+async fn a_card_payment_overtaken_by_a_pix_is_flagged_for_refund_and_reported() {
+    let acquirer = Arc::new(SlowAcquirer::default());
+    let app = app_with(&acquirer).await;
+    let (id, _) = charge(&app).await;
+    let pix = json!({"type":"payment.confirmed","data":{"charge_id": id.as_str(),"amount": "100.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id": "E2E-RAIL-1"}});
+    let p = path(&id);
+    let ((card_status, card_body), (pix_status, _)) = tokio::join!(app.call("POST", &p, card("tok_1111"), &[]), async {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        app.webhook("msg_rail_1", &pix).await
+    });
+    assert_eq!((card_status, pix_status), (201, 200), "{card_body}");
+    assert_eq!(acquirer.orders().len(), 1);
+    let ledger = app.store.ledger_of(&app.merchant_id, &id).await.unwrap();
+    let flagged: Vec<_> = ledger.iter().filter(|e| e.outcome == PaymentOutcome::FlaggedForRefund).collect();
+    assert_eq!(flagged.iter().map(|e| e.provider_payment_id.as_str()).collect::<Vec<_>>(), vec!["sale-1"], "{ledger:?}");
+    let events = app.events.events.lock().unwrap().clone();
+    assert!(events.iter().any(|e| e.kind == "PaymentFlaggedForRefund" && e.charge_id == id), "{events:?}");
+    let (status, report) = app.call("GET", "/v1/reports/reconciliation", Value::Null, &[]).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["flagged_for_refund"][0]["charge_id"], json!(id.as_str()), "{report}");
+}

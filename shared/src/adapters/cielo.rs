@@ -563,6 +563,7 @@ mod tests {
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await, Err(ProviderError::Rejected { code, .. }) if code == "308"));
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale("../x").await, Err(ProviderError::Rejected { .. })));
     }
+
     /// A retried attempt is the same sale to Cielo: the same `MerchantOrderId` and `RequestId`; another attempt
     /// gets other ones, and `RequestId` stays a GUID.
     #[tokio::test]
