@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::calendar;
+use crate::card_attempts::{CardAttempt, CardAttempts, Refusal};
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
 use crate::delivery::payment_url;
 use crate::events::EventBus;
-use crate::ids::{PaymentId, WalletId};
+use crate::ids::WalletId;
 use crate::merchant::Merchant;
 use crate::money::Money;
 use crate::pay::boleto::Linha;
@@ -34,6 +35,11 @@ pub enum CheckoutError {
     NotOpen(&'static str),
     #[error("a cobrança não aceita cartão / the charge does not allow cards")]
     CardNotAllowed,
+    #[error("outro pagamento com cartão desta cobrança está em andamento; aguarde o resultado / another card payment of this charge is in progress; wait for its outcome")]
+    PaymentInProgress,
+    /// `retry_at` None: the link's attempts are used up for good.
+    #[error("{}", attempt_limit_message(*retry_at))]
+    TooManyAttempts { retry_at: Option<DateTime<Utc>> },
     #[error("pagamento recusado pelo emissor ({code}: {message}) / payment declined by the issuer ({code}: {message})")]
     Declined { code: String, message: String },
     #[error(transparent)]
@@ -42,6 +48,17 @@ pub enum CheckoutError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+fn attempt_limit_message(retry_at: Option<DateTime<Utc>>) -> String {
+    match retry_at {
+        Some(at) => format!(
+            "muitas tentativas com cartão nesta cobrança; tente de novo após {} / too many card attempts on this charge; retry after {}",
+            at.with_timezone(&chrono_tz::America::Sao_Paulo).format("%H:%M"),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => format!("limite de {0} tentativas com cartão nesta cobrança atingido / this charge's limit of {0} card attempts is reached", crate::card_attempts::TOTAL),
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> CheckoutError {
@@ -161,31 +178,86 @@ impl Checkout<'_> {
 
     /// Charges a card token for today's amount due, in installments, with the fee absorbed or passed on as the
     /// charge says. Approved → the charge is settled like any payment (receipt, régua stopped, boleto written off).
+    ///
+    /// One attempt at a time per charge: the attempt claims the charge (`card_attempts`, one conditional write)
+    /// before the acquirer is called and reads the charge again under the claim, so a concurrent or repeated
+    /// attempt never charges a card for what was just paid; the acquirer gets the attempt's stable key.
     pub async fn pay_by_card(&self, charge: Charge, card: &CardInput, merchant: &Merchant, now: DateTime<Utc>) -> Result<CardPaid, CheckoutError> {
-        if !charge.status.is_open() {
-            return Err(CheckoutError::NotOpen(charge.status.as_str()));
-        }
-        if !charge.payable_at(now) {
-            return Err(CheckoutError::NotOpen(ChargeStatus::Expired.as_str()));
-        }
-        let setup = charge.setup.card.clone().ok_or(CheckoutError::CardNotAllowed)?;
-        if card.token.is_empty() || card.token.len() > 100 {
-            return Err(invalid("card_token", "token do cartão obrigatório / card token required"));
-        }
-        if !(2..=20).contains(&card.brand.len()) {
-            return Err(invalid("brand", "bandeira obrigatória (Visa, Master, Elo…) / card brand required"));
-        }
-        if !(1..=setup.max_installments).contains(&card.installments) {
-            return Err(invalid("installments", format!("parcelas de 1 a {0} / installments from 1 to {0}", setup.max_installments)));
-        }
+        let setup = card_terms(&charge, card, now)?;
         let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
-        let WalletConfig::CreditCard(settings) = &wallet.config else { return Err(CheckoutError::Internal("card wallet is not a card wallet".into())) };
-        let due = amount_today(&charge, now)?;
-        let plan = card_plan(due, card.installments, &settings.fees, setup.fee_mode).map_err(|e| invalid("installments", e.to_string()))?;
-        let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| CheckoutError::Internal("customer missing".into()))?;
         let acquirer = self.providers.acquirer(wallet.provider).map_err(CheckoutError::Provider)?;
+        let (claim, attempt) = self.claim_card_attempt(&charge, wallet.provider, acquirer, now).await?;
+        let (result, known) = self.card_attempt(&charge, &attempt, card, merchant, wallet.provider, acquirer, now).await;
+        // An attempt whose fate at the acquirer is unknown keeps the claim: the next one, after the timeout, asks.
+        if known {
+            if let Some(released) = claim.end(&attempt) {
+                if let Err(e) = self.store.put_card_attempts(&released, released.replaces()).await {
+                    tracing::warn!(error = %e, charge_id = %charge.id, "card claim not released; it lapses after its timeout");
+                }
+            }
+        }
+        result
+    }
+
+    /// Takes the charge's card claim and counts the attempt; an abandoned claim's attempt is first looked up at
+    /// the acquirer by its key and whatever it captured is applied.
+    async fn claim_card_attempt(&self, charge: &Charge, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> Result<(CardAttempts, CardAttempt), CheckoutError> {
+        for _ in 0..3 {
+            let stored = self.store.get_card_attempts(&charge.merchant_id, &charge.id).await?;
+            let attempts = stored.clone().unwrap_or_else(|| CardAttempts::none(&charge.merchant_id, &charge.id));
+            if let Some(dead) = attempts.abandoned(now) {
+                self.recover_card_attempt(charge, dead, provider, acquirer, now).await?;
+            }
+            let (claimed, attempt) = attempts.begin(now).map_err(|refusal| match refusal {
+                Refusal::InProgress => CheckoutError::PaymentInProgress,
+                Refusal::HourlyLimit { retry_at } => CheckoutError::TooManyAttempts { retry_at: Some(retry_at) },
+                Refusal::TotalLimit => CheckoutError::TooManyAttempts { retry_at: None },
+            })?;
+            match self.store.put_card_attempts(&claimed, stored.map(|s| s.version)).await {
+                Ok(()) => return Ok((claimed, attempt)),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CheckoutError::PaymentInProgress)
+    }
+
+    /// What an attempt that died did at the acquirer, applied: its captured sales settle the charge as the
+    /// acquirer's notification would have. An acquirer that cannot answer leaves the claim where it is.
+    async fn recover_card_attempt(&self, charge: &Charge, dead: &CardAttempt, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> Result<(), CheckoutError> {
+        let sales = acquirer.sales_of_order(&dead.key).await.map_err(CheckoutError::Provider)?;
+        tracing::warn!(charge_id = %charge.id, key = %dead.key, sales = sales.len(), "taking over an abandoned card attempt");
+        for sale in sales {
+            self.store.link_provider_reference(provider.as_str(), &sale.provider_payment_id, &charge.merchant_id, &charge.id).await?;
+            self.acquirer_notice(provider, &sale.provider_payment_id, SaleChange::Status, now).await?;
+        }
+        Ok(())
+    }
+
+    /// One claimed attempt, on the charge as stored now. Also says whether its outcome is known (false: the
+    /// acquirer may have taken money we did not record).
+    #[allow(clippy::too_many_arguments)]
+    async fn card_attempt(&self, before: &Charge, attempt: &CardAttempt, card: &CardInput, merchant: &Merchant, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> (Result<CardPaid, CheckoutError>, bool) {
+        let prepared = async {
+            let charge = self.store.get_charge(&before.merchant_id, &before.id).await?.ok_or_else(|| CheckoutError::Internal("charge vanished".into()))?;
+            let setup = card_terms(&charge, card, now)?;
+            let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
+            let WalletConfig::CreditCard(settings) = &wallet.config else { return Err(CheckoutError::Internal("card wallet is not a card wallet".into())) };
+            if wallet.provider != provider {
+                // The payer chose another card wallet meanwhile: this attempt was claimed for the other acquirer.
+                return Err(invalid("wallet_id", "a carteira de cartão mudou; tente de novo / the card wallet changed; please retry"));
+            }
+            let due = amount_today(&charge, now)?;
+            let plan = card_plan(due, card.installments, &settings.fees, setup.fee_mode).map_err(|e| invalid("installments", e.to_string()))?;
+            let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| CheckoutError::Internal("customer missing".into()))?;
+            Ok((charge, due, plan, customer))
+        };
+        let (charge, due, plan, customer) = match prepared.await {
+            Ok(p) => p,
+            Err(e) => return (Err(e), true),
+        };
         let request = CardPaymentRequest {
-            order_id: format!("{}-{}", charge.id, PaymentId::generate()),
+            order_id: attempt.key.clone(),
             payer_name: customer.name.as_str().to_string(),
             total: plan.total_charged,
             installments: card.installments,
@@ -193,33 +265,63 @@ impl Checkout<'_> {
             brand: card.brand.clone(),
             soft_descriptor: merchant.name.clone(),
         };
-        let (provider_payment_id, authorization_code) = match acquirer.pay(&request).await.map_err(CheckoutError::Provider)? {
-            CardPaymentResult::Declined { code, message, .. } => return Err(CheckoutError::Declined { code, message }),
-            CardPaymentResult::Approved { provider_payment_id, authorization_code } => (provider_payment_id, authorization_code),
+        let (provider_payment_id, authorization_code) = match acquirer.pay(&request).await {
+            Ok(CardPaymentResult::Declined { code, message, .. }) => return (Err(CheckoutError::Declined { code, message }), true),
+            Ok(CardPaymentResult::Approved { provider_payment_id, authorization_code }) => (provider_payment_id, authorization_code),
+            Err(e @ ProviderError::Rejected { .. }) => return (Err(CheckoutError::Provider(e)), true),
+            Err(e) => return (Err(CheckoutError::Provider(e)), false),
         };
-        // The acquirer's later notifications name only its payment id: remember whose it is.
-        self.store.link_provider_reference(wallet.provider.as_str(), &provider_payment_id, &charge.merchant_id, &charge.id).await?;
-        let notice = PaymentNotice {
-            event_id: format!("card:{provider_payment_id}"),
-            provider: wallet.provider.as_str().into(),
-            charge_id: Some(charge.id.clone()),
-            raw_charge_ref: charge.id.to_string(),
-            // The charge is settled by what it owed; a passed-on fee is the acquirer's, not the merchant's.
-            amount: due,
-            paid_at: now,
-            method: PaymentMethod::CreditCard,
-            provider_payment_id: provider_payment_id.clone(),
-            kind: crate::payment::EntryKind::Payment,
-            reverses: None,
-            merchant_id: Some(charge.merchant_id.clone()),
+        let recorded = async {
+            // The acquirer's later notifications name only its payment id: remember whose it is.
+            self.store.link_provider_reference(provider.as_str(), &provider_payment_id, &charge.merchant_id, &charge.id).await?;
+            let notice = PaymentNotice {
+                event_id: format!("card:{provider_payment_id}"),
+                provider: provider.as_str().into(),
+                charge_id: Some(charge.id.clone()),
+                raw_charge_ref: charge.id.to_string(),
+                // The charge is settled by what it owed; a passed-on fee is the acquirer's, not the merchant's.
+                amount: due,
+                paid_at: now,
+                method: PaymentMethod::CreditCard,
+                provider_payment_id: provider_payment_id.clone(),
+                kind: crate::payment::EntryKind::Payment,
+                reverses: None,
+                merchant_id: Some(charge.merchant_id.clone()),
+            };
+            let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
+            match self.settlement().apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
+                Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } | Settled::Reversed { charge, .. } | Settled::AwaitingPayment { charge } => Ok(charge),
+                Settled::Unmatched => Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
+            }
         };
-        let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
-        let charge = match self.settlement().apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
-            Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } | Settled::Reversed { charge, .. } | Settled::AwaitingPayment { charge } => charge,
-            Settled::Unmatched => return Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
-        };
-        Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due })
+        match recorded.await {
+            Ok(charge) => (Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due }), true),
+            // Captured but not recorded: the claim stays, and the attempt that takes it over records the sale.
+            Err(e) => (Err(e), false),
+        }
     }
+}
+
+/// What a card payment of `charge` may be, checked before any store or acquirer call: the charge open and
+/// payable, cards allowed, a token, a brand and an allowed count of installments.
+fn card_terms(charge: &Charge, card: &CardInput, now: DateTime<Utc>) -> Result<CardSetup, CheckoutError> {
+    if !charge.status.is_open() {
+        return Err(CheckoutError::NotOpen(charge.status.as_str()));
+    }
+    if !charge.payable_at(now) {
+        return Err(CheckoutError::NotOpen(ChargeStatus::Expired.as_str()));
+    }
+    let setup = charge.setup.card.clone().ok_or(CheckoutError::CardNotAllowed)?;
+    if card.token.is_empty() || card.token.len() > 100 {
+        return Err(invalid("card_token", "token do cartão obrigatório / card token required"));
+    }
+    if !(2..=20).contains(&card.brand.len()) {
+        return Err(invalid("brand", "bandeira obrigatória (Visa, Master, Elo…) / card brand required"));
+    }
+    if !(1..=setup.max_installments).contains(&card.installments) {
+        return Err(invalid("installments", format!("parcelas de 1 a {0} / installments from 1 to {0}", setup.max_installments)));
+    }
+    Ok(setup)
 }
 
 /// What an acquirer's notification says changed (Cielo's `ChangeType`).

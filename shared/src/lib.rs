@@ -7,6 +7,7 @@ pub mod ascii;
 pub mod api;
 pub mod api_keys;
 pub mod calendar;
+pub mod card_attempts;
 pub mod channel_policy;
 pub mod charge;
 pub mod checkout;

@@ -229,10 +229,25 @@ impl PayerPages<'_> {
                 let message = match &e {
                     CheckoutError::Declined { code, .. } => format!("Pagamento recusado pelo emissor do cartão (código {code}). Tente outro cartão ou outra forma de pagamento."),
                     CheckoutError::Provider(_) => "A adquirente não respondeu. Tente novamente em instantes.".to_string(),
+                    CheckoutError::PaymentInProgress => "Já há um pagamento com cartão desta cobrança em andamento. Aguarde um instante e recarregue a página para ver o resultado antes de tentar de novo.".to_string(),
+                    CheckoutError::TooManyAttempts { retry_at: Some(at) } => format!(
+                        "Muitas tentativas de pagamento com cartão nesta cobrança. Por segurança, uma nova tentativa só será aceita após as {}. Você pode pagar agora por Pix ou boleto, se disponíveis.",
+                        at.with_timezone(&chrono_tz::America::Sao_Paulo).format("%H:%M")
+                    ),
+                    CheckoutError::TooManyAttempts { retry_at: None } => format!(
+                        "Esta cobrança atingiu o limite de {} tentativas de pagamento com cartão. Pague por Pix ou boleto, se disponíveis, ou fale com {}.",
+                        crate::card_attempts::TOTAL,
+                        merchant.name
+                    ),
                     CheckoutError::NotOpen(_) => return Ok(PageResponse::see_other(base)),
                     other => format!("Não foi possível pagar: {}", other.to_string().split(" / ").next().unwrap_or_default()),
                 };
-                let status = if matches!(e, CheckoutError::Declined { .. }) { 402 } else { 422 };
+                let status = match e {
+                    CheckoutError::Declined { .. } => 402,
+                    CheckoutError::PaymentInProgress => 409,
+                    CheckoutError::TooManyAttempts { .. } => 429,
+                    _ => 422,
+                };
                 self.page(&charge, Some(message), status, now).await
             }
         }

@@ -114,7 +114,8 @@ pub trait BankApi: Send + Sync {
 /// A card payment with a token the payer's browser got from the acquirer: we never see the card number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardPaymentRequest {
-    /// Our order reference (unique per attempt): the acquirer's duplicate check keys on it.
+    /// Our order reference, the attempt's stable key (`card_attempts`): one per attempt, the same on a retry,
+    /// and what `Acquirer::sales_of_order` finds the attempt's sale by.
     pub order_id: String,
     pub payer_name: String,
     /// What the payer is charged in all (fee pass-through included), split into `installments`.
@@ -143,6 +144,9 @@ pub trait Acquirer: Send + Sync {
     async fn refund(&self, provider_payment_id: &str, amount: Money) -> Result<(), ProviderError>;
     /// What the sale is now. Acquirers' notifications only say that something changed; this says what.
     async fn sale(&self, provider_payment_id: &str) -> Result<SaleState, ProviderError>;
+    /// The sales made under our `order_id` (an attempt's key), as they are now; empty when the acquirer never
+    /// took one. How an attempt that died before it heard the answer learns what became of it.
+    async fn sales_of_order(&self, order_id: &str) -> Result<Vec<SaleState>, ProviderError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

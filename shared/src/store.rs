@@ -192,6 +192,11 @@ pub trait Store: Send + Sync {
     /// files), a card sale's acquirer + payment id (for the acquirer's notifications).
     async fn link_provider_reference(&self, provider: &str, reference: &str, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<()>;
     async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>>;
+    /// A charge's card attempts (`card_attempts`): its claim and counts.
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>>;
+    /// Stores a charge's card attempts: new (`expected_version` None; Conflict if stored) or replacing the stored
+    /// ones of that version, else Conflict. The one conditional write that makes a claim.
+    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()>;
     /// The next number of a named sequence (1, 2, 3…), atomically: boleto nossos números per agreement.
     async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
 

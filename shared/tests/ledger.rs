@@ -193,6 +193,9 @@ impl cobranca::providers::Acquirer for ScriptedAcquirer {
     async fn sale(&self, _id: &str) -> Result<cobranca::providers::SaleState, cobranca::providers::ProviderError> {
         Ok(self.sale.lock().unwrap().clone())
     }
+    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<cobranca::providers::SaleState>, cobranca::providers::ProviderError> {
+        Ok(vec![])
+    }
 }
 
 const CIELO_PAYMENT: &str = "24bc8366-fc31-4d6c-8555-17049a836a07";

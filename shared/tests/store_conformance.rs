@@ -420,6 +420,7 @@ async fn conformance(store: &dyn Store) {
     subscriptions_conform(store).await;
     limits_conform(store).await;
     replan_jobs_conform(store).await;
+    card_attempts_conform(store).await;
 }
 
 /// A queued re-plan per merchant: created once, moved on only from the version read, finished only if unchanged.
@@ -787,4 +788,23 @@ async fn subscriptions_conform(store: &dyn Store) {
     store.put_subscription(&done, Some(2)).await.unwrap();
     assert!(mine(store.subscriptions_to_generate(NaiveDate::from_ymd_opt(2035, 1, 1).unwrap(), 1000).await.unwrap()).is_empty());
     assert_eq!(store.get_subscription(&merchant, &done.id).await.unwrap(), Some(done));
+}
+
+/// Card attempts: the claim is one conditional write, new or from the version read; the loser of a race gets
+/// Conflict and nothing it wrote is kept.
+async fn card_attempts_conform(store: &dyn Store) {
+    use cobranca::card_attempts::CardAttempts;
+    let (merchant, charge) = (MerchantId::generate(), ChargeId::generate());
+    let now = Utc.with_ymd_and_hms(2034, 6, 1, 12, 0, 0).unwrap();
+    assert_eq!(store.get_card_attempts(&merchant, &charge).await.unwrap(), None);
+    let none = CardAttempts::none(&merchant, &charge);
+    let (first, attempt) = none.begin(now).unwrap();
+    let (rival, _) = none.begin(now).unwrap();
+    store.put_card_attempts(&first, first.replaces()).await.unwrap();
+    assert_eq!(store.put_card_attempts(&rival, rival.replaces()).await, Err(StoreError::Conflict), "a second claim from nothing loses");
+    assert_eq!(store.get_card_attempts(&merchant, &charge).await.unwrap(), Some(first.clone()));
+    let released = first.end(&attempt).unwrap();
+    store.put_card_attempts(&released, released.replaces()).await.unwrap();
+    assert_eq!(store.put_card_attempts(&released, released.replaces()).await, Err(StoreError::Conflict), "only from the version read");
+    assert_eq!(store.get_card_attempts(&merchant, &charge).await.unwrap(), Some(released));
 }

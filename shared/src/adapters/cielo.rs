@@ -2,7 +2,8 @@
 //! browser tokenized the card; we never see its number), captured at once, in 1–12 installments "ByMerchant"
 //! (the merchant's installment plan; any fee pass-through is already in the amount), and
 //! `PUT /1/sales/{PaymentId}/void?amount=` for refunds. Auth: `MerchantId` and `MerchantKey` headers, plus a
-//! fresh `RequestId` per call. Amounts travel as integer centavos.
+//! `RequestId` (a GUID): for a sale, derived from the attempt's order id, so a retried attempt sends the same
+//! `MerchantOrderId` and `RequestId`; a fresh one for every other call. Amounts travel as integer centavos.
 //!
 //! `Payment.Status`: 2 PaymentConfirmed → approved; 1 Authorized (not captured) → captured with
 //! `PUT /1/sales/{id}/capture`, then approved; 3 Denied, 13 Aborted, 0 NotFinished → declined with Cielo's
@@ -21,8 +22,8 @@
 //! `GET {apiquery}/1/sales/{PaymentId}` reads a sale after Cielo's notification post (which carries only
 //! `PaymentId` and `ChangeType`): `Status` 1 authorized, 2 captured (with `VoidedAmount` > 0 when partly
 //! refunded), 3/13 refused, 10/11 voided/refunded, 12/20 pending; dates come as "yyyy-MM-dd HH:mm:ss", Brasília
-//! time. Not done here: finding a sale by `merchantOrderId`, which is what would settle a timed-out `POST` whose
-//! fate is unknown.
+//! time. `GET {apiquery}/1/sales?merchantOrderId=` answers `{"Payments": [{"PaymentId", "ReceivedDate"}]}` (404
+//! or an empty list: no sale): how an attempt that died or timed out is found out (`sales_of_order`).
 
 use std::time::Duration;
 
@@ -63,6 +64,14 @@ impl Cielo {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
+        self.call_as(method, path, body, request_id()).await
+    }
+
+    async fn call_as(&self, method: Method, path: &str, body: Option<&Value>, request_id: String) -> Result<Value, ProviderError> {
+        checked(self.send(method, path, body, request_id).await?).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>, request_id: String) -> Result<reqwest::Response, ProviderError> {
         let base = if method == Method::GET { &self.config.query_url } else { &self.config.api_url };
         let url = format!("{}{path}", base.trim_end_matches('/'));
         let mut request = self
@@ -70,14 +79,13 @@ impl Cielo {
             .request(method, url)
             .header("MerchantId", &self.config.merchant_id)
             .header("MerchantKey", &self.config.merchant_key)
-            .header("RequestId", request_id())
+            .header("RequestId", request_id)
             .header("Content-Type", "application/json");
         request = match body {
             Some(b) => request.json(b),
             None => request.header("Content-Length", "0"),
         };
-        let response = request.send().await.map_err(|e| ProviderError::Unavailable(if e.is_timeout() { "timeout".into() } else { format!("network: {e}") }))?;
-        checked(response).await
+        request.send().await.map_err(|e| ProviderError::Unavailable(if e.is_timeout() { "timeout".into() } else { format!("network: {e}") }))
     }
 }
 
@@ -132,13 +140,23 @@ fn merchant_order_id(order_id: &str) -> String {
     format!("{}{}", &plain[..MAX - HASH], &digest[..HASH])
 }
 
-/// A fresh RequestId per call (Cielo traces by it; it is not an idempotency key).
+/// A fresh RequestId per call (Cielo traces by it).
 fn request_id() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    guid(&b)
+}
+
+/// The RequestId of an attempt's sale: a GUID derived from its order id, the same however often it is sent.
+fn sale_request_id(order_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    guid(&Sha256::digest(format!("cobranca-sale:{order_id}").as_bytes())[..16])
+}
+
+fn guid(bytes: &[u8]) -> String {
+    let h = hex::encode(bytes);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 fn invalid(message: &str) -> ProviderError {
@@ -175,7 +193,7 @@ impl Acquirer for Cielo {
         }
         let name: String = r.payer_name.chars().take(255).collect();
         let body = json!({"MerchantOrderId": order, "Customer": {"Name": name}, "Payment": payment});
-        let sale = self.call(Method::POST, "/1/sales/", Some(&body)).await?;
+        let sale = self.call_as(Method::POST, "/1/sales/", Some(&body), sale_request_id(&r.order_id)).await?;
         let payment = &sale["Payment"];
         let id = payment["PaymentId"].as_str().unwrap_or_default().to_string();
         let status = payment["Status"].as_u64();
@@ -232,6 +250,26 @@ impl Acquirer for Cielo {
             captured_at: when(&payment["CapturedDate"]),
             voided_at: when(&payment["VoidedDate"]),
         })
+    }
+
+    async fn sales_of_order(&self, order_id: &str) -> Result<Vec<crate::providers::SaleState>, ProviderError> {
+        let order = merchant_order_id(order_id);
+        if order.is_empty() {
+            return Err(invalid("the order id needs letters or digits"));
+        }
+        let response = self.send(Method::GET, &format!("/1/sales?merchantOrderId={order}"), None, request_id()).await?;
+        // Cielo answers 404 for an order it never saw.
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(vec![]);
+        }
+        let found = checked(response).await?;
+        let ids: Vec<String> = found["Payments"].as_array().into_iter().flatten().filter_map(|p| p["PaymentId"].as_str()).map(str::to_string).collect();
+        tracing::info!(%order_id, merchant_order_id = %order, sales = ids.len(), "cielo sales of order");
+        let mut sales = Vec::with_capacity(ids.len());
+        for id in ids {
+            sales.push(self.sale(&id).await?);
+        }
+        Ok(sales)
     }
 
     async fn refund(&self, provider_payment_id: &str, amount: Money) -> Result<(), ProviderError> {
@@ -524,5 +562,67 @@ mod tests {
         Mock::given(method("GET")).respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}]))).mount(&server).await;
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await, Err(ProviderError::Rejected { code, .. }) if code == "308"));
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale("../x").await, Err(ProviderError::Rejected { .. })));
+    }
+
+    /// A retried attempt is the same sale to Cielo: the same `MerchantOrderId` and `RequestId`; another attempt
+    /// gets other ones, and `RequestId` stays a GUID.
+    #[tokio::test]
+    async fn an_attempt_sends_its_stable_key_as_merchant_order_id_and_request_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/1/sales/")).respond_with(sale(2, "00", "ok")).expect(3).mount(&server).await;
+        let c = cielo(&server, Duration::from_secs(5));
+        let attempt = |key: &str| CardPaymentRequest { order_id: key.into(), ..request(1) };
+        let key = "chg_01jdx0f8k2m3n4p5q6r7s8t9v0-card1";
+        c.pay(&attempt(key)).await.unwrap();
+        c.pay(&attempt(key)).await.unwrap();
+        c.pay(&attempt("chg_01jdx0f8k2m3n4p5q6r7s8t9v0-card2")).await.unwrap();
+        let sent: Vec<(String, String)> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                (body["MerchantOrderId"].as_str().unwrap().to_string(), r.headers.get("RequestId").unwrap().to_str().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(sent[0], sent[1], "a retry is the same order and request");
+        assert_eq!(sent[0].0, "chg01jdx0f8k2m3n4p5q6r7s8t9v0card1");
+        assert_ne!(sent[0].0, sent[2].0);
+        assert_ne!(sent[0].1, sent[2].1);
+        let guid = &sent[0].1;
+        assert_eq!(guid.split('-').map(str::len).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12], "{guid}");
+        assert!(guid.chars().all(|ch| ch == '-' || ch.is_ascii_hexdigit()), "{guid}");
+    }
+
+    #[tokio::test]
+    async fn finds_an_attempts_sales_by_its_order_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/query/1/sales"))
+            .and(query_param("merchantOrderId", "chg01card1"))
+            .and(header("MerchantId", "mid"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payments": [{"PaymentId": PAYMENT_ID, "ReceivedDate": "2026-12-07 10:00:00"}]})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/query/1/sales/{PAYMENT_ID}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 10000, "CapturedAmount": 10000, "Status": 2}})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/query/1/sales"))
+            .and(query_param("merchantOrderId", "chg01card2"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}])))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET")).and(path("/query/1/sales")).and(query_param("merchantOrderId", "chg01card3")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+        let c = cielo(&server, Duration::from_secs(5));
+        let found = c.sales_of_order("chg_01-card1").await.unwrap();
+        assert_eq!(found.iter().map(|s| (s.provider_payment_id.as_str(), s.status)).collect::<Vec<_>>(), vec![(PAYMENT_ID, crate::providers::SaleStatus::Captured)]);
+        assert_eq!(c.sales_of_order("chg_01-card2").await, Ok(vec![]), "never seen");
+        assert!(matches!(c.sales_of_order("chg_01-card3").await, Err(ProviderError::Unavailable(_))), "unknown fate: not 'no sale'");
     }
 }

@@ -608,6 +608,23 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+        self.get(charge_pk(merchant, charge), "CARDATTEMPTS").await?.map(|i| parse_data(&i)).transpose()
+    }
+
+    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+        let mut item = data_item(charge_pk(&attempts.merchant_id, &attempts.charge_id), "CARDATTEMPTS", attempts);
+        // The condition of the next replacement reads it.
+        item.insert("version".into(), n(attempts.version));
+        match expected_version {
+            None => match self.put_new(item).await? {
+                true => Ok(()),
+                false => Err(StoreError::Conflict),
+            },
+            Some(expected) => self.put_versioned(item, attempts.version, expected).await,
+        }
+    }
+
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
         let out = self
             .client

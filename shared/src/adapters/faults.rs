@@ -229,6 +229,14 @@ impl Store for FaultyStore {
         self.call("charge_of_provider_reference", self.inner.charge_of_provider_reference(provider, reference)).await
     }
 
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+        self.call("get_card_attempts", self.inner.get_card_attempts(merchant, charge)).await
+    }
+
+    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+        self.call("put_card_attempts", self.inner.put_card_attempts(attempts, expected_version)).await
+    }
+
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {
         self.call("next_sequence", self.inner.next_sequence(name)).await
     }

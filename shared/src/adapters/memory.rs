@@ -52,6 +52,7 @@ struct State {
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
     references: HashMap<(String, String), (MerchantId, ChargeId)>,
+    card_attempts: HashMap<(MerchantId, ChargeId), crate::card_attempts::CardAttempts>,
     pending_reversals: BTreeMap<(String, String, String), crate::webhook::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
@@ -226,6 +227,20 @@ impl Store for MemoryStore {
     async fn charge_of_provider_reference(&self, provider: &str, reference: &str) -> StoreResult<Option<(MerchantId, ChargeId)>> {
         limits::check_keys(&layout::reference_pk(provider, reference), "REF")?;
         Ok(self.lock().references.get(&(provider.to_string(), reference.to_string())).cloned())
+    }
+
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+        Ok(self.lock().card_attempts.get(&(merchant.clone(), charge.clone())).cloned())
+    }
+
+    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (attempts.merchant_id.clone(), attempts.charge_id.clone());
+        if s.card_attempts.get(&key).map(|stored| stored.version) != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        s.card_attempts.insert(key, attempts.clone());
+        Ok(())
     }
 
     async fn next_sequence(&self, name: &str) -> StoreResult<u64> {

@@ -77,6 +77,11 @@ impl Acquirer for SandboxAcquirer {
         Ok(())
     }
 
+    /// The sandbox keeps no sales: an attempt that died is as if never sent (test money only).
+    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<crate::providers::SaleState>, ProviderError> {
+        Ok(vec![])
+    }
+
     /// The sandbox keeps no sales: it cannot say what became of one.
     async fn sale(&self, provider_payment_id: &str) -> Result<crate::providers::SaleState, ProviderError> {
         Err(rejected("not_supported", format!("the sandbox acquirer keeps no sales ({provider_payment_id})")))

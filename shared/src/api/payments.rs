@@ -18,6 +18,8 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Invalid { field, message } => ApiError::invalid(field, message),
             CheckoutError::NotOpen(_) => ApiError::new(409, "charge_not_open", e.to_string()),
             CheckoutError::CardNotAllowed => ApiError::new(409, "method_not_allowed", e.to_string()),
+            CheckoutError::PaymentInProgress => ApiError::new(409, "payment_in_progress", e.to_string()),
+            CheckoutError::TooManyAttempts { .. } => ApiError::new(429, "too_many_card_attempts", e.to_string()),
             CheckoutError::Declined { .. } => ApiError::new(402, "card_declined", e.to_string()),
             CheckoutError::Provider(ProviderError::Rejected { code, message }) => {
                 ApiError::new(422, "provider_rejected", format!("recusado pelo provedor / rejected by the provider: {code}: {message}"))
@@ -118,7 +120,15 @@ impl Api<'_> {
             brand: body.get("brand").and_then(Value::as_str).unwrap_or_default().to_string(),
             installments: body.get("installments").and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
         };
-        let paid = self.checkout().pay_by_card(charge, &card, merchant, now).await?;
+        let paid = match self.checkout().pay_by_card(charge, &card, merchant, now).await {
+            Ok(paid) => paid,
+            Err(CheckoutError::TooManyAttempts { retry_at: Some(at) }) => {
+                let mut r = ApiError::from(CheckoutError::TooManyAttempts { retry_at: Some(at) }).into_response();
+                r.headers = vec![("retry-after", (at - now).num_seconds().max(1).to_string())];
+                return Ok(r);
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(ApiResponse::json(
             201,
             &json!({
