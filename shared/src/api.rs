@@ -375,8 +375,10 @@ impl Api<'_> {
         Ok((merchant, key))
     }
 
-    /// Runs `handler` at most once per `Idempotency-Key`: a repeat with the same body replays the saved
-    /// response; a repeat with another body is refused.
+    /// Runs `handler` at most once per `Idempotency-Key`, remembered per merchant with the request's fingerprint
+    /// (method, path, canonical body): a repeat with the same request answers what the first did — the object it
+    /// made, as it is now, for as long as it exists; a refusal for 24 h — and one with another request is refused
+    /// (409), however late it comes.
     async fn idempotent(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>, op: Create) -> Result<ApiResponse, ApiError> {
         let Some(key) = req.header("idempotency-key") else {
             return self.create(op, merchant, req, now).await;
@@ -386,9 +388,14 @@ impl Api<'_> {
         }
         let hash = idempotency::request_hash(&req.method, &req.path, &req.body);
         match self.store.idempotency_begin(&merchant.id, key, &hash, now).await? {
-            IdempotencyBegin::Replay(saved) => return Ok(ApiResponse { status: saved.status, body: saved.body, content_type: None, headers: Vec::new() }),
+            IdempotencyBegin::Replay(SavedResponse::Created { status, object_id }) => {
+                let mut current = self.show(&op, merchant, &object_id, now).await?;
+                current.status = status;
+                return Ok(current);
+            }
+            IdempotencyBegin::Replay(SavedResponse::Refused { status, body }) => return Ok(ApiResponse { status, body, content_type: None, headers: Vec::new() }),
             IdempotencyBegin::Mismatch => {
-                return Err(ApiError::new(422, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
+                return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
             }
             IdempotencyBegin::InProgress => {
                 return Err(ApiError::new(409, "idempotency_in_progress", "requisição com esta chave ainda em andamento / a request with this key is in progress"))
@@ -404,9 +411,25 @@ impl Api<'_> {
                 return Err(e);
             }
         };
-        let saved = SavedResponse { status: response.status, body: response.body.clone() };
+        let saved = if (200..300).contains(&response.status) {
+            // Kept by reference: the object's id, never a copy of its data (an erasure must reach every copy).
+            let made: Value = serde_json::from_str(&response.body).map_err(ApiError::internal)?;
+            let object_id = made["id"].as_str().ok_or_else(|| ApiError::internal("created object without an id"))?;
+            SavedResponse::Created { status: response.status, object_id: object_id.to_string() }
+        } else {
+            SavedResponse::Refused { status: response.status, body: response.body.clone() }
+        };
         self.store.idempotency_complete(&merchant.id, key, &hash, &saved, now).await?;
         Ok(response)
+    }
+
+    /// The object a keyed request made, as it is now: what a replay answers.
+    async fn show(&self, op: &Create, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+        match op {
+            Create::Customer => self.get_customer(merchant, id).await,
+            Create::Charge | Create::PlanCharge(_) => self.get_charge(merchant, id, now).await,
+            Create::Subscription => self.get_subscription(merchant, id, now).await,
+        }
     }
 
     async fn create(&self, op: Create, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
@@ -449,9 +472,11 @@ impl Api<'_> {
             ));
         }
         if customer.erased_at.is_none() {
+            // Copies first, from the intact record: a retry after a failure part-way finds everything to erase again.
+            let copies = crate::erasure::erase_copies(self.store, &customer).await?;
             customer.erase(now);
             self.store.put_customer(&customer).await?;
-            tracing::info!(customer_id = %customer.id, "customer personal data erased");
+            tracing::info!(customer_id = %customer.id, ?copies, "customer personal data erased");
         }
         Ok(ApiResponse::json(200, &customer_json(&customer)))
     }
@@ -494,8 +519,21 @@ impl Api<'_> {
                 if let Some(key) = &keyed {
                     c.id = CustomerId::derived(&format!("{key}/customer"));
                 }
-                self.store.put_customer(&c).await?;
-                c
+                match self.store.get_customer(&merchant.id, &c.id).await? {
+                    None => {
+                        self.store.put_customer(&c).await?;
+                        c
+                    }
+                    // A keyed request run again (its first run died, or was refused after storing the customer):
+                    // the customer stands as it is — never overwritten, so an erasure or an edit is not undone.
+                    Some(existing) if existing.erased_at.is_some() => {
+                        return Err(ApiError::new(409, "customer_erased", "os dados deste cliente foram apagados a pedido dele / this customer's personal data was erased at their request"));
+                    }
+                    Some(existing) if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address) == (&c.name, &c.document, &c.email, &c.phone, &c.address) => existing,
+                    Some(_) => {
+                        return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outro cliente / idempotency key reused with another customer"));
+                    }
+                }
             }
             (None, None) => return Err(missing("customer_id")),
             _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),

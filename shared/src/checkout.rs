@@ -104,13 +104,15 @@ impl Checkout<'_> {
         match &wallet.config {
             WalletConfig::Pix(settings) => {
                 let revision = charge.version.saturating_sub(1).min(u64::from(u16::MAX)) as u16;
-                let cobv = settings.dynamic.then(|| CobvSetup {
-                    txid: setup::cobv_txid(&charge.id, revision),
-                    location: None,
-                    registration: Registration::Registering { since: now },
-                });
+                // A charge whose Pix cannot be made is not issued at all (never a silently missing code).
+                let no_txid = |e: setup::NoTxidFor| CheckoutError::Internal(e.to_string());
+                let static_txid = setup::static_txid(&charge.id).map_err(no_txid)?;
+                let cobv = match settings.dynamic {
+                    true => Some(CobvSetup { txid: setup::cobv_txid(&charge.id, revision).map_err(no_txid)?, location: None, registration: Registration::Registering { since: now } }),
+                    false => None,
+                };
                 let jobs = cobv.iter().map(|c| job(SetupTask::RegisterCobv { txid: c.txid.clone() })).collect();
-                charge.setup.pix = Some(PixSetup { wallet_id: wallet.id.clone(), txid: setup::static_txid(&charge.id), cobv });
+                charge.setup.pix = Some(PixSetup { wallet_id: wallet.id.clone(), txid: static_txid, cobv });
                 Ok(jobs)
             }
             WalletConfig::Boleto(settings) => {
@@ -407,7 +409,15 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
 
     let pix = c.setup.pix.as_ref().and_then(|p| {
         let WalletConfig::Pix(settings) = &wallet(&p.wallet_id)?.config else { return None };
-        let code = amount_today.filter(|_| payable).and_then(|amount| setup::pix_code(p, settings, &merchant.name, amount).ok());
+        let code = match amount_today.filter(|_| payable).map(|amount| setup::pix_code(p, settings, &merchant.name, amount)) {
+            Some(Ok(code)) => Some(code),
+            None => None,
+            // Said loudly: in the log and in the view (`error`), never a silently missing copia-e-cola.
+            Some(Err(e)) => {
+                tracing::error!(charge_id = %c.id, error = %e, "pix code cannot be made");
+                return Some(json!({"wallet_id": p.wallet_id, "txid": p.txid, "copy_paste": null, "error": {"code": "pix_unavailable", "message": e.to_string()}}));
+            }
+        };
         Some(json!({
             "wallet_id": p.wallet_id,
             "kind": if code.as_ref().is_some_and(|c| c.amount().is_none()) { "dynamic" } else { "static" },

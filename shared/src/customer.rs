@@ -23,7 +23,8 @@ pub struct Customer {
     #[serde(default)]
     pub opt_out: OptOut,
     /// When the payer's personal data was erased at their request (LGPD art. 18, VI): name, contacts and
-    /// address are gone, messages stop; the CPF/CNPJ stays with the financial records the law makes us keep.
+    /// address are gone, messages stop; of the CPF/CNPJ only its kind and a fingerprint stay with the financial
+    /// records the law makes us keep (`Document::Erased`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -47,6 +48,7 @@ impl Customer {
     /// (LGPD art. 16, I), and they name it.
     pub fn erase(&mut self, now: DateTime<Utc>) {
         self.name = PersonName::parse(Self::ERASED_NAME).expect("a valid name");
+        self.document = self.document.erased(self.merchant_id.as_str());
         self.email = None;
         self.phone = None;
         self.address = None;

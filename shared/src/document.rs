@@ -33,6 +33,29 @@ pub struct Cnpj(String);
 pub enum Document {
     Cpf(Cpf),
     Cnpj(Cnpj),
+    /// Erased at the payer's request (LGPD art. 18, VI): never parsed from input, only read back from storage.
+    Erased(ErasedDocument),
+}
+
+/// What is left of an erased CPF/CNPJ: its kind and a fingerprint keyed by the merchant
+/// (`erased:{cpf|cnpj}:{sha256(merchant/number)}`), enough to confirm an audit that brings the number ("were
+/// these charges this CPF's?") and never the number itself.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ErasedDocument(String);
+
+impl ErasedDocument {
+    const PREFIX: &'static str = "erased:";
+
+    fn parse_stored(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix(Self::PREFIX)?;
+        let (kind, hash) = rest.split_once(':')?;
+        let ok = matches!(kind, "cpf" | "cnpj") && hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        ok.then(|| Self(s.to_string()))
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.0.starts_with("erased:cnpj:") { "cnpj" } else { "cpf" }
+    }
 }
 
 /// Drops the usual punctuation ("529.982.247-25", "12.ABC.345/01DE-35") so people can
@@ -59,6 +82,10 @@ fn mod11_check_digit(values: impl Iterator<Item = u32>, weights: &[u32]) -> u8 {
 }
 
 impl Cpf {
+    fn parse_stored(s: &str) -> Result<Cpf, DocumentError> {
+        Cpf::parse(s)
+    }
+
     pub fn parse(s: &str) -> Result<Cpf, DocumentError> {
         let bare = strip_punctuation(s);
         if !bare.bytes().all(|b| b.is_ascii_digit()) {
@@ -102,6 +129,10 @@ impl Cpf {
 }
 
 impl Cnpj {
+    fn parse_stored(s: &str) -> Result<Cnpj, DocumentError> {
+        Cnpj::parse(s)
+    }
+
     pub fn parse(s: &str) -> Result<Cnpj, DocumentError> {
         let bare = strip_punctuation(s).to_ascii_uppercase();
         if !bare.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -176,10 +207,31 @@ impl Document {
         }
     }
 
+    /// A stored value: a document, or what is left of an erased one.
+    fn parse_stored(s: &str) -> Result<Document, DocumentError> {
+        match ErasedDocument::parse_stored(s) {
+            Some(erased) => Ok(Document::Erased(erased)),
+            None => Document::parse(s),
+        }
+    }
+
+    /// The erased form of this document for `merchant`'s records (an erased one stays as it is).
+    pub fn erased(&self, merchant: &str) -> Document {
+        use sha2::{Digest, Sha256};
+        match self {
+            Document::Erased(_) => self.clone(),
+            _ => {
+                let hash = hex::encode(Sha256::digest(format!("{merchant}/{}", self.as_str()).as_bytes()));
+                Document::Erased(ErasedDocument(format!("{}{}:{hash}", ErasedDocument::PREFIX, self.kind())))
+            }
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             Document::Cpf(d) => d.as_str(),
             Document::Cnpj(d) => d.as_str(),
+            Document::Erased(d) => &d.0,
         }
     }
 
@@ -187,6 +239,7 @@ impl Document {
         match self {
             Document::Cpf(d) => d.formatted(),
             Document::Cnpj(d) => d.formatted(),
+            Document::Erased(_) => self.masked(),
         }
     }
 
@@ -194,6 +247,7 @@ impl Document {
         match self {
             Document::Cpf(d) => d.masked(),
             Document::Cnpj(d) => d.masked(),
+            Document::Erased(d) => format!("{} apagado (LGPD)", d.kind().to_uppercase()),
         }
     }
 
@@ -202,11 +256,12 @@ impl Document {
         match self {
             Document::Cpf(_) => "cpf",
             Document::Cnpj(_) => "cnpj",
+            Document::Erased(d) => d.kind(),
         }
     }
 
     pub fn is_company(&self) -> bool {
-        matches!(self, Document::Cnpj(_))
+        self.kind() == "cnpj"
     }
 }
 
@@ -253,7 +308,7 @@ macro_rules! string_value_impls {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(deserializer)?;
-                <$t>::parse(&s).map_err(de::Error::custom)
+                <$t>::parse_stored(&s).map_err(de::Error::custom)
             }
         }
     };
@@ -315,6 +370,20 @@ mod tests {
         let mut chars: Vec<char> = s.chars().collect();
         chars[i] = c;
         chars.into_iter().collect()
+    }
+
+    #[test]
+    fn an_erased_document_keeps_its_kind_and_a_fingerprint_never_the_number() {
+        let cpf = Document::parse("529.982.247-25").unwrap();
+        let erased = cpf.erased("mer_1");
+        let stored = serde_json::to_string(&erased).unwrap();
+        assert!(!stored.contains("52998224725") && !stored.contains("529.982.247-25"), "{stored}");
+        assert_eq!(serde_json::from_str::<Document>(&stored).unwrap(), erased);
+        assert_eq!((erased.kind(), erased.is_company()), ("cpf", false));
+        assert_eq!(erased, Document::parse("52998224725").unwrap().erased("mer_1"), "the same number, the same fingerprint");
+        assert_ne!(erased, cpf.erased("mer_2"), "keyed by merchant");
+        assert!(Document::parse(erased.as_str()).is_err(), "input never makes an erased document");
+        assert!(Document::parse_stored("erased:cpf:xyz").is_err());
     }
 
     #[test]

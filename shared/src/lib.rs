@@ -16,6 +16,7 @@ pub mod customer;
 pub mod delivery;
 pub mod document;
 pub mod events;
+pub mod erasure;
 pub mod idempotency;
 #[cfg(feature = "aws")]
 pub mod lambda;

@@ -306,12 +306,15 @@ impl PayerPages<'_> {
         let WalletConfig::Pix(settings) = &wallet.config else { return Ok(PageResponse::not_found()) };
         let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
         let amount = Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
-        let Ok(code) = setup::pix_code(pix, settings, &merchant.name, amount) else { return Ok(PageResponse::not_found()) };
+        // A charge that offers Pix and cannot show it is a fault of ours, logged and answered as one (never a 404
+        // or an empty image that look like "no Pix here").
+        let unusable = |message: String| StoreError::Corrupt { key: charge.id.to_string(), message: format!("pix code: {message}") };
+        let code = setup::pix_code(pix, settings, &merchant.name, amount).map_err(|e| unusable(e.to_string()))?;
         let payload = code.payload();
         Ok(if png {
-            PageResponse::bytes(PNG, pix_qr_png(&payload, 8).unwrap_or_default())
+            PageResponse::bytes(PNG, pix_qr_png(&payload, 8).map_err(|e| unusable(e.to_string()))?)
         } else {
-            PageResponse::bytes(SVG, pix_qr_svg(&payload).unwrap_or_default().into_bytes())
+            PageResponse::bytes(SVG, pix_qr_svg(&payload).map_err(|e| unusable(e.to_string()))?.into_bytes())
         })
     }
 

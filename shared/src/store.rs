@@ -83,11 +83,15 @@ pub enum PaymentRecorded {
     Duplicate,
 }
 
-/// A saved API response, replayed for a repeated `Idempotency-Key`.
+/// What the first request under an `Idempotency-Key` answered, kept to answer its repeats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedResponse {
-    pub status: u16,
-    pub body: String,
+#[serde(untagged)]
+pub enum SavedResponse {
+    /// It made an object: kept for as long as the object exists, and replayed as the object is now (by
+    /// reference, so no copy of its data outlives an erasure).
+    Created { status: u16, object_id: String },
+    /// A refusal, kept as it was for `idempotency::REFUSAL_REPLAY`; then the key is free again (nothing was made).
+    Refused { status: u16, body: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +296,7 @@ pub trait Store: Send + Sync {
     /// An endpoint's deliveries, newest first, page by page.
     async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>>;
 
-    // Idempotency of API requests (per merchant and key, 24 h).
+    // Idempotency of API requests, per merchant and key: kept for good once an object was made, a refusal 24 h.
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;
     async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()>;
     async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()>;
@@ -337,4 +341,6 @@ pub trait Store: Send + Sync {
     /// Records a delivery once per (charge, reminder); true if new.
     async fn record_outbox(&self, entry: &OutboxEntry) -> StoreResult<bool>;
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>>;
+    /// Rewrites a recorded entry (erasure of personal data), keeping its delivery count.
+    async fn replace_outbox(&self, entry: &OutboxEntry) -> StoreResult<()>;
 }

@@ -123,7 +123,74 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
     let mut other = body.clone();
     other["amount"] = json!("11.00");
     let (s3, err) = app.call("POST", "/v1/charges", other, &[("idempotency-key", "order-42")]).await;
-    assert_eq!((s3, err["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));
+    assert_eq!((s3, err["error"]["code"].as_str()), (409, Some("idempotency_key_reused")));
+}
+
+/// A POST with an Idempotency-Key, as if made at `at`.
+async fn keyed_call_at(app: &App, path: &str, body: Value, key: &str, at: DateTime<Utc>) -> (u16, Value) {
+    let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), key.to_string())]);
+    let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_string().into_bytes() };
+    let r = app.api().handle(&req, at).await;
+    (r.status, serde_json::from_str(&r.body).unwrap())
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_remembered_after_the_replay_window_and_overwrites_nothing() {
+    let app = App::new().await;
+    let maria = json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"});
+    let body = json!({"customer": maria,"amount":"10.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]});
+    let key = [("idempotency-key", "order-43")];
+    let (s1, first) = app.call("POST", "/v1/charges", body.clone(), &key).await;
+    assert_eq!(s1, 201, "{first}");
+    let later = Utc::now() + Duration::days(3);
+
+    // Another body, days later: refused, and neither the charge nor its customer changed.
+    let mut other = body.clone();
+    other["amount"] = json!("99.00");
+    other["customer"] = json!({"name":"Outra Pessoa","document":"11144477735","email":"outra@example.com"});
+    let (s2, err) = keyed_call_at(&app, "/v1/charges", other, "order-43", later).await;
+    assert_eq!((s2, err["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{err}");
+    let (_, charge) = app.call_at("GET", &format!("/v1/charges/{}", first["id"].as_str().unwrap()), Value::Null, later).await;
+    assert_eq!(charge["amount"], "10.00");
+    let (_, customer) = app.call("GET", &format!("/v1/customers/{}", first["customer_id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!((customer["name"].as_str(), customer["email"].as_str()), (Some("Maria Silva"), Some("maria@example.com")));
+
+    // The same body, days later: the same charge, as it is now.
+    let (s3, again) = keyed_call_at(&app, "/v1/charges", body.clone(), "order-43", later).await;
+    assert_eq!((s3, &again["id"]), (201, &first["id"]));
+}
+
+#[tokio::test]
+async fn a_replay_after_erasure_shows_the_erased_customer() {
+    let app = App::new().await;
+    let body = json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511987654321"});
+    let key = [("idempotency-key", "cus-1")];
+    let (s1, first) = app.call("POST", "/v1/customers", body.clone(), &key).await;
+    assert_eq!(s1, 201, "{first}");
+    let (status, _) = app.call("DELETE", &format!("/v1/customers/{}/personal-data", first["id"].as_str().unwrap()), Value::Null, &[]).await;
+    assert_eq!(status, 200);
+    let (s2, again) = app.call("POST", "/v1/customers", body, &key).await;
+    assert_eq!((s2, &again["id"]), (201, &first["id"]));
+    let text = again.to_string();
+    assert!(!text.contains("Maria") && !text.contains("maria@example.com") && !text.contains("987654321"), "{again}");
+}
+
+#[tokio::test]
+async fn a_keyed_request_run_again_does_not_overwrite_its_inline_customer() {
+    // The customer's e-mail is changed after the charge; the same request again, days later, must not put
+    // the old one back.
+    let app = App::new().await;
+    let body = json!({"customer":{"name":"Maria Silva","document":"52998224725","email":"maria@example.com"},"amount":"10.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]});
+    let key = [("idempotency-key", "order-44")];
+    let (s1, first) = app.call("POST", "/v1/charges", body.clone(), &key).await;
+    assert_eq!(s1, 201, "{first}");
+    let customer_id = first["customer_id"].as_str().unwrap().to_string();
+    let (status, _) = app.call("PATCH", &format!("/v1/customers/{customer_id}"), json!({"email": "nova@example.com"}), &[]).await;
+    assert_eq!(status, 200);
+    let (s2, again) = keyed_call_at(&app, "/v1/charges", body, "order-44", Utc::now() + Duration::days(2)).await;
+    assert_eq!((s2, &again["id"]), (201, &first["id"]));
+    let (_, customer) = app.call("GET", &format!("/v1/customers/{customer_id}"), Value::Null, &[]).await;
+    assert_eq!(customer["email"], "nova@example.com", "the replay did not put the old e-mail back");
 }
 
 #[tokio::test]

@@ -344,11 +344,20 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::Started);
     assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::InProgress);
     assert_eq!(store.idempotency_begin(m, "k1", "h2", created).await.unwrap(), IdempotencyBegin::Mismatch);
-    let saved = SavedResponse { status: 201, body: "{\"id\":1}".into() };
+    let saved = SavedResponse::Created { status: 201, object_id: "chg_1".into() };
     store.idempotency_complete(m, "k1", "h1", &saved, created).await.unwrap();
-    assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::Replay(saved));
+    assert_eq!(store.idempotency_begin(m, "k1", "h1", created).await.unwrap(), IdempotencyBegin::Replay(saved.clone()));
     assert_eq!(store.idempotency_begin(&MerchantId::generate(), "k1", "h2", created).await.unwrap(), IdempotencyBegin::Started);
-    assert_eq!(store.idempotency_begin(m, "k1", "h2", created + Duration::hours(25)).await.unwrap(), IdempotencyBegin::Started);
+    // A key that made an object is kept for good: another body is refused however late, the same is replayed.
+    assert_eq!(store.idempotency_begin(m, "k1", "h2", created + Duration::days(400)).await.unwrap(), IdempotencyBegin::Mismatch);
+    assert_eq!(store.idempotency_begin(m, "k1", "h1", created + Duration::days(400)).await.unwrap(), IdempotencyBegin::Replay(saved));
+    // A refusal is replayed for 24 h; then the key is free (it made nothing).
+    let refused = SavedResponse::Refused { status: 422, body: "{\"error\":{}}".into() };
+    assert_eq!(store.idempotency_begin(m, "k3", "h1", created).await.unwrap(), IdempotencyBegin::Started);
+    store.idempotency_complete(m, "k3", "h1", &refused, created).await.unwrap();
+    assert_eq!(store.idempotency_begin(m, "k3", "h1", created + Duration::hours(23)).await.unwrap(), IdempotencyBegin::Replay(refused));
+    assert_eq!(store.idempotency_begin(m, "k3", "h2", created + Duration::hours(23)).await.unwrap(), IdempotencyBegin::Mismatch);
+    assert_eq!(store.idempotency_begin(m, "k3", "h2", created + Duration::hours(25)).await.unwrap(), IdempotencyBegin::Started);
     assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
     store.idempotency_abort(m, "k2").await.unwrap();
     assert_eq!(store.idempotency_begin(m, "k2", "h", created).await.unwrap(), IdempotencyBegin::Started);
@@ -384,6 +393,11 @@ async fn conformance(store: &dyn Store) {
     let recorded: Vec<OutboxEntry> = store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id == f.charge.id).collect();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].deliveries, 2, "a duplicate delivery is counted, not hidden");
+    // Erasure rewrites an entry in place, its count kept; an entry never recorded is not made by it.
+    store.replace_outbox(&OutboxEntry { recipient: "[dado apagado]".into(), ..entry.clone() }).await.unwrap();
+    store.replace_outbox(&OutboxEntry { reminder_id: "never-sent".into(), ..entry.clone() }).await.unwrap();
+    let recorded: Vec<OutboxEntry> = store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id == f.charge.id).collect();
+    assert_eq!((recorded.len(), recorded[0].recipient.as_str(), recorded[0].deliveries), (1, "[dado apagado]", 2));
 
     // The payment link finds its charge, and nothing else does.
     let by_token = store.charge_by_payment_token(&f.charge.payment_token).await.unwrap().expect("charge by its link");

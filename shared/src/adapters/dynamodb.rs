@@ -15,7 +15,7 @@
 //! | ledger entry (payment, refund, chargeback) | `MER#{m}#CHG#{c}` | `PAY#{provider}#{provider id}` | gsi1: `MER#{m}#LEDGER#{yyyy-mm}` / `{day}#{ms}#{id}` |
 //! | reversal awaiting its payment | `PENDREV#{provider}#{payment id}` | `{reversal id}` | |
 //! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | gsi1 (if a merchant's): `MER#{m}#UNMATCHED` / `{day}#{event id}` |
-//! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | TTL |
+//! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | kept (a refusal: TTL) |
 //! | tick watermark | `TICK` | `WATERMARK` | |
 //! | queued re-plan of a merchant's charges | `REPLAN` | `{m}` | |
 //! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
@@ -1022,7 +1022,6 @@ impl Store for DynamoStore {
 
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
         let pk = format!("MER#{merchant}#IDEM#{}", sha256_hex(key));
-        let expires = now + crate::idempotency::RETENTION;
         let r = self
             .client
             .put_item()
@@ -1031,13 +1030,14 @@ impl Store for DynamoStore {
             .item("SK", s("IDEM"))
             .item("hash", s(request_hash))
             .item("created", n(millis(now)))
-            .item("ttl", n(expires.timestamp()))
-            // An expired record (TTL deletion is lazy) counts as absent; a first request of this body that never
-            // finished (no saved response past the lease) is taken over.
-            .condition_expression("attribute_not_exists(PK) OR created < :expired OR (attribute_not_exists(#data) AND #hash = :hash AND created < :stale)")
+            // No TTL: a key is remembered for as long as what it made exists. A refusal past its replay (TTL
+            // deletion is lazy) counts as absent; a first request of this body that never finished (no saved
+            // response past the lease) is taken over.
+            .condition_expression("attribute_not_exists(PK) OR (refused = :true AND created < :expired) OR (attribute_not_exists(#data) AND #hash = :hash AND created < :stale)")
             .expression_attribute_names("#data", "data")
             .expression_attribute_names("#hash", "hash")
-            .expression_attribute_values(":expired", n(millis(now - crate::idempotency::RETENTION)))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":expired", n(millis(now - crate::idempotency::REFUSAL_REPLAY)))
             .expression_attribute_values(":hash", s(request_hash))
             .expression_attribute_values(":stale", n(millis(now - crate::idempotency::IN_PROGRESS_LEASE)))
             .send()
@@ -1063,7 +1063,10 @@ impl Store for DynamoStore {
         let mut item = data_item(format!("MER#{merchant}#IDEM#{}", sha256_hex(key)), "IDEM", response);
         item.insert("hash".into(), s(request_hash));
         item.insert("created".into(), n(millis(now)));
-        item.insert("ttl".into(), n((now + crate::idempotency::RETENTION).timestamp()));
+        if let SavedResponse::Refused { .. } = response {
+            item.insert("refused".into(), AttributeValue::Bool(true));
+            item.insert("ttl".into(), n((now + crate::idempotency::REFUSAL_REPLAY).timestamp()));
+        }
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
@@ -1289,5 +1292,25 @@ impl Store for DynamoStore {
         }
         all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
         Ok(all)
+    }
+
+    async fn replace_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s("OUTBOX"))
+            .key("SK", s(format!("{}#{}", entry.charge_id, entry.reminder_id)))
+            .update_expression("SET #data = :data")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(serde_json::to_string(entry).expect("entry serialises")))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

@@ -488,6 +488,10 @@ impl Store for FaultyStore {
     async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
         self.call("outbox", self.inner.outbox()).await
     }
+
+    async fn replace_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        self.call("replace_outbox", self.inner.replace_outbox(entry)).await
+    }
 }
 
 pub struct FaultyQueue<'a> {

@@ -89,6 +89,51 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Every stored item as text (its key, then its stored JSON): what a scan of the whole table would read. The
+    /// destructuring is exhaustive, so a new kind of item cannot be left out of scans (the erasure test's).
+    pub fn every_item(&self) -> Vec<String> {
+        fn item<K: std::fmt::Debug, V: serde::Serialize>(k: &K, v: &V) -> String {
+            format!("{k:?} {}", serde_json::to_string(v).unwrap_or_else(|e| format!("unserialisable: {e}")))
+        }
+        let s = self.lock();
+        let State {
+            merchants, api_keys, key_hashes, rate_windows, subscriptions, customers, charges, owners, payment_tokens, reminders, payments,
+            provider_events, unmatched, idempotency, watermark, outbox, rulers, contacts, wallets, sequences, references, pending_reversals,
+            webhook_endpoints, webhook_deliveries, notifications, suppressed, spend, billed_units, documents,
+        } = &*s;
+        let mut out = Vec::new();
+        out.extend(merchants.iter().map(|(k, v)| item(k, v)));
+        out.extend(api_keys.iter().map(|(k, v)| item(k, v)));
+        out.extend(key_hashes.iter().map(|(k, v)| item(k, v)));
+        out.extend(rate_windows.iter().map(|(k, v)| item(k, v)));
+        out.extend(subscriptions.iter().map(|(k, v)| item(k, v)));
+        out.extend(customers.iter().map(|(k, v)| item(k, v)));
+        out.extend(charges.iter().map(|(k, v)| item(k, v)));
+        out.extend(owners.iter().map(|(k, v)| item(k, v)));
+        out.extend(payment_tokens.iter().map(|(k, v)| item(k, v)));
+        out.extend(reminders.iter().map(|(k, v)| item(k, v)));
+        out.extend(payments.iter().map(|(k, v)| item(k, v)));
+        out.extend(provider_events.iter().map(|k| item(k, &())));
+        out.extend(unmatched.iter().map(|(k, v)| item(k, v)));
+        out.extend(idempotency.iter().map(|(k, v)| item(k, v)));
+        out.extend(watermark.iter().map(|v| item(&"watermark", v)));
+        out.extend(outbox.iter().map(|(k, v)| item(k, v)));
+        out.extend(rulers.iter().map(|(k, v)| item(k, v)));
+        out.extend(contacts.iter().map(|(k, v)| item(k, v)));
+        out.extend(wallets.iter().map(|(k, v)| item(k, v)));
+        out.extend(sequences.iter().map(|(k, v)| item(k, v)));
+        out.extend(references.iter().map(|(k, v)| item(k, v)));
+        out.extend(pending_reversals.iter().map(|(k, v)| item(k, v)));
+        out.extend(webhook_endpoints.iter().map(|(k, v)| item(k, v)));
+        out.extend(webhook_deliveries.iter().map(|(k, v)| item(k, v)));
+        out.extend(notifications.iter().map(|(k, v)| item(k, v)));
+        out.extend(suppressed.iter().map(|(k, v)| item(k, v)));
+        out.extend(spend.iter().map(|(k, v)| item(k, v)));
+        out.extend(billed_units.iter().map(|k| item(k, &())));
+        out.extend(documents.iter().map(|(k, v)| item(k, v)));
+        out
+    }
 }
 
 /// Whether a stored reminder state matches one of the names a transition accepts.
@@ -597,7 +642,8 @@ impl Store for MemoryStore {
         let mut s = self.lock();
         let k = (merchant.clone(), key.to_string());
         match s.idempotency.get(&k) {
-            Some((_, _, created)) if now - *created > crate::idempotency::RETENTION => {}
+            // A refusal made nothing: once its replay is over the key is free. Anything else is kept for good.
+            Some((_, Some(SavedResponse::Refused { .. }), created)) if now - *created > crate::idempotency::REFUSAL_REPLAY => {}
             Some((hash, _, _)) if hash != request_hash => return Ok(IdempotencyBegin::Mismatch),
             Some((_, Some(saved), _)) => return Ok(IdempotencyBegin::Replay(saved.clone())),
             Some((_, None, started)) if now - *started < crate::idempotency::IN_PROGRESS_LEASE => return Ok(IdempotencyBegin::InProgress),
@@ -778,6 +824,13 @@ impl Store for MemoryStore {
         let mut all: Vec<OutboxEntry> = self.lock().outbox.values().cloned().collect();
         all.sort_by(|a, b| (a.sent_at, &a.reminder_id).cmp(&(b.sent_at, &b.reminder_id)));
         Ok(all)
+    }
+
+    async fn replace_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        let mut s = self.lock();
+        let Some(existing) = s.outbox.get_mut(&(entry.charge_id.clone(), entry.reminder_id.clone())) else { return Ok(()) };
+        *existing = OutboxEntry { deliveries: existing.deliveries, ..entry.clone() };
+        Ok(())
     }
 }
 

@@ -619,6 +619,7 @@ pub fn cobv_body(
     let (cpf, cnpj) = match &debtor.document {
         Document::Cpf(c) => (Some(c.as_str().to_owned()), None),
         Document::Cnpj(c) => (None, Some(c.as_str().to_owned())),
+        Document::Erased(_) => (None, None),
     };
     Ok(CobvBody {
         calendario: CobvCalendario {

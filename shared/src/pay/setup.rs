@@ -110,32 +110,96 @@ pub struct CardSetup {
     pub max_installments: u8,
 }
 
-/// The static code's txid: the charge's ULID without its first character (always 0 until the year 10889),
-/// upper case. 25 characters, the BR Code's limit, and it maps back to the charge without a lookup.
-pub fn static_txid(charge: &ChargeId) -> String {
-    charge.as_str()[ChargeId::PREFIX.len() + 2..].to_ascii_uppercase()
+/// A charge id no Pix txid can name (not one this system makes): its Pix cannot be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a cobrança {0} não cabe num txid Pix / charge {0} does not fit a Pix txid")]
+pub struct NoTxidFor(pub ChargeId);
+
+/// The two shapes of charge id the system makes: a ULID (`ChargeId::generate`) or `k` + 26 hex digits
+/// (`ChargeId::derived`, a charge made under an Idempotency-Key: every keyed charge, installment and
+/// subscription charge).
+enum ChargeIdBody {
+    Ulid(ulid::Ulid),
+    /// The 104 bits of the derived id's 26 hex digits.
+    Derived(u128),
 }
 
-/// The cobv txid: the full ULID plus the revision (26–35 characters, as the Pix API requires).
-pub fn cobv_txid(charge: &ChargeId, revision: u16) -> String {
-    let ulid = charge.as_str()[ChargeId::PREFIX.len() + 1..].to_ascii_uppercase();
-    if revision == 0 {
-        ulid
-    } else {
-        format!("{ulid}R{revision}")
+const DERIVED_HEX: usize = 26;
+/// Derived ids carry 104 bits: in Crockford base 32 (the ULID alphabet) the first 5 of a ULID's 26 characters
+/// are then always 0, and 21 are left.
+const DERIVED_B32_SKIP: usize = 5;
+
+fn body_of(charge: &ChargeId) -> Option<ChargeIdBody> {
+    let body = &charge.as_str()[ChargeId::PREFIX.len() + 1..];
+    if let Some(hex) = body.strip_prefix('k') {
+        if hex.len() != DERIVED_HEX || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        return u128::from_str_radix(hex, 16).ok().map(ChargeIdBody::Derived);
+    }
+    // Canonical ULIDs only: decoding must give back the same text, so one charge has one txid.
+    let ulid = ulid::Ulid::from_string(body).ok()?;
+    (ulid.to_string().to_ascii_lowercase() == body).then_some(ChargeIdBody::Ulid(ulid))
+}
+
+/// The static code's txid, at most 25 characters `[0-9A-Z]` (BR Code field 62-05), reversible without a lookup:
+/// - a ULID id: the ULID without its first character (always 0 until the year 10889), 25 characters;
+/// - a derived id: `K` + its 104 bits in Crockford base 32, 22 characters (26 hex digits would not fit).
+///
+/// The lengths tell the two apart.
+pub fn static_txid(charge: &ChargeId) -> Result<String, NoTxidFor> {
+    match body_of(charge) {
+        Some(ChargeIdBody::Ulid(u)) => {
+            let text = u.to_string();
+            text.strip_prefix('0').map(str::to_string).ok_or_else(|| NoTxidFor(charge.clone()))
+        }
+        Some(ChargeIdBody::Derived(bits)) => Ok(format!("K{}", &ulid::Ulid(bits).to_string()[DERIVED_B32_SKIP..])),
+        None => Err(NoTxidFor(charge.clone())),
     }
 }
 
-/// The charge a Pix txid points to: a static code's 25 characters or a cobv's 26 (plus its revision).
-/// Txids that are not ours (another system's, or "***") match nothing.
-pub fn charge_of_txid(txid: &str) -> Option<ChargeId> {
-    let ulid = match txid.len() {
-        25 => format!("0{txid}"),
-        26..=35 => txid.get(..26)?.to_string(),
-        _ => return None,
+/// The cobv txid, 26–35 characters `[a-zA-Z0-9]` (Pix API): the full ULID (26), or `K` + the derived id's 26 hex
+/// digits upper case (27), plus `R{revision}` after the first revision (at most 33). A ULID never starts with K.
+pub fn cobv_txid(charge: &ChargeId, revision: u16) -> Result<String, NoTxidFor> {
+    let base = match body_of(charge) {
+        Some(ChargeIdBody::Ulid(u)) => u.to_string(),
+        Some(ChargeIdBody::Derived(bits)) => format!("K{bits:026X}"),
+        None => return Err(NoTxidFor(charge.clone())),
     };
-    let id = ChargeId::parse(&format!("{}_{}", ChargeId::PREFIX, ulid.to_ascii_lowercase())).ok()?;
-    (static_txid(&id) == txid || txid.starts_with(&cobv_txid(&id, 0))).then_some(id)
+    Ok(if revision == 0 { base } else { format!("{base}R{revision}") })
+}
+
+/// The charge a Pix txid points to: a static code's (22 or 25 characters) or a cobv's (any revision).
+/// Each candidate is re-derived and compared, so exactly one charge id matches a txid, and txids that are not
+/// ours (another system's, or "***") match nothing.
+pub fn charge_of_txid(txid: &str) -> Option<ChargeId> {
+    let candidate = |body: String| ChargeId::parse(&format!("{}_{body}", ChargeId::PREFIX)).ok();
+    let upper = txid.to_ascii_uppercase();
+    let id = if let Some(rest) = upper.strip_prefix('K') {
+        match txid.len() {
+            // K + 21 base-32 characters: a derived id's static txid.
+            22 => {
+                let bits = ulid::Ulid::from_string(&format!("{}{rest}", "0".repeat(DERIVED_B32_SKIP))).ok()?.0;
+                candidate(format!("k{bits:026x}"))?
+            }
+            _ => candidate(format!("k{}", rest.get(..DERIVED_HEX)?.to_ascii_lowercase()))?,
+        }
+    } else {
+        match txid.len() {
+            25 => candidate(format!("0{txid}").to_ascii_lowercase())?,
+            _ => candidate(txid.get(..26)?.to_ascii_lowercase())?,
+        }
+    };
+    let is_static = static_txid(&id).is_ok_and(|t| t == txid);
+    let is_cobv = || {
+        let base = cobv_txid(&id, 0).ok();
+        base.is_some_and(|base| {
+            txid.strip_prefix(base.as_str()).is_some_and(|rev| {
+                rev.is_empty() || rev.strip_prefix('R').and_then(|n| n.parse::<u16>().ok()).is_some_and(|n| n > 0 && format!("R{n}") == rev)
+            })
+        })
+    };
+    (is_static || is_cobv()).then_some(id)
 }
 
 /// Issues a boleto under a Banco do Brasil agreement: nosso número = convênio + a 10-digit sequence unique
@@ -214,22 +278,77 @@ mod tests {
         ChargeId::parse("chg_01jd5x7k2m3n4p5q6r7s8t9v0w").unwrap()
     }
 
+    fn derived_charge_id() -> ChargeId {
+        ChargeId::derived("mer_1/some-idempotency-key")
+    }
+
+    fn valid_static_txid(t: &str) -> bool {
+        (1..=25).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    fn valid_cobv_txid(t: &str) -> bool {
+        (26..=35).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
     #[test]
     fn txids_fit_the_br_code_and_the_pix_api() {
-        assert_eq!(static_txid(&charge_id()), "1JD5X7K2M3N4P5Q6R7S8T9V0W");
-        assert_eq!(static_txid(&charge_id()).len(), 25);
-        assert_eq!(cobv_txid(&charge_id(), 0), "01JD5X7K2M3N4P5Q6R7S8T9V0W");
-        assert_eq!(cobv_txid(&charge_id(), 3), "01JD5X7K2M3N4P5Q6R7S8T9V0WR3");
-        assert!((26..=35).contains(&cobv_txid(&charge_id(), 999).len()));
+        assert_eq!(static_txid(&charge_id()).unwrap(), "1JD5X7K2M3N4P5Q6R7S8T9V0W");
+        assert_eq!(cobv_txid(&charge_id(), 0).unwrap(), "01JD5X7K2M3N4P5Q6R7S8T9V0W");
+        assert_eq!(cobv_txid(&charge_id(), 3).unwrap(), "01JD5X7K2M3N4P5Q6R7S8T9V0WR3");
+        for id in [charge_id(), derived_charge_id(), ChargeId::generate()] {
+            assert!(valid_static_txid(&static_txid(&id).unwrap()), "{id}");
+            for revision in [0, 1, 999, u16::MAX] {
+                assert!(valid_cobv_txid(&cobv_txid(&id, revision).unwrap()), "{id} r{revision}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_keyed_charge_gets_txids_too() {
+        // `chg_k` + 26 hex digits: the id of every charge made under an Idempotency-Key.
+        let id = derived_charge_id();
+        assert_eq!(id.as_str().len(), 4 + 27);
+        let t = static_txid(&id).unwrap();
+        assert_eq!(t.len(), 22);
+        assert!(t.starts_with('K'));
+        assert_eq!(cobv_txid(&id, 0).unwrap(), format!("K{}", id.as_str()[5..].to_ascii_uppercase()));
     }
 
     #[test]
     fn a_txid_leads_back_to_its_charge() {
-        assert_eq!(charge_of_txid(&static_txid(&charge_id())), Some(charge_id()));
-        assert_eq!(charge_of_txid(&cobv_txid(&charge_id(), 0)), Some(charge_id()));
-        assert_eq!(charge_of_txid(&cobv_txid(&charge_id(), 7)), Some(charge_id()));
+        for id in [charge_id(), derived_charge_id(), ChargeId::generate(), ChargeId::derived("x")] {
+            assert_eq!(charge_of_txid(&static_txid(&id).unwrap()), Some(id.clone()));
+            for revision in [0, 1, 7, u16::MAX] {
+                assert_eq!(charge_of_txid(&cobv_txid(&id, revision).unwrap()), Some(id.clone()));
+            }
+        }
         assert_eq!(charge_of_txid("***"), None);
         assert_eq!(charge_of_txid("fc9a4366ff3d4964b5dbc6c91a8722d3"), None);
+        assert_eq!(charge_of_txid(""), None);
+        let cobv = cobv_txid(&derived_charge_id(), 0).unwrap();
+        assert_eq!(charge_of_txid(&cobv.to_ascii_lowercase()), None, "one txid per charge: not a case variant");
+        assert_eq!(charge_of_txid(&format!("{cobv}R0")), None);
+        assert_eq!(charge_of_txid(&format!("{cobv}R01")), None);
+        assert_eq!(charge_of_txid(&format!("{cobv}X")), None);
+    }
+
+    #[test]
+    fn no_two_charges_share_a_txid() {
+        let ids: Vec<ChargeId> = (0..500).map(|i| if i % 2 == 0 { ChargeId::generate() } else { ChargeId::derived(&i.to_string()) }).collect();
+        let mut txids = std::collections::HashSet::new();
+        for id in &ids {
+            assert!(txids.insert(static_txid(id).unwrap()));
+            assert!(txids.insert(cobv_txid(id, 0).unwrap()));
+            assert!(txids.insert(cobv_txid(id, 1).unwrap()));
+        }
+    }
+
+    #[test]
+    fn an_id_the_system_does_not_make_has_no_txid() {
+        let odd = ChargeId::parse("chg_preview").unwrap();
+        assert_eq!(static_txid(&odd), Err(NoTxidFor(odd.clone())));
+        assert!(cobv_txid(&odd, 0).is_err());
+        assert!(static_txid(&ChargeId::parse("chg_kabc").unwrap()).is_err());
     }
 
     #[test]
@@ -253,8 +372,8 @@ mod tests {
         let wallet = PixWallet { key: "financeiro@example.com".into(), city: "São Paulo".into(), dynamic: true, days_payable_after_due: 30 };
         let mut setup = PixSetup {
             wallet_id: WalletId::parse("wal_1").unwrap(),
-            txid: static_txid(&charge_id()),
-            cobv: Some(CobvSetup { txid: cobv_txid(&charge_id(), 0), location: None, registration: Registration::Registering { since: Utc::now() } }),
+            txid: static_txid(&charge_id()).unwrap(),
+            cobv: Some(CobvSetup { txid: cobv_txid(&charge_id(), 0).unwrap(), location: None, registration: Registration::Registering { since: Utc::now() } }),
         };
         let code = pix_code(&setup, &wallet, "Loja Exemplo", Money::parse("153.10").unwrap()).unwrap();
         let parsed = parse_brcode(&code.payload()).unwrap();
@@ -262,7 +381,7 @@ mod tests {
         assert_eq!(parsed.txid(), Some("1JD5X7K2M3N4P5Q6R7S8T9V0W"));
 
         setup.cobv = Some(CobvSetup {
-            txid: cobv_txid(&charge_id(), 0),
+            txid: cobv_txid(&charge_id(), 0).unwrap(),
             location: Some("pix.example.com/qr/v2/cobv/abc".into()),
             registration: Registration::Registered { at: Utc::now() },
         });
