@@ -91,6 +91,7 @@ impl App {
             name: "Loja Exemplo Ltda".into(),
             document: Document::parse("11.222.333/0001-81").expect("a valid CNPJ"),
             created_at: now(),
+            mode: cobranca::merchant::Mode::Test,
         };
         block_on(async {
             store.put_merchant(&merchant, &key.hash()).await.expect("memory store");

@@ -372,6 +372,10 @@ impl Api<'_> {
         let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(unauthorized)?;
         let key = self.store.api_key_by_hash(&ApiKeyHash::of(token.trim())).await?.filter(|k| k.usable(now)).ok_or_else(unauthorized)?;
         let merchant = self.store.get_merchant(&key.merchant_id).await?.ok_or_else(unauthorized)?;
+        // A key that names a mode is only good for a merchant of that mode (keys made before modes name none).
+        if crate::merchant::ApiKey::mode_of(token.trim()).is_some_and(|m| m != merchant.mode) {
+            return Err(unauthorized());
+        }
         Ok((merchant, key))
     }
 
@@ -896,12 +900,13 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
-    fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {
+    fn charge_json(&self, c: &Charge, reminders: &[Reminder], livemode: bool) -> Value {
         let mut reminders: Vec<&Reminder> = reminders.iter().filter(|r| matches!(r.action, Action::Notify(_))).collect();
         reminders.sort_by_key(|r| r.due_at);
         json!({
             "id": c.id,
             "object": "charge",
+            "livemode": livemode,
             "status": c.status,
             "version": c.version,
             "amount": c.amount,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ApiKeyId, MerchantId};
-use crate::merchant::{ApiKey, ApiKeyHash};
+use crate::merchant::{ApiKey, ApiKeyHash, Mode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
@@ -27,6 +27,9 @@ pub struct ApiKeyRecord {
     pub rotated_from: Option<ApiKeyId>,
     /// Optimistic concurrency: a revocation and a rotation racing cannot undo each other.
     pub version: u64,
+    /// The mode its prefix names (`ck_test_…`/`ck_live_…`); None for a key registered by its hash alone.
+    #[serde(default)]
+    pub mode: Option<Mode>,
 }
 
 /// Longest a rotated key may keep working.
@@ -57,9 +60,9 @@ impl KeyStatus {
 }
 
 impl ApiKeyRecord {
-    /// A new key for `merchant`: the record to store and the secret to show once.
-    pub fn issue(merchant: &MerchantId, name: &str, rate_limit: Option<u32>, now: DateTime<Utc>) -> (Self, ApiKey) {
-        let secret = ApiKey::generate();
+    /// A new key for `merchant`, prefixed by its `mode`: the record to store and the secret to show once.
+    pub fn issue(merchant: &MerchantId, mode: Mode, name: &str, rate_limit: Option<u32>, now: DateTime<Utc>) -> (Self, ApiKey) {
+        let secret = ApiKey::generate(mode);
         let last4 = secret.expose()[secret.expose().len() - 4..].to_string();
         let record = Self {
             id: ApiKeyId::generate(),
@@ -73,6 +76,7 @@ impl ApiKeyRecord {
             rate_limit,
             rotated_from: None,
             version: 1,
+            mode: Some(mode),
         };
         (record, secret)
     }
@@ -92,6 +96,7 @@ impl ApiKeyRecord {
             rate_limit: None,
             rotated_from: None,
             version: 1,
+            mode: None,
         }
     }
 
@@ -115,7 +120,7 @@ impl ApiKeyRecord {
             "id": self.id,
             "object": "api_key",
             "name": self.name,
-            "redacted": self.last4.as_ref().map(|l| format!("ck_…{l}")),
+            "redacted": self.last4.as_ref().map(|l| format!("{}…{l}", self.mode.map_or("ck_", Mode::key_prefix))),
             "status": self.status(now).as_str(),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
@@ -170,7 +175,7 @@ mod tests {
     #[test]
     fn a_key_is_usable_until_revoked_or_past_its_expiry() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
-        let (mut key, secret) = ApiKeyRecord::issue(&MerchantId::generate(), "ci", None, now);
+        let (mut key, secret) = ApiKeyRecord::issue(&MerchantId::generate(), Mode::Test, "ci", None, now);
         assert_eq!(key.hash, secret.hash());
         assert_eq!(key.last4.as_deref(), Some(&secret.expose()[secret.expose().len() - 4..]));
         assert!(key.usable(now));
@@ -185,9 +190,10 @@ mod tests {
     #[test]
     fn shown_keys_carry_neither_secret_nor_hash() {
         let now = Utc::now();
-        let (key, secret) = ApiKeyRecord::issue(&MerchantId::generate(), "ci", None, now);
-        let shown = key.to_json(now).to_string();
-        assert!(!shown.contains(&secret.expose()[3..20]) && !shown.contains(key.hash.as_str()));
+        let (key, secret) = ApiKeyRecord::issue(&MerchantId::generate(), Mode::Live, "ci", None, now);
+        let shown = key.to_json(now);
+        assert!(!shown.to_string().contains(&secret.expose()[8..24]) && !shown.to_string().contains(key.hash.as_str()));
+        assert!(shown["redacted"].as_str().unwrap().starts_with("ck_live_…"), "{shown}");
     }
 
     #[test]

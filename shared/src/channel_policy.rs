@@ -82,8 +82,8 @@ pub struct NotificationSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<Channel>,
     /// The merchant's own provider accounts: channel → where its credentials are kept (a Secrets Manager
-    /// secret under `cobranca/`, or `env:COBRANCA_MERCHANT_…` locally). Channels not listed use the
-    /// deployment's providers, else the development outbox.
+    /// secret under `cobranca/`, or `env:COBRANCA_MERCHANT_…` locally), used in live mode. Channels not listed use
+    /// the deployment's providers, else are not sent (`channel_not_configured`); a test merchant's go to the outbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<Channel, ProviderReference>,
 }

@@ -187,7 +187,8 @@ impl Checkout<'_> {
     pub async fn pay_by_card(&self, charge: Charge, card: &CardInput, merchant: &Merchant, now: DateTime<Utc>) -> Result<CardPaid, CheckoutError> {
         let setup = card_terms(&charge, card, now)?;
         let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
-        let acquirer = self.providers.acquirer(wallet.provider).map_err(CheckoutError::Provider)?;
+        // A live merchant's card payment needs a real acquirer; a test one's never reaches one.
+        let acquirer = self.providers.acquirer(merchant.mode, wallet.provider).map_err(CheckoutError::Provider)?;
         let (claim, attempt) = self.claim_card_attempt(&charge, wallet.provider, acquirer, now).await?;
         let (result, known) = self.card_attempt(&charge, &attempt, card, merchant, wallet.provider, acquirer, now).await;
         // An attempt whose fate at the acquirer is unknown keeps the claim: the next one, after the timeout, asks.
@@ -347,7 +348,8 @@ impl Checkout<'_> {
             tracing::warn!(provider = provider.as_str(), %payment_id, "acquirer notification for a sale we did not make");
             return Ok(vec![Settled::Unmatched]);
         };
-        let sale = self.providers.acquirer(provider).map_err(CheckoutError::Provider)?.sale(payment_id).await.map_err(CheckoutError::Provider)?;
+        let mode = self.store.get_merchant(&merchant_id).await?.map_or(crate::merchant::Mode::unstated(), |m| m.mode);
+        let sale = self.providers.acquirer(mode, provider).map_err(CheckoutError::Provider)?.sale(payment_id).await.map_err(CheckoutError::Provider)?;
         let ledger = self.store.ledger_of(&merchant_id, &charge_id).await?;
         let notice = |event: String, kind: EntryKind, id: String, amount: Money, at: Option<DateTime<Utc>>| PaymentNotice {
             event_id: event,
@@ -404,7 +406,8 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
     let balance = c.balance_due(today);
     let payable = c.payable_at(now);
     let base = payment_url(base_url, &c.payment_token);
-    let wallet = |id: &WalletId| wallets.iter().find(|w| &w.id == id);
+    // A wallet the merchant's mode does not serve (a live merchant's sandbox wallet from before modes) offers nothing.
+    let wallet = |id: &WalletId| wallets.iter().find(|w| &w.id == id && merchant.mode.serves(w.provider));
     let amount_today = Money::from_decimal(balance).ok();
 
     let pix = c.setup.pix.as_ref().and_then(|p| {

@@ -10,6 +10,7 @@ use crate::store::{ContactCounter, Store, StoreError};
 use crate::ids::MerchantId;
 use crate::channel_policy::{self, NotificationSettings};
 use crate::customer::Customer;
+use crate::merchant::Mode;
 use crate::tracking::{self, DeliveryStatus, NotificationRecord, StatusUpdate};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
@@ -37,12 +38,14 @@ pub enum DeliveryError {
 
 pub struct Delivery<'a> {
     pub store: &'a dyn Store,
+    /// The deployment's channel providers, for live merchants; a channel it does not `serve` has none.
     pub sender: &'a dyn NotificationSender,
+    /// Where every message of a test-mode merchant goes, and only theirs (the development outbox).
+    pub outbox: &'a dyn NotificationSender,
     /// `NotificationSent` / `NotificationFailed` go here (merchants subscribe to them as webhooks).
     pub events: &'a dyn crate::events::EventBus,
     pub public_base_url: &'a str,
-    /// Merchants' own provider accounts (`NotificationSettings::providers`); None sends everything through
-    /// `sender`.
+    /// Merchants' own provider accounts (`NotificationSettings::providers`), for live merchants.
     pub merchant_providers: Option<&'a dyn channel_policy::ProviderDirectory>,
 }
 
@@ -53,6 +56,19 @@ pub fn retry_delay(receive_count: u32, jitter_permille: i64) -> std::time::Durat
     let base_ms: i64 = 30_000 << receive_count.saturating_sub(1).min(3);
     let jittered = base_ms + base_ms * jitter_permille.clamp(-500, 500) / 1000;
     std::time::Duration::from_millis(jittered.max(1_000) as u64)
+}
+
+/// Why a live merchant's message on a channel with no provider (neither theirs nor the deployment's) was not sent.
+pub const CHANNEL_NOT_CONFIGURED: &str = "channel_not_configured";
+
+/// Which sender a message goes through, by the merchant's mode.
+enum Route {
+    /// A test merchant's: the outbox, whatever is configured.
+    Outbox,
+    /// A live merchant's own provider account.
+    Merchant(channel_policy::ProviderReference),
+    /// The deployment's provider for the channel.
+    Deployment,
 }
 
 pub fn payment_url(base: &str, token: &str) -> String {
@@ -112,6 +128,17 @@ impl Delivery<'_> {
             return self.give_up(&reminder, ReminderState::Skipped { reason: format!("no {} address", channel.as_str()) }, now).await;
         };
         let settings = channel_policy::settings_of(self.store, &job.merchant_id).await?;
+        // A live message goes through a real provider or not at all: no outbox, no cost, no NotificationSent.
+        let route = match (merchant.mode, settings.providers.get(&channel)) {
+            (Mode::Test, _) => Route::Outbox,
+            (Mode::Live, Some(reference)) => Route::Merchant(reference.clone()),
+            (Mode::Live, None) if self.sender.serves(channel) => Route::Deployment,
+            (Mode::Live, None) => {
+                let given_up = self.give_up(&reminder, ReminderState::Skipped { reason: CHANNEL_NOT_CONFIGURED.into() }, now).await?;
+                fall_back(self.store, &settings, &reminder, &customer, channel, now).await?;
+                return Ok(given_up);
+            }
+        };
         // An address that bounced or complained is not used again; the merchant's fallback channel takes over.
         if let Some(why) = self.store.recipient_suppressed(&job.merchant_id, &tracking::recipient_key(channel, &recipient)).await? {
             let reason = format!("{} address suppressed after {why}", channel.as_str());
@@ -247,13 +274,14 @@ impl Delivery<'_> {
             }),
         };
         record_outcome(self.store, &claimed, channel, now, |r| r.attempts += 1).await?;
-        let result = match (settings.providers.get(&channel), self.merchant_providers) {
-            (Some(reference), Some(directory)) => match directory.sender(channel, reference).await {
+        let result = match (&route, self.merchant_providers) {
+            (Route::Outbox, _) => self.outbox.send(&message).await,
+            (Route::Deployment, _) => self.sender.send(&message).await,
+            (Route::Merchant(reference), Some(directory)) => match directory.sender(channel, reference).await {
                 Ok(own) => own.send(&message).await,
                 Err(e) => Err(e),
             },
-            (Some(reference), None) => Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str()))),
-            (None, _) => self.sender.send(&message).await,
+            (Route::Merchant(reference), None) => Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str()))),
         };
         let outcome = match &result {
             Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },

@@ -125,6 +125,11 @@ pub enum SendError {
 #[async_trait]
 pub trait NotificationSender: Send + Sync {
     async fn send(&self, message: &OutgoingMessage) -> Result<SendReceipt, SendError>;
+
+    /// Whether messages on `channel` reach a provider through this sender (a router may lack some channels).
+    fn serves(&self, _channel: Channel) -> bool {
+        true
+    }
 }
 
 /// What the local outbox channel delivered, as listed by `GET /_local/outbox`.

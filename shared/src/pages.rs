@@ -273,7 +273,9 @@ impl PayerPages<'_> {
     async fn sandbox_tokenize(&self, charge: &Charge, req: &ApiRequest) -> Result<PageResponse, StoreError> {
         let Some(setup) = &charge.setup.card else { return Ok(PageResponse::not_found()) };
         let sandbox = self.checkout.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
-        if !sandbox {
+        // Never for a live merchant, even one whose sandbox wallet predates modes.
+        let test_mode = self.checkout.store.get_merchant(&charge.merchant_id).await?.is_some_and(|m| !m.mode.is_live());
+        if !sandbox || !test_mode {
             return Ok(PageResponse::not_found());
         }
         let refuse = |message: &str| PageResponse::json(422, json!({"message": message}));
@@ -305,6 +307,9 @@ impl PayerPages<'_> {
         let Some(wallet) = self.checkout.store.get_wallet(&charge.merchant_id, &pix.wallet_id).await? else { return Ok(PageResponse::not_found()) };
         let WalletConfig::Pix(settings) = &wallet.config else { return Ok(PageResponse::not_found()) };
         let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        if !merchant.mode.serves(wallet.provider) {
+            return Ok(PageResponse::not_found());
+        }
         let amount = Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
         // A charge that offers Pix and cannot show it is a fault of ours, logged and answered as one (never a 404
         // or an empty image that look like "no Pix here").

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::document::Document;
+use crate::merchant::Mode;
 use crate::money::Money;
 use crate::pay::late_fees::ChargeTerms;
 use crate::pay::pix::CobvBody;
@@ -194,13 +195,31 @@ impl Providers {
         self
     }
 
-    pub fn bank(&self, provider: Provider) -> Result<&dyn BankApi, ProviderError> {
+    /// The bank for a merchant of `mode`: never the sandbox for a live merchant, never a real bank for a test one.
+    pub fn bank(&self, mode: Mode, provider: Provider) -> Result<&dyn BankApi, ProviderError> {
+        allowed(mode, provider)?;
         self.banks.get(&provider).map(|b| b.as_ref()).ok_or_else(|| not_configured(provider))
     }
 
-    pub fn acquirer(&self, provider: Provider) -> Result<&dyn Acquirer, ProviderError> {
+    /// The acquirer for a merchant of `mode`: a live card payment needs a real acquirer, a test one the sandbox.
+    pub fn acquirer(&self, mode: Mode, provider: Provider) -> Result<&dyn Acquirer, ProviderError> {
+        allowed(mode, provider)?;
         self.acquirers.get(&provider).map(|a| a.as_ref()).ok_or_else(|| not_configured(provider))
     }
+}
+
+fn allowed(mode: Mode, provider: Provider) -> Result<(), ProviderError> {
+    if mode.serves(provider) {
+        return Ok(());
+    }
+    Err(ProviderError::Rejected {
+        code: "provider_not_allowed_in_mode".into(),
+        message: format!(
+            "o provedor {0} não atende lojistas em modo {1} / provider {0} does not serve {1}-mode merchants",
+            provider.as_str(),
+            mode.as_str()
+        ),
+    })
 }
 
 fn not_configured(provider: Provider) -> ProviderError {

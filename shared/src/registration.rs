@@ -144,11 +144,16 @@ impl Registrar<'_> {
         if !matches!(boleto.registration, Registration::Registering { .. }) {
             return Ok(SetupOutcome::Skipped("already registered"));
         }
-        let Some((wallet, customer, _)) = self.context(&charge, &boleto.wallet_id).await? else {
+        let Some((wallet, customer, merchant)) = self.context(&charge, &boleto.wallet_id).await? else {
             return self.boleto_result(charge, nosso_numero, Err("wallet or customer missing".into()), now).await;
         };
         let WalletConfig::Boleto(settings) = &wallet.config else {
             return self.boleto_result(charge, nosso_numero, Err("wallet is not a boleto wallet".into()), now).await;
+        };
+        let bank = match self.providers.bank(merchant.mode, wallet.provider) {
+            Ok(bank) => bank,
+            Err(ProviderError::Rejected { code, message }) => return self.boleto_result(charge, nosso_numero, Err(format!("{code}: {message}")), now).await,
+            Err(e) => return Err(SetupError::Provider(e)),
         };
         let Some(address) = customer.address.clone() else {
             return self.boleto_result(charge, nosso_numero, Err("payer address missing".into()), now).await;
@@ -166,7 +171,6 @@ impl Registrar<'_> {
         };
         // Before the bank knows it, so any return file that mentions it finds its charge.
         self.store.link_provider_reference(&boleto.bank, nosso_numero, &charge.merchant_id, &charge.id).await?;
-        let bank = self.providers.bank(wallet.provider).map_err(SetupError::Provider)?;
         match bank.register_boleto(&registration).await {
             Ok(registered) if registered.barcode != boleto.barcode => {
                 // Our barcode and the bank's must agree to the digit, or the payer would pay an unknown title.
@@ -228,7 +232,7 @@ impl Registrar<'_> {
         if !matches!(cobv.registration, Registration::Registering { .. }) {
             return Ok(SetupOutcome::Skipped("already registered"));
         }
-        let Some((wallet, customer, _)) = self.context(&charge, &pix.wallet_id).await? else {
+        let Some((wallet, customer, merchant)) = self.context(&charge, &pix.wallet_id).await? else {
             return self.cobv_result(charge, txid, Err("wallet or customer missing".into()), now).await;
         };
         let WalletConfig::Pix(settings) = &wallet.config else {
@@ -239,7 +243,11 @@ impl Registrar<'_> {
             Ok(b) => b,
             Err(e) => return self.cobv_result(charge, txid, Err(e.to_string()), now).await,
         };
-        let bank = self.providers.bank(wallet.provider).map_err(SetupError::Provider)?;
+        let bank = match self.providers.bank(merchant.mode, wallet.provider) {
+            Ok(bank) => bank,
+            Err(ProviderError::Rejected { code, message }) => return self.cobv_result(charge, txid, Err(format!("{code}: {message}")), now).await,
+            Err(e) => return Err(SetupError::Provider(e)),
+        };
         match bank.register_cobv(txid, &body).await {
             Ok(r) => self.cobv_result(charge, txid, Ok(r.location), now).await,
             Err(ProviderError::Rejected { code, message }) => self.cobv_result(charge, txid, Err(format!("{code}: {message}")), now).await,
@@ -274,8 +282,12 @@ impl Registrar<'_> {
             return Ok(SetupOutcome::Skipped("wallet not found"));
         };
         let WalletConfig::Boleto(settings) = &wallet.config else { return Ok(SetupOutcome::Skipped("not a boleto wallet")) };
-        let bank = self.providers.bank(wallet.provider).map_err(SetupError::Provider)?;
-        match bank.write_off_boleto(&settings.agreement, nosso_numero).await {
+        let Some(merchant) = self.store.get_merchant(&charge.merchant_id).await? else { return Ok(SetupOutcome::Skipped("merchant not found")) };
+        let written_off = match self.providers.bank(merchant.mode, wallet.provider) {
+            Ok(bank) => bank.write_off_boleto(&settings.agreement, nosso_numero).await,
+            Err(e) => Err(e),
+        };
+        match written_off {
             Ok(()) => {}
             // Already paid or already written off at the bank: nothing more to do there.
             Err(ProviderError::Rejected { code, message }) => tracing::warn!(charge_id = %charge.id, %code, %message, "write-off refused"),

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::charge::PaymentMethod;
 use crate::ids::{MerchantId, WalletId};
+use crate::merchant::Mode;
 use crate::pay::installments::{FeeMode, FeeTable, MAX_INSTALLMENTS};
 use crate::pay::pix;
 use crate::providers::{BoletoAgreement, Provider};
@@ -107,8 +108,9 @@ impl WalletConfig {
 }
 
 impl Wallet {
-    /// Parses `POST /v1/wallets`: `{"name","provider","method","settings":{…}}`.
-    pub fn parse(body: &Value, merchant_id: &MerchantId, now: DateTime<Utc>) -> Result<Wallet, WalletError> {
+    /// Parses `POST /v1/wallets`: `{"name","provider","method","settings":{…}}`, for a merchant of `mode`: a test
+    /// merchant's wallets are the sandbox's, a live merchant's never are.
+    pub fn parse(body: &Value, merchant_id: &MerchantId, mode: Mode, now: DateTime<Utc>) -> Result<Wallet, WalletError> {
         let obj = body.as_object().ok_or_else(|| invalid("", "o corpo deve ser um objeto JSON / body must be a JSON object"))?;
         if let Some(k) = obj.keys().find(|k| !["name", "provider", "method", "settings"].contains(&k.as_str())) {
             return Err(invalid(k, "campo desconhecido / unknown field"));
@@ -128,6 +130,15 @@ impl Wallet {
             "credit_card" => WalletConfig::CreditCard(serde_json::from_value(settings).map_err(settings_error)?),
             _ => return Err(invalid("method", "método: pix, boleto ou credit_card / method: pix, boleto or credit_card")),
         };
+        if !mode.serves(provider) {
+            return Err(invalid(
+                "provider",
+                match mode {
+                    Mode::Live => "lojista em modo produção não usa o sandbox / a live merchant cannot use the sandbox provider",
+                    Mode::Test => "lojista em modo teste só usa o sandbox / a test merchant can only use the sandbox provider",
+                },
+            ));
+        }
         let wallet = Wallet { id: WalletId::generate(), merchant_id: merchant_id.clone(), name: name.to_string(), provider, config, created_at: now };
         wallet.check()?;
         Ok(wallet)
@@ -204,12 +215,12 @@ mod tests {
 
     #[test]
     fn parses_each_kind_of_wallet() {
-        let pix = Wallet::parse(&json!({"name":"Pix BB","provider":"banco_do_brasil","method":"pix","settings":{"key":"financeiro@example.com","city":"Recife","dynamic":true}}), &merchant(), Utc::now()).unwrap();
+        let pix = Wallet::parse(&json!({"name":"Pix BB","provider":"banco_do_brasil","method":"pix","settings":{"key":"financeiro@example.com","city":"Recife","dynamic":true}}), &merchant(), Mode::Live, Utc::now()).unwrap();
         assert_eq!(pix.method(), PaymentMethod::Pix);
-        let boleto = Wallet::parse(&json!({"name":"BB","provider":"banco_do_brasil","method":"boleto","settings":{"convenio":3128557,"carteira":17,"variacao":35}}), &merchant(), Utc::now()).unwrap();
+        let boleto = Wallet::parse(&json!({"name":"BB","provider":"banco_do_brasil","method":"boleto","settings":{"convenio":3128557,"carteira":17,"variacao":35}}), &merchant(), Mode::Live, Utc::now()).unwrap();
         assert!(matches!(boleto.config, WalletConfig::Boleto(BoletoWallet { days_payable_after_due: 30, .. })));
         let fees: Vec<Value> = (1..=12).map(|n| json!({"percent": format!("{}.99", n + 1), "fixed": "0.30"})).collect();
-        let card = Wallet::parse(&json!({"name":"Cielo","provider":"cielo","method":"credit_card","settings":{"fees": fees, "fee_mode":"payer_pays","max_installments":10}}), &merchant(), Utc::now()).unwrap();
+        let card = Wallet::parse(&json!({"name":"Cielo","provider":"cielo","method":"credit_card","settings":{"fees": fees, "fee_mode":"payer_pays","max_installments":10}}), &merchant(), Mode::Live, Utc::now()).unwrap();
         let WalletConfig::CreditCard(c) = &card.config else { panic!() };
         assert_eq!(c.fee_mode, FeeMode::PayerPays);
         assert_eq!(c.fees.rate(12).unwrap().percent.to_string(), "13.99");
@@ -236,7 +247,17 @@ mod tests {
             (json!({"name":"x","provider":"sandbox","method":"pix","settings":{"key":"a@b.com","city":"Recife","color":"red"}}), "settings"),
         ];
         for (body, field) in cases {
-            assert_eq!(Wallet::parse(&body, &merchant(), Utc::now()).unwrap_err().field, field, "{body}");
+            assert_eq!(Wallet::parse(&body, &merchant(), Mode::Test, Utc::now()).unwrap_err().field, field, "{body}");
         }
+    }
+
+    #[test]
+    fn a_live_merchant_has_no_sandbox_wallet_and_a_test_merchant_only_sandbox_ones() {
+        let sandbox = json!({"name":"x","provider":"sandbox","method":"credit_card","settings":{}});
+        assert_eq!(Wallet::parse(&sandbox, &merchant(), Mode::Live, Utc::now()).unwrap_err().field, "provider");
+        assert!(Wallet::parse(&sandbox, &merchant(), Mode::Test, Utc::now()).is_ok());
+        let cielo = json!({"name":"x","provider":"cielo","method":"credit_card","settings":{}});
+        assert_eq!(Wallet::parse(&cielo, &merchant(), Mode::Test, Utc::now()).unwrap_err().field, "provider");
+        assert!(Wallet::parse(&cielo, &merchant(), Mode::Live, Utc::now()).is_ok());
     }
 }

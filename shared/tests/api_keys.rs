@@ -57,10 +57,10 @@ async fn a_new_key_works_at_once_and_its_secret_is_shown_only_when_made() {
     let main = app.key.expose();
     let key = create_key(&app, main, json!({"name": "ERP"}), t0()).await;
     let secret = key["secret"].as_str().unwrap();
-    assert!(secret.starts_with("ck_"));
+    assert!(secret.starts_with("ck_test_"), "a test merchant's keys say so: {secret}");
     assert_eq!(key["name"], "ERP");
     assert_eq!(key["status"], "active");
-    assert_eq!(key["redacted"], json!(format!("ck_…{}", &secret[secret.len() - 4..])));
+    assert_eq!(key["redacted"], json!(format!("ck_test_…{}", &secret[secret.len() - 4..])));
     assert!(works(&app, secret, t0()).await);
 
     let r = send(&app, &AccessPolicy::default(), secret, "GET", "/v1/api-keys", Value::Null, t0()).await;

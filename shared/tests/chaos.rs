@@ -125,7 +125,7 @@ fn webhook_api<'a>(app: &'a App, store: &'a dyn Store, queue: &'a dyn cobranca::
 /// then the dead-letter queue, whose jobs are returned).
 async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::EventBus, jobs: Vec<NotificationJob>, from_minute: i64) -> Vec<NotificationJob> {
     let provider = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store, sender: &provider, events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery { store, sender: &provider, outbox: &provider, events, public_base_url: "https://pay.test", merchant_providers: None };
     let mut dead = Vec::new();
     for job in jobs {
         let mut done = false;
@@ -299,7 +299,7 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
     let provider = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: &ports.store, sender: &provider, events: &ports.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery { store: &ports.store, sender: &provider, outbox: &provider, events: &ports.events, public_base_url: "https://pay.test", merchant_providers: None };
     let first = run_until_crash(&plan, delivery.deliver(&jobs[0], Utc::now())).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
     if !matches!(first, Some(Ok(Delivered::Sent { .. }))) {
@@ -723,7 +723,7 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
             let id = job.charge_id.to_string();
             racers.push(tokio::spawn(async move {
                 let provider = OutboxSender { store: a.store.clone() };
-                let delivery = Delivery { store: a.store.as_ref(), sender: &provider, events: &a.events, public_base_url: "https://pay.test", merchant_providers: None };
+                let delivery = Delivery { store: a.store.as_ref(), sender: &provider, outbox: &provider, events: &a.events, public_base_url: "https://pay.test", merchant_providers: None };
                 let _ = delivery.deliver(&job, Utc::now()).await;
             }));
             racers.push(tokio::spawn(async move {

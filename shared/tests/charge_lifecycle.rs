@@ -267,7 +267,7 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
 
     // The queue delivers the message twice (at-least-once), even concurrently: one send.
     let sender = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, outbox: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
     let (first, second) = tokio::join!(delivery.deliver(&jobs[0], Utc::now()), delivery.deliver(&jobs[0], Utc::now()));
     // The copy that finds the other one mid-send asks the queue to bring it back later.
     let sent = [first, second].iter().filter(|d| matches!(d, Ok(cobranca::delivery::Delivered::Sent { .. }))).count();

@@ -204,7 +204,7 @@ const CIELO_PAYMENT: &str = "24bc8366-fc31-4d6c-8555-17049a836a07";
 async fn cielo_notifications_apply_what_the_sale_says_once() {
     use cobranca::money::Money;
     use cobranca::providers::{Provider, SaleState, SaleStatus};
-    let mut app = App::new().await;
+    let mut app = App::live().await;
     let acquirer = std::sync::Arc::new(ScriptedAcquirer {
         sale: std::sync::Mutex::new(SaleState {
             provider_payment_id: CIELO_PAYMENT.into(),

@@ -47,7 +47,9 @@ impl NotificationSender for ScriptedProviders {
 }
 
 async fn deliver_all(app: &App, providers: &ScriptedProviders) {
-    let delivery = Delivery { store: app.store.as_ref(), sender: providers, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    // The scripted providers are the deployment's: only a live merchant's messages reach them.
+    let outbox = cobranca::adapters::outbox::OutboxSender { store: app.store.clone() };
+    let delivery = Delivery { store: app.store.as_ref(), sender: providers, outbox: &outbox, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
     for job in app.queue.drain() {
         let _ = delivery.deliver(&job, Utc::now()).await;
     }
@@ -89,7 +91,7 @@ fn by_channel<'a>(list: &'a [Value], step: &str, channel: &str) -> &'a Value {
 
 #[tokio::test]
 async fn a_whatsapp_number_that_cannot_receive_falls_back_to_sms_and_each_message_keeps_its_record() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     let (status, _) = app.call("PUT", "/v1/notification-settings", json!({"fallback": ["whatsapp", "sms", "email"]}), &[]).await;
     assert_eq!(status, 200);
@@ -118,7 +120,7 @@ async fn a_whatsapp_number_that_cannot_receive_falls_back_to_sms_and_each_messag
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_on_the_same_channel_and_counted_as_an_attempt() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     app.call("PUT", "/v1/notification-settings", json!({"fallback": ["whatsapp", "email"]}), &[]).await;
     let (id, created) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["whatsapp"]}]})).await;
@@ -135,7 +137,7 @@ async fn a_transient_failure_is_retried_on_the_same_channel_and_counted_as_an_at
 
 #[tokio::test]
 async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_instead() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     app.call("PUT", "/v1/notification-settings", json!({"fallback": ["email", "sms"]}), &[]).await;
     let (id, created) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_created","channels":["email"]},{"step":"on_due","channels":["email"]}]})).await;
@@ -172,7 +174,7 @@ async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_inst
 
 #[tokio::test]
 async fn the_monthly_budget_stops_whatsapp_at_the_limit_and_the_message_goes_by_email() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     app.call("PUT", "/v1/notification-settings", json!({"monthly_budget": "1.00", "prices": {"whatsapp": {"amount": "0.50"}}}), &[]).await;
     let ruler = json!({"send_time":"10:00","steps":[{"step":"on_created","channels":["whatsapp"]}]});
@@ -207,7 +209,7 @@ async fn the_monthly_budget_stops_whatsapp_at_the_limit_and_the_message_goes_by_
 
 #[tokio::test]
 async fn a_merchant_template_is_validated_previewed_and_used() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     let (status, err) = app.call("PUT", "/v1/templates/email/on_created", json!({"subject": "Oi", "body": "Olá {{ nome }}"}), &[]).await;
     assert_eq!((status, &err["error"]["field"]), (422, &json!("body")));
@@ -240,9 +242,9 @@ async fn a_merchant_template_is_validated_previewed_and_used() {
 
 #[tokio::test]
 async fn another_merchant_sees_none_of_it() {
-    let app = App::new().await;
+    let app = App::live().await;
     let (id, _) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["email"]}]})).await;
-    let other = App::new().await;
+    let other = App::live().await;
     // The other app's merchant, with its own key, on this store.
     let merchant = other.store.get_merchant(&other.merchant_id).await.unwrap().unwrap();
     app.store.put_merchant(&merchant, &other.key.hash()).await.unwrap();
@@ -295,7 +297,7 @@ impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
 
 #[tokio::test]
 async fn provider_callbacks_are_verified_then_move_each_message_forward() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     let (id, created) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["whatsapp"]}]})).await;
     tick(&app, &providers, scheduled(&created, "on_due")).await;
@@ -340,7 +342,7 @@ async fn provider_callbacks_are_verified_then_move_each_message_forward() {
 
 #[tokio::test]
 async fn an_unanswered_call_is_placed_again_two_hours_later_at_most_three_times_a_day() {
-    let app = App::new().await;
+    let app = App::live().await;
     let providers = ScriptedProviders::default();
     let (id, created) = charge(&app, json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["voice"]}]})).await;
     let mut at = scheduled(&created, "on_due");

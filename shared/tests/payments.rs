@@ -88,7 +88,7 @@ async fn a_boleto_needs_the_payers_address_and_every_method_needs_a_wallet() {
         .await;
     assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (422, Some("no_wallet_for_method"), Some("payment_methods")), "{body}");
 
-    let (status, body) = app.call("POST", "/v1/wallets", json!({"name": "BB", "provider": "banco_do_brasil", "method": "boleto", "settings": {"convenio": 12, "carteira": 17, "variacao": 35}}), &[]).await;
+    let (status, body) = app.call("POST", "/v1/wallets", json!({"name": "BB", "provider": "sandbox", "method": "boleto", "settings": {"convenio": 12, "carteira": 17, "variacao": 35}}), &[]).await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("settings.convenio")), "{body}");
 }
 

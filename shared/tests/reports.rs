@@ -88,7 +88,7 @@ async fn tick(app: &App, at: DateTime<Utc>) {
 
 async fn drain(app: &App, at: DateTime<Utc>) {
     let sender = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, outbox: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
     for job in app.queue.drain() {
         delivery.deliver(&job, at).await.unwrap();
     }

@@ -85,7 +85,7 @@ impl Sim {
 
     async fn drain(&self, now: DateTime<Utc>) {
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.sim", merchant_providers: None };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, outbox: &sender, events: &self.events, public_base_url: "https://pay.sim", merchant_providers: None };
         loop {
             let jobs = self.queue.drain();
             if jobs.is_empty() {
@@ -112,8 +112,8 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     };
     let aws = cobranca::adapters::config::aws().await;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table));
-    let key = ApiKey::generate();
-    let merchant = Merchant { id: MerchantId::generate(), name: "Loja Simulada Ltda".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now() };
+    let key = ApiKey::generate(cobranca::merchant::Mode::Test);
+    let merchant = Merchant { id: MerchantId::generate(), name: "Loja Simulada Ltda".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now(), mode: cobranca::merchant::Mode::Test };
     store.put_merchant(&merchant, &key.hash()).await.unwrap();
     for wallet in cobranca::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
         store.put_wallet(&wallet).await.unwrap();

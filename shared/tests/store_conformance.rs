@@ -33,6 +33,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         name: "Loja Exemplo Ltda".into(),
         document: Document::parse("11.222.333/0001-81").unwrap(),
         created_at: created,
+        mode: cobranca::merchant::Mode::Test,
     };
     let customer = Customer {
         id: CustomerId::generate(),
@@ -127,11 +128,11 @@ async fn conformance(store: &dyn Store) {
     let f = fixture(created, NaiveDate::from_ymd_opt(2031, 3, 20).unwrap());
 
     // Merchants and API keys.
-    let key = ApiKey::generate();
+    let key = ApiKey::generate(cobranca::merchant::Mode::Test);
     store.put_merchant(&f.merchant, &key.hash()).await.unwrap();
     assert_eq!(store.get_merchant(&f.merchant.id).await.unwrap(), Some(f.merchant.clone()));
     assert_eq!(store.merchant_by_key(&key.hash()).await.unwrap(), Some(f.merchant.clone()));
-    assert_eq!(store.merchant_by_key(&ApiKey::generate().hash()).await.unwrap(), None);
+    assert_eq!(store.merchant_by_key(&ApiKey::generate(cobranca::merchant::Mode::Test).hash()).await.unwrap(), None);
 
     // Customers are scoped by merchant.
     store.put_customer(&f.customer).await.unwrap();
@@ -681,7 +682,7 @@ async fn api_keys_conform(store: &dyn Store) {
     let f = fixture(created, NaiveDate::from_ymd_opt(2033, 5, 1).unwrap());
 
     // A merchant registered with a key known by its hash: the key is a record too, and registering again is the same key.
-    let legacy = ApiKey::generate();
+    let legacy = ApiKey::generate(cobranca::merchant::Mode::Test);
     store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
     store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
     let registered = store.api_key_by_hash(&legacy.hash()).await.unwrap().expect("registered key");
@@ -690,9 +691,9 @@ async fn api_keys_conform(store: &dyn Store) {
 
     // create_merchant: once per merchant id, nothing written the second time.
     let other = Merchant { id: MerchantId::generate(), ..f.merchant.clone() };
-    let (first, first_secret) = ApiKeyRecord::issue(&other.id, "first", Some(50), created);
+    let (first, first_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", Some(50), created);
     assert!(store.create_merchant(&other, &first).await.unwrap());
-    let (again, again_secret) = ApiKeyRecord::issue(&other.id, "again", None, created);
+    let (again, again_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "again", None, created);
     assert!(!store.create_merchant(&other, &again).await.unwrap());
     assert_eq!(store.api_key_by_hash(&again_secret.hash()).await.unwrap(), None);
     assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(first.clone()));
@@ -701,13 +702,13 @@ async fn api_keys_conform(store: &dyn Store) {
     assert_eq!(store.get_api_key(&f.merchant.id, &first.id).await.unwrap(), None, "another merchant's key is not found");
 
     // A rotation: the new key and the old key's new state together, from the version read.
-    let (second, second_secret) = ApiKeyRecord::issue(&other.id, "first", Some(50), created);
+    let (second, second_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", Some(50), created);
     let retired = ApiKeyRecord { expires_at: Some(created + Duration::hours(24)), version: 2, ..first.clone() };
     store.add_api_key(&second, Some((&retired, 1))).await.unwrap();
     assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(retired.clone()));
     assert_eq!(store.api_key_by_hash(&second_secret.hash()).await.unwrap(), Some(second.clone()));
     // A stale rotation (version 1 again) writes nothing, the new key neither.
-    let (third, third_secret) = ApiKeyRecord::issue(&other.id, "first", None, created);
+    let (third, third_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", None, created);
     assert_eq!(store.add_api_key(&third, Some((&retired, 1))).await, Err(StoreError::Conflict));
     assert_eq!(store.api_key_by_hash(&third_secret.hash()).await.unwrap(), None);
     // The same key twice is refused.

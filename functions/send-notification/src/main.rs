@@ -12,8 +12,10 @@ use tokio::sync::OnceCell;
 
 struct Wiring {
     core: config::Core,
-    /// The deployment's channel providers (the outbox for channels without one).
+    /// The deployment's channel providers, for live merchants.
     sender: Arc<dyn NotificationSender>,
+    /// Test merchants' messages.
+    outbox: Arc<dyn NotificationSender>,
     /// Merchants' own provider accounts.
     merchant_providers: config::MerchantProviders,
     public_base_url: String,
@@ -32,15 +34,17 @@ async fn main() -> Result<(), Error> {
         let w = wiring
             .get_or_try_init(|| async {
                 let core = config::core().await?;
-                let sender = config::sender(&core.aws, core.store.clone()).await?;
+                let sender = config::sender(&core.aws).await?;
+                let outbox = config::outbox(core.store.clone());
                 let (sqs, queue_url) = config::notification_queue(&core.aws)?;
                 let merchant_providers = config::MerchantProviders::new(core.aws.clone());
-                Ok::<_, config::ConfigError>(Wiring { sender, merchant_providers, public_base_url: config::public_base_url()?, sqs, queue_url, core })
+                Ok::<_, config::ConfigError>(Wiring { sender, outbox, merchant_providers, public_base_url: config::public_base_url()?, sqs, queue_url, core })
             })
             .await?;
         let delivery = Delivery {
             store: w.core.store.as_ref(),
             sender: w.sender.as_ref(),
+            outbox: w.outbox.as_ref(),
             events: w.core.events.as_ref(),
             public_base_url: &w.public_base_url,
             merchant_providers: Some(&w.merchant_providers),

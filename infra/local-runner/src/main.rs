@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::document::Document;
 use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant};
+use cobranca::merchant::{ApiKey, Merchant, Mode};
 use cobranca::store::Store;
 use cobranca::webhook::WebhookSecret;
 use serde_json::{json, Value};
@@ -86,7 +86,7 @@ async fn main() -> Result<(), BoxError> {
             }
         },
         _ => {
-            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N] [--demo true]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--sandbox-wallets true]");
+            eprintln!("usage: local-runner serve [--port N] [--template F] [--bin-dir D] [--instances N] [--schedule-seconds N] [--demo true]\n       local-runner create-merchant --name NAME --document CPF_OR_CNPJ [--livemode true|false] [--sandbox-wallets true]");
             std::process::exit(2);
         }
     }
@@ -101,13 +101,21 @@ async fn create_merchant(args: Args) -> Result<(), BoxError> {
     let aws = cobranca::adapters::config::aws().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), env("COBRANCA_TABLE")?);
     let document = Document::parse(&args.get("document", "")).map_err(|e| format!("--document: {e}"))?;
-    let merchant = Merchant { id: MerchantId::generate(), name: args.get("name", ""), document, created_at: Utc::now() };
+    let mode = match args.get("livemode", "false").as_str() {
+        "true" => Mode::Live,
+        "false" => Mode::Test,
+        _ => return Err("--livemode takes true or false".into()),
+    };
+    let merchant = Merchant { id: MerchantId::generate(), name: args.get("name", ""), document, created_at: Utc::now(), mode };
     if merchant.name.trim().len() < 2 {
         return Err("--name is required".into());
     }
-    let key = ApiKey::generate();
+    let key = ApiKey::generate(mode);
     store.put_merchant(&merchant, &key.hash()).await?;
     if args.get("sandbox-wallets", "false") == "true" {
+        if mode.is_live() {
+            return Err("--sandbox-wallets is for test merchants: a live merchant never uses the sandbox".into());
+        }
         ensure_sandbox_wallets(&store, &merchant.id).await?;
     }
     println!("{}", json!({"merchant_id": merchant.id, "api_key": key.expose()}));
@@ -149,7 +157,7 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         .map_err(|_| "COBRANCA_DEV_MERCHANT_ID must look like mer_xxx")?;
     let api_key = match std::env::var("COBRANCA_DEV_API_KEY") {
         Ok(k) if !k.is_empty() => ApiKey::parse(&k).ok_or("COBRANCA_DEV_API_KEY must be ck_ followed by 32+ letters or digits")?,
-        _ => ApiKey::generate(),
+        _ => ApiKey::generate(Mode::Test),
     };
     let webhook_secret = match std::env::var("COBRANCA_DEV_WEBHOOK_SECRET") {
         Ok(s) if !s.is_empty() => {
@@ -163,6 +171,8 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         name: "Loja Exemplo Ltda".into(),
         document: Document::parse("11.222.333/0001-81").expect("valid demo CNPJ"),
         created_at: Utc::now(),
+        // The demo merchant is a test one: sandbox wallets and the outbox, never a real provider.
+        mode: Mode::Test,
     };
     store.put_merchant(&merchant, &api_key.hash()).await?;
     ensure_sandbox_wallets(&store, &merchant.id).await?;

@@ -1,5 +1,6 @@
-//! Picks each message's adapter by its channel. A channel with no provider configured goes to the development
-//! outbox, so `make dev` works with no credentials and a deployment turns channels on one at a time.
+//! Picks each message's adapter by its channel: the deployment's providers, turned on one channel at a time by
+//! their credentials. A channel without one is not served (`serves` is false): a live merchant's message on it
+//! is not sent (`delivery::CHANNEL_NOT_CONFIGURED`); test merchants' messages go to the outbox, not here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,13 +11,19 @@ use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendErro
 
 pub struct ChannelRouter {
     pub adapters: HashMap<Channel, Arc<dyn NotificationSender>>,
-    pub outbox: Arc<dyn NotificationSender>,
 }
 
 #[async_trait]
 impl NotificationSender for ChannelRouter {
     async fn send(&self, m: &OutgoingMessage) -> Result<SendReceipt, SendError> {
-        self.adapters.get(&m.channel).unwrap_or(&self.outbox).send(m).await
+        match self.adapters.get(&m.channel) {
+            Some(adapter) => adapter.send(m).await,
+            None => Err(SendError::Permanent(crate::delivery::CHANNEL_NOT_CONFIGURED.into())),
+        }
+    }
+
+    fn serves(&self, channel: Channel) -> bool {
+        self.adapters.contains_key(&channel)
     }
 }
 
@@ -37,10 +44,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_configured_channel_goes_to_its_provider_and_the_rest_to_the_outbox() {
+    async fn a_configured_channel_goes_to_its_provider_and_no_other_is_served() {
         let whatsapp = Arc::new(Recorder("wamid.1", Mutex::default()));
-        let outbox = Arc::new(Recorder("outbox", Mutex::default()));
-        let router = ChannelRouter { adapters: HashMap::from([(Channel::Whatsapp, whatsapp.clone() as Arc<dyn NotificationSender>)]), outbox: outbox.clone() };
+        let router = ChannelRouter { adapters: HashMap::from([(Channel::Whatsapp, whatsapp.clone() as Arc<dyn NotificationSender>)]) };
         let message = |channel| OutgoingMessage {
             merchant_id: MerchantId::parse("mer_1").unwrap(),
             charge_id: ChargeId::parse("chg_1").unwrap(),
@@ -56,8 +62,8 @@ mod tests {
             boleto: None,
         };
         assert_eq!(router.send(&message(Channel::Whatsapp)).await.unwrap().provider_message_id, "wamid.1");
-        assert_eq!(router.send(&message(Channel::Email)).await.unwrap().provider_message_id, "outbox");
+        assert!(router.serves(Channel::Whatsapp) && !router.serves(Channel::Email));
+        assert!(matches!(router.send(&message(Channel::Email)).await, Err(SendError::Permanent(_))));
         assert_eq!(*whatsapp.1.lock().unwrap(), vec![Channel::Whatsapp]);
-        assert_eq!(*outbox.1.lock().unwrap(), vec![Channel::Email]);
     }
 }

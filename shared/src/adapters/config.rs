@@ -177,9 +177,10 @@ pub fn channel_adapter(channel: Channel, c: &serde_json::Value, aws: &aws_config
 }
 
 /// The deployment's channel adapters, each turned on by its credentials (see `channel_adapter`); e-mail also by
-/// `COBRANCA_EMAIL_FROM` alone (a verified SES sender, `COBRANCA_SES_CONFIGURATION_SET` for its events). Every
-/// channel without a provider writes to the development outbox.
-pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Result<Arc<dyn NotificationSender>, ConfigError> {
+/// `COBRANCA_EMAIL_FROM` alone (a verified SES sender, `COBRANCA_SES_CONFIGURATION_SET` for its events). A channel
+/// without a provider is not served: live merchants' messages on it are not sent. Test merchants' messages go to
+/// the outbox (`outbox`) whatever is configured here.
+pub async fn sender(aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, ConfigError> {
     if let Ok(other) = env("COBRANCA_CHANNEL") {
         if other != "outbox" {
             return Err(ConfigError(format!("COBRANCA_CHANNEL={other}: channels are now configured by their credentials (see README)")));
@@ -191,7 +192,12 @@ pub async fn sender(aws: &aws_config::SdkConfig, store: Arc<dyn Store>) -> Resul
             adapters.insert(channel, channel_adapter(channel, &c, aws)?);
         }
     }
-    Ok(Arc::new(ChannelRouter { adapters, outbox: Arc::new(OutboxSender { store }) }))
+    Ok(Arc::new(ChannelRouter { adapters }))
+}
+
+/// Where test-mode merchants' messages go: the development outbox in the table (`GET /_local/outbox`).
+pub fn outbox(store: Arc<dyn Store>) -> Arc<dyn NotificationSender> {
+    Arc::new(OutboxSender { store })
 }
 
 /// A channel's deployment credentials, if configured.
@@ -349,7 +355,8 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
     }
 }
 
-/// The banks and acquirers wallets can name. The sandbox is always there (development, tests, demos);
+/// The banks and acquirers wallets can name. The sandbox is always there for test-mode merchants (development,
+/// tests, demos), and `Providers` never hands it to a live one;
 /// Banco do Brasil and Cielo are added when their credentials are configured: as JSON in
 /// `COBRANCA_BB_CREDENTIALS` / `COBRANCA_CIELO_CREDENTIALS` locally, or by reference to a Secrets Manager secret
 /// holding that JSON (`…_CREDENTIALS_ARN`) in AWS. `COBRANCA_BB_ENV` / `COBRANCA_CIELO_ENV` = `sandbox` points

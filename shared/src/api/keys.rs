@@ -11,7 +11,7 @@ use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, A
 use crate::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::document::Document;
 use crate::ids::{ApiKeyId, MerchantId};
-use crate::merchant::{ApiKeyHash, Merchant};
+use crate::merchant::{ApiKeyHash, Merchant, Mode};
 
 fn key_not_found() -> ApiError {
     ApiError::new(404, "not_found", "chave de API não encontrada / API key not found")
@@ -43,7 +43,7 @@ fn with_secret(key: &ApiKeyRecord, secret: &crate::merchant::ApiKey, now: DateTi
 }
 
 fn merchant_json(m: &Merchant) -> Value {
-    json!({"id": m.id, "object": "merchant", "name": m.name, "document": m.document.as_str(), "document_type": m.document.kind(), "created_at": m.created_at})
+    json!({"id": m.id, "object": "merchant", "livemode": m.mode.is_live(), "name": m.name, "document": m.document.as_str(), "document_type": m.document.kind(), "created_at": m.created_at})
 }
 
 impl Api<'_> {
@@ -88,7 +88,7 @@ impl Api<'_> {
         let name = key_name(&body, "name")?.ok_or_else(|| missing("name"))?;
         let limit = rate_limit(&body, "rate_limit_per_minute", self.access.default_rate_limit)?;
         self.room_for_a_key(&merchant.id, now).await?;
-        let (key, secret) = ApiKeyRecord::issue(&merchant.id, &name, limit, now);
+        let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key created");
         Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
@@ -125,7 +125,7 @@ impl Api<'_> {
         if old.status(now) != KeyStatus::Active {
             return Err(ApiError::new(409, "api_key_not_active", format!("só uma chave ativa pode ser rotacionada (esta está {}) / only an active key can be rotated (this one is {})", old.status(now).as_str(), old.status(now).as_str())));
         }
-        let (mut new, secret) = ApiKeyRecord::issue(&merchant.id, &old.name, old.rate_limit, now);
+        let (mut new, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &old.name, old.rate_limit, now);
         new.rotated_from = Some(old.id.clone());
         let retired = ApiKeyRecord { expires_at: Some(now + grace), version: old.version + 1, ..old.clone() };
         self.store.add_api_key(&new, Some((&retired, old.version))).await?;
@@ -175,25 +175,30 @@ impl Api<'_> {
         let name = key_name(&body, "name")?.unwrap_or_else(|| "issued by the operator".into());
         let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
         self.room_for_a_key(&merchant.id, now).await?;
-        let (key, secret) = ApiKeyRecord::issue(&merchant.id, &name, limit, now);
+        let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key issued by the operator");
         Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
     }
 
-    /// `POST /v1/merchants {"name", "document", "api_key_name"?, "rate_limit_per_minute"?}`, for whoever runs the
-    /// deployment, with the operator key (`COBRANCA_OPERATOR_KEY_SHA256`): 201 the merchant and its first key,
-    /// secret included, once. Without an operator key configured the route is closed (403). Under an
+    /// `POST /v1/merchants {"name", "document", "livemode"?, "api_key_name"?, "rate_limit_per_minute"?}`, for
+    /// whoever runs the deployment, with the operator key (`COBRANCA_OPERATOR_KEY_SHA256`): 201 the merchant and
+    /// its first key, secret included, once. A merchant is made in test mode unless `livemode` is true. Without an operator key configured the route is closed (403). Under an
     /// `Idempotency-Key` the merchant's id follows from it, so a retry cannot make a second merchant (409).
     pub(super) async fn create_merchant(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         self.operator(req)?;
         let body = json_object(&req.body)?;
-        reject_unknown(&body, &["name", "document", "api_key_name", "rate_limit_per_minute"], "")?;
+        reject_unknown(&body, &["name", "document", "livemode", "api_key_name", "rate_limit_per_minute"], "")?;
         let name = required_str(&body, "name")?.trim().to_string();
         if !(2..=200).contains(&name.chars().count()) {
             return Err(ApiError::invalid("name", "nome de 2 a 200 caracteres / a name of 2 to 200 characters"));
         }
         let document = Document::parse(required_str(&body, "document")?).map_err(|e| ApiError::invalid("document", e))?;
+        let mode = match body.get("livemode") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => Mode::Test,
+            Some(Value::Bool(true)) => Mode::Live,
+            Some(_) => return Err(ApiError::invalid("livemode", "true (produção) ou false (teste) / true (live) or false (test)")),
+        };
         let key_name = key_name(&body, "api_key_name")?.unwrap_or_else(|| "default".into());
         // The operator sets a merchant's limit, above the default if it likes.
         let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
@@ -202,8 +207,8 @@ impl Api<'_> {
             Some(_) => return Err(ApiError::invalid("Idempotency-Key", "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key")),
             None => MerchantId::generate(),
         };
-        let merchant = Merchant { id, name, document, created_at: now };
-        let (key, secret) = ApiKeyRecord::issue(&merchant.id, &key_name, limit, now);
+        let merchant = Merchant { id, name, document, created_at: now, mode };
+        let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &key_name, limit, now);
         if !self.store.create_merchant(&merchant, &key).await? {
             return Err(ApiError::new(409, "merchant_exists", format!("lojista {} já criado com esta Idempotency-Key / merchant {} was already created with this Idempotency-Key", merchant.id, merchant.id)));
         }

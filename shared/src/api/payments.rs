@@ -37,7 +37,7 @@ impl From<CheckoutError> for ApiError {
 impl Api<'_> {
     pub(super) async fn create_wallet(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = Value::Object(json_object(&req.body)?);
-        let wallet = Wallet::parse(&body, &merchant.id, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        let wallet = Wallet::parse(&body, &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         self.store.put_wallet(&wallet).await?;
         Ok(ApiResponse::json(201, &wallet_json(&wallet)))
     }
@@ -57,7 +57,9 @@ impl Api<'_> {
     /// The wallets a new charge may use: the ones it names (`wallet_ids`), else all of the merchant's; each
     /// allowed method needs at least one, and a named wallet must serve an allowed method.
     pub(super) async fn wallets_for(&self, merchant: &Merchant, methods: &[PaymentMethod], requested: Option<&Value>) -> Result<Vec<Wallet>, ApiError> {
-        let all = self.store.wallets_of(&merchant.id).await?;
+        // Only wallets the merchant's mode serves: a live merchant never defaults to a sandbox wallet (one stored
+        // before modes existed), a test merchant never to a real institution's.
+        let all: Vec<Wallet> = self.store.wallets_of(&merchant.id).await?.into_iter().filter(|w| merchant.mode.serves(w.provider)).collect();
         let chosen: Vec<Wallet> = match requested {
             None | Some(Value::Null) => all.into_iter().filter(|w| methods.contains(&w.method())).collect(),
             Some(Value::Array(ids)) => {
@@ -149,7 +151,7 @@ impl Api<'_> {
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.
     /// `merchant` is the authenticated one, who owns `c`: no second read of it.
     pub(super) async fn charge_view(&self, merchant: &Merchant, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
-        let mut view = self.charge_json(c, reminders);
+        let mut view = self.charge_json(c, reminders, merchant.mode.is_live());
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
         let extra = payment_view(c, &wallets, merchant, self.public_base_url, now);
         if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {

@@ -13,7 +13,7 @@ use cobranca::calendar;
 use cobranca::delivery::Delivery;
 use cobranca::document::Document;
 use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant};
+use cobranca::merchant::{ApiKey, Merchant, Mode};
 use cobranca::settlement::Settlement;
 use cobranca::store::Store;
 use cobranca::tick::Tick;
@@ -37,17 +37,32 @@ pub struct App {
 }
 
 impl App {
+    /// A test-mode merchant with one sandbox wallet per method: the outbox and the sandbox, as `make dev`'s.
     pub async fn new() -> Self {
+        Self::in_mode(Mode::Test).await
+    }
+
+    /// A live merchant with real institutions' wallets (Banco do Brasil for Pix and boleto, Cielo for cards).
+    pub async fn live() -> Self {
+        Self::in_mode(Mode::Live).await
+    }
+
+    pub async fn in_mode(mode: Mode) -> Self {
         let store = Arc::new(MemoryStore::new());
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(mode);
         let merchant = Merchant {
             id: MerchantId::generate(),
             name: "Loja Exemplo Ltda".into(),
             document: Document::parse("11.222.333/0001-81").unwrap(),
             created_at: Utc::now(),
+            mode,
         };
         store.put_merchant(&merchant, &key.hash()).await.unwrap();
-        for wallet in Wallet::sandbox_set(&merchant.id, Utc::now()) {
+        let wallets = match mode {
+            Mode::Test => Wallet::sandbox_set(&merchant.id, Utc::now()),
+            Mode::Live => live_wallets(&merchant.id),
+        };
+        for wallet in wallets {
             store.put_wallet(&wallet).await.unwrap();
         }
         let (secret, _) = WebhookSecret::generate();
@@ -157,7 +172,7 @@ impl App {
     pub async fn drain(&self) {
         self.follow_up_payments().await;
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, events: &self.events, public_base_url: "https://pay.test", merchant_providers: None };
+        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, outbox: &sender, events: &self.events, public_base_url: "https://pay.test", merchant_providers: None };
         for job in self.queue.drain() {
             delivery.deliver(&job, Utc::now()).await.unwrap();
         }
@@ -187,6 +202,16 @@ impl App {
     pub async fn outbox_steps(&self, charge_id: &str) -> Vec<String> {
         self.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == charge_id).map(|e| e.step).collect()
     }
+}
+
+/// A live merchant's wallets, as `POST /v1/wallets` makes them.
+pub fn live_wallets(merchant: &MerchantId) -> Vec<Wallet> {
+    let bodies = [
+        serde_json::json!({"name":"Pix BB","provider":"banco_do_brasil","method":"pix","settings":{"key":"financeiro@example.com","city":"São Paulo"}}),
+        serde_json::json!({"name":"Boleto BB","provider":"banco_do_brasil","method":"boleto","settings":{"convenio":3128557,"carteira":17,"variacao":35}}),
+        serde_json::json!({"name":"Cielo","provider":"cielo","method":"credit_card","settings":{}}),
+    ];
+    bodies.iter().map(|b| Wallet::parse(b, merchant, Mode::Live, Utc::now()).unwrap()).collect()
 }
 
 pub fn due_in(days: i64) -> String {
