@@ -100,7 +100,7 @@ impl MemoryStore {
         let State {
             merchants, api_keys, key_hashes, rate_windows, subscriptions, customers, charges, owners, payment_tokens, reminders, payments,
             provider_events, unmatched, idempotency, watermark, outbox, rulers, contacts, wallets, sequences, references, pending_reversals,
-            webhook_endpoints, webhook_deliveries, notifications, suppressed, spend, billed_units, documents,
+            webhook_endpoints, webhook_deliveries, notifications, suppressed, spend, billed_units, documents, card_attempts, replan_jobs,
         } = &*s;
         let mut out = Vec::new();
         out.extend(merchants.iter().map(|(k, v)| item(k, v)));
@@ -132,6 +132,8 @@ impl MemoryStore {
         out.extend(spend.iter().map(|(k, v)| item(k, v)));
         out.extend(billed_units.iter().map(|k| item(k, &())));
         out.extend(documents.iter().map(|(k, v)| item(k, v)));
+        out.extend(card_attempts.iter().map(|(k, v)| item(k, v)));
+        out.extend(replan_jobs.iter().map(|(k, v)| item(k, v)));
         out
     }
 }
