@@ -115,6 +115,14 @@ impl ApiError {
     }
 }
 
+impl From<crate::pay::late_fees::Unpriceable> for ApiError {
+    /// A charge stored with terms that overflow the pricing (accepted before the bounds existed): an error for
+    /// that one charge, never a 500.
+    fn from(e: crate::pay::late_fees::Unpriceable) -> Self {
+        Self { status: 409, code: "charge_unpriceable", message: e.to_string(), field: Some("late_fees".into()) }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -497,8 +505,23 @@ impl Api<'_> {
         let amount = parse_amount(body.get("amount"))?;
         let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
+        // The payer first: what late fees the law allows depends on it (CPF or CNPJ). An inline customer is
+        // stored only once the whole charge is accepted.
+        let (customer, inline) = match (body.get("customer_id"), body.get("customer")) {
+            (Some(Value::String(id)), None) => (self.billable_customer(merchant, id).await?, false),
+            (None, Some(Value::Object(inline))) => {
+                reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
+                let mut c = parse_customer(inline, merchant, now, "customer.")?;
+                if let Some(key) = &keyed {
+                    c.id = CustomerId::derived(&format!("{key}/customer"));
+                }
+                (c, true)
+            }
+            (None, None) => return Err(missing("customer_id")),
+            _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
+        };
         let ChargeTerms { own_ruler, payment_methods, max_installments, late_fees, fee_mode, wallets, external_reference } =
-            self.charge_terms(merchant, &body, amount, due_date).await?;
+            self.charge_terms(merchant, &body, amount, due_date, &customer.document).await?;
         let expires_at = match body.get("expires_at") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
@@ -512,39 +535,28 @@ impl Api<'_> {
             Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
         };
 
-        let customer = match (body.get("customer_id"), body.get("customer")) {
-            (Some(Value::String(id)), None) => self.billable_customer(merchant, id).await?,
-            (None, Some(Value::Object(inline))) => {
-                reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
-                let mut c = parse_customer(inline, merchant, now, "customer.")?;
-                if payment_methods.contains(&PaymentMethod::Boleto) && c.address.is_none() {
-                    return Err(address_required("customer.address"));
+        if payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
+            return Err(address_required(if inline { "customer.address" } else { "customer_id" }));
+        }
+        let customer = if inline {
+            match self.store.get_customer(&merchant.id, &customer.id).await? {
+                None => {
+                    self.store.put_customer(&customer).await?;
+                    customer
                 }
-                if let Some(key) = &keyed {
-                    c.id = CustomerId::derived(&format!("{key}/customer"));
+                // A keyed request run again (its first run died, or was refused after storing the customer):
+                // the customer stands as it is — never overwritten, so an erasure or an edit is not undone.
+                Some(existing) if existing.erased_at.is_some() => {
+                    return Err(ApiError::new(409, "customer_erased", "os dados deste cliente foram apagados a pedido dele / this customer's personal data was erased at their request"));
                 }
-                match self.store.get_customer(&merchant.id, &c.id).await? {
-                    None => {
-                        self.store.put_customer(&c).await?;
-                        c
-                    }
-                    // A keyed request run again (its first run died, or was refused after storing the customer):
-                    // the customer stands as it is — never overwritten, so an erasure or an edit is not undone.
-                    Some(existing) if existing.erased_at.is_some() => {
-                        return Err(ApiError::new(409, "customer_erased", "os dados deste cliente foram apagados a pedido dele / this customer's personal data was erased at their request"));
-                    }
-                    Some(existing) if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address) == (&c.name, &c.document, &c.email, &c.phone, &c.address) => existing,
-                    Some(_) => {
-                        return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outro cliente / idempotency key reused with another customer"));
-                    }
+                Some(existing) if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address) == (&customer.name, &customer.document, &customer.email, &customer.phone, &customer.address) => existing,
+                Some(_) => {
+                    return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outro cliente / idempotency key reused with another customer"));
                 }
             }
-            (None, None) => return Err(missing("customer_id")),
-            _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
+        } else {
+            customer
         };
-        if payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
-            return Err(address_required("customer_id"));
-        }
 
         let mut charge = Charge {
             max_installments,
@@ -613,7 +625,7 @@ impl Api<'_> {
 
     /// What a charge carries besides its amount, dates and customer, read from a `POST /v1/charges` body: the one
     /// reading of these fields, for single charges, carnês and the charges subscriptions generate.
-    async fn charge_terms(&self, merchant: &Merchant, body: &Map<String, Value>, amount: Money, due_date: DueDate) -> Result<ChargeTerms, ApiError> {
+    async fn charge_terms(&self, merchant: &Merchant, body: &Map<String, Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<ChargeTerms, ApiError> {
         let own_ruler = match body.get("ruler") {
             None | Some(Value::Null) => None,
             Some(v) => Some(Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?),
@@ -629,7 +641,7 @@ impl Api<'_> {
         if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
             return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
         }
-        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date)?;
+        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date, payer)?;
         let fee_mode = match body.get("fee_mode") {
             None | Some(Value::Null) => None,
             Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ApiError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
@@ -803,7 +815,9 @@ impl Api<'_> {
         // written off so that it cannot be paid as well.
         let mut setup_jobs = Vec::new();
         if charge.amount != before.amount || charge.due_date != before.due_date {
-            charge.terms().check().map_err(|e| ApiError::invalid("late_fees", e))?;
+            // The terms stay within the law for the new numbers (a fixed fine may exceed 2 % of a lower amount).
+            let payer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
+            charge.late_fees.admit(charge.amount, charge.due_date.date(), &payer.document).map_err(terms_error)?;
             let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())].into_iter().flatten().collect();
             setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
             for id in reissue {
@@ -1208,14 +1222,20 @@ fn address_required(field: &str) -> ApiError {
 }
 
 /// `late_fees`: `{"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"},
-/// "discount":{"until":"2026-12-05","value":{"kind":"fixed","value":"5.00"}},"abatement":"10.00","consumer_cap":true}`.
-fn parse_late_fees(v: Option<&Value>, amount: Money, due_date: DueDate) -> Result<LateFees, ApiError> {
+/// "discount":{"until":"2026-12-05","value":{"kind":"fixed","value":"5.00"}},"abatement":"10.00","consumer_cap":true}`,
+/// admitted for a charge of `amount` due on `due_date` to `payer` (`LateFees::admit`: bounds and legal ceilings).
+fn parse_late_fees(v: Option<&Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<LateFees, ApiError> {
     let late_fees: LateFees = match v {
         None | Some(Value::Null) => return Ok(LateFees::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| ApiError::invalid("late_fees", format!("multa, juros ou desconto inválidos / invalid fine, interest or discount: {e}")))?,
     };
-    late_fees.terms(amount, due_date.date()).check().map_err(|e| ApiError::invalid("late_fees", e))?;
+    late_fees.admit(amount, due_date.date(), payer).map_err(terms_error)?;
     Ok(late_fees)
+}
+
+/// A refused term, naming its field (`late_fees.fine`, `late_fees.interest`, …) and the limit it broke.
+fn terms_error(e: crate::pay::late_fees::TermsError) -> ApiError {
+    ApiError::invalid(e.field(), e)
 }
 
 fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar;
 use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId};
 use crate::money::Money;
-use crate::pay::late_fees::{amount_due, AmountDue, ChargeTerms, LateFees};
+use crate::pay::late_fees::{amount_due, AmountDue, ChargeTerms, LateFees, Unpriceable};
 use crate::pay::setup::PaymentSetup;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,13 +130,13 @@ impl Charge {
     }
 
     /// What the payer owes if paying on `day` (São Paulo date): the one pricing rule, `late_fees::amount_due`.
-    pub fn amount_due(&self, day: NaiveDate) -> AmountDue {
+    pub fn amount_due(&self, day: NaiveDate) -> Result<AmountDue, Unpriceable> {
         amount_due(&self.terms(), day)
     }
 
     /// What is left to pay on `day`: the amount due that day less what partial payments already brought in.
-    pub fn balance_due(&self, day: NaiveDate) -> Decimal {
-        (self.amount_due(day).total - self.received).max(Decimal::ZERO)
+    pub fn balance_due(&self, day: NaiveDate) -> Result<Decimal, Unpriceable> {
+        Ok(self.amount_due(day)?.total.checked_sub(self.received).ok_or(Unpriceable)?.max(Decimal::ZERO))
     }
 
     /// Whether a payment at `at` is still accepted: the charge is open and not past `expires_at`.

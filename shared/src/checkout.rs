@@ -13,6 +13,7 @@ use crate::events::EventBus;
 use crate::ids::WalletId;
 use crate::merchant::Merchant;
 use crate::money::Money;
+use crate::pay::late_fees::Unpriceable;
 use crate::pay::boleto::Linha;
 use crate::pay::installments::{card_plan, CardPlan};
 use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration};
@@ -396,14 +397,15 @@ impl Checkout<'_> {
 
 /// What is left to pay today (São Paulo), as money.
 pub fn amount_today(charge: &Charge, now: DateTime<Utc>) -> Result<Money, CheckoutError> {
-    Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| CheckoutError::Internal(e.to_string()))
+    let balance = charge.balance_due(calendar::local_date(now)).map_err(|e| CheckoutError::Invalid { field: "late_fees", message: e.to_string() })?;
+    Money::from_decimal(balance).map_err(|e| CheckoutError::Internal(e.to_string()))
 }
 
 /// `amount_due`, `late_fees`, `expires_at`, `wallets` and one object per offered method, as of `now`.
-pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_url: &str, now: DateTime<Utc>) -> Value {
+pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_url: &str, now: DateTime<Utc>) -> Result<Value, Unpriceable> {
     let today = calendar::local_date(now);
-    let due = c.amount_due(today);
-    let balance = c.balance_due(today);
+    let due = c.amount_due(today)?;
+    let balance = c.balance_due(today)?;
     let payable = c.payable_at(now);
     let base = payment_url(base_url, &c.payment_token);
     // A wallet the merchant's mode does not serve (a live merchant's sandbox wallet from before modes) offers nothing.
@@ -462,7 +464,7 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
         .filter_map(wallet)
         .map(|w| json!({"id": w.id, "name": w.name, "method": w.method(), "provider": w.provider}))
         .collect();
-    json!({
+    Ok(json!({
         "amount_due": due,
         "received": c.received,
         "refunded": c.refunded,
@@ -474,7 +476,7 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
         "pix": pix,
         "boleto": boleto,
         "card": card,
-    })
+    }))
 }
 
 /// The first wallet of each allowed method: what a new charge issues through.

@@ -151,7 +151,10 @@ impl Delivery<'_> {
             return Ok(given_up);
         }
 
-        let mut ctx = MessageContext::new(&merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now);
+        let mut ctx = match MessageContext::new(&merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now) {
+            Ok(ctx) => ctx,
+            Err(e) => return self.give_up(&reminder, ReminderState::Failed { reason: e.to_string(), redrivable: false }, now).await,
+        };
         if reminder.step == Step::OnPaid {
             if let Some(paid) = self.store.ledger_of(&job.merchant_id, &job.charge_id).await?.last() {
                 ctx = ctx.with_amount_paid(paid.amount);
@@ -232,13 +235,16 @@ impl Delivery<'_> {
         let (subject, text) = if companions.is_empty() {
             (subject, text)
         } else {
+            // A companion that cannot be priced is left out of the combined message, not the whole message.
             let lines: Vec<ChargeLine> = companions
                 .iter()
-                .map(|(_, c)| ChargeLine {
-                    description: c.description.as_str().to_string(),
-                    amount: crate::money::brl(c.balance_due(crate::calendar::local_date(now))),
-                    due_date: notification::date_br(c.due_date.date()),
-                    payment_url: payment_url(self.public_base_url, &c.payment_token),
+                .filter_map(|(_, c)| {
+                    Some(ChargeLine {
+                        description: c.description.as_str().to_string(),
+                        amount: crate::money::brl(c.balance_due(crate::calendar::local_date(now)).ok()?),
+                        due_date: notification::date_br(c.due_date.date()),
+                        payment_url: payment_url(self.public_base_url, &c.payment_token),
+                    })
                 })
                 .collect();
             match notification::render_combined((subject.clone(), text.clone()), &ctx, &lines) {

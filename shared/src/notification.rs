@@ -177,7 +177,8 @@ pub struct MessageContext {
 }
 
 impl MessageContext {
-    pub fn new(merchant: &Merchant, customer: &Customer, charge: &Charge, payment_url: &str, now: DateTime<Utc>) -> Self {
+    /// Fails only for a charge whose stored terms cannot be priced (`Unpriceable`): that message is not sent.
+    pub fn new(merchant: &Merchant, customer: &Customer, charge: &Charge, payment_url: &str, now: DateTime<Utc>) -> Result<Self, crate::pay::late_fees::Unpriceable> {
         let today = calendar::local_date(now);
         let due = charge.due_date.date();
         let methods: Vec<&str> = charge
@@ -189,14 +190,14 @@ impl MessageContext {
                 crate::charge::PaymentMethod::CreditCard => "cartão de crédito",
             })
             .collect();
-        Self {
+        Ok(Self {
             first_name: customer.name.first_name().to_string(),
             merchant_name: merchant.name.clone(),
             merchant_document: merchant.document.formatted(),
             merchant_document_kind: merchant.document.kind().to_uppercase(),
             description: charge.description.as_str().to_string(),
             // What is left to pay on the day the message goes out, by the one pricing rule (discount, fine, interest).
-            amount: crate::money::brl(charge.balance_due(today)),
+            amount: crate::money::brl(charge.balance_due(today)?),
             amount_paid: charge.amount.to_brl(),
             due_date: date_br(due),
             paid_date: charge.paid_at.map(|t| date_br(calendar::local_date(t))).unwrap_or_default(),
@@ -206,7 +207,7 @@ impl MessageContext {
             payment_methods: join_pt(&methods),
             boleto_line: charge.setup.boleto.as_ref().map(|b| b.digitable_line.clone()).unwrap_or_default(),
             pix_copy_paste: charge.setup.boleto.as_ref().and_then(|b| b.pix_copy_paste.clone()).unwrap_or_default(),
-        }
+        })
     }
 
     /// A filled-in context for validating and showing templates.

@@ -61,6 +61,11 @@ impl PageResponse {
         Self::html(404, "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><title>Não encontrado</title><p>Link de pagamento não encontrado.</p></html>".into())
     }
 
+    /// A charge whose stored terms cannot be priced: the payer is told to ask the merchant, not shown a 500.
+    fn unpriceable() -> Self {
+        Self::html(409, "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><title>Indisponível</title><p>Não foi possível calcular o valor desta cobrança. Fale com quem a emitiu.</p></html>".into())
+    }
+
     fn gone(message: &str) -> Self {
         Self::html(410, format!("<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><title>Indisponível</title><p>{message}</p></html>"))
     }
@@ -135,9 +140,12 @@ impl PayerPages<'_> {
         let customer = self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
         let wallets = self.checkout.store.wallets_of(&charge.merchant_id).await?;
         let base = self.base(charge);
-        let view = crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now);
         let today = calendar::local_date(now);
-        let due = charge.amount_due(today);
+        let (Ok(view), Ok(due), Ok(balance)) =
+            (crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now), charge.amount_due(today), charge.balance_due(today))
+        else {
+            return Ok(PageResponse::unpriceable());
+        };
         let money = |d: rust_decimal::Decimal| crate::money::brl(d);
         let nonzero = |d: rust_decimal::Decimal| (!d.is_zero()).then(|| money(d));
         let shown_status = if charge.status.is_open() && !charge.payable_at(now) { "expired" } else { charge.status.as_str() };
@@ -200,7 +208,7 @@ impl PayerPages<'_> {
             "paid_at": charge.paid_at.map(|t| t.with_timezone(&chrono_tz::America::Sao_Paulo).format("%d/%m/%Y %H:%M").to_string()),
             "charge_ref": charge.id.as_str()[charge.id.as_str().len() - 10..].to_ascii_uppercase(),
             "received": nonzero(charge.received),
-            "due": {"total": money(charge.balance_due(today)), "original": money(due.original), "discount": nonzero(due.discount), "abatement": nonzero(due.abatement),
+            "due": {"total": money(balance), "original": money(due.original), "discount": nonzero(due.discount), "abatement": nonzero(due.abatement),
                     "fine": nonzero(due.fine), "interest": nonzero(due.interest), "days_late": due.days_late},
             "instructions": charge.late_fees.describe(charge.amount, charge.due_date.date()),
             "choices": choices,
@@ -310,7 +318,8 @@ impl PayerPages<'_> {
         if !merchant.mode.serves(wallet.provider) {
             return Ok(PageResponse::not_found());
         }
-        let amount = Money::from_decimal(charge.balance_due(calendar::local_date(now))).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
+        let Ok(balance) = charge.balance_due(calendar::local_date(now)) else { return Ok(PageResponse::unpriceable()) };
+        let amount = Money::from_decimal(balance).map_err(|e| StoreError::Corrupt { key: charge.id.to_string(), message: e.to_string() })?;
         // A charge that offers Pix and cannot show it is a fault of ours, logged and answered as one (never a 404
         // or an empty image that look like "no Pix here").
         let unusable = |message: String| StoreError::Corrupt { key: charge.id.to_string(), message: format!("pix code: {message}") };
@@ -401,13 +410,14 @@ impl PayerPages<'_> {
                 crate::charge::ChargeStatus::Renegotiated => ("Renegociada", ""),
             };
             let payable = c.payable_at(now);
+            let Ok(balance) = c.balance_due(today) else { return Ok(PageResponse::unpriceable()) };
             if payable {
-                open_total += c.balance_due(today);
+                open_total += balance;
             }
             rows.push(json!({
                 "number": part.number,
                 "due_date": c.due_date.date().format("%d/%m/%Y").to_string(),
-                "amount": crate::money::brl(if payable { c.balance_due(today) } else { c.amount.as_decimal() }),
+                "amount": crate::money::brl(if payable { balance } else { c.amount.as_decimal() }),
                 "status": status,
                 "status_class": class,
                 "payment_url": payable.then(|| crate::delivery::payment_url(self.public_base_url, &c.payment_token)),

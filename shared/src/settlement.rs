@@ -124,12 +124,16 @@ impl Settlement<'_> {
             // What was left to pay on the day the payer paid (discounts, fines, interest and earlier partial
             // payments included), by the one rule.
             let owed = charge.balance_due(crate::calendar::local_date(notice.paid_at));
-            let outcome = if !charge.payable_at(notice.paid_at) {
-                PaymentOutcome::FlaggedForRefund
-            } else if notice.amount.as_decimal() >= owed {
-                PaymentOutcome::Settled
-            } else {
-                PaymentOutcome::Partial
+            let outcome = match owed {
+                _ if !charge.payable_at(notice.paid_at) => PaymentOutcome::FlaggedForRefund,
+                Ok(owed) if notice.amount.as_decimal() >= owed => PaymentOutcome::Settled,
+                Ok(_) => PaymentOutcome::Partial,
+                // Terms stored before the bounds that cannot be priced: the money is kept and the charge stays
+                // open for the merchant to settle by hand, rather than guessing whether it was paid in full.
+                Err(e) => {
+                    tracing::error!(charge_id = %charge_id, error = %e, "payment on an unpriceable charge recorded as partial");
+                    PaymentOutcome::Partial
+                }
             };
             let entry = LedgerEntry {
                 id: PaymentId::generate(),
@@ -153,7 +157,7 @@ impl Settlement<'_> {
             let received = net_received(&ledger);
             let updated = match outcome {
                 PaymentOutcome::Settled => {
-                    let credit = charge.credit + (notice.amount.as_decimal() - owed).max(rust_decimal::Decimal::ZERO);
+                    let credit = charge.credit + (notice.amount.as_decimal() - owed.unwrap_or_default()).max(rust_decimal::Decimal::ZERO);
                     let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, credit, updated_at: now, version: charge.version + 1, ..charge.clone() };
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {

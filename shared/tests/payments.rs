@@ -97,7 +97,7 @@ async fn late_fees_and_discounts_are_priced_the_same_everywhere() {
     let app = App::new().await;
     let due: NaiveDate = due_in(20).parse().unwrap();
     let terms = json!({"late_fees": {
-        "fine": {"kind": "percent", "value": "10"},
+        "fine": {"kind": "percent", "value": "2"},
         "interest": {"kind": "percent_per_month", "value": "1"},
         "discount": {"until": (due - Duration::days(10)).to_string(), "value": {"kind": "fixed", "value": "5.00"}}
     }, "amount": "100.00", "due_date": due.to_string()});
@@ -109,7 +109,7 @@ async fn late_fees_and_discounts_are_priced_the_same_everywhere() {
     assert_eq!(early["amount_due"]["total"], "95.00");
     assert_eq!(parse_brcode(early["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(), Some(Money::parse("95.00").unwrap()));
 
-    // Ten days after the (business-day) due date: the 10 % fine capped at 2 % for a consumer, 1 % a month pro rata.
+    // Ten days after the (business-day) due date: the 2 % fine, 1 % a month pro rata.
     let effective = calendar::effective_due_date(due);
     let late = app.call_at("GET", &format!("/v1/charges/{id}"), Value::Null, sp(effective + Duration::days(10))).await.1;
     assert_eq!(late["amount_due"]["fine"], "2.00");

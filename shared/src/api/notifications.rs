@@ -149,7 +149,7 @@ impl Api<'_> {
                     .get_customer(&merchant.id, &charge.customer_id)
                     .await?
                     .ok_or_else(|| ApiError::new(404, "not_found", "cliente não encontrado / customer not found"))?;
-                MessageContext::new(merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now)
+                MessageContext::new(merchant, &customer, &charge, &payment_url(self.public_base_url, &charge.payment_token), now)?
             }
         };
         let custom = match given {

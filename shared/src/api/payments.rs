@@ -153,7 +153,7 @@ impl Api<'_> {
     pub(super) async fn charge_view(&self, merchant: &Merchant, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
         let mut view = self.charge_json(c, reminders, merchant.mode.is_live());
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
-        let extra = payment_view(c, &wallets, merchant, self.public_base_url, now);
+        let extra = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
         if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {
             v.extend(e);
         }

@@ -182,7 +182,7 @@ impl Api<'_> {
                 plan_url = Some(plan_page_url(&payment_url(self.public_base_url, &c.payment_token)));
             }
             let (status, url, balance) = match &charge {
-                Some(c) => (c.status, Some(payment_url(self.public_base_url, &c.payment_token)), c.balance_due(today)),
+                Some(c) => (c.status, Some(payment_url(self.public_base_url, &c.payment_token)), c.balance_due(today)?),
                 None => (ChargeStatus::Cancelled, None, rust_decimal::Decimal::ZERO),
             };
             statuses.push(status);
@@ -314,12 +314,14 @@ impl Api<'_> {
                 return Err(refused(format!("a cobrança {id} está {} / charge {id} is {}", charge.status.as_str(), charge.status.as_str())));
             }
             // The debt of each charge, priced today (a resumed one as it stood: the plan already holds it).
-            let owed = if waive { (charge.amount.as_decimal() - charge.received).max(rust_decimal::Decimal::ZERO) } else { charge.balance_due(today) };
-            total += owed;
+            let owed = if waive { (charge.amount.as_decimal() - charge.received).max(rust_decimal::Decimal::ZERO) } else { charge.balance_due(today).map_err(|e| refused(format!("{id}: {e}")))? };
+            total = total.checked_add(owed).ok_or_else(|| refused(format!("{id}: {}", crate::pay::late_fees::Unpriceable)))?;
             originals.push(charge);
         }
-        let total = crate::money::Money::parse(&format!("{:.2}", total.round_dp(2)))
-            .map_err(|_| refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()))?;
+        let total = crate::money::Money::parse(&format!("{:.2}", total.round_dp(2))).map_err(|e| match e {
+            crate::money::MoneyError::TooLarge => refused(format!("o total renegociado / the renegotiated total: {e}")),
+            _ => refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()),
+        })?;
         let mut plan_body = serde_json::Map::new();
         for field in ["customer_id", "installments", "first_due_date", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode"] {
             if let Some(v) = body.get(field) {

@@ -167,7 +167,7 @@ impl Api<'_> {
         let lead_days = parse_lead_days(&body)?.unwrap_or(DEFAULT_LEAD_DAYS);
         // The charge fields, read as the charges will read them: a subscription that could not make its charges
         // is refused now, not found paused later.
-        let terms = self.charge_terms(merchant, &body, amount, first_due).await?;
+        let terms = self.charge_terms(merchant, &body, amount, first_due, &customer.document).await?;
         if terms.payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
             return Err(super::address_required("customer_id"));
         }
@@ -216,7 +216,7 @@ impl Api<'_> {
             // A skipped cycle has no charge.
             if let Some(c) = self.store.get_charge(&merchant.id, &sub.charge_id(cycle)).await? {
                 charges.push(json!({"cycle": cycle, "charge_id": c.id, "amount": c.amount, "due_date": c.due_date, "status": c.status,
-                    "balance_due": format!("{:.2}", c.balance_due(today)), "payment_url": payment_url(self.public_base_url, &c.payment_token)}));
+                    "balance_due": format!("{:.2}", c.balance_due(today)?), "payment_url": payment_url(self.public_base_url, &c.payment_token)}));
             }
         }
         let mut v = summary(sub);
@@ -261,7 +261,8 @@ impl Api<'_> {
             let amount: Money = parse_amount(Some(v))?;
             // The late-fee terms are checked against the new amount as a charge would check them.
             let next_due = DueDate::from_stored(sub.next_occurrence().map(|(_, d)| d).unwrap_or(sub.first_due));
-            super::parse_late_fees(sub.charge_fields.get("late_fees"), amount, next_due)?;
+            let payer = self.store.get_customer(&merchant.id, &sub.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
+            super::parse_late_fees(sub.charge_fields.get("late_fees"), amount, next_due, &payer.document)?;
             sub.change_price(amount);
         }
         if let Some(v) = body.get("description").filter(|v| !v.is_null()) {

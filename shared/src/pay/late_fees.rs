@@ -1,18 +1,37 @@
 //! What a charge costs on the day it is paid: original amount, minus a punctuality
 //! discount and any abatement, plus a late fine (once) and late interest (per calendar day).
 //!
-//! `amount_due` is the only place that prices a day. It never fails: terms are checked once
-//! where they enter the system (`ChargeTerms::check`), and it clamps anything odd (negative
-//! values, a discount larger than the debt) so the total can never go below zero.
+//! `amount_due` is the only place that prices a day. Terms are checked once where they enter the
+//! system (`LateFees::admit`: bounds and the legal ceilings); `amount_due` still clamps anything odd
+//! (negative values, a discount larger than the debt) so the total never goes below zero, and its
+//! arithmetic is checked, so a value stored before the bounds existed is an error for that one charge
+//! (`Unpriceable`), never a panic.
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+use crate::document::Document;
 use crate::money::Money;
 
-/// CDC art. 52 §1: in consumer relations the late fine is at most 2 % of the debt.
+/// CDC art. 52 §1 (Lei 8.078/1990, as amended by Lei 9.298/1996): in consumer relations the late fine is at
+/// most 2 % of the debt.
 const CONSUMER_FINE_CAP_PERCENT: Decimal = Decimal::from_parts(2, 0, 0, false, 0);
+/// Juros de mora for consumers: 1 % a month pro rata die (CC art. 406 with CTN art. 161 §1; the ceiling
+/// courts uphold for moratory interest between private parties).
+const CONSUMER_INTEREST_CAP_PERCENT_PER_MONTH: Decimal = Decimal::ONE;
+/// Businesses (CNPJ, no consumer relation): our ceilings, not a statute's. 10 % is the penalty-clause limit of
+/// the Lei de Usura (Decreto 22.626/1933 art. 9), which Lei 14.905/2024 art. 3 no longer imposes between
+/// companies; 2 % a month is twice the consumer rate. Higher terms are refused, so nothing absurd is stored.
+const BUSINESS_FINE_CAP_PERCENT: Decimal = Decimal::TEN;
+const BUSINESS_INTEREST_CAP_PERCENT_PER_MONTH: Decimal = Decimal::TWO;
+/// A fixed fine, abatement or discount can never be more than the largest charge (`Money`'s maximum).
+const MAX_REAIS: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 2); // 99_999_999.99
+/// Discount dates before this are refused: no real term needs one, and it keeps date arithmetic in range.
+const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
 const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
 /// Pro rata die: a monthly rate is charged as rate / 30 per calendar day late (the
 /// banks' and BCB's "percentual ao mês, dias corridos").
@@ -111,7 +130,7 @@ impl LateFees {
         let pct = |d: Decimal| format!("{:.2}%", d).replace('.', ",");
         let brl = |d: Decimal| crate::money::brl(d);
         let terms = self.terms(amount, due_date);
-        let debt = amount.as_decimal() - self.abatement.unwrap_or_default();
+        let debt = debt_after_abatement(amount.as_decimal(), self.abatement);
         let mut out = Vec::new();
         if let Some(d) = self.discount {
             let value = match d.value {
@@ -135,6 +154,19 @@ impl LateFees {
             None => {}
         }
         out
+    }
+
+    /// Admits the terms a merchant asks for a charge of `amount` due on `due_date` to `payer`, or says which
+    /// field breaks which limit. A CPF payer is always a consumer (CDC art. 52 §1: fine ≤ 2 %; juros de mora
+    /// ≤ 1 % a month pro rata die); a CNPJ payer is one too unless `consumer_cap` is false, and then the business
+    /// ceilings apply (fine ≤ 10 %, interest ≤ 2 % a month). Terms above a ceiling are refused, never capped.
+    pub fn admit(&self, amount: Money, due_date: NaiveDate, payer: &Document) -> Result<(), TermsError> {
+        if !self.consumer_cap && !payer.is_company() {
+            return Err(TermsError::ConsumerCapRequired);
+        }
+        let terms = self.terms(amount, due_date);
+        terms.check()?;
+        terms.check_ceilings()
     }
 
     /// The terms of a charge of `amount` due on `due_date` (rolled here to a business day).
@@ -163,7 +195,37 @@ pub enum TermsError {
     ReductionNotBelowAmount,
     #[error("a data do desconto não pode ser posterior ao vencimento / the discount date cannot be after the due date")]
     DiscountAfterDueDate,
+    #[error("a data do desconto não pode ser anterior a 2000-01-01 / the discount date cannot be before 2000-01-01")]
+    DiscountDateTooEarly,
+    #[error("valor acima do máximo de R$ 99.999.999,99 / amount exceeds the maximum of 99999999.99")]
+    AboveMaximum { field: &'static str },
+    #[error("pagador com CPF é consumidor: consumer_cap não pode ser false (CDC art. 52 §1) / a CPF payer is a consumer: consumer_cap cannot be false (CDC art. 52 §1)")]
+    ConsumerCapRequired,
+    #[error("multa acima do limite de {limit}% da dívida {who} / fine above the limit of {limit}% of the debt {who_en}")]
+    FineAboveCeiling { limit: Decimal, who: &'static str, who_en: &'static str },
+    #[error("juros acima do limite de {limit}% ao mês, pro rata die {who} / interest above the limit of {limit}% a month, pro rata die {who_en}")]
+    InterestAboveCeiling { limit: Decimal, who: &'static str, who_en: &'static str },
 }
+
+impl TermsError {
+    /// The request field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            TermsError::ConsumerCapRequired => "late_fees.consumer_cap",
+            TermsError::FineAboveCeiling { .. } => "late_fees.fine",
+            TermsError::InterestAboveCeiling { .. } => "late_fees.interest",
+            TermsError::DiscountDateTooEarly => "late_fees.discount.until",
+            TermsError::AboveMaximum { field } => field,
+            _ => "late_fees",
+        }
+    }
+}
+
+/// A stored charge whose terms overflow the arithmetic (only possible for values accepted before the bounds
+/// of `LateFees::admit`): that charge cannot be priced, and says so instead of panicking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("o valor devido desta cobrança não pode ser calculado: multa, juros ou desconto fora dos limites / this charge's amount due cannot be computed: fine, interest or discount out of bounds")]
+pub struct Unpriceable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmountDue {
@@ -189,43 +251,64 @@ impl Fine {
         }
         match self {
             Fine::Percent(p) => Fine::Percent(p.min(CONSUMER_FINE_CAP_PERCENT)),
-            Fine::Fixed(v) => Fine::Fixed(v.min(percent_of(debt, CONSUMER_FINE_CAP_PERCENT))),
+            // Saturating: a cap that would overflow is larger than any fine, so `min` keeps the fine.
+            Fine::Fixed(v) => Fine::Fixed(v.min(round_cents(debt.saturating_mul(CONSUMER_FINE_CAP_PERCENT) / HUNDRED))),
         }
     }
 
-    fn amount(self, debt: Decimal) -> Decimal {
+    fn amount(self, debt: Decimal) -> Result<Decimal, Unpriceable> {
         match self {
-            Fine::Fixed(v) => round_cents(v.max(Decimal::ZERO)),
+            Fine::Fixed(v) => Ok(round_cents(v.max(Decimal::ZERO))),
             Fine::Percent(p) => percent_of(debt, p.max(Decimal::ZERO)),
         }
     }
 }
 
 impl Interest {
-    fn amount(self, debt: Decimal, days_late: u32) -> Decimal {
+    fn amount(self, debt: Decimal, days_late: u32) -> Result<Decimal, Unpriceable> {
         let days = Decimal::from(days_late);
         let raw = match self {
-            Interest::PercentPerMonth(r) => {
-                debt * r.max(Decimal::ZERO) * days / HUNDRED / DAYS_PER_MONTH
-            }
-            Interest::PercentPerDay(r) => debt * r.max(Decimal::ZERO) * days / HUNDRED,
-            Interest::FixedPerDay(v) => v.max(Decimal::ZERO) * days,
+            Interest::PercentPerMonth(r) => debt
+                .checked_mul(r.max(Decimal::ZERO))
+                .and_then(|x| x.checked_mul(days))
+                .and_then(|x| x.checked_div(HUNDRED))
+                .and_then(|x| x.checked_div(DAYS_PER_MONTH)),
+            Interest::PercentPerDay(r) => debt
+                .checked_mul(r.max(Decimal::ZERO))
+                .and_then(|x| x.checked_mul(days))
+                .and_then(|x| x.checked_div(HUNDRED)),
+            Interest::FixedPerDay(v) => v.max(Decimal::ZERO).checked_mul(days),
         };
-        round_cents(raw)
+        raw.map(round_cents).ok_or(Unpriceable)
+    }
+
+    /// The rate as percent a month (pro rata die: a day is a thirtieth of a month) on `debt`; None when a
+    /// fixed daily amount has no debt to relate to.
+    fn percent_per_month(self, debt: Decimal) -> Option<Decimal> {
+        match self {
+            Interest::PercentPerMonth(r) => Some(r),
+            Interest::PercentPerDay(r) => r.checked_mul(DAYS_PER_MONTH),
+            Interest::FixedPerDay(v) => v.checked_mul(DAYS_PER_MONTH)?.checked_mul(HUNDRED)?.checked_div(debt),
+        }
     }
 }
 
 impl DiscountValue {
-    fn amount(self, original: Decimal) -> Decimal {
+    fn amount(self, original: Decimal) -> Result<Decimal, Unpriceable> {
         match self {
-            DiscountValue::Fixed(v) => round_cents(v.max(Decimal::ZERO)),
+            DiscountValue::Fixed(v) => Ok(round_cents(v.max(Decimal::ZERO))),
             DiscountValue::Percent(p) => percent_of(original, p.max(Decimal::ZERO)),
         }
     }
 }
 
-fn percent_of(base: Decimal, percent: Decimal) -> Decimal {
-    round_cents(base * percent / HUNDRED)
+fn percent_of(base: Decimal, percent: Decimal) -> Result<Decimal, Unpriceable> {
+    base.checked_mul(percent).and_then(|x| x.checked_div(HUNDRED)).map(round_cents).ok_or(Unpriceable)
+}
+
+/// What is still owed once the abatement (clamped to 0..=original) is taken off.
+fn debt_after_abatement(original: Decimal, abatement: Option<Decimal>) -> Decimal {
+    original - round_cents(abatement.unwrap_or_default().max(Decimal::ZERO)).min(original)
 }
 
 impl ChargeTerms {
@@ -233,9 +316,12 @@ impl ChargeTerms {
     /// enforces (discount and abatement below the amount, discount date not after the due date).
     pub fn check(&self) -> Result<(), TermsError> {
         let amount = self.amount.as_decimal();
-        let reais = |v: Decimal| -> Result<(), TermsError> {
+        let reais = |v: Decimal, field: &'static str| -> Result<(), TermsError> {
             if v.normalize().scale() > 2 {
                 return Err(TermsError::FractionOfCent);
+            }
+            if v > MAX_REAIS {
+                return Err(TermsError::AboveMaximum { field });
             }
             Ok(())
         };
@@ -267,12 +353,12 @@ impl ChargeTerms {
             return Err(TermsError::Negative);
         }
         match self.fine {
-            Some(Fine::Fixed(v)) => reais(v)?,
+            Some(Fine::Fixed(v)) => reais(v, "late_fees.fine")?,
             Some(Fine::Percent(p)) => percent(p)?,
             None => {}
         }
         match self.interest {
-            Some(Interest::FixedPerDay(v)) => reais(v)?,
+            Some(Interest::FixedPerDay(v)) => reais(v, "late_fees.interest")?,
             Some(Interest::PercentPerMonth(p) | Interest::PercentPerDay(p)) => percent(p)?,
             None => {}
         }
@@ -280,9 +366,12 @@ impl ChargeTerms {
             if d.until > self.effective_due_date {
                 return Err(TermsError::DiscountAfterDueDate);
             }
+            if d.until < EARLIEST_DATE {
+                return Err(TermsError::DiscountDateTooEarly);
+            }
             match d.value {
                 DiscountValue::Fixed(v) => {
-                    reais(v)?;
+                    reais(v, "late_fees.discount")?;
                     if v >= amount {
                         return Err(TermsError::ReductionNotBelowAmount);
                     }
@@ -295,40 +384,71 @@ impl ChargeTerms {
             }
         }
         if let Some(a) = self.abatement {
-            reais(a)?;
+            reais(a, "late_fees.abatement")?;
             if a >= amount {
                 return Err(TermsError::ReductionNotBelowAmount);
             }
         }
         Ok(())
     }
+
+    /// The legal ceilings (see `LateFees::admit`), for terms that already passed `check`: consumer ones when
+    /// `consumer_cap`, business ones otherwise. Fixed amounts are judged against the debt after abatement.
+    pub fn check_ceilings(&self) -> Result<(), TermsError> {
+        let (fine_cap, interest_cap, who, who_en) = if self.consumer_cap {
+            (CONSUMER_FINE_CAP_PERCENT, CONSUMER_INTEREST_CAP_PERCENT_PER_MONTH, "para consumidor (CDC art. 52 §1; CC art. 406)", "for a consumer (CDC art. 52 §1; CC art. 406)")
+        } else {
+            (BUSINESS_FINE_CAP_PERCENT, BUSINESS_INTEREST_CAP_PERCENT_PER_MONTH, "para empresa", "for a business")
+        };
+        let debt = debt_after_abatement(self.amount.as_decimal(), self.abatement);
+        let fine_ok = match self.fine {
+            None => true,
+            Some(Fine::Percent(p)) => p <= fine_cap,
+            // Judged like the cap applied at pricing: the limit to the cent.
+            Some(Fine::Fixed(v)) => percent_of(debt, fine_cap).is_ok_and(|cap| v <= cap),
+        };
+        if !fine_ok {
+            return Err(TermsError::FineAboveCeiling { limit: fine_cap, who, who_en });
+        }
+        let interest_ok = match self.interest {
+            None => true,
+            Some(i) => i.percent_per_month(debt).is_some_and(|monthly| monthly <= interest_cap),
+        };
+        if !interest_ok {
+            return Err(TermsError::InterestAboveCeiling { limit: interest_cap, who, who_en });
+        }
+        Ok(())
+    }
 }
 
-/// What the payer owes when paying on `on`.
-pub fn amount_due(terms: &ChargeTerms, on: NaiveDate) -> AmountDue {
+/// What the payer owes when paying on `on`: exact to the cent, or `Unpriceable` when stored terms overflow.
+pub fn amount_due(terms: &ChargeTerms, on: NaiveDate) -> Result<AmountDue, Unpriceable> {
     let original = terms.amount.as_decimal();
-    let abatement =
-        round_cents(terms.abatement.unwrap_or_default().max(Decimal::ZERO)).min(original);
     // What is still owed: fine and interest are computed on it, discounts cannot exceed it.
-    let debt = original - abatement;
+    let debt = debt_after_abatement(original, terms.abatement);
+    let abatement = original - debt;
     let days_late =
         u32::try_from((on - terms.effective_due_date).num_days().max(0)).unwrap_or(u32::MAX);
     let late = days_late > 0;
 
     let discount = match terms.discount {
-        Some(d) if !late && on <= d.until => d.value.amount(original).min(debt),
+        Some(d) if !late && on <= d.until => d.value.amount(original)?.min(debt),
         _ => Decimal::ZERO,
     };
     let fine = match terms.fine {
-        Some(f) if late => f.capped(debt, terms.consumer_cap).amount(debt),
+        Some(f) if late => f.capped(debt, terms.consumer_cap).amount(debt)?,
         _ => Decimal::ZERO,
     };
     let interest = match terms.interest {
-        Some(i) if late => i.amount(debt, days_late),
+        Some(i) if late => i.amount(debt, days_late)?,
         _ => Decimal::ZERO,
     };
-    let total = (debt - discount + fine + interest).max(Decimal::ZERO);
-    AmountDue {
+    let total = (debt - discount)
+        .checked_add(fine)
+        .and_then(|x| x.checked_add(interest))
+        .ok_or(Unpriceable)?
+        .max(Decimal::ZERO);
+    Ok(AmountDue {
         original,
         discount,
         abatement,
@@ -336,7 +456,7 @@ pub fn amount_due(terms: &ChargeTerms, on: NaiveDate) -> AmountDue {
         interest,
         total,
         days_late,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -368,7 +488,7 @@ mod tests {
             interest: Some(Interest::PercentPerMonth(dec!(1))),
             ..terms("100.00")
         };
-        let due = amount_due(&t, date("2025-03-10"));
+        let due = amount_due(&t, date("2025-03-10")).unwrap();
         assert_eq!(due.total, dec!(100.00));
         assert_eq!(
             (due.fine, due.interest, due.days_late),
@@ -384,7 +504,7 @@ mod tests {
             interest: Some(Interest::FixedPerDay(dec!(1.00))),
             ..terms("123.45")
         };
-        let due = amount_due(&t, date("2025-03-12"));
+        let due = amount_due(&t, date("2025-03-12")).unwrap();
         assert_eq!(
             (due.fine, due.interest, due.days_late),
             (dec!(15.00), dec!(2.00), 2)
@@ -399,12 +519,12 @@ mod tests {
             consumer_cap: true,
             ..terms("100.00")
         };
-        assert_eq!(amount_due(&t, date("2025-03-11")).fine, dec!(2.00));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.00));
         let uncapped = ChargeTerms {
             consumer_cap: false,
             ..t.clone()
         };
-        assert_eq!(amount_due(&uncapped, date("2025-03-11")).fine, dec!(10.00));
+        assert_eq!(amount_due(&uncapped, date("2025-03-11")).unwrap().fine, dec!(10.00));
     }
 
     #[test]
@@ -415,7 +535,7 @@ mod tests {
             ..terms("123.45")
         };
         // 2 % of 123.45 = 2.469 → 2.47
-        assert_eq!(amount_due(&t, date("2025-03-11")).fine, dec!(2.47));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.47));
         assert_eq!(
             Fine::Fixed(dec!(15.00)).capped(dec!(123.45), true),
             Fine::Fixed(dec!(2.47))
@@ -432,8 +552,8 @@ mod tests {
             fine: Some(Fine::Percent(dec!(2))),
             ..terms("250.00")
         };
-        assert_eq!(amount_due(&t, date("2025-03-11")).fine, dec!(5.00));
-        assert_eq!(amount_due(&t, date("2026-03-11")).fine, dec!(5.00));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(5.00));
+        assert_eq!(amount_due(&t, date("2026-03-11")).unwrap().fine, dec!(5.00));
     }
 
     #[test]
@@ -443,13 +563,13 @@ mod tests {
             interest: Some(Interest::PercentPerMonth(dec!(1))),
             ..terms("1000.00")
         };
-        assert_eq!(amount_due(&t, date("2025-03-25")).interest, dec!(5.00));
+        assert_eq!(amount_due(&t, date("2025-03-25")).unwrap().interest, dec!(5.00));
         // 1 day on 123.45: 0.04115 → 0.04
         let t = ChargeTerms {
             interest: Some(Interest::PercentPerMonth(dec!(1))),
             ..terms("123.45")
         };
-        assert_eq!(amount_due(&t, date("2025-03-11")).interest, dec!(0.04));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().interest, dec!(0.04));
     }
 
     #[test]
@@ -459,12 +579,12 @@ mod tests {
             ..terms("1000.00")
         };
         // 1000 × 0.033 % × 10 = 3.30
-        assert_eq!(amount_due(&pct, date("2025-03-20")).interest, dec!(3.30));
+        assert_eq!(amount_due(&pct, date("2025-03-20")).unwrap().interest, dec!(3.30));
         let fixed = ChargeTerms {
             interest: Some(Interest::FixedPerDay(dec!(0.50))),
             ..terms("1000.00")
         };
-        assert_eq!(amount_due(&fixed, date("2025-03-20")).interest, dec!(5.00));
+        assert_eq!(amount_due(&fixed, date("2025-03-20")).unwrap().interest, dec!(5.00));
     }
 
     #[test]
@@ -477,7 +597,7 @@ mod tests {
             fine: Some(Fine::Percent(dec!(2))),
             ..terms("100.25")
         };
-        assert_eq!(amount_due(&t, date("2025-03-11")).fine, dec!(2.01));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.01));
     }
 
     #[test]
@@ -490,12 +610,12 @@ mod tests {
             fine: Some(Fine::Percent(dec!(2))),
             ..terms("200.00")
         };
-        assert_eq!(amount_due(&t, date("2025-03-01")).total, dec!(190.00));
-        assert_eq!(amount_due(&t, date("2025-03-05")).total, dec!(190.00));
+        assert_eq!(amount_due(&t, date("2025-03-01")).unwrap().total, dec!(190.00));
+        assert_eq!(amount_due(&t, date("2025-03-05")).unwrap().total, dec!(190.00));
         // After the discount date but still on time: full amount.
-        assert_eq!(amount_due(&t, date("2025-03-06")).total, dec!(200.00));
+        assert_eq!(amount_due(&t, date("2025-03-06")).unwrap().total, dec!(200.00));
         // Late: no discount, fine instead.
-        assert_eq!(amount_due(&t, date("2025-03-11")).total, dec!(204.00));
+        assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().total, dec!(204.00));
     }
 
     #[test]
@@ -507,7 +627,7 @@ mod tests {
             }),
             ..terms("123.45")
         };
-        let due = amount_due(&t, date("2025-03-10"));
+        let due = amount_due(&t, date("2025-03-10")).unwrap();
         assert_eq!((due.discount, due.total), (dec!(30.00), dec!(93.45)));
     }
 
@@ -519,7 +639,7 @@ mod tests {
             interest: Some(Interest::PercentPerMonth(dec!(1))),
             ..terms("1100.00")
         };
-        let due = amount_due(&t, date("2025-04-09")); // 30 days late
+        let due = amount_due(&t, date("2025-04-09")).unwrap(); // 30 days late
         assert_eq!(
             (due.abatement, due.fine, due.interest),
             (dec!(100.00), dec!(20.00), dec!(10.00))
@@ -574,6 +694,90 @@ mod tests {
             assert_eq!(t.check(), Err(e));
         }
         assert_eq!(base.check(), Ok(()));
+    }
+
+    fn cpf() -> Document {
+        Document::parse("52998224725").unwrap()
+    }
+
+    fn cnpj() -> Document {
+        Document::parse("11222333000181").unwrap()
+    }
+
+    #[test]
+    fn the_largest_fixed_value_is_the_largest_charge() {
+        assert_eq!(MAX_REAIS, dec!(99999999.99));
+        assert_eq!(Money::from_decimal(MAX_REAIS).map(|m| m.cents()), Ok(9_999_999_999));
+    }
+
+    #[test]
+    fn a_cpf_payer_cannot_opt_out_of_the_consumer_ceilings() {
+        let opt_out = LateFees { consumer_cap: false, ..LateFees::default() };
+        let amount = Money::parse("100.00").unwrap();
+        assert_eq!(opt_out.admit(amount, date("2025-03-10"), &cpf()), Err(TermsError::ConsumerCapRequired));
+        assert_eq!(opt_out.admit(amount, date("2025-03-10"), &cnpj()), Ok(()));
+        assert_eq!(TermsError::ConsumerCapRequired.field(), "late_fees.consumer_cap");
+    }
+
+    #[test]
+    fn ceilings_are_two_and_one_percent_for_consumers_ten_and_two_for_businesses() {
+        let amount = Money::parse("100.00").unwrap();
+        let admit = |fine: Option<Fine>, interest: Option<Interest>, consumer_cap: bool, payer: &Document| {
+            LateFees { fine, interest, consumer_cap, ..LateFees::default() }.admit(amount, date("2025-03-10"), payer).map_err(|e| e.field())
+        };
+        for (consumer, payer, fine_cap, month_cap) in [(true, cpf(), dec!(2), dec!(1)), (true, cnpj(), dec!(2), dec!(1)), (false, cnpj(), dec!(10), dec!(2))] {
+            let bump = dec!(0.01);
+            assert_eq!(admit(Some(Fine::Percent(fine_cap)), None, consumer, &payer), Ok(()));
+            assert_eq!(admit(Some(Fine::Percent(fine_cap + bump)), None, consumer, &payer), Err("late_fees.fine"));
+            // A fixed fine is judged as a share of the debt: R$ 100,00 × cap.
+            assert_eq!(admit(Some(Fine::Fixed(fine_cap)), None, consumer, &payer), Ok(()));
+            assert_eq!(admit(Some(Fine::Fixed(fine_cap + bump)), None, consumer, &payer), Err("late_fees.fine"));
+            assert_eq!(admit(None, Some(Interest::PercentPerMonth(month_cap)), consumer, &payer), Ok(()));
+            assert_eq!(admit(None, Some(Interest::PercentPerMonth(month_cap + bump)), consumer, &payer), Err("late_fees.interest"));
+            // A day is a thirtieth of a month.
+            assert_eq!(admit(None, Some(Interest::PercentPerDay(month_cap * dec!(0.0333))), consumer, &payer), Ok(()));
+            assert_eq!(admit(None, Some(Interest::PercentPerDay(month_cap * dec!(0.0334))), consumer, &payer), Err("late_fees.interest"));
+            // R$ per day on R$ 100,00: cap % a month is cap / 30 reais a day.
+            assert_eq!(admit(None, Some(Interest::FixedPerDay(dec!(0.03) * month_cap)), consumer, &payer), Ok(()));
+            assert_eq!(admit(None, Some(Interest::FixedPerDay(dec!(0.04) * month_cap)), consumer, &payer), Err("late_fees.interest"));
+        }
+    }
+
+    #[test]
+    fn a_fixed_value_above_the_largest_charge_is_refused_naming_its_field() {
+        let t = ChargeTerms { interest: Some(Interest::FixedPerDay(Decimal::MAX)), ..terms("100.00") };
+        assert_eq!(t.check().map_err(|e| e.field()), Err("late_fees.interest"));
+        let t = ChargeTerms { fine: Some(Fine::Fixed(dec!(100000000.00))), ..terms("100.00") };
+        assert_eq!(t.check().map_err(|e| e.field()), Err("late_fees.fine"));
+        let t = ChargeTerms {
+            discount: Some(Discount { until: date("1999-12-31"), value: DiscountValue::Fixed(dec!(1)) }),
+            ..terms("100.00")
+        };
+        assert_eq!(t.check(), Err(TermsError::DiscountDateTooEarly));
+    }
+
+    #[test]
+    fn stored_terms_that_overflow_are_unpriceable_not_a_panic() {
+        let overflowing = [
+            ChargeTerms { interest: Some(Interest::FixedPerDay(Decimal::MAX)), ..terms("100.00") },
+            ChargeTerms { interest: Some(Interest::PercentPerDay(Decimal::MAX)), ..terms("99999999.99") },
+            ChargeTerms { interest: Some(Interest::PercentPerMonth(Decimal::MAX)), ..terms("99999999.99") },
+            ChargeTerms { fine: Some(Fine::Percent(Decimal::MAX)), ..terms("99999999.99") },
+            ChargeTerms { fine: Some(Fine::Fixed(Decimal::MAX)), interest: Some(Interest::FixedPerDay(Decimal::MAX)), ..terms("1.00") },
+        ];
+        for t in overflowing {
+            assert_eq!(amount_due(&t, date("2030-03-10")), Err(Unpriceable), "{t:?}");
+            // On time nothing late is priced, so the charge still prices.
+            assert!(amount_due(&t, date("2025-03-10")).is_ok());
+        }
+        let huge_discount = ChargeTerms {
+            discount: Some(Discount { until: date("2025-03-10"), value: DiscountValue::Percent(Decimal::MAX) }),
+            ..terms("99999999.99")
+        };
+        assert_eq!(amount_due(&huge_discount, date("2025-03-10")), Err(Unpriceable));
+        // The payer-facing description of such terms does not panic either.
+        let fees = LateFees { abatement: Some(Decimal::MIN), fine: Some(Fine::Fixed(Decimal::MAX)), ..LateFees::default() };
+        assert_eq!(fees.describe(Money::parse("10.00").unwrap(), date("2025-03-10")).len(), 2);
     }
 
     #[test]
@@ -638,7 +842,7 @@ mod tests {
         #[test]
         fn total_is_never_negative_and_adds_up(t in any_terms(), offset in -60i64..3650) {
             let on = date("2025-03-10") + chrono::Duration::days(offset);
-            let due = amount_due(&t, on);
+            let due = amount_due(&t, on).unwrap();
             prop_assert!(due.total >= Decimal::ZERO);
             prop_assert_eq!(
                 due.total,
@@ -652,7 +856,7 @@ mod tests {
         #[test]
         fn with_the_consumer_cap_the_fine_never_exceeds_two_percent(t in any_terms(), days in 1i64..3650) {
             let t = ChargeTerms { consumer_cap: true, ..t };
-            let due = amount_due(&t, date("2025-03-10") + chrono::Duration::days(days));
+            let due = amount_due(&t, date("2025-03-10") + chrono::Duration::days(days)).unwrap();
             let debt = due.original - due.abatement;
             prop_assert!(due.fine <= round_cents(debt * dec!(0.02)), "fine {} on {}", due.fine, debt);
         }
@@ -660,7 +864,7 @@ mod tests {
         #[test]
         fn paying_later_never_costs_less(t in any_terms(), a in 0i64..400, b in 0i64..400) {
             let (early, late) = (a.min(b), a.max(b));
-            let d = |n| amount_due(&t, date("2025-03-10") + chrono::Duration::days(n)).total;
+            let d = |n| amount_due(&t, date("2025-03-10") + chrono::Duration::days(n)).unwrap().total;
             prop_assert!(d(early) <= d(late));
         }
     }

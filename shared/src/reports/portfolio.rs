@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::calendar;
 use crate::charge::{Charge, ChargeStatus};
+use crate::ids::ChargeId;
 
 /// Amounts go out as "150.00": two places whatever the scale of a sum (an empty sum is "0.00", not "0").
 pub fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -44,11 +45,12 @@ pub struct OpenBalance {
 }
 
 impl OpenBalance {
-    fn add(&mut self, c: &Charge, day: NaiveDate) {
+    /// Adds a charge whose balance on the report's day is `balance_due` (see `priced`).
+    fn add(&mut self, c: &Charge, balance_due: Decimal) {
         self.charges += 1;
         self.amount += c.amount.as_decimal();
         self.received += c.received;
-        self.balance_due += c.balance_due(day);
+        self.balance_due += balance_due;
     }
 
     /// `label,charges,amount,received,balance_due`.
@@ -76,7 +78,24 @@ pub struct ReceivablesReport {
     pub totals: OpenBalance,
     /// Every open charge already overdue on `as_of`, whatever its due date (in the period or before it).
     pub overdue: OpenBalance,
+    /// Open charges left out because their stored terms cannot be priced (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_charges: Vec<ChargeId>,
     pub note: &'static str,
+}
+
+/// The open charges with their balance on `day`, and apart the ids of those whose stored terms cannot be priced
+/// (`Unpriceable`): a report names them instead of failing for the whole merchant.
+fn priced(open: &[Charge], day: NaiveDate) -> (Vec<(&Charge, Decimal)>, Vec<ChargeId>) {
+    let mut priced = Vec::new();
+    let mut unpriced = Vec::new();
+    for c in open.iter().filter(|c| c.status.is_open()) {
+        match c.balance_due(day) {
+            Ok(balance) => priced.push((c, balance)),
+            Err(_) => unpriced.push(c.id.clone()),
+        }
+    }
+    (priced, unpriced)
 }
 
 /// Open balances by due date over `from..=to`, plus everything overdue on `today`.
@@ -84,14 +103,15 @@ pub fn receivables(open: &[Charge], from: NaiveDate, to: NaiveDate, today: Naive
     let mut days: BTreeMap<NaiveDate, OpenBalance> = BTreeMap::new();
     let mut totals = OpenBalance::default();
     let mut overdue = OpenBalance::default();
-    for c in open.iter().filter(|c| c.status.is_open()) {
+    let (open, unpriced_charges) = priced(open, today);
+    for (c, balance) in open {
         let due = c.due_date.date();
         if (from..=to).contains(&due) {
-            days.entry(due).or_default().add(c, today);
-            totals.add(c, today);
+            days.entry(due).or_default().add(c, balance);
+            totals.add(c, balance);
         }
         if is_overdue(c, today) {
-            overdue.add(c, today);
+            overdue.add(c, balance);
         }
     }
     ReceivablesReport {
@@ -102,6 +122,7 @@ pub fn receivables(open: &[Charge], from: NaiveDate, to: NaiveDate, today: Naive
         days: days.into_iter().map(|(due_date, open)| ReceivablesDay { due_date, open }).collect(),
         totals,
         overdue,
+        unpriced_charges,
         note: "cobranças em aberto (pendentes, vencidas, parcialmente pagas); saldo = valor devido hoje menos o recebido / \
                open charges (pending, overdue, partially paid); balance_due = what is owed today less what was received",
     }
@@ -116,6 +137,7 @@ impl ReceivablesReport {
         }
         out += &self.totals.csv_line("TOTAL");
         out += &self.overdue.csv_line("OVERDUE");
+        out += &unpriced_csv_line(&self.unpriced_charges);
         out
     }
 }
@@ -141,6 +163,9 @@ pub struct AgingReport {
     pub buckets: Vec<AgingBucket>,
     /// The four buckets together.
     pub overdue: OpenBalance,
+    /// Open charges left out because their stored terms cannot be priced (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_charges: Vec<ChargeId>,
     pub note: &'static str,
 }
 
@@ -150,14 +175,15 @@ pub fn aging(open: &[Charge], as_of: NaiveDate) -> AgingReport {
     let mut overdue = OpenBalance::default();
     let mut buckets: Vec<AgingBucket> =
         AGING_BUCKETS.iter().map(|&(bucket, min_days, max_days)| AgingBucket { bucket, min_days, max_days, open: OpenBalance::default() }).collect();
-    for c in open.iter().filter(|c| c.status.is_open()) {
+    let (open, unpriced_charges) = priced(open, as_of);
+    for (c, balance) in open {
         let Some(days) = days_past_due(c, as_of) else {
-            not_yet_due.add(c, as_of);
+            not_yet_due.add(c, balance);
             continue;
         };
         let bucket = buckets.iter_mut().find(|b| days >= b.min_days && b.max_days.is_none_or(|max| days <= max)).expect("the last bucket has no end");
-        bucket.open.add(c, as_of);
-        overdue.add(c, as_of);
+        bucket.open.add(c, balance);
+        overdue.add(c, balance);
     }
     AgingReport {
         object: "aging_report",
@@ -165,6 +191,7 @@ pub fn aging(open: &[Charge], as_of: NaiveDate) -> AgingReport {
         not_yet_due,
         buckets,
         overdue,
+        unpriced_charges,
         note: "dias de atraso contados do vencimento; vencida só a partir do dia seguinte ao vencimento (prorrogado ao dia útil) / \
                days past due counted from the due date; overdue only from the day after the due date (rolled to a business day)",
     }
@@ -179,8 +206,14 @@ impl AgingReport {
             out += &b.open.csv_line(b.bucket);
         }
         out += &self.overdue.csv_line("overdue");
+        out += &unpriced_csv_line(&self.unpriced_charges);
         out
     }
+}
+
+/// `unpriced,<count>,,,` when some charges could not be priced; nothing otherwise.
+fn unpriced_csv_line(ids: &[ChargeId]) -> String {
+    if ids.is_empty() { String::new() } else { format!("unpriced,{},,,\n", ids.len()) }
 }
 
 /// How delinquency periods of due dates are cut.
