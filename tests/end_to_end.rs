@@ -64,8 +64,11 @@ async fn a_charge_travels_the_whole_chain_and_stops_when_paid() {
     assert_eq!(paid["status"], "paid");
     assert!(paid["paid_at"].is_string());
 
-    // The receipt is delivered by the queue consumer; wait for it through a tick of "now" (which drains).
+    // What follows the payment runs off the webhook's path (register-payment: régua stopped, receipt queued,
+    // the boleto written off); the receipt is delivered by the queue consumer. A tick of "now" waits for every
+    // queue to drain.
     app.tick(&Utc::now().to_rfc3339()).await;
+    let (_, paid) = app.get(&format!("/v1/charges/{id}")).await;
     let outbox = app.outbox_for(&id).await;
     assert!(steps(&outbox).contains(&"on_paid"), "{outbox:?}");
 

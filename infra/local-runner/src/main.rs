@@ -338,10 +338,24 @@ async fn local_tick(State(local): State<Arc<Local>>, body: axum::body::Bytes) ->
     }
     // How long to wait for the queues to drain: 30 s, or what the caller asks (a load run queues thousands).
     let limit = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["drain_seconds"].as_u64()).unwrap_or(30).min(3600);
-    let mut drained = true;
-    for q in &local.queues {
-        drained &= wait_drained(q, Duration::from_secs(limit)).await;
-    }
+    // One queue's consumer may feed another (a payment's follow-up on the payment-setup queue queues its
+    // receipt): passes go on until one finds every queue quiet.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(limit);
+    let drained = loop {
+        let mut all_quiet = true;
+        for q in &local.queues {
+            if !matches!(q.outstanding().await, Ok(0)) || q.is_busy() {
+                all_quiet = false;
+                wait_drained(q, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
+            }
+        }
+        if all_quiet {
+            break true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break false;
+        }
+    };
     Json(json!({
         "reminders_sent": sent,
         "charges_marked_overdue": report["charges_marked_overdue"],
