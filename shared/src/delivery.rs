@@ -240,7 +240,7 @@ impl Delivery<'_> {
         };
         record_outcome(self.store, &claimed, channel, now, |r| r.attempts += 1).await?;
         let result = match (settings.providers.get(&channel), self.merchant_providers) {
-            (Some(reference), Some(directory)) => match directory.sender(channel, reference).await {
+            (Some(reference), Some(directory)) => match directory.sender(&job.merchant_id, channel, reference).await {
                 Ok(own) => own.send(&message).await,
                 Err(e) => Err(e),
             },

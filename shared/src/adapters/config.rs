@@ -226,8 +226,11 @@ impl MerchantProviders {
 
 #[async_trait::async_trait]
 impl crate::channel_policy::ProviderDirectory for MerchantProviders {
-    async fn sender(&self, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
+    async fn sender(&self, merchant: &crate::ids::MerchantId, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
         use crate::notification::SendError;
+        if !reference.belongs_to(merchant) {
+            return Err(SendError::Permanent(format!("merchant provider {} is not {merchant}'s own secret", reference.as_str())));
+        }
         let key = format!("{} {}", channel.as_str(), reference.as_str());
         if let Some((at, adapter)) = self.adapters.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             if at.elapsed() < MERCHANT_PROVIDER_TTL {
@@ -235,13 +238,17 @@ impl crate::channel_policy::ProviderDirectory for MerchantProviders {
             }
         }
         // An unreadable secret may be a passing AWS fault; a secret that does not describe an adapter needs a person.
-        let c = self.credentials(reference).await.map_err(SendError::Transient)?;
+        let c = self.credentials(merchant, reference).await.map_err(SendError::Transient)?;
         let adapter = channel_adapter(channel, &c, &self.aws).map_err(|e| SendError::Permanent(format!("merchant provider {}: {}", reference.as_str(), e.0)))?;
         self.adapters.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (std::time::Instant::now(), adapter.clone()));
         Ok(adapter)
     }
 
-    async fn credentials(&self, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+    async fn credentials(&self, merchant: &crate::ids::MerchantId, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+        // Checked here, where secrets are read: one role reads every merchant's secrets, so IAM cannot tell them apart.
+        if !reference.belongs_to(merchant) {
+            return Err(format!("{} is not {merchant}'s own secret", reference.as_str()));
+        }
         if let Some((at, c)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(reference.as_str()) {
             if at.elapsed() < MERCHANT_PROVIDER_TTL {
                 return Ok(c.clone());
@@ -290,7 +297,7 @@ impl ConfiguredCallbacks {
             Some(merchant) => {
                 let settings = crate::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
                 let reference = settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
-                self.merchants.credentials(reference).await.map_err(unauthorized)
+                self.merchants.credentials(merchant, reference).await.map_err(unauthorized)
             }
         }
     }
