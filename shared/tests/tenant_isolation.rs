@@ -111,6 +111,7 @@ async fn another_merchants_key_finds_nothing_of_the_first_on_any_route() {
         path,
         headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", other.key.expose()))]),
         body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        client_cert: None,
     };
     let secrets: Vec<&String> = owned.ids.iter().filter(|(k, _)| k.ends_with("_id")).map(|(_, v)| v).collect();
 
