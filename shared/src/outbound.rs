@@ -57,6 +57,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 }
 
 #[cfg(test)]
+pub(crate) use tests::NOT_PUBLIC;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -127,6 +130,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-pub(crate) use tests::NOT_PUBLIC;
