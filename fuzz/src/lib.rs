@@ -147,18 +147,18 @@ impl App {
     pub fn call(&self, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> ApiResponse {
         let mut all = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
         all.extend(headers.iter().cloned());
-        let req = ApiRequest { method: method.into(), path: path.into(), headers: all, body: body.to_vec() };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers: all, body: body.to_vec(), client_cert: None };
         block_on(self.api().handle(&req, now()))
     }
 
     pub fn webhook(&self, path: &str, headers: HashMap<String, String>, body: &[u8]) -> ApiResponse {
-        let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_vec() };
+        let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_vec(), client_cert: None };
         block_on(self.webhooks().handle(&req, now()))
     }
 
     pub fn page(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> PageResponse {
         let headers = HashMap::from([("content-type".to_string(), content_type.to_string())]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec() };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec(), client_cert: None };
         block_on(self.pages().handle(&req, now()))
     }
 }

@@ -41,6 +41,8 @@ pub struct ApiRequest {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// The client certificate API Gateway's mutual TLS accepted and forwarded; never taken from a header.
+    pub client_cert: Option<crate::mtls::ClientCertificate>,
 }
 
 impl ApiRequest {
@@ -962,11 +964,12 @@ pub struct AcquirerNotices<'a> {
 }
 
 /// PSPs post the BCB Pix webhook without a signature: in AWS, API Gateway's mutual TLS checks their client
-/// certificate (custom domain with a truststore, default endpoint disabled); without it, a shared secret in the
-/// `x-webhook-secret` header (development, or PSPs that support custom headers).
+/// certificate's chain (custom domain with a truststore, default endpoint disabled) and forwards it, and the pin
+/// says it is the PSP's; without it, a shared secret in the `x-webhook-secret` header (development, or PSPs that
+/// support custom headers).
 #[derive(Clone)]
 pub enum PixWebhookAuth {
-    MutualTls,
+    MutualTls(crate::mtls::ClientCertPin),
     SharedSecret(String),
 }
 
@@ -1123,7 +1126,13 @@ impl WebhookApi<'_> {
         let unauthorized = || ApiError::new(401, "unauthorized", "origem do webhook Pix não autenticada / Pix webhook sender not authenticated");
         match self.pix_auth {
             None => return Err(ApiError::new(404, "unknown_provider", "webhook Pix não configurado / Pix webhook not configured")),
-            Some(PixWebhookAuth::MutualTls) => {}
+            Some(PixWebhookAuth::MutualTls(pin)) => {
+                if let Err(why) = pin.admits(req.client_cert.as_ref(), now) {
+                    let presented = req.client_cert.as_ref().map(|c| (c.subject_dn.as_str(), c.issuer_dn.as_str(), c.fingerprint_hex()));
+                    tracing::warn!(reason = why, ?presented, "pix webhook refused");
+                    return Err(unauthorized());
+                }
+            }
             Some(PixWebhookAuth::SharedSecret(secret)) => {
                 if !secret_matches(req.header("x-webhook-secret"), secret) {
                     return Err(unauthorized());

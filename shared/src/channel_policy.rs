@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::ChargeId;
+use crate::ids::{ChargeId, MerchantId};
 use crate::money::Money;
 use crate::notification::Channel;
 
@@ -82,8 +82,9 @@ pub struct NotificationSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<Channel>,
     /// The merchant's own provider accounts: channel → where its credentials are kept (a Secrets Manager
-    /// secret under `cobranca/`, or `env:COBRANCA_MERCHANT_…` locally), used in live mode. Channels not listed use
-    /// the deployment's providers, else are not sent (`channel_not_configured`); a test merchant's go to the outbox.
+    /// secret under `cobranca/{merchant_id}/`, or `env:COBRANCA_MERCHANT_{MERCHANT_ID}__…` locally), used in live
+    /// mode. Channels not listed use the deployment's providers, else are not sent (`channel_not_configured`); a
+    /// test merchant's go to the outbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<Channel, ProviderReference>,
 }
@@ -93,29 +94,62 @@ pub struct NotificationSettings {
 #[serde(try_from = "String", into = "String")]
 pub struct ProviderReference(String);
 
+/// The environment variables of a merchant's local provider accounts start with this, then the merchant id in
+/// capitals, then `__` and a name of its own (`env:COBRANCA_MERCHANT_MER_01ABC__SMS`).
+const ENV_PREFIX: &str = "COBRANCA_MERCHANT_";
+
 impl ProviderReference {
-    /// `env:COBRANCA_MERCHANT_…` (local development), a Secrets Manager ARN whose name starts with `cobranca/`,
-    /// or such a name. The prefixes keep a merchant from pointing at the deployment's own secrets.
+    /// The shape of a reference: `env:COBRANCA_MERCHANT_…` (local development), a Secrets Manager ARN whose name
+    /// starts with `cobranca/`, or such a name. The prefixes keep a merchant from pointing at the deployment's own
+    /// secrets; whose secret it is, is [`ProviderReference::belongs_to`]'s question.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let s = s.trim();
         let ok = if let Some(var) = s.strip_prefix("env:") {
-            var.starts_with("COBRANCA_MERCHANT_") && var.len() > 18 && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            var.starts_with(ENV_PREFIX) && var.len() > ENV_PREFIX.len() && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         } else {
-            let name = match s.strip_prefix("arn:aws:secretsmanager:") {
-                Some(rest) => rest.splitn(3, ':').nth(2).and_then(|r| r.strip_prefix("secret:")).unwrap_or(""),
-                None => s,
-            };
+            let name = secret_name(s);
             name.starts_with("cobranca/") && name.len() > 9 && name.len() <= 512 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
         };
         if ok {
             Ok(Self(s.to_string()))
         } else {
-            Err("referência a um segredo \"cobranca/…\" do Secrets Manager ou \"env:COBRANCA_MERCHANT_…\" / a reference to a \"cobranca/…\" Secrets Manager secret or \"env:COBRANCA_MERCHANT_…\"")
+            Err("referência a um segredo \"cobranca/{merchant_id}/…\" do Secrets Manager ou \"env:COBRANCA_MERCHANT_{MERCHANT_ID}__…\" / a reference to a \"cobranca/{merchant_id}/…\" Secrets Manager secret or \"env:COBRANCA_MERCHANT_{MERCHANT_ID}__…\"")
+        }
+    }
+
+    /// A reference a merchant may name: well formed and [its own](ProviderReference::belongs_to).
+    pub fn parse_for(s: &str, merchant: &MerchantId) -> Result<Self, &'static str> {
+        let reference = Self::parse(s)?;
+        if reference.belongs_to(merchant) {
+            Ok(reference)
+        } else {
+            Err("o segredo deve ser do próprio lojista: \"cobranca/{merchant_id}/…\" ou \"env:COBRANCA_MERCHANT_{MERCHANT_ID}__…\" / the secret must be the merchant's own: \"cobranca/{merchant_id}/…\" or \"env:COBRANCA_MERCHANT_{MERCHANT_ID}__…\"")
+        }
+    }
+
+    /// Whether this is one of `merchant`'s own secrets: `cobranca/{merchant_id}/…` (by name or ARN), or
+    /// `env:COBRANCA_MERCHANT_{MERCHANT_ID}__{NAME}`. NAME is capitals and digits in words joined by single
+    /// underscores, so no merchant's variables are another's (`MER_A` + `__B__SMS` would read as `MER_A__B`'s).
+    pub fn belongs_to(&self, merchant: &MerchantId) -> bool {
+        match self.0.strip_prefix("env:") {
+            Some(var) => {
+                let own = format!("{ENV_PREFIX}{}__", merchant.as_str().to_ascii_uppercase());
+                var.strip_prefix(own.as_str()).is_some_and(|name| !name.is_empty() && name.split('_').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())))
+            }
+            None => secret_name(&self.0).strip_prefix("cobranca/").and_then(|rest| rest.strip_prefix(merchant.as_str())).and_then(|rest| rest.strip_prefix('/')).is_some_and(|name| !name.is_empty()),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The secret's name in a Secrets Manager reference: the reference itself, or the name inside its ARN.
+fn secret_name(reference: &str) -> &str {
+    match reference.strip_prefix("arn:aws:secretsmanager:") {
+        Some(rest) => rest.splitn(3, ':').nth(2).and_then(|r| r.strip_prefix("secret:")).unwrap_or(""),
+        None => reference,
     }
 }
 
@@ -136,8 +170,9 @@ impl From<ProviderReference> for String {
 /// the provider's callbacks). Implemented over Secrets Manager and the environment, with a short cache.
 #[async_trait::async_trait]
 pub trait ProviderDirectory: Send + Sync {
-    async fn sender(&self, channel: Channel, reference: &ProviderReference) -> Result<std::sync::Arc<dyn crate::notification::NotificationSender>, crate::notification::SendError>;
-    async fn credentials(&self, reference: &ProviderReference) -> Result<Value, String>;
+    /// Implementations read only a reference that [belongs to](ProviderReference::belongs_to) `merchant`.
+    async fn sender(&self, merchant: &MerchantId, channel: Channel, reference: &ProviderReference) -> Result<std::sync::Arc<dyn crate::notification::NotificationSender>, crate::notification::SendError>;
+    async fn credentials(&self, merchant: &MerchantId, reference: &ProviderReference) -> Result<Value, String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,8 +220,9 @@ impl NotificationSettings {
     }
 
     /// Parses `{"prices": {"whatsapp": {"amount": "0.45", "per": "send"}}, "monthly_budget": "500.00",
-    /// "fallback": ["whatsapp", "sms", "email"]}`; errors name the field.
-    pub fn parse(body: &Value) -> Result<Self, SettingsError> {
+    /// "fallback": ["whatsapp", "sms", "email"], "providers": {"sms": "cobranca/{merchant_id}/sms"}}` for
+    /// `merchant`; errors name the field.
+    pub fn parse(body: &Value, merchant: &MerchantId) -> Result<Self, SettingsError> {
         let err = |field: &str, message| SettingsError {
             field: field.to_string(),
             message,
@@ -270,7 +306,7 @@ impl NotificationSettings {
             for (name, reference) in p {
                 let field = format!("providers.{name}");
                 let channel = Channel::parse(name).ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
-                let reference = reference.as_str().ok_or_else(|| err(&field, "texto / string")).and_then(|r| ProviderReference::parse(r).map_err(|m| err(&field, m)))?;
+                let reference = reference.as_str().ok_or_else(|| err(&field, "texto / string")).and_then(|r| ProviderReference::parse_for(r, merchant).map_err(|m| err(&field, m)))?;
                 providers.insert(channel, reference);
             }
         }
@@ -377,7 +413,7 @@ mod tests {
 
     #[test]
     fn the_budget_stops_paid_channels_at_the_exact_cent_but_never_email() {
-        let s = NotificationSettings::parse(&json!({"monthly_budget": "10.00"})).unwrap();
+        let s = NotificationSettings::parse(&json!({"monthly_budget": "10.00"}), &loja()).unwrap();
         let cost = Decimal::new(55, 2);
         assert!(s.within_budget(Channel::Whatsapp, Decimal::new(945, 2), cost)); // 9.45 + 0.55 = 10.00
         assert!(!s.within_budget(Channel::Whatsapp, Decimal::new(946, 2), cost));
@@ -388,7 +424,7 @@ mod tests {
 
     #[test]
     fn fallback_takes_the_next_channel_not_yet_tried() {
-        let s = NotificationSettings::parse(&json!({"fallback": ["whatsapp", "sms", "email"]}))
+        let s = NotificationSettings::parse(&json!({"fallback": ["whatsapp", "sms", "email"]}), &loja())
             .unwrap();
         assert_eq!(s.next_channel(Channel::Whatsapp, &[]), Some(Channel::Sms));
         assert_eq!(
@@ -407,17 +443,52 @@ mod tests {
         );
     }
 
+    fn loja() -> MerchantId {
+        MerchantId::parse("mer_01loja").unwrap()
+    }
+
     #[test]
     fn provider_references_point_only_at_merchant_secrets() {
-        for ok in ["cobranca/loja-a/whatsapp", "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/loja-a/sms-AbCdEf", "env:COBRANCA_MERCHANT_LOJA_A_SMS"] {
-            ProviderReference::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        for ok in ["cobranca/mer_01loja/whatsapp", "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/mer_01loja/sms-AbCdEf", "env:COBRANCA_MERCHANT_MER_01LOJA__SMS", "env:COBRANCA_MERCHANT_MER_01LOJA__SMS_2"] {
+            ProviderReference::parse_for(ok, &loja()).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for bad in ["env:COBRANCA_WEBHOOK_SECRET", "env:HOME", "prod/db-password", "arn:aws:secretsmanager:sa-east-1:1:secret:other/x", "cobranca/", "cobranca/a b"] {
             assert!(ProviderReference::parse(bad).is_err(), "{bad}");
         }
-        let s = NotificationSettings::parse(&json!({"providers": {"sms": "cobranca/loja-a/sms"}})).unwrap();
-        assert_eq!(s.providers[&Channel::Sms].as_str(), "cobranca/loja-a/sms");
-        assert_eq!(NotificationSettings::parse(&json!({"providers": {"sms": "env:PATH"}})).unwrap_err().field, "providers.sms");
+        let s = NotificationSettings::parse(&json!({"providers": {"sms": "cobranca/mer_01loja/sms"}}), &loja()).unwrap();
+        assert_eq!(s.providers[&Channel::Sms].as_str(), "cobranca/mer_01loja/sms");
+        assert_eq!(NotificationSettings::parse(&json!({"providers": {"sms": "env:PATH"}}), &loja()).unwrap_err().field, "providers.sms");
+    }
+
+    #[test]
+    fn a_merchant_cannot_name_another_merchants_secret() {
+        let other = MerchantId::parse("mer_01outra").unwrap();
+        // Another merchant's, the deployment's own, a merchant whose id starts like ours, and variables that would
+        // read as a longer merchant id's (`MER_01LOJA__X__SMS` is `mer_01loja__x`'s `SMS`).
+        let prefixed = MerchantId::parse("mer_01loja_b").unwrap();
+        for theirs in [
+            "cobranca/mer_01outra/sms",
+            "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/mer_01outra/sms-AbCdEf",
+            "env:COBRANCA_MERCHANT_MER_01OUTRA__SMS",
+            "cobranca/webhook",
+            "cobranca/mer_01loja_b/sms",
+            "cobranca/mer_01loja/",
+            "cobranca/mer_01lojaX/sms",
+            "env:COBRANCA_MERCHANT_MER_01LOJA_B__SMS",
+            "env:COBRANCA_MERCHANT_MER_01LOJA__X__SMS",
+            "env:COBRANCA_MERCHANT_MER_01LOJA___SMS",
+            "env:COBRANCA_MERCHANT_MER_01LOJA__",
+            "env:COBRANCA_MERCHANT_MER_01LOJA_SMS",
+        ] {
+            assert!(ProviderReference::parse_for(theirs, &loja()).is_err(), "{theirs} accepted for mer_01loja");
+            let e = NotificationSettings::parse(&json!({"providers": {"sms": theirs}}), &loja()).unwrap_err();
+            assert_eq!(e.field, "providers.sms");
+        }
+        assert!(ProviderReference::parse_for("cobranca/mer_01outra/sms", &other).is_ok());
+        assert!(ProviderReference::parse_for("env:COBRANCA_MERCHANT_MER_01LOJA_B__SMS", &prefixed).is_ok());
+        // A reference stored before references were scoped is still refused where it is read.
+        let stored: ProviderReference = serde_json::from_value(json!("cobranca/mer_01outra/sms")).unwrap();
+        assert!(!stored.belongs_to(&loja()));
     }
 
     #[test]
@@ -444,13 +515,14 @@ mod tests {
         ];
         for (body, field) in cases {
             assert_eq!(
-                NotificationSettings::parse(&body).unwrap_err().field,
+                NotificationSettings::parse(&body, &loja()).unwrap_err().field,
                 field,
                 "{body}"
             );
         }
         let ok = NotificationSettings::parse(
             &json!({"prices": {"sms": {"amount": "0", "per": "send"}}}),
+            &loja(),
         )
         .unwrap();
         assert_eq!(

@@ -283,7 +283,7 @@ impl Delivery<'_> {
         let result = match (&route, self.merchant_providers) {
             (Route::Outbox, _) => self.outbox.send(&message).await,
             (Route::Deployment, _) => self.sender.send(&message).await,
-            (Route::Merchant(reference), Some(directory)) => match directory.sender(channel, reference).await {
+            (Route::Merchant(reference), Some(directory)) => match directory.sender(&job.merchant_id, channel, reference).await {
                 Ok(own) => own.send(&message).await,
                 Err(e) => Err(e),
             },

@@ -23,7 +23,27 @@ pub fn api_request(req: Request) -> ApiRequest {
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
         .collect();
-    ApiRequest { method: parts.method.to_string(), path: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string()), headers, body: body.to_vec() }
+    let client_cert = client_certificate(&parts);
+    ApiRequest { method: parts.method.to_string(), path: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string()), headers, body: body.to_vec(), client_cert }
+}
+
+/// The client certificate an HTTP API custom domain with mutual TLS accepted, from the request context
+/// (`requestContext.authentication.clientCert`), which API Gateway writes and the caller cannot.
+fn client_certificate(parts: &http::request::Parts) -> Option<crate::mtls::ClientCertificate> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let cert = match parts.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.authentication.as_ref()?.client_cert.as_ref()?,
+        _ => return None,
+    };
+    crate::mtls::ClientCertificate::from_forwarded(
+        cert.client_cert_pem.as_deref()?,
+        cert.subject_dn.as_deref().unwrap_or_default(),
+        cert.issuer_dn.as_deref().unwrap_or_default(),
+        cert.serial_number.as_deref().unwrap_or_default(),
+        cert.validity.not_before.as_deref()?,
+        cert.validity.not_after.as_deref()?,
+    )
 }
 
 /// JSON with the headers every response of ours carries: no caching of payer data, no sniffing, no framing.
@@ -245,4 +265,46 @@ where
         response.add_failure(id);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An HTTP API event as API Gateway sends it behind a custom domain with mutual TLS.
+    fn event(authentication: serde_json::Value) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "POST /v1/webhooks/{provider}", "rawPath": "/v1/webhooks/pix/pix", "rawQueryString": "",
+            "headers": {"content-type": "application/json", "x-client-cert": "forged"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "pix.example.com", "domainPrefix": "pix",
+                "http": {"method": "POST", "path": "/v1/webhooks/pix/pix", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "psp"},
+                "requestId": "id", "routeKey": "POST /v1/webhooks/{provider}", "stage": "$default", "time": "07/Dec/2026:19:00:00 +0000", "timeEpoch": 0,
+                "authentication": authentication
+            },
+            "body": "{}", "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_forwarded_client_certificate_reaches_the_request() {
+        let pem = include_str!("../tests/fixtures/mtls/psp.pem");
+        let req = api_request(event(serde_json::json!({"clientCert": {
+            "clientCertPem": pem, "subjectDN": "CN=webhook.psp.example,O=psp,C=BR", "issuerDN": "CN=webhook.psp.example,O=psp,C=BR",
+            "serialNumber": "22:4e:05", "validity": {"notBefore": "Dec  7 19:15:43 2026 GMT", "notAfter": "Nov 13 19:15:43 2126 GMT"}
+        }})));
+        let cert = req.client_cert.expect("certificate carried");
+        // `openssl x509 -noout -fingerprint -sha256` of the fixture.
+        assert_eq!(cert.fingerprint_hex(), "586ba6caffdb1d8653201b5ed4dfe96d01c4d79e2cc079cbf1b0989f31328b72");
+        assert_eq!(cert.subject_dn, "CN=webhook.psp.example,O=psp,C=BR");
+        assert_eq!(cert.not_after.to_rfc3339(), "2126-11-13T19:15:43+00:00");
+    }
+
+    #[test]
+    fn without_mutual_tls_there_is_no_certificate_whatever_the_headers_say() {
+        assert_eq!(api_request(event(serde_json::Value::Null)).client_cert, None);
+        let garbled = api_request(event(serde_json::json!({"clientCert": {"clientCertPem": "not a certificate", "validity": {"notBefore": "x", "notAfter": "y"}}})));
+        assert_eq!(garbled.client_cert, None);
+    }
 }

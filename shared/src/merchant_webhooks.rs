@@ -122,10 +122,14 @@ impl UrlPolicy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(bad("credenciais na URL não são aceitas / credentials in the URL are not accepted"));
         }
+        // A name is checked again on every address it resolves to when we connect (`adapters::http_webhooks`).
         let local = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80,
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.');
+                d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local") || !d.contains('.')
+            }
+            Some(url::Host::Ipv4(ip)) => !crate::outbound::is_public(ip.into()),
+            Some(url::Host::Ipv6(ip)) => !crate::outbound::is_public(ip.into()),
             None => return Err(bad("URL sem host / URL without a host")),
         };
         match (url.scheme(), self.allow_local) {
@@ -810,6 +814,21 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now()), None);
         assert_eq!(RetrySchedule::parse("1s,2m,3h").map(|s| s.total()), Some(Duration::from_secs(1 + 120 + 3 * 3600)));
         assert_eq!(RetrySchedule::parse("1x"), None);
+    }
+
+    #[test]
+    fn endpoint_urls_on_any_non_public_address_are_refused() {
+        let p = UrlPolicy::default();
+        for (ip, why) in crate::outbound::NOT_PUBLIC {
+            let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+            let url = format!("https://{host}/hooks");
+            let e = WebhookEndpoint::create(&json!({"url": url, "event_types": ["*"]}), &merchant(), p, now()).err().unwrap_or_else(|| panic!("{url} ({why}) accepted"));
+            assert_eq!(e.field, "url");
+        }
+        // The same addresses in the other spellings a URL parser accepts, and names that are never public.
+        for url in ["https://2130706433/", "https://0x7f.1/", "https://0251.0376.0251.0376/", "https://[::ffff:a9fe:a9fe]/", "https://[0:0:0:0:0:ffff:7f00:1]/", "https://localhost./", "https://metadata/", "https://metadata.google.internal/"] {
+            assert!(p.parse(url).is_err(), "{url} accepted");
+        }
     }
 
     #[test]

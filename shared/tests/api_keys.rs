@@ -29,7 +29,7 @@ async fn send(app: &App, access: &AccessPolicy, token: &str, method: &str, path:
 async fn send_with(app: &App, access: &AccessPolicy, token: &str, method: &str, path: &str, body: Value, at: DateTime<Utc>, extra: &[(&str, &str)]) -> ApiResponse {
     let mut headers = HashMap::from([("authorization".to_string(), format!("Bearer {token}"))]);
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
     let api = cobranca::api::Api { access: access.clone(), ..app.api() };
     api.handle(&req, at).await
 }

@@ -114,6 +114,7 @@ fn signed_at(app: &App, id: &str, body: &Value, at: DateTime<Utc>) -> ApiRequest
             ("webhook-signature".to_string(), app.secret.sign(id, ts, raw.as_bytes())),
         ]),
         body: raw.into_bytes(),
+        client_cert: None,
     }
 }
 
@@ -341,7 +342,7 @@ async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     let ports = faulty(&app, &plan);
     let request = |at_minute: i64| {
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), "order-42".to_string())]);
-        (ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes() }, later(at_minute))
+        (ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None }, later(at_minute))
     };
     let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
     let (req, at) = request(0);
@@ -402,6 +403,7 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         path: "/v1/renegotiations".into(),
         headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose()))]),
         body: body.to_string().into_bytes(),
+        client_cert: None,
     };
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
@@ -466,6 +468,7 @@ async fn overdue_pair(app: &App) -> (Vec<String>, ApiRequest) {
         path: "/v1/renegotiations".into(),
         headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose()))]),
         body: body.to_string().into_bytes(),
+        client_cert: None,
     };
     (originals, request)
 }
@@ -574,7 +577,7 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
         let mut created = None;
         for attempt in 0..20 {
             let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), format!("order-{n}"))]);
-            let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes() };
+            let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
             // A retry comes after the first request's lease, as a client's backoff would.
             let r = api.handle(&req, Utc::now() + Duration::seconds(61 * attempt)).await;
             if r.status < 300 {

@@ -106,9 +106,9 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
         assert_eq!((got, err["error"]["field"].as_str()), (status, Some(field)), "{body} → {err}");
         assert!(err["error"]["message"].as_str().unwrap().contains(" / "), "Portuguese / English message: {err}");
     }
-    let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers: HashMap::from([("authorization".into(), format!("Bearer {}", app.key.expose()))]), body: b"{not json".to_vec() };
+    let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers: HashMap::from([("authorization".into(), format!("Bearer {}", app.key.expose()))]), body: b"{not json".to_vec(), client_cert: None };
     assert_eq!(app.api().handle(&req, Utc::now()).await.status, 400);
-    let req = ApiRequest { method: "GET".into(), path: "/v1/charges/chg_x".into(), headers: HashMap::from([("authorization".into(), "Bearer ck_wrong".into())]), body: vec![] };
+    let req = ApiRequest { method: "GET".into(), path: "/v1/charges/chg_x".into(), headers: HashMap::from([("authorization".into(), "Bearer ck_wrong".into())]), body: vec![], client_cert: None };
     assert_eq!(app.api().handle(&req, Utc::now()).await.status, 401);
 }
 
@@ -129,7 +129,7 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
 /// A POST with an Idempotency-Key, as if made at `at`.
 async fn keyed_call_at(app: &App, path: &str, body: Value, key: &str, at: DateTime<Utc>) -> (u16, Value) {
     let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), key.to_string())]);
-    let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_string().into_bytes() };
+    let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_string().into_bytes(), client_cert: None };
     let r = app.api().handle(&req, at).await;
     (r.status, serde_json::from_str(&r.body).unwrap())
 }
@@ -212,7 +212,7 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
             ("webhook-timestamp".to_string(), ts.to_string()),
             ("webhook-signature".to_string(), sig),
         ]);
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.clone().into_bytes() };
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.clone().into_bytes(), client_cert: None };
         assert_eq!(api.handle(&req, Utc::now()).await.status, 401);
     }
     assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
@@ -229,6 +229,7 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
         path: "/v1/webhooks/cobranca".into(),
         headers: HashMap::from([("webhook-id".to_string(), "msg_r".to_string()), ("webhook-timestamp".to_string(), ts.to_string()), ("webhook-signature".to_string(), sig.to_string())]),
         body: body.as_bytes().to_vec(),
+        client_cert: None,
     };
     let sig = app.secret.sign("msg_r", ts, paid.as_bytes());
     assert_eq!(api.handle(&signed(&paid, ts, &sig), Utc::now()).await.status, 200);

@@ -228,7 +228,7 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
     let notify = |change: u64, secret: &str| {
         let body = json!({"PaymentId": CIELO_PAYMENT, "ChangeType": change.to_string()}).to_string();
         let headers = std::collections::HashMap::from([("x-webhook-secret".to_string(), secret.to_string())]);
-        cobranca::api::ApiRequest { method: "POST".into(), path: "/v1/webhooks/cielo".into(), headers, body: body.into_bytes() }
+        cobranca::api::ApiRequest { method: "POST".into(), path: "/v1/webhooks/cielo".into(), headers, body: body.into_bytes(), client_cert: None }
     };
     let api = cobranca::api::WebhookApi {
         settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },

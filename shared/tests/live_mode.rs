@@ -98,7 +98,7 @@ async fn a_live_message_on_a_channel_without_a_provider_is_skipped_not_costed_no
 async fn a_test_merchant_never_reaches_a_real_provider_even_with_one_configured() {
     let app = App::new().await;
     let deployment = Deployment::with(&Channel::ALL);
-    let (status, _) = app.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": "cobranca/loja/sms"}}), &[]).await;
+    let (status, _) = app.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": format!("cobranca/{}/sms", app.merchant_id)}}), &[]).await;
     assert_eq!(status, 200);
     let created = charge(&app, json!(["pix"]), json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["sms","email"]}]})).await;
     tick(&app, &deployment, scheduled(&created, "on_due")).await;
@@ -166,7 +166,7 @@ const OPERATOR_KEY: &str = "op_test_operator_key_0123456789abcdef";
 
 async fn operator_creates(app: &App, body: Value) -> Value {
     let headers = std::collections::HashMap::from([("authorization".to_string(), format!("Bearer {OPERATOR_KEY}"))]);
-    let req = ApiRequest { method: "POST".into(), path: "/v1/merchants".into(), headers, body: body.to_string().into_bytes() };
+    let req = ApiRequest { method: "POST".into(), path: "/v1/merchants".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
     let api = cobranca::api::Api { access: AccessPolicy { operator_key: Some(ApiKeyHash::of(OPERATOR_KEY)), default_rate_limit: None }, ..app.api() };
     let r = api.handle(&req, Utc::now()).await;
     assert_eq!(r.status, 201, "{}", r.body);

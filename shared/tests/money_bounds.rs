@@ -197,7 +197,7 @@ async fn a_stored_charge_whose_terms_overflow_is_an_error_for_that_charge_only()
     assert_eq!(status, 200);
     let token = bad["payment_url"].as_str().unwrap().rsplit('/').next().unwrap();
     let pages = PayerPages { checkout: Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers }, public_base_url: "https://pay.test" };
-    let page = ApiRequest { method: "GET".into(), path: format!("/pay/{token}"), headers: HashMap::new(), body: vec![] };
+    let page = ApiRequest { method: "GET".into(), path: format!("/pay/{token}"), headers: HashMap::new(), body: vec![], client_cert: None };
     assert_eq!(pages.handle(&page, later).await.status, 409);
 
     // The régua: the first reminder after the due date is not sent and says why; nothing panics.

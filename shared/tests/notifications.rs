@@ -250,7 +250,7 @@ async fn another_merchant_sees_none_of_it() {
     app.store.put_merchant(&merchant, &other.key.hash()).await.unwrap();
     let as_other = |path: String| {
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", other.key.expose()))]);
-        cobranca::api::ApiRequest { method: "GET".into(), path, headers, body: vec![] }
+        cobranca::api::ApiRequest { method: "GET".into(), path, headers, body: vec![], client_cert: None }
     };
     let r = app.api().handle(&as_other(format!("/v1/charges/{id}/notifications")), Utc::now()).await;
     assert_eq!(r.status, 404);
@@ -317,6 +317,7 @@ async fn provider_callbacks_are_verified_then_move_each_message_forward() {
         path: path.into(),
         headers: HashMap::from([("x-secret".to_string(), secret.to_string())]),
         body: body.to_string().into_bytes(),
+        client_cert: None,
     };
     let handshake = api.handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.mode=subscribe&hub.verify_token=token&hub.challenge=1158201444", "", Value::Null), Utc::now()).await;
     assert_eq!((handshake.status, handshake.body.as_str()), (200, "1158201444"));

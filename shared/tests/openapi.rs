@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use support::{due_in, App};
 
 async fn document(app: &App) -> Value {
-    let req = ApiRequest { method: "GET".into(), path: "/v1/openapi.json".into(), headers: HashMap::new(), body: vec![] };
+    let req = ApiRequest { method: "GET".into(), path: "/v1/openapi.json".into(), headers: HashMap::new(), body: vec![], client_cert: None };
     let r = app.api().handle(&req, Utc::now()).await;
     assert_eq!((r.status, r.content_type), (200, None), "served as JSON without an API key: {}", &r.body[..r.body.len().min(300)]);
     serde_json::from_str(&r.body).expect("the document is JSON")

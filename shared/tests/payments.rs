@@ -353,6 +353,49 @@ async fn a_psp_pix_webhook_is_matched_by_txid_once() {
     assert_eq!(app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
 }
 
+/// A certificate of tests/fixtures/mtls as API Gateway forwards it, with the validity it reports.
+fn forwarded(fixture: &str, subject_dn: &str, not_before: &str, not_after: &str) -> cobranca::mtls::ClientCertificate {
+    let pem = std::fs::read_to_string(format!("{}/tests/fixtures/mtls/{fixture}.pem", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    cobranca::mtls::ClientCertificate::from_forwarded(&pem, subject_dn, subject_dn, "22:4e:05", not_before, not_after).unwrap()
+}
+
+const PSP_DN: &str = "CN=webhook.psp.example,O=psp,C=BR";
+/// `openssl x509 -in tests/fixtures/mtls/psp.pem -noout -fingerprint -sha256`
+const PSP_SHA256: &str = "58:6B:A6:CA:FF:DB:1D:86:53:20:1B:5E:D4:DF:E9:6D:01:C4:D7:9E:2C:C0:79:CB:F1:B0:98:9F:31:32:8B:72";
+
+#[tokio::test]
+async fn a_pix_webhook_under_mutual_tls_settles_only_with_the_psps_valid_certificate() {
+    use cobranca::mtls::ClientCertPin;
+    let app = App::new().await;
+    let c = charge(&app, json!({"amount": "150.00", "payment_methods": ["pix"], "max_installments": 1})).await;
+    let pix = json!({"pix": [{"endToEndId": "E00000000202611221000abcdef12345", "txid": c["pix"]["txid"], "valor": "150.00", "horario": Utc::now().to_rfc3339()}]});
+    let by_fingerprint = ClientCertPin::parse_sha256(PSP_SHA256).unwrap();
+    let by_names = ClientCertPin::SubjectAndIssuer { subject_dn: PSP_DN.into(), issuer_dn: PSP_DN.into() };
+    let valid = ("Jan  1 00:00:00 2020 GMT", "Nov 13 19:15:43 2126 GMT");
+    let refused = [
+        ("no certificate", None),
+        ("another party's certificate", Some(forwarded("other", "CN=webhook.other.example,O=other,C=BR", valid.0, valid.1))),
+        ("the PSP's certificate, expired", Some(forwarded("psp", PSP_DN, "Dec  7 19:15:43 2020 GMT", "Dec  7 19:15:43 2021 GMT"))),
+        ("the PSP's certificate, not yet valid", Some(forwarded("psp", PSP_DN, "Dec  7 19:15:43 2120 GMT", valid.1))),
+    ];
+    for pin in [&by_fingerprint, &by_names] {
+        for (what, cert) in &refused {
+            let (status, body) = app.pix_webhook_mtls(&pix, pin.clone(), cert.clone()).await;
+            assert_eq!(status, 401, "{what} under {pin:?}: {body}");
+            assert_eq!(get(&app, &c["id"]).await["status"], "pending", "{what}: nothing changed");
+        }
+    }
+    // Another party's certificate that claims the PSP's names: the fingerprint tells them apart.
+    let impostor = forwarded("other", PSP_DN, valid.0, valid.1);
+    assert_eq!(app.pix_webhook_mtls(&pix, by_fingerprint.clone(), Some(impostor)).await.0, 401);
+    assert_eq!(get(&app, &c["id"]).await["status"], "pending");
+
+    let (status, body) = app.pix_webhook_mtls(&pix, by_fingerprint, Some(forwarded("psp", PSP_DN, valid.0, valid.1))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["result"], "applied");
+    assert_eq!(get(&app, &c["id"]).await["status"], "paid");
+}
+
 #[tokio::test]
 async fn a_cnab_240_return_file_settles_boletos_once() {
     use cobranca::pay::cnab240::fixtures::*;

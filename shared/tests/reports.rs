@@ -49,7 +49,7 @@ async fn request(app: &App, key: &ApiKey, method: &str, path: &str, body: Value,
     for (k, v) in extra {
         headers.insert(k.to_string(), v.to_string());
     }
-    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
     app.api().handle(&req, at).await
 }
 
@@ -109,7 +109,7 @@ async fn webhook(app: &App, id: &str, body: Value, at: DateTime<Utc>) -> Value {
         acquirers: None,
         channel_callbacks: None,
     };
-    let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() }, at).await;
+    let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes(), client_cert: None }, at).await;
     assert!([200, 202].contains(&r.status), "{id}: {}", r.body);
     drain(app, at).await;
     serde_json::from_str(&r.body).unwrap()

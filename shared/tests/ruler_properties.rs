@@ -60,6 +60,17 @@ fn ruler() -> impl Strategy<Value = Ruler> {
         if let Some(h) = sms {
             contact_hours.insert(Channel::Sms, h);
         }
+        // …and within the documented maximum of messages per charge (the API refuses more): steps are kept while
+        // they fit.
+        let mut fitting: Vec<RulerStep> = Vec::new();
+        for step in steps {
+            fitting.push(step);
+            let total = Ruler { steps: fitting.clone(), ..Ruler::default() }.message_count();
+            if total > cobranca::ruler::MAX_MESSAGES_PER_CHARGE {
+                fitting.pop();
+            }
+        }
+        let steps = fitting;
         let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours, max_per_week_after_due: None, combine_per_customer: false };
         assert!(Ruler::parse(&serde_json::to_value(&r).unwrap()).is_ok(), "generator makes valid réguas: {r:?}");
         r

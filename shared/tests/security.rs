@@ -20,7 +20,7 @@ async fn oversized_bodies_are_refused_before_anything_is_read_or_stored() {
         if auth {
             headers.insert("authorization".to_string(), format!("Bearer {}", app.key.expose()));
         }
-        ApiRequest { method: "POST".into(), path: path.into(), headers, body: huge.clone().into_bytes() }
+        ApiRequest { method: "POST".into(), path: path.into(), headers, body: huge.clone().into_bytes(), client_cert: None }
     };
     for path in ["/v1/customers", "/v1/charges", "/v1/templates/preview", "/v1/webhook-endpoints"] {
         let r = app.api().handle(&request(path, true), Utc::now()).await;

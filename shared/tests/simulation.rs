@@ -64,7 +64,7 @@ impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
         let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
         let r = api.handle(&req, now).await;
         assert!(r.status < 300, "{method} {path} {body} → {} {}", r.status, r.body);
         serde_json::from_str(&r.body).unwrap()
@@ -79,7 +79,7 @@ impl Sim {
             ("webhook-signature".to_string(), self.secret.sign(&id, now.timestamp(), body.as_bytes())),
         ]);
         let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: None, acquirers: None, channel_callbacks: None };
-        let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: body.into_bytes() }, now).await;
+        let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: body.into_bytes(), client_cert: None }, now).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
 

@@ -111,6 +111,7 @@ async fn another_merchants_key_finds_nothing_of_the_first_on_any_route() {
         path,
         headers: HashMap::from([("authorization".to_string(), format!("Bearer {}", other.key.expose()))]),
         body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        client_cert: None,
     };
     let secrets: Vec<&String> = owned.ids.iter().filter(|(k, _)| k.ends_with("_id")).map(|(_, v)| v).collect();
 
@@ -155,5 +156,30 @@ async fn every_listed_route_is_dispatched() {
         let (status, body) = app.call(method, &path, Value::Null, &[]).await;
         assert_ne!(status, 405, "{method} {pattern}: {body}");
         assert!(!(status == 404 && body.to_string().contains("recurso não encontrado")), "{method} {pattern} is not routed");
+    }
+}
+
+#[tokio::test]
+async fn a_merchant_cannot_name_another_merchants_provider_secret() {
+    let merchant_a = App::new().await;
+    let merchant_b = App::new().await;
+    let a = merchant_a.merchant_id.as_str();
+    let b = merchant_b.merchant_id.as_str();
+    for theirs in [
+        format!("cobranca/{a}/sms"),
+        format!("arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/{a}/sms-AbCdEf"),
+        format!("env:COBRANCA_MERCHANT_{}__SMS", a.to_ascii_uppercase()),
+        "cobranca/webhook".to_string(),
+    ] {
+        let (status, body) = merchant_b.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": theirs}}), &[]).await;
+        assert_eq!(status, 422, "{theirs}: {body}");
+        assert_eq!(body["error"]["field"], "providers.sms", "{body}");
+    }
+    let stored = || async { cobranca::channel_policy::settings_of(merchant_b.store.as_ref(), &merchant_b.merchant_id).await.unwrap().providers };
+    assert!(stored().await.is_empty(), "nothing stored");
+    for own in [format!("cobranca/{b}/sms"), format!("env:COBRANCA_MERCHANT_{}__SMS", b.to_ascii_uppercase())] {
+        let (status, body) = merchant_b.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": own}}), &[]).await;
+        assert_eq!(status, 200, "{own}: {body}");
+        assert_eq!(stored().await[&cobranca::notification::Channel::Sms].as_str(), own);
     }
 }

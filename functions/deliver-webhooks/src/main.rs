@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
             .get_or_try_init(|| async {
                 let core = config::core().await?;
                 let (sqs, queue_url) = config::webhook_queue(&core.aws)?;
-                Ok::<_, config::ConfigError>(Wiring { core, sqs, queue_url, schedule: config::webhook_retry_schedule()?, transport: HttpWebhookTransport::new() })
+                Ok::<_, config::ConfigError>(Wiring { core, sqs, queue_url, schedule: config::webhook_retry_schedule()?, transport: HttpWebhookTransport::new(config::webhook_url_policy()) })
             })
             .await?;
         let webhooks = MerchantWebhooks { store: w.core.store.as_ref(), queue: w.core.queue.as_ref(), events: w.core.events.as_ref(), transport: &w.transport, schedule: &w.schedule };

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     // Built on the first request, not at start-up: keeps cold starts short (see `config::Core`).
     let core: OnceCell<config::Core> = OnceCell::new();
     let secrets = OnceCell::new();
-    let pix_auth = config::pix_webhook_auth();
+    let pix_auth = config::pix_webhook_auth()?;
     // Acquirers and their notification secret, read on the first acquirer notification.
     let acquirers = OnceCell::new();
     // Channel providers' status callbacks, verified with the deployment's or the merchant's provider secrets.

@@ -215,8 +215,11 @@ async fn deployment_credentials(aws: &aws_config::SdkConfig, channel: Channel) -
 pub struct MerchantProviders {
     aws: aws_config::SdkConfig,
     cache: Cached<serde_json::Value>,
-    /// By channel and reference ("sms cobranca/loja-a/sms").
+    /// By channel and reference ("sms cobranca/mer_…/sms").
     adapters: Cached<Arc<dyn NotificationSender>>,
+    /// Whether a merchant's secret may point the adapter elsewhere (`api_url`): only where endpoints may be local
+    /// (`COBRANCA_WEBHOOK_ALLOW_LOCAL`, local development and tests).
+    policy: UrlPolicy,
 }
 
 /// A cached value and when it was fetched.
@@ -226,14 +229,17 @@ const MERCHANT_PROVIDER_TTL: std::time::Duration = std::time::Duration::from_sec
 
 impl MerchantProviders {
     pub fn new(aws: aws_config::SdkConfig) -> Self {
-        Self { aws, cache: Default::default(), adapters: Default::default() }
+        Self { aws, cache: Default::default(), adapters: Default::default(), policy: webhook_url_policy() }
     }
 }
 
 #[async_trait::async_trait]
 impl crate::channel_policy::ProviderDirectory for MerchantProviders {
-    async fn sender(&self, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
+    async fn sender(&self, merchant: &crate::ids::MerchantId, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
         use crate::notification::SendError;
+        if !reference.belongs_to(merchant) {
+            return Err(SendError::Permanent(format!("merchant provider {} is not {merchant}'s own secret", reference.as_str())));
+        }
         let key = format!("{} {}", channel.as_str(), reference.as_str());
         if let Some((at, adapter)) = self.adapters.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             if at.elapsed() < MERCHANT_PROVIDER_TTL {
@@ -241,13 +247,22 @@ impl crate::channel_policy::ProviderDirectory for MerchantProviders {
             }
         }
         // An unreadable secret may be a passing AWS fault; a secret that does not describe an adapter needs a person.
-        let c = self.credentials(reference).await.map_err(SendError::Transient)?;
+        let c = self.credentials(merchant, reference).await.map_err(SendError::Transient)?;
+        // The provider's API is where we send the merchant's messages, with its token: a URL of the merchant's
+        // choosing there would have us call any address for them (SSRF). The providers' own APIs are the defaults.
+        if c.get("api_url").is_some() && !self.policy.allow_local {
+            return Err(SendError::Permanent(format!("merchant provider {}: api_url is not accepted in a merchant's secret / api_url não é aceito no segredo do lojista", reference.as_str())));
+        }
         let adapter = channel_adapter(channel, &c, &self.aws).map_err(|e| SendError::Permanent(format!("merchant provider {}: {}", reference.as_str(), e.0)))?;
         self.adapters.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (std::time::Instant::now(), adapter.clone()));
         Ok(adapter)
     }
 
-    async fn credentials(&self, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+    async fn credentials(&self, merchant: &crate::ids::MerchantId, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+        // Checked here, where secrets are read: one role reads every merchant's secrets, so IAM cannot tell them apart.
+        if !reference.belongs_to(merchant) {
+            return Err(format!("{} is not {merchant}'s own secret", reference.as_str()));
+        }
         if let Some((at, c)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(reference.as_str()) {
             if at.elapsed() < MERCHANT_PROVIDER_TTL {
                 return Ok(c.clone());
@@ -296,7 +311,7 @@ impl ConfiguredCallbacks {
             Some(merchant) => {
                 let settings = crate::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
                 let reference = settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
-                self.merchants.credentials(reference).await.map_err(unauthorized)
+                self.merchants.credentials(merchant, reference).await.map_err(unauthorized)
             }
         }
     }
@@ -419,13 +434,22 @@ async fn credentials(aws: &aws_config::SdkConfig, name: &str) -> Result<Option<s
     serde_json::from_str(&raw).map(Some).map_err(|_| ConfigError(format!("{name} must be a JSON object")))
 }
 
-/// How the BCB Pix webhook is authenticated: `COBRANCA_PIX_WEBHOOK_MTLS=true` behind API Gateway mutual TLS, or
-/// a shared secret in `COBRANCA_PIX_WEBHOOK_SECRET`; neither turns the route off.
-pub fn pix_webhook_auth() -> Option<crate::api::PixWebhookAuth> {
+/// How the BCB Pix webhook is authenticated: `COBRANCA_PIX_WEBHOOK_MTLS=true` behind API Gateway mutual TLS, with
+/// the PSP's certificate pinned by `COBRANCA_PIX_WEBHOOK_CERT_SHA256` (fingerprints, comma-separated) or by
+/// `COBRANCA_PIX_WEBHOOK_CERT_SUBJECT` and `COBRANCA_PIX_WEBHOOK_CERT_ISSUER` (as API Gateway forwards them;
+/// mutual TLS without a pin is a configuration error); or a shared secret in `COBRANCA_PIX_WEBHOOK_SECRET`.
+/// Neither turns the route off.
+pub fn pix_webhook_auth() -> Result<Option<crate::api::PixWebhookAuth>, ConfigError> {
+    use crate::mtls::ClientCertPin;
     if std::env::var("COBRANCA_PIX_WEBHOOK_MTLS").is_ok_and(|v| v == "true") {
-        return Some(crate::api::PixWebhookAuth::MutualTls);
+        let pin = match (env("COBRANCA_PIX_WEBHOOK_CERT_SHA256"), env("COBRANCA_PIX_WEBHOOK_CERT_SUBJECT"), env("COBRANCA_PIX_WEBHOOK_CERT_ISSUER")) {
+            (Ok(fingerprints), _, _) => ClientCertPin::parse_sha256(&fingerprints).map_err(|e| ConfigError(format!("COBRANCA_PIX_WEBHOOK_CERT_SHA256: {e}")))?,
+            (Err(_), Ok(subject_dn), Ok(issuer_dn)) => ClientCertPin::SubjectAndIssuer { subject_dn, issuer_dn },
+            _ => return Err(ConfigError("COBRANCA_PIX_WEBHOOK_MTLS=true needs the PSP's certificate: COBRANCA_PIX_WEBHOOK_CERT_SHA256, or COBRANCA_PIX_WEBHOOK_CERT_SUBJECT and COBRANCA_PIX_WEBHOOK_CERT_ISSUER".into())),
+        };
+        return Ok(Some(crate::api::PixWebhookAuth::MutualTls(pin)));
     }
-    env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::PixWebhookAuth::SharedSecret)
+    Ok(env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::PixWebhookAuth::SharedSecret))
 }
 
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
@@ -460,4 +484,33 @@ pub async fn webhook_secrets(aws: &aws_config::SdkConfig) -> Result<Vec<WebhookS
         return Err(ConfigError("no valid whsec_ secret configured".into()));
     }
     Ok(secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel_policy::{ProviderDirectory, ProviderReference};
+    use crate::ids::MerchantId;
+    use crate::notification::SendError;
+
+    fn directory(allow_local: bool) -> MerchantProviders {
+        MerchantProviders { aws: aws_config::SdkConfig::builder().build(), cache: Default::default(), adapters: Default::default(), policy: UrlPolicy { allow_local } }
+    }
+
+    #[tokio::test]
+    async fn a_merchants_secret_cannot_point_the_provider_api_elsewhere() {
+        let merchant = MerchantId::parse("mer_01apiurl").unwrap();
+        // A variable of this test's own; nothing else reads it.
+        std::env::set_var("COBRANCA_MERCHANT_MER_01APIURL__SMS", r#"{"token":"t","from":"Loja","api_url":"http://169.254.169.254/latest"}"#);
+        let reference = ProviderReference::parse_for("env:COBRANCA_MERCHANT_MER_01APIURL__SMS", &merchant).unwrap();
+        match directory(false).sender(&merchant, Channel::Sms, &reference).await {
+            Err(SendError::Permanent(why)) => assert!(why.contains("api_url"), "{why}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("an adapter aimed at the metadata address"),
+        }
+        assert!(directory(true).sender(&merchant, Channel::Sms, &reference).await.is_ok(), "local development may");
+        // Another merchant's reference is not read at all.
+        let other = MerchantId::parse("mer_01other").unwrap();
+        assert!(directory(true).credentials(&other, &reference).await.unwrap_err().contains("not mer_01other's own secret"));
+    }
 }

@@ -52,7 +52,7 @@ impl Api<'_> {
     /// `PUT /v1/notification-settings`: replaces the merchant's settings.
     pub(super) async fn put_notification_settings(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let body = Value::Object(json_object(&req.body)?);
-        let settings = NotificationSettings::parse(&body).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        let settings = NotificationSettings::parse(&body, &merchant.id).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         let stored = serde_json::to_value(&settings).map_err(ApiError::internal)?;
         self.store.put_merchant_document(&merchant.id, channel_policy::SETTINGS_DOCUMENT, &stored).await?;
         Ok(ApiResponse::json(200, &settings_json(&settings)))

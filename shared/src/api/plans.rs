@@ -143,6 +143,7 @@ impl Api<'_> {
                 path: "/v1/charges".into(),
                 headers: HashMap::from([("idempotency-key".to_string(), installment_key(&plan.id, part.number))]),
                 body: Value::Object(charge).to_string().into_bytes(),
+                client_cert: None,
             };
             let origin = ChargeOrigin::InstallmentPlan { plan_id: plan.id.clone(), number: part.number, of: count };
             let made = self.idempotent(merchant, &request, now, Create::PlanCharge(origin)).await?;

@@ -377,6 +377,7 @@ impl Api<'_> {
                 path: "/v1/charges".into(),
                 headers: HashMap::from([("idempotency-key".to_string(), sub.charge_key(occurrence.cycle))]),
                 body: Value::Object(body).to_string().into_bytes(),
+                client_cert: None,
             };
             let origin = ChargeOrigin::Subscription { subscription_id: sub.id.clone(), cycle: occurrence.cycle };
             // Not through the Idempotency-Key table: its saved refusals would outlive their cause. The key still

@@ -81,7 +81,19 @@ impl App {
         let auth = cobranca::api::PixWebhookAuth::SharedSecret("pix-secret".into());
         let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None, channel_callbacks: None };
         let headers = HashMap::from([("x-webhook-secret".to_string(), secret.to_string()), ("content-type".into(), "application/json".into())]);
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes() };
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
+        let r = api.handle(&req, Utc::now()).await;
+        self.drain().await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    /// A BCB Pix API webhook behind mutual TLS, the PSP's certificate pinned by `pin`; `cert` is what API Gateway
+    /// forwarded in the request context (None: no certificate).
+    pub async fn pix_webhook_mtls(&self, body: &Value, pin: cobranca::mtls::ClientCertPin, cert: Option<cobranca::mtls::ClientCertificate>) -> (u16, Value) {
+        let auth = cobranca::api::PixWebhookAuth::MutualTls(pin);
+        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None, channel_callbacks: None };
+        let headers = HashMap::from([("content-type".to_string(), "application/json".to_string())]);
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes(), client_cert: cert };
         let r = api.handle(&req, Utc::now()).await;
         self.drain().await;
         (r.status, serde_json::from_str(&r.body).unwrap())
@@ -92,7 +104,7 @@ impl App {
         let checkout = Checkout { store: self.store.as_ref(), queue: &self.queue, events: &self.events, providers: &self.providers };
         let pages = PayerPages { checkout, public_base_url: "https://pay.test" };
         let content_type = if body.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
-        let req = ApiRequest { method: method.into(), path: path.into(), headers: HashMap::from([("content-type".into(), content_type.into())]), body: body.as_bytes().to_vec() };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers: HashMap::from([("content-type".into(), content_type.into())]), body: body.as_bytes().to_vec(), client_cert: None };
         pages.handle(&req, Utc::now()).await
     }
 
@@ -124,7 +136,7 @@ impl App {
     /// A call as if made at `at` (simulated time).
     pub async fn call_at(&self, method: &str, path: &str, body: Value, at: DateTime<Utc>) -> (u16, Value) {
         let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
         let r = self.api().handle(&req, at).await;
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -132,7 +144,7 @@ impl App {
     /// A GET whose answer is not JSON (CSV reports): status, content type and text.
     pub async fn get_text(&self, path: &str) -> (u16, Option<&'static str>, String) {
         let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: "GET".into(), path: path.into(), headers, body: vec![] };
+        let req = ApiRequest { method: "GET".into(), path: path.into(), headers, body: vec![], client_cert: None };
         let r = self.api().handle(&req, Utc::now()).await;
         (r.status, r.content_type, r.body)
     }
@@ -140,7 +152,7 @@ impl App {
     /// A call with a raw (non-JSON) body, such as a bank file.
     pub async fn call_raw(&self, method: &str, path: &str, body: String) -> (u16, Value) {
         let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: body.into_bytes() };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: body.into_bytes(), client_cert: None };
         let r = self.api().handle(&req, Utc::now()).await;
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -150,7 +162,7 @@ impl App {
         for (k, v) in extra {
             headers.insert(k.to_string(), v.to_string());
         }
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() } };
+        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
         let r = self.api().handle(&req, Utc::now()).await;
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -193,7 +205,7 @@ impl App {
             acquirers: None,
             channel_callbacks: None,
         };
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes() };
+        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes(), client_cert: None };
         let r = api.handle(&req, Utc::now()).await;
         self.drain().await;
         (r.status, serde_json::from_str(&r.body).unwrap())
