@@ -84,6 +84,18 @@ impl Sim {
     }
 
     async fn drain(&self, now: DateTime<Utc>) {
+        // First what payments handed to the payment-setup queue (régua stopped, receipt queued), as
+        // register-payment runs it; registrations and write-offs stay queued.
+        let registrar = cobranca::registration::Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
+        let follow_ups: Vec<_> = {
+            let mut queued = self.queue.setup_jobs.lock().unwrap();
+            let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, cobranca::registration::SetupTask::AfterPayment(_)));
+            *queued = rest;
+            follow_ups
+        };
+        for job in follow_ups {
+            registrar.run(&job, now).await.unwrap();
+        }
         let sender = OutboxSender { store: self.store.clone() };
         let delivery = Delivery { store: self.store.as_ref(), sender: &sender, outbox: &sender, events: &self.events, public_base_url: "https://pay.sim", merchant_providers: None };
         loop {
