@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::adapters::index_time_key;
-use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, payment_token_pk, provider_event_pk, reference_pk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
+use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, outbox_sk, payment_token_pk, provider_event_pk, reference_pk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
 use crate::api_keys::ApiKeyRecord;
 use crate::charge::Charge;
 use crate::customer::Customer;
@@ -1089,7 +1089,7 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("PK", s("OUTBOX"))
-            .key("SK", s(format!("{}#{}", entry.charge_id, entry.reminder_id)))
+            .key("SK", s(outbox_sk(entry)))
             .update_expression("SET #data = if_not_exists(#data, :data) ADD deliveries :one")
             .expression_attribute_names("#data", "data")
             .expression_attribute_values(":data", s(serde_json::to_string(entry).expect("entry serialises")))
@@ -1300,7 +1300,7 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("PK", s("OUTBOX"))
-            .key("SK", s(format!("{}#{}", entry.charge_id, entry.reminder_id)))
+            .key("SK", s(outbox_sk(entry)))
             .update_expression("SET #data = :data")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#data", "data")

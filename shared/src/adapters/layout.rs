@@ -59,3 +59,8 @@ pub fn sequence_pk(name: &str) -> String {
 pub fn unmatched_pk(provider: &str) -> String {
     format!("UNMATCHED#{provider}")
 }
+
+/// An outbox entry's sort key (partition `OUTBOX`): one per charge and reminder.
+pub fn outbox_sk(entry: &crate::notification::OutboxEntry) -> String {
+    format!("{}#{}", entry.charge_id, entry.reminder_id)
+}
