@@ -84,6 +84,36 @@ impl ApiResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// Every object a merchant is shown carries `livemode`, its merchant's mode (objects have no mode of their own:
+    /// a merchant is test or live as a whole), so an integrator can tell test data from real money wherever it
+    /// appears: top-level objects, list items and nested objects alike. Errors, CSV and recorded delivery
+    /// payloads (what was sent, kept as sent) are left as they are.
+    fn mark_livemode(&mut self, livemode: bool) {
+        fn mark(value: &mut Value, livemode: bool) {
+            match value {
+                Value::Object(fields) => {
+                    if fields.get("object").and_then(Value::as_str).is_some_and(|kind| kind != "list") {
+                        fields.entry("livemode").or_insert(Value::Bool(livemode));
+                    }
+                    for (name, inner) in fields.iter_mut() {
+                        if name != "payload" {
+                            mark(inner, livemode);
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter_mut().for_each(|item| mark(item, livemode)),
+                _ => {}
+            }
+        }
+        if self.content_type.is_some() || !(200..300).contains(&self.status) {
+            return;
+        }
+        if let Ok(mut body) = serde_json::from_str::<Value>(&self.body) {
+            mark(&mut body, livemode);
+            self.body = body.to_string();
+        }
+    }
 }
 
 /// Every error the API returns: `{"error":{"code","message","field"}}`, message in Portuguese / English.
@@ -297,7 +327,9 @@ impl Api<'_> {
             Ok(headers) => headers,
             Err(limited) => return Ok(limited),
         };
+        let livemode = merchant.mode.is_live();
         let mut response = self.dispatch(merchant, req, now, &segments).await.unwrap_or_else(ApiError::into_response);
+        response.mark_livemode(livemode);
         response.headers.extend(quota);
         Ok(response)
     }
@@ -916,13 +948,12 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
-    fn charge_json(&self, c: &Charge, reminders: &[Reminder], livemode: bool) -> Value {
+    fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {
         let mut reminders: Vec<&Reminder> = reminders.iter().filter(|r| matches!(r.action, Action::Notify(_))).collect();
         reminders.sort_by_key(|r| r.due_at);
         json!({
             "id": c.id,
             "object": "charge",
-            "livemode": livemode,
             "status": c.status,
             "version": c.version,
             "amount": c.amount,

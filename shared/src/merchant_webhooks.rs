@@ -469,8 +469,9 @@ pub struct MerchantWebhooks<'a> {
     pub schedule: &'a RetrySchedule,
 }
 
-/// The body every delivery carries (Standard Webhooks' recommended shape): `type`, `timestamp`, `data`.
-pub fn payload_of(event: &DomainEvent, event_type: &str) -> String {
+/// The body every delivery carries (Standard Webhooks' recommended shape): `type`, `timestamp`, `data`, and
+/// `livemode`, the merchant's mode, so a receiver shared by test and live can keep test events off real books.
+pub fn payload_of(event: &DomainEvent, event_type: &str, livemode: bool) -> String {
     let mut data = serde_json::Map::new();
     data.insert("charge_id".into(), json!(event.charge_id));
     data.insert("event_id".into(), json!(event.id));
@@ -482,6 +483,7 @@ pub fn payload_of(event: &DomainEvent, event_type: &str) -> String {
     json!({
         "type": event_type,
         "timestamp": event.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "livemode": livemode,
         "data": data,
     })
     .to_string()
@@ -494,11 +496,15 @@ impl MerchantWebhooks<'_> {
         let Some(event_type) = event_type_of(&event.kind) else {
             return Ok(0);
         };
+        let endpoints: Vec<WebhookEndpoint> =
+            self.store.webhook_endpoints_of(&event.merchant_id).await?.into_iter().filter(|e| e.subscribes(event_type)).collect();
+        if endpoints.is_empty() {
+            return Ok(0);
+        }
+        // A merchant stored without a mode is live (see `merchant::Mode`); one not found is taken as live too.
+        let livemode = self.store.get_merchant(&event.merchant_id).await?.is_none_or(|m| m.mode.is_live());
         let mut jobs = Vec::new();
-        for endpoint in self.store.webhook_endpoints_of(&event.merchant_id).await? {
-            if !endpoint.subscribes(event_type) {
-                continue;
-            }
+        for endpoint in endpoints {
             let delivery = WebhookDelivery {
                 id: WebhookMessageId::of(&endpoint.id, &event.id),
                 merchant_id: event.merchant_id.clone(),
@@ -506,7 +512,7 @@ impl MerchantWebhooks<'_> {
                 charge_id: event.charge_id.clone(),
                 event_id: event.id.clone(),
                 event_type: event_type.to_string(),
-                payload: payload_of(event, event_type),
+                payload: payload_of(event, event_type, livemode),
                 status: if endpoint.status == EndpointStatus::Enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped },
                 attempts: Vec::new(),
                 round_attempts: 0,

@@ -14,6 +14,7 @@ use cobranca::api::ApiRequest;
 use cobranca::api_keys::AccessPolicy;
 use cobranca::delivery::Delivery;
 use cobranca::merchant::{ApiKeyHash, Mode};
+use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
 use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 use cobranca::store::Store;
 use cobranca::tick::Tick;
@@ -153,12 +154,62 @@ async fn wallets_follow_the_merchants_mode() {
 }
 
 #[tokio::test]
-async fn charges_say_whether_they_are_live() {
+async fn every_object_a_merchant_is_shown_says_whether_it_is_live() {
     for (app, live) in [(App::new().await, false), (App::live().await, true)] {
+        let due = due_in(10);
         let created = charge(&app, json!(["pix"]), Value::Null).await;
-        assert_eq!(created["livemode"], json!(live), "{created}");
-        let (_, listed) = app.call("GET", "/v1/charges", Value::Null, &[]).await;
-        assert_eq!(listed["data"][0]["livemode"], json!(live), "{listed}");
+        let customer = created["customer_id"].as_str().unwrap().to_string();
+        let (_, plan) = app
+            .call("POST", "/v1/installment-plans", json!({"customer_id": customer, "amount": "300.00", "installments": 3, "first_due_date": due, "description": "Curso", "payment_methods": ["pix"]}), &[])
+            .await;
+        let (_, subscription) = app
+            .call("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "99.90", "cycle": "monthly", "first_due_date": due, "description": "Plano Pro", "payment_methods": ["pix"]}), &[])
+            .await;
+        let (_, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
+        let mut shown = vec![created.clone(), plan, subscription, endpoint];
+        for path in [format!("/v1/customers/{customer}"), format!("/v1/charges/{}", created["id"].as_str().unwrap())] {
+            shown.push(app.call("GET", &path, Value::Null, &[]).await.1);
+        }
+        for list in ["/v1/charges", "/v1/customers", "/v1/installment-plans", "/v1/subscriptions", "/v1/wallets", "/v1/api-keys", "/v1/webhook-endpoints"] {
+            let (status, listed) = app.call("GET", list, Value::Null, &[]).await;
+            assert_eq!(status, 200, "{list}: {listed}");
+            assert_eq!(listed.get("livemode"), None, "a list is no object of the merchant's: {listed}");
+            let items = listed["data"].as_array().unwrap_or_else(|| panic!("{list}: {listed}"));
+            assert!(!items.is_empty(), "{list} lists nothing");
+            shown.extend(items.iter().cloned());
+        }
+        for object in shown {
+            assert!(object["object"].is_string(), "{object}");
+            assert_eq!(object["livemode"], json!(live), "{object}");
+        }
+    }
+}
+
+/// Making deliveries sends nothing: a transport that is never called.
+struct NotCalled;
+
+#[async_trait]
+impl WebhookTransport for NotCalled {
+    async fn post(&self, _: &str, _: &[(&str, String)], _: &str) -> EndpointReply {
+        unreachable!("dispatching an event only records its deliveries")
+    }
+}
+
+#[tokio::test]
+async fn events_sent_to_a_merchants_endpoints_say_whether_they_are_live() {
+    for (app, live) in [(App::new().await, false), (App::live().await, true)] {
+        let (status, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
+        assert_eq!(status, 201, "{endpoint}");
+        charge(&app, json!(["pix"]), Value::Null).await;
+        let schedule = RetrySchedule::standard();
+        let hooks = MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &NotCalled, schedule: &schedule };
+        let created = app.events.events.lock().unwrap().iter().find(|e| e.kind == "ChargeCreated").cloned().expect("a ChargeCreated event");
+        assert_eq!(hooks.dispatch(&created, Utc::now()).await.unwrap(), 1);
+        let id = cobranca::ids::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();
+        let deliveries = app.store.webhook_deliveries_of(&app.merchant_id, &id, 10, None).await.unwrap().items;
+        let payload: Value = serde_json::from_str(&deliveries[0].payload).unwrap();
+        assert_eq!(payload["livemode"], json!(live), "{payload}");
+        assert_eq!(payload["type"], "charge.created", "{payload}");
     }
 }
 

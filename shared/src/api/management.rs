@@ -93,7 +93,7 @@ impl Api<'_> {
         let query = ChargeQuery { status, customer, due_from, due_to };
         let page = self.store.list_charges(&merchant.id, &query, page_limit(req)?, req.query("cursor")).await?;
         Ok(list(page, |c| {
-            let mut v = self.charge_json(c, &[], merchant.mode.is_live());
+            let mut v = self.charge_json(c, &[]);
             // A list shows each charge, not its régua: GET /v1/charges/{id} has the reminders.
             if let Some(m) = v.as_object_mut() {
                 m.remove("reminders");

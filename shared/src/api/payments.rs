@@ -151,7 +151,7 @@ impl Api<'_> {
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.
     /// `merchant` is the authenticated one, who owns `c`: no second read of it.
     pub(super) async fn charge_view(&self, merchant: &Merchant, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
-        let mut view = self.charge_json(c, reminders, merchant.mode.is_live());
+        let mut view = self.charge_json(c, reminders);
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
         let extra = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
         if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {
