@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's API tour, runnable: from a customer to a report, against `make dev` (or any deployment).
+# The API tour of docs/api.md, runnable: from a customer to a report, against `make dev` (or any deployment).
 #   BASE=http://127.0.0.1:3000 KEY=ck_… bash docs/api-tour.sh
-# tests/api_tour.rs runs it against a freshly spawned stack and checks the README shows this very script.
+# tests/api_tour.rs runs it against a freshly spawned stack and checks docs/api.md shows this very script.
 set -euo pipefail
 BASE=${BASE:-http://127.0.0.1:3000}
 : "${KEY:?set KEY to the API key make dev printed}"

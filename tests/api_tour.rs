@@ -1,5 +1,5 @@
-//! The README's API tour is a script (`docs/api-tour.sh`, curl + python3) that runs: here against a freshly
-//! spawned stack, checking what it prints; and the README shows that very script.
+//! The API tour of docs/api.md is a script (`docs/api-tour.sh`, curl + python3) that runs: here against a freshly
+//! spawned stack, checking what it prints; and docs/api.md shows that very script.
 
 use cobranca_e2e::spawn_app;
 
@@ -7,9 +7,9 @@ use cobranca_e2e::spawn_app;
 async fn the_readme_api_tour_runs_against_the_local_stack() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = std::fs::read_to_string(root.join("docs/api-tour.sh")).unwrap();
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
     let body = script.split_once("\nset -euo pipefail\n").expect("the script's body").1;
-    assert!(readme.contains(body.trim()), "README.md's API tour differs from docs/api-tour.sh: paste the script's body into it");
+    assert!(readme.contains(body.trim()), "docs/api.md's API tour differs from docs/api-tour.sh: paste the script's body into it");
 
     let Some(app) = spawn_app() else { return };
     let out = tokio::process::Command::new("bash")

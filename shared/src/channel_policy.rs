@@ -33,7 +33,7 @@ pub struct ChannelPrice {
 }
 
 impl ChannelPrice {
-    /// A leading Brazilian provider's public list (Asaas, 2026; see docs/peers in the README): WhatsApp
+    /// A leading Brazilian provider's public list (Asaas, 2026; see docs/channels.md, "Cost and budget"): WhatsApp
     /// R$ 0,55 per send, e-mail + SMS R$ 0,99 per charge, voice robot R$ 0,55 per day, letter R$ 2,91.
     pub fn default_for(channel: Channel) -> Self {
         let (cents, per) = match channel {

@@ -122,7 +122,7 @@ pub fn credentials_variable(channel: Channel) -> &'static str {
     }
 }
 
-/// A channel's adapter from its provider credentials (README, "Channels"):
+/// A channel's adapter from its provider credentials (docs/channels.md):
 /// - whatsapp (Meta Cloud API): `{"phone_number_id","access_token","templates":{step: name},"app_secret","verify_token","api_url"?,"language"?}`
 /// - email (Amazon SES v2): `{"from","configuration_set"?,"sns_topic_arns"?}`
 /// - sms (Zenvia): `{"token","from","callback_secret","gsm7_only"?,"api_url"?}`
