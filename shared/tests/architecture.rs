@@ -28,6 +28,23 @@ fn only_adapters_touch_the_aws_sdk() {
     }
 }
 
+/// DynamoDB's batch calls (BatchWriteItem: 25 requests, BatchGetItem: 100 keys) are unconditional, so the store
+/// port has none: every multi-item write is a transaction, whose 100-action limit both stores enforce. This keeps it
+/// so — a batch call would be a limit the memory store does not model. The one exception is the load-test seeder,
+/// which chunks by `limits::MAX_BATCH_WRITE_ITEMS`.
+#[test]
+fn no_batch_calls_reach_dynamodb_outside_the_load_test_seeder() {
+    for file in sources(&src()) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let seeder = text.find("pub async fn seed_charges").map(|start| start..start + text[start..].find("\n    }\n").unwrap_or(0));
+        for call in [".batch_write_item()", ".batch_get_item()", ".batch_execute_statement()"] {
+            for (at, _) in text.match_indices(call) {
+                assert!(seeder.as_ref().is_some_and(|s| s.contains(&at)), "{}: {call} outside the seeder: model its limit in the memory store", file.display());
+            }
+        }
+    }
+}
+
 #[test]
 fn no_floats_anywhere_in_the_domain() {
     let roots = [src(), Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions")];

@@ -76,7 +76,7 @@ impl DynamoStore {
     pub async fn seed_charges(&self, charges: &[(Charge, Vec<Reminder>)]) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let items: Vec<Item> = charges.iter().flat_map(|(c, rs)| std::iter::once(charge_item(c)).chain(rs.iter().map(reminder_item))).collect();
-        for chunk in items.chunks(25) {
+        for chunk in items.chunks(super::limits::MAX_BATCH_WRITE_ITEMS) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|i| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(i.clone())).build().expect("item set")).build())
