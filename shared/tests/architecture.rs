@@ -45,6 +45,20 @@ fn no_batch_calls_reach_dynamodb_outside_the_load_test_seeder() {
     }
 }
 
+/// Fault injection is for the chaos suite: no function may be built with it.
+#[test]
+fn no_function_is_built_with_fault_injection() {
+    let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    for entry in std::fs::read_dir(&functions).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            assert!(!text.contains("faults"), "{} enables fault injection", manifest.display());
+        }
+    }
+    let workspace = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")).unwrap();
+    assert!(!workspace.contains("faults"), "the workspace's cobranca dependency enables fault injection");
+}
+
 #[test]
 fn no_floats_anywhere_in_the_domain() {
     let roots = [src(), Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions")];

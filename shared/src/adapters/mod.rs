@@ -9,6 +9,7 @@ pub mod config;
 pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
+#[cfg(feature = "faults")]
 pub mod faults;
 pub mod http_webhooks;
 pub mod memory;
