@@ -18,6 +18,7 @@ pub mod document;
 pub mod events;
 pub mod erasure;
 pub mod idempotency;
+pub mod institution;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ids;

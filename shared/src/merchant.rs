@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::document::Document;
 use crate::ids::MerchantId;
-use crate::providers::Provider;
+use crate::institution::Provider;
 
 /// Whether a merchant's money and messages are real. Test: sandbox wallets, sandbox card tokens and the outbox,
 /// never a real institution or a real message. Live: real institutions and channel providers only, never the

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::document::Document;
+pub use crate::institution::Provider;
 use crate::merchant::Mode;
 use crate::money::Money;
 use crate::pay::late_fees::ChargeTerms;
@@ -22,28 +23,6 @@ pub enum ProviderError {
     /// Timeout, 5xx, throttling, network: the same request may be retried.
     #[error("provedor indisponível / provider unavailable: {0}")]
     Unavailable(String),
-}
-
-/// Which institution a wallet uses; each maps to one adapter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    /// Local stand-in for every institution: registers at once, approves test cards.
-    Sandbox,
-    /// Banco do Brasil: API Cobranças v2 (boleto) and API Pix v2 (cobv).
-    BancoDoBrasil,
-    /// Cielo e-commerce API 3.0 (cards).
-    Cielo,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sandbox => "sandbox",
-            Self::BancoDoBrasil => "banco_do_brasil",
-            Self::Cielo => "cielo",
-        }
-    }
 }
 
 /// A boleto agreement (convênio de cobrança) with Banco do Brasil.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChargeId, CustomerId, MerchantId, SubscriptionId};
 use crate::money::Money;
+pub use crate::pay::installments::MAX_CARNE_INSTALLMENTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,8 +255,6 @@ pub fn carne(total: Money, count: u16, first_due: NaiveDate) -> Result<Vec<Insta
         .collect())
 }
 
-/// Most installments a carnê may have (five years monthly).
-pub const MAX_CARNE_INSTALLMENTS: u16 = 60;
 
 #[cfg(test)]
 mod tests {

@@ -31,10 +31,13 @@ pub fn split(total: Money, n: u8) -> Result<Vec<Money>, InstallmentError> {
     split_cents(total, n.into())
 }
 
+/// Most installments a carnê may have (five years monthly), and so the most parts money is ever split into.
+pub const MAX_CARNE_INSTALLMENTS: u16 = 60;
+
 /// The one rule for dividing money into parts (card installments, carnês): exact to the cent, leftover cents on
-/// the first parts. Up to `recurrence::MAX_CARNE_INSTALLMENTS` parts.
+/// the first parts. Up to `MAX_CARNE_INSTALLMENTS` parts.
 pub fn split_cents(total: Money, n: u16) -> Result<Vec<Money>, InstallmentError> {
-    if !(1..=crate::recurrence::MAX_CARNE_INSTALLMENTS).contains(&n) {
+    if !(1..=MAX_CARNE_INSTALLMENTS).contains(&n) {
         return Err(InstallmentError::InvalidCount);
     }
     let cents = total.cents();
