@@ -19,7 +19,7 @@ use crate::idempotency;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
 use crate::notification::{Channel, NotificationJob};
-use crate::schedule::{schedule_of, Schedules};
+use crate::schedule::{schedule_of, ReplanScope, Schedules};
 use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
 use crate::settlement::{Settled, Settlement};
@@ -705,7 +705,7 @@ impl Api<'_> {
         }
     }
 
-    /// The queued re-plans' next pages (after a default régua changed), as ruler-tick runs them.
+    /// The queued re-plans' next pages (after a régua or an opt-out changed), as ruler-tick runs them.
     pub async fn run_replans(&self, now: DateTime<Utc>) -> Result<crate::schedule::ReplanRun, ApiError> {
         Ok(self.schedules().run_replans(now, crate::schedule::REPLAN_PAGES_PER_RUN).await?)
     }
@@ -737,10 +737,7 @@ impl Api<'_> {
     async fn put_merchant_ruler(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let ruler = parse_ruler_body(&req.body)?;
         self.store.put_ruler(&RulerScope::Merchant(merchant.id.clone()), &ruler).await?;
-        // Re-planning every open charge is queued work for the ruler tick, page by page: the answer says what
-        // will be done, at once, however many charges the merchant has.
-        let (job, charges, counted_all) = self.schedules().request_replan(&merchant.id, now).await?;
-        let replan = json!({"status": "queued", "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all});
+        let replan = self.queue_replan(ReplanScope::Merchant(merchant.id.clone()), now).await?;
         Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "merchant", "replan": replan})))
     }
 
@@ -748,12 +745,13 @@ impl Api<'_> {
         let customer = self.customer(merchant, id).await?;
         let ruler = parse_ruler_body(&req.body)?;
         self.store.put_ruler(&RulerScope::Customer(merchant.id.clone(), customer.id.clone()), &ruler).await?;
-        let replanned = self.schedules().replan_customer(&customer, now).await?;
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "customer", "replanned": replanned})))
+        let replan = self.queue_replan(ReplanScope::Customer(merchant.id.clone(), customer.id), now).await?;
+        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "customer", "replan": replan})))
     }
 
-    /// `{"all": true}` or `{"channels": ["whatsapp", "sms"]}`: replaces the customer's opt-out and cancels the
-    /// sends it rules out, already planned ones included.
+    /// `{"all": true}` or `{"channels": ["whatsapp", "sms"]}`: replaces the customer's opt-out. It holds from the
+    /// answer on, because delivery checks it again before every send; the planned sends it rules out are
+    /// cancelled by the queued re-plan.
     async fn put_opt_out(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let mut customer = self.customer(merchant, id).await?;
         let body = json_object(&req.body)?;
@@ -770,8 +768,16 @@ impl Api<'_> {
         };
         customer.opt_out = OptOut { all, channels };
         self.store.put_customer(&customer).await?;
-        let replanned = self.schedules().replan_customer(&customer, now).await?;
-        Ok(ApiResponse::json(200, &json!({"customer": customer_json(&customer), "replanned": replanned})))
+        let replan = self.queue_replan(ReplanScope::Customer(merchant.id.clone(), customer.id.clone()), now).await?;
+        Ok(ApiResponse::json(200, &json!({"customer": customer_json(&customer), "replan": replan})))
+    }
+
+    /// After a change to a régua or an opt-out (already stored): re-planning the open charges it touches is queued
+    /// work for the ruler tick, page by page, so the answer says what will be done, at once, however many charges
+    /// there are. The change is stored first, so whichever run of the job comes later plans from it.
+    async fn queue_replan(&self, scope: ReplanScope, now: DateTime<Utc>) -> Result<Value, ApiError> {
+        let (job, charges, counted_all) = self.schedules().request_replan(&scope, now).await?;
+        Ok(json!({"status": "queued", "scope": scope.name(), "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all}))
     }
 
     async fn get_schedule(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {

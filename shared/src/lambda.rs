@@ -120,7 +120,7 @@ pub async fn tick_and_generate(t: &Tick<'_>, api: &crate::api::Api<'_>, event: L
             }
         }
     };
-    // Queued re-plans after a default régua changed, a few pages a run.
+    // Queued re-plans after a régua or an opt-out changed, a few pages a run.
     let replans = match api.run_replans(now).await {
         Ok(run) => Some(run),
         Err(e) => {

@@ -8,7 +8,7 @@ use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::ids::{CustomerId, MerchantId};
 use crate::ruler::{self, Action, Reminder, ReminderState, Replan, Ruler};
-use crate::store::{RulerScope, Store, StoreError, StoreResult};
+use crate::store::{ChargeQuery, Page, RulerScope, Store, StoreError, StoreResult};
 
 pub struct Schedules<'a> {
     pub store: &'a dyn Store,
@@ -32,26 +32,74 @@ impl ReplanReport {
     }
 }
 
-/// A merchant's open charges to re-plan after its default régua changed. The API call only queues it; the
-/// scheduled ruler tick works through it a page at a time (`Schedules::run_replans`), saving where it got to, so a
-/// merchant with many charges never makes one request (or one run) unbounded. Re-planning a charge twice changes
-/// nothing the second time, so a page redone after a crash is harmless.
+/// Whose open charges a queued re-plan goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReplanScope {
+    /// After the merchant's default régua changed: its open charges that follow the default (one with a régua of
+    /// its own cannot change).
+    Merchant(MerchantId),
+    /// After a customer's régua override or opt-out changed: every open charge of theirs (an opt-out touches a
+    /// charge whatever régua it follows).
+    Customer(MerchantId, CustomerId),
+}
+
+impl ReplanScope {
+    pub fn merchant(&self) -> &MerchantId {
+        match self {
+            Self::Merchant(m) | Self::Customer(m, _) => m,
+        }
+    }
+
+    /// The word the API answers with.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Merchant(_) => "merchant",
+            Self::Customer(..) => "customer",
+        }
+    }
+}
+
+/// Open charges to re-plan after a régua or an opt-out changed (`ReplanScope`). The API call only queues it; the
+/// scheduled ruler tick works through it a page at a time (`Schedules::run_replans`), saving where it got to, so
+/// a merchant or a customer with many charges never makes one request (or one run) unbounded. Re-planning a
+/// charge twice changes nothing the second time, so a page redone after a crash is harmless; and each charge is
+/// planned from the régua and customer as stored when the page runs, never from a copy taken at request time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplanJob {
     pub merchant_id: MerchantId,
+    /// Set for a customer's job (`ReplanScope::Customer`); absent for the merchant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
     pub requested_at: DateTime<Utc>,
-    /// Where the next page of open charges starts; None: at the beginning.
+    /// Where the next page of charges starts; None: at the beginning.
     pub cursor: Option<String>,
-    /// Open charges gone through so far (those with a régua of their own are passed over).
+    /// Open charges of the scope re-planned so far.
     pub charges_done: u32,
     pub version: u64,
 }
 
+impl ReplanJob {
+    fn new(scope: &ReplanScope, requested_at: DateTime<Utc>, version: u64) -> Self {
+        let (merchant_id, customer_id) = match scope {
+            ReplanScope::Merchant(m) => (m.clone(), None),
+            ReplanScope::Customer(m, c) => (m.clone(), Some(c.clone())),
+        };
+        Self { merchant_id, customer_id, requested_at, cursor: None, charges_done: 0, version }
+    }
+
+    pub fn scope(&self) -> ReplanScope {
+        match &self.customer_id {
+            None => ReplanScope::Merchant(self.merchant_id.clone()),
+            Some(c) => ReplanScope::Customer(self.merchant_id.clone(), c.clone()),
+        }
+    }
+}
+
 /// Open charges read per page of a queued re-plan.
 pub const REPLAN_PAGE: usize = 100;
-/// Pages one tick run works through, every merchant's job together; the rest waits for the next run.
+/// Pages one tick run works through, every job together; the rest waits for the next run.
 pub const REPLAN_PAGES_PER_RUN: usize = 5;
-/// How far the API counts the charges a new default will re-plan before answering.
+/// How many charges the API reads, at most, to count those a re-plan will go through before answering.
 pub const REPLAN_COUNT_LIMIT: usize = 1_000;
 
 /// What one run of queued re-plans did.
@@ -136,25 +184,38 @@ impl Schedules<'_> {
         Ok(changes)
     }
 
-    /// Re-plans every open charge of one customer (after an override or an opt-out).
-    pub async fn replan_customer(&self, customer: &Customer, now: DateTime<Utc>) -> StoreResult<ReplanReport> {
-        let mut report = ReplanReport::default();
-        for charge in self.store.charges_of_customer(&customer.merchant_id, &customer.id).await? {
-            if charge.status.is_open() {
-                report.absorb(&self.replan_charge(&charge, customer, now).await?);
+    /// One page of the charges a re-plan of `scope` goes through, from `cursor`: the one rule for which charges
+    /// those are, the same for the request that counts them and the tick that re-plans them. Also how many
+    /// charges were read for it (a customer's page reads their closed charges too).
+    async fn replan_page(&self, scope: &ReplanScope, cursor: Option<String>) -> StoreResult<(Page<Charge>, usize)> {
+        let page = match scope {
+            ReplanScope::Merchant(m) => self.store.open_charges(m, REPLAN_PAGE, cursor).await?,
+            // Through the customer's index of charges, by due date; the closed ones are passed over here.
+            ReplanScope::Customer(m, c) => {
+                let query = ChargeQuery { customer: Some(c.clone()), ..ChargeQuery::default() };
+                self.store.list_charges(m, &query, REPLAN_PAGE, cursor).await?
             }
-        }
-        Ok(report)
+        };
+        let read = page.items.len();
+        let follows = |c: &Charge| {
+            c.status.is_open()
+                && match scope {
+                    ReplanScope::Merchant(_) => c.ruler.is_none(),
+                    ReplanScope::Customer(..) => true,
+                }
+        };
+        Ok((Page { items: page.items.into_iter().filter(follows).collect(), next: page.next }, read))
     }
 
-    /// Queues a re-plan of the merchant's open charges that follow its default (after the default changed); a job
-    /// already queued starts over, under the new default. Returns the job and how many open charges follow the
-    /// default, counted up to `REPLAN_COUNT_LIMIT` (true when all were counted).
-    pub async fn request_replan(&self, merchant: &MerchantId, now: DateTime<Utc>) -> StoreResult<(ReplanJob, usize, bool)> {
+    /// Queues a re-plan of `scope` (after its régua or opt-out changed, the change already stored); a job already
+    /// queued for it starts over, so the tick ends on the newest change. Returns the job and how many open charges
+    /// it will go through, counted over at most `REPLAN_COUNT_LIMIT` charges read (true when all were counted).
+    pub async fn request_replan(&self, scope: &ReplanScope, now: DateTime<Utc>) -> StoreResult<(ReplanJob, usize, bool)> {
         let mut job = None;
         for _ in 0..3 {
-            let current = self.store.get_replan_job(merchant).await?;
-            let next = ReplanJob { merchant_id: merchant.clone(), requested_at: now, cursor: None, charges_done: 0, version: current.as_ref().map_or(1, |j| j.version + 1) };
+            let current = self.store.get_replan_job(scope).await?;
+            let version = current.as_ref().map_or_else(|| first_version(now), |j| j.version + 1);
+            let next = ReplanJob::new(scope, now, version);
             match self.store.save_replan_job(&next, current.map(|j| j.version)).await {
                 Ok(()) => {
                     job = Some(next);
@@ -166,31 +227,34 @@ impl Schedules<'_> {
             }
         }
         let job = job.ok_or(StoreError::Conflict)?;
-        let (mut counted, mut cursor) = (0, None);
+        let (mut counted, mut read, mut cursor) = (0, 0, None);
         loop {
-            let page = self.store.open_charges(merchant, REPLAN_PAGE, cursor).await?;
-            counted += page.items.iter().filter(|c| c.ruler.is_none()).count();
+            let (page, n) = self.replan_page(scope, cursor).await?;
+            counted += page.items.len();
+            read += n;
             match page.next {
-                Some(next) if counted < REPLAN_COUNT_LIMIT => cursor = Some(next),
+                Some(next) if read < REPLAN_COUNT_LIMIT => cursor = Some(next),
                 Some(_) => return Ok((job, counted, false)),
                 None => return Ok((job, counted, true)),
             }
         }
     }
 
-    /// Works through queued re-plans, at most `pages` pages of `REPLAN_PAGE` open charges in all, saving each job's
-    /// place after every page (conditionally: a newer request restarts the job and wins). Run by the ruler tick.
+    /// Works through queued re-plans, merchants' and customers' alike, at most `pages` pages of `REPLAN_PAGE`
+    /// charges in all, saving each job's place after every page (conditionally: a newer request restarts the job
+    /// and wins; of two runs on one job, one moves it on and the other lets go). Run by the ruler tick.
     pub async fn run_replans(&self, now: DateTime<Utc>, pages: usize) -> StoreResult<ReplanRun> {
         let mut run = ReplanRun::default();
         for mut job in self.store.replan_jobs(pages).await? {
+            let scope = job.scope();
             loop {
                 if run.pages as usize >= pages {
                     return Ok(run);
                 }
                 run.pages += 1;
-                let page = self.store.open_charges(&job.merchant_id, REPLAN_PAGE, job.cursor.clone()).await?;
-                for charge in page.items.iter().filter(|c| c.ruler.is_none()) {
-                    let Some(customer) = self.store.get_customer(&job.merchant_id, &charge.customer_id).await? else {
+                let (page, _) = self.replan_page(&scope, job.cursor.clone()).await?;
+                for charge in &page.items {
+                    let Some(customer) = self.store.get_customer(scope.merchant(), &charge.customer_id).await? else {
                         tracing::error!(charge_id = %charge.id, "re-plan: the charge's customer is missing; passed over");
                         run.skipped += 1;
                         continue;
@@ -198,14 +262,15 @@ impl Schedules<'_> {
                     run.report.absorb(&self.replan_charge(charge, &customer, now).await?);
                 }
                 let expected = job.version;
+                let done = job.charges_done.saturating_add(u32::try_from(page.items.len()).unwrap_or(u32::MAX));
                 let Some(next) = page.next else {
-                    if self.store.finish_replan_job(&job.merchant_id, expected).await? {
+                    if self.store.finish_replan_job(&scope, expected).await? {
                         run.finished += 1;
-                        tracing::info!(merchant_id = %job.merchant_id, charges = job.charges_done as usize + page.items.len(), "re-plan finished");
+                        tracing::info!(merchant_id = %job.merchant_id, customer_id = ?job.customer_id, charges = done, "re-plan finished");
                     }
                     break;
                 };
-                job = ReplanJob { cursor: Some(next), charges_done: job.charges_done + page.items.len() as u32, version: expected + 1, ..job };
+                job = ReplanJob { cursor: Some(next), charges_done: done, version: expected + 1, ..job };
                 match self.store.save_replan_job(&job, Some(expected)).await {
                     Ok(()) => {}
                     // Restarted by a newer request: the next run takes it from the beginning.
@@ -216,4 +281,11 @@ impl Schedules<'_> {
         }
         Ok(run)
     }
+}
+
+/// The version a scope's new job starts at: the request's instant in microseconds rather than 1, so that a run
+/// still holding a finished (deleted) job of the same scope cannot move on or finish the new one with its stale
+/// version. A job's version grows by one a page, and a page takes far longer than a microsecond.
+fn first_version(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_micros()).unwrap_or(1).max(1)
 }

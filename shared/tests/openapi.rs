@@ -1,7 +1,8 @@
 //! The OpenAPI document (`GET /v1/openapi.json`, `shared/src/api/openapi.json`) stays true: it is served without
 //! a key, it is OpenAPI 3.1, its operations are exactly `cobranca::api::ROUTES` (a route added without documenting
 //! it fails here), and its request schemas accept the bodies the other tests send — and those bodies are accepted
-//! by the API too — while what the API refuses as unknown or mistyped the schemas refuse as well.
+//! by the API too, answered as their documented answer schemas say — while what the API refuses as unknown or
+//! mistyped the schemas refuse as well.
 
 mod support;
 
@@ -300,6 +301,10 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
         check(&doc, schema, &body, "body").unwrap_or_else(|e| panic!("{method} {pattern}: the schema refuses a body the API takes: {e}"));
         let (status, answer) = app.call(method, &fill(pattern, &ids), body, &[]).await;
         assert_eq!(status, expected, "{method} {pattern}: {answer}");
+        let answered = &doc["paths"][pattern][method.to_lowercase()]["responses"][status.to_string()]["content"]["application/json"]["schema"];
+        if !answered.is_null() {
+            check(&doc, answered, &answer, "answer").unwrap_or_else(|e| panic!("{method} {pattern}: the answer does not fit its documented schema: {e}"));
+        }
         let name = match (method, pattern) {
             ("POST", "/v1/customers") => "customer_id",
             ("POST", "/v1/charges") => "charge_id",

@@ -3,7 +3,10 @@
 mod support;
 
 use chrono::{DateTime, Utc};
+use cobranca::ids::CustomerId;
+use cobranca::schedule::ReplanScope;
 use cobranca::store::Store;
+use cobranca::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -90,7 +93,7 @@ async fn a_charge_ruler_beats_the_customer_override_which_beats_the_merchant_def
 }
 
 #[tokio::test]
-async fn an_opt_out_cancels_already_planned_sends_and_is_honoured_at_send_time() {
+async fn an_opt_out_is_answered_at_once_and_the_tick_cancels_the_planned_sends_it_rules_out() {
     let app = App::new().await;
     let maria = customer(&app).await;
     app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email"]}]}), &[]).await;
@@ -98,15 +101,71 @@ async fn an_opt_out_cancels_already_planned_sends_and_is_honoured_at_send_time()
     let id = charge["id"].as_str().unwrap();
     let (status, r) = app.call("PUT", &format!("/v1/customers/{}/opt-out", maria["id"].as_str().unwrap()), json!({"channels":["whatsapp"]}), &[]).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!(r["replanned"]["cancelled"], 1);
-    let (_, schedule) = app.call("GET", &format!("/v1/charges/{id}/schedule"), Value::Null, &[]).await;
-    let whatsapp = schedule["schedule"].as_array().unwrap().iter().find(|e| e["channel"] == "whatsapp").unwrap();
+    let replan = &r["replan"];
+    assert_eq!((&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]), (&json!("queued"), &json!("customer"), &json!(1), &json!(true)), "{r}");
+    assert!(replan["requested_at"].is_string(), "{r}");
+    assert_eq!(entry_on(&app, id, "whatsapp").await["state"], "planned", "nothing is re-planned inside the request");
+
+    let run = app.api().run_replans(Utc::now()).await.unwrap();
+    assert_eq!(run.report.cancelled, 1, "{run:?}");
+    let whatsapp = entry_on(&app, id, "whatsapp").await;
     assert_eq!((whatsapp["state"].as_str(), whatsapp["reason"].as_str()), (Some("skipped"), Some("customer opted out of whatsapp")));
 
     let at: DateTime<Utc> = charge["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(at).await;
     let sent: Vec<String> = app.store_outbox_channels(id).await;
     assert_eq!(sent, vec!["email".to_string()]);
+}
+
+/// Fail-closed: a send that falls due before the tick has run the opt-out's re-plan is still held back, because
+/// delivery reads the customer's opt-out again before sending.
+#[tokio::test]
+async fn an_opt_out_holds_for_a_send_due_before_its_replan_has_run() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let customer_id = CustomerId::parse(maria["id"].as_str().unwrap()).unwrap();
+    let job = ReplanScope::Customer(app.merchant_id.clone(), customer_id.clone());
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email","sms"]}]}), &[]).await;
+    app.api().run_replans(Utc::now()).await.unwrap();
+    let first = new_charge(&app, &maria, &due_in(12), json!({})).await;
+    let second = new_charge(&app, &maria, &due_in(20), json!({})).await;
+    let (status, r) = app.call("PUT", &format!("/v1/customers/{customer_id}/opt-out"), json!({"channels":["whatsapp","sms"]}), &[]).await;
+    assert_eq!((status, &r["replan"]["status"], &r["replan"]["charges"]), (200, &json!("queued"), &json!(2)), "{r}");
+
+    // The first charge's reminders fall due and the tick queues them; the re-plan has not run (it is ruler-tick's
+    // last part, and a big one can take several runs).
+    tick_without_replans(&app, &first).await;
+    assert_eq!(app.store_outbox_channels(first["id"].as_str().unwrap()).await, ["email"], "nothing on a channel opted out of");
+    assert!(app.store.get_replan_job(&job).await.unwrap().is_some(), "the re-plan is still queued");
+    for channel in ["whatsapp", "sms"] {
+        let entry = entry_on(&app, first["id"].as_str().unwrap(), channel).await;
+        assert_eq!((entry["state"].as_str(), entry["reason"].as_str()), (Some("skipped"), Some(format!("customer opted out of {channel}").as_str())), "{entry}");
+    }
+
+    // Opting out of everything holds the same way, and restarts the queued re-plan.
+    let (status, r) = app.call("PUT", &format!("/v1/customers/{customer_id}/opt-out"), json!({"all": true}), &[]).await;
+    assert_eq!((status, &r["replan"]["status"]), (200, &json!("queued")), "{r}");
+    tick_without_replans(&app, &second).await;
+    assert_eq!(app.store_outbox_channels(second["id"].as_str().unwrap()).await, Vec::<String>::new(), "nothing at all");
+
+    // Then the tick runs the re-plan: nothing more is sent, and the job is done.
+    let run = app.api().run_replans(Utc::now()).await.unwrap();
+    assert_eq!(run.finished, 1, "{run:?}");
+    app.drain().await;
+    assert_eq!(app.store_outbox_channels(first["id"].as_str().unwrap()).await, ["email"]);
+    assert_eq!(app.store.get_replan_job(&job).await.unwrap(), None);
+}
+
+/// Ticks at the charge's first reminder and delivers what the tick queued, without ruler-tick's queued re-plans.
+async fn tick_without_replans(app: &App, charge: &Value) {
+    let at: DateTime<Utc> = charge["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
+    Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
+    app.drain().await;
+}
+
+async fn entry_on(app: &App, charge_id: &str, channel: &str) -> Value {
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{charge_id}/schedule"), Value::Null, &[]).await;
+    schedule["schedule"].as_array().unwrap().iter().find(|e| e["channel"] == channel).cloned().unwrap_or_else(|| panic!("no {channel}: {schedule}"))
 }
 
 #[tokio::test]
@@ -265,7 +324,7 @@ async fn a_new_default_is_applied_to_open_charges_page_by_page_and_a_newer_one_r
     // One page per run: the first run does the first page and keeps its place.
     let first = schedules.run_replans(now, 1).await.unwrap();
     assert_eq!((first.pages, first.report.charges, first.finished), (1, REPLAN_PAGE as u32, 0));
-    let job = app.store.get_replan_job(&app.merchant_id).await.unwrap().unwrap();
+    let job = app.store.get_replan_job(&ReplanScope::Merchant(app.merchant_id.clone())).await.unwrap().unwrap();
     assert_eq!(job.charges_done, REPLAN_PAGE as u32);
     assert!(job.cursor.is_some());
 
@@ -277,13 +336,208 @@ async fn a_new_default_is_applied_to_open_charges_page_by_page_and_a_newer_one_r
     assert_eq!(again.report.charges, REPLAN_PAGE as u32);
     let last = schedules.run_replans(now, 1).await.unwrap();
     assert_eq!((last.report.charges, last.finished), (20, 1));
-    assert_eq!(app.store.get_replan_job(&app.merchant_id).await.unwrap(), None);
+    assert_eq!(app.store.get_replan_job(&ReplanScope::Merchant(app.merchant_id.clone())).await.unwrap(), None);
     assert_eq!(schedules.run_replans(now, 1).await.unwrap().pages, 0, "nothing left to do");
 
     for charge in &charges {
         let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", charge["id"].as_str().unwrap()), Value::Null, &[]).await;
         let planned: Vec<_> = steps_of(&schedule).into_iter().filter(|(_, _, s)| s == "planned").map(|(step, channel, _)| (step, channel)).collect();
         assert_eq!(planned, [("on_due".to_string(), "sms".to_string())], "{schedule}");
+    }
+}
+
+fn scope_of(app: &App, customer: &Value) -> ReplanScope {
+    ReplanScope::Customer(app.merchant_id.clone(), CustomerId::parse(customer["id"].as_str().unwrap()).unwrap())
+}
+
+async fn planned_on(app: &App, charge: &Value) -> Vec<(String, String)> {
+    let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", charge["id"].as_str().unwrap()), Value::Null, &[]).await;
+    steps_of(&schedule).into_iter().filter(|(_, _, s)| s == "planned").map(|(step, channel, _)| (step, channel)).collect()
+}
+
+fn on(step: &str, channel: &str) -> (String, String) {
+    (step.to_string(), channel.to_string())
+}
+
+#[tokio::test]
+async fn a_customer_override_is_queued_and_the_tick_applies_it_to_that_customers_open_charges() {
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let joao = customer(&app).await;
+    let follows = new_charge(&app, &maria, &due_in(30), json!({})).await;
+    let own = new_charge(&app, &maria, &due_in(30), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
+    let closed = new_charge(&app, &maria, &due_in(30), json!({})).await;
+    app.call("POST", &format!("/v1/charges/{}/cancel", closed["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let other = new_charge(&app, &joao, &due_in(30), json!({})).await;
+    let before = planned_on(&app, &follows).await;
+    let others_before = planned_on(&app, &other).await;
+
+    let sms = json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]});
+    let (status, r) = app.call("PUT", &format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap()), sms.clone(), &[]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((&r["ruler"], &r["source"]), (&sms, &json!("customer")));
+    // Both open charges are gone through (an opt-out would touch the one with a régua of its own too); not the
+    // cancelled one.
+    let replan = &r["replan"];
+    assert_eq!((&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]), (&json!("queued"), &json!("customer"), &json!(2), &json!(true)), "{r}");
+    assert_eq!(planned_on(&app, &follows).await, before, "nothing is re-planned inside the request");
+
+    let run = app.api().run_replans(Utc::now()).await.unwrap();
+    assert_eq!((run.report.charges, run.finished), (2, 1), "{run:?}");
+    assert_eq!(planned_on(&app, &follows).await, [on("on_due", "sms")]);
+    assert_eq!(planned_on(&app, &own).await, [on("on_due", "whatsapp")], "a charge's own régua still beats the customer's");
+    assert_eq!(planned_on(&app, &other).await, others_before, "another customer's charges are not touched");
+    assert_eq!(app.store.get_replan_job(&scope_of(&app, &maria)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_customers_many_charges_are_replanned_page_by_page_and_a_newer_change_wins() {
+    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let path = format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap());
+    let mut charges = Vec::new();
+    for _ in 0..REPLAN_PAGE + 20 {
+        charges.push(new_charge(&app, &maria, &due_in(30), json!({})).await);
+    }
+    for _ in 0..3 {
+        let paid_off = new_charge(&app, &maria, &due_in(30), json!({})).await;
+        app.call("POST", &format!("/v1/charges/{}/cancel", paid_off["id"].as_str().unwrap()), Value::Null, &[]).await;
+    }
+    let (status, r) = app.call("PUT", &path, json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((&r["replan"]["charges"], &r["replan"]["charges_counted_all"]), (&json!(REPLAN_PAGE + 20), &json!(true)), "{r}");
+    let schedules = Schedules { store: app.store.as_ref() };
+    let now = Utc::now();
+
+    // One page per run: the first keeps its place.
+    let first = schedules.run_replans(now, 1).await.unwrap();
+    assert_eq!((first.pages, first.finished), (1, 0), "{first:?}");
+    let job = app.store.get_replan_job(&scope_of(&app, &maria)).await.unwrap().unwrap();
+    assert!(job.cursor.is_some() && job.charges_done > 0, "{job:?}");
+
+    // Another change meanwhile: the job starts over under it, and every charge ends on the newer régua.
+    let (status, _) = app.call("PUT", &path, json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
+    assert_eq!(status, 200);
+    let job = app.store.get_replan_job(&scope_of(&app, &maria)).await.unwrap().unwrap();
+    assert_eq!((job.cursor, job.charges_done), (None, 0));
+    let mut runs = Vec::new();
+    while app.store.get_replan_job(&scope_of(&app, &maria)).await.unwrap().is_some() {
+        assert!(runs.len() < 5, "the job never finishes: {runs:?}");
+        runs.push(schedules.run_replans(now, 1).await.unwrap());
+    }
+    assert_eq!(runs.len(), 2, "two pages: {runs:?}");
+    assert_eq!(runs.iter().map(|r| r.report.charges).sum::<u32>(), REPLAN_PAGE as u32 + 20, "each open charge once: {runs:?}");
+    for charge in &charges {
+        assert_eq!(planned_on(&app, charge).await, [on("on_due", "sms")]);
+    }
+}
+
+/// The reminders of every charge, as (id, state): charges planned alike must have the same.
+async fn reminder_states(app: &App, charge: &Value) -> Vec<(String, &'static str)> {
+    let id = cobranca::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
+    let mut states: Vec<_> = app.store.reminders_of(&app.merchant_id, &id).await.unwrap().iter().map(|r| (r.id(), r.state.name())).collect();
+    states.sort();
+    states
+}
+
+/// Crashes anywhere in a customer's re-plan (after any store call of the run, the write of a page's place or
+/// the job's end included): the next runs finish it, and each charge ends as if nothing had happened — the same
+/// reminders, in the same states, as a customer's charge whose re-plans never failed.
+#[tokio::test]
+async fn a_customers_replan_that_dies_midway_is_resumed_and_ends_as_if_it_had_not() {
+    use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyStore};
+    use cobranca::schedule::{Schedules, REPLAN_PAGE, REPLAN_PAGES_PER_RUN};
+    let app = App::new().await;
+    // No creation notice: what a charge's history holds is the test's régua changes only.
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
+    app.api().run_replans(Utc::now()).await.unwrap();
+    let (maria, control) = (customer(&app).await, customer(&app).await);
+    let mut charges = Vec::new();
+    for _ in 0..REPLAN_PAGE + 5 {
+        charges.push(new_charge(&app, &maria, &due_in(40), json!({})).await);
+    }
+    let reference = new_charge(&app, &control, &due_in(40), json!({})).await;
+    // Each change a régua never used before (a cancelled reminder is history and stays so).
+    let change = |i: usize| json!({"send_time":"09:00","steps":[{"step":"before_due","days": i + 1,"channels":["email"]},{"step":"on_due","channels":["sms"]}]});
+    let put_both = |i: usize| {
+        let app = &app;
+        let (maria, control) = (&maria, &control);
+        async move {
+            for c in [maria, control] {
+                let (status, r) = app.call("PUT", &format!("/v1/customers/{}/ruler", c["id"].as_str().unwrap()), change(i), &[]).await;
+                assert_eq!(status, 200, "{r}");
+            }
+        }
+    };
+    let clean = Schedules { store: app.store.as_ref() };
+    let finish = || async {
+        for _ in 0..5 {
+            if app.store.replan_jobs(10).await.unwrap().is_empty() {
+                return;
+            }
+            clean.run_replans(Utc::now(), REPLAN_PAGES_PER_RUN).await.unwrap();
+        }
+        panic!("the re-plans never finish");
+    };
+
+    // How many store calls a whole run makes, to spread the crashes over it: a run like each of the ones below
+    // (one reminder cancelled and one added a charge).
+    put_both(0).await;
+    finish().await;
+    put_both(1).await;
+    let counting = FaultPlan::counting();
+    let faulty = FaultyStore { inner: app.store.clone(), plan: counting.clone() };
+    Schedules { store: &faulty }.run_replans(Utc::now(), REPLAN_PAGES_PER_RUN).await.unwrap();
+    let calls = counting.calls();
+    assert!(app.store.replan_jobs(10).await.unwrap().is_empty() && calls > 10, "one run did it all in {calls} calls");
+
+    let crash_points: Vec<u64> = (1..8).map(|n| calls * n / 8).chain([calls - 1]).collect();
+    for (i, at) in crash_points.into_iter().enumerate() {
+        put_both(i + 2).await;
+        let plan = FaultPlan::crash_at(at);
+        let faulty = FaultyStore { inner: app.store.clone(), plan: plan.clone() };
+        let died = run_until_crash(&plan, Schedules { store: &faulty }.run_replans(Utc::now(), REPLAN_PAGES_PER_RUN)).await.is_none();
+        assert!(died, "crash at call {at} of {calls}");
+        finish().await;
+        let expected = reminder_states(&app, &reference).await;
+        let planned = expected.iter().filter(|(_, s)| *s == "planned").count();
+        assert_eq!(planned, 3, "overdue mark, before_due, on_due: {expected:?}");
+        for charge in &charges {
+            assert_eq!(reminder_states(&app, charge).await, expected, "crash at call {at} of {calls}");
+        }
+    }
+}
+
+/// Two ticks at once on one customer's job: each page's place is saved on condition, so one moves it on and the
+/// other lets go; every charge is re-planned and the job finishes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ticks_at_once_work_through_one_customers_replan_without_harm() {
+    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    let app = App::new().await;
+    let maria = customer(&app).await;
+    let mut charges = Vec::new();
+    for _ in 0..2 * REPLAN_PAGE + 10 {
+        charges.push(new_charge(&app, &maria, &due_in(30), json!({})).await);
+    }
+    let (status, _) = app.call("PUT", &format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap()), json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
+    assert_eq!(status, 200);
+    let scope = scope_of(&app, &maria);
+    let tick = |store: std::sync::Arc<cobranca::adapters::memory::MemoryStore>, scope: ReplanScope| async move {
+        let mut finished = 0;
+        for _ in 0..20 {
+            if store.get_replan_job(&scope).await.unwrap().is_none() {
+                break;
+            }
+            finished += Schedules { store: store.as_ref() }.run_replans(Utc::now(), 1).await.unwrap().finished;
+        }
+        finished
+    };
+    let (a, b) = tokio::join!(tokio::spawn(tick(app.store.clone(), scope.clone())), tokio::spawn(tick(app.store.clone(), scope.clone())));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "finished once");
+    assert_eq!(app.store.get_replan_job(&scope).await.unwrap(), None);
+    for charge in &charges {
+        assert_eq!(planned_on(&app, charge).await, [on("on_due", "sms")]);
     }
 }
 

@@ -219,6 +219,8 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
         }
         sim.drain(now).await;
         tick.run(now, now).await.unwrap();
+        // As ruler-tick does: then the queued re-plans (the opt-outs').
+        cobranca::schedule::Schedules { store: store.as_ref() }.run_replans(now, cobranca::schedule::REPLAN_PAGES_PER_RUN).await.unwrap();
         sim.drain(now).await;
     }
     let end = start + Duration::hours(DAYS * 24 - 1);

@@ -438,22 +438,36 @@ async fn conformance(store: &dyn Store) {
     card_attempts_conform(store).await;
 }
 
-/// A queued re-plan per merchant: created once, moved on only from the version read, finished only if unchanged.
+/// A queued re-plan per scope (a merchant's, each of its customers'): created once, moved on only from the version
+/// read, finished only if unchanged; the scopes' jobs apart, a merchant's listed before its customers'.
 async fn replan_jobs_conform(store: &dyn Store) {
-    use cobranca::schedule::ReplanJob;
+    use cobranca::schedule::{ReplanJob, ReplanScope};
     let merchant = MerchantId::generate();
-    let job = ReplanJob { merchant_id: merchant.clone(), requested_at: t("2031-08-01T12:00:00Z"), cursor: None, charges_done: 0, version: 1 };
+    let scope = ReplanScope::Merchant(merchant.clone());
+    let job = ReplanJob { merchant_id: merchant.clone(), customer_id: None, requested_at: t("2031-08-01T12:00:00Z"), cursor: None, charges_done: 0, version: 1 };
     store.save_replan_job(&job, None).await.unwrap();
     assert_eq!(store.save_replan_job(&job, None).await, Err(StoreError::Conflict));
-    assert_eq!(store.get_replan_job(&merchant).await.unwrap(), Some(job.clone()));
+    assert_eq!(store.get_replan_job(&scope).await.unwrap(), Some(job.clone()));
+
+    let customer = CustomerId::generate();
+    let of_customer = ReplanJob { customer_id: Some(customer.clone()), version: 7, ..job.clone() };
+    store.save_replan_job(&of_customer, None).await.unwrap();
+    assert_eq!(store.get_replan_job(&ReplanScope::Customer(merchant.clone(), customer.clone())).await.unwrap(), Some(of_customer.clone()));
+    assert_eq!(store.get_replan_job(&scope).await.unwrap(), Some(job.clone()), "the merchant's job is another item");
+
     let moved = ReplanJob { cursor: Some("next".into()), charges_done: 100, version: 2, ..job.clone() };
     store.save_replan_job(&moved, Some(1)).await.unwrap();
     assert_eq!(store.save_replan_job(&moved, Some(1)).await, Err(StoreError::Conflict), "a stale writer loses");
-    assert!(store.replan_jobs(1_000).await.unwrap().contains(&moved));
-    assert!(!store.finish_replan_job(&merchant, 1).await.unwrap(), "a restarted job is not finished by the old run");
-    assert!(store.finish_replan_job(&merchant, 2).await.unwrap());
-    assert_eq!(store.get_replan_job(&merchant).await.unwrap(), None);
-    assert!(!store.finish_replan_job(&merchant, 2).await.unwrap());
+    let listed = store.replan_jobs(1_000).await.unwrap();
+    let at = |j: &ReplanJob| listed.iter().position(|l| l == j);
+    assert!(matches!((at(&moved), at(&of_customer)), (Some(m), Some(c)) if m < c), "{listed:?}");
+    assert!(!store.finish_replan_job(&scope, 1).await.unwrap(), "a restarted job is not finished by the old run");
+    assert!(store.finish_replan_job(&scope, 2).await.unwrap());
+    assert_eq!(store.get_replan_job(&scope).await.unwrap(), None);
+    assert!(!store.finish_replan_job(&scope, 2).await.unwrap());
+    let customer_scope = of_customer.scope();
+    assert!(store.finish_replan_job(&customer_scope, 7).await.unwrap());
+    assert_eq!(store.get_replan_job(&customer_scope).await.unwrap(), None);
 }
 
 /// DynamoDB's hard limits (100 actions a transaction, 400 KB an item, 2048/1024-byte keys), refused alike by both

@@ -17,7 +17,7 @@
 //! | unmatched payment | `UNMATCHED#{provider}` | `{event id}` | gsi1 (if a merchant's): `MER#{m}#UNMATCHED` / `{day}#{event id}` |
 //! | idempotency record | `MER#{m}#IDEM#{sha256(key)}` | `IDEM` | kept (a refusal: TTL) |
 //! | tick watermark | `TICK` | `WATERMARK` | |
-//! | queued re-plan of a merchant's charges | `REPLAN` | `{m}` | |
+//! | queued re-plan of a merchant's / a customer's charges | `REPLAN` | `{m}` / `{m}#CUS#{c}` | |
 //! | outbox entry (dev) | `OUTBOX` | `{c}#{reminder id}` | |
 //! | webhook endpoint | `MER#{m}#WEP` | `{endpoint id}` | |
 //! | webhook delivery | `MER#{m}#WHD#{msg id}` | `WHD` | gsi1: `MER#{m}#WEP#{endpoint}` / `{created ms}#{msg id}` |
@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::adapters::index_time_key;
-use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, outbox_sk, payment_token_pk, provider_event_pk, reference_pk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
+use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, outbox_sk, payment_token_pk, provider_event_pk, reference_pk, replan_sk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
 use crate::api_keys::ApiKeyRecord;
 use crate::charge::Charge;
 use crate::customer::Customer;
@@ -680,7 +680,7 @@ impl Store for DynamoStore {
     }
 
     async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
-        let mut item = data_item("REPLAN".into(), job.merchant_id.as_str(), job);
+        let mut item = data_item("REPLAN".into(), replan_sk(&job.scope()), job);
         match expected_version {
             None => {
                 item.insert("version".into(), n(job.version));
@@ -690,8 +690,8 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>> {
-        self.get("REPLAN".into(), merchant.as_str()).await?.map(|i| parse_data(&i)).transpose()
+    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+        self.get("REPLAN".into(), &replan_sk(scope)).await?.map(|i| parse_data(&i)).transpose()
     }
 
     async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
@@ -709,13 +709,13 @@ impl Store for DynamoStore {
         page.items.unwrap_or_default().iter().map(parse_data).collect()
     }
 
-    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool> {
+    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
         let r = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("PK", s("REPLAN"))
-            .key("SK", s(merchant.as_str()))
+            .key("SK", s(replan_sk(scope)))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(expected_version))
             .send()

@@ -305,16 +305,16 @@ impl Store for FaultyStore {
         self.call("save_replan_job", self.inner.save_replan_job(job, expected_version)).await
     }
 
-    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>> {
-        self.call("get_replan_job", self.inner.get_replan_job(merchant)).await
+    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+        self.call("get_replan_job", self.inner.get_replan_job(scope)).await
     }
 
     async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
         self.call("replan_jobs", self.inner.replan_jobs(limit)).await
     }
 
-    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool> {
-        self.call("finish_replan_job", self.inner.finish_replan_job(merchant, expected_version)).await
+    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
+        self.call("finish_replan_job", self.inner.finish_replan_job(scope, expected_version)).await
     }
 
     async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {

@@ -34,6 +34,14 @@ pub fn ruler_key(scope: &RulerScope) -> (String, &'static str) {
     }
 }
 
+/// A queued re-plan's sort key (partition `REPLAN`): a merchant's job, then its customers' (ids have no `#`).
+pub fn replan_sk(scope: &crate::schedule::ReplanScope) -> String {
+    match scope {
+        crate::schedule::ReplanScope::Merchant(m) => m.to_string(),
+        crate::schedule::ReplanScope::Customer(m, c) => format!("{m}#CUS#{c}"),
+    }
+}
+
 /// A provider's reference to a charge (boleto, card sale).
 pub fn reference_pk(provider: &str, reference: &str) -> String {
     format!("REF#{provider}#{reference}")

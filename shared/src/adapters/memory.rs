@@ -61,7 +61,8 @@ struct State {
     spend: HashMap<(MerchantId, String), BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>>,
     billed_units: std::collections::HashSet<(MerchantId, String)>,
     documents: BTreeMap<(MerchantId, String), serde_json::Value>,
-    replan_jobs: BTreeMap<MerchantId, crate::schedule::ReplanJob>,
+    /// By `layout::replan_sk`, so that they list in DynamoDB's order.
+    replan_jobs: BTreeMap<String, crate::schedule::ReplanJob>,
 }
 
 impl State {
@@ -339,29 +340,31 @@ impl Store for MemoryStore {
     }
 
     async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
-        fits("REPLAN", job.merchant_id.as_str(), job)?;
+        let key = layout::replan_sk(&job.scope());
+        fits("REPLAN", &key, job)?;
         let mut s = self.lock();
-        if s.replan_jobs.get(&job.merchant_id).map(|j| j.version) != expected_version {
+        if s.replan_jobs.get(&key).map(|j| j.version) != expected_version {
             return Err(StoreError::Conflict);
         }
-        s.replan_jobs.insert(job.merchant_id.clone(), job.clone());
+        s.replan_jobs.insert(key, job.clone());
         Ok(())
     }
 
-    async fn get_replan_job(&self, merchant: &MerchantId) -> StoreResult<Option<crate::schedule::ReplanJob>> {
-        Ok(self.lock().replan_jobs.get(merchant).cloned())
+    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+        Ok(self.lock().replan_jobs.get(&layout::replan_sk(scope)).cloned())
     }
 
     async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
         Ok(self.lock().replan_jobs.values().take(limit).cloned().collect())
     }
 
-    async fn finish_replan_job(&self, merchant: &MerchantId, expected_version: u64) -> StoreResult<bool> {
+    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
+        let key = layout::replan_sk(scope);
         let mut s = self.lock();
-        if s.replan_jobs.get(merchant).map(|j| j.version) != Some(expected_version) {
+        if s.replan_jobs.get(&key).map(|j| j.version) != Some(expected_version) {
             return Ok(false);
         }
-        s.replan_jobs.remove(merchant);
+        s.replan_jobs.remove(&key);
         Ok(true)
     }
 
