@@ -1,5 +1,6 @@
 //! Charges: what a payer owes a merchant, by when, and how they may pay.
 
+pub use crate::pay::method::PaymentMethod;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub struct Charge {
     pub external_reference: Option<String>,
     /// This charge's own régua, overriding the customer's and the merchant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruler: Option<crate::ruler::Ruler>,
+    pub ruler: Option<crate::ruler::definition::Ruler>,
     /// Counts due-date changes; reminders planned against a new due date get new ids.
     #[serde(default)]
     pub due_date_changes: u16,
@@ -183,33 +184,6 @@ impl ChargeStatus {
     /// Whether a payer can still pay, and so whether reminders still make sense.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Pending | Self::Overdue | Self::PartiallyPaid)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    Pix,
-    Boleto,
-    CreditCard,
-}
-
-impl PaymentMethod {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pix" => Some(Self::Pix),
-            "boleto" => Some(Self::Boleto),
-            "credit_card" => Some(Self::CreditCard),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pix => "pix",
-            Self::Boleto => "boleto",
-            Self::CreditCard => "credit_card",
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::contact::{Email, Phone};
 use crate::document::Document;
 use crate::ids::{CustomerId, MerchantId};
-use crate::notification::Channel;
+use crate::channel::Channel;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod calendar;
 pub mod card_attempts;
 pub mod channel_policy;
+pub mod channel;
 pub mod charge;
 pub mod checkout;
 pub mod contact;

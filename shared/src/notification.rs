@@ -5,41 +5,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
+pub use crate::channel::Channel;
 use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::ids::{ChargeId, MerchantId};
 use crate::merchant::Merchant;
 use crate::money::Money;
-use crate::ruler::Step;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Whatsapp,
-    Sms,
-    Voice,
-    /// A Correios letter with the boleto, through a print-and-post provider.
-    Letter,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 5] = [Self::Email, Self::Whatsapp, Self::Sms, Self::Voice, Self::Letter];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Whatsapp => "whatsapp",
-            Self::Sms => "sms",
-            Self::Voice => "voice",
-            Self::Letter => "letter",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+use crate::ruler::definition::Step;
 
 /// What travels on the notification queue: just enough to find the reminder. The consumer reloads everything
 /// else, so a message delayed for hours still acts on the charge as it is then.
@@ -185,9 +157,9 @@ impl MessageContext {
             .payment_methods
             .iter()
             .map(|m| match m {
-                crate::charge::PaymentMethod::Pix => "Pix",
-                crate::charge::PaymentMethod::Boleto => "boleto",
-                crate::charge::PaymentMethod::CreditCard => "cartão de crédito",
+                crate::pay::method::PaymentMethod::Pix => "Pix",
+                crate::pay::method::PaymentMethod::Boleto => "boleto",
+                crate::pay::method::PaymentMethod::CreditCard => "cartão de crédito",
             })
             .collect();
         Ok(Self {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::charge::PaymentMethod;
+use crate::pay::method::PaymentMethod;
 use crate::ids::{MerchantId, WalletId};
 use crate::merchant::Mode;
 use crate::pay::installments::{FeeMode, FeeTable, MAX_INSTALLMENTS};

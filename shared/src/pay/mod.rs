@@ -5,5 +5,6 @@ pub mod boleto;
 pub mod cnab240;
 pub mod installments;
 pub mod late_fees;
+pub mod method;
 pub mod pix;
 pub mod setup;

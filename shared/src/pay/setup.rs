@@ -51,8 +51,8 @@ pub struct PaymentSetup {
 
 impl PaymentSetup {
     /// The wallet issued for a method: the one a payment by that method goes through.
-    pub fn wallet_for(&self, method: crate::charge::PaymentMethod) -> Option<WalletId> {
-        use crate::charge::PaymentMethod;
+    pub fn wallet_for(&self, method: crate::pay::method::PaymentMethod) -> Option<WalletId> {
+        use crate::pay::method::PaymentMethod;
         match method {
             PaymentMethod::Pix => self.pix.as_ref().map(|p| p.wallet_id.clone()),
             PaymentMethod::Boleto => self.boleto.as_ref().map(|b| b.wallet_id.clone()),
