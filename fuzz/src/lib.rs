@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
-use cobranca::adapters::sandbox::{SandboxAcquirer, SandboxBank};
+use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use cobranca::api::{AcquirerNotices, Api, ApiRequest, ApiResponse, PixWebhookAuth, WebhookApi};
 use cobranca::checkout::Checkout;
 use cobranca::document::Document;

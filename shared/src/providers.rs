@@ -1,7 +1,7 @@
 //! Ports to the institutions that move the money. A billing wallet (`wallet::Wallet`) names one of them:
 //! the bank behind a boleto agreement or a Pix key (`BankApi`: boleto registration and write-off, Pix cobv),
-//! and the card acquirer (`Acquirer`). Adapters: `adapters::sandbox` (local development and tests),
-//! `adapters::bb` (Banco do Brasil's Cobranças and Pix APIs) and `adapters::cielo` (Cielo API 3.0).
+//! and the card acquirer (`Acquirer`). Adapters: `adapters::providers::sandbox` (local development and tests),
+//! `adapters::providers::bb` (Banco do Brasil's Cobranças and Pix APIs) and `adapters::providers::cielo` (Cielo API 3.0).
 
 use async_trait::async_trait;
 use chrono::NaiveDate;

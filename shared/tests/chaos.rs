@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyEventBus, FaultyQueue, FaultyStore};
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::delivery::{Delivered, Delivery, DeliveryError};
 use cobranca::notification::NotificationJob;

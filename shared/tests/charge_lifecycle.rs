@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{ApiRequest, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;

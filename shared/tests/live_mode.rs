@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::ApiRequest;
 use cobranca::api_keys::AccessPolicy;
 use cobranca::delivery::Delivery;

@@ -48,7 +48,7 @@ impl NotificationSender for ScriptedProviders {
 
 async fn deliver_all(app: &App, providers: &ScriptedProviders) {
     // The scripted providers are the deployment's: only a live merchant's messages reach them.
-    let outbox = cobranca::adapters::outbox::OutboxSender { store: app.store.clone() };
+    let outbox = cobranca::adapters::channels::outbox::OutboxSender { store: app.store.clone() };
     let delivery = Delivery { store: app.store.as_ref(), sender: providers, outbox: &outbox, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
     for job in app.queue.drain() {
         let _ = delivery.deliver(&job, Utc::now()).await;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use cobranca::api::{ApiRequest, ApiResponse, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::charge::ChargeStatus;
 use cobranca::ids::ChargeId;
 use cobranca::merchant::ApiKey;

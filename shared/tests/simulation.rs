@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::adapters::memory::{MemoryQueue, RecordingEventBus};
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;

@@ -1,11 +1,11 @@
 //! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
 
 use crate::adapters::channels::ChannelRouter;
-use crate::adapters::ses::SesEmail;
-use crate::adapters::whatsapp::{WhatsAppCloud, WhatsAppConfig};
-use crate::adapters::letter::{LobConfig, LobLetters};
-use crate::adapters::sms::{ZenviaConfig, ZenviaSms};
-use crate::adapters::voice::{TotalVoiceConfig, TotalVoiceTts};
+use crate::adapters::channels::ses::SesEmail;
+use crate::adapters::channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use crate::adapters::channels::letter::{LobConfig, LobLetters};
+use crate::adapters::channels::sms::{ZenviaConfig, ZenviaSms};
+use crate::adapters::channels::voice::{TotalVoiceConfig, TotalVoiceTts};
 use crate::channel_policy::ProviderDirectory;
 use crate::notification::Channel;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::outbox::OutboxSender;
-use crate::adapters::bb::{BancoDoBrasil, BbConfig};
-use crate::adapters::cielo::{Cielo, CieloConfig};
-use crate::adapters::sandbox::{SandboxAcquirer, SandboxBank};
+use crate::adapters::channels::outbox::OutboxSender;
+use crate::adapters::providers::bb::{BancoDoBrasil, BbConfig};
+use crate::adapters::providers::cielo::{Cielo, CieloConfig};
+use crate::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use crate::providers::{Provider, Providers};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
@@ -292,14 +292,14 @@ pub struct ConfiguredCallbacks {
     aws: aws_config::SdkConfig,
     store: Arc<dyn Store>,
     merchants: Arc<MerchantProviders>,
-    certificates: crate::adapters::ses::HttpsSigningCertificates,
+    certificates: crate::adapters::channels::ses::HttpsSigningCertificates,
     http: reqwest::Client,
 }
 
 impl ConfiguredCallbacks {
     pub fn new(aws: aws_config::SdkConfig, store: Arc<dyn Store>, merchants: Arc<MerchantProviders>) -> Self {
         let timeout = std::time::Duration::from_secs(5);
-        Self { aws, store, merchants, certificates: crate::adapters::ses::HttpsSigningCertificates::new(timeout), http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client") }
+        Self { aws, store, merchants, certificates: crate::adapters::channels::ses::HttpsSigningCertificates::new(timeout), http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client") }
     }
 
     /// The credentials that sign this source's callbacks.
@@ -320,7 +320,7 @@ impl ConfiguredCallbacks {
 #[async_trait::async_trait]
 impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
     fn channel_of(&self, provider: &str) -> Option<Channel> {
-        use crate::adapters::{letter, ses, sms, voice, whatsapp};
+        use crate::adapters::channels::{letter, ses, sms, voice, whatsapp};
         Some(match provider {
             p if p == whatsapp::PROVIDER => Channel::Whatsapp,
             p if p == ses::PROVIDER => Channel::Email,
@@ -332,17 +332,17 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
     }
 
     async fn handshake(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, crate::tracking::CallbackError>> {
-        if source.provider != crate::adapters::whatsapp::PROVIDER {
+        if source.provider != crate::adapters::channels::whatsapp::PROVIDER {
             return None;
         }
         Some(match self.credentials_of(Channel::Whatsapp, source).await {
-            Ok(c) => crate::adapters::whatsapp::verify_handshake(query, c["verify_token"].as_str().unwrap_or_default()),
+            Ok(c) => crate::adapters::channels::whatsapp::verify_handshake(query, c["verify_token"].as_str().unwrap_or_default()),
             Err(e) => Err(e),
         })
     }
 
     async fn parse(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)], headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-        use crate::adapters::{letter, ses, sms, voice, whatsapp};
+        use crate::adapters::channels::{letter, ses, sms, voice, whatsapp};
         let channel = self.channel_of(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
         let c = self.credentials_of(channel, source).await?;
         let secret = |k: &str| c[k].as_str().unwrap_or_default().to_string();

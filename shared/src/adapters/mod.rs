@@ -1,8 +1,7 @@
 //! Implementations of the ports. Only this module (and the Lambda entry points) touch AWS SDK types.
 
-pub mod bb;
+/// The senders of payer messages, one file per provider, behind `notification::NotificationSender`.
 pub mod channels;
-pub mod cielo;
 #[cfg(feature = "aws")]
 pub mod config;
 #[cfg(feature = "aws")]
@@ -13,19 +12,13 @@ pub mod eventbridge;
 pub mod faults;
 pub mod http_webhooks;
 pub mod memory;
-pub mod outbox;
-pub mod letter;
 pub mod layout;
 pub mod limits;
-pub mod sandbox;
-#[cfg(feature = "aws")]
-pub mod ses;
-pub mod sms;
+/// The institutions that move the money (banks, acquirers, the sandbox), behind the ports of `crate::providers`.
+pub mod providers;
 #[cfg(feature = "aws")]
 pub mod sqs;
 pub mod void;
-pub mod voice;
-pub mod whatsapp;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

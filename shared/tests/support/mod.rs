@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
-use cobranca::adapters::outbox::OutboxSender;
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
@@ -18,7 +18,7 @@ use cobranca::settlement::Settlement;
 use cobranca::store::Store;
 use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
-use cobranca::adapters::sandbox::{SandboxAcquirer, SandboxBank};
+use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use cobranca::providers::{Provider, Providers};
 use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
 use cobranca::wallet::Wallet;

@@ -497,11 +497,11 @@ mod tests {
         assert!(!shown.contains("super-secret"));
     }
 
-    /// The local stand-in (`adapters::sandbox::SandboxAcquirer`, wired as provider `sandbox`) behaves as the
+    /// The local stand-in (`adapters::providers::sandbox::SandboxAcquirer`, wired as provider `sandbox`) behaves as the
     /// card flow expects: approvals and declines by the token's last digits, the same answer on a retry.
     #[tokio::test]
     async fn the_sandbox_acquirer_approves_and_declines_by_token_and_is_deterministic() {
-        use crate::adapters::sandbox::SandboxAcquirer;
+        use crate::adapters::providers::sandbox::SandboxAcquirer;
         let sandbox = SandboxAcquirer;
         let pay = |token: &str, order: &str| CardPaymentRequest { card_token: token.into(), order_id: order.into(), ..request(3) };
         for token in ["tok_4024007197690001", "tok_4024007197690004", "tok_4024007197690000"] {

@@ -2,6 +2,14 @@
 //! their credentials. A channel without one is not served (`serves` is false): a live merchant's message on it
 //! is not sent (`delivery::CHANNEL_NOT_CONFIGURED`); test merchants' messages go to the outbox, not here.
 
+pub mod letter;
+pub mod outbox;
+#[cfg(feature = "aws")]
+pub mod ses;
+pub mod sms;
+pub mod voice;
+pub mod whatsapp;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
