@@ -570,6 +570,13 @@ async fn whole_table() -> Vec<String> {
     }
 }
 
+/// What kind of item a scanned one is: its sort key's first part (its partition for the outbox).
+fn kind_of(item: &str) -> String {
+    let attribute = |name: &str| item.split(" | ").find_map(|a| a.strip_prefix(name)).unwrap_or_default().to_string();
+    let (pk, sk) = (attribute("PK="), attribute("SK="));
+    if pk == "OUTBOX" { pk } else { sk.split('#').next().unwrap_or_default().to_string() }
+}
+
 /// The items that hold any of the person's data, with what they hold.
 async fn copies_of(person: &Person) -> Vec<(String, Vec<String>)> {
     whole_table().await.into_iter().filter_map(|item| {
@@ -589,8 +596,8 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
 
     // The person inline on a keyed charge (an idempotency record), Pix and boleto (registered with the bank), a
     // régua that writes at once and again before the due date (outbox entries, notification records, events
-    // and their webhook deliveries).
-    let body = json!({"customer": person.customer, "amount": "150.00", "due_date": due_in(10), "description": "Mensalidade", "payment_methods": ["pix", "boleto"],
+    // and their webhook deliveries); the merchant names the payer in its own texts, as merchants do.
+    let body = json!({"customer": person.customer, "amount": "150.00", "due_date": due_in(10), "description": format!("Mensalidade de {}", person.name), "payment_methods": ["pix", "boleto"],
         "ruler": {"send_time": "10:00", "steps": [{"step": "on_created", "channels": ["email", "sms", "whatsapp"]}, {"step": "before_due", "days": 5, "channels": ["email", "sms"]}]}});
     let key = format!("order-{}", ulid::Ulid::new());
     let (status, charge) = post_with(&app, "/v1/charges", &body, &[("idempotency-key", &key)]).await;
@@ -602,6 +609,15 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
     let outbox = app.outbox_for(&id).await;
     assert_eq!(outbox.len(), 5, "three messages on creation, two before the due date: {outbox:?}");
     listener.wait_for(30, |r| r.iter().filter(|r| r.body.contains("\"notification.sent\"")).count() >= 5).await;
+    // A subscription and an installment plan of theirs, described by name too.
+    let (status, subscription) = app
+        .post("/v1/subscriptions", &json!({"customer_id": customer_id, "amount": "49.90", "cycle": "monthly", "first_due_date": due_in(20), "description": format!("Assinatura de {}", person.name), "payment_methods": ["pix"]}))
+        .await;
+    assert_eq!(status, 201, "{subscription}");
+    let (status, plan) = app
+        .post("/v1/installment-plans", &json!({"customer_id": customer_id, "amount": "300.00", "installments": 2, "first_due_date": due_in(15), "description": format!("Carnê de {}", person.name), "payment_methods": ["pix"]}))
+        .await;
+    assert_eq!(status, 201, "{plan}");
 
     // While the charge is open the debt is still being collected: erasure waits.
     let erase = format!("/v1/customers/{customer_id}/personal-data");
@@ -609,13 +625,20 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("open_charges")), "{refused}");
     let (status, cancelled) = app.post(&format!("/v1/charges/{id}/cancel"), &json!({})).await;
     assert_eq!(status, 200, "{cancelled}");
+    let (status, cancelled) = app.post(&format!("/v1/subscriptions/{}/cancel", subscription["id"].as_str().unwrap()), &json!({"cancel_open_charges": true})).await;
+    assert_eq!(status, 200, "{cancelled}");
+    let (status, cancelled) = app.post(&format!("/v1/installment-plans/{}/cancel", plan["id"].as_str().unwrap()), &json!({})).await;
+    assert_eq!(status, 200, "{cancelled}");
     listener.wait_for(30, |r| r.iter().any(|r| r.body.contains("\"charge.cancelled\""))).await;
     let settled = finished_deliveries(&app, &endpoint, 7).await;
     assert!(settled.iter().all(|d| d["status"] == "succeeded"), "{settled:?}");
 
+    // Before erasure the person is on the table in every kind of item this scenario writes.
     let stored = copies_of(&person).await;
-    let kinds: std::collections::BTreeSet<&str> = stored.iter().map(|(item, _)| item.split(" | ").find(|a| a.starts_with("SK=")).unwrap_or("?")).map(|sk| sk.split('#').next().unwrap_or(sk)).collect();
-    assert!(stored.len() >= 5, "the scenario stored the person in several items: {kinds:?}");
+    let kinds: std::collections::BTreeSet<String> = stored.iter().map(|(item, _)| kind_of(item)).collect();
+    for kind in ["CUSTOMER", "CHARGE", "SUBSCRIPTION", "plan", "OUTBOX"] {
+        assert!(kinds.contains(kind), "no {kind} item held the person before erasure: {kinds:?}");
+    }
     for form in [&person.forms[0], &person.forms[4], &person.forms[6], &person.forms[7]] {
         assert!(stored.iter().any(|(_, found)| found.contains(form)), "{form} was stored somewhere before erasure: {kinds:?}");
     }
