@@ -186,8 +186,10 @@ async fn webhook_endpoints_inside_a_network_are_refused_under_the_production_rul
     assert_eq!(urls, ["https://erp.example.com/hooks"], "only the public endpoint was stored, unchanged");
 }
 
-/// A name that looks public (so it is registered) but resolves to an address that is not, here: package
-/// registries resolve to a TEST-NET address behind this sandbox's proxy, and nothing else resolves offline.
+/// A name that looks public (so it is registered) but resolves to an address that is not. Offline nothing of
+/// ours resolves, and /etc/hosts names have no dot (refused at registration); but where the network is a
+/// sandbox's, package registries resolve to its proxy's documentation-range address. Elsewhere this part is
+/// skipped with a note: the in-process tests (adapters::http_webhooks) resolve names from a table instead.
 async fn a_public_looking_name_resolving_inside() -> Option<(&'static str, Vec<std::net::IpAddr>)> {
     for name in ["static.crates.io", "registry.npmjs.org"] {
         let Ok(found) = tokio::net::lookup_host((name, 443)).await else { continue };

@@ -91,6 +91,7 @@ pub fn spawn_app_with_production_urls() -> Option<TestApp> {
     spawn_app_as(Setup { production_urls: true, ..Setup::default() })
 }
 
+/// Starts a runner as `setup` says (None without the stack environment, as `spawn_app`).
 pub fn spawn_app_as(setup: Setup) -> Option<TestApp> {
     if std::env::var("COBRANCA_TABLE").is_err() || std::env::var("AWS_ENDPOINT_URL").is_err() {
         assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "COBRANCA_REQUIRE_AWS is set but the stack environment is missing");
