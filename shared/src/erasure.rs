@@ -1,12 +1,14 @@
 //! The payer's right to erasure (LGPD art. 18, VI), reaching every copy of their personal data.
 //!
 //! Copies are found from the customer: their charges, and for each charge every kind of item that hangs off it
-//! (notification records, outbox entries, merchant webhook deliveries, provider errors kept on the charge), and
-//! their subscriptions. Each copy is scrubbed the same way whatever its kind: every string in the stored item
-//! that holds the customer's name, e-mail, phone or CPF/CNPJ (in the forms they are written in) has it replaced,
-//! so a field added to an item later is covered without a change here. Idempotency replays hold no copy (they
-//! answer by reference). `shared/tests/personal_data_erasure.rs` makes a customer touch every kind of item and
-//! scans the whole store after erasure: a new kind of copy fails it until it is listed in `erase_copies`.
+//! (notification records, outbox entries, merchant webhook deliveries, provider errors kept on the charge),
+//! their subscriptions and their installment plans (whose descriptions, the merchant's words, may name them).
+//! Each copy is scrubbed the same way whatever its kind: every string in the stored item that holds the
+//! customer's name, e-mail, phone or CPF/CNPJ (in the forms they are written in) has it replaced, so a field
+//! added to an item later is covered without a change here. Idempotency replays hold no copy (they answer by
+//! reference). `shared/tests/personal_data.rs` makes a customer touch every kind of item and scans the whole
+//! store after erasure, and `tests/adversarial.rs` scans the local stack's table: a new kind of copy fails them
+//! until it is listed in `erase_copies`.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -156,6 +158,7 @@ pub struct Erased {
     pub outbox_entries: usize,
     pub webhook_deliveries: usize,
     pub subscriptions: usize,
+    pub installment_plans: usize,
 }
 
 /// Scrubs every copy of `before` (the customer as it was before erasure) kept outside its own record.
@@ -215,6 +218,19 @@ pub async fn erase_copies(store: &dyn Store, before: &Customer) -> Result<Erased
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
+        }
+    }
+    // A plan's description is copied onto each installment (scrubbed with the charges above) and kept whole in
+    // the plan's own document.
+    for (key, document) in store.merchant_documents(merchant, crate::api::plans::DOCUMENT_PREFIX).await? {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt { key: key.clone(), message: format!("erasure: {e}") };
+        let plan: crate::api::plans::Plan = serde_json::from_value(document).map_err(corrupt)?;
+        if plan.customer_id != before.id.as_str() {
+            continue;
+        }
+        if let Some(clean) = pii.redact(&plan)? {
+            store.put_merchant_document(merchant, &key, &serde_json::to_value(&clean).map_err(corrupt)?).await?;
+            erased.installment_plans += 1;
         }
     }
     Ok(erased)

@@ -159,3 +159,30 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     assert!(!logged.is_empty(), "logs were captured");
     assert!(found(&logged).is_empty(), "personal data in the logs: {:?}", found(&logged));
 }
+
+#[tokio::test]
+async fn erasure_reaches_the_description_of_the_customers_installment_plans() {
+    let app = App::new().await;
+    let mut plans = Vec::new();
+    for (name, document) in [("Conceição Araújo", "52998224725"), ("Maria Silva", "11144477735")] {
+        let (_, customer) = app.call("POST", "/v1/customers", json!({"name": name, "document": document}), &[]).await;
+        let body = json!({"customer_id": customer["id"], "amount": "300.00", "installments": 3, "first_due_date": due_in(10), "description": format!("Carnê de {name}"), "payment_methods": ["pix"]});
+        let (status, plan) = app.call("POST", "/v1/installment-plans", body, &[]).await;
+        assert_eq!(status, 201, "{plan}");
+        let (status, _) = app.call("POST", &format!("/v1/installment-plans/{}/cancel", plan["id"].as_str().unwrap()), Value::Null, &[]).await;
+        assert_eq!(status, 200);
+        plans.push((customer["id"].as_str().unwrap().to_string(), plan["id"].as_str().unwrap().to_string()));
+    }
+    let (status, erased) = app.call("DELETE", &format!("/v1/customers/{}/personal-data", plans[0].0), Value::Null, &[]).await;
+    assert_eq!(status, 200, "{erased}");
+
+    // The plan document kept the merchant's description of the whole plan, naming the payer.
+    let left: Vec<String> = app.store.every_item().into_iter().filter(|i| i.to_lowercase().contains("conceição") || i.to_lowercase().contains("conceicao")).collect();
+    assert!(left.is_empty(), "personal data left after erasure:\n{left:#?}");
+    let (status, plan) = app.call("GET", &format!("/v1/installment-plans/{}", plans[0].1), Value::Null, &[]).await;
+    assert_eq!(status, 200, "the plan itself stays, as its charges do: {plan}");
+    assert_eq!(plan["description"], format!("Carnê de {}", cobranca::erasure::REDACTED), "{plan}");
+    // Another customer's plan is theirs, untouched.
+    let (_, other) = app.call("GET", &format!("/v1/installment-plans/{}", plans[1].1), Value::Null, &[]).await;
+    assert_eq!(other["description"], "Carnê de Maria Silva", "{other}");
+}

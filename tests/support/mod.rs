@@ -8,17 +8,22 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// The retry schedule every test runner uses (they share the webhook queue, so they must agree).
 pub const WEBHOOK_RETRY_DELAYS: &str = "1s,2s,2s";
 
 pub struct TestApp {
     pub url: String,
+    pub merchant_id: String,
     pub api_key: String,
     pub webhook_secret: String,
+    /// The operator's key (`POST /v1/merchants`), whose SHA-256 the runner was given.
+    pub operator_key: String,
     pub client: reqwest::Client,
     child: Child,
+    /// Held while the runner runs: see [`UrlRules`].
+    _rules: RulesHeld,
 }
 
 impl Drop for TestApp {
@@ -53,16 +58,41 @@ pub fn spawn_app() -> Option<TestApp> {
 
 /// As `spawn_app`, with `instances` processes per function (so ticks can really run concurrently).
 pub fn spawn_app_with(instances: usize) -> Option<TestApp> {
-    spawn(instances, None)
+    spawn_app_as(Setup { instances, ..Setup::default() })
 }
 
 /// As `spawn_app`, with everything the runner and the functions log (at the production level, info) written to
 /// `log`, for tests that read the logs.
 pub fn spawn_app_logging_to(log: &std::path::Path) -> Option<TestApp> {
-    spawn(2, Some(log))
+    spawn_app_as(Setup { log: Some(log.to_path_buf()), ..Setup::default() })
 }
 
-fn spawn(instances: usize, log: Option<&std::path::Path>) -> Option<TestApp> {
+/// How a runner is started, beyond what every test runner shares.
+pub struct Setup {
+    pub instances: usize,
+    pub log: Option<PathBuf>,
+    /// Merchants' webhook endpoints under the production rules (public https only, checked again at connect),
+    /// instead of the local ones that let receivers run on localhost (`COBRANCA_WEBHOOK_ALLOW_LOCAL`).
+    pub production_urls: bool,
+    /// The merchant (id and API key) of an earlier runner, instead of a fresh one.
+    pub merchant: Option<(String, String)>,
+    /// More environment for the runner and the functions it runs (the runner hands them every `COBRANCA_*`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self { instances: 2, log: None, production_urls: false, merchant: None, env: Vec::new() }
+    }
+}
+
+/// As `spawn_app`, with merchants' webhook endpoints under the production rules.
+pub fn spawn_app_with_production_urls() -> Option<TestApp> {
+    spawn_app_as(Setup { production_urls: true, ..Setup::default() })
+}
+
+/// Starts a runner as `setup` says (None without the stack environment, as `spawn_app`).
+pub fn spawn_app_as(setup: Setup) -> Option<TestApp> {
     if std::env::var("COBRANCA_TABLE").is_err() || std::env::var("AWS_ENDPOINT_URL").is_err() {
         assert!(std::env::var("COBRANCA_REQUIRE_AWS").is_err(), "COBRANCA_REQUIRE_AWS is set but the stack environment is missing");
         eprintln!("skipped: no LocalStack stack environment (run through `make test`)");
@@ -70,38 +100,104 @@ fn spawn(instances: usize, log: Option<&std::path::Path>) -> Option<TestApp> {
     }
     let runner = bin_dir().join("local-runner");
     assert!(runner.exists(), "{} missing: run `cargo build --workspace --bins` first", runner.display());
-    let merchant = format!("mer_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut child = Command::new(&runner)
-        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", &instances.to_string()])
+    let rules = UrlRules::hold(setup.production_urls);
+    let (merchant, api_key) = setup.merchant.unwrap_or_else(|| (format!("mer_test_{}", ulid::Ulid::new().to_string().to_lowercase()), String::new()));
+    let operator_key = format!("op_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let operator_hash: String = Sha256::digest(operator_key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let mut command = Command::new(&runner);
+    command
+        .args(["serve", "--port", "0", "--schedule-seconds", "0", "--instances", &setup.instances.to_string()])
         .arg("--template")
         .arg(workspace_root().join("template.yaml"))
         .arg("--bin-dir")
         .arg(bin_dir())
         .env("COBRANCA_DEV_MERCHANT_ID", &merchant)
-        // Webhook receivers run on localhost here, and three days of retries cannot be waited for.
-        .env("COBRANCA_WEBHOOK_ALLOW_LOCAL", "true")
+        .env("COBRANCA_DEV_API_KEY", &api_key)
+        // Three days of retries cannot be waited for.
         .env("COBRANCA_WEBHOOK_RETRY_DELAYS", WEBHOOK_RETRY_DELAYS)
-        .env_remove("COBRANCA_DEV_API_KEY")
+        .env("COBRANCA_OPERATOR_KEY_SHA256", operator_hash)
         .env_remove("COBRANCA_DEV_WEBHOOK_SECRET")
         .env("RUST_LOG", "info")
+        .envs(setup.env)
         .stdout(Stdio::piped())
-        .stderr(match log {
+        .stderr(match &setup.log {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
             None if std::env::var("COBRANCA_TEST_LOGS").is_ok() => Stdio::inherit(),
             None => Stdio::null(),
-        })
-        .spawn()
-        .expect("local-runner starts");
+        });
+    if setup.production_urls {
+        command.env_remove("COBRANCA_WEBHOOK_ALLOW_LOCAL");
+    } else {
+        // Webhook receivers run on localhost here.
+        command.env("COBRANCA_WEBHOOK_ALLOW_LOCAL", "true");
+    }
+    let mut child = command.spawn().expect("local-runner starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("ready line");
     let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("runner did not start ({e}): {line:?}"));
     Some(TestApp {
         url: ready["url"].as_str().unwrap().to_string(),
+        merchant_id: ready["merchant_id"].as_str().unwrap().to_string(),
         api_key: ready["api_key"].as_str().unwrap().to_string(),
         webhook_secret: ready["webhook_secret"].as_str().unwrap().to_string(),
+        operator_key,
         client: reqwest::Client::new(),
         child,
+        _rules: rules,
     })
+}
+
+/// Runners share the stack's queues, so any runner may make any merchant's webhook deliveries. Runners under
+/// different URL rules must then not run at once: a production one would refuse a test's receiver on localhost,
+/// a local one would deliver what a production test expects refused. The tests of one binary take turns here;
+/// a production runner waits for the local ones to end, and keeps new ones waiting meanwhile.
+struct UrlRules {
+    /// How many runners run, and under which rules.
+    running: usize,
+    production: bool,
+    production_waiting: usize,
+}
+
+static RULES: std::sync::Mutex<UrlRules> = std::sync::Mutex::new(UrlRules { running: 0, production: false, production_waiting: 0 });
+static RULES_CHANGED: std::sync::Condvar = std::sync::Condvar::new();
+
+thread_local! {
+    /// Runners this test (thread) holds: a second one under the same rules must not wait for the first to end.
+    static HELD_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+struct RulesHeld;
+
+impl UrlRules {
+    fn hold(production: bool) -> RulesHeld {
+        let mut rules = RULES.lock().unwrap_or_else(|e| e.into_inner());
+        if HELD_HERE.get() > 0 {
+            assert!(rules.production == production, "a test cannot run runners under both URL rules at once");
+        } else {
+            if production {
+                rules.production_waiting += 1;
+            }
+            while (rules.running > 0 && rules.production != production) || (!production && rules.production_waiting > 0) {
+                rules = RULES_CHANGED.wait(rules).unwrap_or_else(|e| e.into_inner());
+            }
+            if production {
+                rules.production_waiting -= 1;
+            }
+        }
+        rules.running += 1;
+        rules.production = production;
+        HELD_HERE.set(HELD_HERE.get() + 1);
+        RulesHeld
+    }
+}
+
+impl Drop for RulesHeld {
+    fn drop(&mut self) {
+        let mut rules = RULES.lock().unwrap_or_else(|e| e.into_inner());
+        rules.running -= 1;
+        HELD_HERE.set(HELD_HERE.get() - 1);
+        RULES_CHANGED.notify_all();
+    }
 }
 
 impl TestApp {
@@ -131,6 +227,20 @@ impl TestApp {
         let mut r = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(&self.api_key);
         if let Some(b) = body {
             r = r.json(b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with another bearer key (another merchant's, the operator's), and extra headers.
+    pub async fn send_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut r = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(key);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        for (k, v) in headers {
+            r = r.header(*k, *v);
         }
         let r = r.send().await.unwrap();
         let status = r.status().as_u16();
@@ -226,6 +336,104 @@ impl Receiver {
             let log = self.log(name).await;
             if done(&log) || std::time::Instant::now() > deadline {
                 return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A plain HTTP endpoint on loopback that records every connection and request made to it: a merchant's webhook
+/// receiver for tests that need no signature check, and the address an SSRF probe must never reach. Paths
+/// starting with `/redirect` answer 307 to `/inside`; everything else 200.
+pub struct Listener {
+    pub port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    pub body: String,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Listener {
+    pub async fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, log) = (connections.clone(), requests.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = socket.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Headers, then as much body as they announce.
+                    let (head_end, length) = loop {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                        }
+                        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                            let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+                            break (end + 4, length);
+                        }
+                    };
+                    while raw.len() < head_end + length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                    let body = String::from_utf8_lossy(&raw[head_end..]).to_string();
+                    let answer = if path.starts_with("/redirect") {
+                        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/inside\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    } else {
+                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+                    };
+                    log.lock().unwrap().push(Request { path, body });
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Self { port, connections, requests, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `secs`) until `done` holds for the requests received, and returns them.
+    pub async fn wait_for(&self, secs: u64, done: impl Fn(&[Request]) -> bool) -> Vec<Request> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let requests = self.requests();
+            if done(&requests) || std::time::Instant::now() > deadline {
+                return requests;
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }

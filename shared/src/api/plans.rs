@@ -21,7 +21,7 @@ use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub(crate) id: PlanId,
-    customer_id: String,
+    pub(crate) customer_id: String,
     total: crate::money::Money,
     pub(crate) description: String,
     pub(crate) installments: Vec<PlanInstallment>,
@@ -54,9 +54,12 @@ fn installment_charge_id(merchant: &Merchant, plan: &PlanId, number: u16) -> Cha
     ChargeId::derived(&format!("{}/{}", merchant.id, installment_key(plan, number)))
 }
 
+/// What the key of every plan's merchant document starts with.
+pub(crate) const DOCUMENT_PREFIX: &str = "plan#";
+
 /// The merchant document a plan is stored as.
 pub(crate) fn document_key(id: &PlanId) -> String {
-    format!("plan#{id}")
+    format!("{DOCUMENT_PREFIX}{id}")
 }
 
 fn plan_not_found() -> ApiError {
@@ -234,7 +237,7 @@ impl Api<'_> {
         };
         let mut plans: Vec<Plan> = self
             .store
-            .merchant_documents(&merchant.id, "plan#")
+            .merchant_documents(&merchant.id, DOCUMENT_PREFIX)
             .await?
             .into_iter()
             .map(|(_, v)| serde_json::from_value(v).map_err(ApiError::internal))
