@@ -155,7 +155,7 @@ impl Api<'_> {
             Some(Value::String(id)) => id.clone(),
             _ => return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id")),
         };
-        let customer = self.billable_customer(merchant, &customer_id).await?;
+        let customer = self.charges().billable_customer(merchant, &customer_id).await?;
         let amount = parse_amount(body.get("amount"))?;
         let cycle: Cycle = body
             .get("cycle")
@@ -167,9 +167,9 @@ impl Api<'_> {
         let lead_days = parse_lead_days(&body)?.unwrap_or(DEFAULT_LEAD_DAYS);
         // The charge fields, read as the charges will read them: a subscription that could not make its charges
         // is refused now, not found paused later.
-        let terms = self.charge_terms(merchant, &body, amount, first_due, &customer.document).await?;
+        let terms = self.charges().terms(merchant, &body, amount, first_due, &customer.document).await?;
         if terms.payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
-            return Err(super::address_required("customer_id"));
+            return Err(crate::service::ChargeError::AddressRequired { field: "customer_id" }.into());
         }
         let charge_fields: Map<String, Value> = CHARGE_FIELDS.iter().filter_map(|f| body.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_string(), v.clone()))).collect();
 
