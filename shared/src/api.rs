@@ -178,6 +178,7 @@ impl From<ChargeError> for ApiError {
             ChargeError::Store(e) => return e.into(),
             ChargeError::EventNotPublished(_) => 503,
             ChargeError::InlineCustomerErased | ChargeError::KeyReusedWithAnotherCustomer => 409,
+            ChargeError::SubscriptionGone => 404,
             _ => 422,
         };
         let code = e.refusal().map_or("event_not_published", |(code, _)| code);
@@ -188,8 +189,6 @@ impl From<ChargeError> for ApiError {
 enum Create {
     Customer,
     Charge,
-    /// A charge made by an installment plan (carnê) or a subscription, carrying where it came from.
-    PlanCharge(crate::charge::ChargeOrigin),
     Subscription,
 }
 
@@ -197,7 +196,7 @@ mod keys;
 mod management;
 pub(crate) mod plans;
 mod subscriptions;
-pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
+pub use crate::service::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;
 mod openapi;
 mod payments;
@@ -476,7 +475,7 @@ impl Api<'_> {
     async fn show(&self, op: &Create, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         match op {
             Create::Customer => self.get_customer(merchant, id).await,
-            Create::Charge | Create::PlanCharge(_) => self.get_charge(merchant, id, now).await,
+            Create::Charge => self.get_charge(merchant, id, now).await,
             Create::Subscription => self.get_subscription(merchant, id, now).await,
         }
     }
@@ -484,8 +483,7 @@ impl Api<'_> {
     async fn create(&self, op: Create, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         match op {
             Create::Customer => self.create_customer(merchant, req, now).await,
-            Create::Charge => self.create_charge(merchant, req, now, crate::charge::ChargeOrigin::Single).await,
-            Create::PlanCharge(origin) => self.create_charge(merchant, req, now, origin).await,
+            Create::Charge => self.create_charge(merchant, req, now).await,
             Create::Subscription => self.create_subscription(merchant, req, now).await,
         }
     }
@@ -532,7 +530,7 @@ impl Api<'_> {
 
     /// `POST /v1/charges`: the body read into a `NewCharge` (in the order a refusal names its field: amount, due
     /// date, description, payer, terms, expiry), made by the charge service, shown as the charge.
-    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>, origin: crate::charge::ChargeOrigin) -> Result<ApiResponse, ApiError> {
+    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
         // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
@@ -572,7 +570,7 @@ impl Api<'_> {
             }
             Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
         };
-        let new = NewCharge { payer, amount, due_date, description, terms, expires_at, origin, key: keyed };
+        let new = NewCharge { payer, amount, due_date, description, terms, expires_at, origin: crate::charge::ChargeOrigin::Single, key: keyed };
         let Created { charge, reminders } = charges.create(merchant, new, now).await?;
         Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }

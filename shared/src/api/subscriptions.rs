@@ -4,15 +4,12 @@
 //! once when a subscription is made), through the same path as `POST /v1/charges`, so it has its own payment
 //! link, its own régua and every rule a single charge has.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{json_object, parse_amount, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, parse_amount, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
 use crate::calendar;
-use crate::charge::{ChargeOrigin, Description, DueDate, PaymentMethod};
+use crate::charge::{Description, DueDate, PaymentMethod};
 use crate::delivery::payment_url;
 use crate::idempotency;
 use crate::ids::SubscriptionId;
@@ -37,25 +34,6 @@ fn not_found() -> ApiError {
 fn cancelled() -> ApiError {
     ApiError::new(409, "subscription_cancelled", "a assinatura foi cancelada / the subscription was cancelled")
 }
-
-/// What one generator run did, for the tick's report and logs.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct SubscriptionRun {
-    pub subscriptions_read: usize,
-    pub charges_generated: usize,
-    /// Cycles already past due when first looked at (the generator was down longer than their lead time).
-    pub cycles_skipped: usize,
-    /// Subscriptions the charge path refused (e.g. the customer's data was erased): paused, with the reason.
-    pub subscriptions_paused: usize,
-    /// Subscriptions left for the next run after a fault (nothing is lost: their charges are keyed).
-    pub subscriptions_failed: usize,
-    /// The run's budget ran out with subscriptions still due: the next run goes on.
-    pub more: bool,
-}
-
-/// Subscriptions one run looks at (each is a handful of store calls and events): the rest wait for the next
-/// tick, minutes later, well within their lead time, and the run stays far inside the function's timeout.
-pub const MAX_SUBSCRIPTIONS_PER_RUN: usize = 200;
 
 fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> Result<End, ApiError> {
     let end_date = body.get("end_date");
@@ -348,115 +326,13 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.subscription_view(merchant, &sub, now).await?))
     }
 
-    /// Makes the charges of `sub` due for generation on `now`'s date, each under a key derived from the
-    /// subscription and its cycle, so a run that dies midway and is retried (or two racing runs) make each
-    /// charge once. A charge the charge path refuses (4xx: the customer erased, a wallet removed…) pauses the
-    /// subscription with the reason, for the merchant to fix and resume; a fault stops here and the next run
-    /// takes it up. The subscription's record follows what was made.
-    async fn generate_for(&self, merchant: &Merchant, mut sub: Subscription, now: DateTime<Utc>) -> Result<(Subscription, SubscriptionRun), ApiError> {
-        let mut run = SubscriptionRun { subscriptions_read: 1, ..Default::default() };
-        let work = sub.due_for_generation(calendar::local_date(now));
-        if work.charges.is_empty() && work.skipped.is_empty() {
-            return Ok((sub, run));
-        }
-        let read_at = sub.version;
-        for cycle in work.skipped {
-            tracing::warn!(subscription_id = %sub.id, cycle, "cycle already past due when first looked at: not billed");
-            sub.generated(cycle);
-            run.cycles_skipped += 1;
-        }
-        let mut fault = None;
-        for occurrence in work.charges {
-            let mut body = sub.charge_fields.clone();
-            body.insert("customer_id".into(), json!(sub.customer_id));
-            body.insert("amount".into(), json!(occurrence.amount));
-            body.insert("due_date".into(), json!(occurrence.due_date.to_string()));
-            body.insert("description".into(), json!(sub.description));
-            let request = ApiRequest {
-                method: "POST".into(),
-                path: "/v1/charges".into(),
-                headers: HashMap::from([("idempotency-key".to_string(), sub.charge_key(occurrence.cycle))]),
-                body: Value::Object(body).to_string().into_bytes(),
-                client_cert: None,
-            };
-            let origin = ChargeOrigin::Subscription { subscription_id: sub.id.clone(), cycle: occurrence.cycle };
-            // Not through the Idempotency-Key table: its saved refusals would outlive their cause. The key still
-            // fixes the charge's id, and the store refuses a second charge with it.
-            match self.create_charge(merchant, &request, now, origin).await {
-                Ok(_) => {
-                    sub.generated(occurrence.cycle);
-                    run.charges_generated += 1;
-                }
-                Err(e) if e.status < 500 => {
-                    tracing::warn!(subscription_id = %sub.id, cycle = occurrence.cycle, code = e.code, "subscription charge refused; subscription paused");
-                    sub.pause(Some(format!("{}: {}", e.code, e.message)), now);
-                    run.subscriptions_paused += 1;
-                    break;
-                }
-                Err(e) => {
-                    fault = Some(e);
-                    break;
-                }
-            }
-        }
-        if sub.version == read_at && (run.charges_generated > 0 || run.cycles_skipped > 0 || run.subscriptions_paused > 0) {
-            sub.updated_at = now;
-            match self.save_subscription(&mut sub).await {
-                Ok(()) => {}
-                // Changed meanwhile (paused, repriced): the charges made stand, keyed; the next run sees them made.
-                Err(e) if e.status == 409 => sub = self.store.get_subscription(&merchant.id, &sub.id).await?.ok_or_else(not_found)?,
-                Err(e) => return Err(e),
-            }
-        }
-        match fault {
-            Some(e) => Err(e),
-            None => Ok((sub, run)),
-        }
+    /// Makes the charges of `sub` due for generation now (`ChargeService::generate_for`).
+    async fn generate_for(&self, merchant: &Merchant, sub: Subscription, now: DateTime<Utc>) -> Result<(Subscription, SubscriptionRun), ApiError> {
+        Ok(self.charges().generate_for(merchant, sub, now).await?)
     }
 
-    /// The generator: every subscription of every merchant whose next charge is due for generation by `now`'s
-    /// date (a sparse index, so it reads only those), its charges made. Run by ruler-tick on its schedule.
+    /// The generator over every merchant (`ChargeService::generate_subscription_charges`), as ruler-tick runs it.
     pub async fn generate_subscription_charges(&self, now: DateTime<Utc>) -> Result<SubscriptionRun, ApiError> {
-        const BATCH: usize = 100;
-        let today = calendar::local_date(now);
-        let mut total = SubscriptionRun::default();
-        let mut left_for_later = std::collections::HashSet::new();
-        loop {
-            let due = self.store.subscriptions_to_generate(today, BATCH + left_for_later.len()).await?;
-            let fresh: Vec<Subscription> = due.into_iter().filter(|s| !left_for_later.contains(&s.id)).collect();
-            if fresh.is_empty() {
-                return Ok(total);
-            }
-            for sub in fresh {
-                if total.subscriptions_read >= MAX_SUBSCRIPTIONS_PER_RUN {
-                    total.more = true;
-                    return Ok(total);
-                }
-                let id = sub.id.clone();
-                let Some(merchant) = self.store.get_merchant(&sub.merchant_id).await? else {
-                    tracing::error!(subscription_id = %id, "subscription of an unknown merchant");
-                    left_for_later.insert(id);
-                    continue;
-                };
-                match self.generate_for(&merchant, sub, now).await {
-                    Ok((after, run)) => {
-                        total.subscriptions_read += 1;
-                        total.charges_generated += run.charges_generated;
-                        total.cycles_skipped += run.cycles_skipped;
-                        total.subscriptions_paused += run.subscriptions_paused;
-                        // Still due (e.g. changed meanwhile): the next run takes it.
-                        if after.generate_on().is_some_and(|on| on <= today) {
-                            left_for_later.insert(id);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(subscription_id = %id, error = %e.message, "subscription charges not generated; left for the next run");
-                        total.subscriptions_read += 1;
-                        total.subscriptions_failed += 1;
-                        left_for_later.insert(id);
-                    }
-                }
-            }
-        }
+        Ok(self.charges().generate_subscription_charges(now).await?)
     }
 }

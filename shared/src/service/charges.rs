@@ -3,7 +3,7 @@
 //! and the terms, in domain types) and the charge's origin; this resolves the payer, issues the payment setup,
 //! plans the régua, stores it all, publishes the event and queues what is due now.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::charge::{Charge, ChargeOrigin, Description, DueDate, PaymentMethod};
@@ -109,6 +109,9 @@ pub enum ChargeError {
     /// The charge is stored but its event is not: making it again under the same key publishes it.
     #[error("cobrança criada, aviso pendente; repita com a mesma Idempotency-Key / charge created, event pending; retry with the same Idempotency-Key ({0})")]
     EventNotPublished(String),
+    /// A subscription being generated was deleted meanwhile.
+    #[error("assinatura não encontrada / subscription not found")]
+    SubscriptionGone,
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -152,6 +155,7 @@ impl ChargeError {
             ChargeError::KeyReusedWithAnotherCustomer => "idempotency_key_reused",
             ChargeError::WalletNotFound(_) => "wallet_not_found",
             ChargeError::NoWalletFor(_) => "no_wallet_for_method",
+            ChargeError::SubscriptionGone => "not_found",
             ChargeError::EventNotPublished(_) => return None,
             // As `api` maps them (`From<CheckoutError>`, `From<StoreError>` for `ApiError`).
             ChargeError::Checkout(e) => match e {
@@ -263,6 +267,30 @@ impl ChargeService<'_> {
             return Err(ChargeError::NoWalletFor(*m));
         }
         Ok(chosen)
+    }
+
+    /// A charge of a series — a carnê's installment, a renegotiation's, a subscription's cycle — from the series'
+    /// payer and charge terms (`fields`, as a request gives them) and this charge's amount, due date and
+    /// description, checked as a single charge's are and in the same order, made under `key`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_in_series(
+        &self,
+        merchant: &Merchant,
+        customer_id: &str,
+        fields: &Map<String, Value>,
+        amount: Money,
+        due_date: NaiveDate,
+        description: &str,
+        origin: ChargeOrigin,
+        key: String,
+        now: DateTime<Utc>,
+    ) -> Result<Created, ChargeError> {
+        let due_date = DueDate::parse_new(&due_date.to_string(), now).map_err(|e| ChargeError::invalid("due_date", e))?;
+        let description = Description::parse(description).map_err(|e| ChargeError::invalid("description", e))?;
+        let customer = self.billable_customer(merchant, customer_id).await?;
+        let terms = self.terms(merchant, fields, amount, due_date, &customer.document).await?;
+        let new = NewCharge { payer: Payer::Existing(customer), amount, due_date, description, terms, expires_at: None, origin, key: Some(key) };
+        self.create(merchant, new, now).await
     }
 
     /// Makes the charge: the payer (an inline one stored now), the payment setup issued through its wallets, the

@@ -3,5 +3,7 @@
 //! a domain error; turning those into status codes and JSON is the caller's business.
 
 pub mod charges;
+pub mod subscriptions;
 
 pub use charges::{ChargeError, ChargeService, Created, NewCharge, Payer, Terms};
+pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
