@@ -28,7 +28,7 @@ use crate::webhook::{self, WebhookSecret};
 use crate::providers::{ProviderError, Providers};
 use crate::pay::late_fees::LateFees;
 use crate::address::Address;
-use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer};
+use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields};
 
 /// Largest request body accepted; a charge is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -534,11 +534,7 @@ impl Api<'_> {
         let body = json_object(&req.body)?;
         // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
-        reject_unknown(
-            &body,
-            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler", "late_fees", "expires_at", "wallet_ids", "fee_mode"],
-            "",
-        )?;
+        reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "customer", "amount", "due_date", "description", "expires_at"]].concat(), "")?;
         let amount = parse_amount(body.get("amount"))?;
         let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
@@ -557,7 +553,7 @@ impl Api<'_> {
             (None, None) => return Err(missing("customer_id")),
             _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
         };
-        let terms = charges.terms(merchant, &body, amount, due_date, &payer.customer().document).await?;
+        let terms = charges.terms(merchant, &TermFields::from_map(&body), amount, due_date, &payer.customer().document).await?;
         let expires_at = match body.get("expires_at") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {

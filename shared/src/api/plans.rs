@@ -14,6 +14,7 @@ use crate::ids::{ChargeId, PlanId};
 use crate::idempotency;
 use crate::merchant::Merchant;
 use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
+use crate::service::TermFields;
 
 /// What the store keeps of a plan: the split, fixed at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,8 +62,8 @@ fn plan_not_found() -> ApiError {
     ApiError::new(404, "not_found", "carnê não encontrado / installment plan not found")
 }
 
-/// The fields of a plan's request that pass on, unchanged, to each of its charges.
-const CHARGE_FIELDS: &[&str] = &["customer_id", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode", "external_reference"];
+/// A plan's own fields; its charge terms (`TermFields`) pass on, unchanged, to each of its charges.
+const PLAN_FIELDS: &[&str] = &["customer_id", "amount", "installments", "first_due_date", "description"];
 
 impl Api<'_> {
     /// `POST /v1/installment-plans` {customer_id, amount (the total), installments, first_due_date, description,
@@ -72,9 +73,7 @@ impl Api<'_> {
     /// (same Idempotency-Key) finds the charges already made and makes none twice.
     pub(super) async fn create_plan(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        let mut known: Vec<&str> = CHARGE_FIELDS.to_vec();
-        known.extend(["amount", "installments", "first_due_date", "description"]);
-        super::reject_unknown(&body, &known, "")?;
+        super::reject_unknown(&body, &[TermFields::NAMES, PLAN_FIELDS].concat(), "")?;
         let key = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/plan/{k}", merchant.id));
         let plan = self.make_plan(merchant, &body, key, vec![], now).await?;
         Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
@@ -123,7 +122,7 @@ impl Api<'_> {
         };
         let count = plan.installments.len() as u16;
         let mut recorded = recorded;
-        let fields: serde_json::Map<String, Value> = CHARGE_FIELDS.iter().filter_map(|f| body.get(*f).map(|v| ((*f).to_string(), v.clone()))).collect();
+        let fields = TermFields::from_map(body);
         let customer_id = body["customer_id"].as_str().unwrap_or_default();
         for part in &plan.installments {
             let origin = ChargeOrigin::InstallmentPlan { plan_id: plan.id.clone(), number: part.number, of: count };
@@ -259,7 +258,7 @@ impl Api<'_> {
     /// crash finishes the same renegotiation rather than starting another.
     pub(super) async fn renegotiate(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        super::reject_unknown(&body, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "payment_methods", "description", "late_fees", "ruler", "wallet_ids", "fee_mode"], "")?;
+        super::reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "description"]].concat(), "")?;
         let customer_id = body.get("customer_id").and_then(Value::as_str).and_then(|c| crate::ids::CustomerId::parse(c).ok())
             .ok_or_else(|| ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"))?;
         let ids: Vec<ChargeId> = match body.get("charge_ids") {
@@ -303,9 +302,9 @@ impl Api<'_> {
             _ => refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()),
         })?;
         let mut plan_body = serde_json::Map::new();
-        for field in ["customer_id", "installments", "first_due_date", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode"] {
-            if let Some(v) = body.get(field) {
-                plan_body.insert(field.into(), v.clone());
+        for field in TermFields::NAMES.iter().chain(&["customer_id", "installments", "first_due_date"]) {
+            if let Some(v) = body.get(*field) {
+                plan_body.insert((*field).into(), v.clone());
             }
         }
         plan_body.insert("amount".into(), json!(total));

@@ -16,10 +16,11 @@ use crate::ids::SubscriptionId;
 use crate::merchant::Merchant;
 use crate::money::Money;
 use crate::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus, MAX_LEAD_DAYS};
+use crate::service::TermFields;
 use crate::store::StoreError;
 
-/// The fields of a subscription's request that pass on, unchanged, to each charge it generates.
-const CHARGE_FIELDS: &[&str] = &["payment_methods", "max_installments", "late_fees", "ruler", "wallet_ids", "fee_mode", "external_reference"];
+/// A subscription's own fields; its charge terms (`TermFields`) pass on, unchanged, to each charge it generates.
+const SUBSCRIPTION_FIELDS: &[&str] = &["customer_id", "amount", "cycle", "first_due_date", "description", "lead_days", "end_date", "max_charges"];
 
 const DEFAULT_LEAD_DAYS: u32 = 10;
 /// Most charges a subscription may be limited to (the count end); a longer one has no end or an end date.
@@ -126,9 +127,7 @@ impl Api<'_> {
     /// (the first, when it falls due within `lead_days`) made at once.
     pub(super) async fn create_subscription(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        let mut known = CHARGE_FIELDS.to_vec();
-        known.extend(["customer_id", "amount", "cycle", "first_due_date", "description", "lead_days", "end_date", "max_charges"]);
-        reject_unknown(&body, &known, "")?;
+        reject_unknown(&body, &[TermFields::NAMES, SUBSCRIPTION_FIELDS].concat(), "")?;
         let customer_id = match body.get("customer_id") {
             Some(Value::String(id)) => id.clone(),
             _ => return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id")),
@@ -145,11 +144,12 @@ impl Api<'_> {
         let lead_days = parse_lead_days(&body)?.unwrap_or(DEFAULT_LEAD_DAYS);
         // The charge fields, read as the charges will read them: a subscription that could not make its charges
         // is refused now, not found paused later.
-        let terms = self.charges().terms(merchant, &body, amount, first_due, &customer.document).await?;
+        let fields = TermFields::from_map(&body);
+        let terms = self.charges().terms(merchant, &fields, amount, first_due, &customer.document).await?;
         if terms.payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
             return Err(crate::service::ChargeError::AddressRequired { field: "customer_id" }.into());
         }
-        let charge_fields: Map<String, Value> = CHARGE_FIELDS.iter().filter_map(|f| body.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_string(), v.clone()))).collect();
+        let charge_fields = fields.to_map();
 
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/subscription/{k}", merchant.id));
         let mut sub = Subscription {
@@ -240,7 +240,7 @@ impl Api<'_> {
             // The late-fee terms are checked against the new amount as a charge would check them.
             let next_due = DueDate::from_stored(sub.next_occurrence().map(|(_, d)| d).unwrap_or(sub.first_due));
             let payer = self.store.get_customer(&merchant.id, &sub.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
-            super::parse_late_fees(sub.charge_fields.get("late_fees"), amount, next_due, &payer.document)?;
+            super::parse_late_fees(TermFields::from_map(&sub.charge_fields).late_fees.as_ref(), amount, next_due, &payer.document)?;
             sub.change_price(amount);
         }
         if let Some(v) = body.get("description").filter(|v| !v.is_null()) {

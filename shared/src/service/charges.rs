@@ -48,6 +48,60 @@ impl Payer {
     }
 }
 
+/// Declares the charge terms' fields once: the struct that carries them as given, and the list of their names
+/// that every request taking charge terms (`POST /v1/charges`, `/v1/installment-plans`, `/v1/renegotiations`,
+/// `/v1/subscriptions`) accepts. A macro rather than a serde struct flattened into each request's: serde's
+/// `flatten` does not work with `deny_unknown_fields`, and the requests refuse an unknown field with their own
+/// error (422 `unknown_field` naming it), so the names must be a list the check can read. Adding a term is one
+/// line here, its reading in `ChargeService::terms`, and the domain: carnês, renegotiations and subscriptions
+/// pass it on to their charges with no change of theirs (`tests/charge_fields.rs` holds them to it).
+macro_rules! term_fields {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// The charge terms as a request gives them (and a subscription keeps them for its cycles): each field's
+        /// JSON as given, read and checked by `ChargeService::terms`.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct TermFields {
+            $($(#[$doc])* pub $name: Option<Value>,)*
+        }
+
+        impl TermFields {
+            /// The fields' names, as requests spell them.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// The terms' fields of a request body (its other fields are left to the request).
+            pub fn from_map(body: &Map<String, Value>) -> Self {
+                Self { $($name: body.get(stringify!($name)).cloned(),)* }
+            }
+
+            /// The fields given, as a body has them; a null is as good as absent and left out.
+            pub fn to_map(&self) -> Map<String, Value> {
+                let mut out = Map::new();
+                $(if let Some(v) = self.$name.as_ref().filter(|v| !v.is_null()) {
+                    out.insert(stringify!($name).into(), v.clone());
+                })*
+                out
+            }
+        }
+    };
+}
+
+term_fields! {
+    /// `["pix", "boleto", "credit_card"]`, at least one.
+    payment_methods,
+    /// Card installments the payer may choose, 1 to 12 (above 1 needs `credit_card`).
+    max_installments,
+    /// Fine, interest, discount and abatement (`LateFees`), within the law for the payer.
+    late_fees,
+    /// The charge's own régua, instead of the customer's or the merchant's.
+    ruler,
+    /// The wallets to issue through; all of the merchant's for the methods when absent.
+    wallet_ids,
+    /// Who pays the card installments' fees.
+    fee_mode,
+    /// The merchant's own reference, up to 100 characters.
+    external_reference,
+}
+
 /// What a charge carries besides its amount, dates and payer, checked (`ChargeService::terms`).
 #[derive(Clone)]
 pub struct Terms {
@@ -203,16 +257,16 @@ impl ChargeService<'_> {
         Ok(customer)
     }
 
-    /// What a charge carries besides its amount, dates and customer, read from the fields as a request gives
+    /// What a charge carries besides its amount, dates and customer, read from its terms as a request gives
     /// them: the one reading of these fields, for single charges, carnês and the charges subscriptions generate.
     /// `payer` decides what late fees the law allows (CPF or CNPJ).
-    pub async fn terms(&self, merchant: &Merchant, body: &Map<String, Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<Terms, ChargeError> {
-        let own_ruler = match body.get("ruler") {
+    pub async fn terms(&self, merchant: &Merchant, fields: &TermFields, amount: Money, due_date: DueDate, payer: &Document) -> Result<Terms, ChargeError> {
+        let own_ruler = match fields.ruler.as_ref() {
             None | Some(Value::Null) => None,
             Some(v) => Some(Ruler::parse(v).map_err(|e| ChargeError::invalid(&format!("ruler.{}", e.field), e.message))?),
         };
-        let payment_methods = parse_methods(body.get("payment_methods"))?;
-        let max_installments = match body.get("max_installments") {
+        let payment_methods = parse_methods(fields.payment_methods.as_ref())?;
+        let max_installments = match fields.max_installments.as_ref() {
             None | Some(Value::Null) => 1,
             Some(v) => v
                 .as_u64()
@@ -222,13 +276,13 @@ impl ChargeService<'_> {
         if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
             return Err(ChargeError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
         }
-        let late_fees = late_fees(body.get("late_fees"), amount, due_date, payer)?;
-        let fee_mode = match body.get("fee_mode") {
+        let late_fees = late_fees(fields.late_fees.as_ref(), amount, due_date, payer)?;
+        let fee_mode = match fields.fee_mode.as_ref() {
             None | Some(Value::Null) => None,
             Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ChargeError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
         };
-        let wallets = self.wallets_for(merchant, &payment_methods, body.get("wallet_ids")).await?;
-        let external_reference = match body.get("external_reference") {
+        let wallets = self.wallets_for(merchant, &payment_methods, fields.wallet_ids.as_ref()).await?;
+        let external_reference = match fields.external_reference.as_ref() {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
             _ => return Err(ChargeError::invalid("external_reference", "texto de até 100 caracteres / string up to 100 chars")),
@@ -270,14 +324,14 @@ impl ChargeService<'_> {
     }
 
     /// A charge of a series — a carnê's installment, a renegotiation's, a subscription's cycle — from the series'
-    /// payer and charge terms (`fields`, as a request gives them) and this charge's amount, due date and
+    /// payer and charge terms (as a request gives them) and this charge's amount, due date and
     /// description, checked as a single charge's are and in the same order, made under `key`.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_in_series(
         &self,
         merchant: &Merchant,
         customer_id: &str,
-        fields: &Map<String, Value>,
+        fields: &TermFields,
         amount: Money,
         due_date: NaiveDate,
         description: &str,

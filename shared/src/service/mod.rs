@@ -5,5 +5,5 @@
 pub mod charges;
 pub mod subscriptions;
 
-pub use charges::{ChargeError, ChargeService, Created, NewCharge, Payer, Terms};
+pub use charges::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields, Terms};
 pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};

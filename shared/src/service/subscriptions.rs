@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::charges::{ChargeError, ChargeService};
+use super::charges::{ChargeError, ChargeService, TermFields};
 use crate::calendar;
 use crate::charge::ChargeOrigin;
 use crate::merchant::Merchant;
@@ -50,13 +50,14 @@ impl ChargeService<'_> {
             run.cycles_skipped += 1;
         }
         let mut fault = None;
+        let terms = TermFields::from_map(&sub.charge_fields);
         for occurrence in work.charges {
             let origin = ChargeOrigin::Subscription { subscription_id: sub.id.clone(), cycle: occurrence.cycle };
             let key = format!("{}/{}", merchant.id, sub.charge_key(occurrence.cycle));
             // Not through the Idempotency-Key table: its saved refusals would outlive their cause. The key still
             // fixes the charge's id, and the store refuses a second charge with it.
             let made = self
-                .create_in_series(merchant, sub.customer_id.as_str(), &sub.charge_fields, occurrence.amount, occurrence.due_date, &sub.description, origin, key, now)
+                .create_in_series(merchant, sub.customer_id.as_str(), &terms, occurrence.amount, occurrence.due_date, &sub.description, origin, key, now)
                 .await;
             match made {
                 Ok(_) => {
