@@ -18,7 +18,7 @@ use crate::ids::{ChargeId, CustomerId};
 use crate::idempotency;
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
-use crate::notification::{Channel, NotificationJob};
+use crate::notification::Channel;
 use crate::schedule::{schedule_of, ReplanScope, Schedules};
 use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
@@ -27,8 +27,8 @@ use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreErro
 use crate::webhook::{self, WebhookSecret};
 use crate::providers::{ProviderError, Providers};
 use crate::pay::late_fees::LateFees;
-use crate::pay::installments::FeeMode;
 use crate::address::Address;
+use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields};
 
 /// Largest request body accepted; a charge is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -170,23 +170,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Clone)]
-/// `Api::charge_terms`.
-struct ChargeTerms {
-    own_ruler: Option<Ruler>,
-    payment_methods: Vec<PaymentMethod>,
-    max_installments: u8,
-    late_fees: LateFees,
-    fee_mode: Option<FeeMode>,
-    wallets: Vec<crate::wallet::Wallet>,
-    external_reference: Option<String>,
+impl From<ChargeError> for ApiError {
+    /// The charge service's refusals, each with the status, code and field the API has always given it.
+    fn from(e: ChargeError) -> Self {
+        let status = match e {
+            ChargeError::Checkout(e) => return e.into(),
+            ChargeError::Store(e) => return e.into(),
+            ChargeError::EventNotPublished(_) => 503,
+            ChargeError::InlineCustomerErased | ChargeError::KeyReusedWithAnotherCustomer => 409,
+            ChargeError::SubscriptionGone => 404,
+            _ => 422,
+        };
+        let code = e.refusal().map_or("event_not_published", |(code, _)| code);
+        Self { status, code, message: e.to_string(), field: e.field() }
+    }
 }
 
 enum Create {
     Customer,
     Charge,
-    /// A charge made by an installment plan (carnê) or a subscription, carrying where it came from.
-    PlanCharge(crate::charge::ChargeOrigin),
     Subscription,
 }
 
@@ -194,7 +196,7 @@ mod keys;
 mod management;
 pub(crate) mod plans;
 mod subscriptions;
-pub use subscriptions::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
+pub use crate::service::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;
 mod openapi;
 mod payments;
@@ -473,7 +475,7 @@ impl Api<'_> {
     async fn show(&self, op: &Create, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         match op {
             Create::Customer => self.get_customer(merchant, id).await,
-            Create::Charge | Create::PlanCharge(_) => self.get_charge(merchant, id, now).await,
+            Create::Charge => self.get_charge(merchant, id, now).await,
             Create::Subscription => self.get_subscription(merchant, id, now).await,
         }
     }
@@ -481,8 +483,7 @@ impl Api<'_> {
     async fn create(&self, op: Create, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         match op {
             Create::Customer => self.create_customer(merchant, req, now).await,
-            Create::Charge => self.create_charge(merchant, req, now, crate::charge::ChargeOrigin::Single).await,
-            Create::PlanCharge(origin) => self.create_charge(merchant, req, now, origin).await,
+            Create::Charge => self.create_charge(merchant, req, now).await,
             Create::Subscription => self.create_subscription(merchant, req, now).await,
         }
     }
@@ -527,35 +528,32 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &customer_json(&customer)))
     }
 
-    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>, origin: crate::charge::ChargeOrigin) -> Result<ApiResponse, ApiError> {
+    /// `POST /v1/charges`: the body read into a `NewCharge` (in the order a refusal names its field: amount, due
+    /// date, description, payer, terms, expiry), made by the charge service, shown as the charge.
+    async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
         // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
-        reject_unknown(
-            &body,
-            &["customer_id", "customer", "amount", "due_date", "description", "payment_methods", "max_installments", "external_reference", "ruler", "late_fees", "expires_at", "wallet_ids", "fee_mode"],
-            "",
-        )?;
+        reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "customer", "amount", "due_date", "description", "expires_at"]].concat(), "")?;
         let amount = parse_amount(body.get("amount"))?;
         let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
-        // The payer first: what late fees the law allows depends on it (CPF or CNPJ). An inline customer is
-        // stored only once the whole charge is accepted.
-        let (customer, inline) = match (body.get("customer_id"), body.get("customer")) {
-            (Some(Value::String(id)), None) => (self.billable_customer(merchant, id).await?, false),
+        let charges = self.charges();
+        // The payer first: what late fees the law allows depends on it (CPF or CNPJ).
+        let payer = match (body.get("customer_id"), body.get("customer")) {
+            (Some(Value::String(id)), None) => Payer::Existing(charges.billable_customer(merchant, id).await?),
             (None, Some(Value::Object(inline))) => {
                 reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
                 let mut c = parse_customer(inline, merchant, now, "customer.")?;
                 if let Some(key) = &keyed {
                     c.id = CustomerId::derived(&format!("{key}/customer"));
                 }
-                (c, true)
+                Payer::Inline(c)
             }
             (None, None) => return Err(missing("customer_id")),
             _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
         };
-        let ChargeTerms { own_ruler, payment_methods, max_installments, late_fees, fee_mode, wallets, external_reference } =
-            self.charge_terms(merchant, &body, amount, due_date, &customer.document).await?;
+        let terms = charges.terms(merchant, &TermFields::from_map(&body), amount, due_date, &payer.customer().document).await?;
         let expires_at = match body.get("expires_at") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
@@ -568,141 +566,20 @@ impl Api<'_> {
             }
             Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
         };
-
-        if payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
-            return Err(address_required(if inline { "customer.address" } else { "customer_id" }));
-        }
-        let customer = if inline {
-            match self.store.get_customer(&merchant.id, &customer.id).await? {
-                None => {
-                    self.store.put_customer(&customer).await?;
-                    customer
-                }
-                // A keyed request run again (its first run died, or was refused after storing the customer):
-                // the customer stands as it is — never overwritten, so an erasure or an edit is not undone.
-                Some(existing) if existing.erased_at.is_some() => {
-                    return Err(ApiError::new(409, "customer_erased", "os dados deste cliente foram apagados a pedido dele / this customer's personal data was erased at their request"));
-                }
-                Some(existing) if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address) == (&customer.name, &customer.document, &customer.email, &customer.phone, &customer.address) => existing,
-                Some(_) => {
-                    return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outro cliente / idempotency key reused with another customer"));
-                }
-            }
-        } else {
-            customer
-        };
-
-        let mut charge = Charge {
-            max_installments,
-            external_reference,
-            ruler: own_ruler,
-            late_fees,
-            expires_at,
-            wallet_ids: wallets.iter().map(|w| w.id.clone()).collect(),
-            origin,
-            ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, description, payment_methods, now)
-        };
-        if let Some(key) = &keyed {
-            charge.id = ChargeId::derived(key);
-        }
-        let mut setup_jobs = Vec::new();
-        for wallet in crate::checkout::default_wallets(&charge.payment_methods, &wallets) {
-            setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
-        }
-        if let (Some(mode), Some(card)) = (fee_mode, charge.setup.card.as_mut()) {
-            card.fee_mode = mode;
-        }
-        let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
-        let mut reminders = ruler::plan(&charge, &customer, &ruler, now);
-        match self.store.create_charge(&charge, &reminders).await {
-            Ok(()) => self.checkout().queue_setup(&setup_jobs).await,
-            // A retry of a request that died after storing its charge (same key, so the same id): finish that
-            // one — its registrations, its event, its due notices — instead of making another.
-            Err(StoreError::Conflict) if keyed.is_some() => {
-                charge = self.store.get_charge(&merchant.id, &charge.id).await?.ok_or(StoreError::Conflict)?;
-                reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-                self.checkout().queue_setup(&crate::registration::pending_setup(&charge)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-
-        let created = DomainEvent {
-            id: format!("{}:created", charge.id),
-            kind: "ChargeCreated".into(),
-            merchant_id: charge.merchant_id.clone(),
-            charge_id: charge.id.clone(),
-            occurred_at: charge.created_at,
-            data: json!({"amount": charge.amount, "due_date": charge.due_date, "customer_id": charge.customer_id}),
-        };
-        if let Err(e) = self.events.publish(&[created]).await {
-            if keyed.is_some() {
-                // The client will retry with its key, and the retry publishes it.
-                return Err(ApiError::new(503, "event_not_published", format!("cobrança criada, aviso pendente; repita com a mesma Idempotency-Key / charge created, event pending; retry with the same Idempotency-Key ({e})")));
-            }
-            // Without a key a retry would create another charge: the charge stands, the event is logged as lost.
-            tracing::error!(charge_id = %charge.id, error = %e, "ChargeCreated not published");
-        }
-        self.send_now(&mut reminders, now).await;
+        let new = NewCharge { payer, amount, due_date, description, terms, expires_at, origin: crate::charge::ChargeOrigin::Single, key: keyed };
+        let Created { charge, reminders } = charges.create(merchant, new, now).await?;
         Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
-    /// The existing customer a new charge names in `customer_id`: one of the merchant's, with its data intact.
-    async fn billable_customer(&self, merchant: &Merchant, id: &str) -> Result<Customer, ApiError> {
-        let not_found = || ApiError { status: 422, code: "customer_not_found", message: "cliente não encontrado / customer not found".into(), field: Some("customer_id".into()) };
-        let id = CustomerId::parse(id).map_err(|_| not_found())?;
-        let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
-        if customer.erased_at.is_some() {
-            return Err(ApiError { status: 422, code: "customer_erased", message: "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)".into(), field: Some("customer_id".into()) });
-        }
-        Ok(customer)
-    }
-
-    /// What a charge carries besides its amount, dates and customer, read from a `POST /v1/charges` body: the one
-    /// reading of these fields, for single charges, carnês and the charges subscriptions generate.
-    async fn charge_terms(&self, merchant: &Merchant, body: &Map<String, Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<ChargeTerms, ApiError> {
-        let own_ruler = match body.get("ruler") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?),
-        };
-        let payment_methods = parse_methods(body.get("payment_methods"))?;
-        let max_installments = match body.get("max_installments") {
-            None | Some(Value::Null) => 1,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=12).contains(n))
-                .ok_or_else(|| ApiError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))? as u8,
-        };
-        if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
-            return Err(ApiError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
-        }
-        let late_fees = parse_late_fees(body.get("late_fees"), amount, due_date, payer)?;
-        let fee_mode = match body.get("fee_mode") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ApiError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
-        };
-        let wallets = self.wallets_for(merchant, &payment_methods, body.get("wallet_ids")).await?;
-        let external_reference = match body.get("external_reference") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.len() <= 100 => Some(s.clone()),
-            _ => return Err(ApiError::invalid("external_reference", "texto de até 100 caracteres / string up to 100 chars")),
-        };
-        Ok(ChargeTerms { own_ruler, payment_methods, max_installments, late_fees, fee_mode, wallets, external_reference })
+    /// The use case that makes charges, over this API's store, events, queue and providers.
+    pub(crate) fn charges(&self) -> ChargeService<'_> {
+        ChargeService { store: self.store, events: self.events, queue: self.queue, providers: self.providers }
     }
 
     /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
     /// the next tick finds them, so the request still succeeds.
     async fn send_now(&self, reminders: &mut [Reminder], now: DateTime<Utc>) {
-        let mut jobs = Vec::new();
-        for r in reminders.iter_mut().filter(|r| r.due_at <= now && matches!(r.action, Action::Notify(_))) {
-            let queued = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt: 1 };
-            if let Ok(true) = self.store.transition_reminder(r, &["planned"], queued.clone(), now).await {
-                r.state = queued;
-                jobs.push(NotificationJob { merchant_id: r.merchant_id.clone(), charge_id: r.charge_id.clone(), reminder_id: r.id(), as_of: now });
-            }
-        }
-        if let Err(e) = self.queue.enqueue(&jobs).await {
-            tracing::warn!(error = %e, "immediate reminders left for the next tick");
-        }
+        self.charges().send_now(reminders, now).await
     }
 
     /// The queued re-plans' next pages (after a régua or an opt-out changed), as ruler-tick runs them.
@@ -1258,25 +1135,9 @@ fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<
 
 const CUSTOMER_FIELDS: &[&str] = &["name", "document", "email", "phone", "address"];
 
-fn address_required(field: &str) -> ApiError {
-    ApiError {
-        status: 422,
-        code: "customer_address_required",
-        message: "boleto registrado exige o endereço do pagador / a registered boleto needs the payer's address".into(),
-        field: Some(field.into()),
-    }
-}
-
-/// `late_fees`: `{"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"},
-/// "discount":{"until":"2026-12-05","value":{"kind":"fixed","value":"5.00"}},"abatement":"10.00","consumer_cap":true}`,
-/// admitted for a charge of `amount` due on `due_date` to `payer` (`LateFees::admit`: bounds and legal ceilings).
+/// `late_fees` admitted for a charge of `amount` due on `due_date` to `payer` (`service::charges::late_fees`).
 fn parse_late_fees(v: Option<&Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<LateFees, ApiError> {
-    let late_fees: LateFees = match v {
-        None | Some(Value::Null) => return Ok(LateFees::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| ApiError::invalid("late_fees", format!("multa, juros ou desconto inválidos / invalid fine, interest or discount: {e}")))?,
-    };
-    late_fees.admit(amount, due_date.date(), payer).map_err(terms_error)?;
-    Ok(late_fees)
+    Ok(crate::service::charges::late_fees(v, amount, due_date, payer)?)
 }
 
 /// A refused term, naming its field (`late_fees.fine`, `late_fees.interest`, …) and the limit it broke.
@@ -1295,25 +1156,6 @@ fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {
 fn parse_ruler_body(body: &[u8]) -> Result<Ruler, ApiError> {
     let value = Value::Object(json_object(body)?);
     Ruler::parse(&value).map_err(|e| ApiError::invalid(&e.field, e.message))
-}
-
-fn parse_methods(v: Option<&Value>) -> Result<Vec<PaymentMethod>, ApiError> {
-    let field = "payment_methods";
-    let Some(v) = v else { return Err(missing(field)) };
-    let items = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-        ApiError::invalid(field, "lista não vazia de pix, boleto, credit_card / non-empty list of pix, boleto, credit_card")
-    })?;
-    let mut out = Vec::new();
-    for item in items {
-        let m = item
-            .as_str()
-            .and_then(PaymentMethod::parse)
-            .ok_or_else(|| ApiError::invalid(field, format!("forma de pagamento desconhecida / unknown payment method: {item}")))?;
-        if !out.contains(&m) {
-            out.push(m);
-        }
-    }
-    Ok(out)
 }
 
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {

@@ -96,35 +96,35 @@ pub async fn tick(t: &Tick<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::
 pub struct TickAndGeneration {
     #[serde(flatten)]
     pub tick: TickReport,
-    pub subscriptions: Option<crate::api::SubscriptionRun>,
+    pub subscriptions: Option<crate::service::SubscriptionRun>,
     pub replans: Option<crate::schedule::ReplanRun>,
 }
 
-/// ruler-tick: the tick, then the subscription charges due for generation, then a few pages of queued re-plans
-/// (`Schedules::run_replans`). A generator failure is logged and
-/// left for the next tick (its charges are keyed), never failing the reminders' tick.
-pub async fn tick_and_generate(t: &Tick<'_>, api: &crate::api::Api<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickAndGeneration, lambda_runtime::Error> {
+/// ruler-tick: the tick, then the subscription charges due for generation (by the charge service, as any other
+/// charge is made), then a few pages of queued re-plans (`Schedules::run_replans`). A generator failure is logged
+/// and left for the next tick (its charges are keyed), never failing the reminders' tick.
+pub async fn tick_and_generate(t: &Tick<'_>, charges: &crate::service::ChargeService<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickAndGeneration, lambda_runtime::Error> {
     let now = event.payload.time.unwrap_or_else(Utc::now);
     let tick = self::tick(t, event).await?;
     let subscriptions = if tick.more {
         None
     } else {
-        match api.generate_subscription_charges(now).await {
+        match charges.generate_subscription_charges(now).await {
             Ok(run) => {
                 tracing::info!(generated = run.charges_generated, read = run.subscriptions_read, paused = run.subscriptions_paused, failed = run.subscriptions_failed, "subscription charges generated");
                 Some(run)
             }
             Err(e) => {
-                tracing::error!(error = %e.message, "subscription generation failed; the next tick retries");
+                tracing::error!(error = %e, "subscription generation failed; the next tick retries");
                 None
             }
         }
     };
     // Queued re-plans after a régua or an opt-out changed, a few pages a run.
-    let replans = match api.run_replans(now).await {
+    let replans = match (crate::schedule::Schedules { store: charges.store }).run_replans(now, crate::schedule::REPLAN_PAGES_PER_RUN).await {
         Ok(run) => Some(run),
         Err(e) => {
-            tracing::error!(error = %e.message, "queued re-plans not run; the next tick retries");
+            tracing::error!(error = %e, "queued re-plans not run; the next tick retries");
             None
         }
     };

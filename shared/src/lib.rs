@@ -39,6 +39,7 @@ pub mod registration;
 pub mod reports;
 pub mod ruler;
 pub mod schedule;
+pub mod service;
 pub mod settlement;
 pub mod sms_text;
 pub mod store;

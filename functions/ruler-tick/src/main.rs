@@ -2,8 +2,8 @@
 //! subscription charges due for generation.
 
 use cobranca::adapters::config;
-use cobranca::api::Api;
 use cobranca::providers::Providers;
+use cobranca::service::ChargeService;
 use cobranca::tick::Tick;
 use cobranca::{lambda, telemetry};
 use lambda_runtime::{service_fn, Error};
@@ -13,15 +13,15 @@ use tokio::sync::OnceCell;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // Built on the first invocation (see `config::Core`).
-    let wiring: OnceCell<(config::Core, String)> = OnceCell::new();
+    let wiring: OnceCell<config::Core> = OnceCell::new();
     let wiring = &wiring;
     // Making a charge needs no payment provider (registrations run in register-payment).
     let providers = &Providers::default();
     lambda_runtime::run(service_fn(move |event| async move {
-        let (core, public_base_url) = wiring.get_or_try_init(|| async { Ok::<_, config::ConfigError>((config::core().await?, config::public_base_url()?)) }).await?;
+        let core = wiring.get_or_try_init(config::core).await?;
         let tick = Tick::new(core.store.as_ref(), core.queue.as_ref(), core.events.as_ref());
-        let api = Api { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers, public_base_url, webhook_urls: config::webhook_url_policy(), access: Default::default() };
-        lambda::tick_and_generate(&tick, &api, event).await
+        let charges = ChargeService { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers };
+        lambda::tick_and_generate(&tick, &charges, event).await
     }))
     .await
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
-use crate::charge::{Charge, PaymentMethod};
+use crate::charge::Charge;
 use crate::checkout::{payment_view, CardInput, Checkout, CheckoutError};
 use crate::ids::WalletId;
 use crate::merchant::Merchant;
@@ -52,44 +52,6 @@ impl Api<'_> {
         let id = WalletId::parse(id).map_err(|_| not_found())?;
         let wallet = self.store.get_wallet(&merchant.id, &id).await?.ok_or_else(not_found)?;
         Ok(ApiResponse::json(200, &wallet_json(&wallet)))
-    }
-
-    /// The wallets a new charge may use: the ones it names (`wallet_ids`), else all of the merchant's; each
-    /// allowed method needs at least one, and a named wallet must serve an allowed method.
-    pub(super) async fn wallets_for(&self, merchant: &Merchant, methods: &[PaymentMethod], requested: Option<&Value>) -> Result<Vec<Wallet>, ApiError> {
-        // Only wallets the merchant's mode serves: a live merchant never defaults to a sandbox wallet (one stored
-        // before modes existed), a test merchant never to a real institution's.
-        let all: Vec<Wallet> = self.store.wallets_of(&merchant.id).await?.into_iter().filter(|w| merchant.mode.serves(w.provider)).collect();
-        let chosen: Vec<Wallet> = match requested {
-            None | Some(Value::Null) => all.into_iter().filter(|w| methods.contains(&w.method())).collect(),
-            Some(Value::Array(ids)) => {
-                let mut out = Vec::new();
-                for id in ids {
-                    let wallet = id
-                        .as_str()
-                        .and_then(|s| WalletId::parse(s).ok())
-                        .and_then(|id| all.iter().find(|w| w.id == id))
-                        .ok_or_else(|| ApiError { status: 422, code: "wallet_not_found", message: format!("carteira não encontrada / wallet not found: {id}"), field: Some("wallet_ids".into()) })?;
-                    if !methods.contains(&wallet.method()) {
-                        return Err(ApiError::invalid("wallet_ids", format!("a carteira {} é de {}, que a cobrança não aceita / wallet {} is for {}, which the charge does not allow", wallet.id, wallet.method().as_str(), wallet.id, wallet.method().as_str())));
-                    }
-                    if !out.iter().any(|w: &Wallet| w.id == wallet.id) {
-                        out.push(wallet.clone());
-                    }
-                }
-                out
-            }
-            Some(_) => return Err(ApiError::invalid("wallet_ids", "lista de ids de carteira / list of wallet ids")),
-        };
-        if let Some(m) = methods.iter().find(|m| !chosen.iter().any(|w| w.method() == **m)) {
-            return Err(ApiError {
-                status: 422,
-                code: "no_wallet_for_method",
-                message: format!("nenhuma carteira de {0} cadastrada: crie uma em POST /v1/wallets / no {0} wallet: create one with POST /v1/wallets", m.as_str()),
-                field: Some("payment_methods".into()),
-            });
-        }
-        Ok(chosen)
     }
 
     pub(super) fn checkout(&self) -> Checkout<'_> {

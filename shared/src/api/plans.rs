@@ -2,13 +2,11 @@
 //! link, its own régua — made through the same path as `POST /v1/charges`. The plan itself is a merchant document
 //! (`plan#{id}`) naming its charges; their status is read from the charges, never copied.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{json_object, parse_amount, required_str, Api, ApiError, ApiRequest, ApiResponse, Create};
+use super::{json_object, parse_amount, required_str, Api, ApiError, ApiRequest, ApiResponse};
 use crate::calendar;
 use crate::charge::{ChargeOrigin, ChargeStatus, DueDate};
 use crate::delivery::payment_url;
@@ -16,6 +14,7 @@ use crate::ids::{ChargeId, PlanId};
 use crate::idempotency;
 use crate::merchant::Merchant;
 use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
+use crate::service::TermFields;
 
 /// What the store keeps of a plan: the split, fixed at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,7 +44,7 @@ pub(crate) fn plan_page_url(installment_payment_url: &str) -> String {
     format!("{installment_payment_url}/plan")
 }
 
-/// The Idempotency-Key an installment is made under, and so (as `POST /v1/charges` derives it) its charge's id.
+/// The key an installment is made under (after its merchant's id), and so its charge's id.
 fn installment_key(plan: &PlanId, number: u16) -> String {
     format!("{plan}/{number}")
 }
@@ -66,8 +65,8 @@ fn plan_not_found() -> ApiError {
     ApiError::new(404, "not_found", "carnê não encontrado / installment plan not found")
 }
 
-/// The fields of a plan's request that pass on, unchanged, to each of its charges.
-const CHARGE_FIELDS: &[&str] = &["customer_id", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode", "external_reference"];
+/// A plan's own fields; its charge terms (`TermFields`) pass on, unchanged, to each of its charges.
+const PLAN_FIELDS: &[&str] = &["customer_id", "amount", "installments", "first_due_date", "description"];
 
 impl Api<'_> {
     /// `POST /v1/installment-plans` {customer_id, amount (the total), installments, first_due_date, description,
@@ -77,20 +76,15 @@ impl Api<'_> {
     /// (same Idempotency-Key) finds the charges already made and makes none twice.
     pub(super) async fn create_plan(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        let mut known: Vec<&str> = CHARGE_FIELDS.to_vec();
-        known.extend(["amount", "installments", "first_due_date", "description"]);
-        super::reject_unknown(&body, &known, "")?;
+        super::reject_unknown(&body, &[TermFields::NAMES, PLAN_FIELDS].concat(), "")?;
         let key = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/plan/{k}", merchant.id));
-        let (status, plan) = self.make_plan(merchant, &body, key, vec![], now).await?;
-        match plan {
-            Some(plan) => Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?)),
-            None => Ok(status),
-        }
+        let plan = self.make_plan(merchant, &body, key, vec![], now).await?;
+        Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
     }
 
     /// Makes a plan from a checked body: the plan, or the refusal of its first installment (before any charge
-    /// exists). `key` seeds the plan's id (None: a new one); `renegotiates` names the charges it replaces.
-    async fn make_plan(&self, merchant: &Merchant, body: &serde_json::Map<String, Value>, key: Option<String>, renegotiates: Vec<ChargeId>, now: DateTime<Utc>) -> Result<(ApiResponse, Option<Plan>), ApiError> {
+    /// exists), each installment made by the charge service as a charge of the series. `key` seeds the plan's id (None: a new one); `renegotiates` names the charges it replaces.
+    async fn make_plan(&self, merchant: &Merchant, body: &serde_json::Map<String, Value>, key: Option<String>, renegotiates: Vec<ChargeId>, now: DateTime<Utc>) -> Result<Plan, ApiError> {
         if !matches!(body.get("customer_id"), Some(Value::String(_))) {
             return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"));
         }
@@ -131,33 +125,17 @@ impl Api<'_> {
         };
         let count = plan.installments.len() as u16;
         let mut recorded = recorded;
+        let fields = TermFields::from_map(body);
+        let customer_id = body["customer_id"].as_str().unwrap_or_default();
         for part in &plan.installments {
-            let mut charge = serde_json::Map::new();
-            for field in CHARGE_FIELDS {
-                if let Some(v) = body.get(*field) {
-                    charge.insert((*field).into(), v.clone());
-                }
-            }
-            charge.insert("amount".into(), json!(part.amount));
-            charge.insert("due_date".into(), json!(part.due_date.to_string()));
-            charge.insert("description".into(), json!(format!("{} — parcela {}/{count}", plan.description, part.number)));
-            let request = ApiRequest {
-                method: "POST".into(),
-                path: "/v1/charges".into(),
-                headers: HashMap::from([("idempotency-key".to_string(), installment_key(&plan.id, part.number))]),
-                body: Value::Object(charge).to_string().into_bytes(),
-                client_cert: None,
-            };
             let origin = ChargeOrigin::InstallmentPlan { plan_id: plan.id.clone(), number: part.number, of: count };
-            let made = self.idempotent(merchant, &request, now, Create::PlanCharge(origin)).await?;
-            if made.status != 201 {
-                // The first installment carries every field the others do: its refusal is the plan's, before any
-                // charge or record exists (a later one can only fail for reasons of its own; a retry goes on).
-                return Ok((made, None));
-            }
-            let made: Value = serde_json::from_str(&made.body).map_err(ApiError::internal)?;
-            if made["id"].as_str() != Some(part.charge_id.as_str()) {
-                return Err(ApiError::internal(format!("installment {} made as {} instead of {}", part.number, made["id"], part.charge_id)));
+            let description = format!("{} — parcela {}/{count}", plan.description, part.number);
+            let key = format!("{}/{}", merchant.id, installment_key(&plan.id, part.number));
+            // The first installment carries every field the others do: its refusal is the plan's, before any
+            // charge or record exists (a later one can only fail for reasons of its own; a retry goes on).
+            let made = self.charges().create_in_series(merchant, customer_id, &fields, part.amount, part.due_date, &description, origin, key, now).await?;
+            if made.charge.id != part.charge_id {
+                return Err(ApiError::internal(format!("installment {} made as {} instead of {}", part.number, made.charge.id, part.charge_id)));
             }
             // Recorded once its first installment is accepted: from then on a retry follows the record.
             if !recorded {
@@ -165,7 +143,7 @@ impl Api<'_> {
                 recorded = true;
             }
         }
-        Ok((ApiResponse::json(201, &Value::Null), Some(plan)))
+        Ok(plan)
     }
 
     async fn plan(&self, merchant: &Merchant, id: &str) -> Result<Plan, ApiError> {
@@ -283,7 +261,7 @@ impl Api<'_> {
     /// crash finishes the same renegotiation rather than starting another.
     pub(super) async fn renegotiate(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        super::reject_unknown(&body, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "payment_methods", "description", "late_fees", "ruler", "wallet_ids", "fee_mode"], "")?;
+        super::reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "description"]].concat(), "")?;
         let customer_id = body.get("customer_id").and_then(Value::as_str).and_then(|c| crate::ids::CustomerId::parse(c).ok())
             .ok_or_else(|| ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"))?;
         let ids: Vec<ChargeId> = match body.get("charge_ids") {
@@ -327,17 +305,16 @@ impl Api<'_> {
             _ => refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()),
         })?;
         let mut plan_body = serde_json::Map::new();
-        for field in ["customer_id", "installments", "first_due_date", "payment_methods", "late_fees", "ruler", "wallet_ids", "fee_mode"] {
-            if let Some(v) = body.get(field) {
-                plan_body.insert(field.into(), v.clone());
+        for field in TermFields::NAMES.iter().chain(&["customer_id", "installments", "first_due_date"]) {
+            if let Some(v) = body.get(*field) {
+                plan_body.insert((*field).into(), v.clone());
             }
         }
         plan_body.insert("amount".into(), json!(total));
         let description = body.get("description").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "Renegociação".into());
         plan_body.insert("description".into(), json!(description));
         // A retry after the plan was recorded finishes that plan, whatever today's prices are.
-        let (refusal, plan) = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
-        let Some(plan) = plan else { return Ok(refusal) };
+        let plan = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
         for charge in originals {
             if charge.status.is_open() {
                 // Paid or changed in between: an error, and the retry of this request sees it and refuses or resumes.

@@ -4,25 +4,23 @@
 //! once when a subscription is made), through the same path as `POST /v1/charges`, so it has its own payment
 //! link, its own régua and every rule a single charge has.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{json_object, parse_amount, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, parse_amount, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
 use crate::calendar;
-use crate::charge::{ChargeOrigin, Description, DueDate, PaymentMethod};
+use crate::charge::{Description, DueDate, PaymentMethod};
 use crate::delivery::payment_url;
 use crate::idempotency;
 use crate::ids::SubscriptionId;
 use crate::merchant::Merchant;
 use crate::money::Money;
 use crate::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus, MAX_LEAD_DAYS};
+use crate::service::TermFields;
 use crate::store::StoreError;
 
-/// The fields of a subscription's request that pass on, unchanged, to each charge it generates.
-const CHARGE_FIELDS: &[&str] = &["payment_methods", "max_installments", "late_fees", "ruler", "wallet_ids", "fee_mode", "external_reference"];
+/// A subscription's own fields; its charge terms (`TermFields`) pass on, unchanged, to each charge it generates.
+const SUBSCRIPTION_FIELDS: &[&str] = &["customer_id", "amount", "cycle", "first_due_date", "description", "lead_days", "end_date", "max_charges"];
 
 const DEFAULT_LEAD_DAYS: u32 = 10;
 /// Most charges a subscription may be limited to (the count end); a longer one has no end or an end date.
@@ -37,25 +35,6 @@ fn not_found() -> ApiError {
 fn cancelled() -> ApiError {
     ApiError::new(409, "subscription_cancelled", "a assinatura foi cancelada / the subscription was cancelled")
 }
-
-/// What one generator run did, for the tick's report and logs.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct SubscriptionRun {
-    pub subscriptions_read: usize,
-    pub charges_generated: usize,
-    /// Cycles already past due when first looked at (the generator was down longer than their lead time).
-    pub cycles_skipped: usize,
-    /// Subscriptions the charge path refused (e.g. the customer's data was erased): paused, with the reason.
-    pub subscriptions_paused: usize,
-    /// Subscriptions left for the next run after a fault (nothing is lost: their charges are keyed).
-    pub subscriptions_failed: usize,
-    /// The run's budget ran out with subscriptions still due: the next run goes on.
-    pub more: bool,
-}
-
-/// Subscriptions one run looks at (each is a handful of store calls and events): the rest wait for the next
-/// tick, minutes later, well within their lead time, and the run stays far inside the function's timeout.
-pub const MAX_SUBSCRIPTIONS_PER_RUN: usize = 200;
 
 fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> Result<End, ApiError> {
     let end_date = body.get("end_date");
@@ -148,14 +127,12 @@ impl Api<'_> {
     /// (the first, when it falls due within `lead_days`) made at once.
     pub(super) async fn create_subscription(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        let mut known = CHARGE_FIELDS.to_vec();
-        known.extend(["customer_id", "amount", "cycle", "first_due_date", "description", "lead_days", "end_date", "max_charges"]);
-        reject_unknown(&body, &known, "")?;
+        reject_unknown(&body, &[TermFields::NAMES, SUBSCRIPTION_FIELDS].concat(), "")?;
         let customer_id = match body.get("customer_id") {
             Some(Value::String(id)) => id.clone(),
             _ => return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id")),
         };
-        let customer = self.billable_customer(merchant, &customer_id).await?;
+        let customer = self.charges().billable_customer(merchant, &customer_id).await?;
         let amount = parse_amount(body.get("amount"))?;
         let cycle: Cycle = body
             .get("cycle")
@@ -167,11 +144,12 @@ impl Api<'_> {
         let lead_days = parse_lead_days(&body)?.unwrap_or(DEFAULT_LEAD_DAYS);
         // The charge fields, read as the charges will read them: a subscription that could not make its charges
         // is refused now, not found paused later.
-        let terms = self.charge_terms(merchant, &body, amount, first_due, &customer.document).await?;
+        let fields = TermFields::from_map(&body);
+        let terms = self.charges().terms(merchant, &fields, amount, first_due, &customer.document).await?;
         if terms.payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
-            return Err(super::address_required("customer_id"));
+            return Err(crate::service::ChargeError::AddressRequired { field: "customer_id" }.into());
         }
-        let charge_fields: Map<String, Value> = CHARGE_FIELDS.iter().filter_map(|f| body.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_string(), v.clone()))).collect();
+        let charge_fields = fields.to_map();
 
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/subscription/{k}", merchant.id));
         let mut sub = Subscription {
@@ -262,7 +240,7 @@ impl Api<'_> {
             // The late-fee terms are checked against the new amount as a charge would check them.
             let next_due = DueDate::from_stored(sub.next_occurrence().map(|(_, d)| d).unwrap_or(sub.first_due));
             let payer = self.store.get_customer(&merchant.id, &sub.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
-            super::parse_late_fees(sub.charge_fields.get("late_fees"), amount, next_due, &payer.document)?;
+            super::parse_late_fees(TermFields::from_map(&sub.charge_fields).late_fees.as_ref(), amount, next_due, &payer.document)?;
             sub.change_price(amount);
         }
         if let Some(v) = body.get("description").filter(|v| !v.is_null()) {
@@ -348,115 +326,13 @@ impl Api<'_> {
         Ok(ApiResponse::json(200, &self.subscription_view(merchant, &sub, now).await?))
     }
 
-    /// Makes the charges of `sub` due for generation on `now`'s date, each under a key derived from the
-    /// subscription and its cycle, so a run that dies midway and is retried (or two racing runs) make each
-    /// charge once. A charge the charge path refuses (4xx: the customer erased, a wallet removed…) pauses the
-    /// subscription with the reason, for the merchant to fix and resume; a fault stops here and the next run
-    /// takes it up. The subscription's record follows what was made.
-    async fn generate_for(&self, merchant: &Merchant, mut sub: Subscription, now: DateTime<Utc>) -> Result<(Subscription, SubscriptionRun), ApiError> {
-        let mut run = SubscriptionRun { subscriptions_read: 1, ..Default::default() };
-        let work = sub.due_for_generation(calendar::local_date(now));
-        if work.charges.is_empty() && work.skipped.is_empty() {
-            return Ok((sub, run));
-        }
-        let read_at = sub.version;
-        for cycle in work.skipped {
-            tracing::warn!(subscription_id = %sub.id, cycle, "cycle already past due when first looked at: not billed");
-            sub.generated(cycle);
-            run.cycles_skipped += 1;
-        }
-        let mut fault = None;
-        for occurrence in work.charges {
-            let mut body = sub.charge_fields.clone();
-            body.insert("customer_id".into(), json!(sub.customer_id));
-            body.insert("amount".into(), json!(occurrence.amount));
-            body.insert("due_date".into(), json!(occurrence.due_date.to_string()));
-            body.insert("description".into(), json!(sub.description));
-            let request = ApiRequest {
-                method: "POST".into(),
-                path: "/v1/charges".into(),
-                headers: HashMap::from([("idempotency-key".to_string(), sub.charge_key(occurrence.cycle))]),
-                body: Value::Object(body).to_string().into_bytes(),
-                client_cert: None,
-            };
-            let origin = ChargeOrigin::Subscription { subscription_id: sub.id.clone(), cycle: occurrence.cycle };
-            // Not through the Idempotency-Key table: its saved refusals would outlive their cause. The key still
-            // fixes the charge's id, and the store refuses a second charge with it.
-            match self.create_charge(merchant, &request, now, origin).await {
-                Ok(_) => {
-                    sub.generated(occurrence.cycle);
-                    run.charges_generated += 1;
-                }
-                Err(e) if e.status < 500 => {
-                    tracing::warn!(subscription_id = %sub.id, cycle = occurrence.cycle, code = e.code, "subscription charge refused; subscription paused");
-                    sub.pause(Some(format!("{}: {}", e.code, e.message)), now);
-                    run.subscriptions_paused += 1;
-                    break;
-                }
-                Err(e) => {
-                    fault = Some(e);
-                    break;
-                }
-            }
-        }
-        if sub.version == read_at && (run.charges_generated > 0 || run.cycles_skipped > 0 || run.subscriptions_paused > 0) {
-            sub.updated_at = now;
-            match self.save_subscription(&mut sub).await {
-                Ok(()) => {}
-                // Changed meanwhile (paused, repriced): the charges made stand, keyed; the next run sees them made.
-                Err(e) if e.status == 409 => sub = self.store.get_subscription(&merchant.id, &sub.id).await?.ok_or_else(not_found)?,
-                Err(e) => return Err(e),
-            }
-        }
-        match fault {
-            Some(e) => Err(e),
-            None => Ok((sub, run)),
-        }
+    /// Makes the charges of `sub` due for generation now (`ChargeService::generate_for`).
+    async fn generate_for(&self, merchant: &Merchant, sub: Subscription, now: DateTime<Utc>) -> Result<(Subscription, SubscriptionRun), ApiError> {
+        Ok(self.charges().generate_for(merchant, sub, now).await?)
     }
 
-    /// The generator: every subscription of every merchant whose next charge is due for generation by `now`'s
-    /// date (a sparse index, so it reads only those), its charges made. Run by ruler-tick on its schedule.
+    /// The generator over every merchant (`ChargeService::generate_subscription_charges`), as ruler-tick runs it.
     pub async fn generate_subscription_charges(&self, now: DateTime<Utc>) -> Result<SubscriptionRun, ApiError> {
-        const BATCH: usize = 100;
-        let today = calendar::local_date(now);
-        let mut total = SubscriptionRun::default();
-        let mut left_for_later = std::collections::HashSet::new();
-        loop {
-            let due = self.store.subscriptions_to_generate(today, BATCH + left_for_later.len()).await?;
-            let fresh: Vec<Subscription> = due.into_iter().filter(|s| !left_for_later.contains(&s.id)).collect();
-            if fresh.is_empty() {
-                return Ok(total);
-            }
-            for sub in fresh {
-                if total.subscriptions_read >= MAX_SUBSCRIPTIONS_PER_RUN {
-                    total.more = true;
-                    return Ok(total);
-                }
-                let id = sub.id.clone();
-                let Some(merchant) = self.store.get_merchant(&sub.merchant_id).await? else {
-                    tracing::error!(subscription_id = %id, "subscription of an unknown merchant");
-                    left_for_later.insert(id);
-                    continue;
-                };
-                match self.generate_for(&merchant, sub, now).await {
-                    Ok((after, run)) => {
-                        total.subscriptions_read += 1;
-                        total.charges_generated += run.charges_generated;
-                        total.cycles_skipped += run.cycles_skipped;
-                        total.subscriptions_paused += run.subscriptions_paused;
-                        // Still due (e.g. changed meanwhile): the next run takes it.
-                        if after.generate_on().is_some_and(|on| on <= today) {
-                            left_for_later.insert(id);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(subscription_id = %id, error = %e.message, "subscription charges not generated; left for the next run");
-                        total.subscriptions_read += 1;
-                        total.subscriptions_failed += 1;
-                        left_for_later.insert(id);
-                    }
-                }
-            }
-        }
+        Ok(self.charges().generate_subscription_charges(now).await?)
     }
 }
