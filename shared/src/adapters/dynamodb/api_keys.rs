@@ -1,6 +1,10 @@
 //! The DynamoDB store: API keys and their request rates (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::ids::MerchantId;
+use crate::merchant::ApiKeyHash;
 
 #[async_trait]
 impl ApiKeyStore for DynamoStore {

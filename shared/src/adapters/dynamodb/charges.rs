@@ -1,6 +1,11 @@
 //! The DynamoDB store: charges (with the transactions they own), provider references, card attempts (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::{payment_token_pk, provider_event_pk, reference_pk, sequence_pk};
+use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::payment::LedgerEntry;
 use super::ledger::ledger_month_pk;
 
 #[async_trait]

@@ -1,6 +1,10 @@
 //! The DynamoDB store: customers (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::customer::Customer;
+use crate::ids::{CustomerId, MerchantId};
 
 fn customer_item(c: &Customer) -> Item {
     let mut item = data_item(customer_pk(&c.merchant_id, &c.id), "CUSTOMER", c);

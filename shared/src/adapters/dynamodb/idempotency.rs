@@ -1,6 +1,10 @@
 //! The DynamoDB store: idempotency records (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::sha256_hex;
+use crate::ids::MerchantId;
 
 #[async_trait]
 impl IdempotencyStore for DynamoStore {

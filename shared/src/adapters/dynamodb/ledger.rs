@@ -1,6 +1,11 @@
 //! The DynamoDB store: the payments ledger, pending reversals, unmatched payments (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::unmatched_pk;
+use crate::ids::{ChargeId, MerchantId};
+use crate::payment::{LedgerEntry, UnmatchedPayment};
 
 pub(super) fn ledger_month_pk(merchant: &MerchantId, day: chrono::NaiveDate) -> String {
     format!("MER#{merchant}#LEDGER#{}", day.format("%Y-%m"))

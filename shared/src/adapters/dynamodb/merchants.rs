@@ -1,6 +1,12 @@
 //! The DynamoDB store: merchants, their billing wallets and their documents (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::{document_pk, merchant_pk};
+use crate::ids::{MerchantId, WalletId};
+use crate::wallet::Wallet;
+use crate::merchant::{ApiKeyHash, Merchant};
 
 #[async_trait]
 impl MerchantStore for DynamoStore {

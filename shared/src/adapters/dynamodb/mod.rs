@@ -40,26 +40,18 @@ mod webhooks;
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::adapters::index_time_key;
-use crate::adapters::layout::{charge_pk, customer_pk, document_pk, merchant_pk, outbox_sk, payment_token_pk, provider_event_pk, reference_pk, replan_sk, ruler_key, sequence_pk, sha256_hex, suppressed_pk, unmatched_pk};
+use crate::adapters::layout::{charge_pk, customer_pk};
 use crate::api_keys::ApiKeyRecord;
 use crate::charge::Charge;
-use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
-use crate::wallet::Wallet;
-use crate::merchant::{ApiKeyHash, Merchant};
-use crate::notification::OutboxEntry;
-use crate::payment::{LedgerEntry, UnmatchedPayment};
-use crate::ruler::{Reminder, ReminderState, Ruler};
+use crate::ruler::{Reminder, ReminderState};
 use crate::store::*;
 
 type Item = HashMap<String, AttributeValue>;

@@ -1,6 +1,10 @@
 //! The DynamoDB store: notification records, contact counters, suppressed addresses, spend (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::suppressed_pk;
+use crate::ids::{ChargeId, CustomerId, MerchantId};
 
 #[async_trait]
 impl NotificationStore for DynamoStore {

@@ -1,6 +1,10 @@
 //! The DynamoDB store: the development outbox (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::outbox_sk;
+use crate::notification::OutboxEntry;
 
 #[async_trait]
 impl OutboxStore for DynamoStore {

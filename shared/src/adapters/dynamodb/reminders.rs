@@ -1,6 +1,10 @@
 //! The DynamoDB store: reminders and the due work (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+use chrono::TimeZone;
+
 use super::*;
+use crate::ids::{ChargeId, MerchantId};
 
 /// `attribute_exists(PK) AND (a OR (b AND c))`, with no redundant parentheses: DynamoDB rejects them.
 fn state_condition(clauses: &[String]) -> String {

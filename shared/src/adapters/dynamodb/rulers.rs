@@ -1,6 +1,10 @@
 //! The DynamoDB store: réguas and queued re-plans (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::adapters::layout::{replan_sk, ruler_key};
+use crate::ruler::Ruler;
 
 #[async_trait]
 impl RulerStore for DynamoStore {

@@ -1,6 +1,9 @@
 //! The DynamoDB store: subscriptions (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::ids::MerchantId;
 
 /// A subscription: listed per merchant through gsi2, and in the sparse generation index (gsi1, one `SUBGEN`
 /// partition: a day's due subscriptions are few, and read once per run) while it has charges to generate.

@@ -1,6 +1,10 @@
 //! The DynamoDB store: merchant webhook endpoints and their deliveries (key layout in `mod.rs` and docs/dynamodb.md).
 
+use async_trait::async_trait;
+
 use super::*;
+use crate::ids::{MerchantId, WebhookEndpointId, WebhookMessageId};
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 
 fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
     let mut item = data_item(format!("MER#{}#WHD#{}", d.merchant_id, d.id), "WHD", d);

@@ -11,23 +11,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::channel_policy::ChannelSpend;
-use crate::charge::Charge;
-use crate::customer::Customer;
 use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant::{ApiKeyHash, Merchant};
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
-use crate::notification::{Channel, NotificationJob, OutboxEntry};
-use crate::payment::{LedgerEntry, UnmatchedPayment};
+use crate::merchant_webhooks::WebhookJob;
+use crate::notification::NotificationJob;
 use crate::queue::{EnqueueError, JobQueue};
 use crate::registration::PaymentSetupJob;
-use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
-use crate::tracking::NotificationRecord;
-use crate::wallet::Wallet;
-use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 
 /// What happens to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

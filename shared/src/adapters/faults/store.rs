@@ -1,6 +1,21 @@
 //! `FaultyStore`'s ports, one `impl` per aggregate's trait: every call goes through `FaultyStore::call`.
 
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
 use super::*;
+use crate::channel_policy::ChannelSpend;
+use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::merchant::{ApiKeyHash, Merchant};
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
+use crate::notification::{Channel, OutboxEntry};
+use crate::payment::{LedgerEntry, UnmatchedPayment};
+use crate::ruler::{Reminder, ReminderState, Ruler};
+use crate::tracking::NotificationRecord;
+use crate::wallet::Wallet;
 
 #[async_trait]
 impl MerchantStore for FaultyStore {

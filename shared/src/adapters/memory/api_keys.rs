@@ -1,6 +1,7 @@
 //! The in-memory store: API keys and their request rates.
 
 use super::*;
+use crate::merchant::ApiKeyHash;
 
 #[async_trait]
 impl ApiKeyStore for MemoryStore {

@@ -1,6 +1,7 @@
 //! The in-memory store: merchants, their billing wallets and their documents.
 
 use super::*;
+use crate::merchant::ApiKeyHash;
 
 #[async_trait]
 impl MerchantStore for MemoryStore {

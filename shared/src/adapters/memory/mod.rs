@@ -27,7 +27,7 @@ use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
 use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
 use crate::wallet::Wallet;
-use crate::merchant::{ApiKeyHash, Merchant};
+use crate::merchant::Merchant;
 use crate::notification::{NotificationJob, OutboxEntry};
 use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::queue::{EnqueueError, JobQueue};
