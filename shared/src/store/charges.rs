@@ -74,7 +74,8 @@ pub trait ProviderReferenceStore: Send + Sync {
     async fn next_sequence(&self, name: &str) -> StoreResult<u64>;
 }
 
-/// A charge's card attempts (`card_attempts`): its claim and counts.
+/// Card payments tried on a charge (`card_attempts::CardAttempts`), kept apart from the charge so a claim is one
+/// conditional write of its own.
 #[async_trait]
 pub trait CardAttemptStore: Send + Sync {
     /// A charge's card attempts (`card_attempts`): its claim and counts.
