@@ -357,7 +357,7 @@ async fn store() -> cobranca::adapters::dynamodb::DynamoStore {
 
 #[tokio::test]
 async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured_channel() {
-    use cobranca::store::Store;
+    use cobranca::store::*;
     let Some(app) = spawn_app() else { return };
     let merchant = json!({"name": "Loja Real Ltda", "document": "11.222.333/0001-81", "livemode": true});
     // Only the operator makes merchants.

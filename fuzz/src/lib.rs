@@ -20,7 +20,7 @@ use cobranca::merchant::{ApiKey, Merchant};
 use cobranca::pages::{PageResponse, PayerPages};
 use cobranca::providers::{Provider, Providers};
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::wallet::Wallet;
 use cobranca::webhook::WebhookSecret;
 

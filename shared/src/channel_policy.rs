@@ -337,7 +337,7 @@ pub const SETTINGS_DOCUMENT: &str = "notification_settings";
 
 /// A merchant's settings, or the defaults when it has saved none.
 pub async fn settings_of(
-    store: &dyn crate::store::Store,
+    store: &dyn crate::store::DocumentStore,
     merchant: &crate::ids::MerchantId,
 ) -> Result<NotificationSettings, crate::store::StoreError> {
     match store

@@ -6,7 +6,7 @@ use crate::calendar;
 use crate::charge::Charge;
 use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, Reminder, ReminderState, Step};
-use crate::store::{ContactCounter, Store, StoreError};
+use crate::store::{ContactCounter, NotificationStore, Store, StoreError};
 use crate::ids::MerchantId;
 use crate::channel_policy::{self, NotificationSettings};
 use crate::customer::Customer;
@@ -411,7 +411,7 @@ impl Delivery<'_> {
 
 /// Loads (or starts) a reminder's notification record, changes it and saves it, retrying when a status callback
 /// saved it in between. Saves nothing when the change changed nothing.
-pub async fn record_outcome(store: &dyn Store, reminder: &Reminder, channel: Channel, now: DateTime<Utc>, mut change: impl FnMut(&mut NotificationRecord)) -> Result<NotificationRecord, StoreError> {
+pub async fn record_outcome(store: &dyn NotificationStore, reminder: &Reminder, channel: Channel, now: DateTime<Utc>, mut change: impl FnMut(&mut NotificationRecord)) -> Result<NotificationRecord, StoreError> {
     let id = reminder.id();
     for _ in 0..5 {
         let stored = store.get_notification(&reminder.merchant_id, &reminder.charge_id, &id).await?;

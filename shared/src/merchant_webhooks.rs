@@ -729,6 +729,7 @@ pub async fn replay(store: &dyn Store, queue: &dyn JobQueue, merchant: &Merchant
 mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
+    use crate::store::{WebhookDeliveryStore, WebhookEndpointStore};
     use chrono::TimeZone;
     use std::sync::Mutex;
 

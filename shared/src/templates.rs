@@ -53,7 +53,7 @@ pub fn step_name(step: Step) -> &'static str {
 
 /// The merchant's saved template for a channel and step, if any.
 pub async fn merchant_template(
-    store: &dyn crate::store::Store,
+    store: &dyn crate::store::DocumentStore,
     merchant: &crate::ids::MerchantId,
     channel: Channel,
     step: Step,

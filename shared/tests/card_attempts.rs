@@ -14,7 +14,7 @@ use cobranca::ids::ChargeId;
 use cobranca::money::Money;
 use cobranca::payment::PaymentOutcome;
 use cobranca::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, Provider, ProviderError, Providers, SaleState, SaleStatus};
-use cobranca::store::Store;
+use cobranca::store::*;
 use serde_json::{json, Value};
 use support::{due_in, App};
 

@@ -21,7 +21,7 @@ use cobranca::delivery::{Delivered, Delivery, DeliveryError};
 use cobranca::notification::NotificationJob;
 use cobranca::registration::{PaymentSetupJob, Registrar, SetupTask};
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};

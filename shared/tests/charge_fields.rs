@@ -11,7 +11,7 @@ use cobranca::ids::ChargeId;
 use cobranca::pay::installments::FeeMode;
 use cobranca::pay::late_fees::LateFees;
 use cobranca::service::TermFields;
-use cobranca::store::Store;
+use cobranca::store::*;
 use serde_json::{json, Map, Value};
 use support::{due_in, App};
 

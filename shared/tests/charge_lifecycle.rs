@@ -11,7 +11,7 @@ use cobranca::api::{ApiRequest, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@ mod support;
 use chrono::Utc;
 use cobranca::ids::ChargeId;
 use cobranca::payment::{net_received, EntryKind};
-use cobranca::store::Store;
+use cobranca::store::*;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rust_decimal::Decimal;

@@ -16,7 +16,7 @@ use cobranca::delivery::Delivery;
 use cobranca::merchant::{ApiKeyHash, Mode};
 use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
 use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};

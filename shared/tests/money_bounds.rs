@@ -20,7 +20,7 @@ use cobranca::notification::MessageContext;
 use cobranca::pages::PayerPages;
 use cobranca::pay::late_fees::{Fine, Interest, LateFees};
 use cobranca::reports::portfolio;
-use cobranca::store::Store;
+use cobranca::store::*;
 use proptest::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};

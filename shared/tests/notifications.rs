@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use cobranca::delivery::{self, Delivery};
 use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use cobranca::tracking::{DeliveryStatus, StatusUpdate};
 use serde_json::{json, Value};

@@ -9,7 +9,7 @@ use cobranca::money::Money;
 use cobranca::pay::boleto::parse_boleto;
 use cobranca::pay::pix::parse_brcode;
 use cobranca::registration::SetupOutcome;
-use cobranca::store::Store;
+use cobranca::store::*;
 use serde_json::{json, Value};
 use support::{due_in, App};
 

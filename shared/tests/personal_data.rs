@@ -67,7 +67,7 @@ impl std::io::Write for CapturedLogs {
 async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
     use cobranca::pay::setup::Registration;
-    use cobranca::store::Store;
+    use cobranca::store::*;
 
     struct Unreachable;
     #[async_trait::async_trait]

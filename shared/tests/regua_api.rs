@@ -5,7 +5,7 @@ mod support;
 use chrono::{DateTime, Utc};
 use cobranca::ids::CustomerId;
 use cobranca::schedule::ReplanScope;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};

@@ -16,7 +16,7 @@ use cobranca::charge::ChargeStatus;
 use cobranca::ids::ChargeId;
 use cobranca::merchant::ApiKey;
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};

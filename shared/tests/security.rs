@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use cobranca::api::{ApiRequest, MAX_BODY_BYTES};
-use cobranca::store::Store;
+use cobranca::store::*;
 use support::App;
 
 #[tokio::test]

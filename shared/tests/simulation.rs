@@ -21,7 +21,7 @@ use cobranca::ids::MerchantId;
 use cobranca::merchant::{ApiKey, Merchant};
 use cobranca::ruler::ReminderState;
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
 use rand::rngs::StdRng;

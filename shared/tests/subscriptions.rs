@@ -5,7 +5,7 @@ mod support;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use cobranca::recurrence::Subscription;
-use cobranca::store::Store;
+use cobranca::store::*;
 use serde_json::{json, Value};
 use support::App;
 

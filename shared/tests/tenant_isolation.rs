@@ -104,8 +104,8 @@ async fn another_merchants_key_finds_nothing_of_the_first_on_any_route() {
     let app = App::new().await;
     let owned = first_merchants_resources(&app).await;
     let other = App::new().await;
-    let intruder = cobranca::store::Store::get_merchant(other.store.as_ref(), &other.merchant_id).await.unwrap().unwrap();
-    cobranca::store::Store::put_merchant(app.store.as_ref(), &intruder, &other.key.hash()).await.unwrap();
+    let intruder = cobranca::store::MerchantStore::get_merchant(other.store.as_ref(), &other.merchant_id).await.unwrap().unwrap();
+    cobranca::store::MerchantStore::put_merchant(app.store.as_ref(), &intruder, &other.key.hash()).await.unwrap();
     let as_intruder = |method: &str, path: String, body: &Value| ApiRequest {
         method: method.into(),
         path,

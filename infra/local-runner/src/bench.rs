@@ -376,7 +376,7 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
     let ddb_proxy = counting_proxy(endpoint).await?;
     let sqs_proxy = counting_proxy(std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL not set (SQS)")?).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_config::from_env().endpoint_url(&ddb_proxy.url).load().await), table);
-    use cobranca::store::Store;
+    use cobranca::store::*;
     store.advance_tick_watermark(now - chrono::Duration::minutes(1)).await?;
     ddb_proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).calls.clear();
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws_config::from_env().endpoint_url(&sqs_proxy.url).load().await), std::env::var("COBRANCA_NOTIFICATION_QUEUE_URL")?, None);

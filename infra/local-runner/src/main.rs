@@ -29,7 +29,7 @@ use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::document::Document;
 use cobranca::ids::MerchantId;
 use cobranca::merchant::{ApiKey, Merchant, Mode};
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::webhook::WebhookSecret;
 use serde_json::{json, Value};
 

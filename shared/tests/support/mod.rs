@@ -15,7 +15,7 @@ use cobranca::document::Document;
 use cobranca::ids::MerchantId;
 use cobranca::merchant::{ApiKey, Merchant, Mode};
 use cobranca::settlement::Settlement;
-use cobranca::store::Store;
+use cobranca::store::*;
 use cobranca::tick::Tick;
 use cobranca::webhook::WebhookSecret;
 use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
