@@ -20,6 +20,7 @@ pub mod events;
 pub mod erasure;
 pub mod idempotency;
 pub mod institution;
+pub mod jobs;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ids;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, MerchantId, WebhookEndpointId, WebhookMessageId};
+pub use crate::jobs::WebhookJob;
 use crate::queue::{EnqueueError, JobQueue};
 use crate::store::{Store, StoreError};
 use crate::webhook::WebhookSecret;
@@ -342,13 +343,6 @@ impl WebhookDelivery {
             "payload": serde_json::from_str::<Value>(&self.payload).unwrap_or(Value::Null),
         })
     }
-}
-
-/// The work item on the webhook queue: attempt this delivery (now, or when it is due).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookJob {
-    pub merchant_id: MerchantId,
-    pub delivery_id: WebhookMessageId,
 }
 
 /// Delays between attempts. The standard one spans about three days (71 h 36 min after the first attempt).

@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 
-use crate::merchant_webhooks::WebhookJob;
+use crate::jobs::{PaymentSetupJob, WebhookJob};
 use crate::notification::NotificationJob;
-use crate::registration::PaymentSetupJob;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("queue unavailable: {0}")]

@@ -4,80 +4,20 @@
 //! transient error is retried by SQS and ends in its dead-letter queue if it keeps failing.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
+pub use crate::jobs::{pending_setup, pending_write_offs, supersede_boleto, PaymentSetupJob, SetupTask};
 use crate::charge::Charge;
 use crate::customer::Customer;
-use crate::ids::{ChargeId, MerchantId, WalletId};
+use crate::ids::WalletId;
 use crate::merchant::Merchant;
 use crate::pay::pix::{cobv_body, Debtor};
-use crate::pay::setup::{Registration, SupersededBoleto};
+use crate::pay::setup::Registration;
 use crate::providers::{BoletoPayer, BoletoRegistration, ProviderError, Providers};
 use crate::queue::JobQueue;
 use crate::events::EventBus;
-use crate::settlement::{PaymentFollowUp, SettleError, Settlement};
+use crate::settlement::{SettleError, Settlement};
 use crate::store::{Store, StoreError};
 use crate::wallet::{Wallet, WalletConfig};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentSetupJob {
-    pub merchant_id: MerchantId,
-    pub charge_id: ChargeId,
-    #[serde(flatten)]
-    pub task: SetupTask,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "task", rename_all = "snake_case")]
-pub enum SetupTask {
-    RegisterBoleto { nosso_numero: String },
-    RegisterCobv { txid: String },
-    WriteOffBoleto { wallet_id: WalletId, nosso_numero: String },
-    /// What follows a payment once it is on the ledger (régua stopped, receipt, write-offs, event): handed off
-    /// by the webhook so the provider is answered after the fewest calls.
-    AfterPayment(PaymentFollowUp),
-}
-
-/// The current boleto goes to the superseded list, with the write-off it now needs.
-pub fn supersede_boleto(charge: &mut Charge) -> Option<PaymentSetupJob> {
-    let old = charge.setup.boleto.take()?;
-    charge.setup.superseded_boletos.push(SupersededBoleto { wallet_id: old.wallet_id.clone(), nosso_numero: old.nosso_numero.clone(), written_off: false });
-    Some(PaymentSetupJob {
-        merchant_id: charge.merchant_id.clone(),
-        charge_id: charge.id.clone(),
-        task: SetupTask::WriteOffBoleto { wallet_id: old.wallet_id, nosso_numero: old.nosso_numero },
-    })
-}
-
-/// Everything of a charge still to register or write off, to (re)queue after a run died before queueing it:
-/// the registrar skips what is already done.
-pub fn pending_setup(charge: &Charge) -> Vec<PaymentSetupJob> {
-    let job = |task| PaymentSetupJob { merchant_id: charge.merchant_id.clone(), charge_id: charge.id.clone(), task };
-    let mut jobs = Vec::new();
-    if let Some(b) = charge.setup.boleto.as_ref().filter(|b| matches!(b.registration, Registration::Registering { .. })) {
-        jobs.push(job(SetupTask::RegisterBoleto { nosso_numero: b.nosso_numero.clone() }));
-    }
-    if let Some(c) = charge.setup.pix.as_ref().and_then(|p| p.cobv.as_ref()).filter(|c| matches!(c.registration, Registration::Registering { .. })) {
-        jobs.push(job(SetupTask::RegisterCobv { txid: c.txid.clone() }));
-    }
-    jobs.extend(pending_write_offs(charge));
-    jobs
-}
-
-/// Write-offs not yet confirmed, to (re)queue: the registrar skips those already done.
-pub fn pending_write_offs(charge: &Charge) -> Vec<PaymentSetupJob> {
-    charge
-        .setup
-        .superseded_boletos
-        .iter()
-        .filter(|b| !b.written_off)
-        .map(|b| PaymentSetupJob {
-            merchant_id: charge.merchant_id.clone(),
-            charge_id: charge.id.clone(),
-            task: SetupTask::WriteOffBoleto { wallet_id: b.wallet_id.clone(), nosso_numero: b.nosso_numero.clone() },
-        })
-        .collect()
-}
 
 /// What a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]

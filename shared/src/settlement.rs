@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
-use crate::registration::{self, PaymentSetupJob, SetupTask};
+pub use crate::jobs::PaymentFollowUp;
+use crate::jobs::{self, PaymentSetupJob, SetupTask};
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, MerchantId, PaymentId};
 use crate::money::Money;
@@ -161,7 +162,7 @@ impl Settlement<'_> {
                     let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, credit, updated_at: now, version: charge.version + 1, ..charge.clone() };
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {
-                        registration::supersede_boleto(&mut paid);
+                        jobs::supersede_boleto(&mut paid);
                     }
                     Some(paid)
                 }
@@ -304,7 +305,7 @@ impl Settlement<'_> {
     /// Stops the régua, sends the receipt, writes off superseded boletos and tells the world that `charge` was
     /// paid. Runs off the webhook's path (the payment-setup queue); safe to run more than once.
     pub async fn follow_up(&self, charge: &Charge, payment: &PaymentFollowUp, now: DateTime<Utc>) -> Result<(), SettleError> {
-        self.queue.enqueue_setup(&registration::pending_write_offs(charge)).await?;
+        self.queue.enqueue_setup(&jobs::pending_write_offs(charge)).await?;
         for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
             // The receipt itself is the one message still to go (a redelivered notice redoes this after it was planned).
             if r.state.is_pending() && r.step != ruler::Step::OnPaid {
@@ -345,28 +346,6 @@ impl Settlement<'_> {
             }])
             .await?;
         self.apply_pending_reversals(&charge.merchant_id, &charge.id, &payment.provider, &payment.provider_payment_id, now).await
-    }
-}
-
-/// The payment a follow-up is for: what the receipt and the `PaymentConfirmed` event tell.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PaymentFollowUp {
-    pub provider: String,
-    pub provider_payment_id: String,
-    pub amount: Money,
-    pub method: PaymentMethod,
-    pub paid_at: DateTime<Utc>,
-}
-
-impl PaymentFollowUp {
-    pub fn of(notice: &PaymentNotice) -> Self {
-        Self {
-            provider: notice.provider.clone(),
-            provider_payment_id: notice.provider_payment_id.clone(),
-            amount: notice.amount,
-            method: notice.method,
-            paid_at: notice.paid_at,
-        }
     }
 }
 

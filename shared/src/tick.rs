@@ -292,7 +292,7 @@ impl Tick<'_> {
             }
             let expected = charge.version;
             let mut updated = Charge { status: ChargeStatus::Expired, updated_at: now, version: charge.version + 1, ..charge.clone() };
-            let write_off: Vec<_> = crate::registration::supersede_boleto(&mut updated).into_iter().collect();
+            let write_off: Vec<_> = crate::jobs::supersede_boleto(&mut updated).into_iter().collect();
             match self.store.update_charge(&updated, expected).await {
                 Ok(()) => {
                     self.queue.enqueue_setup(&write_off).await?;

@@ -3,6 +3,7 @@
 //! (Measured against DynamoDB Local 3.3: a 2048-byte partition key, a 1024-byte sort key, an item of exactly
 //! 409 600 bytes and a 100-action transaction are accepted; one byte or one action more is refused.)
 
+pub use crate::store::Limit;
 use crate::store::{StoreError, StoreResult};
 
 /// Actions in one TransactWriteItems / TransactGetItems call.
@@ -15,26 +16,6 @@ pub const MAX_BATCH_GET_KEYS: usize = 100;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Limit {
-    TransactionActions,
-    BatchSize,
-    ItemSize,
-    KeySize,
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::TransactionActions => "more than 100 actions in one transaction",
-            Self::BatchSize => "too many requests in one batch",
-            Self::ItemSize => "item over 400 KB",
-            Self::KeySize => "key over 2048 bytes (partition) or 1024 bytes (sort)",
-        })
-    }
-}
 
 /// The size DynamoDB gives an item made of these (attribute name, value bytes) pairs.
 pub fn item_size<'a>(attributes: impl IntoIterator<Item = (&'a str, usize)>) -> usize {

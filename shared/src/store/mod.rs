@@ -50,7 +50,29 @@ pub enum StoreError {
     /// The write (or key) is over one of DynamoDB's hard limits (`adapters::limits`); retrying cannot help.
     /// Both stores refuse it alike, so an in-memory test cannot hide it.
     #[error("store limit exceeded: {0}")]
-    LimitExceeded(crate::adapters::limits::Limit),
+    LimitExceeded(Limit),
+}
+
+/// Which of DynamoDB's hard limits a write ran into (both stores refuse the same writes; the sizes are in
+/// `adapters::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    TransactionActions,
+    BatchSize,
+    ItemSize,
+    KeySize,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TransactionActions => "more than 100 actions in one transaction",
+            Self::BatchSize => "too many requests in one batch",
+            Self::ItemSize => "item over 400 KB",
+            Self::KeySize => "key over 2048 bytes (partition) or 1024 bytes (sort)",
+        })
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
