@@ -16,7 +16,7 @@ WITH_STACK := set -a; . $(ENV_FILE); set +a;
 # `make test` runs the same suite with 3 rounds.
 CHAOS_ROUNDS ?= 25
 
-.PHONY: chaos dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean fuzz fuzz-ci
+.PHONY: fmt chaos dev test test-deps browser-deps bench install localstack deploy-local build lint lambda-build stop clean fuzz fuzz-ci
 
 install:
 	bash infra/local/install.sh
@@ -71,7 +71,13 @@ browser-deps:
 
 lint: install
 	bash infra/lint.sh
+	cargo fmt --all --check
+	cargo fmt --manifest-path fuzz/Cargo.toml --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+	cargo fmt --manifest-path fuzz/Cargo.toml
 
 # The Lambda artefacts as AWS runs them (Graviton, provided.al2023), zipped per function.
 # rust-std for aarch64 comes from the Rust distribution server, not a package registry: where it cannot be had,

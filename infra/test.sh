@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The body of `make test`, once the stacks are deployed and the binaries built: every Rust test, schemathesis,
-# the independent validators and the template lint. The 120-day régua simulation (about ten minutes of ticks
+# the independent validators, the template lint and rustfmt. The 120-day régua simulation (about ten minutes of ticks
 # against LocalStack, on its own stack) runs in the background beside everything else instead of after it, so
 # the suite's wall time is the longer of the two rather than their sum. Any failure fails the run; every part
 # still runs, and its output is printed.
@@ -35,6 +35,7 @@ cargo test --workspace --no-fail-fast -- --skip "$SIMULATION" || failed+=("cargo
 bash infra/schemathesis.sh || failed+=("schemathesis")
 VALIDATORS_HOME=$PWD/.local/validators bash tests/validators/run.sh 2000 || failed+=("validators")
 bash infra/lint.sh || failed+=("lint")
+{ cargo fmt --all --check && cargo fmt --manifest-path fuzz/Cargo.toml --check; } || failed+=("cargo fmt (run: cargo fmt --all)")
 
 wait "$sim_pid" || failed+=("simulation")
 echo "---- régua simulation (background, $((SECONDS - started)) s) ----"

@@ -52,15 +52,29 @@ async fn terms_no_payer_may_be_held_to_are_refused_not_capped() {
     let Some(app) = spawn_app() else { return };
     let with_fees = |late_fees: Value, customer: Value| json!({"customer": customer, "amount":"100.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"], "late_fees": late_fees});
     // Decimal's maximum as a daily interest: refused at the door (it overflowed the reports before).
-    let (status, body) = app.post("/v1/charges", &with_fees(json!({"interest":{"kind":"fixed_per_day","value":"79228162514264337593543950335"}}), customer())).await;
+    let (status, body) =
+        app.post("/v1/charges", &with_fees(json!({"interest":{"kind":"fixed_per_day","value":"79228162514264337593543950335"}}), customer())).await;
     assert_refused(status, &body, "late_fees.interest");
     // A consumer (CPF) payer: 50 % fine, 100 % a day, the consumer cap waived — each refused (CDC art. 52 §1).
-    let (status, body) = app.post("/v1/charges", &with_fees(json!({"fine":{"kind":"percent","value":"50"},"interest":{"kind":"percent_per_month","value":"1"},"consumer_cap":false}), customer())).await;
+    let (status, body) = app
+        .post(
+            "/v1/charges",
+            &with_fees(
+                json!({"fine":{"kind":"percent","value":"50"},"interest":{"kind":"percent_per_month","value":"1"},"consumer_cap":false}),
+                customer(),
+            ),
+        )
+        .await;
     assert_refused(status, &body, "late_fees");
     let (status, body) = app.post("/v1/charges", &with_fees(json!({"fine":{"kind":"percent","value":"50"}}), customer())).await;
     assert_refused(status, &body, "late_fees.fine");
     // What the law allows is accepted as asked.
-    let (status, body) = app.post("/v1/charges", &with_fees(json!({"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"}}), customer())).await;
+    let (status, body) = app
+        .post(
+            "/v1/charges",
+            &with_fees(json!({"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"}}), customer()),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     // The merchant's reports still answer.
     let (status, aging) = app.get("/v1/reports/aging").await;
@@ -72,10 +86,17 @@ async fn a_regua_beyond_the_documented_maximum_is_refused_and_the_maximum_is_sto
     let Some(app) = spawn_app() else { return };
     let charge = |steps: Value| json!({"customer": customer(), "amount":"100.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"], "ruler": {"send_time":"10:00","steps": steps}});
     // The issue's régua: after the due date 60 times on four channels (240 messages).
-    let (status, body) = app.post("/v1/charges", &charge(json!([{"step":"after_due","first_after_days":1,"every_days":1,"max_times":60,"channels":["email","sms","whatsapp","voice"]}]))).await;
+    let (status, body) = app
+        .post(
+            "/v1/charges",
+            &charge(json!([{"step":"after_due","first_after_days":1,"every_days":1,"max_times":60,"channels":["email","sms","whatsapp","voice"]}])),
+        )
+        .await;
     assert_refused(status, &body, "ruler.steps");
     // 90 messages, the maximum: stored whole, with every reminder.
-    let (status, body) = app.post("/v1/charges", &charge(json!([{"step":"after_due","first_after_days":1,"every_days":1,"max_times":45,"channels":["email","sms"]}]))).await;
+    let (status, body) = app
+        .post("/v1/charges", &charge(json!([{"step":"after_due","first_after_days":1,"every_days":1,"max_times":45,"channels":["email","sms"]}])))
+        .await;
     assert_eq!(status, 201, "{body}");
     let (status, schedule) = app.get(&format!("/v1/charges/{}/schedule", body["id"].as_str().unwrap())).await;
     assert_eq!(status, 200, "{schedule}");
@@ -131,13 +152,34 @@ async fn bodies_no_client_should_send_get_a_4xx_never_a_5xx() {
         ("/v1/charges", "{"),
         ("/v1/charges", "[]"),
         ("/v1/charges", r#"{"amount": 1e400}"#),
-        ("/v1/charges", r#"{"customer": {"name": "x", "document": "00000000000"}, "amount": "1.00", "due_date": "9999-12-31", "description": "d", "payment_methods": ["pix"]}"#),
-        ("/v1/charges", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "-1.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#),
-        ("/v1/charges", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "0.001", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#),
-        ("/v1/charges", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "100000000000.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#),
-        ("/v1/charges", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "10.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"], "late_fees": {"interest": {"kind": "percent_per_month", "value": "-5"}}}"#),
-        ("/v1/installment-plans", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "total": "79228162514264337593543950335", "installments": 60, "first_due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#),
-        ("/v1/subscriptions", r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "10.00", "interval": "monthly", "anchor_date": "2030-01-01", "description": "d", "payment_methods": ["pix"], "late_fees": {"fine": {"kind": "percent", "value": "99"}}}"#),
+        (
+            "/v1/charges",
+            r#"{"customer": {"name": "x", "document": "00000000000"}, "amount": "1.00", "due_date": "9999-12-31", "description": "d", "payment_methods": ["pix"]}"#,
+        ),
+        (
+            "/v1/charges",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "-1.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#,
+        ),
+        (
+            "/v1/charges",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "0.001", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#,
+        ),
+        (
+            "/v1/charges",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "100000000000.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#,
+        ),
+        (
+            "/v1/charges",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "10.00", "due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"], "late_fees": {"interest": {"kind": "percent_per_month", "value": "-5"}}}"#,
+        ),
+        (
+            "/v1/installment-plans",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "total": "79228162514264337593543950335", "installments": 60, "first_due_date": "2030-01-01", "description": "d", "payment_methods": ["pix"]}"#,
+        ),
+        (
+            "/v1/subscriptions",
+            r#"{"customer": {"name": "Maria", "document": "52998224725"}, "amount": "10.00", "interval": "monthly", "anchor_date": "2030-01-01", "description": "d", "payment_methods": ["pix"], "late_fees": {"fine": {"kind": "percent", "value": "99"}}}"#,
+        ),
         ("/v1/webhook-endpoints", r#"{"url": "gopher://[::ffff:a9fe:a9fe]/", "event_types": ["*"]}"#),
         ("/v1/renegotiations", r#"{"customer_id": "cus_nobody", "charge_ids": [], "installments": 0}"#),
     ];
@@ -156,15 +198,15 @@ async fn bodies_no_client_should_send_get_a_4xx_never_a_5xx() {
 async fn webhook_endpoints_inside_a_network_are_refused_under_the_production_rules() {
     let Some(app) = spawn_app_with_production_urls() else { return };
     let probes = [
-        "https://[::ffff:a9fe:a9fe]/",                          // the metadata address, IPv4-mapped, in hex
-        "https://169.254.169.254/latest/meta-data",             // cloud metadata
-        "https://[64:ff9b::a9fe:a9fe]/",                        // NAT64 of the metadata address
-        "https://100.64.0.1/",                                  // carrier-grade NAT
-        "https://10.0.0.1/",                                    // private
-        "https://2130706433/",                                  // 127.0.0.1 as one number
-        "https://0x7f.1/",                                      // 127.0.0.1 in hex, short form
+        "https://[::ffff:a9fe:a9fe]/",              // the metadata address, IPv4-mapped, in hex
+        "https://169.254.169.254/latest/meta-data", // cloud metadata
+        "https://[64:ff9b::a9fe:a9fe]/",            // NAT64 of the metadata address
+        "https://100.64.0.1/",                      // carrier-grade NAT
+        "https://10.0.0.1/",                        // private
+        "https://2130706433/",                      // 127.0.0.1 as one number
+        "https://0x7f.1/",                          // 127.0.0.1 in hex, short form
         "https://[::1]/",
-        "https://localhost/",                                   // a name every resolver answers with loopback
+        "https://localhost/", // a name every resolver answers with loopback
         "https://localhost./",
         "https://metadata.google.internal/computeMetadata/v1/", // a cloud's metadata by name
         "https://metadata/",                                    // no dot: the resolver's search list decides
@@ -176,7 +218,8 @@ async fn webhook_endpoints_inside_a_network_are_refused_under_the_production_rul
         assert_eq!((status, body["error"]["field"].as_str()), (422, Some("url")), "{url}: {body}");
     }
     // An endpoint cannot be moved inside either.
-    let (status, endpoint) = app.post("/v1/webhook-endpoints", &json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.paid"]})).await;
+    let (status, endpoint) =
+        app.post("/v1/webhook-endpoints", &json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.paid"]})).await;
     assert_eq!(status, 201, "{endpoint}");
     let path = format!("/v1/webhook-endpoints/{}", endpoint["id"].as_str().unwrap());
     let (status, body) = app.send(Method::PATCH, &path, Some(&json!({"url": "https://[::ffff:a9fe:a9fe]/"}))).await;
@@ -228,7 +271,9 @@ async fn an_endpoint_leading_inside_a_network_is_never_connected_to() {
     // An endpoint on loopback, registered where local endpoints were allowed (as one stored before the rule).
     let (merchant, key, inside) = {
         let Some(local) = spawn_app() else { return };
-        let (status, inside) = local.post("/v1/webhook-endpoints", &json!({"url": format!("https://127.0.0.1:{}/hooks", listener.port), "event_types": ["charge.created"]})).await;
+        let (status, inside) = local
+            .post("/v1/webhook-endpoints", &json!({"url": format!("https://127.0.0.1:{}/hooks", listener.port), "event_types": ["charge.created"]}))
+            .await;
         assert_eq!(status, 201, "{inside}");
         (local.merchant_id.clone(), local.api_key.clone(), inside)
     };
@@ -236,13 +281,20 @@ async fn an_endpoint_leading_inside_a_network_is_never_connected_to() {
     let Some(app) = spawn_app_as(Setup { production_urls: true, merchant: Some((merchant, key)), ..Setup::default() }) else { return };
     let named = match a_public_looking_name_resolving_inside().await {
         Some((name, addresses)) => {
-            let (status, e) = app.post("/v1/webhook-endpoints", &json!({"url": format!("https://{name}/cobranca-ssrf-probe"), "event_types": ["charge.created"]})).await;
+            let (status, e) = app
+                .post("/v1/webhook-endpoints", &json!({"url": format!("https://{name}/cobranca-ssrf-probe"), "event_types": ["charge.created"]}))
+                .await;
             assert_eq!(status, 201, "a name that looks public is registered: {e}");
             Some((e, addresses))
         }
         None => None,
     };
-    let (status, charge) = app.post("/v1/charges", &json!({"customer": customer(), "amount":"10.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]})).await;
+    let (status, charge) = app
+        .post(
+            "/v1/charges",
+            &json!({"customer": customer(), "amount":"10.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]}),
+        )
+        .await;
     assert_eq!(status, 201, "{charge}");
 
     // Every attempt of the schedule is refused before connecting, with the reason; then the endpoint is paused.
@@ -276,9 +328,15 @@ async fn an_endpoint_leading_inside_a_network_is_never_connected_to() {
 async fn a_webhook_redirect_is_not_followed() {
     let Some(app) = spawn_app() else { return };
     let listener = Listener::start().await;
-    let (status, endpoint) = app.post("/v1/webhook-endpoints", &json!({"url": listener.url("/redirect/hooks"), "event_types": ["charge.created"]})).await;
+    let (status, endpoint) =
+        app.post("/v1/webhook-endpoints", &json!({"url": listener.url("/redirect/hooks"), "event_types": ["charge.created"]})).await;
     assert_eq!(status, 201, "{endpoint}");
-    let (status, charge) = app.post("/v1/charges", &json!({"customer": customer(), "amount":"10.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]})).await;
+    let (status, charge) = app
+        .post(
+            "/v1/charges",
+            &json!({"customer": customer(), "amount":"10.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]}),
+        )
+        .await;
     assert_eq!(status, 201, "{charge}");
     let done = finished_deliveries(&app, &endpoint, 1).await;
     assert_eq!(done[0]["status"], "failed", "a redirect is not a delivery: {done:?}");
@@ -303,9 +361,15 @@ fn percent_encoded(s: &str) -> String {
 async fn a_pix_webhook_under_mutual_tls_settles_nothing_without_the_psps_certificate() {
     // The deployment's Pix webhook mode is configuration (template parameters → environment), not an API call:
     // the runner hands the functions every COBRANCA_* variable, as the template does in AWS.
-    let mtls = vec![("COBRANCA_PIX_WEBHOOK_MTLS".to_string(), "true".to_string()), ("COBRANCA_PIX_WEBHOOK_CERT_SHA256".to_string(), PSP_SHA256.to_string())];
+    let mtls =
+        vec![("COBRANCA_PIX_WEBHOOK_MTLS".to_string(), "true".to_string()), ("COBRANCA_PIX_WEBHOOK_CERT_SHA256".to_string(), PSP_SHA256.to_string())];
     let Some(app) = spawn_app_as(Setup { env: mtls, ..Setup::default() }) else { return };
-    let (status, charge) = app.post("/v1/charges", &json!({"customer": customer(), "amount":"150.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]})).await;
+    let (status, charge) = app
+        .post(
+            "/v1/charges",
+            &json!({"customer": customer(), "amount":"150.00", "due_date": due_in(10), "description":"Mensalidade", "payment_methods":["pix"]}),
+        )
+        .await;
     assert_eq!(status, 201, "{charge}");
     let id = charge["id"].as_str().unwrap();
     let txid = charge["pix"]["txid"].as_str().unwrap_or_else(|| panic!("a Pix charge has a txid: {charge}"));
@@ -324,7 +388,12 @@ async fn a_pix_webhook_under_mutual_tls_settles_nothing_without_the_psps_certifi
         &[("x-amzn-mtls-clientcert-leaf", &pem)],
         &[("x-ssl-client-cert", &pem)],
         &[("x-forwarded-client-cert", &xfcc)],
-        &[("x-client-cert", &pem), ("x-client-cert-sha256", PSP_SHA256), ("x-client-cert-subject", "CN=webhook.psp.example,O=psp,C=BR"), ("x-client-verify", "SUCCESS")],
+        &[
+            ("x-client-cert", &pem),
+            ("x-client-cert-sha256", PSP_SHA256),
+            ("x-client-cert-subject", "CN=webhook.psp.example,O=psp,C=BR"),
+            ("x-client-verify", "SUCCESS"),
+        ],
     ];
     for headers in forged {
         let (status, body) = app.post_raw("/v1/webhooks/pix/pix", &pix, headers).await;
@@ -377,9 +446,13 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     // No sandbox wallet, and none can be added; a real acquirer's can.
     let (_, wallets) = as_live(Method::GET, "/v1/wallets".into(), None).await;
     assert_eq!(wallets["data"], json!([]), "{wallets}");
-    let (status, body) = as_live(Method::POST, "/v1/wallets".into(), Some(json!({"name": "Cartão", "provider": "sandbox", "method": "credit_card", "settings": {}}))).await;
+    let (status, body) =
+        as_live(Method::POST, "/v1/wallets".into(), Some(json!({"name": "Cartão", "provider": "sandbox", "method": "credit_card", "settings": {}})))
+            .await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("provider")), "{body}");
-    let (status, cielo) = as_live(Method::POST, "/v1/wallets".into(), Some(json!({"name": "Cielo", "provider": "cielo", "method": "credit_card", "settings": {}}))).await;
+    let (status, cielo) =
+        as_live(Method::POST, "/v1/wallets".into(), Some(json!({"name": "Cielo", "provider": "cielo", "method": "credit_card", "settings": {}})))
+            .await;
     assert_eq!(status, 201, "{cielo}");
 
     // A ck_test_ key never authenticates for it: another merchant's, the live one renamed, or one stored for
@@ -397,7 +470,8 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
 
     // A live charge whose régua names channels this deployment has no provider for.
     let listener = Listener::start().await;
-    let (status, endpoint) = as_live(Method::POST, "/v1/webhook-endpoints".into(), Some(json!({"url": listener.url("/live"), "event_types": ["*"]}))).await;
+    let (status, endpoint) =
+        as_live(Method::POST, "/v1/webhook-endpoints".into(), Some(json!({"url": listener.url("/live"), "event_types": ["*"]}))).await;
     assert_eq!(status, 201, "{endpoint}");
     let body = json!({"customer": customer(), "amount": "150.00", "due_date": due_in(10), "description": "Mensalidade", "payment_methods": ["credit_card"],
         "ruler": {"send_time": "10:00", "steps": [{"step": "on_due", "channels": ["email", "sms", "whatsapp"]}]}});
@@ -405,11 +479,13 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     assert_eq!(status, 201, "{charge}");
     assert_eq!(charge["livemode"], true, "{charge}");
     let id = charge["id"].as_str().unwrap().to_string();
-    let on_due = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "on_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
+    let on_due =
+        charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "on_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
     app.tick(&on_due).await;
 
     let (_, schedule) = as_live(Method::GET, format!("/v1/charges/{id}/schedule"), None).await;
-    let messages: Vec<&Value> = schedule["schedule"].as_array().unwrap().iter().filter(|r| r["step"] == "on_due" && r["channel"].is_string()).collect();
+    let messages: Vec<&Value> =
+        schedule["schedule"].as_array().unwrap().iter().filter(|r| r["step"] == "on_due" && r["channel"].is_string()).collect();
     assert_eq!(messages.len(), 3, "{schedule}");
     for m in &messages {
         assert_eq!((&m["state"], &m["reason"]), (&json!("skipped"), &json!("channel_not_configured")), "{schedule}");
@@ -452,7 +528,13 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     assert_eq!(status, 422, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("provider_not_allowed_in_mode"), "{refused}");
     let page = charge["payment_url"].as_str().unwrap();
-    let tokenized = app.client.post(format!("{page}/sandbox-tokenize")).json(&json!({"number": "4111 1111 1111 1111", "holder": "MARIA SILVA", "expiry": "12/30", "cvv": "123"})).send().await.unwrap();
+    let tokenized = app
+        .client
+        .post(format!("{page}/sandbox-tokenize"))
+        .json(&json!({"number": "4111 1111 1111 1111", "holder": "MARIA SILVA", "expiry": "12/30", "cvv": "123"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tokenized.status().as_u16(), 404, "no sandbox tokenization for a live merchant");
     let (_, after) = as_live(Method::GET, format!("/v1/charges/{id}"), None).await;
     assert_eq!(after["status"], "pending", "{after}");
@@ -469,20 +551,24 @@ struct Person {
 
 fn letters(n: usize) -> String {
     let mut bits = ulid::Ulid::new().random();
-    (0..n).map(|_| {
-        let c = (b'a' + (bits % 26) as u8) as char;
-        bits /= 26;
-        c
-    }).collect()
+    (0..n)
+        .map(|_| {
+            let c = (b'a' + (bits % 26) as u8) as char;
+            bits /= 26;
+            c
+        })
+        .collect()
 }
 
 fn digits(n: usize) -> Vec<u32> {
     let mut bits = ulid::Ulid::new().random();
-    (0..n).map(|_| {
-        let d = (bits % 10) as u32;
-        bits /= 10;
-        d
-    }).collect()
+    (0..n)
+        .map(|_| {
+            let d = (bits % 10) as u32;
+            bits /= 10;
+            d
+        })
+        .collect()
 }
 
 fn capitalised(s: &str) -> String {
@@ -576,15 +662,23 @@ async fn whole_table() -> Vec<String> {
 fn kind_of(item: &str) -> String {
     let attribute = |name: &str| item.split(" | ").find_map(|a| a.strip_prefix(name)).unwrap_or_default().to_string();
     let (pk, sk) = (attribute("PK="), attribute("SK="));
-    if pk == "OUTBOX" { pk } else { sk.split('#').next().unwrap_or_default().to_string() }
+    if pk == "OUTBOX" {
+        pk
+    } else {
+        sk.split('#').next().unwrap_or_default().to_string()
+    }
 }
 
 /// The items that hold any of the person's data, with what they hold.
 async fn copies_of(person: &Person) -> Vec<(String, Vec<String>)> {
-    whole_table().await.into_iter().filter_map(|item| {
-        let found: Vec<String> = person.found_in(&item).into_iter().map(str::to_string).collect();
-        (!found.is_empty()).then_some((item, found))
-    }).collect()
+    whole_table()
+        .await
+        .into_iter()
+        .filter_map(|item| {
+            let found: Vec<String> = person.found_in(&item).into_iter().map(str::to_string).collect();
+            (!found.is_empty()).then_some((item, found))
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -606,7 +700,8 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
     assert_eq!(status, 201, "{charge}");
     let id = charge["id"].as_str().unwrap().to_string();
     let customer_id = charge["customer_id"].as_str().unwrap().to_string();
-    let before_due = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
+    let before_due =
+        charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
     app.tick(&before_due).await;
     let outbox = app.outbox_for(&id).await;
     assert_eq!(outbox.len(), 5, "three messages on creation, two before the due date: {outbox:?}");
@@ -627,7 +722,8 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("open_charges")), "{refused}");
     let (status, cancelled) = app.post(&format!("/v1/charges/{id}/cancel"), &json!({})).await;
     assert_eq!(status, 200, "{cancelled}");
-    let (status, cancelled) = app.post(&format!("/v1/subscriptions/{}/cancel", subscription["id"].as_str().unwrap()), &json!({"cancel_open_charges": true})).await;
+    let (status, cancelled) =
+        app.post(&format!("/v1/subscriptions/{}/cancel", subscription["id"].as_str().unwrap()), &json!({"cancel_open_charges": true})).await;
     assert_eq!(status, 200, "{cancelled}");
     let (status, cancelled) = app.post(&format!("/v1/installment-plans/{}/cancel", plan["id"].as_str().unwrap()), &json!({})).await;
     assert_eq!(status, 200, "{cancelled}");

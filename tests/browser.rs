@@ -12,7 +12,10 @@ fn the_payment_page_works_in_a_real_browser() {
     let script = root.join("tests/browser/pay_page.mjs");
     let ready = root.join("tests/browser/node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists();
     if !ready {
-        assert!(std::env::var("COBRANCA_REQUIRE_BROWSER").is_err(), "COBRANCA_REQUIRE_BROWSER is set but chromium or tests/browser/node_modules is missing (make test installs them)");
+        assert!(
+            std::env::var("COBRANCA_REQUIRE_BROWSER").is_err(),
+            "COBRANCA_REQUIRE_BROWSER is set but chromium or tests/browser/node_modules is missing (make test installs them)"
+        );
         eprintln!("skipped: no /usr/bin/chromium or playwright-core (run through `make test`)");
         return;
     }

@@ -22,9 +22,12 @@ async fn a_charge_offers_pix_boleto_and_card_and_the_bank_registers_the_boleto()
     let payer = json!({"name":"Ana Souza","document":"529.982.247-25","email":"ana@example.com",
         "address":{"street":"Rua da Aurora","number":"325","district":"Boa Vista","city":"Recife","state":"PE","cep":"50050-000"}});
     let (status, charge) = app
-        .post("/v1/charges", &json!({"customer": payer, "amount":"250.00", "due_date": due.to_string(), "description":"Curso de inglês",
+        .post(
+            "/v1/charges",
+            &json!({"customer": payer, "amount":"250.00", "due_date": due.to_string(), "description":"Curso de inglês",
             "payment_methods":["pix","boleto","credit_card"], "max_installments": 6,
-            "late_fees": {"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"}}}))
+            "late_fees": {"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"}}}),
+        )
         .await;
     assert_eq!(status, 201, "{charge}");
     let id = charge["id"].as_str().unwrap().to_string();
@@ -49,7 +52,8 @@ async fn a_charge_offers_pix_boleto_and_card_and_the_bank_registers_the_boleto()
     assert_eq!(registered["boleto"]["barcode"], charge["boleto"]["barcode"]);
 
     // A card in 3 installments settles the charge like any payment.
-    let (status, paid) = app.post(&format!("/v1/charges/{id}/card-payments"), &json!({"card_token":"tok_4551870000000181","brand":"Visa","installments":3})).await;
+    let (status, paid) =
+        app.post(&format!("/v1/charges/{id}/card-payments"), &json!({"card_token":"tok_4551870000000181","brand":"Visa","installments":3})).await;
     assert_eq!(status, 201, "{paid}");
     assert_eq!((paid["charge_status"].as_str(), paid["total"].as_str()), (Some("paid"), Some("250.00")));
 

@@ -32,7 +32,8 @@ async fn life_of_a_charge(app: &TestApp) {
     // The payer opens the page; the régua sends the "5 days before"; the payment arrives.
     let page = app.client.get(charge["payment_url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let before: String = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
+    let before: String =
+        charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().to_string();
     app.tick(&before).await;
     let paid = json!({"type": "payment.confirmed", "data": {"charge_id": charge["id"], "amount": "99.90", "paid_at": Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": format!("E2E-PRIV-{}", charge["id"].as_str().unwrap())}});
     let (status, _) = app.signed_webhook(&format!("msg_priv_{}", charge["id"].as_str().unwrap()), &paid, Utc::now().timestamp()).await;

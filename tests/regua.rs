@@ -16,7 +16,9 @@ fn unique_minute() -> String {
 }
 
 async fn charge_for_new_customer(app: &TestApp, i: usize, due: NaiveDate) -> Value {
-    let (status, customer) = app.post("/v1/customers", &json!({"name": format!("Cliente {i}"), "document":"529.982.247-25", "email": format!("cliente{i}@example.com")})).await;
+    let (status, customer) = app
+        .post("/v1/customers", &json!({"name": format!("Cliente {i}"), "document":"529.982.247-25", "email": format!("cliente{i}@example.com")}))
+        .await;
     assert_eq!(status, 201, "{customer}");
     let (status, charge) = app
         .post("/v1/charges", &json!({"customer_id": customer["id"], "amount":"50.00", "due_date": due.to_string(), "description":"Mensalidade", "payment_methods":["pix"]}))
@@ -35,9 +37,8 @@ async fn schedule(app: &TestApp, charge: &Value) -> Vec<Value> {
 async fn four_concurrent_ticks_for_one_instant_send_every_reminder_once() {
     let Some(app) = spawn_app_with(4) else { return };
     let _only_our_ticks = exclusive_ticks().await;
-    let (status, _) = app
-        .put("/v1/ruler", &json!({"send_time": unique_minute(), "steps":[{"step":"before_due","days":5,"channels":["email"]}]}))
-        .await;
+    let (status, _) =
+        app.put("/v1/ruler", &json!({"send_time": unique_minute(), "steps":[{"step":"before_due","days":5,"channels":["email"]}]})).await;
     assert_eq!(status, 200);
     let due = today_sp() + Duration::days(12);
     let mut charges = Vec::new();
@@ -88,8 +89,14 @@ async fn a_tick_after_three_missed_days_catches_up_without_a_pile_of_late_messag
             let (_, p) = app
                 .post("/v1/ruler/preview", &json!({"customer": {"name":"X Y","document":"52998224725","email":"x@example.com"}, "amount":"1.00", "due_date": due.to_string()}))
                 .await;
-            let days: Vec<NaiveDate> = p["schedule"].as_array().unwrap().iter().filter(|e| e["step"] == "after_due").take(3)
-                .map(|e| e["at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap().with_timezone(&Sao_Paulo).date_naive()).collect();
+            let days: Vec<NaiveDate> = p["schedule"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["step"] == "after_due")
+                .take(3)
+                .map(|e| e["at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap().with_timezone(&Sao_Paulo).date_naive())
+                .collect();
             if days == [due + Duration::days(1), due + Duration::days(2), due + Duration::days(3)] {
                 break;
             }
@@ -116,7 +123,13 @@ async fn a_tick_after_three_missed_days_catches_up_without_a_pile_of_late_messag
     let sent: Vec<&str> = outbox.iter().map(|e| e["reminder_id"].as_str().unwrap()).collect();
     assert_eq!(sent, vec!["before_due_1d.0.email", "after_due.2.email"], "one catch-up message, the current one");
     let after = schedule(&app, &charge).await;
-    let state = |id: &str| after.iter().find(|e| e["id"] == id).map(|e| (e["state"].as_str().unwrap().to_string(), e["reason"].as_str().unwrap_or("").to_string())).unwrap();
+    let state = |id: &str| {
+        after
+            .iter()
+            .find(|e| e["id"] == id)
+            .map(|e| (e["state"].as_str().unwrap().to_string(), e["reason"].as_str().unwrap_or("").to_string()))
+            .unwrap()
+    };
     assert_eq!(state("on_due.0.email").0, "skipped");
     assert!(state("on_due.0.email").1.contains("due date"));
     assert_eq!(state("after_due.0.email").0, "skipped");
@@ -130,12 +143,16 @@ async fn a_tick_after_three_missed_days_catches_up_without_a_pile_of_late_messag
 async fn ruler_tick_makes_a_subscriptions_charge_on_its_day_once() {
     let Some(app) = spawn_app_with(1) else { return };
     let _only_our_ticks = exclusive_ticks().await;
-    let (status, customer) = app.post("/v1/customers", &json!({"name": "Assinante", "document": "529.982.247-25", "email": "assinante@example.com"})).await;
+    let (status, customer) =
+        app.post("/v1/customers", &json!({"name": "Assinante", "document": "529.982.247-25", "email": "assinante@example.com"})).await;
     assert_eq!(status, 201, "{customer}");
     let first_due = today_sp() + Duration::days(15);
     let (status, sub) = app
-        .post("/v1/subscriptions", &json!({"customer_id": customer["id"], "amount": "39.90", "cycle": "monthly", "first_due_date": first_due.to_string(),
-            "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}))
+        .post(
+            "/v1/subscriptions",
+            &json!({"customer_id": customer["id"], "amount": "39.90", "cycle": "monthly", "first_due_date": first_due.to_string(),
+            "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}),
+        )
         .await;
     assert_eq!(status, 201, "{sub}");
     assert_eq!(sub["next_generation_date"], json!((first_due - Duration::days(10)).to_string()));
@@ -153,6 +170,12 @@ async fn ruler_tick_makes_a_subscriptions_charge_on_its_day_once() {
     assert_eq!((&after["charges_generated"], after["charges"].as_array().unwrap().len()), (&json!(1), 1), "{after}");
     let charge_id = after["charges"][0]["charge_id"].as_str().unwrap();
     let (_, charge) = app.get(&format!("/v1/charges/{charge_id}")).await;
-    assert_eq!((&charge["amount"], &charge["due_date"], &charge["origin"]["subscription_id"]), (&json!("39.90"), &json!(first_due.to_string()), &json!(id)));
-    assert_eq!(after["next_generation_date"], json!((cobranca::recurrence::nth_due(first_due, cobranca::recurrence::Cycle::Monthly, 1) - Duration::days(10)).to_string()));
+    assert_eq!(
+        (&charge["amount"], &charge["due_date"], &charge["origin"]["subscription_id"]),
+        (&json!("39.90"), &json!(first_due.to_string()), &json!(id))
+    );
+    assert_eq!(
+        after["next_generation_date"],
+        json!((cobranca::recurrence::nth_due(first_due, cobranca::recurrence::Cycle::Monthly, 1) - Duration::days(10)).to_string())
+    );
 }

@@ -2,8 +2,8 @@
 //! npm `standardwebhooks` library; retries, Retry-After, 410 and pausing as the endpoints answer.
 
 use chrono::Utc;
-use serde_json::{json, Value};
 use cobranca_e2e::{spawn_app, spawn_receiver, TestApp, WEBHOOK_RETRY_DELAYS};
+use serde_json::{json, Value};
 
 fn due_in(days: i64) -> String {
     (chrono::Utc::now().with_timezone(&chrono_tz::America::Sao_Paulo).date_naive() + chrono::Duration::days(days)).to_string()
@@ -90,7 +90,8 @@ async fn merchant_webhooks_are_signed_retried_and_stopped_as_their_endpoints_ans
     assert_eq!(ids(&log).iter().filter(|i| **i == created_id).count(), 2, "{log:?}");
 
     // Secret rotation: the receiver now knows only the new secret; the old one still signs during the grace.
-    let (status, rotated) = app.post(&format!("/v1/webhook-endpoints/{}/rotate-secret", all["id"].as_str().unwrap()), &json!({"grace_hours": 24})).await;
+    let (status, rotated) =
+        app.post(&format!("/v1/webhook-endpoints/{}/rotate-secret", all["id"].as_str().unwrap()), &json!({"grace_hours": 24})).await;
     assert_eq!(status, 200, "{rotated}");
     rx.trust("all", &[rotated["secret"].as_str().unwrap()]).await;
     let second = new_charge(&app).await;

@@ -92,7 +92,11 @@ fuzz_target!(|data: &[u8]| {
     // The same request again (a client's retry) is answered too: replayed, refused as a duplicate, or redone.
     let again = app.call(&method, &path, &headers, body);
     assert_api_answer(&request_line, &again);
-    if headers.iter().any(|(k, _)| k == "idempotency-key") && r.status < 500 && (method == "POST") && (path == "/v1/charges" || path == "/v1/customers") {
+    if headers.iter().any(|(k, _)| k == "idempotency-key")
+        && r.status < 500
+        && (method == "POST")
+        && (path == "/v1/charges" || path == "/v1/customers")
+    {
         assert_eq!((again.status, &again.body), (r.status, &r.body), "an idempotent retry replays the first answer");
     }
 });

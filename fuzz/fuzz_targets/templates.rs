@@ -57,7 +57,12 @@ fuzz_target!(|data: &[u8]| {
         Ok((subject, message)) => {
             assert!(sends, "{step:?} sends nothing");
             names_the_merchant(channel, &message, &ctx);
-            let others = [ChargeLine { description: text(other), amount: ctx.amount.clone(), due_date: ctx.due_date.clone(), payment_url: ctx.payment_url.clone() }];
+            let others = [ChargeLine {
+                description: text(other),
+                amount: ctx.amount.clone(),
+                due_date: ctx.due_date.clone(),
+                payment_url: ctx.payment_url.clone(),
+            }];
             let (_, combined) = render_combined((subject, message), &ctx, &others).expect("the combined list renders");
             names_the_merchant(channel, &combined, &ctx);
         }

@@ -41,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
     let skew = int(skew).unwrap_or(0) % 20_000;
     let ts = now.timestamp() + skew;
     let sig = secret.sign(id, ts, body);
-    let check = |secrets: &[WebhookSecret], id: &str, ts: i64, sig: &str, body: &[u8]| verify(secrets, Some(id), Some(&ts.to_string()), Some(sig), body, now);
+    let check =
+        |secrets: &[WebhookSecret], id: &str, ts: i64, sig: &str, body: &[u8]| verify(secrets, Some(id), Some(&ts.to_string()), Some(sig), body, now);
     let ours = std::slice::from_ref(&secret);
 
     if skew.abs() <= TOLERANCE_SECONDS {

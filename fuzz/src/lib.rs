@@ -62,9 +62,7 @@ pub fn now() -> DateTime<Utc> {
 /// Runs a future of the application to completion on one shared single-threaded runtime.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime"))
-        .block_on(f)
+    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")).block_on(f)
 }
 
 /// The shared secret the fixture's BCB Pix webhook and Cielo notifications are configured with.

@@ -8,8 +8,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
 use cobranca::charge::{Charge, Description, DueDate, PaymentMethod};
-use cobranca::customer::{Customer, PersonName};
 use cobranca::contact::Email;
+use cobranca::customer::{Customer, PersonName};
 use cobranca::document::Document;
 use cobranca::ids::{CustomerId, MerchantId};
 use cobranca::money::Money;
@@ -33,7 +33,8 @@ fn sample() -> (Charge, Customer) {
         erased_at: None,
         created_at: now,
     };
-    let late_fees: LateFees = serde_json::from_value(json!({"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}})).unwrap();
+    let late_fees: LateFees =
+        serde_json::from_value(json!({"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}})).unwrap();
     let charge = Charge {
         late_fees,
         ..Charge::new_pending(
@@ -63,7 +64,12 @@ fn domain(c: &mut Criterion) {
     g.bench_function("amount_due", |b| b.iter(|| black_box(amount_due(black_box(&terms), late))));
     g.bench_function("brcode_static", |b| {
         b.iter(|| {
-            let code = BrCode::new_static("+5511999998888", "Loja Exemplo Ltda", "Sao Paulo").unwrap().with_amount(Money::parse("1234.56").unwrap()).unwrap().with_txid("COBRANCA01JD5X7K2M3N4P5Q6").unwrap();
+            let code = BrCode::new_static("+5511999998888", "Loja Exemplo Ltda", "Sao Paulo")
+                .unwrap()
+                .with_amount(Money::parse("1234.56").unwrap())
+                .unwrap()
+                .with_txid("COBRANCA01JD5X7K2M3N4P5Q6")
+                .unwrap();
             black_box(code.payload())
         })
     });
@@ -72,7 +78,9 @@ fn domain(c: &mut Criterion) {
     let ts = now.timestamp();
     let signature = secret.sign("msg_bench", ts, &body);
     let secrets = [secret];
-    g.bench_function("webhook_verify_1kb", |b| b.iter(|| black_box(verify(&secrets, Some("msg_bench"), Some(&ts.to_string()), Some(&signature), black_box(&body), now))));
+    g.bench_function("webhook_verify_1kb", |b| {
+        b.iter(|| black_box(verify(&secrets, Some("msg_bench"), Some(&ts.to_string()), Some(&signature), black_box(&body), now)))
+    });
     g.finish();
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::address::Address;
 use crate::calendar;
 use crate::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use crate::contact::{Email, Phone};
@@ -14,21 +15,20 @@ use crate::customer::{Customer, OptOut, PersonName};
 use crate::delivery::payment_url;
 use crate::document::Document;
 use crate::events::{DomainEvent, EventBus};
-use crate::ids::{ChargeId, CustomerId};
 use crate::idempotency;
+use crate::ids::{ChargeId, CustomerId};
 use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
 use crate::notification::Channel;
-use crate::schedule::{schedule_of, ReplanScope, Schedules};
+use crate::pay::late_fees::LateFees;
+use crate::providers::{ProviderError, Providers};
 use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
+use crate::schedule::{schedule_of, ReplanScope, Schedules};
+use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields};
 use crate::settlement::{Settled, Settlement};
 use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
 use crate::webhook::{self, WebhookSecret};
-use crate::providers::{ProviderError, Providers};
-use crate::pay::late_fees::LateFees;
-use crate::address::Address;
-use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields};
 
 /// Largest request body accepted; a charge is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -140,10 +140,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> ApiResponse {
-        ApiResponse::json(
-            self.status,
-            &json!({"error": {"code": self.code, "message": self.message, "field": self.field}}),
-        )
+        ApiResponse::json(self.status, &json!({"error": {"code": self.code, "message": self.message, "field": self.field}}))
     }
 }
 
@@ -159,7 +156,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Self::new(409, "conflict", "conflito de concorrência, tente novamente / concurrent update, please retry"),
-            StoreError::InvalidCursor => Self::invalid("cursor", "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor"),
+            StoreError::InvalidCursor => {
+                Self::invalid("cursor", "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor")
+            }
             // Inputs are bounded at the door so this is not reached; if it is, the request is refused, not retried.
             StoreError::LimitExceeded(limit) => {
                 tracing::error!(%limit, "store limit reached: a bound at the door is missing");
@@ -203,7 +202,6 @@ mod payments;
 mod reconciliation;
 mod reports;
 mod webhooks;
-
 
 /// Every route of the merchant API, as method and path pattern (`{…}` is one path segment). The router
 /// dispatches these; the OpenAPI test and the tenant-isolation sweep enumerate them.
@@ -412,7 +410,9 @@ impl Api<'_> {
     /// The merchant and the key a request carries. A revoked key, or a rotated one past its grace period, is
     /// refused as an unknown one is.
     async fn authenticate(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<(Merchant, crate::api_keys::ApiKeyRecord), ApiError> {
-        let unauthorized = || ApiError::new(401, "unauthorized", "chave de API ausente, inválida, revogada ou expirada / missing, invalid, revoked or expired API key");
+        let unauthorized = || {
+            ApiError::new(401, "unauthorized", "chave de API ausente, inválida, revogada ou expirada / missing, invalid, revoked or expired API key")
+        };
         let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(unauthorized)?;
         let key = self.store.api_key_by_hash(&ApiKeyHash::of(token.trim())).await?.filter(|k| k.usable(now)).ok_or_else(unauthorized)?;
         let merchant = self.store.get_merchant(&key.merchant_id).await?.ok_or_else(unauthorized)?;
@@ -432,7 +432,10 @@ impl Api<'_> {
             return self.create(op, merchant, req, now).await;
         };
         if !idempotency::valid_key(key) {
-            return Err(ApiError::invalid("Idempotency-Key", "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key"));
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key",
+            ));
         }
         let hash = idempotency::request_hash(&req.method, &req.path, &req.body);
         match self.store.idempotency_begin(&merchant.id, key, &hash, now).await? {
@@ -441,12 +444,22 @@ impl Api<'_> {
                 current.status = status;
                 return Ok(current);
             }
-            IdempotencyBegin::Replay(SavedResponse::Refused { status, body }) => return Ok(ApiResponse { status, body, content_type: None, headers: Vec::new() }),
+            IdempotencyBegin::Replay(SavedResponse::Refused { status, body }) => {
+                return Ok(ApiResponse { status, body, content_type: None, headers: Vec::new() })
+            }
             IdempotencyBegin::Mismatch => {
-                return Err(ApiError::new(409, "idempotency_key_reused", "chave de idempotência já usada com outra requisição / idempotency key reused with a different request"))
+                return Err(ApiError::new(
+                    409,
+                    "idempotency_key_reused",
+                    "chave de idempotência já usada com outra requisição / idempotency key reused with a different request",
+                ))
             }
             IdempotencyBegin::InProgress => {
-                return Err(ApiError::new(409, "idempotency_in_progress", "requisição com esta chave ainda em andamento / a request with this key is in progress"))
+                return Err(ApiError::new(
+                    409,
+                    "idempotency_in_progress",
+                    "requisição com esta chave ainda em andamento / a request with this key is in progress",
+                ))
             }
             IdempotencyBegin::Started => {}
         }
@@ -557,10 +570,15 @@ impl Api<'_> {
         let expires_at = match body.get("expires_at") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
-                let at = DateTime::parse_from_rfc3339(s).map_err(|_| ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time"))?.with_timezone(&Utc);
+                let at = DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time"))?
+                    .with_timezone(&Utc);
                 // Expiring before the due date would make the due date meaningless.
                 if calendar::local_date(at) < due_date.date() {
-                    return Err(ApiError::invalid("expires_at", "a validade não pode ser anterior ao vencimento / expires_at cannot be before the due date"));
+                    return Err(ApiError::invalid(
+                        "expires_at",
+                        "a validade não pode ser anterior ao vencimento / expires_at cannot be before the due date",
+                    ));
                 }
                 Some(at)
             }
@@ -599,7 +617,13 @@ impl Api<'_> {
 
     async fn get_ruler(&self, scope: &RulerScope) -> Result<ApiResponse, ApiError> {
         let (ruler, source) = match self.store.get_ruler(scope).await? {
-            Some(r) => (r, match scope { RulerScope::Merchant(_) => "merchant", RulerScope::Customer(..) => "customer" }),
+            Some(r) => (
+                r,
+                match scope {
+                    RulerScope::Merchant(_) => "merchant",
+                    RulerScope::Customer(..) => "customer",
+                },
+            ),
             None => match scope {
                 RulerScope::Merchant(_) => (Ruler::default(), "default"),
                 RulerScope::Customer(m, _) => match self.store.get_ruler(&RulerScope::Merchant(m.clone())).await? {
@@ -654,7 +678,9 @@ impl Api<'_> {
     /// there are. The change is stored first, so whichever run of the job comes later plans from it.
     async fn queue_replan(&self, scope: ReplanScope, now: DateTime<Utc>) -> Result<Value, ApiError> {
         let (job, charges, counted_all) = self.schedules().request_replan(&scope, now).await?;
-        Ok(json!({"status": "queued", "scope": scope.name(), "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all}))
+        Ok(
+            json!({"status": "queued", "scope": scope.name(), "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all}),
+        )
     }
 
     async fn get_schedule(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
@@ -683,7 +709,15 @@ impl Api<'_> {
         let charge = Charge {
             id: ChargeId::parse("chg_preview").expect("valid id"),
             payment_token: String::new(),
-            ..Charge::new_pending(merchant.id.clone(), customer.id.clone(), amount, due_date, Description::parse("preview").expect("valid"), vec![PaymentMethod::Pix], now)
+            ..Charge::new_pending(
+                merchant.id.clone(),
+                customer.id.clone(),
+                amount,
+                due_date,
+                Description::parse("preview").expect("valid"),
+                vec![PaymentMethod::Pix],
+                now,
+            )
         };
         let plan = ruler::plan(&charge, &customer, &ruler, now);
         Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))
@@ -694,7 +728,11 @@ impl Api<'_> {
         let id = ChargeId::parse(id).map_err(|_| not_found())?;
         let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         if !charge.status.is_open() {
-            return Err(ApiError::new(409, "charge_not_open", format!("cobrança está {} / charge is {}", charge.status.as_str(), charge.status.as_str())));
+            return Err(ApiError::new(
+                409,
+                "charge_not_open",
+                format!("cobrança está {} / charge is {}", charge.status.as_str(), charge.status.as_str()),
+            ));
         }
         Ok(charge)
     }
@@ -724,7 +762,10 @@ impl Api<'_> {
             charge.description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
         }
         if charge == before {
-            return Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?));
+            return Ok(ApiResponse::json(
+                200,
+                &self.charge_view(merchant, &charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?,
+            ));
         }
         charge.version += 1;
         charge.updated_at = now;
@@ -735,7 +776,10 @@ impl Api<'_> {
             // The terms stay within the law for the new numbers (a fixed fine may exceed 2 % of a lower amount).
             let payer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
             charge.late_fees.admit(charge.amount, charge.due_date.date(), &payer.document).map_err(terms_error)?;
-            let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())].into_iter().flatten().collect();
+            let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())]
+                .into_iter()
+                .flatten()
+                .collect();
             setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
             for id in reissue {
                 if let Some(wallet) = self.store.get_wallet(&merchant.id, &id).await? {
@@ -767,7 +811,11 @@ impl Api<'_> {
         let charge = match self.open_charge(merchant, id).await {
             Ok(before) => self.close_charge(before, ChargeStatus::Cancelled, None, now).await?,
             Err(e) if e.status == 409 => {
-                let charge = self.store.get_charge(&merchant.id, &ChargeId::parse(id).map_err(ApiError::internal)?).await?.ok_or_else(|| ApiError::internal("charge vanished"))?;
+                let charge = self
+                    .store
+                    .get_charge(&merchant.id, &ChargeId::parse(id).map_err(ApiError::internal)?)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("charge vanished"))?;
                 if charge.status != ChargeStatus::Cancelled {
                     return Err(e);
                 }
@@ -783,7 +831,13 @@ impl Api<'_> {
     /// Ends an open charge (cancelled, or renegotiated into a plan): its boleto is written off, its pending
     /// reminders are cancelled and the change is published. Tick and delivery also check the status before
     /// sending, so a crash between these steps sends nothing for it.
-    async fn close_charge(&self, before: Charge, status: ChargeStatus, into: Option<crate::ids::PlanId>, now: DateTime<Utc>) -> Result<Charge, ApiError> {
+    async fn close_charge(
+        &self,
+        before: Charge,
+        status: ChargeStatus,
+        into: Option<crate::ids::PlanId>,
+        now: DateTime<Utc>,
+    ) -> Result<Charge, ApiError> {
         let mut charge = Charge { status, renegotiated_into: into, version: before.version + 1, updated_at: now, ..before.clone() };
         let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
@@ -903,7 +957,9 @@ impl WebhookApi<'_> {
         };
         if req.method == "GET" {
             return match callbacks.handshake(source, &query).await {
-                Some(Ok(answer)) => Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8"), headers: Vec::new() }),
+                Some(Ok(answer)) => {
+                    Ok(ApiResponse { status: 200, body: answer, content_type: Some("text/plain; charset=utf-8"), headers: Vec::new() })
+                }
                 Some(Err(e)) => Err(ApiError { status: 403, ..refused(e) }),
                 None => Err(ApiError::new(405, "method_not_allowed", "método não permitido / method not allowed")),
             };
@@ -1006,7 +1062,8 @@ impl WebhookApi<'_> {
             payment_id: String,
             change_type: Value,
         }
-        let n: Notification = serde_json::from_slice(&req.body).map_err(|e| ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {e}")))?;
+        let n: Notification =
+            serde_json::from_slice(&req.body).map_err(|e| ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {e}")))?;
         let change_type = match &n.change_type {
             Value::Number(v) => v.as_u64(),
             Value::String(v) => v.parse().ok(),
@@ -1022,7 +1079,12 @@ impl WebhookApi<'_> {
             7 => crate::checkout::SaleChange::Chargeback,
             other => return Ok(ApiResponse::json(200, &json!({"result": "acknowledged", "ChangeType": other}))),
         };
-        let checkout = crate::checkout::Checkout { store: self.settlement.store, queue: self.settlement.queue, events: self.settlement.events, providers: acquirers.providers };
+        let checkout = crate::checkout::Checkout {
+            store: self.settlement.store,
+            queue: self.settlement.queue,
+            events: self.settlement.events,
+            providers: acquirers.providers,
+        };
         let results = match checkout.acquirer_notice(crate::providers::Provider::Cielo, &n.payment_id, change, now).await {
             Ok(r) => r,
             // Cielo retries a notification that did not get 200; a sale it cannot tell us about now may later.
@@ -1168,7 +1230,12 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError { status: 422, code: "unknown_field", message: "campo desconhecido / unknown field".into(), field: Some(format!("{prefix}{k}")) }),
+        Some(k) => Err(ApiError {
+            status: 422,
+            code: "unknown_field",
+            message: "campo desconhecido / unknown field".into(),
+            field: Some(format!("{prefix}{k}")),
+        }),
         None => Ok(()),
     }
 }
@@ -1184,4 +1251,3 @@ fn required_str<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str,
 fn missing(field: &str) -> ApiError {
     ApiError { status: 422, code: "missing_field", message: "campo obrigatório / required field".into(), field: Some(field.to_string()) }
 }
-

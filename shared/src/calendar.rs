@@ -48,8 +48,7 @@ pub fn easter(year: i32) -> NaiveDate {
 /// National holidays, plus Carnaval and Corpus Christi, which banks and most businesses keep closed although
 /// they are "pontos facultativos" by law. Computed for any year, not listed per year.
 pub fn is_national_holiday(date: NaiveDate) -> bool {
-    const FIXED: [(u32, u32); 9] =
-        [(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25)];
+    const FIXED: [(u32, u32); 9] = [(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25)];
     if FIXED.contains(&(date.month(), date.day())) {
         // Dia da Consciência Negra became a national holiday in 2024 (Lei 14.759/2023).
         return !(date.month() == 11 && date.day() == 20 && date.year() < 2024);

@@ -42,10 +42,7 @@ impl ChannelPrice {
             Channel::Voice => (55, BillingUnit::Day),
             Channel::Letter => (291, BillingUnit::Send),
         };
-        Self {
-            amount: Decimal::new(cents, 2),
-            per,
-        }
+        Self { amount: Decimal::new(cents, 2), per }
     }
 
     /// The key under which a message's price is paid once, or None when every message pays.
@@ -105,10 +102,15 @@ impl ProviderReference {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let s = s.trim();
         let ok = if let Some(var) = s.strip_prefix("env:") {
-            var.starts_with(ENV_PREFIX) && var.len() > ENV_PREFIX.len() && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            var.starts_with(ENV_PREFIX)
+                && var.len() > ENV_PREFIX.len()
+                && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         } else {
             let name = secret_name(s);
-            name.starts_with("cobranca/") && name.len() > 9 && name.len() <= 512 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+            name.starts_with("cobranca/")
+                && name.len() > 9
+                && name.len() <= 512
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
         };
         if ok {
             Ok(Self(s.to_string()))
@@ -134,9 +136,16 @@ impl ProviderReference {
         match self.0.strip_prefix("env:") {
             Some(var) => {
                 let own = format!("{ENV_PREFIX}{}__", merchant.as_str().to_ascii_uppercase());
-                var.strip_prefix(own.as_str()).is_some_and(|name| !name.is_empty() && name.split('_').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())))
+                var.strip_prefix(own.as_str()).is_some_and(|name| {
+                    !name.is_empty()
+                        && name.split('_').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+                })
             }
-            None => secret_name(&self.0).strip_prefix("cobranca/").and_then(|rest| rest.strip_prefix(merchant.as_str())).and_then(|rest| rest.strip_prefix('/')).is_some_and(|name| !name.is_empty()),
+            None => secret_name(&self.0)
+                .strip_prefix("cobranca/")
+                .and_then(|rest| rest.strip_prefix(merchant.as_str()))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.is_empty()),
         }
     }
 
@@ -171,7 +180,12 @@ impl From<ProviderReference> for String {
 #[async_trait::async_trait]
 pub trait ProviderDirectory: Send + Sync {
     /// Implementations read only a reference that [belongs to](ProviderReference::belongs_to) `merchant`.
-    async fn sender(&self, merchant: &MerchantId, channel: Channel, reference: &ProviderReference) -> Result<std::sync::Arc<dyn crate::notification::NotificationSender>, crate::notification::SendError>;
+    async fn sender(
+        &self,
+        merchant: &MerchantId,
+        channel: Channel,
+        reference: &ProviderReference,
+    ) -> Result<std::sync::Arc<dyn crate::notification::NotificationSender>, crate::notification::SendError>;
     async fn credentials(&self, merchant: &MerchantId, reference: &ProviderReference) -> Result<Value, String>;
 }
 
@@ -183,18 +197,12 @@ pub struct SettingsError {
 
 impl NotificationSettings {
     pub fn price(&self, channel: Channel) -> ChannelPrice {
-        self.prices
-            .get(&channel)
-            .copied()
-            .unwrap_or_else(|| ChannelPrice::default_for(channel))
+        self.prices.get(&channel).copied().unwrap_or_else(|| ChannelPrice::default_for(channel))
     }
 
     /// The whole price table, defaults filled in (what the API shows).
     pub fn price_table(&self) -> BTreeMap<Channel, ChannelPrice> {
-        Channel::ALL
-            .into_iter()
-            .map(|c| (c, self.price(c)))
-            .collect()
+        Channel::ALL.into_iter().map(|c| (c, self.price(c))).collect()
     }
 
     /// Whether the budget lets a message costing `cost` go, with `spent` already spent this month.
@@ -208,28 +216,16 @@ impl NotificationSettings {
 
     /// The channel to try after `failed`, skipping those already tried for this message.
     pub fn next_channel(&self, failed: Channel, tried: &[Channel]) -> Option<Channel> {
-        let start = self
-            .fallback
-            .iter()
-            .position(|c| *c == failed)
-            .map_or(0, |i| i + 1);
-        self.fallback[start..]
-            .iter()
-            .copied()
-            .find(|c| *c != failed && !tried.contains(c))
+        let start = self.fallback.iter().position(|c| *c == failed).map_or(0, |i| i + 1);
+        self.fallback[start..].iter().copied().find(|c| *c != failed && !tried.contains(c))
     }
 
     /// Parses `{"prices": {"whatsapp": {"amount": "0.45", "per": "send"}}, "monthly_budget": "500.00",
     /// "fallback": ["whatsapp", "sms", "email"], "providers": {"sms": "cobranca/{merchant_id}/sms"}}` for
     /// `merchant`; errors name the field.
     pub fn parse(body: &Value, merchant: &MerchantId) -> Result<Self, SettingsError> {
-        let err = |field: &str, message| SettingsError {
-            field: field.to_string(),
-            message,
-        };
-        let obj = body
-            .as_object()
-            .ok_or_else(|| err("body", "objeto JSON esperado / JSON object expected"))?;
+        let err = |field: &str, message| SettingsError { field: field.to_string(), message };
+        let obj = body.as_object().ok_or_else(|| err("body", "objeto JSON esperado / JSON object expected"))?;
         for key in obj.keys() {
             if !["prices", "monthly_budget", "fallback", "providers"].contains(&key.as_str()) {
                 return Err(err(key, "campo desconhecido / unknown field"));
@@ -237,61 +233,36 @@ impl NotificationSettings {
         }
         let mut prices = BTreeMap::new();
         if let Some(p) = obj.get("prices").filter(|v| !v.is_null()) {
-            let p = p
-                .as_object()
-                .ok_or_else(|| err("prices", "objeto por canal / object keyed by channel"))?;
+            let p = p.as_object().ok_or_else(|| err("prices", "objeto por canal / object keyed by channel"))?;
             for (name, price) in p {
                 let field = format!("prices.{name}");
-                let channel = Channel::parse(name)
-                    .ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
+                let channel = Channel::parse(name).ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
                 let amount = match price.get("amount").and_then(Value::as_str) {
                     Some("0") | Some("0.0") | Some("0.00") => Decimal::ZERO,
                     Some(s) => Money::parse(s)
-                        .map_err(|_| {
-                            err(
-                                &format!("{field}.amount"),
-                                "valor em reais, ex.: \"0.55\" / amount in BRL, e.g. \"0.55\"",
-                            )
-                        })?
+                        .map_err(|_| err(&format!("{field}.amount"), "valor em reais, ex.: \"0.55\" / amount in BRL, e.g. \"0.55\""))?
                         .as_decimal(),
-                    None => {
-                        return Err(err(
-                            &format!("{field}.amount"),
-                            "obrigatório, texto decimal / required, decimal string",
-                        ))
-                    }
+                    None => return Err(err(&format!("{field}.amount"), "obrigatório, texto decimal / required, decimal string")),
                 };
                 let per = match price.get("per") {
                     None | Some(Value::Null) => ChannelPrice::default_for(channel).per,
-                    Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-                        err(
-                            &format!("{field}.per"),
-                            "send, charge ou day / send, charge or day",
-                        )
-                    })?,
+                    Some(v) => {
+                        serde_json::from_value(v.clone()).map_err(|_| err(&format!("{field}.per"), "send, charge ou day / send, charge or day"))?
+                    }
                 };
                 prices.insert(channel, ChannelPrice { amount, per });
             }
         }
         let monthly_budget = match obj.get("monthly_budget") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Money::parse(s).map_err(|_| {
-                err(
-                    "monthly_budget",
-                    "valor em reais, ex.: \"500.00\" / amount in BRL, e.g. \"500.00\"",
-                )
-            })?),
-            Some(_) => {
-                return Err(err(
-                    "monthly_budget",
-                    "texto decimal, ex.: \"500.00\" / decimal string, e.g. \"500.00\"",
-                ))
+            Some(Value::String(s)) => {
+                Some(Money::parse(s).map_err(|_| err("monthly_budget", "valor em reais, ex.: \"500.00\" / amount in BRL, e.g. \"500.00\""))?)
             }
+            Some(_) => return Err(err("monthly_budget", "texto decimal, ex.: \"500.00\" / decimal string, e.g. \"500.00\"")),
         };
         let fallback: Vec<Channel> = match obj.get("fallback") {
             None | Some(Value::Null) => vec![],
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|_| err("fallback", "lista de canais / list of channels"))?,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|_| err("fallback", "lista de canais / list of channels"))?,
         };
         let mut seen = Vec::new();
         for c in &fallback {
@@ -306,7 +277,10 @@ impl NotificationSettings {
             for (name, reference) in p {
                 let field = format!("providers.{name}");
                 let channel = Channel::parse(name).ok_or_else(|| err(&field, "canal desconhecido / unknown channel"))?;
-                let reference = reference.as_str().ok_or_else(|| err(&field, "texto / string")).and_then(|r| ProviderReference::parse_for(r, merchant).map_err(|m| err(&field, m)))?;
+                let reference = reference
+                    .as_str()
+                    .ok_or_else(|| err(&field, "texto / string"))
+                    .and_then(|r| ProviderReference::parse_for(r, merchant).map_err(|m| err(&field, m)))?;
                 providers.insert(channel, reference);
             }
         }
@@ -324,7 +298,12 @@ pub const RETRY_AFTER_NO_ANSWER: chrono::Duration = chrono::Duration::hours(2);
 /// [`RETRY_AFTER_NO_ANSWER`] after the last and inside `hours` (the legal contact hours, or the merchant's
 /// narrower ones). A retry that would fall on another day is not made: the day's attempts are over, and the
 /// régua's next step calls again on its own day.
-pub fn next_voice_attempt(attempts_today: u32, last_result: crate::tracking::DeliveryStatus, now: chrono::DateTime<chrono::Utc>, hours: &crate::calendar::ContactHours) -> Option<chrono::DateTime<chrono::Utc>> {
+pub fn next_voice_attempt(
+    attempts_today: u32,
+    last_result: crate::tracking::DeliveryStatus,
+    now: chrono::DateTime<chrono::Utc>,
+    hours: &crate::calendar::ContactHours,
+) -> Option<chrono::DateTime<chrono::Utc>> {
     if last_result != crate::tracking::DeliveryStatus::NoAnswer || attempts_today >= MAX_CALLS_PER_DAY {
         return None;
     }
@@ -340,15 +319,9 @@ pub async fn settings_of(
     store: &dyn crate::store::DocumentStore,
     merchant: &crate::ids::MerchantId,
 ) -> Result<NotificationSettings, crate::store::StoreError> {
-    match store
-        .get_merchant_document(merchant, SETTINGS_DOCUMENT)
-        .await?
-    {
+    match store.get_merchant_document(merchant, SETTINGS_DOCUMENT).await? {
         None => Ok(NotificationSettings::default()),
-        Some(v) => serde_json::from_value(v).map_err(|e| crate::store::StoreError::Corrupt {
-            key: SETTINGS_DOCUMENT.into(),
-            message: e.to_string(),
-        }),
+        Some(v) => serde_json::from_value(v).map_err(|e| crate::store::StoreError::Corrupt { key: SETTINGS_DOCUMENT.into(), message: e.to_string() }),
     }
 }
 
@@ -378,13 +351,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_public_price_list() {
         let s = NotificationSettings::default();
-        assert_eq!(
-            s.price(Channel::Whatsapp),
-            ChannelPrice {
-                amount: Decimal::new(55, 2),
-                per: BillingUnit::Send
-            }
-        );
+        assert_eq!(s.price(Channel::Whatsapp), ChannelPrice { amount: Decimal::new(55, 2), per: BillingUnit::Send });
         assert_eq!(s.price(Channel::Letter).amount, Decimal::new(291, 2));
         assert_eq!(s.price(Channel::Voice).per, BillingUnit::Day);
     }
@@ -393,22 +360,14 @@ mod tests {
     fn email_and_sms_share_one_price_per_charge_and_voice_pays_per_day() {
         let s = NotificationSettings::default();
         let charge = ChargeId::parse("chg_1").unwrap();
-        let email = s
-            .price(Channel::Email)
-            .unit_key(Channel::Email, &charge, day());
+        let email = s.price(Channel::Email).unit_key(Channel::Email, &charge, day());
         let sms = s.price(Channel::Sms).unit_key(Channel::Sms, &charge, day());
         assert_eq!(email, sms);
         assert_ne!(
-            s.price(Channel::Voice)
-                .unit_key(Channel::Voice, &charge, day()),
-            s.price(Channel::Voice)
-                .unit_key(Channel::Voice, &charge, day().succ_opt().unwrap())
+            s.price(Channel::Voice).unit_key(Channel::Voice, &charge, day()),
+            s.price(Channel::Voice).unit_key(Channel::Voice, &charge, day().succ_opt().unwrap())
         );
-        assert_eq!(
-            s.price(Channel::Whatsapp)
-                .unit_key(Channel::Whatsapp, &charge, day()),
-            None
-        );
+        assert_eq!(s.price(Channel::Whatsapp).unit_key(Channel::Whatsapp, &charge, day()), None);
     }
 
     #[test]
@@ -424,23 +383,13 @@ mod tests {
 
     #[test]
     fn fallback_takes_the_next_channel_not_yet_tried() {
-        let s = NotificationSettings::parse(&json!({"fallback": ["whatsapp", "sms", "email"]}), &loja())
-            .unwrap();
+        let s = NotificationSettings::parse(&json!({"fallback": ["whatsapp", "sms", "email"]}), &loja()).unwrap();
         assert_eq!(s.next_channel(Channel::Whatsapp, &[]), Some(Channel::Sms));
-        assert_eq!(
-            s.next_channel(Channel::Sms, &[Channel::Whatsapp]),
-            Some(Channel::Email)
-        );
-        assert_eq!(
-            s.next_channel(Channel::Email, &[Channel::Whatsapp, Channel::Sms]),
-            None
-        );
+        assert_eq!(s.next_channel(Channel::Sms, &[Channel::Whatsapp]), Some(Channel::Email));
+        assert_eq!(s.next_channel(Channel::Email, &[Channel::Whatsapp, Channel::Sms]), None);
         // A channel outside the chain falls to the chain's start.
         assert_eq!(s.next_channel(Channel::Voice, &[]), Some(Channel::Whatsapp));
-        assert_eq!(
-            NotificationSettings::default().next_channel(Channel::Whatsapp, &[]),
-            None
-        );
+        assert_eq!(NotificationSettings::default().next_channel(Channel::Whatsapp, &[]), None);
     }
 
     fn loja() -> MerchantId {
@@ -449,10 +398,22 @@ mod tests {
 
     #[test]
     fn provider_references_point_only_at_merchant_secrets() {
-        for ok in ["cobranca/mer_01loja/whatsapp", "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/mer_01loja/sms-AbCdEf", "env:COBRANCA_MERCHANT_MER_01LOJA__SMS", "env:COBRANCA_MERCHANT_MER_01LOJA__SMS_2"] {
+        for ok in [
+            "cobranca/mer_01loja/whatsapp",
+            "arn:aws:secretsmanager:sa-east-1:123456789012:secret:cobranca/mer_01loja/sms-AbCdEf",
+            "env:COBRANCA_MERCHANT_MER_01LOJA__SMS",
+            "env:COBRANCA_MERCHANT_MER_01LOJA__SMS_2",
+        ] {
             ProviderReference::parse_for(ok, &loja()).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
-        for bad in ["env:COBRANCA_WEBHOOK_SECRET", "env:HOME", "prod/db-password", "arn:aws:secretsmanager:sa-east-1:1:secret:other/x", "cobranca/", "cobranca/a b"] {
+        for bad in [
+            "env:COBRANCA_WEBHOOK_SECRET",
+            "env:HOME",
+            "prod/db-password",
+            "arn:aws:secretsmanager:sa-east-1:1:secret:other/x",
+            "cobranca/",
+            "cobranca/a b",
+        ] {
             assert!(ProviderReference::parse(bad).is_err(), "{bad}");
         }
         let s = NotificationSettings::parse(&json!({"providers": {"sms": "cobranca/mer_01loja/sms"}}), &loja()).unwrap();
@@ -495,18 +456,9 @@ mod tests {
     fn bad_settings_name_the_field() {
         let cases = [
             (json!({"prices": {"fax": {"amount": "1.00"}}}), "prices.fax"),
-            (
-                json!({"prices": {"sms": {"amount": 0.1}}}),
-                "prices.sms.amount",
-            ),
-            (
-                json!({"prices": {"sms": {"amount": "0.101"}}}),
-                "prices.sms.amount",
-            ),
-            (
-                json!({"prices": {"sms": {"amount": "0.10", "per": "week"}}}),
-                "prices.sms.per",
-            ),
+            (json!({"prices": {"sms": {"amount": 0.1}}}), "prices.sms.amount"),
+            (json!({"prices": {"sms": {"amount": "0.101"}}}), "prices.sms.amount"),
+            (json!({"prices": {"sms": {"amount": "0.10", "per": "week"}}}), "prices.sms.per"),
             (json!({"monthly_budget": "-5"}), "monthly_budget"),
             (json!({"monthly_budget": 5}), "monthly_budget"),
             (json!({"fallback": ["sms", "sms"]}), "fallback"),
@@ -514,24 +466,10 @@ mod tests {
             (json!({"budget": "1.00"}), "budget"),
         ];
         for (body, field) in cases {
-            assert_eq!(
-                NotificationSettings::parse(&body, &loja()).unwrap_err().field,
-                field,
-                "{body}"
-            );
+            assert_eq!(NotificationSettings::parse(&body, &loja()).unwrap_err().field, field, "{body}");
         }
-        let ok = NotificationSettings::parse(
-            &json!({"prices": {"sms": {"amount": "0", "per": "send"}}}),
-            &loja(),
-        )
-        .unwrap();
-        assert_eq!(
-            ok.price(Channel::Sms),
-            ChannelPrice {
-                amount: Decimal::ZERO,
-                per: BillingUnit::Send
-            }
-        );
+        let ok = NotificationSettings::parse(&json!({"prices": {"sms": {"amount": "0", "per": "send"}}}), &loja()).unwrap();
+        assert_eq!(ok.price(Channel::Sms), ChannelPrice { amount: Decimal::ZERO, per: BillingUnit::Send });
     }
 
     fn at(d: u32, h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
@@ -554,8 +492,10 @@ mod tests {
         assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(12, 11, 0), &legal), Some(at(12, 13, 0)));
         assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(12, 12, 30), &legal), None);
         // A call before opening (merchant hours from 10:00) waits for the window.
-        let narrow = crate::calendar::ContactHours { weekdays: (chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(), chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap()), saturdays: None };
+        let narrow = crate::calendar::ContactHours {
+            weekdays: (chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(), chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap()),
+            saturdays: None,
+        };
         assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(9, 7, 30), &narrow), Some(at(9, 10, 0)));
     }
-
 }

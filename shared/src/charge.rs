@@ -74,8 +74,15 @@ pub struct Charge {
 pub enum ChargeOrigin {
     #[default]
     Single,
-    Subscription { subscription_id: crate::ids::SubscriptionId, cycle: u32 },
-    InstallmentPlan { plan_id: crate::ids::PlanId, number: u16, of: u16 },
+    Subscription {
+        subscription_id: crate::ids::SubscriptionId,
+        cycle: u32,
+    },
+    InstallmentPlan {
+        plan_id: crate::ids::PlanId,
+        number: u16,
+        of: u16,
+    },
 }
 
 impl ChargeOrigin {
@@ -178,7 +185,9 @@ impl ChargeStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded, Self::Renegotiated].into_iter().find(|c| c.as_str() == s)
+        [Self::Pending, Self::Overdue, Self::PartiallyPaid, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded, Self::Renegotiated]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 
     /// Whether a payer can still pay, and so whether reminders still make sense.

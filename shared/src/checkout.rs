@@ -13,9 +13,9 @@ use crate::events::EventBus;
 use crate::ids::WalletId;
 use crate::merchant::Merchant;
 use crate::money::Money;
-use crate::pay::late_fees::Unpriceable;
 use crate::pay::boleto::Linha;
 use crate::pay::installments::{card_plan, CardPlan};
+use crate::pay::late_fees::Unpriceable;
 use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration};
 use crate::providers::{CardPaymentRequest, CardPaymentResult, ProviderError, Providers};
 use crate::queue::JobQueue;
@@ -58,7 +58,10 @@ fn attempt_limit_message(retry_at: Option<DateTime<Utc>>) -> String {
             at.with_timezone(&chrono_tz::America::Sao_Paulo).format("%H:%M"),
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
-        None => format!("limite de {0} tentativas com cartão nesta cobrança atingido / this charge's limit of {0} card attempts is reached", crate::card_attempts::TOTAL),
+        None => format!(
+            "limite de {0} tentativas com cartão nesta cobrança atingido / this charge's limit of {0} card attempts is reached",
+            crate::card_attempts::TOTAL
+        ),
     }
 }
 
@@ -109,7 +112,11 @@ impl Checkout<'_> {
                 let no_txid = |e: setup::NoTxidFor| CheckoutError::Internal(e.to_string());
                 let static_txid = setup::static_txid(&charge.id).map_err(no_txid)?;
                 let cobv = match settings.dynamic {
-                    true => Some(CobvSetup { txid: setup::cobv_txid(&charge.id, revision).map_err(no_txid)?, location: None, registration: Registration::Registering { since: now } }),
+                    true => Some(CobvSetup {
+                        txid: setup::cobv_txid(&charge.id, revision).map_err(no_txid)?,
+                        location: None,
+                        registration: Registration::Registering { since: now },
+                    }),
                     false => None,
                 };
                 let jobs = cobv.iter().map(|c| job(SetupTask::RegisterCobv { txid: c.txid.clone() })).collect();
@@ -119,7 +126,8 @@ impl Checkout<'_> {
             WalletConfig::Boleto(settings) => {
                 let agreement = &settings.agreement;
                 let sequence = self.store.next_sequence(&format!("boleto#{}#{}", agreement.convenio, agreement.carteira)).await?;
-                let boleto = setup::issue_boleto(&wallet.id, agreement, sequence, charge.amount, charge.due_date.date(), now).map_err(|e| invalid("due_date", e.to_string()))?;
+                let boleto = setup::issue_boleto(&wallet.id, agreement, sequence, charge.amount, charge.due_date.date(), now)
+                    .map_err(|e| invalid("due_date", e.to_string()))?;
                 let jobs = vec![job(SetupTask::RegisterBoleto { nosso_numero: boleto.nosso_numero.clone() })];
                 charge.setup.boleto = Some(boleto);
                 Ok(jobs)
@@ -128,7 +136,10 @@ impl Checkout<'_> {
                 if charge.max_installments > settings.max_installments {
                     return Err(invalid(
                         "max_installments",
-                        format!("a carteira {0} aceita até {1} parcelas / wallet {0} allows up to {1} installments", wallet.id, settings.max_installments),
+                        format!(
+                            "a carteira {0} aceita até {1} parcelas / wallet {0} allows up to {1} installments",
+                            wallet.id, settings.max_installments
+                        ),
                     ));
                 }
                 let fee_mode = charge.setup.card.as_ref().map(|c| c.fee_mode).unwrap_or(settings.fee_mode);
@@ -187,7 +198,11 @@ impl Checkout<'_> {
     /// attempt never charges a card for what was just paid; the acquirer gets the attempt's stable key.
     pub async fn pay_by_card(&self, charge: Charge, card: &CardInput, merchant: &Merchant, now: DateTime<Utc>) -> Result<CardPaid, CheckoutError> {
         let setup = card_terms(&charge, card, now)?;
-        let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
+        let wallet = self
+            .store
+            .get_wallet(&charge.merchant_id, &setup.wallet_id)
+            .await?
+            .ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
         // A live merchant's card payment needs a real acquirer; a test one's never reaches one.
         let acquirer = self.providers.acquirer(merchant.mode, wallet.provider).map_err(CheckoutError::Provider)?;
         let (claim, attempt) = self.claim_card_attempt(&charge, wallet.provider, acquirer, now).await?;
@@ -205,7 +220,13 @@ impl Checkout<'_> {
 
     /// Takes the charge's card claim and counts the attempt; an abandoned claim's attempt is first looked up at
     /// the acquirer by its key and whatever it captured is applied.
-    async fn claim_card_attempt(&self, charge: &Charge, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> Result<(CardAttempts, CardAttempt), CheckoutError> {
+    async fn claim_card_attempt(
+        &self,
+        charge: &Charge,
+        provider: crate::providers::Provider,
+        acquirer: &dyn crate::providers::Acquirer,
+        now: DateTime<Utc>,
+    ) -> Result<(CardAttempts, CardAttempt), CheckoutError> {
         for _ in 0..3 {
             let stored = self.store.get_card_attempts(&charge.merchant_id, &charge.id).await?;
             let attempts = stored.clone().unwrap_or_else(|| CardAttempts::none(&charge.merchant_id, &charge.id));
@@ -228,7 +249,14 @@ impl Checkout<'_> {
 
     /// What an attempt that died did at the acquirer, applied: its captured sales settle the charge as the
     /// acquirer's notification would have. An acquirer that cannot answer leaves the claim where it is.
-    async fn recover_card_attempt(&self, charge: &Charge, dead: &CardAttempt, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> Result<(), CheckoutError> {
+    async fn recover_card_attempt(
+        &self,
+        charge: &Charge,
+        dead: &CardAttempt,
+        provider: crate::providers::Provider,
+        acquirer: &dyn crate::providers::Acquirer,
+        now: DateTime<Utc>,
+    ) -> Result<(), CheckoutError> {
         let sales = acquirer.sales_of_order(&dead.key).await.map_err(CheckoutError::Provider)?;
         tracing::warn!(charge_id = %charge.id, key = %dead.key, sales = sales.len(), "taking over an abandoned card attempt");
         for sale in sales {
@@ -241,19 +269,39 @@ impl Checkout<'_> {
     /// One claimed attempt, on the charge as stored now. Also says whether its outcome is known (false: the
     /// acquirer may have taken money we did not record).
     #[allow(clippy::too_many_arguments)]
-    async fn card_attempt(&self, before: &Charge, attempt: &CardAttempt, card: &CardInput, merchant: &Merchant, provider: crate::providers::Provider, acquirer: &dyn crate::providers::Acquirer, now: DateTime<Utc>) -> (Result<CardPaid, CheckoutError>, bool) {
+    async fn card_attempt(
+        &self,
+        before: &Charge,
+        attempt: &CardAttempt,
+        card: &CardInput,
+        merchant: &Merchant,
+        provider: crate::providers::Provider,
+        acquirer: &dyn crate::providers::Acquirer,
+        now: DateTime<Utc>,
+    ) -> (Result<CardPaid, CheckoutError>, bool) {
         let prepared = async {
-            let charge = self.store.get_charge(&before.merchant_id, &before.id).await?.ok_or_else(|| CheckoutError::Internal("charge vanished".into()))?;
+            let charge =
+                self.store.get_charge(&before.merchant_id, &before.id).await?.ok_or_else(|| CheckoutError::Internal("charge vanished".into()))?;
             let setup = card_terms(&charge, card, now)?;
-            let wallet = self.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
-            let WalletConfig::CreditCard(settings) = &wallet.config else { return Err(CheckoutError::Internal("card wallet is not a card wallet".into())) };
+            let wallet = self
+                .store
+                .get_wallet(&charge.merchant_id, &setup.wallet_id)
+                .await?
+                .ok_or_else(|| CheckoutError::Internal("card wallet missing".into()))?;
+            let WalletConfig::CreditCard(settings) = &wallet.config else {
+                return Err(CheckoutError::Internal("card wallet is not a card wallet".into()));
+            };
             if wallet.provider != provider {
                 // The payer chose another card wallet meanwhile: this attempt was claimed for the other acquirer.
                 return Err(invalid("wallet_id", "a carteira de cartão mudou; tente de novo / the card wallet changed; please retry"));
             }
             let due = amount_today(&charge, now)?;
             let plan = card_plan(due, card.installments, &settings.fees, setup.fee_mode).map_err(|e| invalid("installments", e.to_string()))?;
-            let customer = self.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| CheckoutError::Internal("customer missing".into()))?;
+            let customer = self
+                .store
+                .get_customer(&charge.merchant_id, &charge.customer_id)
+                .await?
+                .ok_or_else(|| CheckoutError::Internal("customer missing".into()))?;
             Ok((charge, due, plan, customer))
         };
         let (charge, due, plan, customer) = match prepared.await {
@@ -294,12 +342,18 @@ impl Checkout<'_> {
             };
             let raw = json!({"provider_payment_id": provider_payment_id, "authorization_code": authorization_code, "installments": card.installments, "total": plan.total_charged}).to_string();
             match self.settlement().apply(&notice, &raw, now).await.map_err(|e| CheckoutError::Internal(e.to_string()))? {
-                Settled::Paid { charge } | Settled::Duplicate { charge } | Settled::Recorded { charge, .. } | Settled::Reversed { charge, .. } | Settled::AwaitingPayment { charge } => Ok(charge),
+                Settled::Paid { charge }
+                | Settled::Duplicate { charge }
+                | Settled::Recorded { charge, .. }
+                | Settled::Reversed { charge, .. }
+                | Settled::AwaitingPayment { charge } => Ok(charge),
                 Settled::Unmatched => Err(CheckoutError::Internal("card payment for a charge that vanished".into())),
             }
         };
         match recorded.await {
-            Ok(charge) => (Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due }), true),
+            Ok(charge) => {
+                (Ok(CardPaid { charge, provider_payment_id, authorization_code, installments: card.installments, plan, amount_due: due }), true)
+            }
             // Captured but not recorded: the claim stays, and the attempt that takes it over records the sale.
             Err(e) => (Err(e), false),
         }
@@ -342,7 +396,13 @@ impl Checkout<'_> {
     /// could be forged): what is applied is what the acquirer itself answers about the sale, by its id.
     /// Captures already recorded are recognised by payment id; each refund increment is applied once (its id
     /// is the cumulative voided amount); a refusal, authorization or pending state moves no money.
-    pub async fn acquirer_notice(&self, provider: crate::providers::Provider, payment_id: &str, change: SaleChange, now: DateTime<Utc>) -> Result<Vec<Settled>, CheckoutError> {
+    pub async fn acquirer_notice(
+        &self,
+        provider: crate::providers::Provider,
+        payment_id: &str,
+        change: SaleChange,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Settled>, CheckoutError> {
         use crate::payment::EntryKind;
         use crate::providers::SaleStatus;
         let Some((merchant_id, charge_id)) = self.store.charge_of_provider_reference(provider.as_str(), payment_id).await? else {
@@ -350,7 +410,8 @@ impl Checkout<'_> {
             return Ok(vec![Settled::Unmatched]);
         };
         let mode = self.store.get_merchant(&merchant_id).await?.map_or(crate::merchant::Mode::unstated(), |m| m.mode);
-        let sale = self.providers.acquirer(mode, provider).map_err(CheckoutError::Provider)?.sale(payment_id).await.map_err(CheckoutError::Provider)?;
+        let sale =
+            self.providers.acquirer(mode, provider).map_err(CheckoutError::Provider)?.sale(payment_id).await.map_err(CheckoutError::Provider)?;
         let ledger = self.store.ledger_of(&merchant_id, &charge_id).await?;
         let notice = |event: String, kind: EntryKind, id: String, amount: Money, at: Option<DateTime<Utc>>| PaymentNotice {
             event_id: event,
@@ -368,7 +429,13 @@ impl Checkout<'_> {
         let mut notices = Vec::new();
         if matches!(sale.status, SaleStatus::Captured | SaleStatus::Voided) {
             let captured = sale.captured.unwrap_or(sale.amount);
-            notices.push(notice(format!("{}:{payment_id}:captured", provider.as_str()), EntryKind::Payment, payment_id.to_string(), captured, sale.captured_at));
+            notices.push(notice(
+                format!("{}:{payment_id}:captured", provider.as_str()),
+                EntryKind::Payment,
+                payment_id.to_string(),
+                captured,
+                sale.captured_at,
+            ));
             let voided = sale.voided.or((sale.status == SaleStatus::Voided).then_some(captured));
             let already = crate::payment::reversed_of(&ledger, provider.as_str(), payment_id);
             if let Some(voided) = voided.filter(|v| v.as_decimal() > already) {
@@ -458,12 +525,8 @@ pub fn payment_view(c: &Charge, wallets: &[Wallet], merchant: &Merchant, base_ur
         let options = amount_today.and_then(|a| setup::installment_options(a, settings, card).ok()).unwrap_or_default();
         Some(json!({"wallet_id": card.wallet_id, "fee_mode": card.fee_mode, "max_installments": card.max_installments, "installment_options": options}))
     });
-    let options: Vec<Value> = c
-        .wallet_ids
-        .iter()
-        .filter_map(wallet)
-        .map(|w| json!({"id": w.id, "name": w.name, "method": w.method(), "provider": w.provider}))
-        .collect();
+    let options: Vec<Value> =
+        c.wallet_ids.iter().filter_map(wallet).map(|w| json!({"id": w.id, "name": w.name, "method": w.method(), "provider": w.provider})).collect();
     Ok(json!({
         "amount_due": due,
         "received": c.received,

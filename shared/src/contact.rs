@@ -18,7 +18,9 @@ pub enum EmailError {
     Invalid,
     #[error("e-mail com mais de 254 caracteres / e-mail address longer than 254 characters")]
     TooLong,
-    #[error("informe só o endereço, sem nome (ex.: maria@exemplo.com.br) / send the bare address, without a display name (e.g. maria@exemplo.com.br)")]
+    #[error(
+        "informe só o endereço, sem nome (ex.: maria@exemplo.com.br) / send the bare address, without a display name (e.g. maria@exemplo.com.br)"
+    )]
     DisplayNameNotAllowed,
     #[error("o domínio do e-mail precisa ter um ponto (ex.: exemplo.com) / the e-mail domain must contain a dot (e.g. example.com)")]
     DomainWithoutDot,
@@ -36,10 +38,7 @@ impl Email {
         }
         // Display names and IP-literal domains are legal RFC 5322 but never what a billing
         // contact means; requiring a TLD catches "maria@gmail" typos.
-        let options = Options::default()
-            .without_display_text()
-            .without_domain_literal()
-            .with_required_tld();
+        let options = Options::default().without_display_text().without_domain_literal().with_required_tld();
         let address = EmailAddress::parse_with_options(s, options).map_err(|e| match e {
             email_address::Error::UnsupportedDisplayName => EmailError::DisplayNameNotAllowed,
             email_address::Error::DomainTooFew => EmailError::DomainWithoutDot,
@@ -53,17 +52,10 @@ impl Email {
         // RFC 5322 atoms allow "!#$%&'*+/=?^_`{|}~" in the domain, but no host name
         // has them, so such an address would only bounce: keep letters (IDN too),
         // digits, hyphens and dots.
-        if !domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.'))
-        {
+        if !domain.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.')) {
             return Err(EmailError::Invalid);
         }
-        Ok(Email(format!(
-            "{}@{}",
-            address.local_part(),
-            domain.to_lowercase()
-        )))
+        Ok(Email(format!("{}@{}", address.local_part(), domain.to_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,9 +79,7 @@ impl Email {
 pub enum PhoneError {
     #[error("telefone com caractere inválido / phone number has an invalid character")]
     InvalidCharacter,
-    #[error(
-        "só aceitamos telefones do Brasil (+55) / only Brazilian phone numbers (+55) are accepted"
-    )]
+    #[error("só aceitamos telefones do Brasil (+55) / only Brazilian phone numbers (+55) are accepted")]
     UnsupportedCountryCode,
     #[error("telefone deve ter DDD + 8 ou 9 dígitos / phone number must have an area code plus 8 or 9 digits")]
     WrongLength,
@@ -126,10 +116,7 @@ impl Phone {
             Some(rest) => (true, rest),
             None => (false, trimmed),
         };
-        if !rest
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-' | '.'))
-        {
+        if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-' | '.')) {
             return Err(PhoneError::InvalidCharacter);
         }
         let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
@@ -137,9 +124,7 @@ impl Phone {
         // National numbers are 10 or 11 digits, so "55" + 10..11 digits is unambiguous
         // even though 55 is also a DDD (RS).
         let national = if has_plus {
-            digits
-                .strip_prefix("55")
-                .ok_or(PhoneError::UnsupportedCountryCode)?
+            digits.strip_prefix("55").ok_or(PhoneError::UnsupportedCountryCode)?
         } else if matches!(digits.len(), 12 | 13) && digits.starts_with("55") {
             &digits[2..]
         } else if matches!(digits.len(), 11 | 12) && digits.starts_with('0') {
@@ -252,34 +237,19 @@ mod tests {
     fn accepts_ordinary_email_and_lowercases_only_the_domain() {
         let email = Email::parse("Maria.Silva@Example.COM.br").unwrap();
         assert_eq!(email.as_str(), "Maria.Silva@example.com.br");
-        assert_eq!(
-            Email::parse("joao+boletos@empresa.com").unwrap().as_str(),
-            "joao+boletos@empresa.com"
-        );
-        assert_eq!(
-            Email::parse("jose@correio-rápido.com.BR").unwrap().as_str(),
-            "jose@correio-rápido.com.br"
-        );
+        assert_eq!(Email::parse("joao+boletos@empresa.com").unwrap().as_str(), "joao+boletos@empresa.com");
+        assert_eq!(Email::parse("jose@correio-rápido.com.BR").unwrap().as_str(), "jose@correio-rápido.com.br");
     }
 
     #[test]
     fn rejects_email_without_a_dot_in_the_domain() {
-        assert_eq!(
-            Email::parse("maria@gmail"),
-            Err(EmailError::DomainWithoutDot)
-        );
-        assert_eq!(
-            Email::parse("root@localhost"),
-            Err(EmailError::DomainWithoutDot)
-        );
+        assert_eq!(Email::parse("maria@gmail"), Err(EmailError::DomainWithoutDot));
+        assert_eq!(Email::parse("root@localhost"), Err(EmailError::DomainWithoutDot));
     }
 
     #[test]
     fn rejects_email_with_a_display_name() {
-        assert_eq!(
-            Email::parse("Maria <maria@example.com>"),
-            Err(EmailError::DisplayNameNotAllowed)
-        );
+        assert_eq!(Email::parse("Maria <maria@example.com>"), Err(EmailError::DisplayNameNotAllowed));
         assert!(Email::parse("<maria@example.com>").is_err());
     }
 
@@ -309,34 +279,21 @@ mod tests {
 
     #[test]
     fn rejects_email_longer_than_254_characters() {
-        let long = format!(
-            "{}@{}.com",
-            "a".repeat(64),
-            vec!["b".repeat(60); 4].join(".")
-        );
+        let long = format!("{}@{}.com", "a".repeat(64), vec!["b".repeat(60); 4].join("."));
         assert!(long.len() > 254);
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
     }
 
     #[test]
     fn masks_email_keeping_first_letter_and_domain() {
-        assert_eq!(
-            Email::parse("maria@example.com").unwrap().masked(),
-            "m***@example.com"
-        );
-        assert_eq!(
-            Email::parse("x@example.com").unwrap().masked(),
-            "x***@example.com"
-        );
+        assert_eq!(Email::parse("maria@example.com").unwrap().masked(), "m***@example.com");
+        assert_eq!(Email::parse("x@example.com").unwrap().masked(), "x***@example.com");
     }
 
     #[test]
     fn email_serde_goes_through_parse() {
         let email: Email = serde_json::from_str(r#""Maria@EXAMPLE.com""#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&email).unwrap(),
-            r#""Maria@example.com""#
-        );
+        assert_eq!(serde_json::to_string(&email).unwrap(), r#""Maria@example.com""#);
         let err = serde_json::from_str::<Email>(r#""maria@gmail""#).unwrap_err();
         assert!(err.to_string().contains("must contain a dot"), "{err}");
     }
@@ -382,74 +339,36 @@ mod tests {
 
     #[test]
     fn rejects_other_country_codes() {
-        assert_eq!(
-            Phone::parse("+14155552671"),
-            Err(PhoneError::UnsupportedCountryCode)
-        );
-        assert_eq!(
-            Phone::parse("+351912345678"),
-            Err(PhoneError::UnsupportedCountryCode)
-        );
+        assert_eq!(Phone::parse("+14155552671"), Err(PhoneError::UnsupportedCountryCode));
+        assert_eq!(Phone::parse("+351912345678"), Err(PhoneError::UnsupportedCountryCode));
     }
 
     #[test]
     fn rejects_unknown_area_codes() {
-        for ddd in [
-            "10", "20", "23", "25", "26", "29", "30", "36", "39", "40", "50", "52", "56", "60",
-            "70", "72", "76", "78", "80", "90",
-        ] {
-            assert_eq!(
-                Phone::parse(&format!("{ddd}987654321")),
-                Err(PhoneError::UnknownAreaCode),
-                "{ddd}"
-            );
+        for ddd in ["10", "20", "23", "25", "26", "29", "30", "36", "39", "40", "50", "52", "56", "60", "70", "72", "76", "78", "80", "90"] {
+            assert_eq!(Phone::parse(&format!("{ddd}987654321")), Err(PhoneError::UnknownAreaCode), "{ddd}");
         }
     }
 
     #[test]
     fn rejects_numbers_that_are_neither_mobile_nor_landline() {
-        assert_eq!(
-            Phone::parse("11887654321"),
-            Err(PhoneError::InvalidSubscriberNumber)
-        );
-        assert_eq!(
-            Phone::parse("1187654321"),
-            Err(PhoneError::InvalidSubscriberNumber)
-        );
+        assert_eq!(Phone::parse("11887654321"), Err(PhoneError::InvalidSubscriberNumber));
+        assert_eq!(Phone::parse("1187654321"), Err(PhoneError::InvalidSubscriberNumber));
         // Old 8-digit mobile form, before the extra 9.
-        assert_eq!(
-            Phone::parse("1197654321"),
-            Err(PhoneError::InvalidSubscriberNumber)
-        );
-        assert_eq!(
-            Phone::parse("1113456789"),
-            Err(PhoneError::InvalidSubscriberNumber)
-        );
+        assert_eq!(Phone::parse("1197654321"), Err(PhoneError::InvalidSubscriberNumber));
+        assert_eq!(Phone::parse("1113456789"), Err(PhoneError::InvalidSubscriberNumber));
     }
 
     #[test]
     fn rejects_wrong_lengths() {
-        for s in [
-            "",
-            "+55",
-            "987654321",
-            "119876543",
-            "119876543210",
-            "+55119876543210",
-        ] {
+        for s in ["", "+55", "987654321", "119876543", "119876543210", "+55119876543210"] {
             assert_eq!(Phone::parse(s), Err(PhoneError::WrongLength), "{s:?}");
         }
     }
 
     #[test]
     fn rejects_letters_and_stray_symbols() {
-        for s in [
-            "11 98765-432A",
-            "11987654321 ext 2",
-            "+55+11987654321",
-            "11_98765_4321",
-            "1198765４321",
-        ] {
+        for s in ["11 98765-432A", "11987654321 ext 2", "+55+11987654321", "11_98765_4321", "1198765４321"] {
             assert_eq!(Phone::parse(s), Err(PhoneError::InvalidCharacter), "{s:?}");
         }
     }
@@ -510,10 +429,7 @@ mod tests {
     }
 
     fn email_parts() -> impl Strategy<Value = (String, String)> {
-        (
-            "[a-zA-Z0-9]{1,10}(\\.[a-zA-Z0-9_+-]{0,8}[a-zA-Z0-9])?",
-            "([a-zA-Z0-9]{1,10}\\.){1,3}[a-zA-Z]{2,6}",
-        )
+        ("[a-zA-Z0-9]{1,10}(\\.[a-zA-Z0-9_+-]{0,8}[a-zA-Z0-9])?", "([a-zA-Z0-9]{1,10}\\.){1,3}[a-zA-Z]{2,6}")
     }
 
     proptest! {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Channel;
 use crate::contact::{Email, Phone};
 use crate::document::Document;
 use crate::ids::{CustomerId, MerchantId};
-use crate::channel::Channel;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::calendar;
+use crate::channel_policy::{self, NotificationSettings};
 use crate::charge::Charge;
+use crate::customer::Customer;
+use crate::ids::MerchantId;
+use crate::merchant::Mode;
 use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, Reminder, ReminderState, Step};
 use crate::store::{ContactCounter, NotificationStore, Store, StoreError};
-use crate::ids::MerchantId;
-use crate::channel_policy::{self, NotificationSettings};
-use crate::customer::Customer;
-use crate::merchant::Mode;
 use crate::tracking::{self, DeliveryStatus, NotificationRecord, StatusUpdate};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
@@ -22,9 +22,13 @@ pub const MAX_PER_CHANNEL_PER_DAY: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
-    Sent { provider_message_id: String },
+    Sent {
+        provider_message_id: String,
+    },
     /// Nothing to do: already sent, cancelled, or lost its meaning. The queue message is done.
-    NotSent { reason: String },
+    NotSent {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +110,9 @@ impl Delivery<'_> {
             }
             ref other => return not_sent(&format!("reminder is {}", other.name())),
         };
-        let (Some(charge), Some(merchant)) = (
-            self.store.get_charge(&job.merchant_id, &job.charge_id).await?,
-            self.store.get_merchant(&job.merchant_id).await?,
-        ) else {
+        let (Some(charge), Some(merchant)) =
+            (self.store.get_charge(&job.merchant_id, &job.charge_id).await?, self.store.get_merchant(&job.merchant_id).await?)
+        else {
             return self.give_up(&reminder, ReminderState::Skipped { reason: "charge or merchant gone".into() }, now).await;
         };
         if let Err(reason) = ruler::still_meaningful(&reminder, &charge, now) {
@@ -201,7 +204,11 @@ impl Delivery<'_> {
             }
             if let (Step::AfterDue, Some(cap)) = (claimed.step, ruler.max_per_week_after_due) {
                 let week_start = day - chrono::Duration::days(day.weekday().num_days_from_monday().into());
-                if !self.store.reserve_contact(&job.merchant_id, &customer.id, &ContactCounter::AfterDueWeek { week_start }, cap.into(), &contact_key).await? {
+                if !self
+                    .store
+                    .reserve_contact(&job.merchant_id, &customer.id, &ContactCounter::AfterDueWeek { week_start }, cap.into(), &contact_key)
+                    .await?
+                {
                     let monday = calendar::local_instant(week_start + chrono::Duration::days(7), chrono::NaiveTime::MIN);
                     let later = crate::ruler::Reminder { due_at: hours.next_slot(monday), ..claimed.clone() };
                     self.store.transition_reminder(&later, &["sending"], ReminderState::Planned, wall_clock).await?;
@@ -287,7 +294,9 @@ impl Delivery<'_> {
                 Ok(own) => own.send(&message).await,
                 Err(e) => Err(e),
             },
-            (Route::Merchant(reference), None) => Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str()))),
+            (Route::Merchant(reference), None) => {
+                Err(SendError::Transient(format!("merchant provider {} cannot be reached from here", reference.as_str())))
+            }
         };
         let outcome = match &result {
             Ok(receipt) => ReminderState::Sent { at: now, provider_message_id: receipt.provider_message_id.clone() },
@@ -321,8 +330,21 @@ impl Delivery<'_> {
             fall_back(self.store, &settings, &claimed, &customer, channel, now).await?;
         }
         match &result {
-            Ok(receipt) => self.tell(job, &claimed, channel, "NotificationSent", "sent", serde_json::json!({"provider_message_id": receipt.provider_message_id}), now).await?,
-            Err(SendError::Permanent(reason)) => self.tell(job, &claimed, channel, "NotificationFailed", "failed", serde_json::json!({"reason": reason}), now).await?,
+            Ok(receipt) => {
+                self.tell(
+                    job,
+                    &claimed,
+                    channel,
+                    "NotificationSent",
+                    "sent",
+                    serde_json::json!({"provider_message_id": receipt.provider_message_id}),
+                    now,
+                )
+                .await?
+            }
+            Err(SendError::Permanent(reason)) => {
+                self.tell(job, &claimed, channel, "NotificationFailed", "failed", serde_json::json!({"reason": reason}), now).await?
+            }
             Err(SendError::Transient(_)) => {}
         }
         match result {
@@ -334,7 +356,13 @@ impl Delivery<'_> {
 
     /// Claims, for one combined message, a pending reminder due today or earlier on `channel` from each of the
     /// customer's other open charges.
-    async fn claim_companions(&self, charge: &Charge, channel: Channel, now: DateTime<Utc>, wall_clock: DateTime<Utc>) -> Result<Vec<(Reminder, Charge)>, DeliveryError> {
+    async fn claim_companions(
+        &self,
+        charge: &Charge,
+        channel: Channel,
+        now: DateTime<Utc>,
+        wall_clock: DateTime<Utc>,
+    ) -> Result<Vec<(Reminder, Charge)>, DeliveryError> {
         let today = calendar::local_date(now);
         let mut out = Vec::new();
         for other in self.store.charges_of_customer(&charge.merchant_id, &charge.customer_id).await? {
@@ -362,11 +390,30 @@ impl Delivery<'_> {
     /// What a sent message leaves behind: its cost (once per message, the unit's price once per unit), the
     /// link from the provider's id back to it (for status callbacks) and its record. Safe to redo.
     #[allow(clippy::too_many_arguments)]
-    async fn book_sent(&self, job: &NotificationJob, reminder: &Reminder, channel: Channel, settings: &NotificationSettings, provider_message_id: &str, segments: Option<u32>, at: DateTime<Utc>) -> Result<(), DeliveryError> {
+    async fn book_sent(
+        &self,
+        job: &NotificationJob,
+        reminder: &Reminder,
+        channel: Channel,
+        settings: &NotificationSettings,
+        provider_message_id: &str,
+        segments: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> Result<(), DeliveryError> {
         let day = calendar::local_date(at);
         let price = settings.price(channel);
         let message = format!("{}/{}", job.charge_id, reminder.id());
-        let cost = self.store.add_spend(&job.merchant_id, &channel_policy::spend_month(day), channel, price.amount, &message, price.unit_key(channel, &job.charge_id, day).as_deref()).await?;
+        let cost = self
+            .store
+            .add_spend(
+                &job.merchant_id,
+                &channel_policy::spend_month(day),
+                channel,
+                price.amount,
+                &message,
+                price.unit_key(channel, &job.charge_id, day).as_deref(),
+            )
+            .await?;
         self.store.link_provider_reference(&tracking::callback_reference(channel), provider_message_id, &job.merchant_id, &job.charge_id).await?;
         record_outcome(self.store, reminder, channel, at, |r| {
             r.advance(DeliveryStatus::Sent, at, None);
@@ -384,7 +431,16 @@ impl Delivery<'_> {
     /// cannot be published the queue message is retried: the reminder is already sent or failed, so the retry
     /// only tells again.
     #[allow(clippy::too_many_arguments)]
-    async fn tell(&self, job: &NotificationJob, reminder: &Reminder, channel: Channel, kind: &str, suffix: &str, mut data: serde_json::Value, at: DateTime<Utc>) -> Result<(), DeliveryError> {
+    async fn tell(
+        &self,
+        job: &NotificationJob,
+        reminder: &Reminder,
+        channel: Channel,
+        kind: &str,
+        suffix: &str,
+        mut data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), DeliveryError> {
         data["reminder_id"] = serde_json::json!(reminder.id());
         data["step"] = serde_json::json!(reminder.step.name());
         data["channel"] = serde_json::json!(channel);
@@ -411,7 +467,13 @@ impl Delivery<'_> {
 
 /// Loads (or starts) a reminder's notification record, changes it and saves it, retrying when a status callback
 /// saved it in between. Saves nothing when the change changed nothing.
-pub async fn record_outcome(store: &dyn NotificationStore, reminder: &Reminder, channel: Channel, now: DateTime<Utc>, mut change: impl FnMut(&mut NotificationRecord)) -> Result<NotificationRecord, StoreError> {
+pub async fn record_outcome(
+    store: &dyn NotificationStore,
+    reminder: &Reminder,
+    channel: Channel,
+    now: DateTime<Utc>,
+    mut change: impl FnMut(&mut NotificationRecord),
+) -> Result<NotificationRecord, StoreError> {
     let id = reminder.id();
     for _ in 0..5 {
         let stored = store.get_notification(&reminder.merchant_id, &reminder.charge_id, &id).await?;
@@ -433,7 +495,14 @@ pub async fn record_outcome(store: &dyn NotificationStore, reminder: &Reminder, 
 /// When a message failed for good on `failed`, plans the same step on the merchant's next fallback channel
 /// that the payer can receive (due at once: the next tick sends it). Nothing when no fallback is set, every
 /// channel was tried, or the step already has a reminder on that channel.
-pub async fn fall_back(store: &dyn Store, settings: &NotificationSettings, reminder: &Reminder, customer: &Customer, failed: Channel, now: DateTime<Utc>) -> Result<Option<Channel>, StoreError> {
+pub async fn fall_back(
+    store: &dyn Store,
+    settings: &NotificationSettings,
+    reminder: &Reminder,
+    customer: &Customer,
+    failed: Channel,
+    now: DateTime<Utc>,
+) -> Result<Option<Channel>, StoreError> {
     if matches!(reminder.step, Step::MarkOverdue | Step::Expire) {
         return Ok(None);
     }
@@ -471,15 +540,27 @@ pub async fn fall_back(store: &dyn Store, settings: &NotificationSettings, remin
 /// What a provider's status callback changes: the message's record moves forward; a bounce or complaint
 /// suppresses the address; a failure after sending hands the step to the fallback channel. Unknown message ids
 /// (messages this deployment did not send) are ignored. Returns whether the record changed.
-pub async fn apply_status(store: &dyn Store, channel: Channel, from_merchant: Option<&MerchantId>, update: &StatusUpdate, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    let Some((merchant, charge_id)) = store.charge_of_provider_reference(&tracking::callback_reference(channel), &update.provider_message_id).await? else {
+pub async fn apply_status(
+    store: &dyn Store,
+    channel: Channel,
+    from_merchant: Option<&MerchantId>,
+    update: &StatusUpdate,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some((merchant, charge_id)) = store.charge_of_provider_reference(&tracking::callback_reference(channel), &update.provider_message_id).await?
+    else {
         return Ok(false);
     };
     // A merchant's own provider account reports only on that merchant's messages.
     if from_merchant.is_some_and(|m| *m != merchant) {
         return Ok(false);
     }
-    let Some(record) = store.notifications_of(&merchant, &charge_id).await?.into_iter().find(|r| r.provider_message_id.as_deref() == Some(update.provider_message_id.as_str())) else {
+    let Some(record) = store
+        .notifications_of(&merchant, &charge_id)
+        .await?
+        .into_iter()
+        .find(|r| r.provider_message_id.as_deref() == Some(update.provider_message_id.as_str()))
+    else {
         return Ok(false);
     };
     let Some(reminder) = store.get_reminder(&merchant, &charge_id, &record.reminder_id).await? else { return Ok(false) };

@@ -54,16 +54,18 @@ impl ErasedDocument {
     }
 
     fn kind(&self) -> &'static str {
-        if self.0.starts_with("erased:cnpj:") { "cnpj" } else { "cpf" }
+        if self.0.starts_with("erased:cnpj:") {
+            "cnpj"
+        } else {
+            "cpf"
+        }
     }
 }
 
 /// Drops the usual punctuation ("529.982.247-25", "12.ABC.345/01DE-35") so people can
 /// paste documents as printed; anything else is left for validation to reject.
 fn strip_punctuation(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, '.' | '-' | '/' | ' '))
-        .collect()
+    s.chars().filter(|c| !matches!(c, '.' | '-' | '/' | ' ')).collect()
 }
 
 fn all_same(s: &str) -> bool {
@@ -100,10 +102,7 @@ impl Cpf {
         }
         let digits: Vec<u32> = bare.bytes().map(|b| u32::from(b - b'0')).collect();
         let dv1 = mod11_check_digit(digits[..9].iter().copied(), &[10, 9, 8, 7, 6, 5, 4, 3, 2]);
-        let dv2 = mod11_check_digit(
-            digits[..9].iter().copied().chain([u32::from(dv1)]),
-            &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2],
-        );
+        let dv2 = mod11_check_digit(digits[..9].iter().copied().chain([u32::from(dv1)]), &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2]);
         if digits[9] != u32::from(dv1) || digits[10] != u32::from(dv2) {
             return Err(DocumentError::InvalidCheckDigits);
         }
@@ -152,14 +151,8 @@ impl Cnpj {
         // Receita Federal's rule: each character is worth its ASCII code minus 48,
         // so digits keep their value and 'A' is 17.
         let values: Vec<u32> = bare.bytes().map(|b| u32::from(b) - 48).collect();
-        let dv1 = mod11_check_digit(
-            values[..12].iter().copied(),
-            &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2],
-        );
-        let dv2 = mod11_check_digit(
-            values[..12].iter().copied().chain([u32::from(dv1)]),
-            &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2],
-        );
+        let dv1 = mod11_check_digit(values[..12].iter().copied(), &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]);
+        let dv2 = mod11_check_digit(values[..12].iter().copied().chain([u32::from(dv1)]), &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]);
         if values[12] != u32::from(dv1) || values[13] != u32::from(dv2) {
             return Err(DocumentError::InvalidCheckDigits);
         }
@@ -174,14 +167,7 @@ impl Cnpj {
     /// "12.ABC.345/01DE-35".
     pub fn formatted(&self) -> String {
         let s = &self.0;
-        format!(
-            "{}.{}.{}/{}-{}",
-            &s[0..2],
-            &s[2..5],
-            &s[5..8],
-            &s[8..12],
-            &s[12..14]
-        )
+        format!("{}.{}.{}/{}-{}", &s[0..2], &s[2..5], &s[5..8], &s[8..12], &s[12..14])
     }
 
     /// "12.ABC.345/****-**": the root identifies the company publicly; branch and check
@@ -330,11 +316,7 @@ mod tests {
         let mut digits: Vec<u32> = body.chars().map(|c| c.to_digit(10).unwrap()).collect();
         for _ in 0..2 {
             let n = digits.len() as u32;
-            let sum: u32 = digits
-                .iter()
-                .enumerate()
-                .map(|(i, d)| d * (n + 1 - i as u32))
-                .sum();
+            let sum: u32 = digits.iter().enumerate().map(|(i, d)| d * (n + 1 - i as u32)).sum();
             digits.push((sum * 10 % 11) % 10);
         }
         format!("{}{}", digits[9], digits[10])
@@ -343,12 +325,7 @@ mod tests {
     fn reference_cnpj_dvs(body: &str) -> String {
         let mut values: Vec<u32> = body.chars().map(|c| c as u32 - '0' as u32).collect();
         for _ in 0..2 {
-            let sum: u32 = values
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(i, v)| v * (2 + (i as u32 % 8)))
-                .sum();
+            let sum: u32 = values.iter().rev().enumerate().map(|(i, v)| v * (2 + (i as u32 % 8))).sum();
             let dv = match sum % 11 {
                 0 | 1 => 0,
                 r => 11 - r,
@@ -395,14 +372,8 @@ mod tests {
 
     #[test]
     fn rejects_cpf_with_wrong_check_digit() {
-        assert_eq!(
-            Cpf::parse("529.982.247-26"),
-            Err(DocumentError::InvalidCheckDigits)
-        );
-        assert_eq!(
-            Cpf::parse("529.982.247-15"),
-            Err(DocumentError::InvalidCheckDigits)
-        );
+        assert_eq!(Cpf::parse("529.982.247-26"), Err(DocumentError::InvalidCheckDigits));
+        assert_eq!(Cpf::parse("529.982.247-15"), Err(DocumentError::InvalidCheckDigits));
     }
 
     #[test]
@@ -411,22 +382,13 @@ mod tests {
             let s = d.to_string().repeat(11);
             assert_eq!(Cpf::parse(&s), Err(DocumentError::RepeatedDigits), "{s}");
         }
-        assert_eq!(
-            Cpf::parse("111.111.111-11"),
-            Err(DocumentError::RepeatedDigits)
-        );
+        assert_eq!(Cpf::parse("111.111.111-11"), Err(DocumentError::RepeatedDigits));
     }
 
     #[test]
     fn rejects_cpf_with_letters_or_wrong_length() {
-        assert_eq!(
-            Cpf::parse("529.982.247-2A"),
-            Err(DocumentError::InvalidCharacter)
-        );
-        assert_eq!(
-            Cpf::parse("529_982_247_25"),
-            Err(DocumentError::InvalidCharacter)
-        );
+        assert_eq!(Cpf::parse("529.982.247-2A"), Err(DocumentError::InvalidCharacter));
+        assert_eq!(Cpf::parse("529_982_247_25"), Err(DocumentError::InvalidCharacter));
         assert_eq!(Cpf::parse("5299822472"), Err(DocumentError::WrongLength));
         assert_eq!(Cpf::parse("529982247250"), Err(DocumentError::WrongLength));
         assert_eq!(Cpf::parse(""), Err(DocumentError::WrongLength));
@@ -449,58 +411,31 @@ mod tests {
 
     #[test]
     fn rejects_alphanumeric_cnpj_with_wrong_check_digit() {
-        assert_eq!(
-            Cnpj::parse("12ABC34501DE36"),
-            Err(DocumentError::InvalidCheckDigits)
-        );
+        assert_eq!(Cnpj::parse("12ABC34501DE36"), Err(DocumentError::InvalidCheckDigits));
     }
 
     #[test]
     fn accepts_classic_numeric_cnpj() {
-        assert_eq!(
-            Cnpj::parse("11.222.333/0001-81").unwrap().as_str(),
-            "11222333000181"
-        );
-        assert_eq!(
-            Cnpj::parse("11.222.333/0001-82"),
-            Err(DocumentError::InvalidCheckDigits)
-        );
+        assert_eq!(Cnpj::parse("11.222.333/0001-81").unwrap().as_str(), "11222333000181");
+        assert_eq!(Cnpj::parse("11.222.333/0001-82"), Err(DocumentError::InvalidCheckDigits));
     }
 
     #[test]
     fn rejects_cnpj_with_letters_in_check_digits() {
-        assert_eq!(
-            Cnpj::parse("12ABC34501DE3A"),
-            Err(DocumentError::InvalidCharacter)
-        );
+        assert_eq!(Cnpj::parse("12ABC34501DE3A"), Err(DocumentError::InvalidCharacter));
     }
 
     #[test]
     fn rejects_cnpj_with_all_characters_the_same() {
-        assert_eq!(
-            Cnpj::parse("00.000.000/0000-00"),
-            Err(DocumentError::RepeatedDigits)
-        );
-        assert_eq!(
-            Cnpj::parse("11111111111111"),
-            Err(DocumentError::RepeatedDigits)
-        );
+        assert_eq!(Cnpj::parse("00.000.000/0000-00"), Err(DocumentError::RepeatedDigits));
+        assert_eq!(Cnpj::parse("11111111111111"), Err(DocumentError::RepeatedDigits));
     }
 
     #[test]
     fn rejects_cnpj_with_symbols_or_wrong_length() {
-        assert_eq!(
-            Cnpj::parse("12ABC34501DE3#"),
-            Err(DocumentError::InvalidCharacter)
-        );
-        assert_eq!(
-            Cnpj::parse("12ÁBC34501DE35"),
-            Err(DocumentError::InvalidCharacter)
-        );
-        assert_eq!(
-            Cnpj::parse("12ABC34501DE3"),
-            Err(DocumentError::WrongLength)
-        );
+        assert_eq!(Cnpj::parse("12ABC34501DE3#"), Err(DocumentError::InvalidCharacter));
+        assert_eq!(Cnpj::parse("12ÁBC34501DE35"), Err(DocumentError::InvalidCharacter));
+        assert_eq!(Cnpj::parse("12ABC34501DE3"), Err(DocumentError::WrongLength));
     }
 
     #[test]
@@ -529,24 +464,12 @@ mod tests {
 
     #[test]
     fn document_rejects_other_lengths_and_characters() {
-        assert_eq!(
-            Document::parse("123456789012"),
-            Err(DocumentError::WrongLength)
-        );
+        assert_eq!(Document::parse("123456789012"), Err(DocumentError::WrongLength));
         assert_eq!(Document::parse(""), Err(DocumentError::WrongLength));
-        assert_eq!(
-            Document::parse("529.982.247_25"),
-            Err(DocumentError::InvalidCharacter)
-        );
+        assert_eq!(Document::parse("529.982.247_25"), Err(DocumentError::InvalidCharacter));
         // 11 characters with a letter is not a CPF.
-        assert_eq!(
-            Document::parse("529982247A5"),
-            Err(DocumentError::InvalidCharacter)
-        );
-        assert_eq!(
-            Document::parse("111.111.111-11"),
-            Err(DocumentError::RepeatedDigits)
-        );
+        assert_eq!(Document::parse("529982247A5"), Err(DocumentError::InvalidCharacter));
+        assert_eq!(Document::parse("111.111.111-11"), Err(DocumentError::RepeatedDigits));
     }
 
     #[test]
@@ -570,21 +493,13 @@ mod tests {
     fn debug_output_is_masked_to_keep_documents_out_of_logs() {
         let doc = Document::parse("52998224725").unwrap();
         let debug = format!("{doc:?}");
-        assert!(
-            !debug.contains("52998224725") && !debug.contains("529"),
-            "{debug}"
-        );
+        assert!(!debug.contains("52998224725") && !debug.contains("529"), "{debug}");
         assert_eq!(doc.to_string(), "52998224725");
     }
 
     #[test]
     fn error_messages_are_portuguese_then_english() {
-        for e in [
-            DocumentError::WrongLength,
-            DocumentError::InvalidCharacter,
-            DocumentError::InvalidCheckDigits,
-            DocumentError::RepeatedDigits,
-        ] {
+        for e in [DocumentError::WrongLength, DocumentError::InvalidCharacter, DocumentError::InvalidCheckDigits, DocumentError::RepeatedDigits] {
             assert_eq!(e.to_string().matches(" / ").count(), 1, "{e}");
         }
     }

@@ -196,7 +196,12 @@ pub async fn erase_copies(store: &dyn Store, before: &Customer) -> Result<Erased
             let page = store.webhook_deliveries_of(merchant, &endpoint.id, 100, cursor).await?;
             for delivery in page.items.iter().filter(|d| charge_ids.contains(&d.charge_id)) {
                 if let Some(clean) = pii.redact(delivery)? {
-                    store.update_webhook_delivery(&crate::merchant_webhooks::WebhookDelivery { version: delivery.version + 1, ..clean }, delivery.version).await?;
+                    store
+                        .update_webhook_delivery(
+                            &crate::merchant_webhooks::WebhookDelivery { version: delivery.version + 1, ..clean },
+                            delivery.version,
+                        )
+                        .await?;
                     erased.webhook_deliveries += 1;
                 }
             }

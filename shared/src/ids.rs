@@ -27,10 +27,12 @@ macro_rules! prefixed_id {
 
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
                 let body = s.strip_prefix(concat!($prefix, "_")).ok_or(InvalidId)?;
-                let ok = !body.is_empty()
-                    && body.len() <= 64
-                    && body.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_');
-                if ok { Ok(Self(s.to_string())) } else { Err(InvalidId) }
+                let ok = !body.is_empty() && body.len() <= 64 && body.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_');
+                if ok {
+                    Ok(Self(s.to_string()))
+                } else {
+                    Err(InvalidId)
+                }
             }
 
             pub fn as_str(&self) -> &str {

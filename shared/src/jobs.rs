@@ -24,9 +24,16 @@ pub struct PaymentSetupJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "task", rename_all = "snake_case")]
 pub enum SetupTask {
-    RegisterBoleto { nosso_numero: String },
-    RegisterCobv { txid: String },
-    WriteOffBoleto { wallet_id: WalletId, nosso_numero: String },
+    RegisterBoleto {
+        nosso_numero: String,
+    },
+    RegisterCobv {
+        txid: String,
+    },
+    WriteOffBoleto {
+        wallet_id: WalletId,
+        nosso_numero: String,
+    },
     /// What follows a payment once it is on the ledger (régua stopped, receipt, write-offs, event): handed off
     /// by the webhook so the provider is answered after the fewest calls.
     AfterPayment(PaymentFollowUp),
@@ -35,7 +42,11 @@ pub enum SetupTask {
 /// The current boleto goes to the superseded list, with the write-off it now needs.
 pub fn supersede_boleto(charge: &mut Charge) -> Option<PaymentSetupJob> {
     let old = charge.setup.boleto.take()?;
-    charge.setup.superseded_boletos.push(SupersededBoleto { wallet_id: old.wallet_id.clone(), nosso_numero: old.nosso_numero.clone(), written_off: false });
+    charge.setup.superseded_boletos.push(SupersededBoleto {
+        wallet_id: old.wallet_id.clone(),
+        nosso_numero: old.nosso_numero.clone(),
+        written_off: false,
+    });
     Some(PaymentSetupJob {
         merchant_id: charge.merchant_id.clone(),
         charge_id: charge.id.clone(),

@@ -1,30 +1,32 @@
 //! Lambda entry-point glue: API Gateway requests ↔ `api::ApiRequest`/`ApiResponse`, EventBridge schedule
 //! events → tick, SQS batches → delivery with partial batch failures. The functions' `main`s only wire.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::LambdaEvent;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::api::{ApiRequest, ApiResponse};
-use crate::pages::PageResponse;
 use crate::delivery::{Delivered, Delivery};
 use crate::events::DomainEvent;
 use crate::merchant_webhooks::{Disposition, MerchantWebhooks, WebhookJob};
 use crate::notification::NotificationJob;
+use crate::pages::PageResponse;
 use crate::registration::{PaymentSetupJob, Registrar};
 use crate::tick::{Tick, TickReport};
 
 pub fn api_request(req: Request) -> ApiRequest {
     let (parts, body) = req.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
-        .collect();
+    let headers = parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))).collect();
     let client_cert = client_certificate(&parts);
-    ApiRequest { method: parts.method.to_string(), path: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string()), headers, body: body.to_vec(), client_cert }
+    ApiRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string()),
+        headers,
+        body: body.to_vec(),
+        client_cert,
+    }
 }
 
 /// The client certificate an HTTP API custom domain with mutual TLS accepted, from the request context
@@ -103,7 +105,11 @@ pub struct TickAndGeneration {
 /// ruler-tick: the tick, then the subscription charges due for generation (by the charge service, as any other
 /// charge is made), then a few pages of queued re-plans (`Schedules::run_replans`). A generator failure is logged
 /// and left for the next tick (its charges are keyed), never failing the reminders' tick.
-pub async fn tick_and_generate(t: &Tick<'_>, charges: &crate::service::ChargeService<'_>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<TickAndGeneration, lambda_runtime::Error> {
+pub async fn tick_and_generate(
+    t: &Tick<'_>,
+    charges: &crate::service::ChargeService<'_>,
+    event: LambdaEvent<EventBridgeEvent<serde_json::Value>>,
+) -> Result<TickAndGeneration, lambda_runtime::Error> {
     let now = event.payload.time.unwrap_or_else(Utc::now);
     let tick = self::tick(t, event).await?;
     let subscriptions = if tick.more {
@@ -111,7 +117,13 @@ pub async fn tick_and_generate(t: &Tick<'_>, charges: &crate::service::ChargeSer
     } else {
         match charges.generate_subscription_charges(now).await {
             Ok(run) => {
-                tracing::info!(generated = run.charges_generated, read = run.subscriptions_read, paused = run.subscriptions_paused, failed = run.subscriptions_failed, "subscription charges generated");
+                tracing::info!(
+                    generated = run.charges_generated,
+                    read = run.subscriptions_read,
+                    paused = run.subscriptions_paused,
+                    failed = run.subscriptions_failed,
+                    "subscription charges generated"
+                );
                 Some(run)
             }
             Err(e) => {
@@ -221,7 +233,11 @@ enum WebhookQueueMessage {
 /// The webhook queue. A delivery that must wait for its next attempt stays on the queue, invisible until then
 /// (ChangeMessageVisibility, at most 12 h per hop), and is reported as a batch failure so Lambda keeps it.
 /// `postpone(receipt_handle, delay)` is the queue adapter's (`SqsQueue::postpone`).
-pub async fn webhook_batch<P, PFut>(w: &MerchantWebhooks<'_>, postpone: P, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error>
+pub async fn webhook_batch<P, PFut>(
+    w: &MerchantWebhooks<'_>,
+    postpone: P,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error>
 where
     P: Fn(String, std::time::Duration) -> PFut,
     PFut: std::future::Future<Output = Result<(), crate::queue::EnqueueError>>,
@@ -304,7 +320,9 @@ mod tests {
     #[test]
     fn without_mutual_tls_there_is_no_certificate_whatever_the_headers_say() {
         assert_eq!(api_request(event(serde_json::Value::Null)).client_cert, None);
-        let garbled = api_request(event(serde_json::json!({"clientCert": {"clientCertPem": "not a certificate", "validity": {"notBefore": "x", "notAfter": "y"}}})));
+        let garbled = api_request(event(
+            serde_json::json!({"clientCert": {"clientCertPem": "not a certificate", "validity": {"notBefore": "x", "notAfter": "y"}}}),
+        ));
         assert_eq!(garbled.client_cert, None);
     }
 }

@@ -64,9 +64,15 @@ pub struct SigningSecret {
 pub enum EndpointStatus {
     Enabled,
     /// Deliveries kept failing for the whole retry schedule; the merchant re-enables it after fixing it.
-    Paused { since: DateTime<Utc>, reason: String },
+    Paused {
+        since: DateTime<Utc>,
+        reason: String,
+    },
     /// The endpoint answered 410 Gone, or the merchant disabled it.
-    Disabled { since: DateTime<Utc>, reason: String },
+    Disabled {
+        since: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl EndpointStatus {
@@ -151,7 +157,10 @@ fn parse_event_types(v: &Value) -> Result<Vec<String>, FieldError> {
         let t = t.as_str().ok_or_else(|| field_error("event_types", "tipos são textos / types are strings"))?;
         if t != "*" && !EVENT_TYPES.iter().any(|(known, _)| *known == t) {
             let known: Vec<&str> = EVENT_TYPES.iter().map(|(t, _)| *t).collect();
-            return Err(field_error("event_types", format!("tipo desconhecido / unknown event type {t:?}; use \"*\" or one of {}", known.join(", "))));
+            return Err(field_error(
+                "event_types",
+                format!("tipo desconhecido / unknown event type {t:?}; use \"*\" or one of {}", known.join(", ")),
+            ));
         }
         if !out.iter().any(|o| o == t) {
             out.push(t.to_string());
@@ -249,12 +258,7 @@ impl WebhookEndpoint {
 
     /// The secrets that sign a delivery made at `now`, newest first.
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<WebhookSecret> {
-        self.secrets
-            .iter()
-            .rev()
-            .filter(|s| s.expires_at.is_none_or(|e| e > now))
-            .filter_map(|s| WebhookSecret::parse(&s.secret))
-            .collect()
+        self.secrets.iter().rev().filter(|s| s.expires_at.is_none_or(|e| e > now)).filter_map(|s| WebhookSecret::parse(&s.secret)).collect()
     }
 
     /// What the API shows: never the secrets, only how many sign and until when.
@@ -410,7 +414,11 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 /// What the merchant's endpoint did with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointReply {
-    Answered { status: u16, retry_after: Option<String>, body_excerpt: String },
+    Answered {
+        status: u16,
+        retry_after: Option<String>,
+        body_excerpt: String,
+    },
     /// No HTTP answer: connection refused, TLS failure, timeout.
     Unreachable(String),
 }
@@ -648,7 +656,13 @@ impl MerchantWebhooks<'_> {
         Ok(disposition)
     }
 
-    async fn change_endpoint_status(&self, endpoint: &WebhookEndpoint, status: EndpointStatus, cause: &WebhookDelivery, now: DateTime<Utc>) -> Result<(), WebhookError> {
+    async fn change_endpoint_status(
+        &self,
+        endpoint: &WebhookEndpoint,
+        status: EndpointStatus,
+        cause: &WebhookDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<(), WebhookError> {
         let mut current = endpoint.clone();
         for _ in 0..5 {
             if current.status != EndpointStatus::Enabled {
@@ -665,7 +679,8 @@ impl MerchantWebhooks<'_> {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:{}:{}", current.id, current.status.as_str(), now.timestamp_millis()),
-                            kind: if matches!(status, EndpointStatus::Paused { .. }) { "WebhookEndpointPaused" } else { "WebhookEndpointDisabled" }.into(),
+                            kind: if matches!(status, EndpointStatus::Paused { .. }) { "WebhookEndpointPaused" } else { "WebhookEndpointDisabled" }
+                                .into(),
                             merchant_id: current.merchant_id.clone(),
                             charge_id: cause.charge_id.clone(),
                             occurred_at: now,
@@ -709,7 +724,10 @@ pub async fn replay(store: &dyn Store, queue: &dyn JobQueue, merchant: &Merchant
         delivery.version += 1;
         match store.update_webhook_delivery(&delivery, expected).await {
             Ok(()) => {
-                queue.enqueue_webhooks(&[WebhookJob { merchant_id: merchant.clone(), delivery_id: delivery.id.clone() }]).await.map_err(WebhookError::from)?;
+                queue
+                    .enqueue_webhooks(&[WebhookJob { merchant_id: merchant.clone(), delivery_id: delivery.id.clone() }])
+                    .await
+                    .map_err(WebhookError::from)?;
                 return Ok(delivery);
             }
             Err(StoreError::Conflict) => continue,
@@ -751,7 +769,11 @@ mod tests {
         async fn post(&self, _url: &str, headers: &[(&str, String)], _body: &str) -> EndpointReply {
             self.seen.lock().unwrap().push(headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
             let mut replies = self.replies.lock().unwrap();
-            if replies.len() > 1 { replies.remove(0) } else { replies[0].clone() }
+            if replies.len() > 1 {
+                replies.remove(0)
+            } else {
+                replies[0].clone()
+            }
         }
     }
 
@@ -764,13 +786,24 @@ mod tests {
 
     impl World {
         fn new() -> Self {
-            Self { store: MemoryStore::new(), queue: MemoryQueue::default(), events: RecordingEventBus::default(), schedule: RetrySchedule::standard() }
+            Self {
+                store: MemoryStore::new(),
+                queue: MemoryQueue::default(),
+                events: RecordingEventBus::default(),
+                schedule: RetrySchedule::standard(),
+            }
         }
         fn webhooks<'a>(&'a self, transport: &'a dyn WebhookTransport) -> MerchantWebhooks<'a> {
             MerchantWebhooks { store: &self.store, queue: &self.queue, events: &self.events, transport, schedule: &self.schedule }
         }
         async fn endpoint(&self, types: Value) -> (WebhookEndpoint, String) {
-            let (e, secret) = WebhookEndpoint::create(&json!({"url": "https://erp.example.com/hooks", "event_types": types}), &merchant(), UrlPolicy::default(), now()).unwrap();
+            let (e, secret) = WebhookEndpoint::create(
+                &json!({"url": "https://erp.example.com/hooks", "event_types": types}),
+                &merchant(),
+                UrlPolicy::default(),
+                now(),
+            )
+            .unwrap();
             self.store.add_webhook_endpoint(&e).await.unwrap();
             (e, secret)
         }
@@ -823,11 +856,22 @@ mod tests {
         for (ip, why) in crate::outbound::NOT_PUBLIC {
             let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
             let url = format!("https://{host}/hooks");
-            let e = WebhookEndpoint::create(&json!({"url": url, "event_types": ["*"]}), &merchant(), p, now()).err().unwrap_or_else(|| panic!("{url} ({why}) accepted"));
+            let e = WebhookEndpoint::create(&json!({"url": url, "event_types": ["*"]}), &merchant(), p, now())
+                .err()
+                .unwrap_or_else(|| panic!("{url} ({why}) accepted"));
             assert_eq!(e.field, "url");
         }
         // The same addresses in the other spellings a URL parser accepts, and names that are never public.
-        for url in ["https://2130706433/", "https://0x7f.1/", "https://0251.0376.0251.0376/", "https://[::ffff:a9fe:a9fe]/", "https://[0:0:0:0:0:ffff:7f00:1]/", "https://localhost./", "https://metadata/", "https://metadata.google.internal/"] {
+        for url in [
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://0251.0376.0251.0376/",
+            "https://[::ffff:a9fe:a9fe]/",
+            "https://[0:0:0:0:0:ffff:7f00:1]/",
+            "https://localhost./",
+            "https://metadata/",
+            "https://metadata.google.internal/",
+        ] {
             assert!(p.parse(url).is_err(), "{url} accepted");
         }
     }
@@ -836,7 +880,16 @@ mod tests {
     fn endpoint_urls_must_be_public_https() {
         let p = UrlPolicy::default();
         assert!(p.parse("https://erp.example.com/hooks").is_ok());
-        for bad in ["http://erp.example.com/h", "https://127.0.0.1/h", "https://10.0.0.7/h", "https://169.254.169.254/latest", "https://localhost:9001/", "https://[::1]/", "https://user:pw@erp.example.com/", "ftp://x.com"] {
+        for bad in [
+            "http://erp.example.com/h",
+            "https://127.0.0.1/h",
+            "https://10.0.0.7/h",
+            "https://169.254.169.254/latest",
+            "https://localhost:9001/",
+            "https://[::1]/",
+            "https://user:pw@erp.example.com/",
+            "ftp://x.com",
+        ] {
             assert!(p.parse(bad).is_err(), "{bad} accepted");
         }
         assert!(UrlPolicy { allow_local: true }.parse("http://127.0.0.1:8080/h").is_ok());
@@ -888,7 +941,14 @@ mod tests {
         let delivery = w.store.get_webhook_delivery(&merchant(), &job.delivery_id).await.unwrap().unwrap();
         for secret in [&first, &second] {
             let s = WebhookSecret::parse(secret).unwrap();
-            let r = crate::webhook::verify(&[s], Some(&header(1, "webhook-id")), Some(&header(1, "webhook-timestamp")), Some(&header(1, "webhook-signature")), delivery.payload.as_bytes(), later);
+            let r = crate::webhook::verify(
+                &[s],
+                Some(&header(1, "webhook-id")),
+                Some(&header(1, "webhook-timestamp")),
+                Some(&header(1, "webhook-signature")),
+                delivery.payload.as_bytes(),
+                later,
+            );
             assert_eq!(r, Ok(()));
         }
         assert_eq!(delivery.status, DeliveryStatus::Succeeded);

@@ -20,15 +20,15 @@ pub struct Money(Decimal);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("valor inválido: use apenas dígitos e ponto decimal, ex.: \"150.00\" / invalid amount: use only digits and a decimal point, e.g. \"150.00\"")]
+    #[error(
+        "valor inválido: use apenas dígitos e ponto decimal, ex.: \"150.00\" / invalid amount: use only digits and a decimal point, e.g. \"150.00\""
+    )]
     NotANumber,
     #[error("valor com mais de 2 casas decimais / amount has more than 2 decimal places")]
     TooManyDecimalPlaces,
     #[error("valor deve ser maior que zero / amount must be greater than zero")]
     NotPositive,
-    #[error(
-        "valor acima do máximo de R$ 99.999.999,99 / amount exceeds the maximum of 99999999.99"
-    )]
+    #[error("valor acima do máximo de R$ 99.999.999,99 / amount exceeds the maximum of 99999999.99")]
     TooLarge,
 }
 
@@ -62,10 +62,7 @@ impl Money {
         if int_digits.len() > 8 {
             return Err(MoneyError::TooLarge);
         }
-        let to_i64 = |p: &str| {
-            p.bytes()
-                .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'))
-        };
+        let to_i64 = |p: &str| p.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
         let frac_cents = match frac.len() {
             0 => 0,
             1 => to_i64(frac) * 10,
@@ -133,11 +130,7 @@ pub fn brl(d: Decimal) -> String {
         grouped.push(c);
     }
     // No "-R$ 0,00" when a tiny negative rounds away.
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
-        "-"
-    } else {
-        ""
-    };
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() { "-" } else { "" };
     format!("{sign}R$ {grouped},{frac_part:0<2}")
 }
 
@@ -213,14 +206,8 @@ mod tests {
 
     #[test]
     fn rejects_amount_with_three_decimal_places() {
-        assert_eq!(
-            Money::parse("150.005"),
-            Err(MoneyError::TooManyDecimalPlaces)
-        );
-        assert_eq!(
-            Money::parse("150.000"),
-            Err(MoneyError::TooManyDecimalPlaces)
-        );
+        assert_eq!(Money::parse("150.005"), Err(MoneyError::TooManyDecimalPlaces));
+        assert_eq!(Money::parse("150.000"), Err(MoneyError::TooManyDecimalPlaces));
     }
 
     #[test]
@@ -232,23 +219,7 @@ mod tests {
 
     #[test]
     fn rejects_text_that_is_not_a_plain_decimal() {
-        for s in [
-            "",
-            " 150",
-            "150 ",
-            "150,00",
-            "1e3",
-            "+150",
-            "1.500,00",
-            "1,500.00",
-            "150.",
-            ".50",
-            "R$ 150",
-            "NaN",
-            "--1",
-            "1_000",
-            "１５０",
-        ] {
+        for s in ["", " 150", "150 ", "150,00", "1e3", "+150", "1.500,00", "1,500.00", "150.", ".50", "R$ 150", "NaN", "--1", "1_000", "１５０"] {
             assert_eq!(Money::parse(s), Err(MoneyError::NotANumber), "{s:?}");
         }
     }
@@ -257,36 +228,18 @@ mod tests {
     fn rejects_amount_above_the_boleto_limit() {
         assert_eq!(Money::parse("100000000"), Err(MoneyError::TooLarge));
         assert_eq!(Money::parse("100000000.00"), Err(MoneyError::TooLarge));
-        assert_eq!(
-            Money::parse("99999999999999999999999999999999999"),
-            Err(MoneyError::TooLarge)
-        );
+        assert_eq!(Money::parse("99999999999999999999999999999999999"), Err(MoneyError::TooLarge));
         assert_eq!(Money::from_cents(MAX_CENTS + 1), Err(MoneyError::TooLarge));
     }
 
     #[test]
     fn from_decimal_follows_the_same_rules_without_rounding() {
-        assert_eq!(
-            Money::from_decimal(dec!(150)).unwrap().to_string(),
-            "150.00"
-        );
-        assert_eq!(
-            Money::from_decimal(dec!(3.000)).unwrap().to_string(),
-            "3.00"
-        );
-        assert_eq!(
-            Money::from_decimal(dec!(150.005)),
-            Err(MoneyError::TooManyDecimalPlaces)
-        );
+        assert_eq!(Money::from_decimal(dec!(150)).unwrap().to_string(), "150.00");
+        assert_eq!(Money::from_decimal(dec!(3.000)).unwrap().to_string(), "3.00");
+        assert_eq!(Money::from_decimal(dec!(150.005)), Err(MoneyError::TooManyDecimalPlaces));
         assert_eq!(Money::from_decimal(dec!(0)), Err(MoneyError::NotPositive));
-        assert_eq!(
-            Money::from_decimal(dec!(-0.01)),
-            Err(MoneyError::NotPositive)
-        );
-        assert_eq!(
-            Money::from_decimal(dec!(100000000)),
-            Err(MoneyError::TooLarge)
-        );
+        assert_eq!(Money::from_decimal(dec!(-0.01)), Err(MoneyError::NotPositive));
+        assert_eq!(Money::from_decimal(dec!(100000000)), Err(MoneyError::TooLarge));
     }
 
     #[test]
@@ -348,20 +301,13 @@ mod tests {
 
     #[test]
     fn rejects_an_invalid_json_string_with_the_parse_message() {
-        let err = serde_json::from_str::<Money>(r#""150.005""#)
-            .unwrap_err()
-            .to_string();
+        let err = serde_json::from_str::<Money>(r#""150.005""#).unwrap_err().to_string();
         assert!(err.contains("more than 2 decimal places"), "{err}");
     }
 
     #[test]
     fn error_messages_are_portuguese_then_english() {
-        for e in [
-            MoneyError::NotANumber,
-            MoneyError::TooManyDecimalPlaces,
-            MoneyError::NotPositive,
-            MoneyError::TooLarge,
-        ] {
+        for e in [MoneyError::NotANumber, MoneyError::TooManyDecimalPlaces, MoneyError::NotPositive, MoneyError::TooLarge] {
             assert_eq!(e.to_string().matches(" / ").count(), 1, "{e}");
         }
     }

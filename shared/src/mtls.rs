@@ -66,7 +66,10 @@ impl ClientCertPin {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let digits: String = p.chars().filter(|c| *c != ':').collect();
-                hex::decode(&digits).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| format!("{p:?} is not a SHA-256 fingerprint (64 hex digits)"))
+                hex::decode(&digits)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| format!("{p:?} is not a SHA-256 fingerprint (64 hex digits)"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if pins.is_empty() {

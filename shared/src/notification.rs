@@ -150,7 +150,13 @@ pub struct MessageContext {
 
 impl MessageContext {
     /// Fails only for a charge whose stored terms cannot be priced (`Unpriceable`): that message is not sent.
-    pub fn new(merchant: &Merchant, customer: &Customer, charge: &Charge, payment_url: &str, now: DateTime<Utc>) -> Result<Self, crate::pay::late_fees::Unpriceable> {
+    pub fn new(
+        merchant: &Merchant,
+        customer: &Customer,
+        charge: &Charge,
+        payment_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, crate::pay::late_fees::Unpriceable> {
         let today = calendar::local_date(now);
         let due = charge.due_date.date();
         let methods: Vec<&str> = charge
@@ -283,7 +289,16 @@ mod tests {
 
     #[test]
     fn every_message_names_the_merchant_and_its_document() {
-        for step in [Step::OnCreated, Step::OnChanged, Step::BeforeDue { days: 5 }, Step::BeforeDueHours { hours: 12 }, Step::OnDue, Step::AfterDue, Step::OnPaid, Step::OnExpired] {
+        for step in [
+            Step::OnCreated,
+            Step::OnChanged,
+            Step::BeforeDue { days: 5 },
+            Step::BeforeDueHours { hours: 12 },
+            Step::OnDue,
+            Step::AfterDue,
+            Step::OnPaid,
+            Step::OnExpired,
+        ] {
             let (subject, body) = crate::templates::render(Channel::Email, step, &ctx(), None).unwrap();
             assert!(!subject.is_empty());
             assert!(body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"), "{step:?}: {body}");

@@ -16,21 +16,21 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// IPv4 special-purpose ranges (IANA registry, RFC 6890 and successors) that are not ours to call.
 const NOT_PUBLIC_V4: &[(Ipv4Addr, u8)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8),        // "this network", unspecified
-    (Ipv4Addr::new(10, 0, 0, 0), 8),       // private
-    (Ipv4Addr::new(100, 64, 0, 0), 10),    // carrier-grade NAT (Alibaba's metadata 100.100.100.200 too)
-    (Ipv4Addr::new(127, 0, 0, 0), 8),      // loopback
-    (Ipv4Addr::new(169, 254, 0, 0), 16),   // link-local, cloud metadata 169.254.169.254
-    (Ipv4Addr::new(172, 16, 0, 0), 12),    // private
-    (Ipv4Addr::new(192, 0, 0, 0), 24),     // IETF protocol assignments
-    (Ipv4Addr::new(192, 0, 2, 0), 24),     // documentation (TEST-NET-1)
-    (Ipv4Addr::new(192, 88, 99, 0), 24),   // 6to4 relay anycast
-    (Ipv4Addr::new(192, 168, 0, 0), 16),   // private
-    (Ipv4Addr::new(198, 18, 0, 0), 15),    // benchmarking
-    (Ipv4Addr::new(198, 51, 100, 0), 24),  // documentation (TEST-NET-2)
-    (Ipv4Addr::new(203, 0, 113, 0), 24),   // documentation (TEST-NET-3)
-    (Ipv4Addr::new(224, 0, 0, 0), 4),      // multicast
-    (Ipv4Addr::new(240, 0, 0, 0), 4),      // reserved, and 255.255.255.255 broadcast
+    (Ipv4Addr::new(0, 0, 0, 0), 8),       // "this network", unspecified
+    (Ipv4Addr::new(10, 0, 0, 0), 8),      // private
+    (Ipv4Addr::new(100, 64, 0, 0), 10),   // carrier-grade NAT (Alibaba's metadata 100.100.100.200 too)
+    (Ipv4Addr::new(127, 0, 0, 0), 8),     // loopback
+    (Ipv4Addr::new(169, 254, 0, 0), 16),  // link-local, cloud metadata 169.254.169.254
+    (Ipv4Addr::new(172, 16, 0, 0), 12),   // private
+    (Ipv4Addr::new(192, 0, 0, 0), 24),    // IETF protocol assignments
+    (Ipv4Addr::new(192, 0, 2, 0), 24),    // documentation (TEST-NET-1)
+    (Ipv4Addr::new(192, 88, 99, 0), 24),  // 6to4 relay anycast
+    (Ipv4Addr::new(192, 168, 0, 0), 16),  // private
+    (Ipv4Addr::new(198, 18, 0, 0), 15),   // benchmarking
+    (Ipv4Addr::new(198, 51, 100, 0), 24), // documentation (TEST-NET-2)
+    (Ipv4Addr::new(203, 0, 113, 0), 24),  // documentation (TEST-NET-3)
+    (Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast
+    (Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, and 255.255.255.255 broadcast
 ];
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -41,10 +41,10 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 /// Inside global unicast (2000::/3), the ranges that are not ours to call: tunnels and translators that carry
 /// an IPv4 address inside (which may be a private one), and documentation.
 const NOT_PUBLIC_V6: &[(Ipv6Addr, u8)] = &[
-    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),      // IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID
-    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),  // documentation
-    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),      // 6to4 (an IPv4 address in bits 16–48)
-    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),      // documentation (RFC 9637)
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23), // IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16), // 6to4 (an IPv4 address in bits 16–48)
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation (RFC 9637)
 ];
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
@@ -125,7 +125,19 @@ mod tests {
 
     #[test]
     fn ordinary_internet_addresses_are_public() {
-        for ip in ["8.8.8.8", "1.1.1.1", "200.147.67.142", "100.63.255.255", "100.128.0.0", "172.32.0.1", "169.253.255.255", "2804:14c::1", "2606:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001::1"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "200.147.67.142",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.1",
+            "169.253.255.255",
+            "2804:14c::1",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} taken for private");
         }
     }

@@ -137,13 +137,16 @@ impl PayerPages<'_> {
     async fn page(&self, charge: &Charge, error: Option<String>, status: u16, now: DateTime<Utc>) -> Result<PageResponse, StoreError> {
         let corrupt = |m: &str| StoreError::Corrupt { key: charge.id.to_string(), message: m.into() };
         let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
-        let customer = self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
+        let customer =
+            self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
         let wallets = self.checkout.store.wallets_of(&charge.merchant_id).await?;
         let base = self.base(charge);
         let today = calendar::local_date(now);
-        let (Ok(view), Ok(due), Ok(balance)) =
-            (crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now), charge.amount_due(today), charge.balance_due(today))
-        else {
+        let (Ok(view), Ok(due), Ok(balance)) = (
+            crate::checkout::payment_view(charge, &wallets, &merchant, self.public_base_url, now),
+            charge.amount_due(today),
+            charge.balance_due(today),
+        ) else {
             return Ok(PageResponse::unpriceable());
         };
         let money = |d: rust_decimal::Decimal| crate::money::brl(d);
@@ -228,7 +231,12 @@ impl PayerPages<'_> {
             brand: form.get("brand").cloned().unwrap_or_default(),
             installments: form.get("installments").and_then(|n| n.parse().ok()).unwrap_or(0),
         };
-        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        let merchant = self
+            .checkout
+            .store
+            .get_merchant(&charge.merchant_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
         let base = self.base(&charge);
         match self.checkout.pay_by_card(charge.clone(), &card, &merchant, now).await {
             Ok(_) => Ok(PageResponse::see_other(base)),
@@ -280,7 +288,12 @@ impl PayerPages<'_> {
     /// acquirer decides by them). The number is neither stored nor logged.
     async fn sandbox_tokenize(&self, charge: &Charge, req: &ApiRequest) -> Result<PageResponse, StoreError> {
         let Some(setup) = &charge.setup.card else { return Ok(PageResponse::not_found()) };
-        let sandbox = self.checkout.store.get_wallet(&charge.merchant_id, &setup.wallet_id).await?.is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
+        let sandbox = self
+            .checkout
+            .store
+            .get_wallet(&charge.merchant_id, &setup.wallet_id)
+            .await?
+            .is_some_and(|w| w.provider == crate::providers::Provider::Sandbox);
         // Never for a live merchant, even one whose sandbox wallet predates modes.
         let test_mode = self.checkout.store.get_merchant(&charge.merchant_id).await?.is_some_and(|m| !m.mode.is_live());
         if !sandbox || !test_mode {
@@ -294,7 +307,9 @@ impl PayerPages<'_> {
             return Ok(refuse("Número de cartão inválido."));
         }
         let expiry = field("expiry");
-        let valid_expiry = expiry.split_once('/').is_some_and(|(m, y)| m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m)) && y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()));
+        let valid_expiry = expiry
+            .split_once('/')
+            .is_some_and(|(m, y)| m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m)) && y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()));
         if !valid_expiry {
             return Ok(refuse("Validade inválida, use MM/AA."));
         }
@@ -314,7 +329,12 @@ impl PayerPages<'_> {
         let Some(pix) = &charge.setup.pix else { return Ok(PageResponse::not_found()) };
         let Some(wallet) = self.checkout.store.get_wallet(&charge.merchant_id, &pix.wallet_id).await? else { return Ok(PageResponse::not_found()) };
         let WalletConfig::Pix(settings) = &wallet.config else { return Ok(PageResponse::not_found()) };
-        let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
+        let merchant = self
+            .checkout
+            .store
+            .get_merchant(&charge.merchant_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt { key: charge.id.to_string(), message: "merchant missing".into() })?;
         if !merchant.mode.serves(wallet.provider) {
             return Ok(PageResponse::not_found());
         }
@@ -344,11 +364,21 @@ impl PayerPages<'_> {
         let wallet = self.checkout.store.get_wallet(&charge.merchant_id, &boleto.wallet_id).await?.ok_or_else(|| corrupt("wallet missing"))?;
         let WalletConfig::Boleto(settings) = &wallet.config else { return Err(corrupt("not a boleto wallet")) };
         let merchant = self.checkout.store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing"))?;
-        let customer = self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
+        let customer =
+            self.checkout.store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing"))?;
         let barcode = Barcode::parse(&boleto.barcode).map_err(|e| corrupt(&e.to_string()))?;
         let line = Linha::parse(&boleto.digitable_line).map_err(|e| corrupt(&e.to_string()))?;
         let address = customer.address.as_ref().map(|a| {
-            format!("{}, {}{} — {} — {}/{} — CEP {}", a.street, a.number, a.complement.as_ref().map(|c| format!(", {c}")).unwrap_or_default(), a.district, a.city, a.state, a.cep.formatted())
+            format!(
+                "{}, {}{} — {} — {}/{} — CEP {}",
+                a.street,
+                a.number,
+                a.complement.as_ref().map(|c| format!(", {c}")).unwrap_or_default(),
+                a.district,
+                a.city,
+                a.state,
+                a.cep.formatted()
+            )
         });
         let label = |d: &crate::document::Document| if d.kind() == "cpf" { "CPF" } else { "CNPJ" };
         let ctx = json!({
@@ -459,7 +489,15 @@ fn luhn(digits: &str) -> bool {
         .enumerate()
         .map(|(i, b)| {
             let d = u32::from(b - b'0');
-            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
         })
         .sum();
     sum.is_multiple_of(10)

@@ -72,7 +72,12 @@ pub struct LedgerEntry {
 pub enum PrecedingReminder {
     /// No message of the régua had been sent for the charge.
     NoReminder,
-    Reminder { reminder_id: String, step: String, channel: crate::notification::Channel, sent_at: DateTime<Utc> },
+    Reminder {
+        reminder_id: String,
+        step: String,
+        channel: crate::notification::Channel,
+        sent_at: DateTime<Utc>,
+    },
 }
 
 impl PrecedingReminder {
@@ -89,7 +94,12 @@ impl PrecedingReminder {
             })
             // Ties (two channels of one step sent in the same instant) broken by id, so the choice is stable.
             .max_by(|a, b| (a.0, a.1.id()).cmp(&(b.0, b.1.id())))
-            .map_or(Self::NoReminder, |(at, r, channel)| Self::Reminder { reminder_id: r.id(), step: r.step.name().to_string(), channel, sent_at: at })
+            .map_or(Self::NoReminder, |(at, r, channel)| Self::Reminder {
+                reminder_id: r.id(),
+                step: r.step.name().to_string(),
+                channel,
+                sent_at: at,
+            })
     }
 }
 
@@ -101,7 +111,11 @@ impl LedgerEntry {
 
     /// Signed: positive in, negative out.
     pub fn signed_amount(&self) -> Decimal {
-        if self.kind.is_reversal() { -self.amount.as_decimal() } else { self.amount.as_decimal() }
+        if self.kind.is_reversal() {
+            -self.amount.as_decimal()
+        } else {
+            self.amount.as_decimal()
+        }
     }
 }
 

@@ -55,9 +55,13 @@ pub fn nth_due(first: NaiveDate, cycle: Cycle, n: u32) -> NaiveDate {
 pub enum End {
     Never,
     /// After this many charges.
-    AfterCount { count: u32 },
+    AfterCount {
+        count: u32,
+    },
     /// No charge due after this date.
-    OnDate { date: NaiveDate },
+    OnDate {
+        date: NaiveDate,
+    },
 }
 
 impl End {
@@ -254,7 +258,6 @@ pub fn carne(total: Money, count: u16, first_due: NaiveDate) -> Result<Vec<Insta
         .map(|(i, amount)| Installment { number: i as u16 + 1, amount, due_date: nth_due(first_due, Cycle::Monthly, i as u32) })
         .collect())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -5,16 +5,16 @@
 
 use chrono::{DateTime, Utc};
 
-pub use crate::jobs::{pending_setup, pending_write_offs, supersede_boleto, PaymentSetupJob, SetupTask};
 use crate::charge::Charge;
 use crate::customer::Customer;
+use crate::events::EventBus;
 use crate::ids::WalletId;
+pub use crate::jobs::{pending_setup, pending_write_offs, supersede_boleto, PaymentSetupJob, SetupTask};
 use crate::merchant::Merchant;
 use crate::pay::pix::{cobv_body, Debtor};
 use crate::pay::setup::Registration;
 use crate::providers::{BoletoPayer, BoletoRegistration, ProviderError, Providers};
 use crate::queue::JobQueue;
-use crate::events::EventBus;
 use crate::settlement::{SettleError, Settlement};
 use crate::store::{Store, StoreError};
 use crate::wallet::{Wallet, WalletConfig};
@@ -92,7 +92,9 @@ impl Registrar<'_> {
         };
         let bank = match self.providers.bank(merchant.mode, wallet.provider) {
             Ok(bank) => bank,
-            Err(ProviderError::Rejected { code, message }) => return self.boleto_result(charge, nosso_numero, Err(format!("{code}: {message}")), now).await,
+            Err(ProviderError::Rejected { code, message }) => {
+                return self.boleto_result(charge, nosso_numero, Err(format!("{code}: {message}")), now).await
+            }
             Err(e) => return Err(SetupError::Provider(e)),
         };
         let Some(address) = customer.address.clone() else {
@@ -125,7 +127,13 @@ impl Registrar<'_> {
     }
 
     /// Stores the registration result on the charge.
-    async fn boleto_result(&self, charge: Charge, nosso_numero: &str, result: Result<Option<String>, String>, now: DateTime<Utc>) -> Result<SetupOutcome, SetupError> {
+    async fn boleto_result(
+        &self,
+        charge: Charge,
+        nosso_numero: &str,
+        result: Result<Option<String>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<SetupOutcome, SetupError> {
         self.update(charge, now, |charge| {
             let boleto = charge.setup.boleto.as_mut().filter(|b| b.nosso_numero == nosso_numero).ok_or(SetupOutcome::Skipped("boleto superseded"))?;
             Ok(match &result {
@@ -145,7 +153,12 @@ impl Registrar<'_> {
 
     /// Applies `change` to the charge and stores it, re-reading and re-applying after a concurrent write.
     /// `change` returns Err(outcome) when there is nothing to write.
-    async fn update(&self, mut charge: Charge, now: DateTime<Utc>, change: impl Fn(&mut Charge) -> Result<SetupOutcome, SetupOutcome>) -> Result<SetupOutcome, SetupError> {
+    async fn update(
+        &self,
+        mut charge: Charge,
+        now: DateTime<Utc>,
+        change: impl Fn(&mut Charge) -> Result<SetupOutcome, SetupOutcome>,
+    ) -> Result<SetupOutcome, SetupError> {
         for _ in 0..5 {
             let outcome = match change(&mut charge) {
                 Ok(o) => o,
@@ -197,7 +210,8 @@ impl Registrar<'_> {
 
     async fn cobv_result(&self, charge: Charge, txid: &str, result: Result<String, String>, now: DateTime<Utc>) -> Result<SetupOutcome, SetupError> {
         self.update(charge, now, |charge| {
-            let cobv = charge.setup.pix.as_mut().and_then(|p| p.cobv.as_mut()).filter(|c| c.txid == txid).ok_or(SetupOutcome::Skipped("cobv superseded"))?;
+            let cobv =
+                charge.setup.pix.as_mut().and_then(|p| p.cobv.as_mut()).filter(|c| c.txid == txid).ok_or(SetupOutcome::Skipped("cobv superseded"))?;
             Ok(match &result {
                 Ok(location) => {
                     cobv.location = Some(location.clone());

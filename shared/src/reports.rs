@@ -102,13 +102,27 @@ pub fn reconciliation(entries: &[LedgerEntry], unmatched: Vec<UnmatchedPayment>,
             continue;
         }
         let key = (day, e.method.as_str(), e.wallet_id.as_ref().map(|w| w.to_string()).unwrap_or_default());
-        let row = rows.entry(key).or_insert_with(|| ReconciliationRow { day: Some(day), method: Some(e.method), wallet_id: e.wallet_id.clone(), ..Default::default() });
+        let row = rows.entry(key).or_insert_with(|| ReconciliationRow {
+            day: Some(day),
+            method: Some(e.method),
+            wallet_id: e.wallet_id.clone(),
+            ..Default::default()
+        });
         row.add(e);
         totals.add(e);
     }
     let flagged_total = flagged.iter().map(|f| f.amount - f.refunded).sum();
     let unmatched_total = unmatched.iter().map(|u| u.amount.as_decimal()).sum();
-    ReconciliationReport { from, to, rows: rows.into_values().collect(), totals, flagged_for_refund: flagged, flagged_total, unmatched, unmatched_total }
+    ReconciliationReport {
+        from,
+        to,
+        rows: rows.into_values().collect(),
+        totals,
+        flagged_for_refund: flagged,
+        flagged_total,
+        unmatched,
+        unmatched_total,
+    }
 }
 
 impl ReconciliationReport {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
-pub use crate::jobs::PaymentFollowUp;
-use crate::jobs::{self, PaymentSetupJob, SetupTask};
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, MerchantId, PaymentId};
+pub use crate::jobs::PaymentFollowUp;
+use crate::jobs::{self, PaymentSetupJob, SetupTask};
 use crate::money::Money;
 use crate::notification::NotificationJob;
 use crate::payment::{net_received, reversed_of, EntryKind, LedgerEntry, PaymentOutcome, UnmatchedPayment};
@@ -106,14 +106,27 @@ impl Settlement<'_> {
         Ok(settled)
     }
 
-    async fn apply_pending_reversals(&self, merchant_id: &MerchantId, charge_id: &ChargeId, provider: &str, payment_id: &str, now: DateTime<Utc>) -> Result<(), SettleError> {
+    async fn apply_pending_reversals(
+        &self,
+        merchant_id: &MerchantId,
+        charge_id: &ChargeId,
+        provider: &str,
+        payment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SettleError> {
         for pending in self.store.pending_reversals(provider, payment_id).await? {
             self.apply_reversal(merchant_id, charge_id, &pending, now).await?;
         }
         Ok(())
     }
 
-    async fn apply_payment(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
+    async fn apply_payment(
+        &self,
+        merchant_id: &MerchantId,
+        charge_id: &ChargeId,
+        notice: &PaymentNotice,
+        now: DateTime<Utc>,
+    ) -> Result<Settled, SettleError> {
         // Which régua message preceded this payment, for the recovery report: one query of this charge's
         // reminders now, so the report never reads reminders.
         let preceded_by = crate::payment::PrecedingReminder::of(&self.store.reminders_of(merchant_id, charge_id).await?, notice.paid_at);
@@ -159,7 +172,15 @@ impl Settlement<'_> {
             let updated = match outcome {
                 PaymentOutcome::Settled => {
                     let credit = charge.credit + (notice.amount.as_decimal() - owed.unwrap_or_default()).max(rust_decimal::Decimal::ZERO);
-                    let mut paid = Charge { status: ChargeStatus::Paid, paid_at: Some(notice.paid_at), received, credit, updated_at: now, version: charge.version + 1, ..charge.clone() };
+                    let mut paid = Charge {
+                        status: ChargeStatus::Paid,
+                        paid_at: Some(notice.paid_at),
+                        received,
+                        credit,
+                        updated_at: now,
+                        version: charge.version + 1,
+                        ..charge.clone()
+                    };
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {
                         jobs::supersede_boleto(&mut paid);
@@ -167,7 +188,9 @@ impl Settlement<'_> {
                     Some(paid)
                 }
                 // Part of it: the balance stays open and the régua goes on for it.
-                PaymentOutcome::Partial => Some(Charge { status: ChargeStatus::PartiallyPaid, received, updated_at: now, version: charge.version + 1, ..charge.clone() }),
+                PaymentOutcome::Partial => {
+                    Some(Charge { status: ChargeStatus::PartiallyPaid, received, updated_at: now, version: charge.version + 1, ..charge.clone() })
+                }
                 PaymentOutcome::FlaggedForRefund => None,
             };
             let paid = updated.as_ref().filter(|c| c.status == ChargeStatus::Paid).cloned();
@@ -184,7 +207,15 @@ impl Settlement<'_> {
                 (PaymentRecorded::Recorded, None) => {
                     let charge = updated.unwrap_or(charge);
                     let kind = if outcome == PaymentOutcome::Partial { "ChargePartiallyPaid" } else { "PaymentFlaggedForRefund" };
-                    self.publish(&charge, kind, &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, outcome_name(outcome)), notice.paid_at, notice, None).await?;
+                    self.publish(
+                        &charge,
+                        kind,
+                        &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, outcome_name(outcome)),
+                        notice.paid_at,
+                        notice,
+                        None,
+                    )
+                    .await?;
                     Ok(Settled::Recorded { charge, outcome })
                 }
                 (PaymentRecorded::Duplicate, _) => {
@@ -202,7 +233,13 @@ impl Settlement<'_> {
 
     /// Takes a refund or chargeback off the ledger of the payment it reverses, once; never more than that
     /// payment brought in. Without the payment on the ledger yet, it waits (see `apply`).
-    async fn apply_reversal(&self, merchant_id: &MerchantId, charge_id: &ChargeId, notice: &PaymentNotice, now: DateTime<Utc>) -> Result<Settled, SettleError> {
+    async fn apply_reversal(
+        &self,
+        merchant_id: &MerchantId,
+        charge_id: &ChargeId,
+        notice: &PaymentNotice,
+        now: DateTime<Utc>,
+    ) -> Result<Settled, SettleError> {
         for _ in 0..5 {
             let Some(charge) = self.store.get_charge(merchant_id, charge_id).await? else {
                 return Err(StoreError::Corrupt { key: charge_id.to_string(), message: "reference without charge".into() }.into());
@@ -212,7 +249,9 @@ impl Settlement<'_> {
                 return Ok(Settled::Duplicate { charge });
             }
             let reverses = notice.reverses.clone().unwrap_or_default();
-            let Some(payment) = ledger.iter().find(|e| e.kind == EntryKind::Payment && e.provider == notice.provider && e.provider_payment_id == reverses) else {
+            let Some(payment) =
+                ledger.iter().find(|e| e.kind == EntryKind::Payment && e.provider == notice.provider && e.provider_payment_id == reverses)
+            else {
                 return Ok(Settled::AwaitingPayment { charge });
             };
             let left = payment.amount.as_decimal() - reversed_of(&ledger, &notice.provider, &reverses);
@@ -247,7 +286,11 @@ impl Settlement<'_> {
                     ChargeStatus::Paid | ChargeStatus::Refunded if received <= rust_decimal::Decimal::ZERO => ChargeStatus::Refunded,
                     // A partial payment given back: owed in full again.
                     ChargeStatus::PartiallyPaid if received <= rust_decimal::Decimal::ZERO => {
-                        if today > charge.due_date.date() { ChargeStatus::Overdue } else { ChargeStatus::Pending }
+                        if today > charge.due_date.date() {
+                            ChargeStatus::Overdue
+                        } else {
+                            ChargeStatus::Pending
+                        }
                     }
                     other => other,
                 };
@@ -261,13 +304,29 @@ impl Settlement<'_> {
             }
             let charge = updated.unwrap_or(charge);
             let kind = if notice.kind == EntryKind::Chargeback { "ChargeChargeback" } else { "ChargeRefunded" };
-            self.publish(&charge, kind, &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, notice.kind.as_str()), notice.paid_at, notice, Some(amount)).await?;
+            self.publish(
+                &charge,
+                kind,
+                &format!("{}:{}:{}", notice.provider, notice.provider_payment_id, notice.kind.as_str()),
+                notice.paid_at,
+                notice,
+                Some(amount),
+            )
+            .await?;
             return Ok(Settled::Reversed { charge, kind: notice.kind });
         }
         Err(StoreError::Conflict.into())
     }
 
-    async fn publish(&self, charge: &Charge, kind: &str, id: &str, at: DateTime<Utc>, notice: &PaymentNotice, applied: Option<rust_decimal::Decimal>) -> Result<(), SettleError> {
+    async fn publish(
+        &self,
+        charge: &Charge,
+        kind: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        notice: &PaymentNotice,
+        applied: Option<rust_decimal::Decimal>,
+    ) -> Result<(), SettleError> {
         self.events
             .publish(&[DomainEvent {
                 id: id.to_string(),

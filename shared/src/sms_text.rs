@@ -18,7 +18,8 @@
 use serde::Serialize;
 
 /// Characters of the GSM 03.38 basic table (one septet each), in code order (0x1B, the escape, left out).
-const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const BASIC: &str =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 
 /// Characters of the extension table (two septets each: escape + code).
 const EXTENSION: &str = "\u{0C}^{}\\[~]|€";
@@ -229,7 +230,10 @@ mod tests {
 
     #[test]
     fn transliterates_portuguese_to_plain_seven_bit_text() {
-        assert_eq!(transliterate("Olá, João! Sua cobrança de R$ 1.234,56 vence amanhã — nº 3."), "Ola, Joao! Sua cobranca de R$ 1.234,56 vence amanha - no 3.");
+        assert_eq!(
+            transliterate("Olá, João! Sua cobrança de R$ 1.234,56 vence amanhã — nº 3."),
+            "Ola, Joao! Sua cobranca de R$ 1.234,56 vence amanha - no 3."
+        );
         assert_eq!(transliterate("Ação “já” às 8h · É {ok} 😀👍🏽"), "Acao \"ja\" as 8h ? E (ok) ");
         let sms = transliterate("Maria, lembrete: \"Mensalidade\" de R$ 1.234,56 vence 10/12/2026. Pague em https://pay.example.com/pay/9f8e7d6c5b4a Se já pagou, desconsidere. Loja Exemplo Ltda CNPJ 11.222.333/0001-81");
         let length = analyze(&sms);

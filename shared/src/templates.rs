@@ -18,25 +18,12 @@ pub struct MessageTemplate {
 }
 
 /// The steps that send a message, by their API name.
-pub const STEPS: [&str; 7] = [
-    "on_created",
-    "on_changed",
-    "before_due",
-    "on_due",
-    "after_due",
-    "on_paid",
-    "on_expired",
-];
+pub const STEPS: [&str; 7] = ["on_created", "on_changed", "before_due", "on_due", "after_due", "on_paid", "on_expired"];
 
 /// The variables a template may use (the fields of `MessageContext`).
 pub fn variables() -> BTreeSet<String> {
     let sample = serde_json::to_value(MessageContext::sample()).expect("context serialises");
-    sample
-        .as_object()
-        .expect("context is an object")
-        .keys()
-        .cloned()
-        .collect()
+    sample.as_object().expect("context is an object").keys().cloned().collect()
 }
 
 /// Where a merchant's template is kept among its documents.
@@ -58,19 +45,11 @@ pub async fn merchant_template(
     channel: Channel,
     step: Step,
 ) -> Result<Option<MessageTemplate>, crate::store::StoreError> {
-    match store
-        .get_merchant_document(merchant, &document_key(channel, step_name(step)))
-        .await?
-    {
+    match store.get_merchant_document(merchant, &document_key(channel, step_name(step))).await? {
         None => Ok(None),
-        Some(v) => {
-            serde_json::from_value(v)
-                .map(Some)
-                .map_err(|e| crate::store::StoreError::Corrupt {
-                    key: document_key(channel, step_name(step)),
-                    message: e.to_string(),
-                })
-        }
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| crate::store::StoreError::Corrupt { key: document_key(channel, step_name(step)), message: e.to_string() }),
     }
 }
 
@@ -127,10 +106,7 @@ fn footer(channel: Channel) -> &'static str {
 pub fn default_template(channel: Channel, step: &str) -> Option<MessageTemplate> {
     let source = default_source(channel, step)?;
     let (subject, body) = source.split_once('\n').unwrap_or((source, ""));
-    Some(MessageTemplate {
-        subject: subject.trim().to_string(),
-        body: body.trim().to_string(),
-    })
+    Some(MessageTemplate { subject: subject.trim().to_string(), body: body.trim().to_string() })
 }
 
 fn environment() -> minijinja::Environment<'static> {
@@ -196,7 +172,8 @@ fn unsafe_tag(source: &str) -> Option<String> {
         if code.contains('*') {
             return Some(tag());
         }
-        let keyword: String = code.trim_start_matches(['-', '+']).trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let keyword: String =
+            code.trim_start_matches(['-', '+']).trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         if open == b"{%" && !["if", "elif", "else", "endif"].contains(&keyword.as_str()) {
             return Some(tag());
         }
@@ -205,29 +182,16 @@ fn unsafe_tag(source: &str) -> Option<String> {
 }
 
 /// Renders a message: the merchant's template if given, else the channel's default; then the footer.
-pub fn render(
-    channel: Channel,
-    step: Step,
-    ctx: &MessageContext,
-    custom: Option<&MessageTemplate>,
-) -> Result<(String, String), RenderError> {
+pub fn render(channel: Channel, step: Step, ctx: &MessageContext, custom: Option<&MessageTemplate>) -> Result<(String, String), RenderError> {
     let name = step_name(step);
     let template = match custom {
         Some(t) => t.clone(),
-        None => {
-            default_template(channel, name).ok_or_else(|| RenderError::NoTemplate(step.key()))?
-        }
+        None => default_template(channel, name).ok_or_else(|| RenderError::NoTemplate(step.key()))?,
     };
     let env = environment();
-    let subject = env
-        .render_str(&template.subject, ctx)
-        .map_err(|e| RenderError::Template(e.to_string()))?;
-    let body = env
-        .render_str(&template.body, ctx)
-        .map_err(|e| RenderError::Template(e.to_string()))?;
-    let identity = env
-        .render_str(footer(channel), ctx)
-        .map_err(|e| RenderError::Template(e.to_string()))?;
+    let subject = env.render_str(&template.subject, ctx).map_err(|e| RenderError::Template(e.to_string()))?;
+    let body = env.render_str(&template.body, ctx).map_err(|e| RenderError::Template(e.to_string()))?;
+    let identity = env.render_str(footer(channel), ctx).map_err(|e| RenderError::Template(e.to_string()))?;
     let body = body.trim();
     let body = match family(channel) {
         "sms" | "voice" => format!("{body} {}", identity.trim()),
@@ -249,26 +213,14 @@ pub const MAX_TEMPLATE_CHARS: usize = 4_000;
 
 /// Checks a merchant's template: it parses, uses only known variables, renders for a sample charge, and fits
 /// its channel (an SMS body of at most 3 segments).
-pub fn validate(
-    channel: Channel,
-    step: &str,
-    template: &MessageTemplate,
-) -> Result<(), TemplateError> {
+pub fn validate(channel: Channel, step: &str, template: &MessageTemplate) -> Result<(), TemplateError> {
     if !STEPS.contains(&step) {
-        return Err(TemplateError {
-            field: "step",
-            message: format!("etapa desconhecida / unknown step: {step}"),
-        });
+        return Err(TemplateError { field: "step", message: format!("etapa desconhecida / unknown step: {step}") });
     }
     let known = variables();
     for (field, source) in [("subject", &template.subject), ("body", &template.body)] {
         if source.chars().count() > MAX_TEMPLATE_CHARS {
-            return Err(TemplateError {
-                field,
-                message: format!(
-                    "até {MAX_TEMPLATE_CHARS} caracteres / at most {MAX_TEMPLATE_CHARS} characters"
-                ),
-            });
+            return Err(TemplateError { field, message: format!("até {MAX_TEMPLATE_CHARS} caracteres / at most {MAX_TEMPLATE_CHARS} characters") });
         }
         if let Some(tag) = unsafe_tag(source) {
             return Err(TemplateError {
@@ -277,47 +229,30 @@ pub fn validate(
             });
         }
         let mut env = environment();
-        env.add_template("t", source).map_err(|e| TemplateError {
-            field,
-            message: format!("modelo inválido / invalid template: {e}"),
-        })?;
-        let used = env
-            .get_template("t")
-            .expect("just added")
-            .undeclared_variables(false);
+        env.add_template("t", source).map_err(|e| TemplateError { field, message: format!("modelo inválido / invalid template: {e}") })?;
+        let used = env.get_template("t").expect("just added").undeclared_variables(false);
         let mut unknown: Vec<&String> = used.iter().filter(|v| !known.contains(*v)).collect();
         unknown.sort();
         if let Some(first) = unknown.first() {
-            return Err(TemplateError {
-                field,
-                message: format!("variável desconhecida / unknown variable: {first}"),
-            });
+            return Err(TemplateError { field, message: format!("variável desconhecida / unknown variable: {first}") });
         }
     }
     if template.body.trim().is_empty() {
-        return Err(TemplateError {
-            field: "body",
-            message: "obrigatório / required".into(),
-        });
+        return Err(TemplateError { field: "body", message: "obrigatório / required".into() });
     }
     let step_value = Step::parse_key(step).unwrap_or(Step::OnDue);
-    let (_, body) = render(
-        channel,
-        step_value,
-        &MessageContext::sample(),
-        Some(template),
-    )
-    .map_err(|e| TemplateError {
-        field: "body",
-        message: e.to_string(),
-    })?;
+    let (_, body) = render(channel, step_value, &MessageContext::sample(), Some(template))
+        .map_err(|e| TemplateError { field: "body", message: e.to_string() })?;
     if channel == Channel::Sms {
         // Counted as Brazilian carriers bill (accents make a message UCS-2): what the merchant will pay.
         let fit = crate::sms_text::analyze_in(&body, crate::sms_text::Alphabet::Portable);
         if fit.segments > MAX_SMS_SEGMENTS {
             return Err(TemplateError {
                 field: "body",
-                message: format!("SMS de {} partes (máximo {MAX_SMS_SEGMENTS}) / SMS of {} segments (at most {MAX_SMS_SEGMENTS})", fit.segments, fit.segments),
+                message: format!(
+                    "SMS de {} partes (máximo {MAX_SMS_SEGMENTS}) / SMS of {} segments (at most {MAX_SMS_SEGMENTS})",
+                    fit.segments, fit.segments
+                ),
             });
         }
     }
@@ -336,48 +271,22 @@ mod tests {
         let ctx = MessageContext::sample();
         for channel in Channel::ALL {
             for step in STEPS {
-                let (subject, body) = render(
-                    channel,
-                    Step::parse_key(step).unwrap_or(Step::BeforeDue { days: 3 }),
-                    &ctx,
-                    None,
-                )
-                .unwrap();
-                assert!(
-                    !subject.is_empty() && !body.is_empty(),
-                    "{channel:?} {step}"
-                );
-                assert!(
-                    body.contains(&ctx.merchant_name) && body.contains(&ctx.merchant_document),
-                    "{channel:?} {step}: {body}"
-                );
+                let (subject, body) = render(channel, Step::parse_key(step).unwrap_or(Step::BeforeDue { days: 3 }), &ctx, None).unwrap();
+                assert!(!subject.is_empty() && !body.is_empty(), "{channel:?} {step}");
+                assert!(body.contains(&ctx.merchant_name) && body.contains(&ctx.merchant_document), "{channel:?} {step}: {body}");
             }
         }
     }
 
     #[test]
     fn an_unknown_variable_is_refused_with_its_name() {
-        let t = MessageTemplate {
-            subject: String::new(),
-            body: "Olá {{ first_name }}, pague {{ valor }}".into(),
-        };
+        let t = MessageTemplate { subject: String::new(), body: "Olá {{ first_name }}, pague {{ valor }}".into() };
         let err = validate(Channel::Email, "on_due", &t).unwrap_err();
         assert_eq!(err.field, "body");
         assert!(err.message.contains("valor"), "{}", err.message);
-        let broken = MessageTemplate {
-            subject: "{{ oops".into(),
-            body: "x".into(),
-        };
-        assert_eq!(
-            validate(Channel::Email, "on_due", &broken)
-                .unwrap_err()
-                .field,
-            "subject"
-        );
-        let ok = MessageTemplate {
-            subject: "Vence hoje".into(),
-            body: "{{ first_name }}, {{ amount }} vence hoje: {{ payment_url }}".into(),
-        };
+        let broken = MessageTemplate { subject: "{{ oops".into(), body: "x".into() };
+        assert_eq!(validate(Channel::Email, "on_due", &broken).unwrap_err().field, "subject");
+        let ok = MessageTemplate { subject: "Vence hoje".into(), body: "{{ first_name }}, {{ amount }} vence hoje: {{ payment_url }}".into() };
         validate(Channel::Sms, "on_due", &ok).unwrap();
     }
 
@@ -409,16 +318,10 @@ mod tests {
     #[test]
     fn a_merchant_template_cannot_drop_the_senders_identity() {
         let ctx = MessageContext::sample();
-        let t = MessageTemplate {
-            subject: "Oi".into(),
-            body: "Pague {{ amount }}".into(),
-        };
+        let t = MessageTemplate { subject: "Oi".into(), body: "Pague {{ amount }}".into() };
         let (_, body) = render(Channel::Email, Step::OnDue, &ctx, Some(&t)).unwrap();
         assert!(body.starts_with("Pague R$ 1.234,56"));
-        assert!(
-            body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"),
-            "{body}"
-        );
+        assert!(body.contains("Loja Exemplo Ltda · CNPJ 11.222.333/0001-81"), "{body}");
     }
 
     #[test]
@@ -434,11 +337,8 @@ mod tests {
 
     #[test]
     fn a_runaway_template_is_stopped() {
-        let t = MessageTemplate {
-            subject: String::new(),
-            body: "{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}"
-                .into(),
-        };
+        let t =
+            MessageTemplate { subject: String::new(), body: "{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}".into() };
         assert!(validate(Channel::Email, "on_due", &t).is_err());
     }
 }

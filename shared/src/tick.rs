@@ -207,7 +207,12 @@ impl Tick<'_> {
 
     /// Claims a message reminder for the queue (one conditional write), or gives it up after too many attempts.
     /// Returns the job and the reminder as claimed.
-    async fn claim_message(&self, reminder: &Reminder, now: DateTime<Utc>, report: &mut TickReport) -> Result<Option<(NotificationJob, Reminder)>, TickError> {
+    async fn claim_message(
+        &self,
+        reminder: &Reminder,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<Option<(NotificationJob, Reminder)>, TickError> {
         let attempt = match reminder.state {
             ReminderState::Queued { attempt, .. } => attempt + 1,
             _ => 1,
@@ -271,12 +276,10 @@ impl Tick<'_> {
                         .await?;
                     return Ok(Some(updated));
                 }
-                Err(StoreError::Conflict) => {
-                    match self.store.get_charge(&charge.merchant_id, &charge.id).await? {
-                        Some(fresh) => charge = fresh,
-                        None => return Ok(None),
-                    }
-                }
+                Err(StoreError::Conflict) => match self.store.get_charge(&charge.merchant_id, &charge.id).await? {
+                    Some(fresh) => charge = fresh,
+                    None => return Ok(None),
+                },
                 Err(e) => return Err(e.into()),
             }
         }
@@ -304,7 +307,9 @@ impl Tick<'_> {
                         }
                     }
                     if let Some(customer) = self.store.get_customer(&updated.merchant_id, &updated.customer_id).await? {
-                        let ruler = crate::schedule::Schedules { store: self.store }.ruler_for(updated.ruler.as_ref(), &updated.merchant_id, &customer.id).await?;
+                        let ruler = crate::schedule::Schedules { store: self.store }
+                            .ruler_for(updated.ruler.as_ref(), &updated.merchant_id, &customer.id)
+                            .await?;
                         for notice in ruler::event_reminders(ruler::Step::OnExpired, &updated, &customer, &ruler, 0, now) {
                             // Planned, so this or the next tick sends it in the payer's contact hours.
                             self.store.add_reminder(&notice).await?;

@@ -107,7 +107,13 @@ pub trait ChannelCallbacks: Send + Sync {
     /// when the provider has no such handshake.
     async fn handshake(&self, source: CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, CallbackError>>;
     /// The status updates in a callback, once its signature or shared secret checks out.
-    async fn parse(&self, source: CallbackSource<'_>, query: &[(String, String)], headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, CallbackError>;
+    async fn parse(
+        &self,
+        source: CallbackSource<'_>,
+        query: &[(String, String)],
+        headers: &std::collections::HashMap<String, String>,
+        body: &[u8],
+    ) -> Result<Vec<StatusUpdate>, CallbackError>;
 }
 
 /// One message to a payer on one channel and what became of it: what `GET /v1/charges/{id}/notifications`
@@ -151,11 +157,7 @@ pub struct StatusChange {
 }
 
 impl NotificationRecord {
-    pub fn new(
-        reminder: &crate::ruler::Reminder,
-        channel: crate::notification::Channel,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(reminder: &crate::ruler::Reminder, channel: crate::notification::Channel, now: DateTime<Utc>) -> Self {
         Self {
             merchant_id: reminder.merchant_id.clone(),
             charge_id: reminder.charge_id.clone(),
@@ -169,11 +171,7 @@ impl NotificationRecord {
             cost: rust_decimal::Decimal::ZERO,
             segments: None,
             fallback_from: None,
-            history: vec![StatusChange {
-                status: DeliveryStatus::Queued,
-                at: now,
-                detail: None,
-            }],
+            history: vec![StatusChange { status: DeliveryStatus::Queued, at: now, detail: None }],
             created_at: now,
             updated_at: now,
             version: 0,
@@ -182,14 +180,10 @@ impl NotificationRecord {
 
     /// Moves the record to `status` unless it is already as far or further along (callbacks arrive late,
     /// twice and out of order). True if it changed.
-    pub fn advance(
-        &mut self,
-        status: DeliveryStatus,
-        at: DateTime<Utc>,
-        detail: Option<String>,
-    ) -> bool {
+    pub fn advance(&mut self, status: DeliveryStatus, at: DateTime<Utc>, detail: Option<String>) -> bool {
         // A voice call that went unanswered may be placed again: sent and no-answer then alternate.
-        let another_call = matches!((self.status, status), (DeliveryStatus::Sent, DeliveryStatus::NoAnswer) | (DeliveryStatus::NoAnswer, DeliveryStatus::Sent));
+        let another_call =
+            matches!((self.status, status), (DeliveryStatus::Sent, DeliveryStatus::NoAnswer) | (DeliveryStatus::NoAnswer, DeliveryStatus::Sent));
         let forward = status.rank() > self.status.rank() || another_call;
         if !forward {
             return false;
@@ -221,11 +215,7 @@ pub fn recipient_key(channel: crate::notification::Channel, recipient: &str) -> 
         crate::notification::Channel::Email => recipient.trim().to_lowercase(),
         _ => recipient.chars().filter(char::is_ascii_digit).collect(),
     };
-    format!(
-        "{}#{}",
-        channel.as_str(),
-        hex::encode(Sha256::digest(normal.as_bytes()))
-    )
+    format!("{}#{}", channel.as_str(), hex::encode(Sha256::digest(normal.as_bytes())))
 }
 
 #[cfg(test)]
@@ -258,25 +248,14 @@ mod tests {
         assert!(!r.advance(DeliveryStatus::Delivered, t(2), None));
         assert!(!r.advance(DeliveryStatus::Sent, t(1), None));
         assert_eq!(r.status, DeliveryStatus::Read);
-        assert_eq!(
-            r.history.iter().map(|c| c.status).collect::<Vec<_>>(),
-            [
-                DeliveryStatus::Queued,
-                DeliveryStatus::Sent,
-                DeliveryStatus::Read
-            ]
-        );
+        assert_eq!(r.history.iter().map(|c| c.status).collect::<Vec<_>>(), [DeliveryStatus::Queued, DeliveryStatus::Sent, DeliveryStatus::Read]);
     }
 
     #[test]
     fn a_failure_after_delivery_wins_and_keeps_its_reason() {
         let mut r = record();
         r.advance(DeliveryStatus::Delivered, Utc::now(), None);
-        assert!(r.advance(
-            DeliveryStatus::Bounced,
-            Utc::now(),
-            Some("5.1.1 user unknown".into())
-        ));
+        assert!(r.advance(DeliveryStatus::Bounced, Utc::now(), Some("5.1.1 user unknown".into())));
         assert_eq!(r.last_error.as_deref(), Some("5.1.1 user unknown"));
         assert!(!r.advance(DeliveryStatus::Delivered, Utc::now(), None));
     }
@@ -284,14 +263,8 @@ mod tests {
     #[test]
     fn suppression_keys_ignore_case_and_formatting_and_hide_the_address() {
         use crate::notification::Channel;
-        assert_eq!(
-            recipient_key(Channel::Email, "Maria@Example.com "),
-            recipient_key(Channel::Email, "maria@example.com")
-        );
-        assert_eq!(
-            recipient_key(Channel::Sms, "+55 (11) 99999-8888"),
-            recipient_key(Channel::Sms, "5511999998888")
-        );
+        assert_eq!(recipient_key(Channel::Email, "Maria@Example.com "), recipient_key(Channel::Email, "maria@example.com"));
+        assert_eq!(recipient_key(Channel::Sms, "+55 (11) 99999-8888"), recipient_key(Channel::Sms, "5511999998888"));
         assert!(!recipient_key(Channel::Email, "maria@example.com").contains("maria"));
     }
 }

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::pay::method::PaymentMethod;
 use crate::ids::{MerchantId, WalletId};
 use crate::merchant::Mode;
 use crate::pay::installments::{FeeMode, FeeTable, MAX_INSTALLMENTS};
+use crate::pay::method::PaymentMethod;
 use crate::pay::pix;
 use crate::providers::{BoletoAgreement, Provider};
 
@@ -148,10 +148,21 @@ impl Wallet {
     fn check(&self) -> Result<(), WalletError> {
         let supported = matches!(
             (&self.config, self.provider),
-            (_, Provider::Sandbox) | (WalletConfig::Pix(_) | WalletConfig::Boleto(_), Provider::BancoDoBrasil) | (WalletConfig::CreditCard(_), Provider::Cielo)
+            (_, Provider::Sandbox)
+                | (WalletConfig::Pix(_) | WalletConfig::Boleto(_), Provider::BancoDoBrasil)
+                | (WalletConfig::CreditCard(_), Provider::Cielo)
         );
         if !supported {
-            return Err(invalid("provider", format!("{} não atende {} / {} does not serve {}", self.provider.as_str(), self.config.method().as_str(), self.provider.as_str(), self.config.method().as_str())));
+            return Err(invalid(
+                "provider",
+                format!(
+                    "{} não atende {} / {} does not serve {}",
+                    self.provider.as_str(),
+                    self.config.method().as_str(),
+                    self.provider.as_str(),
+                    self.config.method().as_str()
+                ),
+            ));
         }
         match &self.config {
             WalletConfig::Pix(p) => {
@@ -189,17 +200,35 @@ impl Wallet {
 
     /// One wallet per method on the sandbox provider, for a merchant created in development.
     pub fn sandbox_set(merchant_id: &MerchantId, now: DateTime<Utc>) -> Vec<Wallet> {
-        let wallet = |name: &str, config| Wallet { id: WalletId::generate(), merchant_id: merchant_id.clone(), name: name.into(), provider: Provider::Sandbox, config, created_at: now };
+        let wallet = |name: &str, config| Wallet {
+            id: WalletId::generate(),
+            merchant_id: merchant_id.clone(),
+            name: name.into(),
+            provider: Provider::Sandbox,
+            config,
+            created_at: now,
+        };
         vec![
             wallet(
                 "Pix (sandbox)",
-                WalletConfig::Pix(PixWallet { key: "3d94a1c4-6b1e-4f52-9c1a-8e2f5b7d0c11".into(), city: "São Paulo".into(), dynamic: false, days_payable_after_due: 30 }),
+                WalletConfig::Pix(PixWallet {
+                    key: "3d94a1c4-6b1e-4f52-9c1a-8e2f5b7d0c11".into(),
+                    city: "São Paulo".into(),
+                    dynamic: false,
+                    days_payable_after_due: 30,
+                }),
             ),
             wallet(
                 "Boleto (sandbox)",
-                WalletConfig::Boleto(BoletoWallet { agreement: BoletoAgreement { convenio: 3128557, carteira: 17, variacao: 35 }, days_payable_after_due: 30 }),
+                WalletConfig::Boleto(BoletoWallet {
+                    agreement: BoletoAgreement { convenio: 3128557, carteira: 17, variacao: 35 },
+                    days_payable_after_due: 30,
+                }),
             ),
-            wallet("Cartão (sandbox)", WalletConfig::CreditCard(CardWallet { fees: FeeTable::free(), fee_mode: FeeMode::MerchantAbsorbs, max_installments: 12 })),
+            wallet(
+                "Cartão (sandbox)",
+                WalletConfig::CreditCard(CardWallet { fees: FeeTable::free(), fee_mode: FeeMode::MerchantAbsorbs, max_installments: 12 }),
+            ),
         ]
     }
 }
@@ -217,7 +246,13 @@ mod tests {
     fn parses_each_kind_of_wallet() {
         let pix = Wallet::parse(&json!({"name":"Pix BB","provider":"banco_do_brasil","method":"pix","settings":{"key":"financeiro@example.com","city":"Recife","dynamic":true}}), &merchant(), Mode::Live, Utc::now()).unwrap();
         assert_eq!(pix.method(), PaymentMethod::Pix);
-        let boleto = Wallet::parse(&json!({"name":"BB","provider":"banco_do_brasil","method":"boleto","settings":{"convenio":3128557,"carteira":17,"variacao":35}}), &merchant(), Mode::Live, Utc::now()).unwrap();
+        let boleto = Wallet::parse(
+            &json!({"name":"BB","provider":"banco_do_brasil","method":"boleto","settings":{"convenio":3128557,"carteira":17,"variacao":35}}),
+            &merchant(),
+            Mode::Live,
+            Utc::now(),
+        )
+        .unwrap();
         assert!(matches!(boleto.config, WalletConfig::Boleto(BoletoWallet { days_payable_after_due: 30, .. })));
         let fees: Vec<Value> = (1..=12).map(|n| json!({"percent": format!("{}.99", n + 1), "fixed": "0.30"})).collect();
         let card = Wallet::parse(&json!({"name":"Cielo","provider":"cielo","method":"credit_card","settings":{"fees": fees, "fee_mode":"payer_pays","max_installments":10}}), &merchant(), Mode::Live, Utc::now()).unwrap();

@@ -1,8 +1,8 @@
 //! Inbound payment webhooks: Standard Webhooks signatures and the `cobranca` generic payload.
 //! (https://www.standardwebhooks.com: HMAC-SHA256 over "{id}.{timestamp}.{body}", base64, `v1,` prefix.)
 
-use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -88,11 +88,7 @@ pub fn verify(
     if now.timestamp().abs_diff(ts) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
-    let candidates: Vec<Vec<u8>> = sig
-        .split(' ')
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .filter_map(|b| B64.decode(b).ok())
-        .collect();
+    let candidates: Vec<Vec<u8>> = sig.split(' ').filter_map(|s| s.strip_prefix("v1,")).filter_map(|b| B64.decode(b).ok()).collect();
     for secret in secrets {
         for candidate in &candidates {
             if secret.mac(id, ts, body).verify_slice(candidate).is_ok() {
@@ -189,9 +185,7 @@ pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<CobrancaEvent, Payl
         serde_json::Value::String(s) => Money::parse(s).map_err(|e| field("data.amount", e.to_string()))?,
         _ => return Err(field("data.amount", "envie como texto, ex. \"150.00\" / send as a string".into())),
     };
-    let paid_at = DateTime::parse_from_rfc3339(&d.paid_at)
-        .map_err(|e| field("data.paid_at", e.to_string()))?
-        .with_timezone(&Utc);
+    let paid_at = DateTime::parse_from_rfc3339(&d.paid_at).map_err(|e| field("data.paid_at", e.to_string()))?.with_timezone(&Utc);
     let method = PaymentMethod::parse(&d.method).ok_or_else(|| field("data.method", d.method.clone()))?;
     let valid_id = |id: &str| !id.is_empty() && id.len() <= 200;
     if !valid_id(&d.provider_payment_id) {
@@ -199,8 +193,12 @@ pub fn parse_cobranca(event_id: &str, body: &[u8]) -> Result<CobrancaEvent, Payl
     }
     let (movement_id, reverses) = match kind {
         EntryKind::Payment => (d.provider_payment_id, None),
-        EntryKind::Refund => (d.refund_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.refund_id", "1..200 chars".into()))?, Some(d.provider_payment_id)),
-        EntryKind::Chargeback => (d.chargeback_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.chargeback_id", "1..200 chars".into()))?, Some(d.provider_payment_id)),
+        EntryKind::Refund => {
+            (d.refund_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.refund_id", "1..200 chars".into()))?, Some(d.provider_payment_id))
+        }
+        EntryKind::Chargeback => {
+            (d.chargeback_id.filter(|r| valid_id(r)).ok_or_else(|| field("data.chargeback_id", "1..200 chars".into()))?, Some(d.provider_payment_id))
+        }
     };
     Ok(CobrancaEvent::Money(PaymentNotice {
         event_id: event_id.to_string(),
@@ -328,8 +326,14 @@ mod tests {
         assert_eq!((notices[0].amount, notices[0].method), (Money::parse("110.00").unwrap(), PaymentMethod::Pix));
         assert_eq!(notices[0].event_id, "pix:E12345678202009091221abcdef12345");
         assert_eq!(notices[1].charge_id, None, "no txid: kept as unmatched");
-        assert!(matches!(parse_bcb_pix(br#"{"pix":[{"endToEndId":"E1","valor":"1.00","horario":"2020-09-09T20:16:00Z"}]}"#), Err(PayloadError::Field { field: "pix.endToEndId", .. })));
-        assert!(matches!(parse_bcb_pix(br#"{"pix":[{"endToEndId":"E12345678202009091221kkkkkkkkkkk","valor":"1,00","horario":"2020-09-09T20:16:00Z"}]}"#), Err(PayloadError::Field { field: "pix.valor", .. })));
+        assert!(matches!(
+            parse_bcb_pix(br#"{"pix":[{"endToEndId":"E1","valor":"1.00","horario":"2020-09-09T20:16:00Z"}]}"#),
+            Err(PayloadError::Field { field: "pix.endToEndId", .. })
+        ));
+        assert!(matches!(
+            parse_bcb_pix(br#"{"pix":[{"endToEndId":"E12345678202009091221kkkkkkkkkkk","valor":"1,00","horario":"2020-09-09T20:16:00Z"}]}"#),
+            Err(PayloadError::Field { field: "pix.valor", .. })
+        ));
     }
 
     // The Standard Webhooks reference vector (../shared/reference/brazil-formats.md).

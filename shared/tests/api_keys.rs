@@ -26,10 +26,25 @@ async fn send(app: &App, access: &AccessPolicy, token: &str, method: &str, path:
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn send_with(app: &App, access: &AccessPolicy, token: &str, method: &str, path: &str, body: Value, at: DateTime<Utc>, extra: &[(&str, &str)]) -> ApiResponse {
+async fn send_with(
+    app: &App,
+    access: &AccessPolicy,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+    at: DateTime<Utc>,
+    extra: &[(&str, &str)],
+) -> ApiResponse {
     let mut headers = HashMap::from([("authorization".to_string(), format!("Bearer {token}"))]);
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
+    let req = ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        headers,
+        body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        client_cert: None,
+    };
     let api = cobranca::api::Api { access: access.clone(), ..app.api() };
     api.handle(&req, at).await
 }
@@ -93,7 +108,16 @@ async fn a_rotated_key_keeps_working_through_its_grace_period_and_not_after() {
     let app = App::new().await;
     let old = create_key(&app, app.key.expose(), json!({"name": "ERP", "rate_limit_per_minute": 30}), t0()).await;
     let old_secret = old["secret"].as_str().unwrap();
-    let r = send(&app, &AccessPolicy::default(), old_secret, "POST", &format!("/v1/api-keys/{}/rotate", old["id"].as_str().unwrap()), json!({"grace_seconds": 3600}), t0()).await;
+    let r = send(
+        &app,
+        &AccessPolicy::default(),
+        old_secret,
+        "POST",
+        &format!("/v1/api-keys/{}/rotate", old["id"].as_str().unwrap()),
+        json!({"grace_seconds": 3600}),
+        t0(),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let new = json_of(&r);
     let new_secret = new["secret"].as_str().unwrap();
@@ -112,7 +136,9 @@ async fn a_rotated_key_keeps_working_through_its_grace_period_and_not_after() {
     assert_eq!(old_listed["expires_at"], json!((t0() + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
 
     // A key already rotated is not rotated again.
-    let r = send(&app, &AccessPolicy::default(), new_secret, "POST", &format!("/v1/api-keys/{}/rotate", old["id"].as_str().unwrap()), Value::Null, t0()).await;
+    let r =
+        send(&app, &AccessPolicy::default(), new_secret, "POST", &format!("/v1/api-keys/{}/rotate", old["id"].as_str().unwrap()), Value::Null, t0())
+            .await;
     assert_eq!((r.status, &json_of(&r)["error"]["code"]), (409, &json!("api_key_not_active")));
 }
 
@@ -169,13 +195,33 @@ async fn a_revoked_key_is_refused_at_once_but_the_last_active_key_cannot_be_revo
     // Revoking again changes nothing; the last one left stays.
     let r = send(&app, &AccessPolicy::default(), other_secret, "DELETE", &format!("/v1/api-keys/{main_id}"), Value::Null, t0()).await;
     assert_eq!((r.status, &json_of(&r)["status"]), (200, &json!("revoked")));
-    let r = send(&app, &AccessPolicy::default(), other_secret, "DELETE", &format!("/v1/api-keys/{}", other["id"].as_str().unwrap()), Value::Null, t0()).await;
+    let r =
+        send(&app, &AccessPolicy::default(), other_secret, "DELETE", &format!("/v1/api-keys/{}", other["id"].as_str().unwrap()), Value::Null, t0())
+            .await;
     assert_eq!(r.status, 409);
 
     // A key only rotated away does not count as the other active key.
-    let r = send(&app, &AccessPolicy::default(), other_secret, "POST", &format!("/v1/api-keys/{}/rotate", other["id"].as_str().unwrap()), Value::Null, t0()).await;
+    let r = send(
+        &app,
+        &AccessPolicy::default(),
+        other_secret,
+        "POST",
+        &format!("/v1/api-keys/{}/rotate", other["id"].as_str().unwrap()),
+        Value::Null,
+        t0(),
+    )
+    .await;
     let successor = json_of(&r);
-    let r = send(&app, &AccessPolicy::default(), other_secret, "DELETE", &format!("/v1/api-keys/{}", successor["id"].as_str().unwrap()), Value::Null, t0()).await;
+    let r = send(
+        &app,
+        &AccessPolicy::default(),
+        other_secret,
+        "DELETE",
+        &format!("/v1/api-keys/{}", successor["id"].as_str().unwrap()),
+        Value::Null,
+        t0(),
+    )
+    .await;
     assert_eq!((r.status, &json_of(&r)["error"]["code"]), (409, &json!("last_api_key")));
 }
 
@@ -190,7 +236,10 @@ async fn the_operator_creates_a_merchant_and_gets_its_first_key_once() {
     let r = send(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", body.clone(), t0()).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let made = json_of(&r);
-    assert_eq!((&made["merchant"]["name"], &made["merchant"]["document"], &made["merchant"]["document_type"]), (&json!("Padaria Pão Quente Ltda"), &json!("11222333000181"), &json!("cnpj")));
+    assert_eq!(
+        (&made["merchant"]["name"], &made["merchant"]["document"], &made["merchant"]["document_type"]),
+        (&json!("Padaria Pão Quente Ltda"), &json!("11222333000181"), &json!("cnpj"))
+    );
     assert_eq!(made["api_key"]["name"], "produção");
     let secret = made["api_key"]["secret"].as_str().unwrap();
     // The new merchant's key works and sees only the new merchant's (empty) data.
@@ -198,7 +247,8 @@ async fn the_operator_creates_a_merchant_and_gets_its_first_key_once() {
     assert_eq!((r.status, &json_of(&r)["data"]), (200, &json!([])));
 
     // The operator is not held to a merchant key's rate limit (1 a minute here).
-    let again = send(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", json!({"name": "Outra Loja", "document": "529.982.247-25"}), t0()).await;
+    let again =
+        send(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", json!({"name": "Outra Loja", "document": "529.982.247-25"}), t0()).await;
     assert_eq!(again.status, 201, "{}", again.body);
 }
 
@@ -224,7 +274,8 @@ async fn merchant_creation_needs_the_operator_key_and_is_closed_without_one() {
 async fn a_retried_merchant_creation_with_its_idempotency_key_makes_no_second_merchant() {
     let app = App::new().await;
     let body = json!({"name": "Loja", "document": "11.222.333/0001-81"});
-    let first = send_with(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", body.clone(), t0(), &[("idempotency-key", "onboarding-42")]).await;
+    let first =
+        send_with(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", body.clone(), t0(), &[("idempotency-key", "onboarding-42")]).await;
     assert_eq!(first.status, 201, "{}", first.body);
     let retry = send_with(&app, &operator(), OPERATOR_KEY, "POST", "/v1/merchants", body, t0(), &[("idempotency-key", "onboarding-42")]).await;
     assert_eq!((retry.status, &json_of(&retry)["error"]["code"]), (409, &json!("merchant_exists")));
@@ -272,7 +323,8 @@ async fn a_key_may_carry_its_own_lower_limit_and_errors_are_counted_too() {
 
 #[test]
 fn rate_headers_reach_the_http_response() {
-    let limited = ApiResponse { headers: vec![("retry-after", "45".into()), ("x-ratelimit-remaining", "0".into())], ..ApiResponse::json(429, &json!({})) };
+    let limited =
+        ApiResponse { headers: vec![("retry-after", "45".into()), ("x-ratelimit-remaining", "0".into())], ..ApiResponse::json(429, &json!({})) };
     let http = cobranca::lambda::http_response(limited);
     assert_eq!((http.headers()["retry-after"].to_str().unwrap(), http.headers()["x-ratelimit-remaining"].to_str().unwrap()), ("45", "0"));
 }
@@ -310,10 +362,20 @@ async fn a_merchant_holds_at_most_twenty_working_keys_and_may_always_rotate() {
     assert_eq!(json_of(&r)["error"]["code"], "api_key_limit");
 
     // A rotation replaces a key: allowed at the limit.
-    let rotated = send(&app, &AccessPolicy::default(), main, "POST", &format!("/v1/api-keys/{}/rotate", made[0]["id"].as_str().unwrap()), json!({"grace_seconds": 0}), t0()).await;
+    let rotated = send(
+        &app,
+        &AccessPolicy::default(),
+        main,
+        "POST",
+        &format!("/v1/api-keys/{}/rotate", made[0]["id"].as_str().unwrap()),
+        json!({"grace_seconds": 0}),
+        t0(),
+    )
+    .await;
     assert_eq!(rotated.status, 201, "{}", rotated.body);
     // Revoking one makes room for another.
-    let revoked = send(&app, &AccessPolicy::default(), main, "DELETE", &format!("/v1/api-keys/{}", made[1]["id"].as_str().unwrap()), Value::Null, t0()).await;
+    let revoked =
+        send(&app, &AccessPolicy::default(), main, "DELETE", &format!("/v1/api-keys/{}", made[1]["id"].as_str().unwrap()), Value::Null, t0()).await;
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     create_key(&app, main, json!({"name": "in the freed place"}), t0()).await;
 }

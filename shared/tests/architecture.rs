@@ -39,7 +39,11 @@ fn no_batch_calls_reach_dynamodb_outside_the_load_test_seeder() {
         let seeder = text.find("pub async fn seed_charges").map(|start| start..start + text[start..].find("\n    }\n").unwrap_or(0));
         for call in [".batch_write_item()", ".batch_get_item()", ".batch_execute_statement()"] {
             for (at, _) in text.match_indices(call) {
-                assert!(seeder.as_ref().is_some_and(|s| s.contains(&at)), "{}: {call} outside the seeder: model its limit in the memory store", file.display());
+                assert!(
+                    seeder.as_ref().is_some_and(|s| s.contains(&at)),
+                    "{}: {call} outside the seeder: model its limit in the memory store",
+                    file.display()
+                );
             }
         }
     }

@@ -32,7 +32,15 @@ impl SlowAcquirer {
     }
 
     fn captured(id: &str, amount: Money) -> SaleState {
-        SaleState { provider_payment_id: id.into(), status: SaleStatus::Captured, amount, captured: Some(amount), voided: None, captured_at: Some(Utc::now()), voided_at: None }
+        SaleState {
+            provider_payment_id: id.into(),
+            status: SaleStatus::Captured,
+            amount,
+            captured: Some(amount),
+            voided: None,
+            captured_at: Some(Utc::now()),
+            voided_at: None,
+        }
     }
 }
 
@@ -58,7 +66,13 @@ impl Acquirer for SlowAcquirer {
     }
 
     async fn sale(&self, id: &str) -> Result<SaleState, ProviderError> {
-        self.sales.lock().unwrap().values().find(|s| s.provider_payment_id == id).cloned().ok_or_else(|| ProviderError::Rejected { code: "404".into(), message: "unknown sale".into() })
+        self.sales
+            .lock()
+            .unwrap()
+            .values()
+            .find(|s| s.provider_payment_id == id)
+            .cloned()
+            .ok_or_else(|| ProviderError::Rejected { code: "404".into(), message: "unknown sale".into() })
     }
 
     async fn sales_of_order(&self, order_id: &str) -> Result<Vec<SaleState>, ProviderError> {
@@ -98,7 +112,11 @@ async fn three_concurrent_card_payments_make_one_sale() {
     let (id, _) = charge(&app).await;
     let p = path(&id);
 
-    let (a, b, c) = tokio::join!(app.call("POST", &p, card("tok_1111"), &[]), app.call("POST", &p, card("tok_4444"), &[]), app.call("POST", &p, card("tok_9999"), &[]));
+    let (a, b, c) = tokio::join!(
+        app.call("POST", &p, card("tok_1111"), &[]),
+        app.call("POST", &p, card("tok_4444"), &[]),
+        app.call("POST", &p, card("tok_9999"), &[])
+    );
     let mut answers: Vec<(u16, Value)> = vec![a, b, c];
     answers.sort_by_key(|(status, _)| *status);
     assert_eq!(answers.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![201, 409, 409], "{answers:?}");
@@ -132,7 +150,16 @@ async fn a_claim_left_by_a_crashed_attempt_is_taken_over_after_asking_the_acquir
     let app = app_with(&acquirer).await;
     let stale = |id: &ChargeId, minutes_ago: i64| {
         let attempt = CardAttempt { key: format!("{id}-card1"), started_at: Utc::now() - Duration::minutes(minutes_ago) };
-        (CardAttempts { version: 1, total: 1, recent: vec![attempt.started_at], in_flight: Some(attempt.clone()), ..CardAttempts::none(&app.merchant_id, id) }, attempt)
+        (
+            CardAttempts {
+                version: 1,
+                total: 1,
+                recent: vec![attempt.started_at],
+                in_flight: Some(attempt.clone()),
+                ..CardAttempts::none(&app.merchant_id, id)
+            },
+            attempt,
+        )
     };
 
     // A live claim: refused without asking the acquirer.
@@ -211,7 +238,19 @@ async fn the_pay_page_says_why_a_card_attempt_is_refused() {
     // A card payment already running: the page says so, and the acquirer is not asked.
     let (other, c) = charge(&app).await;
     let attempt = CardAttempt { key: format!("{other}-card1"), started_at: Utc::now() };
-    app.store.put_card_attempts(&CardAttempts { version: 1, total: 1, recent: vec![attempt.started_at], in_flight: Some(attempt), ..CardAttempts::none(&app.merchant_id, &other) }, None).await.unwrap();
+    app.store
+        .put_card_attempts(
+            &CardAttempts {
+                version: 1,
+                total: 1,
+                recent: vec![attempt.started_at],
+                in_flight: Some(attempt),
+                ..CardAttempts::none(&app.merchant_id, &other)
+            },
+            None,
+        )
+        .await
+        .unwrap();
     let page = c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap().to_string();
     let busy = app.page("POST", &format!("{page}/card"), "card_token=tok_sbx_x0001&brand=Visa&installments=1").await;
     assert_eq!(busy.status, 409);

@@ -14,8 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyEventBus, FaultyQueue, FaultyStore};
 use cobranca::adapters::channels::outbox::OutboxSender;
+use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyEventBus, FaultyQueue, FaultyStore};
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::delivery::{Delivered, Delivery, DeliveryError};
 use cobranca::notification::NotificationJob;
@@ -118,13 +118,30 @@ fn signed_at(app: &App, id: &str, body: &Value, at: DateTime<Utc>) -> ApiRequest
     }
 }
 
-fn webhook_api<'a>(app: &'a App, store: &'a dyn Store, queue: &'a dyn cobranca::queue::JobQueue, events: &'a dyn cobranca::events::EventBus) -> WebhookApi<'a> {
-    WebhookApi { settlement: Settlement { store, queue, events }, secrets: std::slice::from_ref(&app.secret), pix_auth: None, acquirers: None, channel_callbacks: None }
+fn webhook_api<'a>(
+    app: &'a App,
+    store: &'a dyn Store,
+    queue: &'a dyn cobranca::queue::JobQueue,
+    events: &'a dyn cobranca::events::EventBus,
+) -> WebhookApi<'a> {
+    WebhookApi {
+        settlement: Settlement { store, queue, events },
+        secrets: std::slice::from_ref(&app.secret),
+        pix_auth: None,
+        acquirers: None,
+        channel_callbacks: None,
+    }
 }
 
 /// Delivers queued jobs as SQS would: a job that asks to be retried is received again later (five receives,
 /// then the dead-letter queue, whose jobs are returned).
-async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::EventBus, jobs: Vec<NotificationJob>, from_minute: i64) -> Vec<NotificationJob> {
+async fn consume(
+    app: &App,
+    store: &dyn Store,
+    events: &dyn cobranca::events::EventBus,
+    jobs: Vec<NotificationJob>,
+    from_minute: i64,
+) -> Vec<NotificationJob> {
     let provider = OutboxSender { store: app.store.clone() };
     let delivery = Delivery { store, sender: &provider, outbox: &provider, events, public_base_url: "https://pay.test", merchant_providers: None };
     let mut dead = Vec::new();
@@ -132,7 +149,9 @@ async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::Ev
         let mut done = false;
         for receive in 0..5 {
             let r = delivery.deliver(&job, later(from_minute + 4 * receive)).await;
-            if std::env::var("CHAOS_DEBUG").is_ok() { eprintln!("deliver {} {}: {:?}", job.charge_id, job.reminder_id, r); }
+            if std::env::var("CHAOS_DEBUG").is_ok() {
+                eprintln!("deliver {} {}: {:?}", job.charge_id, job.reminder_id, r);
+            }
             match r {
                 Ok(_) => {
                     done = true;
@@ -151,7 +170,13 @@ async fn consume(app: &App, store: &dyn Store, events: &dyn cobranca::events::Ev
 /// Runs the payments' follow-ups (receipt, régua stopped, event) that the webhook handed to the payment-setup
 /// queue, as register-payment receives them: five receives, then the dead-letter queue, whose jobs are
 /// returned. Registrations and write-offs stay queued (not what these scenarios count).
-async fn follow_ups(app: &App, store: &dyn Store, queue: &dyn cobranca::queue::JobQueue, events: &dyn cobranca::events::EventBus, from_minute: i64) -> Vec<PaymentSetupJob> {
+async fn follow_ups(
+    app: &App,
+    store: &dyn Store,
+    queue: &dyn cobranca::queue::JobQueue,
+    events: &dyn cobranca::events::EventBus,
+    from_minute: i64,
+) -> Vec<PaymentSetupJob> {
     let jobs: Vec<PaymentSetupJob> = {
         let mut queued = app.queue.setup_jobs.lock().unwrap();
         let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, SetupTask::AfterPayment(_)));
@@ -292,7 +317,11 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.run = format!("crash at {crash_at:?}");
     let app = App::new().await;
     let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
-    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
     let jobs = app.queue.drain();
     assert_eq!(jobs.len(), 1);
@@ -300,7 +329,14 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
     let provider = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: &ports.store, sender: &provider, outbox: &provider, events: &ports.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery {
+        store: &ports.store,
+        sender: &provider,
+        outbox: &provider,
+        events: &ports.events,
+        public_base_url: "https://pay.test",
+        merchant_providers: None,
+    };
     let first = run_until_crash(&plan, delivery.deliver(&jobs[0], Utc::now())).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
     if !matches!(first, Some(Ok(Delivered::Sent { .. }))) {
@@ -313,7 +349,16 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     let (sent, resent) = outbox_of(&app, &id, "before_due").await;
     f.count(1, sent);
     f.resent += resent;
-    let told = app.events.events.lock().unwrap().iter().filter(|e| e.kind == "NotificationSent" && e.charge_id.as_str() == id).map(|e| e.id.clone()).collect::<BTreeSet<_>>().len();
+    let told = app
+        .events
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "NotificationSent" && e.charge_id.as_str() == id)
+        .map(|e| e.id.clone())
+        .collect::<BTreeSet<_>>()
+        .len();
     f.count(1, told as u64);
     let record = app.store.notifications_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
     f.count(1, record.iter().filter(|r| r.status == cobranca::tracking::DeliveryStatus::Sent).count() as u64);
@@ -335,16 +380,31 @@ async fn a_reminder_survives_a_crash_at_every_step() {
 async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.run = format!("crash at {crash_at:?}");
     let app = App::new().await;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
     let body = json!({"customer_id": customer["id"], "amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix"],
                       "ruler": {"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]}});
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
     let request = |at_minute: i64| {
-        let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), "order-42".to_string())]);
-        (ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None }, later(at_minute))
+        let headers = HashMap::from([
+            ("authorization".to_string(), format!("Bearer {}", app.key.expose())),
+            ("idempotency-key".to_string(), "order-42".to_string()),
+        ]);
+        (
+            ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None },
+            later(at_minute),
+        )
     };
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &app.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     let (req, at) = request(0);
     let first = run_until_crash(&plan, api.handle(&req, at)).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
@@ -391,13 +451,15 @@ async fn a_charge_creation_survives_a_crash_at_every_step() {
 async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.run = format!("crash at {crash_at:?}");
     let app = App::new().await;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
     let mut originals = Vec::new();
     for amount in ["100.00", "50.01"] {
         let (_, c) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": amount, "due_date": due_in(3), "description": "Mensalidade", "payment_methods": ["pix"]}), &[]).await;
         originals.push(c["id"].as_str().unwrap().to_string());
     }
-    let body = json!({"customer_id": customer["id"], "charge_ids": originals, "installments": 3, "first_due_date": due_in(10), "payment_methods": ["pix"]});
+    let body =
+        json!({"customer_id": customer["id"], "charge_ids": originals, "installments": 3, "first_due_date": due_in(10), "payment_methods": ["pix"]});
     let request = || ApiRequest {
         method: "POST".into(),
         path: "/v1/renegotiations".into(),
@@ -407,7 +469,15 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     };
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &app.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     let first = run_until_crash(&plan, api.handle(&request(), later(0))).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
     let mut answer = first.filter(|r| r.status < 300);
@@ -433,8 +503,20 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.count(15001, total as u64);
     for id in &originals {
         let c = charges.iter().find(|c| c.id.as_str() == id).unwrap();
-        f.count(1, u64::from(c.status == cobranca::charge::ChargeStatus::Renegotiated && c.renegotiated_into.as_ref().map(|p| p.as_str()) == answer["id"].as_str()));
-        let planned = app.store.reminders_of(&app.merchant_id, &c.id).await.unwrap().into_iter().filter(|r| matches!(r.state, cobranca::ruler::ReminderState::Planned)).count();
+        f.count(
+            1,
+            u64::from(
+                c.status == cobranca::charge::ChargeStatus::Renegotiated && c.renegotiated_into.as_ref().map(|p| p.as_str()) == answer["id"].as_str(),
+            ),
+        );
+        let planned = app
+            .store
+            .reminders_of(&app.merchant_id, &c.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r.state, cobranca::ruler::ReminderState::Planned))
+            .count();
         f.count(0, planned as u64);
     }
     f.runs += 1;
@@ -454,12 +536,20 @@ async fn a_renegotiation_survives_a_crash_at_every_step() {
 /// Two overdue charges with fine and interest, and the request renegotiating them into three installments.
 async fn overdue_pair(app: &App) -> (Vec<String>, ApiRequest) {
     use chrono::TimeZone;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
     let t0 = Utc.with_ymd_and_hms(2028, 3, 1, 12, 0, 0).unwrap();
     let mut originals = Vec::new();
     for (amount, due) in [("100.00", "2028-03-06"), ("50.00", "2028-03-10")] {
-        let (_, c) = app.call_at("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": amount, "due_date": due, "description": "Mensalidade", "payment_methods": ["pix"],
-            "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}}), t0).await;
+        let (_, c) = app
+            .call_at(
+                "POST",
+                "/v1/charges",
+                json!({"customer_id": customer["id"], "amount": amount, "due_date": due, "description": "Mensalidade", "payment_methods": ["pix"],
+            "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}}),
+                t0,
+            )
+            .await;
         originals.push(c["id"].as_str().unwrap().to_string());
     }
     let body = json!({"customer_id": customer["id"], "charge_ids": originals, "installments": 3, "first_due_date": "2028-04-20", "payment_methods": ["pix"]});
@@ -485,15 +575,38 @@ async fn a_renegotiation_retried_days_later_finishes_the_plan_first_recorded() {
     let (_, twin_request) = overdue_pair(&twin).await;
     let counting = FaultPlan::counting();
     let ports = faulty(&twin, &counting);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &twin.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &twin.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     let whole: Value = serde_json::from_str(&api.handle(&twin_request, t1).await.body).unwrap();
-    let second_installment = counting.log().iter().enumerate().filter(|(_, op)| op.as_str() == "create_charge").nth(1).map(|(i, _)| i as u64).expect("a second installment");
+    let second_installment = counting
+        .log()
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.as_str() == "create_charge")
+        .nth(1)
+        .map(|(i, _)| i as u64)
+        .expect("a second installment");
 
     let app = App::new().await;
     let (originals, request) = overdue_pair(&app).await;
     let dies = FaultPlan::crash_at(second_installment);
     let ports = faulty(&app, &dies);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &app.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     assert!(run_until_crash(&dies, api.handle(&request, t1)).await.is_none(), "the first try dies");
 
     // Six days later the debt has grown; the retry finishes the plan of the first try.
@@ -521,14 +634,30 @@ async fn a_renegotiation_retried_days_later_finishes_the_plan_first_recorded() {
 async fn subscription_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     f.run = format!("crash at {crash_at:?}");
     let app = App::new().await;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
-    let (status, sub) = app.call("POST", "/v1/subscriptions", json!({"customer_id": customer["id"], "amount": "49.90", "cycle": "monthly", "first_due_date": due_in(20),
-        "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com"}), &[]).await;
+    let (status, sub) = app
+        .call(
+            "POST",
+            "/v1/subscriptions",
+            json!({"customer_id": customer["id"], "amount": "49.90", "cycle": "monthly", "first_due_date": due_in(20),
+        "description": "Plano", "payment_methods": ["pix"], "lead_days": 10}),
+            &[],
+        )
+        .await;
     assert_eq!(status, 201, "{sub}");
     let run_at = later(11 * 24 * 60);
     let plan = crash_at.map(FaultPlan::crash_at).unwrap_or_else(FaultPlan::counting);
     let ports = faulty(&app, &plan);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &app.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     let _ = run_until_crash(&plan, api.generate_subscription_charges(run_at)).await;
     f.run = format!("{} after {:?}", f.run, plan.log());
     // The next ticks, minutes later.
@@ -567,7 +696,15 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
     let app = App::new().await;
     let plan = FaultPlan::random(permille, seed);
     let ports = faulty(&app, &plan);
-    let api = Api { store: &ports.store, events: &ports.events, queue: &ports.queue, providers: &app.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+    let api = Api {
+        store: &ports.store,
+        events: &ports.events,
+        queue: &ports.queue,
+        providers: &app.providers,
+        public_base_url: "https://pay.test",
+        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        access: Default::default(),
+    };
     let mut ids = Vec::new();
     let mut first_reminder: Option<DateTime<Utc>> = None;
     for n in 0..charges {
@@ -576,8 +713,12 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
                           "ruler": {"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]},{"step":"on_paid","channels":["email"]}]}});
         let mut created = None;
         for attempt in 0..20 {
-            let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), format!("order-{n}"))]);
-            let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
+            let headers = HashMap::from([
+                ("authorization".to_string(), format!("Bearer {}", app.key.expose())),
+                ("idempotency-key".to_string(), format!("order-{n}")),
+            ]);
+            let req =
+                ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
             // A retry comes after the first request's lease, as a client's backoff would.
             let r = api.handle(&req, Utc::now() + Duration::seconds(61 * attempt)).await;
             if r.status < 300 {
@@ -586,7 +727,11 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
             }
         }
         let charge = created.expect("a client that retries gets its charge");
-        let at: DateTime<Utc> = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        let at: DateTime<Utc> = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         first_reminder = Some(first_reminder.map_or(at, |f| f.min(at)));
         ids.push(charge["id"].as_str().unwrap().to_string());
     }
@@ -614,7 +759,9 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
                 acknowledged = true;
                 break;
             }
-            if std::env::var("CHAOS_DEBUG").is_ok() { eprintln!("webhook {n}: {} {} {:?}", r.status, r.body, plan.log().iter().rev().take(4).collect::<Vec<_>>()); }
+            if std::env::var("CHAOS_DEBUG").is_ok() {
+                eprintln!("webhook {n}: {} {} {:?}", r.status, r.body, plan.log().iter().rev().take(4).collect::<Vec<_>>());
+            }
         }
         assert!(acknowledged, "the provider keeps delivering until it gets a 2xx ({} deliveries)", REDELIVERY_BACKOFF_SECONDS.len());
         for job in follow_ups(&app, &ports.store, &ports.queue, &ports.events, 130).await {
@@ -640,7 +787,10 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
         f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
         let (sent, resent) = outbox_of(&app, id, "before_due").await;
         if sent == 0 && std::env::var("CHAOS_DEBUG").is_ok() {
-            eprintln!("{id}: {:?}", app.store.reminders_of(&app.merchant_id, &charge).await.unwrap().iter().map(|r| (r.id(), r.state.clone())).collect::<Vec<_>>());
+            eprintln!(
+                "{id}: {:?}",
+                app.store.reminders_of(&app.merchant_id, &charge).await.unwrap().iter().map(|r| (r.id(), r.state.clone())).collect::<Vec<_>>()
+            );
         }
         f.count(1, sent);
         f.resent += resent;
@@ -671,10 +821,14 @@ async fn redelivered_webhooks_and_messages_take_effect_once() {
         for _ in 0..3 {
             ids.push(pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_paid","channels":["email"]}]})).await.0);
         }
-        let mut deliveries: Vec<ApiRequest> = ids.iter().enumerate().flat_map(|(n, id)| {
-            let r = signed(&app, &format!("msg_dup_{n}"), &paid_body(id, &format!("E-DUP-{n}")));
-            std::iter::repeat_n(r, 5)
-        }).collect();
+        let mut deliveries: Vec<ApiRequest> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(n, id)| {
+                let r = signed(&app, &format!("msg_dup_{n}"), &paid_body(id, &format!("E-DUP-{n}")));
+                std::iter::repeat_n(r, 5)
+            })
+            .collect();
         use rand::seq::SliceRandom;
         deliveries.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed));
         let api = webhook_api(&app, app.store.as_ref(), &app.queue, &app.events);
@@ -682,7 +836,8 @@ async fn redelivered_webhooks_and_messages_take_effect_once() {
             assert_eq!(api.handle(r, Utc::now()).await.status, 200);
         }
         // Every queued message is received twice, the copies interleaved: the payments' follow-ups first.
-        let follow_ups_queued: Vec<PaymentSetupJob> = app.queue.setup_jobs.lock().unwrap().iter().filter(|j| matches!(j.task, SetupTask::AfterPayment(_))).cloned().collect();
+        let follow_ups_queued: Vec<PaymentSetupJob> =
+            app.queue.setup_jobs.lock().unwrap().iter().filter(|j| matches!(j.task, SetupTask::AfterPayment(_))).cloned().collect();
         app.queue.setup_jobs.lock().unwrap().extend(follow_ups_queued);
         assert!(follow_ups(&app, app.store.as_ref(), &app.queue, &app.events, 1).await.is_empty());
         let jobs = app.queue.drain();
@@ -711,7 +866,11 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
         for _ in 0..4 {
             charges.push(pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]},{"step":"on_paid","channels":["email"]}]})).await);
         }
-        let at: DateTime<Utc> = charges[0].1["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        let at: DateTime<Utc> = charges[0].1["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let ticks = (0..4).map(|_| {
             let app = app.clone();
             tokio::spawn(async move { Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap().reminders_queued })
@@ -726,7 +885,14 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
             let id = job.charge_id.to_string();
             racers.push(tokio::spawn(async move {
                 let provider = OutboxSender { store: a.store.clone() };
-                let delivery = Delivery { store: a.store.as_ref(), sender: &provider, outbox: &provider, events: &a.events, public_base_url: "https://pay.test", merchant_providers: None };
+                let delivery = Delivery {
+                    store: a.store.as_ref(),
+                    sender: &provider,
+                    outbox: &provider,
+                    events: &a.events,
+                    public_base_url: "https://pay.test",
+                    merchant_providers: None,
+                };
                 let _ = delivery.deliver(&job, Utc::now()).await;
             }));
             racers.push(tokio::spawn(async move {
@@ -772,7 +938,11 @@ async fn a_queue_outage_longer_than_every_attempt_loses_no_message() {
     let mut f = Figures::new("SQS down for 5 leases, then back");
     let app = App::new().await;
     let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
-    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // More ticks than the attempts a message has, each claim refused by the queue: no consumer ever saw it.
     let lease = cobranca::tick::LEASE.num_minutes() + 1;
     for n in 0..=i64::from(cobranca::tick::MAX_ATTEMPTS) + 1 {
@@ -794,7 +964,11 @@ async fn a_poison_message_lands_in_the_dead_letter_queue_and_a_redrive_finishes_
     for _ in 0..rounds() {
         let app = App::new().await;
         let (id, created) = pix_charge(&app, json!({"send_time":"10:00","steps":[{"step":"before_due","days":3,"channels":["email"]}]})).await;
-        let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+        let at: DateTime<Utc> = created["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
         // Every store call fails while the message is received: five receives, then the dead-letter queue.
         let down = FaultPlan::random(1000, 7);

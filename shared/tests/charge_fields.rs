@@ -25,21 +25,41 @@ struct Term {
 /// One sample per term, with a check a charge made without it fails (`second_pix` is a wallet no default picks).
 fn terms(second_pix: &str) -> Vec<Term> {
     vec![
-        Term { name: "payment_methods", fields: json!({"payment_methods": ["pix", "credit_card"]}), carried: |c, _| c.payment_methods == [PaymentMethod::Pix, PaymentMethod::CreditCard] },
-        Term { name: "max_installments", fields: json!({"payment_methods": ["pix", "credit_card"], "max_installments": 3}), carried: |c, _| c.max_installments == 3 },
-        Term { name: "late_fees", fields: json!({"late_fees": {"fine": {"kind": "percent", "value": "2"}}}), carried: |c, _| c.late_fees != LateFees::default() },
+        Term {
+            name: "payment_methods",
+            fields: json!({"payment_methods": ["pix", "credit_card"]}),
+            carried: |c, _| c.payment_methods == [PaymentMethod::Pix, PaymentMethod::CreditCard],
+        },
+        Term {
+            name: "max_installments",
+            fields: json!({"payment_methods": ["pix", "credit_card"], "max_installments": 3}),
+            carried: |c, _| c.max_installments == 3,
+        },
+        Term {
+            name: "late_fees",
+            fields: json!({"late_fees": {"fine": {"kind": "percent", "value": "2"}}}),
+            carried: |c, _| c.late_fees != LateFees::default(),
+        },
         Term {
             name: "ruler",
             fields: json!({"ruler": {"send_time": "10:00", "steps": [{"step": "before_due", "days": 3, "channels": ["email"]}]}}),
             carried: |c, _| c.ruler.is_some(),
         },
-        Term { name: "wallet_ids", fields: json!({"wallet_ids": [second_pix]}), carried: |c, wallet| c.wallet_ids.iter().map(|w| w.as_str()).eq([wallet]) },
+        Term {
+            name: "wallet_ids",
+            fields: json!({"wallet_ids": [second_pix]}),
+            carried: |c, wallet| c.wallet_ids.iter().map(|w| w.as_str()).eq([wallet]),
+        },
         Term {
             name: "fee_mode",
             fields: json!({"payment_methods": ["pix", "credit_card"], "fee_mode": "payer_pays"}),
             carried: |c, _| c.setup.card.as_ref().is_some_and(|card| card.fee_mode == FeeMode::PayerPays),
         },
-        Term { name: "external_reference", fields: json!({"external_reference": "pedido-42"}), carried: |c, _| c.external_reference.as_deref() == Some("pedido-42") },
+        Term {
+            name: "external_reference",
+            fields: json!({"external_reference": "pedido-42"}),
+            carried: |c, _| c.external_reference.as_deref() == Some("pedido-42"),
+        },
     ]
 }
 
@@ -64,7 +84,12 @@ async fn charges_made_with(app: &App, customer: &str, term: &Value) -> Vec<(&'st
     made.push(("single charge", charge(app, &c["id"]).await));
 
     let (status, plan) = app
-        .call("POST", "/v1/installment-plans", with(json!({"customer_id": customer, "amount": "200.00", "installments": 2, "first_due_date": due_in(5), "description": "Curso"}), term), &[])
+        .call(
+            "POST",
+            "/v1/installment-plans",
+            with(json!({"customer_id": customer, "amount": "200.00", "installments": 2, "first_due_date": due_in(5), "description": "Curso"}), term),
+            &[],
+        )
         .await;
     assert_eq!(status, 201, "carnê with {term}: {plan}");
     for part in plan["installments"].as_array().unwrap() {
@@ -72,9 +97,21 @@ async fn charges_made_with(app: &App, customer: &str, term: &Value) -> Vec<(&'st
     }
 
     // The debt renegotiated is a plain charge; the terms are the renegotiation's.
-    let (_, debt) = app.call("POST", "/v1/charges", json!({"customer_id": customer, "amount": "80.00", "due_date": due_in(3), "description": "Dívida", "payment_methods": ["pix"]}), &[]).await;
+    let (_, debt) = app
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer_id": customer, "amount": "80.00", "due_date": due_in(3), "description": "Dívida", "payment_methods": ["pix"]}),
+            &[],
+        )
+        .await;
     let (status, plan) = app
-        .call("POST", "/v1/renegotiations", with(json!({"customer_id": customer, "charge_ids": [debt["id"]], "installments": 2, "first_due_date": due_in(5)}), term), &[])
+        .call(
+            "POST",
+            "/v1/renegotiations",
+            with(json!({"customer_id": customer, "charge_ids": [debt["id"]], "installments": 2, "first_due_date": due_in(5)}), term),
+            &[],
+        )
         .await;
     assert_eq!(status, 201, "renegotiation with {term}: {plan}");
     for part in plan["installments"].as_array().unwrap() {
@@ -82,7 +119,15 @@ async fn charges_made_with(app: &App, customer: &str, term: &Value) -> Vec<(&'st
     }
 
     let (status, sub) = app
-        .call("POST", "/v1/subscriptions", with(json!({"customer_id": customer, "amount": "50.00", "cycle": "monthly", "first_due_date": due_in(5), "description": "Assinatura"}), term), &[])
+        .call(
+            "POST",
+            "/v1/subscriptions",
+            with(
+                json!({"customer_id": customer, "amount": "50.00", "cycle": "monthly", "first_due_date": due_in(5), "description": "Assinatura"}),
+                term,
+            ),
+            &[],
+        )
         .await;
     assert_eq!(status, 201, "subscription with {term}: {sub}");
     let cycles = sub["charges"].as_array().unwrap();
@@ -94,7 +139,8 @@ async fn charges_made_with(app: &App, customer: &str, term: &Value) -> Vec<(&'st
 #[tokio::test]
 async fn every_charge_term_reaches_the_charges_of_carnes_renegotiations_and_subscriptions() {
     let app = App::new().await;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
     let customer = customer["id"].as_str().unwrap().to_string();
     let (status, wallet) = app
         .call("POST", "/v1/wallets", json!({"name": "Pix 2", "provider": "sandbox", "method": "pix", "settings": {"key": "financeiro@loja.com.br", "city": "São Paulo", "dynamic": true}}), &[])
@@ -108,7 +154,8 @@ async fn every_charge_term_reaches_the_charges_of_carnes_renegotiations_and_subs
     let sampled: BTreeSet<&str> = terms.iter().map(|t| t.name).collect();
     assert_eq!(sampled, TermFields::NAMES.iter().copied().collect(), "a charge term without a sample here");
     let (_, doc) = app.call("GET", "/v1/openapi.json", Value::Null, &[]).await;
-    let charge_fields: BTreeSet<&str> = doc["components"]["schemas"]["ChargeInput"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let charge_fields: BTreeSet<&str> =
+        doc["components"]["schemas"]["ChargeInput"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     let own: BTreeSet<&str> = ["customer_id", "customer", "amount", "due_date", "description", "expires_at"].into();
     assert_eq!(charge_fields.difference(&own).copied().collect::<BTreeSet<_>>(), sampled, "a charge field that is not a charge term of the one list");
 

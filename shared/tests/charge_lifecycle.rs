@@ -93,22 +93,69 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
     let cases = [
         (json!({"name":"Maria","document":"529.982.247-26"}), "/v1/customers", 422, "document"),
         (json!({"name":"Maria","document":"52998224725","email":"nope"}), "/v1/customers", 422, "email"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"150.005","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"0.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"-5.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":150.0,"due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "amount"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(-1),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "due_date"),
-        (json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["cheque"]}), "/v1/charges", 422, "payment_methods"),
-        (json!({"customer":{"name":"Maria","document":"00000000000"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}), "/v1/charges", 422, "customer.document"),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"150.005","due_date":due_in(5),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "amount",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"0.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "amount",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"-5.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "amount",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":150.0,"due_date":due_in(5),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "amount",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(-1),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "due_date",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"52998224725"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["cheque"]}),
+            "/v1/charges",
+            422,
+            "payment_methods",
+        ),
+        (
+            json!({"customer":{"name":"Maria","document":"00000000000"},"amount":"1.00","due_date":due_in(5),"description":"x","payment_methods":["pix"]}),
+            "/v1/charges",
+            422,
+            "customer.document",
+        ),
     ];
     for (body, path, status, field) in cases {
         let (got, err) = app.call("POST", path, body.clone(), &[]).await;
         assert_eq!((got, err["error"]["field"].as_str()), (status, Some(field)), "{body} → {err}");
         assert!(err["error"]["message"].as_str().unwrap().contains(" / "), "Portuguese / English message: {err}");
     }
-    let req = ApiRequest { method: "POST".into(), path: "/v1/charges".into(), headers: HashMap::from([("authorization".into(), format!("Bearer {}", app.key.expose()))]), body: b"{not json".to_vec(), client_cert: None };
+    let req = ApiRequest {
+        method: "POST".into(),
+        path: "/v1/charges".into(),
+        headers: HashMap::from([("authorization".into(), format!("Bearer {}", app.key.expose()))]),
+        body: b"{not json".to_vec(),
+        client_cert: None,
+    };
     assert_eq!(app.api().handle(&req, Utc::now()).await.status, 400);
-    let req = ApiRequest { method: "GET".into(), path: "/v1/charges/chg_x".into(), headers: HashMap::from([("authorization".into(), "Bearer ck_wrong".into())]), body: vec![], client_cert: None };
+    let req = ApiRequest {
+        method: "GET".into(),
+        path: "/v1/charges/chg_x".into(),
+        headers: HashMap::from([("authorization".into(), "Bearer ck_wrong".into())]),
+        body: vec![],
+        client_cert: None,
+    };
     assert_eq!(app.api().handle(&req, Utc::now()).await.status, 401);
 }
 
@@ -128,7 +175,8 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
 
 /// A POST with an Idempotency-Key, as if made at `at`.
 async fn keyed_call_at(app: &App, path: &str, body: Value, key: &str, at: DateTime<Utc>) -> (u16, Value) {
-    let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), key.to_string())]);
+    let headers =
+        HashMap::from([("authorization".to_string(), format!("Bearer {}", app.key.expose())), ("idempotency-key".to_string(), key.to_string())]);
     let req = ApiRequest { method: "POST".into(), path: path.into(), headers, body: body.to_string().into_bytes(), client_cert: None };
     let r = app.api().handle(&req, at).await;
     (r.status, serde_json::from_str(&r.body).unwrap())
@@ -205,14 +253,21 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
     let raw = body.to_string();
     let (other_secret, _) = WebhookSecret::generate();
     let ts = Utc::now().timestamp();
-    let api = WebhookApi { settlement: Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events }, pix_auth: None, acquirers: None, channel_callbacks: None, secrets: std::slice::from_ref(&app.secret) };
+    let api = WebhookApi {
+        settlement: Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+        pix_auth: None,
+        acquirers: None,
+        channel_callbacks: None,
+        secrets: std::slice::from_ref(&app.secret),
+    };
     for (sig, ts) in [(other_secret.sign("msg_f", ts, raw.as_bytes()), ts), (app.secret.sign("msg_f", ts - 600, raw.as_bytes()), ts - 600)] {
         let headers = HashMap::from([
             ("webhook-id".to_string(), "msg_f".to_string()),
             ("webhook-timestamp".to_string(), ts.to_string()),
             ("webhook-signature".to_string(), sig),
         ]);
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.clone().into_bytes(), client_cert: None };
+        let req =
+            ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.clone().into_bytes(), client_cert: None };
         assert_eq!(api.handle(&req, Utc::now()).await.status, 401);
     }
     assert_eq!(app.store.unmatched("cobranca").await.unwrap().len(), 1);
@@ -227,7 +282,11 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
     let signed = |body: &str, ts: i64, sig: &str| ApiRequest {
         method: "POST".into(),
         path: "/v1/webhooks/cobranca".into(),
-        headers: HashMap::from([("webhook-id".to_string(), "msg_r".to_string()), ("webhook-timestamp".to_string(), ts.to_string()), ("webhook-signature".to_string(), sig.to_string())]),
+        headers: HashMap::from([
+            ("webhook-id".to_string(), "msg_r".to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), sig.to_string()),
+        ]),
         body: body.as_bytes().to_vec(),
         client_cert: None,
     };
@@ -268,7 +327,14 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
 
     // The queue delivers the message twice (at-least-once), even concurrently: one send.
     let sender = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, outbox: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery {
+        store: app.store.as_ref(),
+        sender: &sender,
+        outbox: &sender,
+        events: &app.events,
+        public_base_url: "https://pay.test",
+        merchant_providers: None,
+    };
     let (first, second) = tokio::join!(delivery.deliver(&jobs[0], Utc::now()), delivery.deliver(&jobs[0], Utc::now()));
     // The copy that finds the other one mid-send asks the queue to bring it back later.
     let sent = [first, second].iter().filter(|d| matches!(d, Ok(cobranca::delivery::Delivered::Sent { .. }))).count();
@@ -276,7 +342,15 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
     let again = delivery.deliver(&jobs[0], Utc::now()).await.unwrap();
     assert!(matches!(again, cobranca::delivery::Delivered::NotSent { .. }));
     // Merchants hear of the send under one event id (notification.sent), however often it is told.
-    let told: std::collections::BTreeSet<String> = app.events.events.lock().unwrap().iter().filter(|e| e.kind == "NotificationSent" && e.data["reminder_id"] == jobs[0].reminder_id).map(|e| e.id.clone()).collect();
+    let told: std::collections::BTreeSet<String> = app
+        .events
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "NotificationSent" && e.data["reminder_id"] == jobs[0].reminder_id)
+        .map(|e| e.id.clone())
+        .collect();
     assert_eq!(told.len(), 1);
     assert_eq!(app.outbox_steps(&id).await.iter().filter(|s| *s == "before_due").count(), 1);
     assert!(app.store.outbox().await.unwrap().iter().all(|e| e.deliveries == 1), "no duplicate reached the channel");
@@ -317,7 +391,11 @@ async fn a_tick_with_more_work_than_its_budget_asks_for_a_continuation_that_fini
         charges.push(c);
     }
     app.drain().await;
-    let at: DateTime<Utc> = charges[0]["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let at: DateTime<Utc> = charges[0]["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "before_due").unwrap()["scheduled_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut tick = Tick::new(app.store.as_ref(), &app.queue, &app.events);
     tick.max_items = 3;
     let mut runs = 0;

@@ -9,8 +9,15 @@ use std::str::FromStr;
 use support::App;
 
 async fn customer(app: &App) -> String {
-    let (_, c) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
-        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}}), &[]).await;
+    let (_, c) = app
+        .call(
+            "POST",
+            "/v1/customers",
+            json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
+        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}}),
+            &[],
+        )
+        .await;
     c["id"].as_str().unwrap().to_string()
 }
 
@@ -93,8 +100,14 @@ async fn bad_plans_are_refused_naming_the_field_and_make_nothing() {
         (plan_body(&customer, "100.00", 3, "2020-01-01"), "first_due_date"),
         (plan_body("cus_nao_existe", "100.00", 3, &due), "customer_id"),
         (json!({"amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["pix"]}), "customer_id"),
-        (json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["pix"], "discount": "1"}), "discount"),
-        (json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["cheque"]}), "payment_methods"),
+        (
+            json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["pix"], "discount": "1"}),
+            "discount",
+        ),
+        (
+            json!({"customer_id": customer, "amount": "100.00", "installments": 3, "first_due_date": due, "description": "x", "payment_methods": ["cheque"]}),
+            "payment_methods",
+        ),
     ] {
         let (status, e) = app.call("POST", "/v1/installment-plans", body.clone(), &[]).await;
         assert_eq!(status, 422, "{body}: {e}");
@@ -137,7 +150,8 @@ async fn charge_at(app: &App, customer: &str, amount: &str, due: &str, at: chron
 async fn overdue_charges_are_renegotiated_into_a_plan_and_their_regua_stops() {
     let app = App::new().await;
     let maria = customer(&app).await;
-    let (_, joao) = app.call("POST", "/v1/customers", json!({"name": "João Souza", "document": "111.444.777-35", "email": "joao@example.com"}), &[]).await;
+    let (_, joao) =
+        app.call("POST", "/v1/customers", json!({"name": "João Souza", "document": "111.444.777-35", "email": "joao@example.com"}), &[]).await;
     let t0 = Utc.with_ymd_and_hms(2028, 3, 1, 12, 0, 0).unwrap();
     let a = charge_at(&app, &maria, "100.00", "2028-03-06", t0).await;
     let b = charge_at(&app, &maria, "50.00", "2028-03-10", t0).await;
@@ -154,8 +168,10 @@ async fn overdue_charges_are_renegotiated_into_a_plan_and_their_regua_stops() {
     }
     assert!(owed_today > Decimal::from(150), "fine and interest accrued: {owed_today}");
 
-    let request = |ids: Vec<&str>, waive: bool| json!({"customer_id": maria, "charge_ids": ids, "installments": 3, "first_due_date": "2028-04-20",
-        "waive_late_fees": waive, "payment_methods": ["pix"]});
+    let request = |ids: Vec<&str>, waive: bool| {
+        json!({"customer_id": maria, "charge_ids": ids, "installments": 3, "first_due_date": "2028-04-20",
+        "waive_late_fees": waive, "payment_methods": ["pix"]})
+    };
     // Someone else's charge, and an unknown one, are refused; nothing changes.
     for ids in [vec![a.as_str(), other.as_str()], vec![a.as_str(), "chg_nao_existe"]] {
         let (status, e) = app.call_at("POST", "/v1/renegotiations", request(ids, false), t1).await;
@@ -206,8 +222,13 @@ async fn waiving_late_fees_renegotiates_the_face_value_less_what_was_paid() {
     assert_eq!(app.webhook("msg_part_1", &partial).await.0, 202);
     let t1 = Utc.with_ymd_and_hms(2028, 4, 5, 12, 0, 0).unwrap();
     let (status, plan) = app
-        .call_at("POST", "/v1/renegotiations", json!({"customer_id": maria, "charge_ids": [a, b], "installments": 2, "first_due_date": "2028-04-20",
-            "waive_late_fees": true, "payment_methods": ["pix"], "description": "Acordo"}), t1)
+        .call_at(
+            "POST",
+            "/v1/renegotiations",
+            json!({"customer_id": maria, "charge_ids": [a, b], "installments": 2, "first_due_date": "2028-04-20",
+            "waive_late_fees": true, "payment_methods": ["pix"], "description": "Acordo"}),
+            t1,
+        )
         .await;
     assert_eq!(status, 201, "{plan}");
     assert_eq!(plan["amount"], "110.00", "100 − 40 paid + 50, no fine or interest");
@@ -277,7 +298,9 @@ async fn the_plan_has_one_link_showing_every_installment_with_its_own_link_while
 
     // The first installment paid: shown paid, without a link; the plan page is the same from any installment's link.
     let first = plan["installments"][0]["charge_id"].as_str().unwrap();
-    let (status, paid) = app.call("POST", &format!("/v1/charges/{first}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[]).await;
+    let (status, paid) = app
+        .call("POST", &format!("/v1/charges/{first}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[])
+        .await;
     assert_eq!(status, 201, "{paid}");
     let third_url = plan["installments"][2]["payment_url"].as_str().unwrap();
     let html = String::from_utf8(app.page("GET", &format!("{}/plan", path(third_url)), "").await.body).unwrap().replace("&#x2f;", "/");
@@ -285,6 +308,13 @@ async fn the_plan_has_one_link_showing_every_installment_with_its_own_link_while
     assert!(html.contains("R$ 200,00"), "what is still open: {html}");
 
     // A charge outside any plan has no plan page.
-    let (_, single) = app.call("POST", "/v1/charges", json!({"customer_id": customer, "amount": "10.00", "due_date": support::due_in(3), "description": "Avulsa", "payment_methods": ["pix"]}), &[]).await;
+    let (_, single) = app
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer_id": customer, "amount": "10.00", "due_date": support::due_in(3), "description": "Avulsa", "payment_methods": ["pix"]}),
+            &[],
+        )
+        .await;
     assert_eq!(app.page("GET", &format!("{}/plan", path(single["payment_url"].as_str().unwrap())), "").await.status, 404);
 }

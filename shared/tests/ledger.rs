@@ -62,7 +62,11 @@ async fn each_notice_delivered_five_times_in_shuffled_order_counts_once() {
             assert!([200, 202].contains(&status), "seed {seed}: {r}");
         }
         let ca = get(&app, &a).await;
-        assert_eq!((ca["status"].as_str(), ca["received"].as_str(), ca["refunded"].as_str()), (Some("paid"), Some("70.00"), Some("30.00")), "seed {seed}: {ca}");
+        assert_eq!(
+            (ca["status"].as_str(), ca["received"].as_str(), ca["refunded"].as_str()),
+            (Some("paid"), Some("70.00"), Some("30.00")),
+            "seed {seed}: {ca}"
+        );
         let kinds: Vec<EntryKind> = ledger(&app, &a).await.iter().map(|e| e.kind).collect();
         assert_eq!(kinds.len(), 2, "seed {seed}: one payment and one refund");
         assert!(kinds.contains(&EntryKind::Payment) && kinds.contains(&EntryKind::Refund));
@@ -88,7 +92,15 @@ async fn a_refund_that_arrives_before_its_payment_is_applied_when_the_payment_do
     let c = get(&app, &id).await;
     assert_eq!((c["status"].as_str(), c["refunded"].as_str()), (Some("refunded"), Some("80.00")), "{c}");
     assert!(c.get("received").is_none_or(|r| r == "0" || r == "0.00"), "{c}");
-    let kinds: Vec<String> = app.events.events.lock().unwrap().iter().filter(|e| e.charge_id.as_str() == id && ["PaymentConfirmed", "ChargeRefunded"].contains(&e.kind.as_str())).map(|e| e.kind.clone()).collect();
+    let kinds: Vec<String> = app
+        .events
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.charge_id.as_str() == id && ["PaymentConfirmed", "ChargeRefunded"].contains(&e.kind.as_str()))
+        .map(|e| e.kind.clone())
+        .collect();
     assert_eq!(kinds, vec!["PaymentConfirmed", "ChargeRefunded"]);
     // Redelivered, the refund changes nothing.
     let (_, r) = app.webhook("msg_r", &refunded(&id, "80.00", "E-1", "R-1")).await;
@@ -130,8 +142,10 @@ async fn a_settled_pix_devolucao_in_the_psp_webhook_is_a_refund_of_that_pix() {
     let id = charge(&app, "150.00").await;
     let txid = get(&app, &id).await["pix"]["txid"].clone();
     let e2e = "E00000000202611221000devolv12345";
-    let body = |status: &str| json!({"pix": [{"endToEndId": e2e, "txid": txid, "valor": "150.00", "horario": Utc::now().to_rfc3339(),
-        "devolucoes": [{"id": "D001", "rtrId": "D00000000202611221100abcdefghij", "valor": "50.00", "horario": {"solicitacao": Utc::now().to_rfc3339()}, "status": status}]}]});
+    let body = |status: &str| {
+        json!({"pix": [{"endToEndId": e2e, "txid": txid, "valor": "150.00", "horario": Utc::now().to_rfc3339(),
+        "devolucoes": [{"id": "D001", "rtrId": "D00000000202611221100abcdefghij", "valor": "50.00", "horario": {"solicitacao": Utc::now().to_rfc3339()}, "status": status}]}]})
+    };
     let (status, r) = app.pix_webhook(&body("EM_PROCESSAMENTO"), "pix-secret").await;
     assert_eq!(status, 200, "{r}");
     let c = get(&app, &id).await;
@@ -184,7 +198,10 @@ struct ScriptedAcquirer {
 
 #[async_trait::async_trait]
 impl cobranca::providers::Acquirer for ScriptedAcquirer {
-    async fn pay(&self, _r: &cobranca::providers::CardPaymentRequest) -> Result<cobranca::providers::CardPaymentResult, cobranca::providers::ProviderError> {
+    async fn pay(
+        &self,
+        _r: &cobranca::providers::CardPaymentRequest,
+    ) -> Result<cobranca::providers::CardPaymentResult, cobranca::providers::ProviderError> {
         Ok(cobranca::providers::CardPaymentResult::Approved { provider_payment_id: CIELO_PAYMENT.into(), authorization_code: "123456".into() })
     }
     async fn refund(&self, _id: &str, _amount: cobranca::money::Money) -> Result<(), cobranca::providers::ProviderError> {
@@ -222,7 +239,8 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
     let body = json!({"customer": {"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}, "amount": "60.00", "due_date": due_in(10), "description": "x", "payment_methods": ["credit_card"], "wallet_ids": [wallet["id"]], "max_installments": 1});
     let (_, c) = app.call("POST", "/v1/charges", body, &[]).await;
     let id = c["id"].as_str().unwrap().to_string();
-    let (status, paid) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok", "brand": "Visa", "installments": 1}), &[]).await;
+    let (status, paid) =
+        app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok", "brand": "Visa", "installments": 1}), &[]).await;
     assert_eq!(status, 201, "{paid}");
 
     let notify = |change: u64, secret: &str| {
@@ -271,7 +289,8 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
 #[tokio::test]
 async fn webhook_endpoints_are_managed_through_the_api() {
     let app = App::new().await;
-    let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.paid"]}), &[]).await;
+    let (status, e) =
+        app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.paid"]}), &[]).await;
     assert_eq!(status, 201, "{e}");
     let id = e["id"].as_str().unwrap().to_string();
     let first = e["secret"].as_str().unwrap().to_string();
@@ -293,7 +312,11 @@ async fn webhook_endpoints_are_managed_through_the_api() {
 
     // Another merchant's key sees none of it.
     let other = App::new().await;
-    for (method, path) in [("GET", format!("/v1/webhook-endpoints/{id}")), ("PATCH", format!("/v1/webhook-endpoints/{id}")), ("DELETE", format!("/v1/webhook-endpoints/{id}"))] {
+    for (method, path) in [
+        ("GET", format!("/v1/webhook-endpoints/{id}")),
+        ("PATCH", format!("/v1/webhook-endpoints/{id}")),
+        ("DELETE", format!("/v1/webhook-endpoints/{id}")),
+    ] {
         let (status, _) = other.call(method, &path, json!({}), &[]).await;
         assert_ne!(status, 200, "{method} {path}");
     }
@@ -310,12 +333,14 @@ async fn a_merchant_registers_at_most_sixteen_webhook_endpoints() {
     let app = App::new().await;
     let mut ids = Vec::new();
     for i in 0..MAX_ENDPOINTS_PER_MERCHANT {
-        let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": format!("https://erp{i}.example.com/hooks"), "event_types": ["*"]}), &[]).await;
+        let (status, e) =
+            app.call("POST", "/v1/webhook-endpoints", json!({"url": format!("https://erp{i}.example.com/hooks"), "event_types": ["*"]}), &[]).await;
         assert_eq!(status, 201, "{e}");
         ids.push(e["id"].as_str().unwrap().to_string());
     }
     // Every event fans out to each endpoint: one more is refused, and nothing is stored.
-    let (status, err) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
+    let (status, err) =
+        app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"]["code"], "webhook_endpoint_limit");
     let (_, list) = app.call("GET", "/v1/webhook-endpoints", Value::Null, &[]).await;
@@ -323,6 +348,7 @@ async fn a_merchant_registers_at_most_sixteen_webhook_endpoints() {
     // Deleting one makes room.
     let (status, _) = app.call("DELETE", &format!("/v1/webhook-endpoints/{}", ids[0]), Value::Null, &[]).await;
     assert_eq!(status, 200);
-    let (status, e) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
+    let (status, e) =
+        app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://one-more.example.com/hooks", "event_types": ["*"]}), &[]).await;
     assert_eq!(status, 201, "{e}");
 }

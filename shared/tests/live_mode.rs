@@ -49,7 +49,14 @@ impl NotificationSender for Deployment {
 async fn tick(app: &App, deployment: &Deployment, at: DateTime<Utc>) {
     Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at, Utc::now()).await.unwrap();
     let outbox = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: deployment, outbox: &outbox, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery {
+        store: app.store.as_ref(),
+        sender: deployment,
+        outbox: &outbox,
+        events: &app.events,
+        public_base_url: "https://pay.test",
+        merchant_providers: None,
+    };
     for job in app.queue.drain() {
         delivery.deliver(&job, Utc::now()).await.unwrap();
     }
@@ -81,7 +88,8 @@ async fn a_live_message_on_a_channel_without_a_provider_is_skipped_not_costed_no
     tick(&app, &deployment, scheduled(&created, "on_due")).await;
 
     let (_, shown) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
-    let on = |channel: &str| shown["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "on_due" && r["channel"] == channel).cloned().unwrap();
+    let on =
+        |channel: &str| shown["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "on_due" && r["channel"] == channel).cloned().unwrap();
     assert_eq!((&on("sms")["state"], &on("sms")["reason"]), (&json!("skipped"), &json!("channel_not_configured")), "{shown}");
     assert_eq!(on("email")["state"], "sent", "{shown}");
     // Only the e-mail went out, through the real provider; nothing to the outbox, nothing costed for the SMS.
@@ -99,7 +107,8 @@ async fn a_live_message_on_a_channel_without_a_provider_is_skipped_not_costed_no
 async fn a_test_merchant_never_reaches_a_real_provider_even_with_one_configured() {
     let app = App::new().await;
     let deployment = Deployment::with(&Channel::ALL);
-    let (status, _) = app.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": format!("cobranca/{}/sms", app.merchant_id)}}), &[]).await;
+    let (status, _) =
+        app.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": format!("cobranca/{}/sms", app.merchant_id)}}), &[]).await;
     assert_eq!(status, 200);
     let created = charge(&app, json!(["pix"]), json!({"send_time":"10:00","steps":[{"step":"on_due","channels":["sms","email"]}]})).await;
     tick(&app, &deployment, scheduled(&created, "on_due")).await;
@@ -116,7 +125,14 @@ async fn a_live_merchant_cannot_pay_by_card_with_sandbox_test_digits() {
     for wallet in cobranca::wallet::Wallet::sandbox_set(&app.merchant_id, Utc::now()) {
         app.store.put_wallet(&wallet).await.unwrap();
     }
-    let sandbox_card = app.store.wallets_of(&app.merchant_id).await.unwrap().into_iter().find(|w| w.provider == cobranca::providers::Provider::Sandbox && w.method() == cobranca::charge::PaymentMethod::CreditCard).unwrap();
+    let sandbox_card = app
+        .store
+        .wallets_of(&app.merchant_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.provider == cobranca::providers::Provider::Sandbox && w.method() == cobranca::charge::PaymentMethod::CreditCard)
+        .unwrap();
     // It is never a charge's default, nor can a charge name it.
     let created = charge(&app, json!(["credit_card"]), Value::Null).await;
     assert_ne!(created["card"]["wallet_id"], json!(sandbox_card.id), "{created}");
@@ -131,11 +147,15 @@ async fn a_live_merchant_cannot_pay_by_card_with_sandbox_test_digits() {
     stored.setup.card.as_mut().unwrap().wallet_id = sandbox_card.id.clone();
     stored.version += 1;
     app.store.update_charge(&stored, before).await.unwrap();
-    let (status, paid) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_sbx_x4242", "brand": "Visa", "installments": 1}), &[]).await;
+    let (status, paid) = app
+        .call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_sbx_x4242", "brand": "Visa", "installments": 1}), &[])
+        .await;
     assert_eq!(status, 422, "{paid}");
     assert!(paid["error"]["message"].as_str().unwrap().contains("provider_not_allowed_in_mode"), "{paid}");
     let path = format!("/pay/{}", stored.payment_token);
-    let tokenized = app.page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1111","holder":"MARIA SILVA","expiry":"12/30","cvv":"123"}"#).await;
+    let tokenized = app
+        .page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1111","holder":"MARIA SILVA","expiry":"12/30","cvv":"123"}"#)
+        .await;
     assert_eq!(tokenized.status, 404, "no sandbox tokenization for a live merchant");
     let (_, after) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
     assert_eq!(after["status"], "pending", "{after}");
@@ -148,7 +168,8 @@ async fn wallets_follow_the_merchants_mode() {
     let (status, body) = live.call("POST", "/v1/wallets", sandbox.clone(), &[]).await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("provider")), "{body}");
     let test = App::new().await;
-    let (status, body) = test.call("POST", "/v1/wallets", json!({"name": "Cielo", "provider": "cielo", "method": "credit_card", "settings": {}}), &[]).await;
+    let (status, body) =
+        test.call("POST", "/v1/wallets", json!({"name": "Cielo", "provider": "cielo", "method": "credit_card", "settings": {}}), &[]).await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("provider")), "{body}");
     assert_eq!(test.call("POST", "/v1/wallets", sandbox, &[]).await.0, 201);
 }
@@ -165,12 +186,15 @@ async fn every_object_a_merchant_is_shown_says_whether_it_is_live() {
         let (_, subscription) = app
             .call("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "99.90", "cycle": "monthly", "first_due_date": due, "description": "Plano Pro", "payment_methods": ["pix"]}), &[])
             .await;
-        let (_, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
+        let (_, endpoint) =
+            app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
         let mut shown = vec![created.clone(), plan, subscription, endpoint];
         for path in [format!("/v1/customers/{customer}"), format!("/v1/charges/{}", created["id"].as_str().unwrap())] {
             shown.push(app.call("GET", &path, Value::Null, &[]).await.1);
         }
-        for list in ["/v1/charges", "/v1/customers", "/v1/installment-plans", "/v1/subscriptions", "/v1/wallets", "/v1/api-keys", "/v1/webhook-endpoints"] {
+        for list in
+            ["/v1/charges", "/v1/customers", "/v1/installment-plans", "/v1/subscriptions", "/v1/wallets", "/v1/api-keys", "/v1/webhook-endpoints"]
+        {
             let (status, listed) = app.call("GET", list, Value::Null, &[]).await;
             assert_eq!(status, 200, "{list}: {listed}");
             assert_eq!(listed.get("livemode"), None, "a list is no object of the merchant's: {listed}");
@@ -198,11 +222,13 @@ impl WebhookTransport for NotCalled {
 #[tokio::test]
 async fn events_sent_to_a_merchants_endpoints_say_whether_they_are_live() {
     for (app, live) in [(App::new().await, false), (App::live().await, true)] {
-        let (status, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
+        let (status, endpoint) =
+            app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
         assert_eq!(status, 201, "{endpoint}");
         charge(&app, json!(["pix"]), Value::Null).await;
         let schedule = RetrySchedule::standard();
-        let hooks = MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &NotCalled, schedule: &schedule };
+        let hooks =
+            MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &NotCalled, schedule: &schedule };
         let created = app.events.events.lock().unwrap().iter().find(|e| e.kind == "ChargeCreated").cloned().expect("a ChargeCreated event");
         assert_eq!(hooks.dispatch(&created, Utc::now()).await.unwrap(), 1);
         let id = cobranca::ids::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();

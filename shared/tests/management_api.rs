@@ -71,7 +71,12 @@ async fn charges_are_listed_by_due_date_with_filters_combined() {
     for n in 1..=45i64 {
         let customer = &customers[(n % 2) as usize];
         let (status, c) = app
-            .call("POST", "/v1/charges", json!({"customer_id": customer, "amount": "10.00", "due_date": due_in(n), "description": "Parcela", "payment_methods": ["pix"]}), &[])
+            .call(
+                "POST",
+                "/v1/charges",
+                json!({"customer_id": customer, "amount": "10.00", "due_date": due_in(n), "description": "Parcela", "payment_methods": ["pix"]}),
+                &[],
+            )
             .await;
         assert_eq!(status, 201, "{c}");
         let id = c["id"].as_str().unwrap().to_string();
@@ -100,7 +105,15 @@ async fn charges_are_listed_by_due_date_with_filters_combined() {
     );
     assert!(every(&app, "/v1/charges?status=paid", 10).await.is_empty());
 
-    for (bad, field) in [("status=unpaid", "status"), ("customer_id=chg_1", "customer_id"), ("due_from=2026-13-01", "due_from"), ("due_to=amanha", "due_to"), ("due_from=2030-01-02&due_to=2030-01-01", "due_from"), ("limit=500", "limit"), ("cursor=%7B%7D", "cursor")] {
+    for (bad, field) in [
+        ("status=unpaid", "status"),
+        ("customer_id=chg_1", "customer_id"),
+        ("due_from=2026-13-01", "due_from"),
+        ("due_to=amanha", "due_to"),
+        ("due_from=2030-01-02&due_to=2030-01-01", "due_from"),
+        ("limit=500", "limit"),
+        ("cursor=%7B%7D", "cursor"),
+    ] {
         let (status, e) = app.call("GET", &format!("/v1/charges?{bad}"), Value::Null, &[]).await;
         assert_eq!((status, e["error"]["field"].as_str()), (422, Some(field)), "{bad}: {e}");
     }
@@ -109,7 +122,8 @@ async fn charges_are_listed_by_due_date_with_filters_combined() {
 #[tokio::test]
 async fn a_customer_is_updated_field_by_field_but_keeps_their_document() {
     let app = App::new().await;
-    let (_, c) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
+    let (_, c) =
+        app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
     let path = format!("/v1/customers/{}", c["id"].as_str().unwrap());
 
     let (status, u) = app.call("PATCH", &path, json!({"phone": "+55 11 98765-4321", "name": "Maria S. Souza"}), &[]).await;
@@ -128,7 +142,12 @@ async fn a_customer_is_updated_field_by_field_but_keeps_their_document() {
     let (status, e) = app.call("PATCH", &path, json!({"document": "111.444.777-35"}), &[]).await;
     assert_eq!((status, &e["error"]["code"]), (422, &json!("document_immutable")));
     // Bad values name their field and change nothing.
-    for (body, field) in [(json!({"email": "maria@"}), "email"), (json!({"name": "M"}), "name"), (json!({"nickname": "Mari"}), "nickname"), (json!({"address": {"street": "Rua"}}), "address.number")] {
+    for (body, field) in [
+        (json!({"email": "maria@"}), "email"),
+        (json!({"name": "M"}), "name"),
+        (json!({"nickname": "Mari"}), "nickname"),
+        (json!({"address": {"street": "Rua"}}), "address.number"),
+    ] {
         let (status, e) = app.call("PATCH", &path, body.clone(), &[]).await;
         assert_eq!(status, 422, "{body}: {e}");
         assert!(e["error"]["field"].as_str().unwrap_or_default().starts_with(field.split('.').next().unwrap()), "{body}: {e}");
@@ -145,7 +164,8 @@ async fn a_customer_is_updated_field_by_field_but_keeps_their_document() {
 #[tokio::test]
 async fn cancelling_twice_answers_the_same_and_a_paid_charge_cannot_be_cancelled() {
     let app = App::new().await;
-    let (_, customer) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
+    let (_, customer) =
+        app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), &[]).await;
     let (_, charge) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": "80.00", "due_date": support::due_in(5), "description": "Mensalidade", "payment_methods": ["pix", "credit_card"]}), &[]).await;
     let id = charge["id"].as_str().unwrap();
     let (first, once) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
@@ -155,7 +175,9 @@ async fn cancelling_twice_answers_the_same_and_a_paid_charge_cannot_be_cancelled
 
     let (_, other) = app.call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": "80.00", "due_date": support::due_in(5), "description": "Mensalidade", "payment_methods": ["credit_card"]}), &[]).await;
     let other = other["id"].as_str().unwrap();
-    let (status, _) = app.call("POST", &format!("/v1/charges/{other}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[]).await;
+    let (status, _) = app
+        .call("POST", &format!("/v1/charges/{other}/card-payments"), json!({"card_token": "tok_visa", "brand": "Visa", "installments": 1}), &[])
+        .await;
     assert_eq!(status, 201);
     let (status, e) = app.call("POST", &format!("/v1/charges/{other}/cancel"), Value::Null, &[]).await;
     assert_eq!((status, &e["error"]["code"]), (409, &json!("charge_not_open")));

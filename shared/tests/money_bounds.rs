@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use chrono::{Duration, NaiveDate, Utc};
 use cobranca::api::ApiRequest;
 use cobranca::calendar;
-use cobranca::checkout::Checkout;
 use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::checkout::Checkout;
 use cobranca::customer::{Customer, PersonName};
 use cobranca::document::Document;
 use cobranca::ids::{ChargeId, CustomerId, MerchantId};
@@ -126,27 +126,47 @@ async fn every_path_that_takes_late_fees_applies_the_ceilings() {
 
     // Installment plan (carnê).
     let (status, body) = app
-        .call("POST", "/v1/installment-plans", json!({"customer_id": maria["id"], "amount": "300.00", "installments": 3, "first_due_date": due_in(10),
-            "description": "Carnê", "payment_methods": ["pix"], "late_fees": illegal}), &[])
+        .call(
+            "POST",
+            "/v1/installment-plans",
+            json!({"customer_id": maria["id"], "amount": "300.00", "installments": 3, "first_due_date": due_in(10),
+            "description": "Carnê", "payment_methods": ["pix"], "late_fees": illegal}),
+            &[],
+        )
         .await;
     assert_eq!(refusal(status, &body), (422, "invalid_field", "late_fees.fine"), "{body}");
 
     // Subscription.
     let (status, body) = app
-        .call("POST", "/v1/subscriptions", json!({"customer_id": maria["id"], "amount": "50.00", "cycle": "monthly", "first_due_date": due_in(10),
-            "description": "Plano", "payment_methods": ["pix"], "late_fees": {"consumer_cap": false}}), &[])
+        .call(
+            "POST",
+            "/v1/subscriptions",
+            json!({"customer_id": maria["id"], "amount": "50.00", "cycle": "monthly", "first_due_date": due_in(10),
+            "description": "Plano", "payment_methods": ["pix"], "late_fees": {"consumer_cap": false}}),
+            &[],
+        )
         .await;
     assert_eq!(refusal(status, &body), (422, "invalid_field", "late_fees.consumer_cap"), "{body}");
 
     // Renegotiation of an open charge into a plan with illegal terms.
     let (status, c) = app
-        .call("POST", "/v1/charges", json!({"customer_id": maria["id"], "amount": "100.00", "due_date": due_in(10), "description": "x", "payment_methods": ["pix"],
-            "late_fees": {"fine": {"kind": "fixed", "value": "2.00"}}}), &[])
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer_id": maria["id"], "amount": "100.00", "due_date": due_in(10), "description": "x", "payment_methods": ["pix"],
+            "late_fees": {"fine": {"kind": "fixed", "value": "2.00"}}}),
+            &[],
+        )
         .await;
     assert_eq!(status, 201, "{c}");
     let (status, body) = app
-        .call("POST", "/v1/renegotiations", json!({"customer_id": maria["id"], "charge_ids": [c["id"]], "installments": 2, "first_due_date": due_in(20),
-            "payment_methods": ["pix"], "late_fees": illegal}), &[])
+        .call(
+            "POST",
+            "/v1/renegotiations",
+            json!({"customer_id": maria["id"], "charge_ids": [c["id"]], "installments": 2, "first_due_date": due_in(20),
+            "payment_methods": ["pix"], "late_fees": illegal}),
+            &[],
+        )
         .await;
     assert_eq!(refusal(status, &body), (422, "invalid_field", "late_fees.fine"), "{body}");
 
@@ -196,13 +216,17 @@ async fn a_stored_charge_whose_terms_overflow_is_an_error_for_that_charge_only()
     let (status, _) = app.call_at("GET", &format!("/v1/charges/{}", ok["id"].as_str().unwrap()), Value::Null, later).await;
     assert_eq!(status, 200);
     let token = bad["payment_url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let pages = PayerPages { checkout: Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers }, public_base_url: "https://pay.test" };
+    let pages = PayerPages {
+        checkout: Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers },
+        public_base_url: "https://pay.test",
+    };
     let page = ApiRequest { method: "GET".into(), path: format!("/pay/{token}"), headers: HashMap::new(), body: vec![], client_cert: None };
     assert_eq!(pages.handle(&page, later).await.status, 409);
 
     // The régua: the first reminder after the due date is not sent and says why; nothing panics.
     let (_, schedule) = app.call("GET", &format!("/v1/charges/{bad_id}/schedule"), Value::Null, &[]).await;
-    let first_late = schedule["schedule"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").expect("the default régua writes after the due date");
+    let first_late =
+        schedule["schedule"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").expect("the default régua writes after the due date");
     let at: chrono::DateTime<Utc> = first_late["at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(at + Duration::minutes(1)).await;
     let (_, schedule) = app.call("GET", &format!("/v1/charges/{bad_id}/schedule"), Value::Null, &[]).await;
@@ -256,7 +280,15 @@ fn charge_of(e: &Extreme, due: NaiveDate) -> Charge {
         id: ChargeId::parse("chg_extreme").unwrap(),
         late_fees,
         status: ChargeStatus::Overdue,
-        ..Charge::new_pending(MerchantId::parse("mer_prop").unwrap(), CustomerId::parse("cus_prop").unwrap(), amount, DueDate::from_stored(due), Description::parse("x").unwrap(), vec![PaymentMethod::Pix], now)
+        ..Charge::new_pending(
+            MerchantId::parse("mer_prop").unwrap(),
+            CustomerId::parse("cus_prop").unwrap(),
+            amount,
+            DueDate::from_stored(due),
+            Description::parse("x").unwrap(),
+            vec![PaymentMethod::Pix],
+            now,
+        )
     }
 }
 

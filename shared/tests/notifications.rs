@@ -49,7 +49,14 @@ impl NotificationSender for ScriptedProviders {
 async fn deliver_all(app: &App, providers: &ScriptedProviders) {
     // The scripted providers are the deployment's: only a live merchant's messages reach them.
     let outbox = cobranca::adapters::channels::outbox::OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: providers, outbox: &outbox, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery {
+        store: app.store.as_ref(),
+        sender: providers,
+        outbox: &outbox,
+        events: &app.events,
+        public_base_url: "https://pay.test",
+        merchant_providers: None,
+    };
     for job in app.queue.drain() {
         let _ = delivery.deliver(&job, Utc::now()).await;
     }
@@ -113,7 +120,10 @@ async fn a_whatsapp_number_that_cannot_receive_falls_back_to_sms_and_each_messag
     assert_eq!(whatsapp["last_error"], "131026: Message undeliverable");
     assert_eq!(whatsapp["cost"], "0");
     let sms = by_channel(&list, "on_due", "sms");
-    assert_eq!((&sms["status"], &sms["fallback_from"], &sms["cost"], &sms["attempts"]), (&json!("sent"), &json!("whatsapp"), &json!("0.99"), &json!(1)));
+    assert_eq!(
+        (&sms["status"], &sms["fallback_from"], &sms["cost"], &sms["attempts"]),
+        (&json!("sent"), &json!("whatsapp"), &json!("0.99"), &json!(1))
+    );
     // Nothing further: the e-mail in the chain was not needed.
     assert!(providers.sent_on(Channel::Email).is_empty());
 }
@@ -140,7 +150,8 @@ async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_inst
     let app = App::live().await;
     let providers = ScriptedProviders::default();
     app.call("PUT", "/v1/notification-settings", json!({"fallback": ["email", "sms"]}), &[]).await;
-    let (id, created) = charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_created","channels":["email"]},{"step":"on_due","channels":["email"]}]})).await;
+    let (id, created) =
+        charge(&app, json!({"send_time":"10:00","steps":[{"step":"on_created","channels":["email"]},{"step":"on_due","channels":["email"]}]})).await;
     let created_at = scheduled(&created, "on_created");
     tick(&app, &providers, created_at).await; // the creation notice, in the first open contact window
     let first = providers.sent_on(Channel::Email);
@@ -156,7 +167,10 @@ async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_inst
         suppress_recipient: true,
     };
     assert!(delivery::apply_status(app.store.as_ref(), Channel::Email, None, &bounce, Utc::now()).await.unwrap());
-    assert!(!delivery::apply_status(app.store.as_ref(), Channel::Email, None, &bounce, Utc::now()).await.unwrap(), "the same callback twice changes nothing");
+    assert!(
+        !delivery::apply_status(app.store.as_ref(), Channel::Email, None, &bounce, Utc::now()).await.unwrap(),
+        "the same callback twice changes nothing"
+    );
     let list = notifications(&app, &id).await;
     assert_eq!(by_channel(&list, "on_created", "email")["status"], "bounced");
     // The bounced notice itself is handed to SMS...
@@ -268,7 +282,11 @@ impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
         (provider == "fake-whatsapp").then_some(Channel::Whatsapp)
     }
 
-    async fn handshake(&self, _: cobranca::tracking::CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, cobranca::tracking::CallbackError>> {
+    async fn handshake(
+        &self,
+        _: cobranca::tracking::CallbackSource<'_>,
+        query: &[(String, String)],
+    ) -> Option<Result<String, cobranca::tracking::CallbackError>> {
         let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         Some(match get("hub.verify_token").as_deref() {
             Some("token") => Ok(get("hub.challenge").unwrap_or_default()),
@@ -276,7 +294,13 @@ impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
         })
     }
 
-    async fn parse(&self, _: cobranca::tracking::CallbackSource<'_>, _: &[(String, String)], headers: &HashMap<String, String>, body: &[u8]) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
+    async fn parse(
+        &self,
+        _: cobranca::tracking::CallbackSource<'_>,
+        _: &[(String, String)],
+        headers: &HashMap<String, String>,
+        body: &[u8],
+    ) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
         if headers.get("x-secret").map(String::as_str) != Some("s3cret") {
             return Err(cobranca::tracking::CallbackError::Unauthorized("secret".into()));
         }
@@ -319,9 +343,21 @@ async fn provider_callbacks_are_verified_then_move_each_message_forward() {
         body: body.to_string().into_bytes(),
         client_cert: None,
     };
-    let handshake = api.handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.mode=subscribe&hub.verify_token=token&hub.challenge=1158201444", "", Value::Null), Utc::now()).await;
+    let handshake = api
+        .handle(
+            &request(
+                "GET",
+                "/v1/webhooks/notifications/fake-whatsapp?hub.mode=subscribe&hub.verify_token=token&hub.challenge=1158201444",
+                "",
+                Value::Null,
+            ),
+            Utc::now(),
+        )
+        .await;
     assert_eq!((handshake.status, handshake.body.as_str()), (200, "1158201444"));
-    let wrong = api.handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.verify_token=nope&hub.challenge=1", "", Value::Null), Utc::now()).await;
+    let wrong = api
+        .handle(&request("GET", "/v1/webhooks/notifications/fake-whatsapp?hub.verify_token=nope&hub.challenge=1", "", Value::Null), Utc::now())
+        .await;
     assert_eq!(wrong.status, 403);
 
     let statuses = json!([{"id": wamid, "status": "delivered"}, {"id": wamid, "status": "read"}, {"id": "wamid.someone-else", "status": "read"}]);

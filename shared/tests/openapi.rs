@@ -39,7 +39,8 @@ async fn the_document_is_openapi_3_1_and_covers_exactly_the_routes() {
             let what = format!("{} {path}", method.to_uppercase());
             // Path parameters: exactly the pattern's `{…}` segments.
             let in_pattern: BTreeSet<&str> = path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
-            let declared: BTreeSet<&str> = op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
+            let declared: BTreeSet<&str> =
+                op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
             assert_eq!(in_pattern, declared, "{what}: path parameters");
             // The answers every client must handle.
             let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{what}: no responses"));
@@ -69,7 +70,11 @@ async fn the_document_is_openapi_3_1_and_covers_exactly_the_routes() {
                     assert_eq!(ops.filter(|o| o["operationId"] == target).count(), 1, "{what} {code}: link {name} to {target}");
                 }
                 if code.starts_with('4') || code.starts_with('5') {
-                    assert_eq!(r["content"]["application/json"]["schema"], json!({"$ref": "#/components/schemas/Error"}), "{what} {code}: not the error shape");
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"],
+                        json!({"$ref": "#/components/schemas/Error"}),
+                        "{what} {code}: not the error shape"
+                    );
                 }
             }
         }
@@ -77,7 +82,10 @@ async fn the_document_is_openapi_3_1_and_covers_exactly_the_routes() {
     let routes: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     let undocumented: Vec<_> = routes.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&routes).collect();
-    assert!(undocumented.is_empty() && unrouted.is_empty(), "routes without documentation: {undocumented:?}; documented but not routed: {unrouted:?}");
+    assert!(
+        undocumented.is_empty() && unrouted.is_empty(),
+        "routes without documentation: {undocumented:?}; documented but not routed: {unrouted:?}"
+    );
 
     // Every reference resolves, and every schema uses only keywords the checks below understand.
     walk(&doc, &doc, "#");
@@ -182,7 +190,9 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String>
                     "items" => items.iter().enumerate().try_for_each(|(i, item)| check(doc, kw, item, &format!("{at}[{i}]")))?,
                     "minItems" if items.len() < n => return fail(format!("fewer than {n} items")),
                     "maxItems" if items.len() > n => return fail(format!("more than {n} items")),
-                    "uniqueItems" if *kw == json!(true) && items.iter().enumerate().any(|(i, x)| items[..i].contains(x)) => return fail("repeated item".into()),
+                    "uniqueItems" if *kw == json!(true) && items.iter().enumerate().any(|(i, x)| items[..i].contains(x)) => {
+                        return fail("repeated item".into())
+                    }
                     _ => {}
                 }
             }
@@ -269,25 +279,65 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
     let steps: Vec<(&str, &str, Value, u16)> = vec![
         ("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","address": address}), 201),
         ("POST", "/v1/customers", json!({"name":"João Souza","document":"529.982.247-25","email":"joao@example.com","phone":"+5511987654321"}), 201),
-        ("POST", "/v1/wallets", json!({"name":"Banco Dois","provider":"sandbox","method":"boleto","settings":{"convenio":2852547,"carteira":18,"variacao":19}}), 201),
-        ("POST", "/v1/wallets", json!({"name":"Pix","provider":"sandbox","method":"pix","settings":{"key":"financeiro@loja.com.br","city":"São Paulo","dynamic":true}}), 201),
-        ("POST", "/v1/wallets", json!({"name":"Cartão","provider":"sandbox","method":"credit_card","settings":{"fees": fees,"fee_mode":"payer_pays","max_installments":12}}), 201),
-        ("POST", "/v1/charges", json!({"customer_id":"{customer_id}","amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix","boleto","credit_card"],"max_installments":12}), 201),
-        ("POST", "/v1/charges", json!({"customer":{"name":"Ana Lima","document":"11144477735","address": address},"amount":"100.00","due_date":due_in(20),"description":"Curso",
+        (
+            "POST",
+            "/v1/wallets",
+            json!({"name":"Banco Dois","provider":"sandbox","method":"boleto","settings":{"convenio":2852547,"carteira":18,"variacao":19}}),
+            201,
+        ),
+        (
+            "POST",
+            "/v1/wallets",
+            json!({"name":"Pix","provider":"sandbox","method":"pix","settings":{"key":"financeiro@loja.com.br","city":"São Paulo","dynamic":true}}),
+            201,
+        ),
+        (
+            "POST",
+            "/v1/wallets",
+            json!({"name":"Cartão","provider":"sandbox","method":"credit_card","settings":{"fees": fees,"fee_mode":"payer_pays","max_installments":12}}),
+            201,
+        ),
+        (
+            "POST",
+            "/v1/charges",
+            json!({"customer_id":"{customer_id}","amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix","boleto","credit_card"],"max_installments":12}),
+            201,
+        ),
+        (
+            "POST",
+            "/v1/charges",
+            json!({"customer":{"name":"Ana Lima","document":"11144477735","address": address},"amount":"100.00","due_date":due_in(20),"description":"Curso",
             "payment_methods":["boleto","pix"],"external_reference":"pedido-42","fee_mode":"merchant_absorbs","expires_at":"2099-01-01T00:00:00Z",
             "late_fees":{"fine":{"kind":"percent","value":"2"},"interest":{"kind":"percent_per_month","value":"1"},"discount":{"until":due_in(15),"value":{"kind":"fixed","value":"5.00"}},"consumer_cap":true},
-            "ruler":{"send_time":"10:00","steps":[{"step":"on_due","channels":["email"]}]}}), 201),
+            "ruler":{"send_time":"10:00","steps":[{"step":"on_due","channels":["email"]}]}}),
+            201,
+        ),
         ("PATCH", "/v1/charges/{charge_id}", json!({"amount":"95.00","due_date":due_in(12)}), 200),
         ("POST", "/v1/charges/{charge_id}/wallet", json!({"wallet_id":"{wallet_id}"}), 200),
         ("PUT", "/v1/ruler", ruler.clone(), 200),
         ("POST", "/v1/ruler/preview", json!({"customer_id":"{customer_id}","amount":"80.00","due_date":due_in(9),"ruler": ruler}), 200),
         ("PUT", "/v1/customers/{customer_id}/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), 200),
         ("PUT", "/v1/customers/{customer_id}/opt-out", json!({"channels":["whatsapp","sms"]}), 200),
-        ("PUT", "/v1/notification-settings", json!({"monthly_budget":"500.00","prices":{"whatsapp":{"amount":"0.50"},"sms":{"amount":"0.10","per":"send"}},"fallback":["whatsapp","sms","email"]}), 200),
+        (
+            "PUT",
+            "/v1/notification-settings",
+            json!({"monthly_budget":"500.00","prices":{"whatsapp":{"amount":"0.50"},"sms":{"amount":"0.10","per":"send"}},"fallback":["whatsapp","sms","email"]}),
+            200,
+        ),
         ("PUT", "/v1/templates/{channel}/{step}", json!({"subject":"Lembrete","body":"Olá {{ first_name }}, pague em {{ payment_url }}"}), 200),
         ("POST", "/v1/templates/preview", json!({"channel":"email","step":"on_created","charge_id":"{charge_id}"}), 200),
-        ("POST", "/v1/templates/preview", json!({"channel":"sms","step":"on_due","template":{"subject":null,"body":"{{ first_name }}: {{ amount }}"}}), 200),
-        ("POST", "/v1/webhook-endpoints", json!({"url":"https://erp.example.com/hooks/cobranca","event_types":["charge.paid","charge.refunded"],"description":"ERP"}), 201),
+        (
+            "POST",
+            "/v1/templates/preview",
+            json!({"channel":"sms","step":"on_due","template":{"subject":null,"body":"{{ first_name }}: {{ amount }}"}}),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/webhook-endpoints",
+            json!({"url":"https://erp.example.com/hooks/cobranca","event_types":["charge.paid","charge.refunded"],"description":"ERP"}),
+            201,
+        ),
         ("PATCH", "/v1/webhook-endpoints/{endpoint_id}", json!({"status":"disabled","description":"x"}), 200),
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", json!({"grace_hours":24}), 200),
         ("POST", "/v1/charges/{charge_id}/card-payments", json!({"card_token":"tok_visa","brand":"Visa","installments":1}), 201),
@@ -303,7 +353,8 @@ async fn the_bodies_the_tests_send_fit_the_schemas_and_the_api_takes_them() {
         assert_eq!(status, expected, "{method} {pattern}: {answer}");
         let answered = &doc["paths"][pattern][method.to_lowercase()]["responses"][status.to_string()]["content"]["application/json"]["schema"];
         if !answered.is_null() {
-            check(&doc, answered, &answer, "answer").unwrap_or_else(|e| panic!("{method} {pattern}: the answer does not fit its documented schema: {e}"));
+            check(&doc, answered, &answer, "answer")
+                .unwrap_or_else(|e| panic!("{method} {pattern}: the answer does not fit its documented schema: {e}"));
         }
         let name = match (method, pattern) {
             ("POST", "/v1/customers") => "customer_id",
@@ -322,7 +373,8 @@ async fn a_page_cursor_the_api_did_not_issue_is_refused_not_a_500() {
     // Found by schemathesis: `GET /v1/webhook-endpoints/{id}/deliveries?cursor=L` answered 500.
     let app = App::new().await;
     let (_, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}), &[]).await;
-    let (status, body) = app.call("GET", &format!("/v1/webhook-endpoints/{}/deliveries?limit=14&cursor=L", endpoint["id"].as_str().unwrap()), Value::Null, &[]).await;
+    let (status, body) =
+        app.call("GET", &format!("/v1/webhook-endpoints/{}/deliveries?limit=14&cursor=L", endpoint["id"].as_str().unwrap()), Value::Null, &[]).await;
     assert_eq!((status, &body["error"]["field"]), (422, &json!("cursor")), "{body}");
 }
 
@@ -352,14 +404,22 @@ async fn what_the_api_refuses_the_schemas_refuse() {
         ("POST", "/v1/charges", with("max_installments", json!(13))),
         ("POST", "/v1/charges", with("late_fees", json!({"fine": {"kind": "percent", "value": "2"}, "penalty": true}))),
         ("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "52998224725", "nickname": "Mari"})),
-        ("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "52998224725", "address": {"street": "Av. Paulista", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100", "floor": 3}})),
+        (
+            "POST",
+            "/v1/customers",
+            json!({"name": "Maria Silva", "document": "52998224725", "address": {"street": "Av. Paulista", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100", "floor": 3}}),
+        ),
         ("PUT", "/v1/ruler", json!({"send_time": "09:00", "steps": [{"step": "on_due", "when": "now"}]})),
         ("PUT", "/v1/ruler", json!({"steps": []})),
         ("PUT", "/v1/notification-settings", json!({"budget": "10.00"})),
         ("POST", "/v1/api-keys", json!({"name": "ERP", "scopes": ["read"]})),
         ("POST", "/v1/api-keys", json!({"name": ""})),
         ("POST", "/v1/webhook-endpoints", json!({"url": "https://erp.example.com/hooks", "event_types": ["charge.exploded"]})),
-        ("POST", "/v1/wallets", json!({"name": "Pix", "provider": "sandbox", "method": "pix", "settings": {"key": "financeiro@loja.com.br", "city": "São Paulo", "bank": 1}})),
+        (
+            "POST",
+            "/v1/wallets",
+            json!({"name": "Pix", "provider": "sandbox", "method": "pix", "settings": {"key": "financeiro@loja.com.br", "city": "São Paulo", "bank": 1}}),
+        ),
     ];
     for (method, pattern, body) in refused {
         let schema = request_schema(&doc, method, pattern);

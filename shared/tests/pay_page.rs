@@ -77,12 +77,16 @@ async fn paying_by_card_on_the_page_ends_on_the_receipt() {
     let app = App::new().await;
     let (c, path) = charge(&app, json!({})).await;
 
-    let tokenized = app.page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1111","holder":"MARIA SILVA","expiry":"12/30","cvv":"123"}"#).await;
+    let tokenized = app
+        .page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1111","holder":"MARIA SILVA","expiry":"12/30","cvv":"123"}"#)
+        .await;
     assert_eq!(tokenized.status, 200);
     let token: Value = serde_json::from_slice(&tokenized.body).unwrap();
     assert_eq!(token["brand"], "Visa");
     assert!(!String::from_utf8_lossy(&tokenized.body).contains("4111111111111111"), "the number does not come back");
-    let bad = app.page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1112","holder":"MARIA","expiry":"12/30","cvv":"123"}"#).await;
+    let bad = app
+        .page("POST", &format!("{path}/sandbox-tokenize"), r#"{"number":"4111 1111 1111 1112","holder":"MARIA","expiry":"12/30","cvv":"123"}"#)
+        .await;
     assert_eq!(bad.status, 422, "Luhn");
 
     let declined = app.page("POST", &format!("{path}/card"), "card_token=tok_sbx_x0002&brand=Visa&installments=6").await;

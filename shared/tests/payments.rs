@@ -77,7 +77,12 @@ async fn a_boleto_needs_the_payers_address_and_every_method_needs_a_wallet() {
     let mut no_address = payer();
     no_address.as_object_mut().unwrap().remove("address");
     let (status, body) = app
-        .call("POST", "/v1/charges", json!({"customer": no_address, "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["boleto"]}), &[])
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer": no_address, "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["boleto"]}),
+            &[],
+        )
         .await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("customer_address_required")), "{body}");
 
@@ -86,9 +91,20 @@ async fn a_boleto_needs_the_payers_address_and_every_method_needs_a_wallet() {
     let (status, body) = app
         .call("POST", "/v1/charges", json!({"customer": payer(), "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["pix", "boleto"], "wallet_ids": [pix_wallet]}), &[])
         .await;
-    assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (422, Some("no_wallet_for_method"), Some("payment_methods")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (422, Some("no_wallet_for_method"), Some("payment_methods")),
+        "{body}"
+    );
 
-    let (status, body) = app.call("POST", "/v1/wallets", json!({"name": "BB", "provider": "sandbox", "method": "boleto", "settings": {"convenio": 12, "carteira": 17, "variacao": 35}}), &[]).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/v1/wallets",
+            json!({"name": "BB", "provider": "sandbox", "method": "boleto", "settings": {"convenio": 12, "carteira": 17, "variacao": 35}}),
+            &[],
+        )
+        .await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("settings.convenio")), "{body}");
 }
 
@@ -162,7 +178,12 @@ async fn a_card_pays_in_installments_with_the_fee_passed_on() {
     let app = App::new().await;
     let fees: Vec<Value> = (1..=12).map(|n| json!({"percent": format!("{}.99", n + 1), "fixed": "0"})).collect();
     let (status, wallet) = app
-        .call("POST", "/v1/wallets", json!({"name": "Cartão", "provider": "sandbox", "method": "credit_card", "settings": {"fees": fees, "fee_mode": "payer_pays"}}), &[])
+        .call(
+            "POST",
+            "/v1/wallets",
+            json!({"name": "Cartão", "provider": "sandbox", "method": "credit_card", "settings": {"fees": fees, "fee_mode": "payer_pays"}}),
+            &[],
+        )
         .await;
     assert_eq!(status, 201, "{wallet}");
     let (_, all) = app.call("GET", "/v1/wallets", Value::Null, &[]).await;
@@ -173,20 +194,48 @@ async fn a_card_pays_in_installments_with_the_fee_passed_on() {
     assert_eq!((six["total"].as_str(), six["installment_amount"].as_str()), (Some("108.69"), Some("18.12")));
     let id = c["id"].as_str().unwrap();
 
-    let (status, declined) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690002", "brand": "Visa", "installments": 6}), &[]).await;
+    let (status, declined) = app
+        .call(
+            "POST",
+            &format!("/v1/charges/{id}/card-payments"),
+            json!({"card_token": "tok_4024007197690002", "brand": "Visa", "installments": 6}),
+            &[],
+        )
+        .await;
     assert_eq!((status, declined["error"]["code"].as_str()), (402, Some("card_declined")), "{declined}");
     assert_eq!(get(&app, &c["id"]).await["status"], "pending");
 
-    let (status, approved) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 6}), &[]).await;
+    let (status, approved) = app
+        .call(
+            "POST",
+            &format!("/v1/charges/{id}/card-payments"),
+            json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 6}),
+            &[],
+        )
+        .await;
     assert_eq!(status, 201, "{approved}");
     assert_eq!(approved["total"], "108.69");
     let parts: Vec<Money> = serde_json::from_value(approved["installment_amounts"].clone()).unwrap();
     assert_eq!(parts.iter().map(|m| m.cents()).sum::<i64>(), 10869);
     assert_eq!(approved["charge_status"], "paid");
 
-    let (status, again) = app.call("POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 1}), &[]).await;
+    let (status, again) = app
+        .call(
+            "POST",
+            &format!("/v1/charges/{id}/card-payments"),
+            json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 1}),
+            &[],
+        )
+        .await;
     assert_eq!((status, again["error"]["code"].as_str()), (409, Some("charge_not_open")));
-    let (status, too_many) = app.call("POST", &format!("/v1/charges/{}/card-payments", charge(&app, json!({"max_installments": 3})).await["id"].as_str().unwrap()), json!({"card_token": "tok_1", "brand": "Visa", "installments": 4}), &[]).await;
+    let (status, too_many) = app
+        .call(
+            "POST",
+            &format!("/v1/charges/{}/card-payments", charge(&app, json!({"max_installments": 3})).await["id"].as_str().unwrap()),
+            json!({"card_token": "tok_1", "brand": "Visa", "installments": 4}),
+            &[],
+        )
+        .await;
     assert_eq!((status, too_many["error"]["field"].as_str()), (422, Some("installments")));
 }
 
@@ -264,7 +313,11 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
     let app = App::new().await;
     let mut payer = payer();
     payer["name"] = json!("Ana <script>alert(1)</script> Souza");
-    let c = charge(&app, json!({"customer": payer, "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}})).await;
+    let c = charge(
+        &app,
+        json!({"customer": payer, "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}}),
+    )
+    .await;
     let base = c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap().to_string();
 
     let svg = app.page("GET", &format!("{base}/pix.svg"), "").await;
@@ -301,7 +354,11 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
 #[tokio::test]
 async fn a_reminder_after_the_due_date_asks_for_the_amount_with_the_fine() {
     let app = App::new().await;
-    let c = charge(&app, json!({"amount": "100.00", "payment_methods": ["pix"], "max_installments": 1, "late_fees": {"fine": {"kind": "percent", "value": "2"}}})).await;
+    let c = charge(
+        &app,
+        json!({"amount": "100.00", "payment_methods": ["pix"], "max_installments": 1, "late_fees": {"fine": {"kind": "percent", "value": "2"}}}),
+    )
+    .await;
     let after_due = c["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").expect("an after_due reminder").clone();
     let at: DateTime<Utc> = after_due["scheduled_at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(at).await;
@@ -321,9 +378,14 @@ async fn a_partial_payment_leaves_the_balance_open_and_the_rest_settles_it() {
     assert_eq!((status, body["result"].as_str(), body["charge_status"].as_str()), (202, Some("partial"), Some("partially_paid")), "{body}");
     let after = get(&app, &c["id"]).await;
     assert_eq!((after["received"].as_str(), after["balance_due"].as_str()), (Some("40.00"), Some("60.00")));
-    assert_eq!(parse_brcode(after["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(), Some(Money::parse("60.00").unwrap()), "the Pix code asks for the rest");
+    assert_eq!(
+        parse_brcode(after["pix"]["copy_paste"].as_str().unwrap()).unwrap().amount(),
+        Some(Money::parse("60.00").unwrap()),
+        "the Pix code asks for the rest"
+    );
     assert!(after["reminders"].as_array().unwrap().iter().any(|r| r["state"] == "planned"), "the régua goes on for the balance");
-    let page = String::from_utf8(app.page("GET", c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap(), "").await.body).unwrap();
+    let page =
+        String::from_utf8(app.page("GET", c["payment_url"].as_str().unwrap().strip_prefix("https://pay.test").unwrap(), "").await.body).unwrap();
     assert!(page.contains("Falta pagar") && page.contains("R$ 60,00") && page.contains("Já recebido"), "the page shows the balance");
 
     let (status, body) = app.webhook("msg_part_2", &pay("E2E-PART-2", "60.00")).await;

@@ -10,11 +10,23 @@ use support::{due_in, App};
 async fn erasing_a_customer_anonymises_the_person_and_keeps_the_money_trail() {
     let app = App::new().await;
     let (_, customer) = app
-        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511999998888",
-            "address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}), &[])
+        .call(
+            "POST",
+            "/v1/customers",
+            json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511999998888",
+            "address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}),
+            &[],
+        )
         .await;
     let customer_id = customer["id"].as_str().unwrap().to_string();
-    let (_, charge) = app.call("POST", "/v1/charges", json!({"customer_id": customer_id, "amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix"]}), &[]).await;
+    let (_, charge) = app
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer_id": customer_id, "amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix"]}),
+            &[],
+        )
+        .await;
     let charge_id = charge["id"].as_str().unwrap().to_string();
 
     // While a charge is open the debt is still being collected: erasure waits.
@@ -43,7 +55,14 @@ async fn erasing_a_customer_anonymises_the_person_and_keeps_the_money_trail() {
     assert_eq!(ledger["received"], "150.00");
 
     // No new charge for a person who is gone, and no message reaches them.
-    let (status, err) = app.call("POST", "/v1/charges", json!({"customer_id": customer_id, "amount":"10.00","due_date":due_in(10),"description":"Outra","payment_methods":["pix"]}), &[]).await;
+    let (status, err) = app
+        .call(
+            "POST",
+            "/v1/charges",
+            json!({"customer_id": customer_id, "amount":"10.00","due_date":due_in(10),"description":"Outra","payment_methods":["pix"]}),
+            &[],
+        )
+        .await;
     assert_eq!((status, &err["error"]["code"]), (422, &json!("customer_erased")));
     let (status, _) = app.call("DELETE", "/v1/customers/cus_doesnotexist/personal-data", Value::Null, &[]).await;
     assert_eq!(status, 404);
@@ -127,13 +146,20 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     // Paid (so nothing is open), then every event becomes a webhook delivery.
     let paid = json!({"type":"payment.confirmed","data":{"charge_id": charge_id,"amount":"150.00","paid_at": Utc::now().to_rfc3339(),"method":"pix","provider_payment_id":"E-LGPD-ALL"}});
     assert_eq!(app.webhook("msg_lgpd_all", &paid).await.0, 200);
-    let webhooks = MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &Unreachable, schedule: &RetrySchedule::standard() };
+    let webhooks = MerchantWebhooks {
+        store: app.store.as_ref(),
+        queue: &app.queue,
+        events: &app.events,
+        transport: &Unreachable,
+        schedule: &RetrySchedule::standard(),
+    };
     let events = app.events.events.lock().unwrap().clone();
     for event in &events {
         webhooks.dispatch(event, Utc::now()).await.unwrap();
     }
 
-    let person = ["Maria Silva", "maria", "52998224725", "529.982.247-25", "maria@example.com", "+5511999998888", "11999998888", "99999-8888", "Penaforte"];
+    let person =
+        ["Maria Silva", "maria", "52998224725", "529.982.247-25", "maria@example.com", "+5511999998888", "11999998888", "99999-8888", "Penaforte"];
     let found = |text: &str| person.iter().filter(|p| text.to_lowercase().contains(&p.to_lowercase())).copied().collect::<Vec<_>>();
     let before = app.store.every_item().join("\n");
     assert!(!found(&before).is_empty(), "the scenario did store the person somewhere");
@@ -142,10 +168,15 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     assert_eq!(status, 200, "{erased} {}", String::from_utf8_lossy(&logs.0.lock().unwrap()));
 
     // The whole store, item by item.
-    let leaks: Vec<(String, Vec<&str>)> = app.store.every_item().into_iter().filter_map(|item| {
-        let hits = found(&item);
-        (!hits.is_empty()).then_some((item, hits))
-    }).collect();
+    let leaks: Vec<(String, Vec<&str>)> = app
+        .store
+        .every_item()
+        .into_iter()
+        .filter_map(|item| {
+            let hits = found(&item);
+            (!hits.is_empty()).then_some((item, hits))
+        })
+        .collect();
     assert!(leaks.is_empty(), "personal data left after erasure:\n{leaks:#?}");
     // The replay of the first request shows the erased customer.
     let (status, replay) = app.call("POST", "/v1/charges", body, &key).await;
@@ -177,7 +208,8 @@ async fn erasure_reaches_the_description_of_the_customers_installment_plans() {
     assert_eq!(status, 200, "{erased}");
 
     // The plan document kept the merchant's description of the whole plan, naming the payer.
-    let left: Vec<String> = app.store.every_item().into_iter().filter(|i| i.to_lowercase().contains("conceição") || i.to_lowercase().contains("conceicao")).collect();
+    let left: Vec<String> =
+        app.store.every_item().into_iter().filter(|i| i.to_lowercase().contains("conceição") || i.to_lowercase().contains("conceicao")).collect();
     assert!(left.is_empty(), "personal data left after erasure:\n{left:#?}");
     let (status, plan) = app.call("GET", &format!("/v1/installment-plans/{}", plans[0].1), Value::Null, &[]).await;
     assert_eq!(status, 200, "the plan itself stays, as its charges do: {plan}");

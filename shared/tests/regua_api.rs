@@ -29,7 +29,12 @@ async fn new_charge(app: &App, customer: &Value, due: &str, extra: Value) -> Val
 
 async fn customer(app: &App) -> Value {
     let (status, c) = app
-        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511987654321"}), &[])
+        .call(
+            "POST",
+            "/v1/customers",
+            json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com","phone":"+5511987654321"}),
+            &[],
+        )
         .await;
     assert_eq!(status, 201);
     c
@@ -69,7 +74,11 @@ async fn a_merchant_default_applies_to_new_charges_and_replans_open_ones() {
     want.sort();
     assert_eq!(got, want, "{schedule}");
     // What the old régua planned and the new one does not is cancelled, with the reason.
-    assert!(schedule["schedule"].as_array().unwrap().iter().any(|e| e["step"] == "before_due" && e["state"] == "skipped" && e["reason"] == "régua changed" || e["step"] == "on_created"));
+    assert!(schedule["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["step"] == "before_due" && e["state"] == "skipped" && e["reason"] == "régua changed" || e["step"] == "on_created"));
 
     let fresh = new_charge(&app, &maria, &due_in(30), json!({})).await;
     let steps: Vec<&str> = fresh["reminders"].as_array().unwrap().iter().map(|r| r["step"].as_str().unwrap()).collect();
@@ -82,11 +91,13 @@ async fn a_charge_ruler_beats_the_customer_override_which_beats_the_merchant_def
     let maria = customer(&app).await;
     let id = maria["id"].as_str().unwrap();
     app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
-    let (status, _) = app.call("PUT", &format!("/v1/customers/{id}/ruler"), json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
+    let (status, _) =
+        app.call("PUT", &format!("/v1/customers/{id}/ruler"), json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
     assert_eq!(status, 200);
     let by_customer = new_charge(&app, &maria, &due_in(10), json!({})).await;
     assert_eq!(by_customer["reminders"][0]["channel"], "sms");
-    let own = new_charge(&app, &maria, &due_in(10), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
+    let own =
+        new_charge(&app, &maria, &due_in(10), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
     assert_eq!(own["reminders"][0]["channel"], "whatsapp");
     let (_, r) = app.call("GET", &format!("/v1/customers/{id}/ruler"), Value::Null, &[]).await;
     assert_eq!(r["source"], "customer");
@@ -99,10 +110,15 @@ async fn an_opt_out_is_answered_at_once_and_the_tick_cancels_the_planned_sends_i
     app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email"]}]}), &[]).await;
     let charge = new_charge(&app, &maria, &due_in(12), json!({})).await;
     let id = charge["id"].as_str().unwrap();
-    let (status, r) = app.call("PUT", &format!("/v1/customers/{}/opt-out", maria["id"].as_str().unwrap()), json!({"channels":["whatsapp"]}), &[]).await;
+    let (status, r) =
+        app.call("PUT", &format!("/v1/customers/{}/opt-out", maria["id"].as_str().unwrap()), json!({"channels":["whatsapp"]}), &[]).await;
     assert_eq!(status, 200, "{r}");
     let replan = &r["replan"];
-    assert_eq!((&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]), (&json!("queued"), &json!("customer"), &json!(1), &json!(true)), "{r}");
+    assert_eq!(
+        (&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]),
+        (&json!("queued"), &json!("customer"), &json!(1), &json!(true)),
+        "{r}"
+    );
     assert!(replan["requested_at"].is_string(), "{r}");
     assert_eq!(entry_on(&app, id, "whatsapp").await["state"], "planned", "nothing is re-planned inside the request");
 
@@ -125,7 +141,8 @@ async fn an_opt_out_holds_for_a_send_due_before_its_replan_has_run() {
     let maria = customer(&app).await;
     let customer_id = CustomerId::parse(maria["id"].as_str().unwrap()).unwrap();
     let job = ReplanScope::Customer(app.merchant_id.clone(), customer_id.clone());
-    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email","sms"]}]}), &[]).await;
+    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"before_due","days":3,"channels":["whatsapp","email","sms"]}]}), &[])
+        .await;
     app.api().run_replans(Utc::now()).await.unwrap();
     let first = new_charge(&app, &maria, &due_in(12), json!({})).await;
     let second = new_charge(&app, &maria, &due_in(20), json!({})).await;
@@ -139,7 +156,11 @@ async fn an_opt_out_holds_for_a_send_due_before_its_replan_has_run() {
     assert!(app.store.get_replan_job(&job).await.unwrap().is_some(), "the re-plan is still queued");
     for channel in ["whatsapp", "sms"] {
         let entry = entry_on(&app, first["id"].as_str().unwrap(), channel).await;
-        assert_eq!((entry["state"].as_str(), entry["reason"].as_str()), (Some("skipped"), Some(format!("customer opted out of {channel}").as_str())), "{entry}");
+        assert_eq!(
+            (entry["state"].as_str(), entry["reason"].as_str()),
+            (Some("skipped"), Some(format!("customer opted out of {channel}").as_str())),
+            "{entry}"
+        );
     }
 
     // Opting out of everything holds the same way, and restarts the queued re-plan.
@@ -174,11 +195,13 @@ async fn the_preview_shows_exactly_the_schedule_a_charge_gets() {
     let maria = customer(&app).await;
     let due = due_in(25);
     let ruler = json!({"send_time":"08:30","steps":[{"step":"before_due","hours":36},{"step":"on_due"},{"step":"after_due","first_after_days":2,"every_days":5,"until_days_overdue":20}]});
-    let (status, preview) = app.call("POST", "/v1/ruler/preview", json!({"customer_id": maria["id"], "amount":"80.00", "due_date": due, "ruler": ruler}), &[]).await;
+    let (status, preview) =
+        app.call("POST", "/v1/ruler/preview", json!({"customer_id": maria["id"], "amount":"80.00", "due_date": due, "ruler": ruler}), &[]).await;
     assert_eq!(status, 200, "{preview}");
     let charge = new_charge(&app, &maria, &due, json!({"ruler": ruler})).await;
     let (_, schedule) = app.call("GET", &format!("/v1/charges/{}/schedule", charge["id"].as_str().unwrap()), Value::Null, &[]).await;
-    let strip = |v: &Value| v["schedule"].as_array().unwrap().iter().map(|e| (e["id"].clone(), e["at"].clone(), e["state"].clone())).collect::<Vec<_>>();
+    let strip =
+        |v: &Value| v["schedule"].as_array().unwrap().iter().map(|e| (e["id"].clone(), e["at"].clone(), e["state"].clone())).collect::<Vec<_>>();
     assert_eq!(strip(&preview), strip(&schedule));
     assert_eq!(strip(&preview).len(), 1 + 1 + 4, "36 h before, the due day, and after it on days 2, 7, 12, 17");
 }
@@ -186,7 +209,8 @@ async fn the_preview_shows_exactly_the_schedule_a_charge_gets() {
 #[tokio::test]
 async fn an_invalid_ruler_is_refused_whole() {
     let app = App::new().await;
-    let (status, err) = app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due"},{"step":"before_due","days":0}]}), &[]).await;
+    let (status, err) =
+        app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due"},{"step":"before_due","days":0}]}), &[]).await;
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("steps[1].days")), "{err}");
     let (_, now) = app.call("GET", "/v1/ruler", Value::Null, &[]).await;
     assert_eq!(now["source"], "default", "nothing saved");
@@ -202,7 +226,8 @@ async fn a_second_message_on_the_same_channel_and_day_waits_for_the_next_day() {
     let second = new_charge(&app, &maria, &due, json!({})).await;
     let at: DateTime<Utc> = first["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(at).await;
-    let sent_first = app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
+    let sent_first =
+        app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
     assert_eq!(sent_first, 1, "one e-mail per customer per day");
     let (_, s2) = app.call("GET", &format!("/v1/charges/{}/schedule", second["id"].as_str().unwrap()), Value::Null, &[]).await;
     let (_, s1) = app.call("GET", &format!("/v1/charges/{}/schedule", first["id"].as_str().unwrap()), Value::Null, &[]).await;
@@ -210,7 +235,8 @@ async fn a_second_message_on_the_same_channel_and_day_waits_for_the_next_day() {
     let next: DateTime<Utc> = waiting["at"].as_str().unwrap().parse().unwrap();
     assert!(next > at + chrono::Duration::hours(12), "moved to the next day: {waiting}");
     app.tick_and_deliver(next).await;
-    let total = app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
+    let total =
+        app.store_outbox_channels(first["id"].as_str().unwrap()).await.len() + app.store_outbox_channels(second["id"].as_str().unwrap()).await.len();
     assert_eq!(total, 2);
 }
 
@@ -221,7 +247,8 @@ async fn postponing_an_overdue_charge_tells_the_payer_and_replans_against_the_ne
     let charge = new_charge(&app, &maria, &due_in(3), json!({})).await;
     let id = charge["id"].as_str().unwrap();
     // Overdue first: tick on the first reminder after the due date.
-    let after: DateTime<Utc> = charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
+    let after: DateTime<Utc> =
+        charge["reminders"].as_array().unwrap().iter().find(|r| r["step"] == "after_due").unwrap()["scheduled_at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(after).await;
     let (_, overdue) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
     assert_eq!(overdue["status"], "overdue");
@@ -229,7 +256,10 @@ async fn postponing_an_overdue_charge_tells_the_payer_and_replans_against_the_ne
     let new_due = (cobranca::calendar::local_date(after) + chrono::Duration::days(20)).to_string();
     let (status, updated) = app.call_at("PATCH", &format!("/v1/charges/{id}"), json!({"due_date": new_due, "amount": "95.00"}), after).await;
     assert_eq!(status, 200, "{updated}");
-    assert_eq!((updated["status"].as_str(), updated["amount"].as_str(), updated["due_date"].as_str()), (Some("pending"), Some("95.00"), Some(new_due.as_str())));
+    assert_eq!(
+        (updated["status"].as_str(), updated["amount"].as_str(), updated["due_date"].as_str()),
+        (Some("pending"), Some("95.00"), Some(new_due.as_str()))
+    );
     let reminders = updated["reminders"].as_array().unwrap();
     assert!(reminders.iter().any(|r| r["id"] == "before_due_5d.0.email.g1" && r["state"] == "planned"), "{updated}");
     assert!(reminders.iter().filter(|r| r["step"] == "after_due" && !r["id"].as_str().unwrap().ends_with(".g1")).all(|r| r["state"] != "planned"));
@@ -261,10 +291,12 @@ async fn a_cancelled_charge_gets_no_more_reminders() {
 async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
     let app = App::new().await;
     let maria = customer(&app).await;
-    let ruler = json!({"send_time":"09:00","max_per_week_after_due":2,"steps":[{"step":"after_due","every_days":1,"max_times":10,"channels":["email"]}]});
+    let ruler =
+        json!({"send_time":"09:00","max_per_week_after_due":2,"steps":[{"step":"after_due","every_days":1,"max_times":10,"channels":["email"]}]});
     let charge = new_charge(&app, &maria, &due_in(2), json!({"ruler": ruler})).await;
     let id = charge["id"].as_str().unwrap();
-    let times: Vec<DateTime<Utc>> = charge["reminders"].as_array().unwrap().iter().map(|r| r["scheduled_at"].as_str().unwrap().parse().unwrap()).collect();
+    let times: Vec<DateTime<Utc>> =
+        charge["reminders"].as_array().unwrap().iter().map(|r| r["scheduled_at"].as_str().unwrap().parse().unwrap()).collect();
     // Tick hourly through the first ten days after the due date.
     let mut now = times[0];
     while now < times[0] + chrono::Duration::days(10) {
@@ -273,7 +305,13 @@ async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
     }
     let sent = app.store_outbox_channels(id).await;
     let (_, schedule) = app.call("GET", &format!("/v1/charges/{id}/schedule"), Value::Null, &[]).await;
-    let sent_at: Vec<DateTime<Utc>> = schedule["schedule"].as_array().unwrap().iter().filter(|e| e["state"] == "sent").map(|e| e["at"].as_str().unwrap().parse().unwrap()).collect();
+    let sent_at: Vec<DateTime<Utc>> = schedule["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["state"] == "sent")
+        .map(|e| e["at"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(sent.len(), sent_at.len());
     let mut per_week: std::collections::BTreeMap<chrono::IsoWeek, usize> = Default::default();
     for at in &sent_at {
@@ -287,14 +325,27 @@ async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
 async fn with_one_message_per_customer_a_reminder_lists_the_other_charges_due_that_day() {
     let app = App::new().await;
     let maria = customer(&app).await;
-    app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","combine_per_customer":true,"steps":[{"step":"before_due","days":5,"channels":["email"]}]}), &[]).await;
+    app.call(
+        "PUT",
+        "/v1/ruler",
+        json!({"send_time":"09:00","combine_per_customer":true,"steps":[{"step":"before_due","days":5,"channels":["email"]}]}),
+        &[],
+    )
+    .await;
     let due = due_in(20);
     let rent = new_charge(&app, &maria, &due, json!({"description": "Aluguel"})).await;
     let water = new_charge(&app, &maria, &due, json!({"description": "Água"})).await;
     let at: DateTime<Utc> = rent["reminders"][0]["scheduled_at"].as_str().unwrap().parse().unwrap();
     app.tick_and_deliver(at).await;
 
-    let outbox: Vec<_> = app.store.outbox().await.unwrap().into_iter().filter(|e| e.charge_id.as_str() == rent["id"].as_str().unwrap() || e.charge_id.as_str() == water["id"].as_str().unwrap()).collect();
+    let outbox: Vec<_> = app
+        .store
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.charge_id.as_str() == rent["id"].as_str().unwrap() || e.charge_id.as_str() == water["id"].as_str().unwrap())
+        .collect();
     assert_eq!(outbox.len(), 1, "one message for both: {outbox:?}");
     let text = &outbox[0].text;
     assert!(text.contains("Aluguel") && text.contains("Água"), "{text}");
@@ -365,7 +416,8 @@ async fn a_customer_override_is_queued_and_the_tick_applies_it_to_that_customers
     let maria = customer(&app).await;
     let joao = customer(&app).await;
     let follows = new_charge(&app, &maria, &due_in(30), json!({})).await;
-    let own = new_charge(&app, &maria, &due_in(30), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
+    let own =
+        new_charge(&app, &maria, &due_in(30), json!({"ruler": {"send_time":"09:00","steps":[{"step":"on_due","channels":["whatsapp"]}]}})).await;
     let closed = new_charge(&app, &maria, &due_in(30), json!({})).await;
     app.call("POST", &format!("/v1/charges/{}/cancel", closed["id"].as_str().unwrap()), Value::Null, &[]).await;
     let other = new_charge(&app, &joao, &due_in(30), json!({})).await;
@@ -379,7 +431,11 @@ async fn a_customer_override_is_queued_and_the_tick_applies_it_to_that_customers
     // Both open charges are gone through (an opt-out would touch the one with a régua of its own too); not the
     // cancelled one.
     let replan = &r["replan"];
-    assert_eq!((&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]), (&json!("queued"), &json!("customer"), &json!(2), &json!(true)), "{r}");
+    assert_eq!(
+        (&replan["status"], &replan["scope"], &replan["charges"], &replan["charges_counted_all"]),
+        (&json!("queued"), &json!("customer"), &json!(2), &json!(true)),
+        "{r}"
+    );
     assert_eq!(planned_on(&app, &follows).await, before, "nothing is re-planned inside the request");
 
     let run = app.api().run_replans(Utc::now()).await.unwrap();
@@ -520,7 +576,14 @@ async fn two_ticks_at_once_work_through_one_customers_replan_without_harm() {
     for _ in 0..2 * REPLAN_PAGE + 10 {
         charges.push(new_charge(&app, &maria, &due_in(30), json!({})).await);
     }
-    let (status, _) = app.call("PUT", &format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap()), json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}), &[]).await;
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap()),
+            json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["sms"]}]}),
+            &[],
+        )
+        .await;
     assert_eq!(status, 200);
     let scope = scope_of(&app, &maria);
     let tick = |store: std::sync::Arc<cobranca::adapters::memory::MemoryStore>, scope: ReplanScope| async move {
@@ -554,13 +617,24 @@ async fn the_largest_regua_is_accepted_and_stored_everywhere_and_one_message_mor
         {"step":"before_due","days":3,"channels":["email","whatsapp","sms"]},
         {"step":"after_due","every_days":1,"max_times":22,"channels":["email","whatsapp","sms","voice"]}]});
     // The issue's régua: 240 messages, once a 500 from DynamoDB (and a 201 from the in-memory store).
-    let issue = json!({"send_time":"09:00","steps":[{"step":"after_due","every_days":1,"max_times":60,"channels":["email","whatsapp","sms","voice"]}]});
+    let issue =
+        json!({"send_time":"09:00","steps":[{"step":"after_due","every_days":1,"max_times":60,"channels":["email","whatsapp","sms","voice"]}]});
 
     for (method, path, body, field) in [
         ("PUT", "/v1/ruler".to_string(), one_more.clone(), "steps"),
         ("PUT", format!("/v1/customers/{maria_id}/ruler"), one_more.clone(), "steps"),
-        ("POST", "/v1/charges".to_string(), json!({"customer_id": maria_id, "amount":"80.00", "due_date": due_in(30), "description":"Mensalidade", "payment_methods":["pix"], "ruler": issue}), "ruler.steps"),
-        ("POST", "/v1/installment-plans".to_string(), json!({"customer_id": maria_id, "amount":"600.00", "installments": 6, "first_due_date": due_in(30), "description":"Curso", "payment_methods":["pix"], "ruler": one_more}), "ruler.steps"),
+        (
+            "POST",
+            "/v1/charges".to_string(),
+            json!({"customer_id": maria_id, "amount":"80.00", "due_date": due_in(30), "description":"Mensalidade", "payment_methods":["pix"], "ruler": issue}),
+            "ruler.steps",
+        ),
+        (
+            "POST",
+            "/v1/installment-plans".to_string(),
+            json!({"customer_id": maria_id, "amount":"600.00", "installments": 6, "first_due_date": due_in(30), "description":"Curso", "payment_methods":["pix"], "ruler": one_more}),
+            "ruler.steps",
+        ),
     ] {
         let (status, err) = app.call(method, &path, body, &[]).await;
         assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{method} {path}: {err}");

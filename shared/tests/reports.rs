@@ -8,11 +8,11 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{ApiRequest, ApiResponse, WebhookApi};
 use cobranca::calendar;
-use cobranca::delivery::Delivery;
-use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::charge::ChargeStatus;
+use cobranca::delivery::Delivery;
 use cobranca::ids::ChargeId;
 use cobranca::merchant::ApiKey;
 use cobranca::settlement::Settlement;
@@ -49,7 +49,13 @@ async fn request(app: &App, key: &ApiKey, method: &str, path: &str, body: Value,
     for (k, v) in extra {
         headers.insert(k.to_string(), v.to_string());
     }
-    let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
+    let req = ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        headers,
+        body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        client_cert: None,
+    };
     app.api().handle(&req, at).await
 }
 
@@ -88,7 +94,14 @@ async fn tick(app: &App, at: DateTime<Utc>) {
 
 async fn drain(app: &App, at: DateTime<Utc>) {
     let sender = OutboxSender { store: app.store.clone() };
-    let delivery = Delivery { store: app.store.as_ref(), sender: &sender, outbox: &sender, events: &app.events, public_base_url: "https://pay.test", merchant_providers: None };
+    let delivery = Delivery {
+        store: app.store.as_ref(),
+        sender: &sender,
+        outbox: &sender,
+        events: &app.events,
+        public_base_url: "https://pay.test",
+        merchant_providers: None,
+    };
     for job in app.queue.drain() {
         delivery.deliver(&job, at).await.unwrap();
     }
@@ -109,7 +122,9 @@ async fn webhook(app: &App, id: &str, body: Value, at: DateTime<Utc>) -> Value {
         acquirers: None,
         channel_callbacks: None,
     };
-    let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes(), client_cert: None }, at).await;
+    let r = api
+        .handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: raw.into_bytes(), client_cert: None }, at)
+        .await;
     assert!([200, 202].contains(&r.status), "{id}: {}", r.body);
     drain(app, at).await;
     serde_json::from_str(&r.body).unwrap()
@@ -198,16 +213,37 @@ const END: &str = "2027-06-10";
 async fn portfolio() -> Portfolio {
     let app = App::new().await;
     let t0 = morning(day(START));
-    call(&app, "PUT", "/v1/ruler", json!({"send_time": "09:00", "steps": [
-        {"step": "before_due", "days": 3, "channels": ["email"]},
-        {"step": "on_due", "channels": ["email"]},
-        {"step": "after_due", "first_after_days": 1, "every_days": 7, "max_times": 3, "channels": ["sms"]},
-        {"step": "on_paid"}
-    ]}), t0)
+    call(
+        &app,
+        "PUT",
+        "/v1/ruler",
+        json!({"send_time": "09:00", "steps": [
+            {"step": "before_due", "days": 3, "channels": ["email"]},
+            {"step": "on_due", "channels": ["email"]},
+            {"step": "after_due", "first_after_days": 1, "every_days": 7, "max_times": 3, "channels": ["sms"]},
+            {"step": "on_paid"}
+        ]}),
+        t0,
+    )
     .await;
-    let address = json!({"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"});
-    let maria = call(&app, "POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com", "phone": "+5511987654321", "address": address}), t0).await;
-    let joao = call(&app, "POST", "/v1/customers", json!({"name": "João Souza", "document": "111.444.777-35", "email": "joao@example.com", "phone": "+5521987654321", "address": address}), t0).await;
+    let address =
+        json!({"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"});
+    let maria = call(
+        &app,
+        "POST",
+        "/v1/customers",
+        json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com", "phone": "+5511987654321", "address": address}),
+        t0,
+    )
+    .await;
+    let joao = call(
+        &app,
+        "POST",
+        "/v1/customers",
+        json!({"name": "João Souza", "document": "111.444.777-35", "email": "joao@example.com", "phone": "+5521987654321", "address": address}),
+        t0,
+    )
+    .await;
     let wallets: HashMap<String, String> = call(&app, "GET", "/v1/wallets", Value::Null, t0).await["data"]
         .as_array()
         .unwrap()
@@ -240,7 +276,14 @@ async fn portfolio() -> Portfolio {
             body["late_fees"] = json!({"fine": {"kind": "percent", "value": fine}});
         }
         let c = call(&app, "POST", "/v1/charges", body, t0).await;
-        let booked = Booked { id: c["id"].as_str().unwrap().into(), amount: dec(amount), due: day(due), fine_percent: fine.map_or(Decimal::ZERO, dec), cancelled: false, renegotiated: false };
+        let booked = Booked {
+            id: c["id"].as_str().unwrap().into(),
+            amount: dec(amount),
+            due: day(due),
+            fine_percent: fine.map_or(Decimal::ZERO, dec),
+            cancelled: false,
+            renegotiated: false,
+        };
         book.charges.insert(label, booked);
     }
 
@@ -301,7 +344,14 @@ async fn portfolio() -> Portfolio {
                 }
                 CardThroughApi(label) => {
                     let id = &book.charges[label].id;
-                    let paid = call(&app, "POST", &format!("/v1/charges/{id}/card-payments"), json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 1}), at).await;
+                    let paid = call(
+                        &app,
+                        "POST",
+                        &format!("/v1/charges/{id}/card-payments"),
+                        json!({"card_token": "tok_4024007197690001", "brand": "Visa", "installments": 1}),
+                        at,
+                    )
+                    .await;
                     assert_eq!(paid["charge_status"], "paid", "{paid}");
                     book.moves.push(Moved { label, kind: "payment", amount: book.charges[label].amount, method: "credit_card", at, counts: true });
                 }
@@ -313,7 +363,8 @@ async fn portfolio() -> Portfolio {
                 Renegotiate(label) => {
                     let id = ChargeId::parse(&book.charges[label].id).unwrap();
                     let c = app.store.get_charge(&app.merchant_id, &id).await.unwrap().unwrap();
-                    let renegotiated = cobranca::charge::Charge { status: ChargeStatus::Renegotiated, version: c.version + 1, updated_at: at, ..c.clone() };
+                    let renegotiated =
+                        cobranca::charge::Charge { status: ChargeStatus::Renegotiated, version: c.version + 1, updated_at: at, ..c.clone() };
                     app.store.update_charge(&renegotiated, c.version).await.unwrap();
                     book.charges.get_mut(label).unwrap().renegotiated = true;
                 }
@@ -363,7 +414,12 @@ async fn every_report_matches_the_portfolio_to_the_cent() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (day(d["due_date"].as_str().unwrap()), (d["charges"].as_u64().unwrap() as u32, money(&d["amount"]), money(&d["received"]), money(&d["balance_due"]))))
+        .map(|d| {
+            (
+                day(d["due_date"].as_str().unwrap()),
+                (d["charges"].as_u64().unwrap() as u32, money(&d["amount"]), money(&d["received"]), money(&d["balance_due"])),
+            )
+        })
         .collect();
     assert_eq!(got, days);
     let total = |v: &Value| (v["charges"].as_u64().unwrap() as u32, money(&v["amount"]), money(&v["received"]), money(&v["balance_due"]));
@@ -416,7 +472,8 @@ async fn every_report_matches_the_portfolio_to_the_cent() {
         not_yet_due: (u32, Decimal),
     }
     let add = |t: &mut (u32, Decimal), amount: Decimal| *t = (t.0 + 1, t.1 + amount);
-    let mut months: BTreeMap<String, Month> = ["2027-03", "2027-04", "2027-05", "2027-06"].iter().map(|m| (m.to_string(), Month::default())).collect();
+    let mut months: BTreeMap<String, Month> =
+        ["2027-03", "2027-04", "2027-05", "2027-06"].iter().map(|m| (m.to_string(), Month::default())).collect();
     for l in &labels {
         let c = &book.charges[l];
         if c.cancelled || c.renegotiated {
@@ -436,7 +493,13 @@ async fn every_report_matches_the_portfolio_to_the_cent() {
     assert_eq!(rows.len(), 4);
     for row in rows {
         let want = &months[row["period"].as_str().unwrap()];
-        let got = Month { due: tally(&row["due"]), on_time: tally(&row["paid_on_time"]), late: tally(&row["paid_late"]), unpaid: tally(&row["unpaid"]), not_yet_due: tally(&row["not_yet_due"]) };
+        let got = Month {
+            due: tally(&row["due"]),
+            on_time: tally(&row["paid_on_time"]),
+            late: tally(&row["paid_late"]),
+            unpaid: tally(&row["unpaid"]),
+            not_yet_due: tally(&row["not_yet_due"]),
+        };
         assert_eq!(&got, want, "{}", row["period"]);
         assert_eq!(row["delinquency_rate"], rate(want.unpaid.1, want.due.1), "{}", row["period"]);
     }
@@ -449,7 +512,10 @@ async fn every_report_matches_the_portfolio_to_the_cent() {
     assert_eq!(rows_csv.len(), 5);
     for (row, json_row) in rows_csv.iter().zip(rows.iter().chain([&r["totals"]])) {
         assert_eq!(row["period"], json_row["period"].as_str().unwrap());
-        assert_eq!((row["due_charges"].parse::<u64>().unwrap(), dec(&row["due_amount"])), (json_row["due"]["charges"].as_u64().unwrap(), money(&json_row["due"]["amount"])));
+        assert_eq!(
+            (row["due_charges"].parse::<u64>().unwrap(), dec(&row["due_amount"])),
+            (json_row["due"]["charges"].as_u64().unwrap(), money(&json_row["due"]["amount"]))
+        );
         assert_eq!(dec(&row["unpaid_amount"]), money(&json_row["unpaid"]["amount"]));
         assert_eq!(row["delinquency_rate"], json_row["delinquency_rate"].as_str().unwrap());
     }
@@ -503,14 +569,22 @@ async fn every_report_matches_the_portfolio_to_the_cent() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| ((row["step"].as_str().unwrap().to_string(), row["channel"].as_str().unwrap_or_default().to_string()), (row["payments"].as_u64().unwrap() as u32, money(&row["amount"]))))
+        .map(|row| {
+            (
+                (row["step"].as_str().unwrap().to_string(), row["channel"].as_str().unwrap_or_default().to_string()),
+                (row["payments"].as_u64().unwrap() as u32, money(&row["amount"])),
+            )
+        })
         .collect();
     assert_eq!(got, steps);
     let paid: Decimal = steps.values().map(|s| s.1).sum();
     assert_eq!((r["totals"]["payments"].as_u64(), money(&r["totals"]["amount"])), (Some(steps.values().map(|s| s.0 as u64).sum()), paid));
     let rows = csv(&app, &format!("/v1/reports/recovery?from={START}&to={END}&format=csv"), today).await;
-    let got_csv: BTreeMap<(String, String), (u32, Decimal)> =
-        rows.iter().filter(|r| r["step"] != "TOTAL").map(|r| ((r["step"].clone(), r["channel"].clone()), (r["payments"].parse().unwrap(), dec(&r["amount"])))).collect();
+    let got_csv: BTreeMap<(String, String), (u32, Decimal)> = rows
+        .iter()
+        .filter(|r| r["step"] != "TOTAL")
+        .map(|r| ((r["step"].clone(), r["channel"].clone()), (r["payments"].parse().unwrap(), dec(&r["amount"]))))
+        .collect();
     assert_eq!(got_csv, steps);
 
     // The step is on the ledger entry itself.
@@ -530,8 +604,16 @@ fn only_bucket(r: &Value) -> String {
 
 async fn one_charge_due(due: &str, at: DateTime<Utc>) -> App {
     let app = App::new().await;
-    let customer = call(&app, "POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), at).await;
-    call(&app, "POST", "/v1/charges", json!({"customer_id": customer["id"], "amount": "10.00", "due_date": due, "description": "x", "payment_methods": ["pix"]}), at).await;
+    let customer =
+        call(&app, "POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com"}), at).await;
+    call(
+        &app,
+        "POST",
+        "/v1/charges",
+        json!({"customer_id": customer["id"], "amount": "10.00", "due_date": due, "description": "x", "payment_methods": ["pix"]}),
+        at,
+    )
+    .await;
     app
 }
 

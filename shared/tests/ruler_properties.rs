@@ -71,7 +71,13 @@ fn ruler() -> impl Strategy<Value = Ruler> {
             }
         }
         let steps = fitting;
-        let r = Ruler { steps, send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(), contact_hours, max_per_week_after_due: None, combine_per_customer: false };
+        let r = Ruler {
+            steps,
+            send_time: chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(),
+            contact_hours,
+            max_per_week_after_due: None,
+            combine_per_customer: false,
+        };
         assert!(Ruler::parse(&serde_json::to_value(&r).unwrap()).is_ok(), "generator makes valid réguas: {r:?}");
         r
     })
@@ -229,7 +235,8 @@ fn contact_hours_may_be_narrowed_but_never_widened() {
     assert_eq!(serde_json::to_value(&r).unwrap(), narrow);
     let wide = serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"sms":{"weekdays":["07:00","18:00"],"saturdays":null}}});
     assert_eq!(Ruler::parse(&wide).unwrap_err().field, "contact_hours.sms");
-    let late_saturday = serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"email":{"weekdays":["08:00","20:00"],"saturdays":["08:00","16:00"]}}});
+    let late_saturday =
+        serde_json::json!({"send_time":"09:00","steps":[],"contact_hours":{"email":{"weekdays":["08:00","20:00"],"saturdays":["08:00","16:00"]}}});
     assert!(Ruler::parse(&late_saturday).is_err());
 }
 

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
+use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::adapters::memory::{MemoryQueue, RecordingEventBus};
-use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
@@ -62,9 +62,23 @@ struct Sim {
 
 impl Sim {
     async fn call(&self, method: &str, path: &str, body: Value, now: DateTime<Utc>) -> Value {
-        let api = Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.sim", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() };
+        let api = Api {
+            store: self.store.as_ref(),
+            events: &self.events,
+            queue: &self.queue,
+            providers: &self.providers,
+            public_base_url: "https://pay.sim",
+            webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+            access: Default::default(),
+        };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
+        let req = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            headers,
+            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+            client_cert: None,
+        };
         let r = api.handle(&req, now).await;
         assert!(r.status < 300, "{method} {path} {body} → {} {}", r.status, r.body);
         serde_json::from_str(&r.body).unwrap()
@@ -78,15 +92,27 @@ impl Sim {
             ("webhook-timestamp".to_string(), now.timestamp().to_string()),
             ("webhook-signature".to_string(), self.secret.sign(&id, now.timestamp(), body.as_bytes())),
         ]);
-        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: None, acquirers: None, channel_callbacks: None };
-        let r = api.handle(&ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: body.into_bytes(), client_cert: None }, now).await;
+        let api = WebhookApi {
+            settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
+            secrets: std::slice::from_ref(&self.secret),
+            pix_auth: None,
+            acquirers: None,
+            channel_callbacks: None,
+        };
+        let r = api
+            .handle(
+                &ApiRequest { method: "POST".into(), path: "/v1/webhooks/cobranca".into(), headers, body: body.into_bytes(), client_cert: None },
+                now,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
 
     async fn drain(&self, now: DateTime<Utc>) {
         // First what payments handed to the payment-setup queue (régua stopped, receipt queued), as
         // register-payment runs it; registrations and write-offs stay queued.
-        let registrar = cobranca::registration::Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
+        let registrar =
+            cobranca::registration::Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
         let follow_ups: Vec<_> = {
             let mut queued = self.queue.setup_jobs.lock().unwrap();
             let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, cobranca::registration::SetupTask::AfterPayment(_)));
@@ -97,7 +123,14 @@ impl Sim {
             registrar.run(&job, now).await.unwrap();
         }
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, outbox: &sender, events: &self.events, public_base_url: "https://pay.sim", merchant_providers: None };
+        let delivery = Delivery {
+            store: self.store.as_ref(),
+            sender: &sender,
+            outbox: &sender,
+            events: &self.events,
+            public_base_url: "https://pay.sim",
+            merchant_providers: None,
+        };
         loop {
             let jobs = self.queue.drain();
             if jobs.is_empty() {
@@ -125,12 +158,25 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     let aws = cobranca::adapters::config::aws().await;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table));
     let key = ApiKey::generate(cobranca::merchant::Mode::Test);
-    let merchant = Merchant { id: MerchantId::generate(), name: "Loja Simulada Ltda".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now(), mode: cobranca::merchant::Mode::Test };
+    let merchant = Merchant {
+        id: MerchantId::generate(),
+        name: "Loja Simulada Ltda".into(),
+        document: Document::parse("11222333000181").unwrap(),
+        created_at: Utc::now(),
+        mode: cobranca::merchant::Mode::Test,
+    };
     store.put_merchant(&merchant, &key.hash()).await.unwrap();
     for wallet in cobranca::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
         store.put_wallet(&wallet).await.unwrap();
     }
-    let sim = Sim { store: store.clone(), queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret: WebhookSecret::generate().0, providers: cobranca::adapters::config::providers(&aws).await.unwrap() };
+    let sim = Sim {
+        store: store.clone(),
+        queue: MemoryQueue::default(),
+        events: RecordingEventBus::default(),
+        key,
+        secret: WebhookSecret::generate().0,
+        providers: cobranca::adapters::config::providers(&aws).await.unwrap(),
+    };
 
     // The script: creation hours over the first 60 days; then payments, postponements, cancellations, opt-outs.
     let mut rng = StdRng::seed_from_u64(20261122);
@@ -173,7 +219,9 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
                     let customer = json!({"name": format!("Pagador {i}"), "document": "529.982.247-25", "email": format!("p{i}@example.com"), "phone": "+5511987654321"});
                     let due = (calendar::local_date(now) + Duration::days(due_in[i])).to_string();
                     let ruler = &rulers[i % rulers.len()];
-                    let preview = sim.call("POST", "/v1/ruler/preview", json!({"customer": customer, "amount": "100.00", "due_date": due, "ruler": ruler}), now).await;
+                    let preview = sim
+                        .call("POST", "/v1/ruler/preview", json!({"customer": customer, "amount": "100.00", "due_date": due, "ruler": ruler}), now)
+                        .await;
                     let mut body = json!({"customer": customer, "amount": "100.00", "due_date": due, "description": format!("Cobrança {i}"), "payment_methods": ["pix"]});
                     if !ruler.is_null() {
                         body["ruler"] = ruler.clone();
@@ -211,7 +259,13 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
                 }
                 Event::OptOut { i } => {
                     let c = charges[i].as_ref().unwrap();
-                    sim.call("PUT", &format!("/v1/customers/{}/opt-out", c["customer_id"].as_str().unwrap()), json!({"channels": ["email", "sms"]}), now).await;
+                    sim.call(
+                        "PUT",
+                        &format!("/v1/customers/{}/opt-out", c["customer_id"].as_str().unwrap()),
+                        json!({"channels": ["email", "sms"]}),
+                        now,
+                    )
+                    .await;
                     touched.insert(i);
                     opted_out_at.insert(i, now);
                 }
@@ -239,7 +293,8 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
                 _ => None,
             })
             .collect();
-        let in_outbox: std::collections::BTreeSet<String> = outbox.iter().filter(|e| e.charge_id.as_str() == id).map(|e| e.reminder_id.clone()).collect();
+        let in_outbox: std::collections::BTreeSet<String> =
+            outbox.iter().filter(|e| e.charge_id.as_str() == id).map(|e| e.reminder_id.clone()).collect();
         assert_eq!(sent.keys().cloned().collect::<std::collections::BTreeSet<_>>(), in_outbox, "charge {i}: store and channel disagree");
 
         for (rid, at) in &sent {
@@ -273,17 +328,28 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
             .collect();
         // Payment arriving exactly in the hour of a reminder: the tick of that hour runs after the payment.
         if let Some(closed) = closed_at.get(&i) {
-            expected.retain(|id| previews[i].iter().any(|e| e["id"] == id.as_str() && e["at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() < *closed));
+            expected.retain(|id| {
+                previews[i].iter().any(|e| e["id"] == id.as_str() && e["at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() < *closed)
+            });
         }
         if paid.contains(&i) {
             let ruler = &rulers[i % rulers.len()];
             let receipts: Vec<String> = if ruler.is_null() {
                 vec!["on_paid.0.email".into()]
             } else {
-                ruler["steps"].as_array().unwrap().iter().filter(|s| s["step"] == "on_paid").flat_map(|s| {
-                    let chans: Vec<String> = s["channels"].as_array().map(|c| c.iter().map(|x| x.as_str().unwrap().to_string()).collect()).unwrap_or_else(|| vec!["email".into()]);
-                    chans.into_iter().map(|c| format!("on_paid.0.{c}"))
-                }).collect()
+                ruler["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["step"] == "on_paid")
+                    .flat_map(|s| {
+                        let chans: Vec<String> = s["channels"]
+                            .as_array()
+                            .map(|c| c.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+                            .unwrap_or_else(|| vec!["email".into()]);
+                        chans.into_iter().map(|c| format!("on_paid.0.{c}"))
+                    })
+                    .collect()
             };
             expected.extend(receipts);
         }

@@ -169,18 +169,45 @@ async fn conformance(store: &dyn Store) {
 
     // The frequency cap counts per customer, channel and day.
     let day = NaiveDate::from_ymd_opt(2031, 3, 10).unwrap();
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1").await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m2").await.unwrap());
-    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m3").await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day }, 2, "m4").await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day: day.succ_opt().unwrap() }, 2, "m5").await.unwrap());
+    assert!(store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1")
+        .await
+        .unwrap());
+    assert!(store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m2")
+        .await
+        .unwrap());
+    assert!(!store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m3")
+        .await
+        .unwrap());
+    assert!(store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Sms, day }, 2, "m4")
+        .await
+        .unwrap());
+    assert!(store
+        .reserve_contact(
+            &f.merchant.id,
+            &f.customer.id,
+            &ContactCounter::ChannelDay { channel: Channel::Email, day: day.succ_opt().unwrap() },
+            2,
+            "m5"
+        )
+        .await
+        .unwrap());
     let week = ContactCounter::AfterDueWeek { week_start: day };
     assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m6").await.unwrap());
     assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m7").await.unwrap());
     // The same message counted again (a retry) passes and takes no second place.
     assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &week, 1, "m6").await.unwrap());
-    assert!(store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1").await.unwrap());
-    assert!(!store.reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m9").await.unwrap());
+    assert!(store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m1")
+        .await
+        .unwrap());
+    assert!(!store
+        .reserve_contact(&f.merchant.id, &f.customer.id, &ContactCounter::ChannelDay { channel: Channel::Email, day }, 2, "m9")
+        .await
+        .unwrap());
 
     // Optimistic concurrency on charges.
     let mut overdue = f.charge.clone();
@@ -267,7 +294,11 @@ async fn conformance(store: &dyn Store) {
     let day = cobranca::calendar::local_date(p1.paid_at);
     assert_eq!(store.ledger_between(&f.merchant.id, day, day).await.unwrap(), vec![p1.clone()]);
     assert_eq!(store.ledger_between(&f.merchant.id, day - Duration::days(40), day - Duration::days(1)).await.unwrap(), vec![]);
-    assert_eq!(store.ledger_between(&f.merchant.id, day - Duration::days(40), day + Duration::days(40)).await.unwrap().len(), 1, "ranges span months");
+    assert_eq!(
+        store.ledger_between(&f.merchant.id, day - Duration::days(40), day + Duration::days(40)).await.unwrap().len(),
+        1,
+        "ranges span months"
+    );
     let uday = cobranca::calendar::local_date(created);
     assert_eq!(store.unmatched_of(&f.merchant.id, uday, uday).await.unwrap(), vec![unmatched.clone()]);
     assert!(store.unmatched_of(&MerchantId::generate(), uday, uday).await.unwrap().is_empty());
@@ -292,8 +323,14 @@ async fn conformance(store: &dyn Store) {
     assert!(store.pending_reversals(&provider, "E8").await.unwrap().is_empty());
 
     // Webhook endpoints and their delivery log.
-    use cobranca::merchant_webhooks::{UrlPolicy, WebhookDelivery, WebhookEndpoint, DeliveryStatus};
-    let (endpoint, _) = WebhookEndpoint::create(&serde_json::json!({"url": "https://erp.example.com/h", "event_types": ["*"]}), &f.merchant.id, UrlPolicy::default(), created).unwrap();
+    use cobranca::merchant_webhooks::{DeliveryStatus, UrlPolicy, WebhookDelivery, WebhookEndpoint};
+    let (endpoint, _) = WebhookEndpoint::create(
+        &serde_json::json!({"url": "https://erp.example.com/h", "event_types": ["*"]}),
+        &f.merchant.id,
+        UrlPolicy::default(),
+        created,
+    )
+    .unwrap();
     store.add_webhook_endpoint(&endpoint).await.unwrap();
     let mut changed = endpoint.clone();
     changed.description = "ERP".into();
@@ -329,7 +366,11 @@ async fn conformance(store: &dyn Store) {
     // A cursor the store did not issue (clients send it back) is the caller's mistake, not a store failure:
     // schemathesis found `?cursor=L` answered 500.
     for forged in ["L", "{}", r#"{"PK":"x","SK":"y","GSI1PK":"z","GSI1SK":"w"}"#, "-1"] {
-        assert_eq!(store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, Some(forged.into())).await, Err(StoreError::InvalidCursor), "{forged}");
+        assert_eq!(
+            store.webhook_deliveries_of(&f.merchant.id, &endpoint.id, 2, Some(forged.into())).await,
+            Err(StoreError::InvalidCursor),
+            "{forged}"
+        );
     }
     let mut done = delivery(0);
     done.status = DeliveryStatus::Succeeded;
@@ -367,7 +408,11 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(30)).await.unwrap(), IdempotencyBegin::InProgress);
     assert_eq!(store.idempotency_begin(m, "k2", "other", created + Duration::seconds(90)).await.unwrap(), IdempotencyBegin::Mismatch);
     assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(90)).await.unwrap(), IdempotencyBegin::Started);
-    assert_eq!(store.idempotency_begin(m, "k2", "h", created + Duration::seconds(100)).await.unwrap(), IdempotencyBegin::InProgress, "the taker-over holds it now");
+    assert_eq!(
+        store.idempotency_begin(m, "k2", "h", created + Duration::seconds(100)).await.unwrap(),
+        IdempotencyBegin::InProgress,
+        "the taker-over holds it now"
+    );
 
     // The watermark only moves forward. (Kept in the past: a shared table's ticks read from it.)
     // Stores keep instants to the millisecond.
@@ -444,7 +489,14 @@ async fn replan_jobs_conform(store: &dyn Store) {
     use cobranca::schedule::{ReplanJob, ReplanScope};
     let merchant = MerchantId::generate();
     let scope = ReplanScope::Merchant(merchant.clone());
-    let job = ReplanJob { merchant_id: merchant.clone(), customer_id: None, requested_at: t("2031-08-01T12:00:00Z"), cursor: None, charges_done: 0, version: 1 };
+    let job = ReplanJob {
+        merchant_id: merchant.clone(),
+        customer_id: None,
+        requested_at: t("2031-08-01T12:00:00Z"),
+        cursor: None,
+        charges_done: 0,
+        version: 1,
+    };
     store.save_replan_job(&job, None).await.unwrap();
     assert_eq!(store.save_replan_job(&job, None).await, Err(StoreError::Conflict));
     assert_eq!(store.get_replan_job(&scope).await.unwrap(), Some(job.clone()));
@@ -492,7 +544,13 @@ async fn limits_conform(store: &dyn Store) {
 
     // A transaction of exactly 100 actions (the charge, its owner, its payment link and 97 reminders) is written;
     // one action more and nothing is.
-    let repeats = |times: u16| ruler::RulerStep::AfterDue { first_after_days: 1, every_days: 1, max_times: Some(times), until_days_overdue: None, channels: vec![Channel::Email, Channel::Whatsapp] };
+    let repeats = |times: u16| ruler::RulerStep::AfterDue {
+        first_after_days: 1,
+        every_days: 1,
+        max_times: Some(times),
+        until_days_overdue: None,
+        channels: vec![Channel::Email, Channel::Whatsapp],
+    };
     let at_limit = Ruler { steps: vec![repeats(48)], ..largest.clone() };
     let g = Fixture { customer: f.customer.clone(), ..fixture(created, NaiveDate::from_ymd_opt(2031, 7, 25).unwrap()) };
     let plan = ruler::plan(&g.charge, &g.customer, &at_limit, created);
@@ -527,7 +585,10 @@ async fn limits_conform(store: &dyn Store) {
     assert_eq!(store.get_merchant_document(&f.merchant.id, &long_sk).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
     let reference = |pk_bytes: usize| "9".repeat(pk_bytes - "REF#001#".len());
     store.link_provider_reference("001", &reference(MAX_PARTITION_KEY_BYTES), &f.merchant.id, &charge.id).await.unwrap();
-    assert_eq!(store.charge_of_provider_reference("001", &reference(MAX_PARTITION_KEY_BYTES)).await.unwrap(), Some((f.merchant.id.clone(), charge.id.clone())));
+    assert_eq!(
+        store.charge_of_provider_reference("001", &reference(MAX_PARTITION_KEY_BYTES)).await.unwrap(),
+        Some((f.merchant.id.clone(), charge.id.clone()))
+    );
     let too_long = reference(MAX_PARTITION_KEY_BYTES + 1);
     assert_eq!(store.link_provider_reference("001", &too_long, &f.merchant.id, &charge.id).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
     assert_eq!(store.charge_of_provider_reference("001", &too_long).await, Err(StoreError::LimitExceeded(Limit::KeySize)));
@@ -644,12 +705,16 @@ async fn notifications_conform(store: &dyn Store, f: &Fixture) {
     let unit = format!("email_sms#{}", f.charge.id);
     let message = |n: usize| format!("{}/m{n}", f.charge.id);
     let emails: Vec<String> = (0..4).map(message).collect();
-    let added = futures::future::join_all(emails.iter().map(|m| store.add_spend(&f.merchant.id, &month, Channel::Email, price, m, Some(&unit)))).await;
+    let added =
+        futures::future::join_all(emails.iter().map(|m| store.add_spend(&f.merchant.id, &month, Channel::Email, price, m, Some(&unit)))).await;
     let total: Decimal = added.into_iter().map(Result::unwrap).sum();
     assert_eq!(total, price);
     store.add_spend(&f.merchant.id, &month, Channel::Sms, price, &message(4), Some(&unit)).await.unwrap();
     for n in 5..8 {
-        assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), &message(n), None).await.unwrap(), Decimal::new(55, 2));
+        assert_eq!(
+            store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), &message(n), None).await.unwrap(),
+            Decimal::new(55, 2)
+        );
     }
     // The same message counted again (a redelivered send) changes nothing.
     assert_eq!(store.add_spend(&f.merchant.id, &month, Channel::Whatsapp, Decimal::new(55, 2), &message(7), None).await.unwrap(), Decimal::ZERO);
@@ -739,7 +804,8 @@ async fn api_keys_conform(store: &dyn Store) {
 
     // Rate windows: counted up to the limit, then refused without counting; each key and window on its own.
     let window = Utc.with_ymd_and_hms(2033, 4, 4, 12, 1, 0).unwrap();
-    let counts: Vec<Option<u32>> = futures::future::join_all((0..5).map(|_| store.count_request(&second.id, window, 3))).await.into_iter().map(Result::unwrap).collect();
+    let counts: Vec<Option<u32>> =
+        futures::future::join_all((0..5).map(|_| store.count_request(&second.id, window, 3))).await.into_iter().map(Result::unwrap).collect();
     let mut counted: Vec<u32> = counts.iter().flatten().copied().collect();
     counted.sort();
     assert_eq!((counted, counts.iter().filter(|c| c.is_none()).count()), (vec![1, 2, 3], 2), "concurrent requests: exactly the limit counted");

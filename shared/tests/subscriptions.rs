@@ -10,8 +10,15 @@ use serde_json::{json, Value};
 use support::App;
 
 async fn customer(app: &App) -> String {
-    let (_, c) = app.call("POST", "/v1/customers", json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
-        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}}), &[]).await;
+    let (_, c) = app
+        .call(
+            "POST",
+            "/v1/customers",
+            json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
+        "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}}),
+            &[],
+        )
+        .await;
     c["id"].as_str().unwrap().to_string()
 }
 
@@ -74,9 +81,30 @@ async fn two_years_of_monthly_charges_from_the_31st_each_made_ten_days_ahead_onc
     assert_eq!(charges.len(), 24, "max_charges");
     let dues: Vec<String> = charges.iter().map(|c| c["due_date"].as_str().unwrap().to_string()).collect();
     let expected: Vec<String> = [
-        "2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31", "2027-06-30", "2027-07-31", "2027-08-31", "2027-09-30", "2027-10-31",
-        "2027-11-30", "2027-12-31", "2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30", "2028-05-31", "2028-06-30", "2028-07-31", "2028-08-31",
-        "2028-09-30", "2028-10-31", "2028-11-30", "2028-12-31",
+        "2027-01-31",
+        "2027-02-28",
+        "2027-03-31",
+        "2027-04-30",
+        "2027-05-31",
+        "2027-06-30",
+        "2027-07-31",
+        "2027-08-31",
+        "2027-09-30",
+        "2027-10-31",
+        "2027-11-30",
+        "2027-12-31",
+        "2028-01-31",
+        "2028-02-29",
+        "2028-03-31",
+        "2028-04-30",
+        "2028-05-31",
+        "2028-06-30",
+        "2028-07-31",
+        "2028-08-31",
+        "2028-09-30",
+        "2028-10-31",
+        "2028-11-30",
+        "2028-12-31",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -119,8 +147,15 @@ async fn a_price_change_applies_from_the_next_charge_not_yet_made() {
 async fn paused_cycles_are_not_billed_resume_goes_on_and_cancel_stops_everything() {
     let app = App::new().await;
     let customer = customer(&app).await;
-    let (_, sub) = app.call_at("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "30.00", "cycle": "weekly", "first_due_date": "2027-06-07",
-        "description": "Cesta semanal", "payment_methods": ["pix"], "lead_days": 2}), morning(d(2027, 6, 1))).await;
+    let (_, sub) = app
+        .call_at(
+            "POST",
+            "/v1/subscriptions",
+            json!({"customer_id": customer, "amount": "30.00", "cycle": "weekly", "first_due_date": "2027-06-07",
+        "description": "Cesta semanal", "payment_methods": ["pix"], "lead_days": 2}),
+            morning(d(2027, 6, 1)),
+        )
+        .await;
     let id = sub["id"].as_str().unwrap().to_string();
     app.tick_and_deliver(morning(d(2027, 6, 5))).await;
     assert_eq!(charges_of(&app, &customer, morning(d(2027, 6, 5))).await.len(), 1);
@@ -140,11 +175,13 @@ async fn paused_cycles_are_not_billed_resume_goes_on_and_cancel_stops_everything
     assert_eq!(charges.iter().map(|c| c["due_date"].clone()).collect::<Vec<_>>(), [json!("2027-06-07"), json!("2027-07-05")]);
 
     // Cancelled with its open charges: their régua stops, and no more are made.
-    let (status, cancelled) = app.call_at("POST", &format!("/v1/subscriptions/{id}/cancel"), json!({"cancel_open_charges": true}), morning(d(2027, 7, 4))).await;
+    let (status, cancelled) =
+        app.call_at("POST", &format!("/v1/subscriptions/{id}/cancel"), json!({"cancel_open_charges": true}), morning(d(2027, 7, 4))).await;
     assert_eq!((status, &cancelled["status"]), (200, &json!("cancelled")));
     for c in charges_of(&app, &customer, morning(d(2027, 7, 4))).await {
         assert_eq!(c["status"], json!("cancelled"), "{c}");
-        let (_, schedule) = app.call_at("GET", &format!("/v1/charges/{}/schedule", c["id"].as_str().unwrap()), Value::Null, morning(d(2027, 7, 4))).await;
+        let (_, schedule) =
+            app.call_at("GET", &format!("/v1/charges/{}/schedule", c["id"].as_str().unwrap()), Value::Null, morning(d(2027, 7, 4))).await;
         assert!(schedule["schedule"].as_array().unwrap().iter().all(|r| r["state"] != json!("planned")), "no reminder left planned: {schedule}");
     }
     for day in 5..=31 {
@@ -184,8 +221,15 @@ async fn a_run_that_died_before_recording_its_charge_makes_no_second_one() {
 async fn a_charge_the_charge_path_refuses_pauses_the_subscription_with_the_reason() {
     let app = App::new().await;
     let customer = customer(&app).await;
-    let (_, sub) = app.call_at("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "50.00", "cycle": "monthly", "first_due_date": "2027-10-20",
-        "description": "Mensalidade", "payment_methods": ["pix"], "lead_days": 0}), morning(d(2027, 10, 1))).await;
+    let (_, sub) = app
+        .call_at(
+            "POST",
+            "/v1/subscriptions",
+            json!({"customer_id": customer, "amount": "50.00", "cycle": "monthly", "first_due_date": "2027-10-20",
+        "description": "Mensalidade", "payment_methods": ["pix"], "lead_days": 0}),
+            morning(d(2027, 10, 1)),
+        )
+        .await;
     let id = sub["id"].as_str().unwrap();
     // The customer asks for erasure (no open charge yet): the subscription can no longer bill them.
     let (status, _) = app.call_at("DELETE", &format!("/v1/customers/{customer}/personal-data"), Value::Null, morning(d(2027, 10, 2))).await;
@@ -203,7 +247,8 @@ async fn bad_subscriptions_are_refused_with_the_field_at_fault() {
     let app = App::new().await;
     let customer = customer(&app).await;
     let now = morning(d(2027, 1, 5));
-    let (_, no_address) = app.call("POST", "/v1/customers", json!({"name": "João", "document": "111.444.777-35", "email": "joao@example.com"}), &[]).await;
+    let (_, no_address) =
+        app.call("POST", "/v1/customers", json!({"name": "João", "document": "111.444.777-35", "email": "joao@example.com"}), &[]).await;
     let cases = [
         (json!({"cycle": "fortnightly"}), "cycle"),
         (json!({"first_due_date": "2026-12-01"}), "first_due_date"),
@@ -250,8 +295,15 @@ async fn a_run_looks_at_a_bounded_number_of_subscriptions_and_the_next_goes_on()
     let customer = customer(&app).await;
     let n = cobranca::api::MAX_SUBSCRIPTIONS_PER_RUN + 3;
     for _ in 0..n {
-        let (status, e) = app.call_at("POST", "/v1/subscriptions", json!({"customer_id": customer, "amount": "10.00", "cycle": "monthly",
-            "first_due_date": "2027-05-20", "description": "Plano", "payment_methods": ["pix"], "lead_days": 5}), morning(d(2027, 5, 1))).await;
+        let (status, e) = app
+            .call_at(
+                "POST",
+                "/v1/subscriptions",
+                json!({"customer_id": customer, "amount": "10.00", "cycle": "monthly",
+            "first_due_date": "2027-05-20", "description": "Plano", "payment_methods": ["pix"], "lead_days": 5}),
+                morning(d(2027, 5, 1)),
+            )
+            .await;
         assert_eq!(status, 201, "{e}");
     }
     let first = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();

@@ -28,21 +28,40 @@ struct Owned {
 
 async fn first_merchants_resources(app: &App) -> Owned {
     let (_, customer) = app
-        .call("POST", "/v1/customers", json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com",
-            "address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}), &[])
+        .call(
+            "POST",
+            "/v1/customers",
+            json!({"name":"Maria Silva","document":"52998224725","email":"maria@example.com",
+            "address":{"street":"Av. Paulista","number":"1000","district":"Bela Vista","city":"São Paulo","state":"SP","cep":"01310-100"}}),
+            &[],
+        )
         .await;
     let (status, charge) = app
         .call("POST", "/v1/charges", json!({"customer_id": customer["id"], "amount":"150.00","due_date":due_in(10),"description":"Mensalidade","payment_methods":["pix","boleto","credit_card"]}), &[])
         .await;
     assert_eq!(status, 201, "{charge}");
     let (_, wallets) = app.call("GET", "/v1/wallets", Value::Null, &[]).await;
-    let (_, endpoint) = app.call("POST", "/v1/webhook-endpoints", json!({"url": "https://merchant-a.example.com/hooks", "event_types": ["charge.created"]}), &[]).await;
+    let (_, endpoint) = app
+        .call("POST", "/v1/webhook-endpoints", json!({"url": "https://merchant-a.example.com/hooks", "event_types": ["charge.created"]}), &[])
+        .await;
     // A delivery of the charge's creation event to that endpoint.
     let created = app.events.events.lock().unwrap().iter().find(|e| e.kind == "ChargeCreated").cloned().expect("creation event");
-    let webhooks = MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &NeverCalled, schedule: &RetrySchedule::standard() };
+    let webhooks = MerchantWebhooks {
+        store: app.store.as_ref(),
+        queue: &app.queue,
+        events: &app.events,
+        transport: &NeverCalled,
+        schedule: &RetrySchedule::standard(),
+    };
     webhooks.dispatch(&created, Utc::now()).await.unwrap();
     let (_, deliveries) = app.call("GET", &format!("/v1/webhook-endpoints/{}/deliveries", endpoint["id"].as_str().unwrap()), Value::Null, &[]).await;
-    app.call("PUT", "/v1/templates/email/on_due", json!({"subject": "Segredo da loja A", "body": "Texto exclusivo da loja A {{ payment_url }}"}), &[]).await;
+    app.call(
+        "PUT",
+        "/v1/templates/email/on_due",
+        json!({"subject": "Segredo da loja A", "body": "Texto exclusivo da loja A {{ payment_url }}"}),
+        &[],
+    )
+    .await;
     app.call("PUT", "/v1/notification-settings", json!({"monthly_budget": "123.45"}), &[]).await;
     app.call("PUT", "/v1/ruler", json!({"send_time":"07:45","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
     let (status, plan) = app

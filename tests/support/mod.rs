@@ -315,7 +315,8 @@ pub fn spawn_receiver() -> Option<Receiver> {
     let mut child = Command::new("node").arg("receiver.mjs").current_dir(&dir).stdout(Stdio::piped()).spawn().expect("node starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("receiver ready line");
-    let port = serde_json::from_str::<Value>(&line).ok().and_then(|v| v["port"].as_u64()).unwrap_or_else(|| panic!("receiver did not start: {line:?}"));
+    let port =
+        serde_json::from_str::<Value>(&line).ok().and_then(|v| v["port"].as_u64()).unwrap_or_else(|| panic!("receiver did not start: {line:?}"));
     Some(Receiver { url: format!("http://127.0.0.1:{port}"), child })
 }
 
@@ -388,7 +389,11 @@ impl Listener {
                         }
                         if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
                             let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-                            let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
                             break (end + 4, length);
                         }
                     };

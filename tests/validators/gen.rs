@@ -88,31 +88,15 @@ const CITIES: &[&str] = &[
     "Itaú de Minas",
     "Niterói",
 ];
-const KEYS: &[&str] = &[
-    "12345678909",
-    "11222333000181",
-    "financeiro@example.com.br",
-    "+5561912345678",
-    "+5511987654321",
-];
+const KEYS: &[&str] = &["12345678909", "11222333000181", "financeiro@example.com.br", "+5561912345678", "+5511987654321"];
 
 fn words(rng: &mut Rng, n: u64) -> String {
-    (0..1 + rng.below(n))
-        .map(|_| *rng.pick(WORDS))
-        .collect::<Vec<_>>()
-        .join(" ")
+    (0..1 + rng.below(n)).map(|_| *rng.pick(WORDS)).collect::<Vec<_>>().join(" ")
 }
 
 fn evp(rng: &mut Rng) -> String {
     let h = format!("{:016x}{:016x}", rng.next(), rng.next());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 fn alnum(rng: &mut Rng, len: u64) -> String {
@@ -141,11 +125,7 @@ fn pix(rng: &mut Rng, expected: bool) {
         let location = format!("pix.example.com/qr/v2/{}", alnum(rng, 32));
         BrCode::new_dynamic(&location, &name, &city).unwrap()
     } else {
-        let key = if rng.below(2) == 0 {
-            evp(rng)
-        } else {
-            rng.pick(KEYS).to_string()
-        };
+        let key = if rng.below(2) == 0 { evp(rng) } else { rng.pick(KEYS).to_string() };
         let code = BrCode::new_static(&key, &name, &city).unwrap();
         if rng.below(2) == 0 {
             let len = 1 + rng.below(25);
@@ -155,12 +135,7 @@ fn pix(rng: &mut Rng, expected: bool) {
         }
     };
     let dynamic = matches!(code.account(), MerchantAccount::Dynamic { .. });
-    let code = if dynamic || rng.below(5) == 0 {
-        code
-    } else {
-        code.with_amount(Money::from_cents(rng.cents()).unwrap())
-            .unwrap()
-    };
+    let code = if dynamic || rng.below(5) == 0 { code } else { code.with_amount(Money::from_cents(rng.cents()).unwrap()).unwrap() };
     if expected {
         let (key, url) = match code.account() {
             MerchantAccount::Static { key } => (Some(key.as_str()), None),
@@ -181,26 +156,12 @@ fn boleto(rng: &mut Rng, expected: bool, itf: bool) {
     let bank = *rng.pick(&["001", "237", "341", "104", "033", "756"]);
     let start: NaiveDate = "2025-02-22".parse().unwrap();
     // Mostly the coming years, sometimes up to the end of the cycle (2049-10-13).
-    let days = if rng.below(4) == 0 {
-        rng.below(9000)
-    } else {
-        rng.below(3000)
-    };
+    let days = if rng.below(4) == 0 { rng.below(9000) } else { rng.below(3000) };
     let due = start + chrono::Days::new(days);
     let campo = if bank == "001" {
-        CampoLivre::banco_do_brasil(
-            1_000_000 + rng.below(9_000_000) as u32,
-            rng.below(10_000_000_000),
-            17,
-        )
-        .unwrap()
+        CampoLivre::banco_do_brasil(1_000_000 + rng.below(9_000_000) as u32, rng.below(10_000_000_000), 17).unwrap()
     } else {
-        CampoLivre::new(&format!(
-            "{:013}{:012}",
-            rng.below(10u64.pow(13)),
-            rng.below(10u64.pow(12))
-        ))
-        .unwrap()
+        CampoLivre::new(&format!("{:013}{:012}", rng.below(10u64.pow(13)), rng.below(10u64.pow(12)))).unwrap()
     };
     let amount = Money::from_cents(rng.cents()).unwrap();
     let barcode = Barcode::new(bank, due, amount, &campo).unwrap();
@@ -208,10 +169,7 @@ fn boleto(rng: &mut Rng, expected: bool, itf: bool) {
     // Read shortly before the due date, as a payer would.
     let reference = due - chrono::Days::new(rng.below(60));
     let decoded = parse_boleto(linha.as_str(), reference).unwrap();
-    assert_eq!(
-        (decoded.amount, decoded.due_date),
-        (Some(amount), Some(due))
-    );
+    assert_eq!((decoded.amount, decoded.due_date), (Some(amount), Some(due)));
     if itf {
         println!("{}\t{}", barcode.as_str(), itf25_svg(&barcode));
     } else if expected {
@@ -230,11 +188,7 @@ fn main() {
     let kind = args.first().map(String::as_str).unwrap_or("pix");
     let count: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000);
     let expected = args.iter().any(|a| a == "--expected");
-    let mut rng = Rng(if kind == "pix" {
-        0x0050_4958
-    } else {
-        0x00B0_1E70
-    });
+    let mut rng = Rng(if kind == "pix" { 0x0050_4958 } else { 0x00B0_1E70 });
     for _ in 0..count {
         match kind {
             "pix" => pix(&mut rng, expected),

@@ -17,7 +17,15 @@ async fn main() -> Result<(), Error> {
     let access = &config::access_policy()?;
     lambda_http::run(service_fn(move |req: Request| async move {
         let (core, providers, public_base_url) = wiring.get_or_try_init(config::core_with_providers).await?;
-        let api = Api { store: core.store.as_ref(), events: core.events.as_ref(), queue: core.queue.as_ref(), providers, public_base_url, webhook_urls: config::webhook_url_policy(), access: access.clone() };
+        let api = Api {
+            store: core.store.as_ref(),
+            events: core.events.as_ref(),
+            queue: core.queue.as_ref(),
+            providers,
+            public_base_url,
+            webhook_urls: config::webhook_url_policy(),
+            access: access.clone(),
+        };
         let response = api.handle(&lambda::api_request(req), chrono::Utc::now()).await;
         Ok::<_, Error>(lambda::http_response(response))
     }))

@@ -28,10 +28,22 @@ async fn main() -> Result<(), Error> {
             .get_or_try_init(|| async {
                 let core = config::core().await?;
                 let (sqs, queue_url) = config::webhook_queue(&core.aws)?;
-                Ok::<_, config::ConfigError>(Wiring { core, sqs, queue_url, schedule: config::webhook_retry_schedule()?, transport: HttpWebhookTransport::new(config::webhook_url_policy()) })
+                Ok::<_, config::ConfigError>(Wiring {
+                    core,
+                    sqs,
+                    queue_url,
+                    schedule: config::webhook_retry_schedule()?,
+                    transport: HttpWebhookTransport::new(config::webhook_url_policy()),
+                })
             })
             .await?;
-        let webhooks = MerchantWebhooks { store: w.core.store.as_ref(), queue: w.core.queue.as_ref(), events: w.core.events.as_ref(), transport: &w.transport, schedule: &w.schedule };
+        let webhooks = MerchantWebhooks {
+            store: w.core.store.as_ref(),
+            queue: w.core.queue.as_ref(),
+            events: w.core.events.as_ref(),
+            transport: &w.transport,
+            schedule: &w.schedule,
+        };
         let postpone = |receipt: String, delay| async move { SqsQueue::postpone(&w.sqs, &w.queue_url, &receipt, delay).await };
         lambda::webhook_batch(&webhooks, postpone, event).await
     }))

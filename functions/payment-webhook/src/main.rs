@@ -1,9 +1,9 @@
 //! POST /v1/webhooks/{provider}: payment notices from providers (our signed `cobranca` protocol, the BCB Pix API,
 //! Cielo's notification post); /v1/webhooks/notifications/{provider}[/{merchant}]: message status callbacks.
 
+use cobranca::adapters::config;
 use cobranca::api::{AcquirerNotices, WebhookApi};
 use cobranca::settlement::Settlement;
-use cobranca::adapters::config;
 use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};
 use tokio::sync::OnceCell;
@@ -25,7 +25,11 @@ async fn main() -> Result<(), Error> {
         let aws = &core.aws;
         let secrets = secrets.get_or_try_init(|| config::webhook_secrets(aws)).await?;
         let acquirers = if req.uri().path() == "/v1/webhooks/cielo" {
-            let (providers, secret) = acquirers.get_or_try_init(|| async { Ok::<_, config::ConfigError>((config::providers(aws).await?, config::cielo_notification_secret(aws).await?)) }).await?;
+            let (providers, secret) = acquirers
+                .get_or_try_init(|| async {
+                    Ok::<_, config::ConfigError>((config::providers(aws).await?, config::cielo_notification_secret(aws).await?))
+                })
+                .await?;
             secret.as_deref().map(|secret| AcquirerNotices { providers, secret })
         } else {
             None

@@ -38,7 +38,15 @@ async fn main() -> Result<(), Error> {
                 let outbox = config::outbox(core.store.clone());
                 let (sqs, queue_url) = config::notification_queue(&core.aws)?;
                 let merchant_providers = config::MerchantProviders::new(core.aws.clone());
-                Ok::<_, config::ConfigError>(Wiring { sender, outbox, merchant_providers, public_base_url: config::public_base_url()?, sqs, queue_url, core })
+                Ok::<_, config::ConfigError>(Wiring {
+                    sender,
+                    outbox,
+                    merchant_providers,
+                    public_base_url: config::public_base_url()?,
+                    sqs,
+                    queue_url,
+                    core,
+                })
             })
             .await?;
         let delivery = Delivery {

@@ -100,11 +100,8 @@ async fn measure(binary: &Path, env: &[(String, String)], event: &Value) -> Resu
             return Err::<Sample, BoxError>("the function reported an error".into());
         }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let peak_rss_kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
+        let peak_rss_kb =
+            status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0);
         Ok(Sample { init: polled - started, first_invocation: answered - polled, peak_rss_kb })
     }
     .await;
@@ -137,9 +134,18 @@ fn first_events() -> Vec<(&'static str, Value)> {
         ("create-charge", http_event("GET", "/v1/charges/chg_01bench", json!({"authorization": format!("Bearer ck_{}", "0".repeat(64))}), "")),
         ("payment-webhook", http_event("POST", "/v1/webhooks/cobranca", json!({"content-type": "application/json"}), "{}")),
         ("pay-page", http_event("GET", "/pay/bench-unknown-token", json!({}), "")),
-        ("ruler-tick", json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "account": "000000000000", "time": now, "region": "us-east-1", "resources": [], "detail": {}})),
-        ("send-notification", sqs_event(json!({"merchant_id": "mer_bench", "charge_id": "chg_bench", "reminder_id": "before_due_5d.0.email", "as_of": now}))),
-        ("register-payment", sqs_event(json!({"merchant_id": "mer_bench", "charge_id": "chg_bench", "task": "register_boleto", "nosso_numero": "1"}))),
+        (
+            "ruler-tick",
+            json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "account": "000000000000", "time": now, "region": "us-east-1", "resources": [], "detail": {}}),
+        ),
+        (
+            "send-notification",
+            sqs_event(json!({"merchant_id": "mer_bench", "charge_id": "chg_bench", "reminder_id": "before_due_5d.0.email", "as_of": now})),
+        ),
+        (
+            "register-payment",
+            sqs_event(json!({"merchant_id": "mer_bench", "charge_id": "chg_bench", "task": "register_boleto", "nosso_numero": "1"})),
+        ),
         ("deliver-webhooks", sqs_event(json!({"merchant_id": "mer_bench", "delivery_id": "msg_bench"}))),
     ]
 }
@@ -178,14 +184,25 @@ pub async fn cold_start(bin_dir: PathBuf, zip_dir: PathBuf, runs: usize, out: Pa
         rows.push((name, init, first, rss[rss.len() / 2], zip));
     }
     let empty_init = rows[0].1;
-    let mut table = String::from("| function | init ms | × empty (≤ 1.3) | first invocation ms | peak RSS MB (≤ 32) | zip MB (≤ 4) |\n|---|---|---|---|---|---|\n");
+    let mut table = String::from(
+        "| function | init ms | × empty (≤ 1.3) | first invocation ms | peak RSS MB (≤ 32) | zip MB (≤ 4) |\n|---|---|---|---|---|---|\n",
+    );
     let mut json_rows = Vec::new();
     for (name, init, first, rss_kb, zip) in &rows {
         let ratio = init.as_secs_f64() / empty_init.as_secs_f64().max(1e-9);
         let rss_mb = *rss_kb as f64 / 1024.0;
         let flag = |ok: bool| if ok { "" } else { " **miss**" };
         let zip_text = zip.map_or("–".to_string(), |z| format!("{:.2}{}", z as f64 / 1_048_576.0, flag(z as f64 / 1_048_576.0 <= 4.0)));
-        table += &format!("| {name} | {} | {:.2}{} | {} | {:.1}{} | {} |\n", ms(*init), ratio, flag(ratio <= 1.3), ms(*first), rss_mb, flag(rss_mb <= 32.0), zip_text);
+        table += &format!(
+            "| {name} | {} | {:.2}{} | {} | {:.1}{} | {} |\n",
+            ms(*init),
+            ratio,
+            flag(ratio <= 1.3),
+            ms(*first),
+            rss_mb,
+            flag(rss_mb <= 32.0),
+            zip_text
+        );
         json_rows.push(json!({"function": name, "init_ms": init.as_secs_f64() * 1000.0, "init_ratio": ratio, "first_invocation_ms": first.as_secs_f64() * 1000.0, "peak_rss_mb": rss_mb, "zip_bytes": zip}));
     }
     println!("Cold start (median of {runs} runs; the binaries in {}):\n\n{table}", bin_dir.display());
@@ -276,7 +293,8 @@ pub async fn counting_proxy(upstream: String) -> Result<CountingProxy, BoxError>
         {
             let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
             // An empty long poll is the event-source mapping's cost, not the workload's: counted apart.
-            let empty_receive = op == "ReceiveMessage" && serde_json::from_slice::<Value>(&bytes).ok().is_none_or(|v| v["Messages"].as_array().is_none_or(|m| m.is_empty()));
+            let empty_receive = op == "ReceiveMessage"
+                && serde_json::from_slice::<Value>(&bytes).ok().is_none_or(|v| v["Messages"].as_array().is_none_or(|m| m.is_empty()));
             let key = if empty_receive { format!("{service}:ReceiveMessage(empty)") } else { format!("{service}:{op}") };
             *t.calls.entry(key).or_default() += 1;
             if events_in_request > 0 {
@@ -319,8 +337,8 @@ pub async fn counting_proxy(upstream: String) -> Result<CountingProxy, BoxError>
 pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_endpoint: Option<String>, template: PathBuf) -> Result<(), BoxError> {
     use cobranca::adapters::dynamodb::DynamoStore;
     use cobranca::adapters::sqs::SqsQueue;
-    use cobranca::ruler::{Action, Reminder, ReminderState, Step};
     use cobranca::notification::Channel;
+    use cobranca::ruler::{Action, Reminder, ReminderState, Step};
 
     let (endpoint, table) = match &dynamodb_endpoint {
         Some(e) => {
@@ -357,8 +375,21 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
                         let mut c = template.clone();
                         c.id = cobranca::ids::ChargeId::generate();
                         // The first `due` are due half a minute ago; the others later, over 30 days.
-                        let at = if i < due { now - chrono::Duration::seconds(30) } else { now + chrono::Duration::minutes(1 + (i as i64 * 7919) % (30 * 24 * 60)) };
-                        let r = Reminder { merchant_id: c.merchant_id.clone(), charge_id: c.id.clone(), step: Step::BeforeDue { days: 5 }, occurrence: 0, generation: 0, action: Action::Notify(Channel::Email), due_at: at, state: ReminderState::Planned };
+                        let at = if i < due {
+                            now - chrono::Duration::seconds(30)
+                        } else {
+                            now + chrono::Duration::minutes(1 + (i as i64 * 7919) % (30 * 24 * 60))
+                        };
+                        let r = Reminder {
+                            merchant_id: c.merchant_id.clone(),
+                            charge_id: c.id.clone(),
+                            step: Step::BeforeDue { days: 5 },
+                            occurrence: 0,
+                            generation: 0,
+                            action: Action::Notify(Channel::Email),
+                            due_at: at,
+                            state: ReminderState::Planned,
+                        };
                         (c, vec![r])
                     })
                     .collect();
@@ -370,7 +401,12 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
         t.await??;
     }
     let seeding = seed_started.elapsed();
-    println!("seeded {charges} charges ({} items) in {:.0} s ({:.0} items/s, {writers} writers)", charges * 2, seeding.as_secs_f64(), (charges * 2) as f64 / seeding.as_secs_f64());
+    println!(
+        "seeded {charges} charges ({} items) in {:.0} s ({:.0} items/s, {writers} writers)",
+        charges * 2,
+        seeding.as_secs_f64(),
+        (charges * 2) as f64 / seeding.as_secs_f64()
+    );
 
     // The tick, counted.
     let ddb_proxy = counting_proxy(endpoint).await?;
@@ -379,7 +415,11 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
     use cobranca::store::*;
     store.advance_tick_watermark(now - chrono::Duration::minutes(1)).await?;
     ddb_proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).calls.clear();
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws_config::from_env().endpoint_url(&sqs_proxy.url).load().await), std::env::var("COBRANCA_NOTIFICATION_QUEUE_URL")?, None);
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws_config::from_env().endpoint_url(&sqs_proxy.url).load().await),
+        std::env::var("COBRANCA_NOTIFICATION_QUEUE_URL")?,
+        None,
+    );
     let events = cobranca::adapters::void::VoidEventBus;
     let started = Instant::now();
     let report = cobranca::tick::Tick::new(&store, &queue, &events).run(now, now).await?;
@@ -417,7 +457,12 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
         t.write_units,
         t.read_units / acted,
         t.write_units / acted,
-        t.calls.iter().filter(|(k, _)| k.starts_with("dynamodb:")).map(|(k, v)| format!("{} {v}", k.trim_start_matches("dynamodb:"))).collect::<Vec<_>>().join(", "),
+        t.calls
+            .iter()
+            .filter(|(k, _)| k.starts_with("dynamodb:"))
+            .map(|(k, v)| format!("{} {v}", k.trim_start_matches("dynamodb:")))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     println!("Tick at scale:\n\n{table_md}");
     std::fs::create_dir_all("test-output/bench")?;
@@ -441,10 +486,23 @@ fn template_charge(now: chrono::DateTime<chrono::Utc>) -> cobranca::charge::Char
 /// Creates a table as template.yaml's `Table` resource defines it (keys, attribute types, GSIs), so the bench
 /// runs on the production layout without a second copy of it.
 async fn create_table_from_template(ddb: &aws_sdk_dynamodb::Client, name: &str, template: &Path) -> Result<(), BoxError> {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType};
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    };
     // The template uses CloudFormation tags (!Ref, !Sub…); parse it leniently as plain YAML.
     let text = std::fs::read_to_string(template)?;
-    let cleaned: String = text.lines().map(|l| l.replace(" !Ref ", " ").replace(" !Sub ", " ").replace(" !GetAtt ", " ").replace(" !If ", " ").replace(" !Equals ", " ").replace(" !Not ", " ")).collect::<Vec<_>>().join("\n");
+    let cleaned: String = text
+        .lines()
+        .map(|l| {
+            l.replace(" !Ref ", " ")
+                .replace(" !Sub ", " ")
+                .replace(" !GetAtt ", " ")
+                .replace(" !If ", " ")
+                .replace(" !Equals ", " ")
+                .replace(" !Not ", " ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let doc: serde_yaml::Value = serde_yaml::from_str(&cleaned)?;
     let props = &doc["Resources"]["Table"]["Properties"];
     let keys = |v: &serde_yaml::Value| -> Vec<KeySchemaElement> {
@@ -464,11 +522,20 @@ async fn create_table_from_template(ddb: &aws_sdk_dynamodb::Client, name: &str, 
             Some("B") => ScalarAttributeType::B,
             _ => ScalarAttributeType::S,
         };
-        request = request.attribute_definitions(AttributeDefinition::builder().attribute_name(a["AttributeName"].as_str().unwrap_or_default()).attribute_type(kind).build()?);
+        request = request.attribute_definitions(
+            AttributeDefinition::builder().attribute_name(a["AttributeName"].as_str().unwrap_or_default()).attribute_type(kind).build()?,
+        );
     }
     for g in props["GlobalSecondaryIndexes"].as_sequence().into_iter().flatten() {
-        let projection = Projection::builder().projection_type(ProjectionType::from(g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL"))).build();
-        request = request.global_secondary_indexes(GlobalSecondaryIndex::builder().index_name(g["IndexName"].as_str().unwrap_or_default()).set_key_schema(Some(keys(&g["KeySchema"]))).projection(projection).build()?);
+        let projection =
+            Projection::builder().projection_type(ProjectionType::from(g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL"))).build();
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().unwrap_or_default())
+                .set_key_schema(Some(keys(&g["KeySchema"])))
+                .projection(projection)
+                .build()?,
+        );
     }
     request.send().await.map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())?;
     Ok(())
@@ -509,7 +576,11 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         .spawn()?;
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().ok_or("no stdout")?));
     let ready: Value = serde_json::from_str(&lines.next_line().await?.ok_or("runner did not start")?)?;
-    let (url, key, secret) = (ready["url"].as_str().unwrap_or_default().to_string(), ready["api_key"].as_str().unwrap_or_default().to_string(), ready["webhook_secret"].as_str().unwrap_or_default().to_string());
+    let (url, key, secret) = (
+        ready["url"].as_str().unwrap_or_default().to_string(),
+        ready["api_key"].as_str().unwrap_or_default().to_string(),
+        ready["webhook_secret"].as_str().unwrap_or_default().to_string(),
+    );
     let http = reqwest::Client::new();
     let baseline_stats: Value = http.get(format!("{url}/_local/stats")).send().await?.json().await?;
     proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).calls.clear();
@@ -560,7 +631,14 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         let body = json!({"type": "payment.confirmed", "data": {"charge_id": id, "amount": "150.00", "paid_at": chrono::Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": format!("E{n:031}")}}).to_string();
         let ts = chrono::Utc::now().timestamp();
         let msg = format!("msg_cost_{n}");
-        let r = http.post(format!("{url}/v1/webhooks/cobranca")).header("webhook-id", &msg).header("webhook-timestamp", ts.to_string()).header("webhook-signature", secret.sign(&msg, ts, body.as_bytes())).body(body).send().await?;
+        let r = http
+            .post(format!("{url}/v1/webhooks/cobranca"))
+            .header("webhook-id", &msg)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", secret.sign(&msg, ts, body.as_bytes()))
+            .body(body)
+            .send()
+            .await?;
         if r.status() != 200 {
             return Err(format!("webhook: {}", r.status()).into());
         }
@@ -593,7 +671,8 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     let http_requests = (charges * 2) as u64;
     // Empty long polls are the event-source mapping's fixed cost; GetQueueAttributes is the local runner checking
     // that queues drained, which Lambda does not do.
-    let sqs_requests: u64 = t.calls.iter().filter(|(k, _)| k.starts_with("sqs:") && !k.ends_with("(empty)") && !k.ends_with(":GetQueueAttributes")).map(|(_, v)| v).sum();
+    let sqs_requests: u64 =
+        t.calls.iter().filter(|(k, _)| k.starts_with("sqs:") && !k.ends_with("(empty)") && !k.ends_with(":GetQueueAttributes")).map(|(_, v)| v).sum();
     let events = t.calls_of("events:entries");
     let rru = Decimal::try_from(t.read_units).unwrap_or_default();
     let wru = Decimal::try_from(t.write_units).unwrap_or_default();

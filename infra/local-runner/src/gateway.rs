@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
@@ -22,8 +22,7 @@ impl Gateway {
         let path = uri.path();
         // As API Gateway: a route with a greedy `{proxy+}` path only takes what no more specific route matches.
         let candidates = self.routes.iter().filter(|(r, _)| !r.is_greedy()).chain(self.routes.iter().filter(|(r, _)| r.is_greedy()));
-        let Some((route, host, params)) = candidates.into_iter().find_map(|(r, h)| r.matches(method.as_str(), path).map(|p| (r, h, p)))
-        else {
+        let Some((route, host, params)) = candidates.into_iter().find_map(|(r, h)| r.matches(method.as_str(), path).map(|p| (r, h, p))) else {
             // What API Gateway answers for an unknown route.
             return (StatusCode::NOT_FOUND, [("content-type", "application/json")], r#"{"message":"Not Found"}"#).into_response();
         };

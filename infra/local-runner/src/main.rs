@@ -7,10 +7,10 @@
 //!
 //! Resources (table, queue, bus) come from the environment that `infra/local/deploy.sh` writes.
 
+mod bench;
 mod gateway;
 mod runtime_api;
 mod sqs_mapping;
-mod bench;
 mod template;
 
 use std::collections::HashMap;
@@ -60,7 +60,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = Args::parse(&argv);
     match argv.first().map(String::as_str) {
@@ -69,12 +72,25 @@ async fn main() -> Result<(), BoxError> {
         Some("bench") => match argv.get(1).map(String::as_str) {
             Some("cold-start") => {
                 let runs = args.get("runs", "5").parse().map_err(|_| "--runs takes a number")?;
-                bench::cold_start(args.get("bin-dir", "target/release").into(), args.get("zip-dir", "target/lambda").into(), runs, args.get("out", "test-output/bench/cold-start.json").into()).await
+                bench::cold_start(
+                    args.get("bin-dir", "target/release").into(),
+                    args.get("zip-dir", "target/lambda").into(),
+                    runs,
+                    args.get("out", "test-output/bench/cold-start.json").into(),
+                )
+                .await
             }
             Some("tick-scale") => {
                 let number = |name: &str, default: &str| args.get(name, default).parse::<usize>().map_err(|_| format!("--{name} takes a number"));
                 let ddb = args.0.get("dynamodb-endpoint").cloned();
-                bench::tick_scale(number("charges", "1000000")?, number("due", "1000")?, number("writers", "8")?, ddb, args.get("template", "template.yaml").into()).await
+                bench::tick_scale(
+                    number("charges", "1000000")?,
+                    number("due", "1000")?,
+                    number("writers", "8")?,
+                    ddb,
+                    args.get("template", "template.yaml").into(),
+                )
+                .await
             }
             Some("cost") => {
                 let charges = args.get("charges", "1000").parse().map_err(|_| "--charges takes a number")?;
@@ -180,7 +196,8 @@ async fn serve(args: Args) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.get("port", "3000").parse::<u16>()?)).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
 
-    let mut fn_env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("COBRANCA_") || k.starts_with("AWS_") || k == "RUST_LOG").collect();
+    let mut fn_env: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| k.starts_with("COBRANCA_") || k.starts_with("AWS_") || k == "RUST_LOG").collect();
     fn_env.retain(|(k, _)| !k.starts_with("COBRANCA_DEV_"));
     fn_env.push(("COBRANCA_PUBLIC_BASE_URL".into(), base_url.clone()));
     fn_env.push(("COBRANCA_WEBHOOK_SECRET".into(), webhook_secret.clone()));
@@ -249,7 +266,10 @@ async fn serve(args: Args) -> Result<(), BoxError> {
         .fallback(move |method, uri, headers, body| gateway.clone().handle(method, uri, headers, body));
 
     let demo_link = if args.get("demo", "false") == "true" { demo_charge(&demo_gateway, api_key.expose()).await } else { None };
-    println!("{}", json!({"event": "ready", "url": base_url, "merchant_id": merchant_id, "api_key": api_key.expose(), "webhook_secret": webhook_secret, "demo_payment_url": demo_link}));
+    println!(
+        "{}",
+        json!({"event": "ready", "url": base_url, "merchant_id": merchant_id, "api_key": api_key.expose(), "webhook_secret": webhook_secret, "demo_payment_url": demo_link})
+    );
     if let Some(link) = &demo_link {
         eprintln!("\n  demo charge's payment link (open it in a browser): {link}");
     }

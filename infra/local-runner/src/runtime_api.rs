@@ -103,10 +103,8 @@ impl FunctionHost {
     /// Invokes the function synchronously (RequestResponse) and returns its result payload.
     pub async fn invoke(&self, payload: &serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let (reply, rx) = oneshot::channel();
-        let deadline_ms = (std::time::SystemTime::now() + self.timeout)
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
+        let deadline_ms =
+            (std::time::SystemTime::now() + self.timeout).duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
         let inv = Invocation { id: ulid::Ulid::new().to_string(), payload: serde_json::to_vec(payload).expect("json"), deadline_ms, reply };
         self.tx.send(inv).await.map_err(|_| InvokeError::Stopped)?;
         // Queueing time counts too: a wedged function must not hang its caller forever.
@@ -142,7 +140,11 @@ async fn supervise(name: String, binary: PathBuf, api: String, env: Vec<(String,
                 continue;
             }
         };
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)].into_iter().flatten() {
+        for stream in
+            [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
+                .into_iter()
+                .flatten()
+        {
             let prefix = format!("[{name}#{instance}]");
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();

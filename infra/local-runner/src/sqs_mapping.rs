@@ -56,7 +56,8 @@ impl SqsMapping {
             // Received while shutting down: hand them straight back to the queue.
             for m in &messages {
                 if let Some(handle) = &m.receipt_handle {
-                    let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(handle).visibility_timeout(0).send().await;
+                    let _ =
+                        self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(handle).visibility_timeout(0).send().await;
                 }
             }
             return Ok(());
@@ -98,7 +99,9 @@ impl SqsMapping {
             .iter()
             .filter(|m| m.message_id.as_ref().is_some_and(|id| !failed.contains(id)))
             .enumerate()
-            .filter_map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).set_receipt_handle(m.receipt_handle.clone()).build().ok())
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder().id(i.to_string()).set_receipt_handle(m.receipt_handle.clone()).build().ok()
+            })
             .collect();
         if !entries.is_empty() {
             self.client

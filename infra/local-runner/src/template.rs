@@ -88,7 +88,9 @@ pub fn functions(template_yaml: &str) -> Result<Vec<FunctionDef>, String> {
                         path: props["Path"].as_str().unwrap_or("/").to_string(),
                     }),
                     Some("SQS") => {
-                        let queue = tagged(&props["Queue"], "GetAtt").and_then(|v| v.strip_suffix(".Arn")).ok_or_else(|| format!("{logical_id}: SQS Queue must be !GetAtt <Queue>.Arn"))?;
+                        let queue = tagged(&props["Queue"], "GetAtt")
+                            .and_then(|v| v.strip_suffix(".Arn"))
+                            .ok_or_else(|| format!("{logical_id}: SQS Queue must be !GetAtt <Queue>.Arn"))?;
                         let queue_url_env = global_env
                             .iter()
                             .find(|(_, v)| tagged(v, "Ref") == Some(queue))

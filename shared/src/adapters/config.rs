@@ -1,26 +1,26 @@
 //! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
 
-use crate::adapters::channels::ChannelRouter;
-use crate::adapters::channels::ses::SesEmail;
-use crate::adapters::channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
 use crate::adapters::channels::letter::{LobConfig, LobLetters};
+use crate::adapters::channels::ses::SesEmail;
 use crate::adapters::channels::sms::{ZenviaConfig, ZenviaSms};
 use crate::adapters::channels::voice::{TotalVoiceConfig, TotalVoiceTts};
+use crate::adapters::channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use crate::adapters::channels::ChannelRouter;
 use crate::channel_policy::ProviderDirectory;
-use crate::notification::Channel;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
+use crate::notification::Channel;
 use std::sync::Arc;
 
+use crate::adapters::channels::outbox::OutboxSender;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::channels::outbox::OutboxSender;
 use crate::adapters::providers::bb::{BancoDoBrasil, BbConfig};
 use crate::adapters::providers::cielo::{Cielo, CieloConfig};
 use crate::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use crate::providers::{Provider, Providers};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
 use crate::notification::NotificationSender;
+use crate::providers::{Provider, Providers};
 use crate::queue::JobQueue;
 use crate::store::Store;
 use crate::webhook::WebhookSecret;
@@ -69,7 +69,10 @@ pub fn event_bus(aws: &aws_config::SdkConfig) -> Result<Arc<dyn EventBus>, Confi
 }
 
 pub fn job_queue(aws: &aws_config::SdkConfig) -> Result<Arc<dyn JobQueue>, ConfigError> {
-    Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?, env("COBRANCA_PAYMENT_SETUP_QUEUE_URL").ok()).with_webhook_queue(env("COBRANCA_WEBHOOK_QUEUE_URL").ok())))
+    Ok(Arc::new(
+        SqsQueue::new(aws_sdk_sqs::Client::new(aws), env("COBRANCA_NOTIFICATION_QUEUE_URL")?, env("COBRANCA_PAYMENT_SETUP_QUEUE_URL").ok())
+            .with_webhook_queue(env("COBRANCA_WEBHOOK_QUEUE_URL").ok()),
+    ))
 }
 
 /// Which webhook endpoint URLs merchants may register: public https only, unless
@@ -86,7 +89,9 @@ pub fn access_policy() -> Result<crate::api_keys::AccessPolicy, ConfigError> {
         .map_err(|e| ConfigError(format!("COBRANCA_OPERATOR_KEY_SHA256: {e}")))?;
     let default_rate_limit = match env("COBRANCA_RATE_LIMIT_PER_MINUTE").unwrap_or_default().trim() {
         "" | "0" => None,
-        raw => Some(raw.parse::<u32>().map_err(|_| ConfigError(format!("COBRANCA_RATE_LIMIT_PER_MINUTE: expected requests per minute, got {raw:?}")))?),
+        raw => {
+            Some(raw.parse::<u32>().map_err(|_| ConfigError(format!("COBRANCA_RATE_LIMIT_PER_MINUTE: expected requests per minute, got {raw:?}")))?)
+        }
     };
     Ok(crate::api_keys::AccessPolicy { operator_key, default_rate_limit })
 }
@@ -95,7 +100,8 @@ pub fn access_policy() -> Result<crate::api_keys::AccessPolicy, ConfigError> {
 /// three days cannot be waited for (tests, local runs).
 pub fn webhook_retry_schedule() -> Result<RetrySchedule, ConfigError> {
     match env("COBRANCA_WEBHOOK_RETRY_DELAYS") {
-        Ok(raw) => RetrySchedule::parse(&raw).ok_or_else(|| ConfigError(format!("COBRANCA_WEBHOOK_RETRY_DELAYS: expected delays like \"5s,1m,2h\", got {raw:?}"))),
+        Ok(raw) => RetrySchedule::parse(&raw)
+            .ok_or_else(|| ConfigError(format!("COBRANCA_WEBHOOK_RETRY_DELAYS: expected delays like \"5s,1m,2h\", got {raw:?}"))),
         Err(_) => Ok(RetrySchedule::standard()),
     }
 }
@@ -150,7 +156,11 @@ pub fn channel_adapter(channel: Channel, c: &serde_json::Value, aws: &aws_config
                 timeout,
             }))
         }
-        Channel::Email => Arc::new(SesEmail { client: aws_sdk_sesv2::Client::new(aws), from: field("from")?, configuration_set: c["configuration_set"].as_str().map(str::to_string) }),
+        Channel::Email => Arc::new(SesEmail {
+            client: aws_sdk_sesv2::Client::new(aws),
+            from: field("from")?,
+            configuration_set: c["configuration_set"].as_str().map(str::to_string),
+        }),
         Channel::Sms => Arc::new(ZenviaSms::new(ZenviaConfig {
             api_url: optional("api_url", "https://api.zenvia.com"),
             token: field("token")?,
@@ -204,7 +214,9 @@ pub fn outbox(store: Arc<dyn Store>) -> Arc<dyn NotificationSender> {
 async fn deployment_credentials(aws: &aws_config::SdkConfig, channel: Channel) -> Result<Option<serde_json::Value>, ConfigError> {
     if channel == Channel::Email {
         if let Ok(from) = env("COBRANCA_EMAIL_FROM") {
-            return Ok(Some(serde_json::json!({"from": from, "configuration_set": env("COBRANCA_SES_CONFIGURATION_SET").ok(), "sns_topic_arns": env("COBRANCA_SES_EVENTS_TOPIC_ARN").ok().into_iter().collect::<Vec<_>>()})));
+            return Ok(Some(
+                serde_json::json!({"from": from, "configuration_set": env("COBRANCA_SES_CONFIGURATION_SET").ok(), "sns_topic_arns": env("COBRANCA_SES_EVENTS_TOPIC_ARN").ok().into_iter().collect::<Vec<_>>()}),
+            ));
         }
     }
     credentials(aws, credentials_variable(channel)).await
@@ -235,7 +247,12 @@ impl MerchantProviders {
 
 #[async_trait::async_trait]
 impl crate::channel_policy::ProviderDirectory for MerchantProviders {
-    async fn sender(&self, merchant: &crate::ids::MerchantId, channel: Channel, reference: &crate::channel_policy::ProviderReference) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
+    async fn sender(
+        &self,
+        merchant: &crate::ids::MerchantId,
+        channel: Channel,
+        reference: &crate::channel_policy::ProviderReference,
+    ) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
         use crate::notification::SendError;
         if !reference.belongs_to(merchant) {
             return Err(SendError::Permanent(format!("merchant provider {} is not {merchant}'s own secret", reference.as_str())));
@@ -251,14 +268,22 @@ impl crate::channel_policy::ProviderDirectory for MerchantProviders {
         // The provider's API is where we send the merchant's messages, with its token: a URL of the merchant's
         // choosing there would have us call any address for them (SSRF). The providers' own APIs are the defaults.
         if c.get("api_url").is_some() && !self.policy.allow_local {
-            return Err(SendError::Permanent(format!("merchant provider {}: api_url is not accepted in a merchant's secret / api_url não é aceito no segredo do lojista", reference.as_str())));
+            return Err(SendError::Permanent(format!(
+                "merchant provider {}: api_url is not accepted in a merchant's secret / api_url não é aceito no segredo do lojista",
+                reference.as_str()
+            )));
         }
-        let adapter = channel_adapter(channel, &c, &self.aws).map_err(|e| SendError::Permanent(format!("merchant provider {}: {}", reference.as_str(), e.0)))?;
+        let adapter = channel_adapter(channel, &c, &self.aws)
+            .map_err(|e| SendError::Permanent(format!("merchant provider {}: {}", reference.as_str(), e.0)))?;
         self.adapters.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (std::time::Instant::now(), adapter.clone()));
         Ok(adapter)
     }
 
-    async fn credentials(&self, merchant: &crate::ids::MerchantId, reference: &crate::channel_policy::ProviderReference) -> Result<serde_json::Value, String> {
+    async fn credentials(
+        &self,
+        merchant: &crate::ids::MerchantId,
+        reference: &crate::channel_policy::ProviderReference,
+    ) -> Result<serde_json::Value, String> {
         // Checked here, where secrets are read: one role reads every merchant's secrets, so IAM cannot tell them apart.
         if !reference.belongs_to(merchant) {
             return Err(format!("{} is not {merchant}'s own secret", reference.as_str()));
@@ -299,18 +324,32 @@ pub struct ConfiguredCallbacks {
 impl ConfiguredCallbacks {
     pub fn new(aws: aws_config::SdkConfig, store: Arc<dyn Store>, merchants: Arc<MerchantProviders>) -> Self {
         let timeout = std::time::Duration::from_secs(5);
-        Self { aws, store, merchants, certificates: crate::adapters::channels::ses::HttpsSigningCertificates::new(timeout), http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client") }
+        Self {
+            aws,
+            store,
+            merchants,
+            certificates: crate::adapters::channels::ses::HttpsSigningCertificates::new(timeout),
+            http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client"),
+        }
     }
 
     /// The credentials that sign this source's callbacks.
-    async fn credentials_of(&self, channel: Channel, source: crate::tracking::CallbackSource<'_>) -> Result<serde_json::Value, crate::tracking::CallbackError> {
+    async fn credentials_of(
+        &self,
+        channel: Channel,
+        source: crate::tracking::CallbackSource<'_>,
+    ) -> Result<serde_json::Value, crate::tracking::CallbackError> {
         use crate::tracking::CallbackError;
         let unauthorized = |why: String| CallbackError::Unauthorized(why);
         match source.merchant {
-            None => deployment_credentials(&self.aws, channel).await.map_err(|e| unauthorized(e.0))?.ok_or_else(|| unauthorized(format!("{} is not configured", source.provider))),
+            None => deployment_credentials(&self.aws, channel)
+                .await
+                .map_err(|e| unauthorized(e.0))?
+                .ok_or_else(|| unauthorized(format!("{} is not configured", source.provider))),
             Some(merchant) => {
                 let settings = crate::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
-                let reference = settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
+                let reference =
+                    settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
                 self.merchants.credentials(merchant, reference).await.map_err(unauthorized)
             }
         }
@@ -331,7 +370,11 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
         })
     }
 
-    async fn handshake(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)]) -> Option<Result<String, crate::tracking::CallbackError>> {
+    async fn handshake(
+        &self,
+        source: crate::tracking::CallbackSource<'_>,
+        query: &[(String, String)],
+    ) -> Option<Result<String, crate::tracking::CallbackError>> {
         if source.provider != crate::adapters::channels::whatsapp::PROVIDER {
             return None;
         }
@@ -341,7 +384,13 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
         })
     }
 
-    async fn parse(&self, source: crate::tracking::CallbackSource<'_>, query: &[(String, String)], headers: &std::collections::HashMap<String, String>, body: &[u8]) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
+    async fn parse(
+        &self,
+        source: crate::tracking::CallbackSource<'_>,
+        query: &[(String, String)],
+        headers: &std::collections::HashMap<String, String>,
+        body: &[u8],
+    ) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
         use crate::adapters::channels::{letter, ses, sms, voice, whatsapp};
         let channel = self.channel_of(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
         let c = self.credentials_of(channel, source).await?;
@@ -355,7 +404,8 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
             }
             Channel::Letter => letter::parse_status_callback(headers, body, &secret("webhook_secret"), chrono::Utc::now()),
             Channel::Email => {
-                let topics: Vec<String> = c["sns_topic_arns"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                let topics: Vec<String> =
+                    c["sns_topic_arns"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default();
                 match ses::parse_sns_callback(body, &topics, &self.certificates).await? {
                     ses::SnsCallback::Updates(updates) => Ok(updates),
                     ses::SnsCallback::SubscriptionConfirmation { topic_arn, subscribe_url } => {
@@ -377,13 +427,13 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
 /// holding that JSON (`…_CREDENTIALS_ARN`) in AWS. `COBRANCA_BB_ENV` / `COBRANCA_CIELO_ENV` = `sandbox` points
 /// them at the institutions' own test environments (BB's homologação, Cielo's sandbox); `…_URL` variables override single endpoints (tests, proxies).
 pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigError> {
-    let mut providers = Providers::default()
-        .with_bank(Provider::Sandbox, Arc::new(SandboxBank))
-        .with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
+    let mut providers =
+        Providers::default().with_bank(Provider::Sandbox, Arc::new(SandboxBank)).with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
     let timeout = std::time::Duration::from_secs(10);
     if let Some(c) = credentials(aws, "COBRANCA_BB_CREDENTIALS").await? {
         let sandbox = std::env::var("COBRANCA_BB_ENV").is_ok_and(|e| e == "sandbox");
-        let url = |name: &str, production: &str, test: &str| std::env::var(name).unwrap_or_else(|_| (if sandbox { test } else { production }).to_string());
+        let url =
+            |name: &str, production: &str, test: &str| std::env::var(name).unwrap_or_else(|_| (if sandbox { test } else { production }).to_string());
         let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_BB_CREDENTIALS lacks {k}")));
         providers = providers.with_bank(
             Provider::BancoDoBrasil,
@@ -401,7 +451,8 @@ pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigE
     if let Some(c) = credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await? {
         let sandbox = std::env::var("COBRANCA_CIELO_ENV").is_ok_and(|e| e == "sandbox");
         let default = if sandbox { "https://apisandbox.cieloecommerce.cielo.com.br" } else { "https://api.cieloecommerce.cielo.com.br" };
-        let query_default = if sandbox { "https://apiquerysandbox.cieloecommerce.cielo.com.br" } else { "https://apiquery.cieloecommerce.cielo.com.br" };
+        let query_default =
+            if sandbox { "https://apiquerysandbox.cieloecommerce.cielo.com.br" } else { "https://apiquery.cieloecommerce.cielo.com.br" };
         let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_CIELO_CREDENTIALS lacks {k}")));
         providers = providers.with_acquirer(
             Provider::Cielo,
@@ -455,7 +506,10 @@ pub fn pix_webhook_auth() -> Result<Option<crate::api::PixWebhookAuth>, ConfigEr
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
 /// `notification_secret` in the Cielo credentials. Without it `/v1/webhooks/cielo` is off.
 pub async fn cielo_notification_secret(aws: &aws_config::SdkConfig) -> Result<Option<String>, ConfigError> {
-    Ok(credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await?.and_then(|c| c["notification_secret"].as_str().map(str::to_string)).filter(|s| s.len() >= 16))
+    Ok(credentials(aws, "COBRANCA_CIELO_CREDENTIALS")
+        .await?
+        .and_then(|c| c["notification_secret"].as_str().map(str::to_string))
+        .filter(|s| s.len() >= 16))
 }
 
 /// Base URL of payment links.
@@ -494,7 +548,12 @@ mod tests {
     use crate::notification::SendError;
 
     fn directory(allow_local: bool) -> MerchantProviders {
-        MerchantProviders { aws: aws_config::SdkConfig::builder().build(), cache: Default::default(), adapters: Default::default(), policy: UrlPolicy { allow_local } }
+        MerchantProviders {
+            aws: aws_config::SdkConfig::builder().build(),
+            cache: Default::default(),
+            adapters: Default::default(),
+            policy: UrlPolicy { allow_local },
+        }
     }
 
     #[tokio::test]

@@ -39,13 +39,8 @@ impl EventBus for EventBridgeBus {
                         .build()
                 })
                 .collect();
-            let out = self
-                .client
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| PublishError(DisplayErrorContext(&e).to_string()))?;
+            let out =
+                self.client.put_events().set_entries(Some(entries)).send().await.map_err(|e| PublishError(DisplayErrorContext(&e).to_string()))?;
             if out.failed_entry_count > 0 {
                 return Err(PublishError(format!("{} events refused by EventBridge", out.failed_entry_count)));
             }
@@ -61,13 +56,7 @@ impl EventBus for EventBridgeBus {
             .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(at.timestamp_millis()))
             .detail("{}")
             .build();
-        let out = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| PublishError(DisplayErrorContext(&e).to_string()))?;
+        let out = self.client.put_events().entries(entry).send().await.map_err(|e| PublishError(DisplayErrorContext(&e).to_string()))?;
         if out.failed_entry_count > 0 {
             return Err(PublishError("tick continuation refused by EventBridge".into()));
         }

@@ -214,7 +214,11 @@ mod tests {
         use wiremock::matchers::{method, path};
         use wiremock::{Mock, MockServer, ResponseTemplate};
         let server = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/h")).respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/inside", server.uri()))).mount(&server).await;
+        Mock::given(method("POST"))
+            .and(path("/h"))
+            .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/inside", server.uri())))
+            .mount(&server)
+            .await;
         Mock::given(path("/inside")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
         // Local addresses allowed (as in development), so only the redirect rule stands between us and /inside.
         let t = transport(UrlPolicy { allow_local: true }, &[]);

@@ -55,11 +55,18 @@ pub fn check_transaction(actions: usize) -> StoreResult<()> {
 pub fn from_dynamodb_message(message: &str) -> Option<Limit> {
     if message.contains("Item size has exceeded") || message.contains("Item size to update has exceeded") {
         Some(Limit::ItemSize)
-    } else if message.contains("primary key values must be under") || message.contains("Size of hashkey has exceeded") || message.contains("size of all range keys has exceeded") {
+    } else if message.contains("primary key values must be under")
+        || message.contains("Size of hashkey has exceeded")
+        || message.contains("size of all range keys has exceeded")
+    {
         Some(Limit::KeySize)
-    } else if message.contains("transactItems") && message.contains("length less than or equal to 100") || message.contains("Member must have length less than or equal to 100") {
+    } else if message.contains("transactItems") && message.contains("length less than or equal to 100")
+        || message.contains("Member must have length less than or equal to 100")
+    {
         Some(Limit::TransactionActions)
-    } else if message.contains("Too many items requested for the BatchWriteItem call") || message.contains("Too many items requested for the BatchGetItem call") {
+    } else if message.contains("Too many items requested for the BatchWriteItem call")
+        || message.contains("Too many items requested for the BatchGetItem call")
+    {
         Some(Limit::BatchSize)
     } else {
         None

@@ -11,9 +11,9 @@ pub mod eventbridge;
 #[cfg(feature = "faults")]
 pub mod faults;
 pub mod http_webhooks;
-pub mod memory;
 pub mod layout;
 pub mod limits;
+pub mod memory;
 /// The institutions that move the money (banks, acquirers, the sandbox), behind the ports of `crate::providers`.
 pub mod providers;
 #[cfg(feature = "aws")]

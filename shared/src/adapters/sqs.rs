@@ -45,11 +45,8 @@ impl SqsQueue {
     /// Sends in batches of 10 (SQS's maximum), retrying only the entries a batch reports as failed.
     async fn send_all<T: serde::Serialize>(&self, queue_url: &str, jobs: &[T]) -> Result<(), EnqueueError> {
         for chunk in jobs.chunks(10) {
-            let mut pending: Vec<(String, String)> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, j)| (i.to_string(), serde_json::to_string(j).expect("job serialises")))
-                .collect();
+            let mut pending: Vec<(String, String)> =
+                chunk.iter().enumerate().map(|(i, j)| (i.to_string(), serde_json::to_string(j).expect("job serialises"))).collect();
             for attempt in 0..3 {
                 let entries = pending
                     .iter()

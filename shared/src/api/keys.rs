@@ -28,7 +28,10 @@ fn key_name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, Ap
 /// A key's own limit. A merchant may hold a key to less than the deployment's default, never to more.
 fn rate_limit(body: &Map<String, Value>, field: &str, ceiling: Option<u32>) -> Result<Option<u32>, ApiError> {
     let Some(v) = body.get(field).filter(|v| !v.is_null()) else { return Ok(None) };
-    let limit = v.as_u64().filter(|l| (1..=1_000_000).contains(l)).ok_or_else(|| ApiError::invalid(field, "inteiro de 1 a 1000000 / an integer from 1 to 1000000"))? as u32;
+    let limit = v
+        .as_u64()
+        .filter(|l| (1..=1_000_000).contains(l))
+        .ok_or_else(|| ApiError::invalid(field, "inteiro de 1 a 1000000 / an integer from 1 to 1000000"))? as u32;
     match ceiling {
         Some(max) if limit > max => Err(ApiError::invalid(field, format!("no máximo {max} por minuto / at most {max} per minute"))),
         _ => Ok(Some(limit)),
@@ -49,7 +52,8 @@ fn merchant_json(m: &Merchant) -> Value {
 impl Api<'_> {
     /// Refuses a new key when the merchant already holds `MAX_LIVE_KEYS` working ones (409 `api_key_limit`).
     async fn room_for_a_key(&self, merchant: &MerchantId, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let live = self.store.api_keys_of(merchant).await?.iter().filter(|k| matches!(k.status(now), KeyStatus::Active | KeyStatus::Expiring)).count();
+        let live =
+            self.store.api_keys_of(merchant).await?.iter().filter(|k| matches!(k.status(now), KeyStatus::Active | KeyStatus::Expiring)).count();
         if live >= MAX_LIVE_KEYS {
             return Err(ApiError::new(
                 409,
@@ -68,10 +72,19 @@ impl Api<'_> {
         let (window, retry_after) = rate_window(now);
         let reset = (window.timestamp() + crate::api_keys::RATE_WINDOW_SECONDS).to_string();
         match self.store.count_request(&key.id, window, limit).await {
-            Ok(Some(count)) => Ok(vec![("x-ratelimit-limit", limit.to_string()), ("x-ratelimit-remaining", limit.saturating_sub(count).to_string()), ("x-ratelimit-reset", reset)]),
+            Ok(Some(count)) => Ok(vec![
+                ("x-ratelimit-limit", limit.to_string()),
+                ("x-ratelimit-remaining", limit.saturating_sub(count).to_string()),
+                ("x-ratelimit-reset", reset),
+            ]),
             Ok(None) => {
                 let mut r = ApiError::new(429, "rate_limited", format!("limite de {limit} requisições por minuto desta chave atingido; tente em {retry_after} s / this key's limit of {limit} requests per minute was reached; retry in {retry_after} s")).into_response();
-                r.headers = vec![("retry-after", retry_after.to_string()), ("x-ratelimit-limit", limit.to_string()), ("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", reset)];
+                r.headers = vec![
+                    ("retry-after", retry_after.to_string()),
+                    ("x-ratelimit-limit", limit.to_string()),
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-reset", reset),
+                ];
                 Err(r)
             }
             Err(e) => {
@@ -123,7 +136,15 @@ impl Api<'_> {
                 .ok_or_else(|| ApiError::invalid("grace_seconds", "inteiro de 0 a 604800 (7 dias) / an integer from 0 to 604800 (7 days)"))?,
         };
         if old.status(now) != KeyStatus::Active {
-            return Err(ApiError::new(409, "api_key_not_active", format!("só uma chave ativa pode ser rotacionada (esta está {}) / only an active key can be rotated (this one is {})", old.status(now).as_str(), old.status(now).as_str())));
+            return Err(ApiError::new(
+                409,
+                "api_key_not_active",
+                format!(
+                    "só uma chave ativa pode ser rotacionada (esta está {}) / only an active key can be rotated (this one is {})",
+                    old.status(now).as_str(),
+                    old.status(now).as_str()
+                ),
+            ));
         }
         let (mut new, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &old.name, old.rate_limit, now);
         new.rotated_from = Some(old.id.clone());
@@ -142,7 +163,11 @@ impl Api<'_> {
         }
         let others_active = self.store.api_keys_of(&merchant.id).await?.iter().any(|k| k.id != key.id && k.status(now) == KeyStatus::Active);
         if !others_active {
-            return Err(ApiError::new(409, "last_api_key", "esta é a última chave ativa; crie outra antes de revogá-la / this is the last active key; create another before revoking it"));
+            return Err(ApiError::new(
+                409,
+                "last_api_key",
+                "esta é a última chave ativa; crie outra antes de revogá-la / this is the last active key; create another before revoking it",
+            ));
         }
         let revoked = ApiKeyRecord { revoked_at: Some(now), version: key.version + 1, ..key.clone() };
         self.store.update_api_key(&revoked, key.version).await?;
@@ -204,13 +229,25 @@ impl Api<'_> {
         let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
         let id = match req.header("idempotency-key") {
             Some(k) if crate::idempotency::valid_key(k) => MerchantId::derived(&format!("operator/{k}")),
-            Some(_) => return Err(ApiError::invalid("Idempotency-Key", "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key")),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "chave de idempotência inválida (1 a 255 caracteres visíveis) / invalid idempotency key",
+                ))
+            }
             None => MerchantId::generate(),
         };
         let merchant = Merchant { id, name, document, created_at: now, mode };
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &key_name, limit, now);
         if !self.store.create_merchant(&merchant, &key).await? {
-            return Err(ApiError::new(409, "merchant_exists", format!("lojista {} já criado com esta Idempotency-Key / merchant {} was already created with this Idempotency-Key", merchant.id, merchant.id)));
+            return Err(ApiError::new(
+                409,
+                "merchant_exists",
+                format!(
+                    "lojista {} já criado com esta Idempotency-Key / merchant {} was already created with this Idempotency-Key",
+                    merchant.id, merchant.id
+                ),
+            ));
         }
         tracing::info!(merchant_id = %merchant.id, "merchant created by the operator");
         Ok(ApiResponse::json(201, &json!({"merchant": merchant_json(&merchant), "api_key": with_secret(&key, &secret, now)})))

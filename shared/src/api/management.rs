@@ -19,12 +19,15 @@ pub(super) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
 }
 
 pub(super) fn list<T>(page: Page<T>, item: impl Fn(&T) -> Value) -> ApiResponse {
-    ApiResponse::json(200, &json!({
-        "object": "list",
-        "data": page.items.iter().map(item).collect::<Vec<_>>(),
-        "has_more": page.next.is_some(),
-        "next_cursor": page.next,
-    }))
+    ApiResponse::json(
+        200,
+        &json!({
+            "object": "list",
+            "data": page.items.iter().map(item).collect::<Vec<_>>(),
+            "has_more": page.next.is_some(),
+            "next_cursor": page.next,
+        }),
+    )
 }
 
 fn date_filter(req: &ApiRequest, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -52,12 +55,22 @@ impl Api<'_> {
         reject_unknown(&body, CUSTOMER_FIELDS, "")?;
         let current = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(customer_not_found)?;
         if current.erased_at.is_some() {
-            return Err(ApiError::new(409, "customer_erased", "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)"));
+            return Err(ApiError::new(
+                409,
+                "customer_erased",
+                "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)",
+            ));
         }
         if let Some(document) = body.get("document") {
             let same = document.as_str().and_then(|d| crate::document::Document::parse(d).ok()).is_some_and(|d| d == current.document);
             if !same {
-                return Err(ApiError { status: 422, code: "document_immutable", message: "o CPF/CNPJ de um cliente não muda; crie outro cliente / a customer's CPF/CNPJ cannot change; create another customer".into(), field: Some("document".into()) });
+                return Err(ApiError {
+                    status: 422,
+                    code: "document_immutable",
+                    message: "o CPF/CNPJ de um cliente não muda; crie outro cliente / a customer's CPF/CNPJ cannot change; create another customer"
+                        .into(),
+                    field: Some("document".into()),
+                });
             }
         }
         // The stored customer, as the API shows it, with the body's fields over it; parsed as a new one would be.
@@ -67,7 +80,13 @@ impl Api<'_> {
         };
         merged.extend(body);
         let parsed = parse_customer(&merged, merchant, now, "")?;
-        let updated = crate::customer::Customer { id: current.id.clone(), created_at: current.created_at, opt_out: current.opt_out.clone(), erased_at: None, ..parsed };
+        let updated = crate::customer::Customer {
+            id: current.id.clone(),
+            created_at: current.created_at,
+            opt_out: current.opt_out.clone(),
+            erased_at: None,
+            ..parsed
+        };
         if updated != current {
             self.store.put_customer(&updated).await?;
         }

@@ -86,7 +86,10 @@ impl Api<'_> {
         let budget = settings.monthly_budget.map(|b| {
             json!({"amount": b, "remaining": (b.as_decimal() - total).max(rust_decimal::Decimal::ZERO).to_string(), "reached": total >= b.as_decimal()})
         });
-        Ok(ApiResponse::json(200, &json!({"object": "notification_spend", "month": month, "total": total.to_string(), "channels": channels, "budget": budget})))
+        Ok(ApiResponse::json(
+            200,
+            &json!({"object": "notification_spend", "month": month, "total": total.to_string(), "channels": channels, "budget": budget}),
+        ))
     }
 
     /// `GET /v1/templates`: every step on every channel, the merchant's template where saved, else the default.
@@ -156,7 +159,8 @@ impl Api<'_> {
             Some(t) => Some(t),
             None => templates::merchant_template(self.store, &merchant.id, channel, step_value).await?,
         };
-        let (subject, rendered) = templates::render(channel, step_value, &ctx, custom.as_ref()).map_err(|e| ApiError::new(422, "template_error", e.to_string()))?;
+        let (subject, rendered) =
+            templates::render(channel, step_value, &ctx, custom.as_ref()).map_err(|e| ApiError::new(422, "template_error", e.to_string()))?;
         let mut out = json!({"object": "template_preview", "channel": channel, "step": step, "subject": subject, "body": rendered, "source": if custom.is_some() { "merchant" } else { "default" }});
         if channel == Channel::Sms {
             out["sms"] = sms_json(&rendered);
@@ -168,8 +172,11 @@ impl Api<'_> {
         let step_value = Step::parse_key(step).unwrap_or(Step::BeforeDue { days: 3 });
         let saved = templates::merchant_template(self.store, &merchant.id, channel, step_value).await?;
         let source = if saved.is_some() { "merchant" } else { "default" };
-        let template = saved.or_else(|| templates::default_template(channel, step)).ok_or_else(|| ApiError::new(404, "not_found", "modelo não encontrado / template not found"))?;
-        let mut out = json!({"object": "template", "channel": channel, "step": step, "source": source, "subject": template.subject, "body": template.body});
+        let template = saved
+            .or_else(|| templates::default_template(channel, step))
+            .ok_or_else(|| ApiError::new(404, "not_found", "modelo não encontrado / template not found"))?;
+        let mut out =
+            json!({"object": "template", "channel": channel, "step": step, "source": source, "subject": template.subject, "body": template.body});
         if channel == Channel::Sms {
             if let Ok((_, rendered)) = templates::render(channel, step_value, &MessageContext::sample(), Some(&template)) {
                 out["sms"] = sms_json(&rendered);

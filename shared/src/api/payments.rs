@@ -26,7 +26,11 @@ impl From<CheckoutError> for ApiError {
             }
             CheckoutError::Provider(ProviderError::Unavailable(m)) => {
                 tracing::warn!(error = %m, "provider unavailable");
-                ApiError::new(503, "provider_unavailable", "provedor de pagamento indisponível, tente novamente / payment provider unavailable, please retry")
+                ApiError::new(
+                    503,
+                    "provider_unavailable",
+                    "provedor de pagamento indisponível, tente novamente / payment provider unavailable, please retry",
+                )
             }
             CheckoutError::Store(e) => e.into(),
             CheckoutError::Internal(m) => ApiError::internal(m),
@@ -112,7 +116,13 @@ impl Api<'_> {
 
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.
     /// `merchant` is the authenticated one, who owns `c`: no second read of it.
-    pub(super) async fn charge_view(&self, merchant: &Merchant, c: &Charge, reminders: &[crate::ruler::Reminder], now: DateTime<Utc>) -> Result<Value, ApiError> {
+    pub(super) async fn charge_view(
+        &self,
+        merchant: &Merchant,
+        c: &Charge,
+        reminders: &[crate::ruler::Reminder],
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
         let mut view = self.charge_json(c, reminders);
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
         let extra = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
@@ -121,7 +131,6 @@ impl Api<'_> {
         }
         Ok(view)
     }
-
 }
 
 fn wallet_json(w: &Wallet) -> Value {

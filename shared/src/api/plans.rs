@@ -10,8 +10,8 @@ use super::{json_object, parse_amount, required_str, Api, ApiError, ApiRequest, 
 use crate::calendar;
 use crate::charge::{ChargeOrigin, ChargeStatus, DueDate};
 use crate::delivery::payment_url;
-use crate::ids::{ChargeId, PlanId};
 use crate::idempotency;
+use crate::ids::{ChargeId, PlanId};
 use crate::merchant::Merchant;
 use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
 use crate::service::TermFields;
@@ -84,7 +84,14 @@ impl Api<'_> {
 
     /// Makes a plan from a checked body: the plan, or the refusal of its first installment (before any charge
     /// exists), each installment made by the charge service as a charge of the series. `key` seeds the plan's id (None: a new one); `renegotiates` names the charges it replaces.
-    async fn make_plan(&self, merchant: &Merchant, body: &serde_json::Map<String, Value>, key: Option<String>, renegotiates: Vec<ChargeId>, now: DateTime<Utc>) -> Result<Plan, ApiError> {
+    async fn make_plan(
+        &self,
+        merchant: &Merchant,
+        body: &serde_json::Map<String, Value>,
+        key: Option<String>,
+        renegotiates: Vec<ChargeId>,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, ApiError> {
         if !matches!(body.get("customer_id"), Some(Value::String(_))) {
             return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"));
         }
@@ -95,7 +102,13 @@ impl Api<'_> {
         // A retry finds the plan as it was first recorded — its split and prices, even if a renegotiated debt has
         // grown since — and finishes making its installments.
         let stored: Option<Plan> = match &key {
-            Some(_) => self.store.get_merchant_document(&merchant.id, &document_key(&id)).await?.map(serde_json::from_value).transpose().map_err(ApiError::internal)?,
+            Some(_) => self
+                .store
+                .get_merchant_document(&merchant.id, &document_key(&id))
+                .await?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(ApiError::internal)?,
             None => None,
         };
         let recorded = stored.is_some();
@@ -103,21 +116,32 @@ impl Api<'_> {
             Some(plan) => plan,
             None => {
                 let total = parse_amount(body.get("amount"))?;
-                let count = body
-                    .get("installments")
-                    .and_then(Value::as_u64)
-                    .filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n))
-                    .ok_or_else(|| ApiError::invalid("installments", format!("de 2 a {MAX_CARNE_INSTALLMENTS} parcelas / 2 to {MAX_CARNE_INSTALLMENTS} installments")))? as u16;
+                let count =
+                    body.get("installments").and_then(Value::as_u64).filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n)).ok_or_else(
+                        || {
+                            ApiError::invalid(
+                                "installments",
+                                format!("de 2 a {MAX_CARNE_INSTALLMENTS} parcelas / 2 to {MAX_CARNE_INSTALLMENTS} installments"),
+                            )
+                        },
+                    )? as u16;
                 let first_due = DueDate::parse_new(required_str(body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
                 let description = required_str(body, "description")?.trim().to_string();
-                let split = recurrence::carne(total, count, first_due.date())
-                    .map_err(|_| ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment"))?;
+                let split = recurrence::carne(total, count, first_due.date()).map_err(|_| {
+                    ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment")
+                })?;
                 // Every due date must be one a charge may have (boletos reach ten years): refused before anything is made.
                 let last = split.last().expect("at least two installments");
-                DueDate::parse_new(&last.due_date.to_string(), now).map_err(|e| ApiError::invalid("installments", format!("a última parcela / the last installment: {e}")))?;
+                DueDate::parse_new(&last.due_date.to_string(), now)
+                    .map_err(|e| ApiError::invalid("installments", format!("a última parcela / the last installment: {e}")))?;
                 let installments = split
                     .iter()
-                    .map(|part| PlanInstallment { number: part.number, charge_id: installment_charge_id(merchant, &id, part.number), amount: part.amount, due_date: part.due_date })
+                    .map(|part| PlanInstallment {
+                        number: part.number,
+                        charge_id: installment_charge_id(merchant, &id, part.number),
+                        amount: part.amount,
+                        due_date: part.due_date,
+                    })
                     .collect();
                 let customer_id = body["customer_id"].as_str().unwrap_or_default().into();
                 Plan { id: id.clone(), customer_id, total, description, installments, renegotiates, created_at: now }
@@ -133,13 +157,16 @@ impl Api<'_> {
             let key = format!("{}/{}", merchant.id, installment_key(&plan.id, part.number));
             // The first installment carries every field the others do: its refusal is the plan's, before any
             // charge or record exists (a later one can only fail for reasons of its own; a retry goes on).
-            let made = self.charges().create_in_series(merchant, customer_id, &fields, part.amount, part.due_date, &description, origin, key, now).await?;
+            let made =
+                self.charges().create_in_series(merchant, customer_id, &fields, part.amount, part.due_date, &description, origin, key, now).await?;
             if made.charge.id != part.charge_id {
                 return Err(ApiError::internal(format!("installment {} made as {} instead of {}", part.number, made.charge.id, part.charge_id)));
             }
             // Recorded once its first installment is accepted: from then on a retry follows the record.
             if !recorded {
-                self.store.put_merchant_document(&merchant.id, &document_key(&plan.id), &serde_json::to_value(&plan).map_err(ApiError::internal)?).await?;
+                self.store
+                    .put_merchant_document(&merchant.id, &document_key(&plan.id), &serde_json::to_value(&plan).map_err(ApiError::internal)?)
+                    .await?;
                 recorded = true;
             }
         }
@@ -221,17 +248,17 @@ impl Api<'_> {
             .map(|(_, v)| serde_json::from_value(v).map_err(ApiError::internal))
             .collect::<Result<_, _>>()?;
         plans.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let mut rest: Vec<&Plan> = plans
-            .iter()
-            .filter(|p| after.as_ref().is_none_or(|(at, id)| (p.created_at, p.id.as_str()) < (*at, id.as_str())))
-            .collect();
+        let mut rest: Vec<&Plan> =
+            plans.iter().filter(|p| after.as_ref().is_none_or(|(at, id)| (p.created_at, p.id.as_str()) < (*at, id.as_str()))).collect();
         let has_more = rest.len() > limit;
         rest.truncate(limit);
         let next = if has_more { rest.last().map(|p| engine.encode(format!("{}|{}", p.created_at.to_rfc3339(), p.id))) } else { None };
         let data: Vec<Value> = rest
             .iter()
-            .map(|p| json!({"id": p.id, "object": "installment_plan", "customer_id": p.customer_id, "amount": p.total, "description": p.description,
-                "installments": p.installments.len(), "created_at": p.created_at}))
+            .map(|p| {
+                json!({"id": p.id, "object": "installment_plan", "customer_id": p.customer_id, "amount": p.total, "description": p.description,
+                "installments": p.installments.len(), "created_at": p.created_at})
+            })
             .collect();
         Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": has_more, "next_cursor": next})))
     }
@@ -261,8 +288,15 @@ impl Api<'_> {
     /// crash finishes the same renegotiation rather than starting another.
     pub(super) async fn renegotiate(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body = json_object(&req.body)?;
-        super::reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "description"]].concat(), "")?;
-        let customer_id = body.get("customer_id").and_then(Value::as_str).and_then(|c| crate::ids::CustomerId::parse(c).ok())
+        super::reject_unknown(
+            &body,
+            &[TermFields::NAMES, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "description"]].concat(),
+            "",
+        )?;
+        let customer_id = body
+            .get("customer_id")
+            .and_then(Value::as_str)
+            .and_then(|c| crate::ids::CustomerId::parse(c).ok())
             .ok_or_else(|| ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"))?;
         let ids: Vec<ChargeId> = match body.get("charge_ids") {
             Some(Value::Array(a)) if !a.is_empty() && a.len() <= 100 => a
@@ -287,7 +321,11 @@ impl Api<'_> {
         let mut originals = Vec::new();
         let mut total = rust_decimal::Decimal::ZERO;
         for id in &ids {
-            let charge = self.store.get_charge(&merchant.id, id).await?.ok_or_else(|| refused(format!("cobrança {id} não encontrada / charge {id} not found")))?;
+            let charge = self
+                .store
+                .get_charge(&merchant.id, id)
+                .await?
+                .ok_or_else(|| refused(format!("cobrança {id} não encontrada / charge {id} not found")))?;
             if charge.customer_id != customer_id {
                 return Err(refused(format!("a cobrança {id} é de outro cliente / charge {id} belongs to another customer")));
             }
@@ -296,7 +334,11 @@ impl Api<'_> {
                 return Err(refused(format!("a cobrança {id} está {} / charge {id} is {}", charge.status.as_str(), charge.status.as_str())));
             }
             // The debt of each charge, priced today (a resumed one as it stood: the plan already holds it).
-            let owed = if waive { (charge.amount.as_decimal() - charge.received).max(rust_decimal::Decimal::ZERO) } else { charge.balance_due(today).map_err(|e| refused(format!("{id}: {e}")))? };
+            let owed = if waive {
+                (charge.amount.as_decimal() - charge.received).max(rust_decimal::Decimal::ZERO)
+            } else {
+                charge.balance_due(today).map_err(|e| refused(format!("{id}: {e}")))?
+            };
             total = total.checked_add(owed).ok_or_else(|| refused(format!("{id}: {}", crate::pay::late_fees::Unpriceable)))?;
             originals.push(charge);
         }
@@ -326,5 +368,4 @@ impl Api<'_> {
         }
         Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
     }
-
 }

@@ -18,7 +18,8 @@ pub const MAX_CNAB_BYTES: usize = 5 * 1024 * 1024;
 
 impl Api<'_> {
     pub(super) async fn import_cnab240(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let text = std::str::from_utf8(&req.body).map_err(|_| ApiError::new(400, "malformed_file", "arquivo não é texto ASCII / file is not ASCII text"))?;
+        let text =
+            std::str::from_utf8(&req.body).map_err(|_| ApiError::new(400, "malformed_file", "arquivo não é texto ASCII / file is not ASCII text"))?;
         let titles = parse_return(text).map_err(|e| ApiError::new(422, "invalid_cnab240", e.to_string()))?;
         let mut results = Vec::new();
         let mut settled = 0;
@@ -96,11 +97,14 @@ impl Api<'_> {
         let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let mut entries = self.store.ledger_of(&merchant.id, &charge.id).await?;
         entries.sort_by_key(|e| e.received_at);
-        Ok(ApiResponse::json(200, &json!({
-            "object": "list",
-            "charge_id": charge.id,
-            "received": crate::payment::net_received(&entries),
-            "data": entries,
-        })))
+        Ok(ApiResponse::json(
+            200,
+            &json!({
+                "object": "list",
+                "charge_id": charge.id,
+                "received": crate::payment::net_received(&entries),
+                "data": entries,
+            }),
+        ))
     }
 }

@@ -100,7 +100,10 @@ impl Api<'_> {
         let as_of = date_param(req, "as_of")?.unwrap_or(today);
         // The report ages the charges open now: on a past day, charges paid since would be missing.
         if as_of < today {
-            return Err(ApiError::invalid("as_of", "hoje ou depois: o relatório envelhece as cobranças em aberto agora / today or later: the report ages the charges open now"));
+            return Err(ApiError::invalid(
+                "as_of",
+                "hoje ou depois: o relatório envelhece as cobranças em aberto agora / today or later: the report ages the charges open now",
+            ));
         }
         if (as_of - today).num_days() > 3650 {
             return Err(ApiError::invalid("as_of", "no máximo 10 anos à frente / at most 10 years ahead"));

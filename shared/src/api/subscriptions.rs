@@ -49,7 +49,10 @@ fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> R
             .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
             .ok_or_else(|| ApiError::invalid("end_date", "data AAAA-MM-DD / date YYYY-MM-DD"))?;
         if date < first_due {
-            return Err(ApiError::invalid("end_date", "o fim não pode ser anterior ao primeiro vencimento / end_date cannot be before the first due date"));
+            return Err(ApiError::invalid(
+                "end_date",
+                "o fim não pode ser anterior ao primeiro vencimento / end_date cannot be before the first due date",
+            ));
         }
         return Ok(End::OnDate { date });
     }
@@ -134,10 +137,12 @@ impl Api<'_> {
         };
         let customer = self.charges().billable_customer(merchant, &customer_id).await?;
         let amount = parse_amount(body.get("amount"))?;
-        let cycle: Cycle = body
-            .get("cycle")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .ok_or_else(|| ApiError::invalid("cycle", "weekly, biweekly, monthly, quarterly, semiannual ou yearly / weekly, biweekly, monthly, quarterly, semiannual or yearly"))?;
+        let cycle: Cycle = body.get("cycle").and_then(|v| serde_json::from_value(v.clone()).ok()).ok_or_else(|| {
+            ApiError::invalid(
+                "cycle",
+                "weekly, biweekly, monthly, quarterly, semiannual ou yearly / weekly, biweekly, monthly, quarterly, semiannual or yearly",
+            )
+        })?;
         let first_due = DueDate::parse_new(required_str(&body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
         let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
         let end = parse_end(&body, first_due.date(), End::Never)?;
@@ -173,7 +178,9 @@ impl Api<'_> {
         match self.store.put_subscription(&sub, None).await {
             Ok(()) => {}
             // A retry of a request that died after storing it (same key, same id): finish that one.
-            Err(StoreError::Conflict) if keyed.is_some() => sub = self.store.get_subscription(&merchant.id, &sub.id).await?.ok_or(StoreError::Conflict)?,
+            Err(StoreError::Conflict) if keyed.is_some() => {
+                sub = self.store.get_subscription(&merchant.id, &sub.id).await?.ok_or(StoreError::Conflict)?
+            }
             Err(e) => return Err(e.into()),
         }
         tracing::info!(merchant_id = %merchant.id, subscription_id = %sub.id, "subscription created");
@@ -220,7 +227,9 @@ impl Api<'_> {
         sub.version += 1;
         match self.store.put_subscription(sub, Some(expected)).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict) => Err(ApiError::new(409, "conflict", "a assinatura mudou ao mesmo tempo; tente de novo / the subscription changed concurrently; retry")),
+            Err(StoreError::Conflict) => {
+                Err(ApiError::new(409, "conflict", "a assinatura mudou ao mesmo tempo; tente de novo / the subscription changed concurrently; retry"))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -228,7 +237,13 @@ impl Api<'_> {
     /// `PATCH /v1/subscriptions/{id}` {amount?, description?, end_date?, max_charges?, lead_days?}: a new amount
     /// applies from the next charge not yet generated (one the payer already has keeps its amount); `end_date` or
     /// `max_charges` replace the end (null for none).
-    pub(super) async fn update_subscription(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    pub(super) async fn update_subscription(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        req: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ApiResponse, ApiError> {
         let mut sub = self.subscription(merchant, id).await?;
         let body = json_object(&req.body)?;
         reject_unknown(&body, &["amount", "description", "end_date", "max_charges", "lead_days"], "")?;
@@ -250,7 +265,10 @@ impl Api<'_> {
         sub.end = parse_end(&body, sub.first_due, sub.end)?;
         if let End::AfterCount { count } = sub.end {
             if count < sub.next_cycle {
-                return Err(ApiError::invalid("max_charges", format!("já foram geradas {} cobranças / {} charges were already generated", sub.next_cycle, sub.next_cycle)));
+                return Err(ApiError::invalid(
+                    "max_charges",
+                    format!("já foram geradas {} cobranças / {} charges were already generated", sub.next_cycle, sub.next_cycle),
+                ));
             }
         }
         if let Some(days) = parse_lead_days(&body)? {
@@ -295,7 +313,13 @@ impl Api<'_> {
 
     /// `POST /v1/subscriptions/{id}/cancel {"cancel_open_charges"?: bool}`: no more charges; with
     /// `cancel_open_charges`, the generated ones not yet paid are cancelled too (their régua stops).
-    pub(super) async fn cancel_subscription(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    pub(super) async fn cancel_subscription(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        req: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ApiResponse, ApiError> {
         let mut sub = self.subscription(merchant, id).await?;
         let body = if req.body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&req.body)? };
         reject_unknown(&body, &["cancel_open_charges"], "")?;

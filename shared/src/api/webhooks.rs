@@ -57,7 +57,12 @@ impl Api<'_> {
     }
 
     /// Reads, changes and writes back an endpoint under optimistic concurrency, retrying a lost race.
-    async fn change_endpoint<T>(&self, merchant: &Merchant, id: &str, change: impl Fn(&mut WebhookEndpoint) -> Result<T, ApiError>) -> Result<(WebhookEndpoint, T), ApiError> {
+    async fn change_endpoint<T>(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        change: impl Fn(&mut WebhookEndpoint) -> Result<T, ApiError>,
+    ) -> Result<(WebhookEndpoint, T), ApiError> {
         for _ in 0..3 {
             let mut endpoint = self.endpoint(merchant, id).await?;
             let expected = endpoint.version;
@@ -71,7 +76,13 @@ impl Api<'_> {
         Err(crate::store::StoreError::Conflict.into())
     }
 
-    pub(super) async fn update_webhook_endpoint(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    pub(super) async fn update_webhook_endpoint(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        req: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ApiResponse, ApiError> {
         let body = Value::Object(json_object(&req.body)?);
         let (endpoint, ()) = self.change_endpoint(merchant, id, |e| Ok(e.update(&body, self.webhook_urls, now)?)).await?;
         Ok(ApiResponse::json(200, &endpoint.to_json()))
@@ -84,7 +95,13 @@ impl Api<'_> {
     }
 
     /// `{"grace_hours"?: 0..168}` (default 24): the old secret keeps signing alongside the new one that long.
-    pub(super) async fn rotate_webhook_secret(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    pub(super) async fn rotate_webhook_secret(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        req: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ApiResponse, ApiError> {
         let body = if req.body.is_empty() { Default::default() } else { json_object(&req.body)? };
         super::reject_unknown(&body, &["grace_hours"], "")?;
         let grace = match body.get("grace_hours") {
@@ -105,15 +122,20 @@ impl Api<'_> {
         let endpoint = self.endpoint(merchant, id).await?;
         let limit = match req.query("limit") {
             None => 20,
-            Some(l) => l.parse::<usize>().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| ApiError::invalid("limit", "de 1 a 100 / 1 to 100"))?,
+            Some(l) => {
+                l.parse::<usize>().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| ApiError::invalid("limit", "de 1 a 100 / 1 to 100"))?
+            }
         };
         let page = self.store.webhook_deliveries_of(&merchant.id, &endpoint.id, limit, req.query("cursor")).await?;
-        Ok(ApiResponse::json(200, &json!({
-            "object": "list",
-            "data": page.items.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
-            "has_more": page.next.is_some(),
-            "next_cursor": page.next,
-        })))
+        Ok(ApiResponse::json(
+            200,
+            &json!({
+                "object": "list",
+                "data": page.items.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+                "has_more": page.next.is_some(),
+                "next_cursor": page.next,
+            }),
+        ))
     }
 
     pub(super) async fn get_webhook_delivery(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {

@@ -28,9 +28,7 @@ pub enum BoletoError {
     FieldCheckDigit(u8),
     #[error("dígito verificador geral do código de barras inválido / the barcode's check digit is wrong")]
     BarcodeCheckDigit,
-    #[error(
-        "moeda {0} não suportada: apenas 9 (real) / currency {0} not supported: only 9 (real)"
-    )]
+    #[error("moeda {0} não suportada: apenas 9 (real) / currency {0} not supported: only 9 (real)")]
     UnsupportedCurrency(char),
     #[error("boleto de arrecadação (começa com 8) não suportado / utility (arrecadação) slips starting with 8 are not supported")]
     Arrecadacao,
@@ -66,11 +64,7 @@ const LAST_FATOR: u16 = 9999;
 /// Dates outside both cycles are refused. This function owns the rule; its inverse,
 /// `due_date_from_fator`, shares the same cycle constants.
 pub fn fator_vencimento(date: NaiveDate) -> Result<u16, BoletoError> {
-    let start = if date >= second_cycle_start() {
-        second_cycle_start()
-    } else {
-        first_cycle_start()
-    };
+    let start = if date >= second_cycle_start() { second_cycle_start() } else { first_cycle_start() };
     let offset = (date - start).num_days();
     if offset < 0 || offset > i64::from(LAST_FATOR - FIRST_FATOR) {
         return Err(BoletoError::DueDateOutOfRange(date));
@@ -81,10 +75,7 @@ pub fn fator_vencimento(date: NaiveDate) -> Result<u16, BoletoError> {
 /// The inverse of `fator_vencimento`. A factor names one date per cycle, so the date
 /// closest to `reference` (usually today) wins: 1016 read in 2025 is 2025-03-10, while
 /// 9999 read in early 2025 is still 2025-02-21, not 2049. Fator 0000 means "no due date".
-pub fn due_date_from_fator(
-    fator: u16,
-    reference: NaiveDate,
-) -> Result<Option<NaiveDate>, BoletoError> {
+pub fn due_date_from_fator(fator: u16, reference: NaiveDate) -> Result<Option<NaiveDate>, BoletoError> {
     if fator == 0 {
         return Ok(None);
     }
@@ -94,11 +85,7 @@ pub fn due_date_from_fator(
     let offset = chrono::Days::new(u64::from(fator - FIRST_FATOR));
     let first = first_cycle_start() + offset;
     let second = second_cycle_start() + offset;
-    let nearest = if (reference - first).num_days().abs() < (second - reference).num_days().abs() {
-        first
-    } else {
-        second
-    };
+    let nearest = if (reference - first).num_days().abs() < (second - reference).num_days().abs() { first } else { second };
     Ok(Some(nearest))
 }
 
@@ -119,20 +106,11 @@ impl CampoLivre {
     /// do bloqueto de cobrança": "000000", convênio (7), complemento do nosso número (10),
     /// carteira (2). The nosso número is convênio + complemento (17 digits, no DV).
     /// Matches the reference vector: 000000 2852547 0000000123 17.
-    pub fn banco_do_brasil(
-        convenio: u32,
-        complemento: u64,
-        carteira: u8,
-    ) -> Result<CampoLivre, BoletoError> {
-        if !(1_000_000..=9_999_999).contains(&convenio)
-            || complemento > 9_999_999_999
-            || carteira > 99
-        {
+    pub fn banco_do_brasil(convenio: u32, complemento: u64, carteira: u8) -> Result<CampoLivre, BoletoError> {
+        if !(1_000_000..=9_999_999).contains(&convenio) || complemento > 9_999_999_999 || carteira > 99 {
             return Err(BoletoError::LayoutOverflow);
         }
-        Ok(CampoLivre(format!(
-            "000000{convenio:07}{complemento:010}{carteira:02}"
-        )))
+        Ok(CampoLivre(format!("000000{convenio:07}{complemento:010}{carteira:02}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -170,11 +148,7 @@ fn digit_values(s: &str) -> impl DoubleEndedIterator<Item = u32> + '_ {
 
 /// Barcode DV: mod 11, weights 2..9 repeating from the right; 0, 10 and 11 become 1.
 fn mod11_dv(digits: &str) -> u8 {
-    let sum: u32 = digit_values(digits)
-        .rev()
-        .zip((2..=9).cycle())
-        .map(|(d, w)| d * w)
-        .sum();
+    let sum: u32 = digit_values(digits).rev().zip((2..=9).cycle()).map(|(d, w)| d * w).sum();
     match 11 - sum % 11 {
         0 | 10 | 11 => 1,
         dv => dv as u8,
@@ -196,10 +170,7 @@ fn mod10_dv(digits: &str) -> u8 {
 
 /// Keeps the digits of a pasted code and drops the usual separators (dots, spaces).
 fn bare(input: &str) -> Result<String, BoletoError> {
-    let s: String = input
-        .chars()
-        .filter(|c| !matches!(c, '.' | ' ' | '-'))
-        .collect();
+    let s: String = input.chars().filter(|c| !matches!(c, '.' | ' ' | '-')).collect();
     if !all_digits(&s) {
         return Err(BoletoError::NotDigits);
     }
@@ -207,30 +178,17 @@ fn bare(input: &str) -> Result<String, BoletoError> {
 }
 
 impl Barcode {
-    pub fn new(
-        bank: &str,
-        due_date: NaiveDate,
-        amount: Money,
-        campo_livre: &CampoLivre,
-    ) -> Result<Barcode, BoletoError> {
+    pub fn new(bank: &str, due_date: NaiveDate, amount: Money, campo_livre: &CampoLivre) -> Result<Barcode, BoletoError> {
         if bank.len() != 3 || !all_digits(bank) {
             return Err(BoletoError::InvalidBank);
         }
         let fator = fator_vencimento(due_date)?;
         // Money is at most 9_999_999_999 cents: exactly the 10-digit value field.
-        let without_dv = format!(
-            "{bank}9{fator:04}{:010}{}",
-            amount.cents(),
-            campo_livre.as_str()
-        );
+        let without_dv = format!("{bank}9{fator:04}{:010}{}", amount.cents(), campo_livre.as_str());
         // A bank code starting with 8 would make an arrecadação code, which `parse` (and every reader) refuses.
         check_kind(&without_dv)?;
         let dv = mod11_dv(&without_dv);
-        Ok(Barcode(format!(
-            "{}{dv}{}",
-            &without_dv[..4],
-            &without_dv[4..]
-        )))
+        Ok(Barcode(format!("{}{dv}{}", &without_dv[..4], &without_dv[4..])))
     }
 
     /// Parses 44 digits and checks the DV.
@@ -307,30 +265,12 @@ impl Linha {
     /// "00190.00009 02852.547005 00000.123174 8 99990000012345", as printed on the slip.
     pub fn formatted(&self) -> String {
         let l = &self.0;
-        format!(
-            "{}.{} {}.{} {}.{} {} {}",
-            &l[0..5],
-            &l[5..10],
-            &l[10..15],
-            &l[15..21],
-            &l[21..26],
-            &l[26..32],
-            &l[32..33],
-            &l[33..47]
-        )
+        format!("{}.{} {}.{} {}.{} {} {}", &l[0..5], &l[5..10], &l[10..15], &l[15..21], &l[21..26], &l[26..32], &l[32..33], &l[33..47])
     }
 }
 
 fn linha_digits_to_barcode(l: &str) -> String {
-    format!(
-        "{}{}{}{}{}{}",
-        &l[0..4],
-        &l[32..33],
-        &l[33..47],
-        &l[4..9],
-        &l[10..20],
-        &l[21..31]
-    )
+    format!("{}{}{}{}{}{}", &l[0..4], &l[32..33], &l[33..47], &l[4..9], &l[10..20], &l[21..31])
 }
 
 impl fmt::Display for Barcode {
@@ -360,11 +300,7 @@ pub fn parse_boleto(input: &str, reference: NaiveDate) -> Result<Boleto, BoletoE
     Ok(Boleto {
         bank: b[0..3].to_owned(),
         due_date: due_date_from_fator(fator, reference)?,
-        amount: if cents == 0 {
-            None
-        } else {
-            Some(Money::from_cents(cents).expect("10 digits fit Money"))
-        },
+        amount: if cents == 0 { None } else { Some(Money::from_cents(cents).expect("10 digits fit Money")) },
         campo_livre: CampoLivre(b[19..44].to_owned()),
         barcode: barcode.clone(),
     })
@@ -376,10 +312,7 @@ pub fn parse_boleto(input: &str, reference: NaiveDate) -> Result<Boleto, BoletoE
 // 1:3, narrow bar 0.254 mm and 13 mm height, which is ~40 lines.
 
 /// Narrow (N) / wide (W) pattern of each digit's five elements.
-const ITF_PATTERNS: [&[u8; 5]; 10] = [
-    b"NNWWN", b"WNNNW", b"NWNNW", b"WWNNN", b"NNWNW", b"WNWNN", b"NWWNN", b"NNNWW", b"WNNWN",
-    b"NWNWN",
-];
+const ITF_PATTERNS: [&[u8; 5]; 10] = [b"NNWWN", b"WNNNW", b"NWNNW", b"WWNNN", b"NNWNW", b"WNWNN", b"NWWNN", b"NNNWW", b"WNNWN", b"NWNWN"];
 const WIDE: u32 = 3;
 const QUIET_ZONE: u32 = 10;
 /// Module (narrow bar) width in micrometres: 0.254 mm, so 44 digits print ~103 mm wide.
@@ -393,10 +326,7 @@ fn itf25_elements(digits: &str) -> Vec<u32> {
     let width = |c: u8| if c == b'W' { WIDE } else { 1 };
     let mut elements = vec![1, 1, 1, 1];
     for pair in digits.as_bytes().chunks(2) {
-        let (bars, spaces) = (
-            ITF_PATTERNS[usize::from(pair[0] - b'0')],
-            ITF_PATTERNS[usize::from(pair[1] - b'0')],
-        );
+        let (bars, spaces) = (ITF_PATTERNS[usize::from(pair[0] - b'0')], ITF_PATTERNS[usize::from(pair[1] - b'0')]);
         for i in 0..5 {
             elements.push(width(bars[i]));
             elements.push(width(spaces[i]));
@@ -415,9 +345,7 @@ pub fn itf25_svg(barcode: &Barcode) -> String {
     let mut x = QUIET_ZONE;
     for (i, w) in elements.iter().enumerate() {
         if i % 2 == 0 {
-            bars.push_str(&format!(
-                "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{HEIGHT_MODULES}\"/>"
-            ));
+            bars.push_str(&format!("<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{HEIGHT_MODULES}\"/>"));
         }
         x += w;
     }
@@ -467,33 +395,18 @@ mod tests {
     #[test]
     fn factor_refuses_dates_outside_both_cycles() {
         for d in ["2049-10-14", "2100-01-01", "2000-07-02", "1997-10-07"] {
-            assert_eq!(
-                fator_vencimento(date(d)),
-                Err(BoletoError::DueDateOutOfRange(date(d)))
-            );
+            assert_eq!(fator_vencimento(date(d)), Err(BoletoError::DueDateOutOfRange(date(d))));
         }
     }
 
     #[test]
     fn factor_is_read_in_the_cycle_nearest_the_reference_date() {
         let today = date("2025-06-01");
-        assert_eq!(
-            due_date_from_fator(1016, today),
-            Ok(Some(date("2025-03-10")))
-        );
-        assert_eq!(
-            due_date_from_fator(9999, date("2025-02-25")),
-            Ok(Some(date("2025-02-21")))
-        );
-        assert_eq!(
-            due_date_from_fator(1016, date("2000-08-01")),
-            Ok(Some(date("2000-07-19")))
-        );
+        assert_eq!(due_date_from_fator(1016, today), Ok(Some(date("2025-03-10"))));
+        assert_eq!(due_date_from_fator(9999, date("2025-02-25")), Ok(Some(date("2025-02-21"))));
+        assert_eq!(due_date_from_fator(1016, date("2000-08-01")), Ok(Some(date("2000-07-19"))));
         assert_eq!(due_date_from_fator(0, today), Ok(None));
-        assert_eq!(
-            due_date_from_fator(999, today),
-            Err(BoletoError::InvalidFator(999))
-        );
+        assert_eq!(due_date_from_fator(999, today), Err(BoletoError::InvalidFator(999)));
     }
 
     #[test]
@@ -504,22 +417,13 @@ mod tests {
         let b = Barcode::new(BANCO_DO_BRASIL, date("2025-02-21"), amount, &campo).unwrap();
         assert_eq!(b.as_str(), BARCODE);
         assert_eq!(b.to_linha().as_str(), LINHA);
-        assert_eq!(
-            b.to_linha().formatted(),
-            "00190.00009 02852.547005 00000.123174 8 99990000012345"
-        );
+        assert_eq!(b.to_linha().formatted(), "00190.00009 02852.547005 00000.123174 8 99990000012345");
     }
 
     #[test]
     fn dv_edge_with_fator_1016_gives_check_digit_1() {
         let campo = CampoLivre::banco_do_brasil(2_852_547, 123, 17).unwrap();
-        let b = Barcode::new(
-            BANCO_DO_BRASIL,
-            date("2025-03-10"),
-            Money::parse("123.45").unwrap(),
-            &campo,
-        )
-        .unwrap();
+        let b = Barcode::new(BANCO_DO_BRASIL, date("2025-03-10"), Money::parse("123.45").unwrap(), &campo).unwrap();
         assert_eq!(b.as_str(), BARCODE_1016);
         assert_eq!(b.to_linha().as_str(), LINHA_1016);
     }
@@ -534,11 +438,7 @@ mod tests {
 
     #[test]
     fn parses_and_decodes_value_and_due_date() {
-        let b = parse_boleto(
-            "00190.00009 02852.547005 00000.123174 1 10160000012345",
-            date("2025-03-01"),
-        )
-        .unwrap();
+        let b = parse_boleto("00190.00009 02852.547005 00000.123174 1 10160000012345", date("2025-03-01")).unwrap();
         assert_eq!(b.bank, "001");
         assert_eq!(b.amount, Some(Money::parse("123.45").unwrap()));
         assert_eq!(b.due_date, Some(date("2025-03-10")));
@@ -549,30 +449,12 @@ mod tests {
 
     #[test]
     fn rejects_wrong_check_digits_lengths_and_kinds() {
-        assert_eq!(
-            Linha::parse(&LINHA.replacen("0019000009", "0019000008", 1)),
-            Err(BoletoError::FieldCheckDigit(1))
-        );
-        assert_eq!(
-            Barcode::parse(&BARCODE.replacen("00198", "00197", 1)),
-            Err(BoletoError::BarcodeCheckDigit)
-        );
-        assert_eq!(
-            parse_boleto("123", date("2025-01-01")),
-            Err(BoletoError::WrongLength(3))
-        );
-        assert_eq!(
-            parse_boleto("0019x", date("2025-01-01")),
-            Err(BoletoError::NotDigits)
-        );
-        assert_eq!(
-            parse_boleto(&format!("8{}", &BARCODE[1..]), date("2025-01-01")),
-            Err(BoletoError::Arrecadacao)
-        );
-        assert_eq!(
-            parse_boleto(&format!("0010{}", &BARCODE[4..]), date("2025-01-01")),
-            Err(BoletoError::UnsupportedCurrency('0'))
-        );
+        assert_eq!(Linha::parse(&LINHA.replacen("0019000009", "0019000008", 1)), Err(BoletoError::FieldCheckDigit(1)));
+        assert_eq!(Barcode::parse(&BARCODE.replacen("00198", "00197", 1)), Err(BoletoError::BarcodeCheckDigit));
+        assert_eq!(parse_boleto("123", date("2025-01-01")), Err(BoletoError::WrongLength(3)));
+        assert_eq!(parse_boleto("0019x", date("2025-01-01")), Err(BoletoError::NotDigits));
+        assert_eq!(parse_boleto(&format!("8{}", &BARCODE[1..]), date("2025-01-01")), Err(BoletoError::Arrecadacao));
+        assert_eq!(parse_boleto(&format!("0010{}", &BARCODE[4..]), date("2025-01-01")), Err(BoletoError::UnsupportedCurrency('0')));
     }
 
     #[test]
@@ -611,15 +493,7 @@ mod tests {
         let mut bars: Vec<(u32, u32)> = Vec::new();
         for part in svg.split("<rect x=\"").skip(1) {
             let x: u32 = part.split('"').next().unwrap().parse().unwrap();
-            let w: u32 = part
-                .split("width=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let w: u32 = part.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
             bars.push((x, w));
         }
         // Rebuild alternating bar/space widths.
@@ -635,23 +509,12 @@ mod tests {
         assert_eq!(&widths[widths.len() - 3..], &[3, 1, 1], "stop pattern");
         let data = &widths[4..widths.len() - 3];
         let pattern = |ws: Vec<u32>| -> char {
-            let p: Vec<u8> = ws
-                .iter()
-                .map(|&w| if w == 3 { b'W' } else { b'N' })
-                .collect();
-            let d = ITF_PATTERNS
-                .iter()
-                .position(|q| q[..] == p[..])
-                .expect("known pattern");
+            let p: Vec<u8> = ws.iter().map(|&w| if w == 3 { b'W' } else { b'N' }).collect();
+            let d = ITF_PATTERNS.iter().position(|q| q[..] == p[..]).expect("known pattern");
             char::from(b'0' + d as u8)
         };
         data.chunks(10)
-            .flat_map(|c| {
-                [
-                    pattern(c.iter().step_by(2).copied().collect()),
-                    pattern(c.iter().skip(1).step_by(2).copied().collect()),
-                ]
-            })
+            .flat_map(|c| [pattern(c.iter().step_by(2).copied().collect()), pattern(c.iter().skip(1).step_by(2).copied().collect())])
             .collect()
     }
 

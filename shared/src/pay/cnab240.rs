@@ -67,7 +67,8 @@ fn field(record: &str, from: usize, to: usize) -> &str {
 
 fn value(record: &str, from: usize, to: usize, line: usize) -> Result<Decimal, CnabError> {
     let digits = field(record, from, to);
-    let cents: i64 = digits.trim().parse().map_err(|_| CnabError::Field { line, message: format!("valor inválido nas posições {from}–{to}: {digits:?}") })?;
+    let cents: i64 =
+        digits.trim().parse().map_err(|_| CnabError::Field { line, message: format!("valor inválido nas posições {from}–{to}: {digits:?}") })?;
     Ok(Decimal::new(cents, 2))
 }
 
@@ -76,7 +77,9 @@ fn date(record: &str, from: usize, line: usize) -> Result<Option<NaiveDate>, Cna
     if text.trim().is_empty() || text == "00000000" {
         return Ok(None);
     }
-    NaiveDate::parse_from_str(text, "%d%m%Y").map(Some).map_err(|_| CnabError::Field { line, message: format!("data inválida na posição {from}: {text:?}") })
+    NaiveDate::parse_from_str(text, "%d%m%Y")
+        .map(Some)
+        .map_err(|_| CnabError::Field { line, message: format!("data inválida na posição {from}: {text:?}") })
 }
 
 /// Reads a return file. Lines may end in CRLF; records other than T and U (headers, trailers, other segments)

@@ -46,9 +46,7 @@ pub fn split_cents(total: Money, n: u16) -> Result<Vec<Money>, InstallmentError>
         return Err(InstallmentError::TooSmallToSplit(n.min(u16::from(u8::MAX)) as u8));
     }
     let (each, extra) = (cents / count, cents % count);
-    (0..count)
-        .map(|i| Money::from_cents(each + i64::from(i < extra)).map_err(InstallmentError::from))
-        .collect()
+    (0..count).map(|i| Money::from_cents(each + i64::from(i < extra)).map_err(InstallmentError::from)).collect()
 }
 
 /// The acquirer's price for one installment count: `percent` of the charged total plus `fixed`.
@@ -71,10 +69,7 @@ impl FeeTable {
     /// `rates[0]` is for 1 installment (à vista), `rates[11]` for 12.
     pub fn new(rates: [FeeRate; MAX_INSTALLMENTS as usize]) -> Result<FeeTable, InstallmentError> {
         let valid = |r: &FeeRate| {
-            r.percent >= Decimal::ZERO
-                && r.percent < Decimal::ONE_HUNDRED
-                && r.fixed >= Decimal::ZERO
-                && r.fixed.normalize().scale() <= 2
+            r.percent >= Decimal::ZERO && r.percent < Decimal::ONE_HUNDRED && r.fixed >= Decimal::ZERO && r.fixed.normalize().scale() <= 2
         };
         if !rates.iter().all(valid) {
             return Err(InstallmentError::InvalidFee);
@@ -132,20 +127,14 @@ fn fee_on(total: Decimal, rate: FeeRate) -> Decimal {
     round_cents(total * rate.percent / Decimal::ONE_HUNDRED) + rate.fixed
 }
 
-pub fn card_plan(
-    amount: Money,
-    n: u8,
-    table: &FeeTable,
-    mode: FeeMode,
-) -> Result<CardPlan, InstallmentError> {
+pub fn card_plan(amount: Money, n: u8, table: &FeeTable, mode: FeeMode) -> Result<CardPlan, InstallmentError> {
     let rate = table.rate(n)?;
     let total_charged = match mode {
         FeeMode::MerchantAbsorbs => amount,
         FeeMode::PayerPays => {
             // total × (1 − pct) − fixed ≥ amount, smallest such cent: round up, never down,
             // or the merchant would be short by a cent.
-            let gross = (amount.as_decimal() + rate.fixed)
-                / (Decimal::ONE - rate.percent / Decimal::ONE_HUNDRED);
+            let gross = (amount.as_decimal() + rate.fixed) / (Decimal::ONE - rate.percent / Decimal::ONE_HUNDRED);
             Money::from_decimal(gross.round_dp_with_strategy(2, RoundingStrategy::AwayFromZero))?
         }
     };
@@ -154,12 +143,7 @@ pub fn card_plan(
     if merchant_receives <= Decimal::ZERO {
         return Err(InstallmentError::FeeExceedsAmount);
     }
-    Ok(CardPlan {
-        installments: split(total_charged, n)?,
-        total_charged,
-        merchant_receives,
-        fee,
-    })
+    Ok(CardPlan { installments: split(total_charged, n)?, total_charged, merchant_receives, fee })
 }
 
 #[cfg(test)]
@@ -178,14 +162,8 @@ mod tests {
 
     #[test]
     fn first_installments_carry_the_extra_cents() {
-        assert_eq!(
-            split(money("100.00"), 3).unwrap(),
-            vec![money("33.34"), money("33.33"), money("33.33")]
-        );
-        assert_eq!(
-            split(money("0.05"), 3).unwrap(),
-            vec![money("0.02"), money("0.02"), money("0.01")]
-        );
+        assert_eq!(split(money("100.00"), 3).unwrap(), vec![money("33.34"), money("33.33"), money("33.33")]);
+        assert_eq!(split(money("0.05"), 3).unwrap(), vec![money("0.02"), money("0.02"), money("0.01")]);
         assert_eq!(split(money("150.00"), 1).unwrap(), vec![money("150.00")]);
     }
 
@@ -193,21 +171,12 @@ mod tests {
     fn split_refuses_bad_counts_and_amounts_below_a_cent_each() {
         assert_eq!(split(money("100"), 0), Err(InstallmentError::InvalidCount));
         assert_eq!(split(money("100"), 13), Err(InstallmentError::InvalidCount));
-        assert_eq!(
-            split(money("0.11"), 12),
-            Err(InstallmentError::TooSmallToSplit(12))
-        );
+        assert_eq!(split(money("0.11"), 12), Err(InstallmentError::TooSmallToSplit(12)));
     }
 
     #[test]
     fn merchant_absorbs_the_fee() {
-        let plan = card_plan(
-            money("100.00"),
-            3,
-            &table(dec!(4.99), dec!(0.50)),
-            FeeMode::MerchantAbsorbs,
-        )
-        .unwrap();
+        let plan = card_plan(money("100.00"), 3, &table(dec!(4.99), dec!(0.50)), FeeMode::MerchantAbsorbs).unwrap();
         assert_eq!(plan.total_charged, money("100.00"));
         assert_eq!(plan.fee, dec!(5.49));
         assert_eq!(plan.merchant_receives, dec!(94.51));
@@ -216,20 +185,11 @@ mod tests {
     #[test]
     fn payer_pays_the_fee_grossed_up_to_the_cent() {
         // (100 + 0.50) / (1 − 0.0499) = 105.7783… → 105.78; fee 5.28 + 0.50 = 5.78
-        let plan = card_plan(
-            money("100.00"),
-            3,
-            &table(dec!(4.99), dec!(0.50)),
-            FeeMode::PayerPays,
-        )
-        .unwrap();
+        let plan = card_plan(money("100.00"), 3, &table(dec!(4.99), dec!(0.50)), FeeMode::PayerPays).unwrap();
         assert_eq!(plan.total_charged, money("105.78"));
         assert_eq!(plan.fee, dec!(5.78));
         assert_eq!(plan.merchant_receives, dec!(100.00));
-        assert_eq!(
-            plan.installments,
-            vec![money("35.26"), money("35.26"), money("35.26")]
-        );
+        assert_eq!(plan.installments, vec![money("35.26"), money("35.26"), money("35.26")]);
     }
 
     #[test]
@@ -243,10 +203,7 @@ mod tests {
     #[test]
     fn a_fee_larger_than_the_amount_is_refused() {
         let t = table(dec!(0), dec!(2.00));
-        assert_eq!(
-            card_plan(money("1.00"), 1, &t, FeeMode::MerchantAbsorbs),
-            Err(InstallmentError::FeeExceedsAmount)
-        );
+        assert_eq!(card_plan(money("1.00"), 1, &t, FeeMode::MerchantAbsorbs), Err(InstallmentError::FeeExceedsAmount));
         assert!(card_plan(money("1.00"), 1, &t, FeeMode::PayerPays).is_ok());
     }
 

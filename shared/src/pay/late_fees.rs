@@ -273,10 +273,9 @@ impl Interest {
                 .and_then(|x| x.checked_mul(days))
                 .and_then(|x| x.checked_div(HUNDRED))
                 .and_then(|x| x.checked_div(DAYS_PER_MONTH)),
-            Interest::PercentPerDay(r) => debt
-                .checked_mul(r.max(Decimal::ZERO))
-                .and_then(|x| x.checked_mul(days))
-                .and_then(|x| x.checked_div(HUNDRED)),
+            Interest::PercentPerDay(r) => {
+                debt.checked_mul(r.max(Decimal::ZERO)).and_then(|x| x.checked_mul(days)).and_then(|x| x.checked_div(HUNDRED))
+            }
             Interest::FixedPerDay(v) => v.max(Decimal::ZERO).checked_mul(days),
         };
         raw.map(round_cents).ok_or(Unpriceable)
@@ -336,20 +335,14 @@ impl ChargeTerms {
                 Fine::Fixed(v) | Fine::Percent(v) => v,
             }),
             self.interest.map(|i| match i {
-                Interest::PercentPerMonth(v)
-                | Interest::PercentPerDay(v)
-                | Interest::FixedPerDay(v) => v,
+                Interest::PercentPerMonth(v) | Interest::PercentPerDay(v) | Interest::FixedPerDay(v) => v,
             }),
             self.discount.map(|d| match d.value {
                 DiscountValue::Fixed(v) | DiscountValue::Percent(v) => v,
             }),
             self.abatement,
         ];
-        if values
-            .iter()
-            .flatten()
-            .any(|v| v.is_sign_negative() && !v.is_zero())
-        {
+        if values.iter().flatten().any(|v| v.is_sign_negative() && !v.is_zero()) {
             return Err(TermsError::Negative);
         }
         match self.fine {
@@ -396,7 +389,12 @@ impl ChargeTerms {
     /// `consumer_cap`, business ones otherwise. Fixed amounts are judged against the debt after abatement.
     pub fn check_ceilings(&self) -> Result<(), TermsError> {
         let (fine_cap, interest_cap, who, who_en) = if self.consumer_cap {
-            (CONSUMER_FINE_CAP_PERCENT, CONSUMER_INTEREST_CAP_PERCENT_PER_MONTH, "para consumidor (CDC art. 52 §1; CC art. 406)", "for a consumer (CDC art. 52 §1; CC art. 406)")
+            (
+                CONSUMER_FINE_CAP_PERCENT,
+                CONSUMER_INTEREST_CAP_PERCENT_PER_MONTH,
+                "para consumidor (CDC art. 52 §1; CC art. 406)",
+                "for a consumer (CDC art. 52 §1; CC art. 406)",
+            )
         } else {
             (BUSINESS_FINE_CAP_PERCENT, BUSINESS_INTEREST_CAP_PERCENT_PER_MONTH, "para empresa", "for a business")
         };
@@ -427,8 +425,7 @@ pub fn amount_due(terms: &ChargeTerms, on: NaiveDate) -> Result<AmountDue, Unpri
     // What is still owed: fine and interest are computed on it, discounts cannot exceed it.
     let debt = debt_after_abatement(original, terms.abatement);
     let abatement = original - debt;
-    let days_late =
-        u32::try_from((on - terms.effective_due_date).num_days().max(0)).unwrap_or(u32::MAX);
+    let days_late = u32::try_from((on - terms.effective_due_date).num_days().max(0)).unwrap_or(u32::MAX);
     let late = days_late > 0;
 
     let discount = match terms.discount {
@@ -443,20 +440,8 @@ pub fn amount_due(terms: &ChargeTerms, on: NaiveDate) -> Result<AmountDue, Unpri
         Some(i) if late => i.amount(debt, days_late)?,
         _ => Decimal::ZERO,
     };
-    let total = (debt - discount)
-        .checked_add(fine)
-        .and_then(|x| x.checked_add(interest))
-        .ok_or(Unpriceable)?
-        .max(Decimal::ZERO);
-    Ok(AmountDue {
-        original,
-        discount,
-        abatement,
-        fine,
-        interest,
-        total,
-        days_late,
-    })
+    let total = (debt - discount).checked_add(fine).and_then(|x| x.checked_add(interest)).ok_or(Unpriceable)?.max(Decimal::ZERO);
+    Ok(AmountDue { original, discount, abatement, fine, interest, total, days_late })
 }
 
 #[cfg(test)]
@@ -483,75 +468,41 @@ mod tests {
 
     #[test]
     fn paying_on_the_due_date_costs_the_original_amount() {
-        let t = ChargeTerms {
-            fine: Some(Fine::Percent(dec!(2))),
-            interest: Some(Interest::PercentPerMonth(dec!(1))),
-            ..terms("100.00")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Percent(dec!(2))), interest: Some(Interest::PercentPerMonth(dec!(1))), ..terms("100.00") };
         let due = amount_due(&t, date("2025-03-10")).unwrap();
         assert_eq!(due.total, dec!(100.00));
-        assert_eq!(
-            (due.fine, due.interest, due.days_late),
-            (dec!(0), dec!(0), 0)
-        );
+        assert_eq!((due.fine, due.interest, due.days_late), (dec!(0), dec!(0), 0));
     }
 
     #[test]
     fn bcb_cobv_example_adds_a_fixed_fine_and_interest() {
         // 123.45 + 15.00 (fixed fine) + 2 days × 1.00 (fixed interest per day) = 140.45
-        let t = ChargeTerms {
-            fine: Some(Fine::Fixed(dec!(15.00))),
-            interest: Some(Interest::FixedPerDay(dec!(1.00))),
-            ..terms("123.45")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Fixed(dec!(15.00))), interest: Some(Interest::FixedPerDay(dec!(1.00))), ..terms("123.45") };
         let due = amount_due(&t, date("2025-03-12")).unwrap();
-        assert_eq!(
-            (due.fine, due.interest, due.days_late),
-            (dec!(15.00), dec!(2.00), 2)
-        );
+        assert_eq!((due.fine, due.interest, due.days_late), (dec!(15.00), dec!(2.00), 2));
         assert_eq!(due.total, dec!(140.45));
     }
 
     #[test]
     fn consumer_cap_turns_a_ten_percent_fine_into_two_percent() {
-        let t = ChargeTerms {
-            fine: Some(Fine::Percent(dec!(10))),
-            consumer_cap: true,
-            ..terms("100.00")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Percent(dec!(10))), consumer_cap: true, ..terms("100.00") };
         assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.00));
-        let uncapped = ChargeTerms {
-            consumer_cap: false,
-            ..t.clone()
-        };
+        let uncapped = ChargeTerms { consumer_cap: false, ..t.clone() };
         assert_eq!(amount_due(&uncapped, date("2025-03-11")).unwrap().fine, dec!(10.00));
     }
 
     #[test]
     fn consumer_cap_also_limits_a_fixed_fine() {
-        let t = ChargeTerms {
-            fine: Some(Fine::Fixed(dec!(15.00))),
-            consumer_cap: true,
-            ..terms("123.45")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Fixed(dec!(15.00))), consumer_cap: true, ..terms("123.45") };
         // 2 % of 123.45 = 2.469 → 2.47
         assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.47));
-        assert_eq!(
-            Fine::Fixed(dec!(15.00)).capped(dec!(123.45), true),
-            Fine::Fixed(dec!(2.47))
-        );
-        assert_eq!(
-            Fine::Fixed(dec!(1.00)).capped(dec!(123.45), true),
-            Fine::Fixed(dec!(1.00))
-        );
+        assert_eq!(Fine::Fixed(dec!(15.00)).capped(dec!(123.45), true), Fine::Fixed(dec!(2.47)));
+        assert_eq!(Fine::Fixed(dec!(1.00)).capped(dec!(123.45), true), Fine::Fixed(dec!(1.00)));
     }
 
     #[test]
     fn the_fine_is_charged_once_however_late() {
-        let t = ChargeTerms {
-            fine: Some(Fine::Percent(dec!(2))),
-            ..terms("250.00")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Percent(dec!(2))), ..terms("250.00") };
         assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(5.00));
         assert_eq!(amount_due(&t, date("2026-03-11")).unwrap().fine, dec!(5.00));
     }
@@ -559,31 +510,19 @@ mod tests {
     #[test]
     fn monthly_interest_is_pro_rata_die_over_calendar_days() {
         // 1 % a.m. on 1000.00 for 15 days = 1000 × 0.01 × 15 / 30 = 5.00
-        let t = ChargeTerms {
-            interest: Some(Interest::PercentPerMonth(dec!(1))),
-            ..terms("1000.00")
-        };
+        let t = ChargeTerms { interest: Some(Interest::PercentPerMonth(dec!(1))), ..terms("1000.00") };
         assert_eq!(amount_due(&t, date("2025-03-25")).unwrap().interest, dec!(5.00));
         // 1 day on 123.45: 0.04115 → 0.04
-        let t = ChargeTerms {
-            interest: Some(Interest::PercentPerMonth(dec!(1))),
-            ..terms("123.45")
-        };
+        let t = ChargeTerms { interest: Some(Interest::PercentPerMonth(dec!(1))), ..terms("123.45") };
         assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().interest, dec!(0.04));
     }
 
     #[test]
     fn daily_interest_in_percent_or_reais() {
-        let pct = ChargeTerms {
-            interest: Some(Interest::PercentPerDay(dec!(0.033))),
-            ..terms("1000.00")
-        };
+        let pct = ChargeTerms { interest: Some(Interest::PercentPerDay(dec!(0.033))), ..terms("1000.00") };
         // 1000 × 0.033 % × 10 = 3.30
         assert_eq!(amount_due(&pct, date("2025-03-20")).unwrap().interest, dec!(3.30));
-        let fixed = ChargeTerms {
-            interest: Some(Interest::FixedPerDay(dec!(0.50))),
-            ..terms("1000.00")
-        };
+        let fixed = ChargeTerms { interest: Some(Interest::FixedPerDay(dec!(0.50))), ..terms("1000.00") };
         assert_eq!(amount_due(&fixed, date("2025-03-20")).unwrap().interest, dec!(5.00));
     }
 
@@ -593,20 +532,14 @@ mod tests {
         assert_eq!(round_cents(dec!(0.015)), dec!(0.02));
         assert_eq!(round_cents(dec!(2.344)), dec!(2.34));
         // 2 % of 100.25 = 2.005 → 2.01 (banker's rounding would give 2.00)
-        let t = ChargeTerms {
-            fine: Some(Fine::Percent(dec!(2))),
-            ..terms("100.25")
-        };
+        let t = ChargeTerms { fine: Some(Fine::Percent(dec!(2))), ..terms("100.25") };
         assert_eq!(amount_due(&t, date("2025-03-11")).unwrap().fine, dec!(2.01));
     }
 
     #[test]
     fn punctuality_discount_applies_until_its_date_only() {
         let t = ChargeTerms {
-            discount: Some(Discount {
-                until: date("2025-03-05"),
-                value: DiscountValue::Percent(dec!(5)),
-            }),
+            discount: Some(Discount { until: date("2025-03-05"), value: DiscountValue::Percent(dec!(5)) }),
             fine: Some(Fine::Percent(dec!(2))),
             ..terms("200.00")
         };
@@ -620,13 +553,7 @@ mod tests {
 
     #[test]
     fn fixed_discount_is_subtracted() {
-        let t = ChargeTerms {
-            discount: Some(Discount {
-                until: date("2025-03-10"),
-                value: DiscountValue::Fixed(dec!(30.00)),
-            }),
-            ..terms("123.45")
-        };
+        let t = ChargeTerms { discount: Some(Discount { until: date("2025-03-10"), value: DiscountValue::Fixed(dec!(30.00)) }), ..terms("123.45") };
         let due = amount_due(&t, date("2025-03-10")).unwrap();
         assert_eq!((due.discount, due.total), (dec!(30.00), dec!(93.45)));
     }
@@ -640,10 +567,7 @@ mod tests {
             ..terms("1100.00")
         };
         let due = amount_due(&t, date("2025-04-09")).unwrap(); // 30 days late
-        assert_eq!(
-            (due.abatement, due.fine, due.interest),
-            (dec!(100.00), dec!(20.00), dec!(10.00))
-        );
+        assert_eq!((due.abatement, due.fine, due.interest), (dec!(100.00), dec!(20.00), dec!(10.00)));
         assert_eq!(due.total, dec!(1030.00));
     }
 
@@ -651,42 +575,12 @@ mod tests {
     fn check_rejects_terms_the_cobv_api_would_refuse() {
         let base = terms("100.00");
         let bad = [
+            (ChargeTerms { fine: Some(Fine::Percent(dec!(-1))), ..base.clone() }, TermsError::Negative),
+            (ChargeTerms { fine: Some(Fine::Percent(dec!(101))), ..base.clone() }, TermsError::PercentAbove100),
+            (ChargeTerms { fine: Some(Fine::Fixed(dec!(1.005))), ..base.clone() }, TermsError::FractionOfCent),
+            (ChargeTerms { abatement: Some(dec!(100)), ..base.clone() }, TermsError::ReductionNotBelowAmount),
             (
-                ChargeTerms {
-                    fine: Some(Fine::Percent(dec!(-1))),
-                    ..base.clone()
-                },
-                TermsError::Negative,
-            ),
-            (
-                ChargeTerms {
-                    fine: Some(Fine::Percent(dec!(101))),
-                    ..base.clone()
-                },
-                TermsError::PercentAbove100,
-            ),
-            (
-                ChargeTerms {
-                    fine: Some(Fine::Fixed(dec!(1.005))),
-                    ..base.clone()
-                },
-                TermsError::FractionOfCent,
-            ),
-            (
-                ChargeTerms {
-                    abatement: Some(dec!(100)),
-                    ..base.clone()
-                },
-                TermsError::ReductionNotBelowAmount,
-            ),
-            (
-                ChargeTerms {
-                    discount: Some(Discount {
-                        until: date("2025-03-11"),
-                        value: DiscountValue::Fixed(dec!(1)),
-                    }),
-                    ..base.clone()
-                },
+                ChargeTerms { discount: Some(Discount { until: date("2025-03-11"), value: DiscountValue::Fixed(dec!(1)) }), ..base.clone() },
                 TermsError::DiscountAfterDueDate,
             ),
         ];
@@ -725,7 +619,9 @@ mod tests {
         let admit = |fine: Option<Fine>, interest: Option<Interest>, consumer_cap: bool, payer: &Document| {
             LateFees { fine, interest, consumer_cap, ..LateFees::default() }.admit(amount, date("2025-03-10"), payer).map_err(|e| e.field())
         };
-        for (consumer, payer, fine_cap, month_cap) in [(true, cpf(), dec!(2), dec!(1)), (true, cnpj(), dec!(2), dec!(1)), (false, cnpj(), dec!(10), dec!(2))] {
+        for (consumer, payer, fine_cap, month_cap) in
+            [(true, cpf(), dec!(2), dec!(1)), (true, cnpj(), dec!(2), dec!(1)), (false, cnpj(), dec!(10), dec!(2))]
+        {
             let bump = dec!(0.01);
             assert_eq!(admit(Some(Fine::Percent(fine_cap)), None, consumer, &payer), Ok(()));
             assert_eq!(admit(Some(Fine::Percent(fine_cap + bump)), None, consumer, &payer), Err("late_fees.fine"));
@@ -749,10 +645,7 @@ mod tests {
         assert_eq!(t.check().map_err(|e| e.field()), Err("late_fees.interest"));
         let t = ChargeTerms { fine: Some(Fine::Fixed(dec!(100000000.00))), ..terms("100.00") };
         assert_eq!(t.check().map_err(|e| e.field()), Err("late_fees.fine"));
-        let t = ChargeTerms {
-            discount: Some(Discount { until: date("1999-12-31"), value: DiscountValue::Fixed(dec!(1)) }),
-            ..terms("100.00")
-        };
+        let t = ChargeTerms { discount: Some(Discount { until: date("1999-12-31"), value: DiscountValue::Fixed(dec!(1)) }), ..terms("100.00") };
         assert_eq!(t.check(), Err(TermsError::DiscountDateTooEarly));
     }
 
@@ -783,22 +676,12 @@ mod tests {
     #[test]
     fn error_messages_are_portuguese_then_english() {
         assert_eq!(TermsError::Negative.to_string().matches(" / ").count(), 1);
-        assert_eq!(
-            TermsError::DiscountAfterDueDate
-                .to_string()
-                .matches(" / ")
-                .count(),
-            1
-        );
+        assert_eq!(TermsError::DiscountAfterDueDate.to_string().matches(" / ").count(), 1);
     }
 
     fn any_terms() -> impl Strategy<Value = ChargeTerms> {
         let dec2 = |max: i64| (0..=max).prop_map(|c| Decimal::new(c, 2));
-        let fine = prop_oneof![
-            Just(None),
-            dec2(10_000_000).prop_map(|v| Some(Fine::Fixed(v))),
-            dec2(10_000).prop_map(|p| Some(Fine::Percent(p))),
-        ];
+        let fine = prop_oneof![Just(None), dec2(10_000_000).prop_map(|v| Some(Fine::Fixed(v))), dec2(10_000).prop_map(|p| Some(Fine::Percent(p))),];
         let interest = prop_oneof![
             Just(None),
             dec2(10_000).prop_map(|p| Some(Interest::PercentPerMonth(p))),
@@ -807,35 +690,23 @@ mod tests {
         ];
         let discount = prop_oneof![
             Just(None),
-            (0..40i64, dec2(1_000_000_000)).prop_map(|(d, v)| Some(Discount {
-                until: date("2025-03-10") - chrono::Days::new(d as u64),
-                value: DiscountValue::Fixed(v)
-            })),
-            (0..40i64, dec2(10_000)).prop_map(|(d, p)| Some(Discount {
-                until: date("2025-03-10") - chrono::Days::new(d as u64),
-                value: DiscountValue::Percent(p)
-            })),
+            (0..40i64, dec2(1_000_000_000))
+                .prop_map(|(d, v)| Some(Discount { until: date("2025-03-10") - chrono::Days::new(d as u64), value: DiscountValue::Fixed(v) })),
+            (0..40i64, dec2(10_000))
+                .prop_map(|(d, p)| Some(Discount { until: date("2025-03-10") - chrono::Days::new(d as u64), value: DiscountValue::Percent(p) })),
         ];
         let abatement = prop_oneof![Just(None), dec2(1_000_000_000).prop_map(Some)];
-        (
-            1i64..=9_999_999_999,
-            fine,
-            interest,
-            discount,
-            abatement,
-            any::<bool>(),
+        (1i64..=9_999_999_999, fine, interest, discount, abatement, any::<bool>()).prop_map(
+            |(cents, fine, interest, discount, abatement, consumer_cap)| ChargeTerms {
+                amount: Money::from_cents(cents).unwrap(),
+                effective_due_date: date("2025-03-10"),
+                fine,
+                interest,
+                discount,
+                abatement,
+                consumer_cap,
+            },
         )
-            .prop_map(
-                |(cents, fine, interest, discount, abatement, consumer_cap)| ChargeTerms {
-                    amount: Money::from_cents(cents).unwrap(),
-                    effective_due_date: date("2025-03-10"),
-                    fine,
-                    interest,
-                    discount,
-                    abatement,
-                    consumer_cap,
-                },
-            )
     }
 
     proptest! {

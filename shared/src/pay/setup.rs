@@ -19,10 +19,17 @@ use crate::wallet::{CardWallet, PixWallet, BOLETO_BANK};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Registration {
-    Registering { since: DateTime<Utc> },
-    Registered { at: DateTime<Utc> },
+    Registering {
+        since: DateTime<Utc>,
+    },
+    Registered {
+        at: DateTime<Utc>,
+    },
     /// The institution refused it for good (bad data, agreement not enabled); the merchant must act.
-    Failed { at: DateTime<Utc>, reason: String },
+    Failed {
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl Registration {
@@ -373,7 +380,11 @@ mod tests {
         let mut setup = PixSetup {
             wallet_id: WalletId::parse("wal_1").unwrap(),
             txid: static_txid(&charge_id()).unwrap(),
-            cobv: Some(CobvSetup { txid: cobv_txid(&charge_id(), 0).unwrap(), location: None, registration: Registration::Registering { since: Utc::now() } }),
+            cobv: Some(CobvSetup {
+                txid: cobv_txid(&charge_id(), 0).unwrap(),
+                location: None,
+                registration: Registration::Registering { since: Utc::now() },
+            }),
         };
         let code = pix_code(&setup, &wallet, "Loja Exemplo", Money::parse("153.10").unwrap()).unwrap();
         let parsed = parse_brcode(&code.payload()).unwrap();

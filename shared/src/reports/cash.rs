@@ -53,7 +53,10 @@ impl Flow {
     }
 
     fn csv_fields(&self) -> String {
-        format!("{},{:.2},{},{:.2},{},{:.2},{:.2}", self.payments, self.gross, self.refunds, self.refunded, self.chargebacks, self.charged_back, self.net)
+        format!(
+            "{},{:.2},{},{:.2},{},{:.2},{:.2}",
+            self.payments, self.gross, self.refunds, self.refunded, self.chargebacks, self.charged_back, self.net
+        )
     }
 }
 
@@ -122,7 +125,12 @@ impl ReceivedReport {
             out += &format!("method,{},,{}\n", m.method.as_str(), m.flow.csv_fields());
         }
         for w in &self.by_wallet {
-            out += &format!("wallet,{},{},{}\n", w.method.as_str(), w.wallet_id.as_ref().map(|w| w.to_string()).unwrap_or_default(), w.flow.csv_fields());
+            out += &format!(
+                "wallet,{},{},{}\n",
+                w.method.as_str(),
+                w.wallet_id.as_ref().map(|w| w.to_string()).unwrap_or_default(),
+                w.flow.csv_fields()
+            );
         }
         out += &format!("TOTAL,,,{}\n", self.totals.csv_fields());
         out
@@ -181,14 +189,25 @@ pub fn recovery(entries: &[LedgerEntry], from: NaiveDate, to: NaiveDate) -> Reco
     let mut rows: BTreeMap<(usize, String, Option<Channel>), RecoveryRow> = BTreeMap::new();
     let mut steps: BTreeMap<(usize, String), RecoveryRow> = BTreeMap::new();
     let mut totals = RecoveryTotal::default();
-    let payments = entries.iter().filter(|e| e.kind == EntryKind::Payment && e.counts() && (from..=to).contains(&crate::calendar::local_date(e.paid_at)));
+    let payments =
+        entries.iter().filter(|e| e.kind == EntryKind::Payment && e.counts() && (from..=to).contains(&crate::calendar::local_date(e.paid_at)));
     for e in payments {
         let (step, channel) = step_of(e);
         let amount = e.amount.as_decimal();
-        let row = rows.entry((step_rank(step), step.to_string(), channel)).or_insert_with(|| RecoveryRow { step: step.into(), channel, payments: 0, amount: Decimal::ZERO });
+        let row = rows.entry((step_rank(step), step.to_string(), channel)).or_insert_with(|| RecoveryRow {
+            step: step.into(),
+            channel,
+            payments: 0,
+            amount: Decimal::ZERO,
+        });
         row.payments += 1;
         row.amount += amount;
-        let row = steps.entry((step_rank(step), step.to_string())).or_insert_with(|| RecoveryRow { step: step.into(), channel: None, payments: 0, amount: Decimal::ZERO });
+        let row = steps.entry((step_rank(step), step.to_string())).or_insert_with(|| RecoveryRow {
+            step: step.into(),
+            channel: None,
+            payments: 0,
+            amount: Decimal::ZERO,
+        });
         row.payments += 1;
         row.amount += amount;
         totals.payments += 1;

@@ -213,7 +213,11 @@ impl AgingReport {
 
 /// `unpriced,<count>,,,` when some charges could not be priced; nothing otherwise.
 fn unpriced_csv_line(ids: &[ChargeId]) -> String {
-    if ids.is_empty() { String::new() } else { format!("unpriced,{},,,\n", ids.len()) }
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!("unpriced,{},,,\n", ids.len())
+    }
 }
 
 /// How delinquency periods of due dates are cut.
@@ -299,11 +303,19 @@ pub fn standing(c: &Charge, today: NaiveDate) -> Standing {
         // Refunded was paid first: money given back later is not the payer's default.
         ChargeStatus::Paid | ChargeStatus::Refunded => {
             let paid_on = calendar::local_date(c.paid_at.unwrap_or(c.updated_at));
-            if paid_on < c.due_date.first_overdue_day() { Standing::PaidOnTime } else { Standing::PaidLate }
+            if paid_on < c.due_date.first_overdue_day() {
+                Standing::PaidOnTime
+            } else {
+                Standing::PaidLate
+            }
         }
         ChargeStatus::Expired => Standing::Unpaid,
         ChargeStatus::Pending | ChargeStatus::Overdue | ChargeStatus::PartiallyPaid => {
-            if is_overdue(c, today) { Standing::Unpaid } else { Standing::NotYetDue }
+            if is_overdue(c, today) {
+                Standing::Unpaid
+            } else {
+                Standing::NotYetDue
+            }
         }
     }
 }
@@ -342,7 +354,17 @@ pub fn delinquency_rate(unpaid: Decimal, due: Decimal) -> Option<Decimal> {
 
 impl DelinquencyRow {
     fn empty(period: String, from: NaiveDate, to: NaiveDate) -> Self {
-        Self { period, from, to, due: Tally::default(), paid_on_time: Tally::default(), paid_late: Tally::default(), unpaid: Tally::default(), not_yet_due: Tally::default(), delinquency_rate: None }
+        Self {
+            period,
+            from,
+            to,
+            due: Tally::default(),
+            paid_on_time: Tally::default(),
+            paid_late: Tally::default(),
+            unpaid: Tally::default(),
+            not_yet_due: Tally::default(),
+            delinquency_rate: None,
+        }
     }
 
     fn add(&mut self, c: &Charge, standing: Standing) {
@@ -491,7 +513,8 @@ mod tests {
     #[test]
     fn aging_buckets_end_at_30_60_and_90_days() {
         let as_of = day("2026-06-30");
-        let open: Vec<Charge> = [30, 31, 60, 61, 90, 91].iter().map(|d| charge("1.00", &(as_of - Duration::days(*d)).to_string(), ChargeStatus::Overdue)).collect();
+        let open: Vec<Charge> =
+            [30, 31, 60, 61, 90, 91].iter().map(|d| charge("1.00", &(as_of - Duration::days(*d)).to_string(), ChargeStatus::Overdue)).collect();
         // Some of these due dates fall on a weekend: a month later that no longer matters, days count from the due date.
         let r = aging(&open, as_of);
         let counts: Vec<u32> = r.buckets.iter().map(|b| b.open.charges).collect();
@@ -513,7 +536,14 @@ mod tests {
     fn periods_cover_the_range_clipped_and_label_themselves() {
         let r = delinquency(&[], day("2026-01-15"), day("2026-03-10"), Period::Month, day("2026-04-01"));
         let rows: Vec<(&str, NaiveDate, NaiveDate)> = r.rows.iter().map(|r| (r.period.as_str(), r.from, r.to)).collect();
-        assert_eq!(rows, vec![("2026-01", day("2026-01-15"), day("2026-01-31")), ("2026-02", day("2026-02-01"), day("2026-02-28")), ("2026-03", day("2026-03-01"), day("2026-03-10"))]);
+        assert_eq!(
+            rows,
+            vec![
+                ("2026-01", day("2026-01-15"), day("2026-01-31")),
+                ("2026-02", day("2026-02-01"), day("2026-02-28")),
+                ("2026-03", day("2026-03-01"), day("2026-03-10"))
+            ]
+        );
         assert_eq!(Period::Quarter.label(Period::Quarter.start(day("2026-11-23"))), "2026-Q4");
         assert_eq!(Period::Week.label(Period::Week.start(day("2026-11-23"))), "2026-W48");
     }

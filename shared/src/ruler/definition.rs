@@ -15,8 +15,12 @@ use crate::channel::Channel;
 pub enum Step {
     OnCreated,
     OnChanged,
-    BeforeDue { days: u16 },
-    BeforeDueHours { hours: u16 },
+    BeforeDue {
+        days: u16,
+    },
+    BeforeDueHours {
+        hours: u16,
+    },
     OnDue,
     AfterDue,
     OnPaid,

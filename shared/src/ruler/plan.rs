@@ -28,13 +28,26 @@ pub enum ReminderState {
     Planned,
     /// Claimed by a tick and handed to the queue; if the queue loses it, it is due again at `lease_until`.
     /// `attempt` counts claims, so a message that keeps failing is given up instead of re-queued forever.
-    Queued { lease_until: DateTime<Utc>, attempt: u8 },
+    Queued {
+        lease_until: DateTime<Utc>,
+        attempt: u8,
+    },
     /// A consumer is sending it right now (claimed so that a duplicated queue message cannot send twice).
-    Sending { since: DateTime<Utc>, attempt: u8 },
-    Sent { at: DateTime<Utc>, provider_message_id: String },
+    Sending {
+        since: DateTime<Utc>,
+        attempt: u8,
+    },
+    Sent {
+        at: DateTime<Utc>,
+        provider_message_id: String,
+    },
     /// Done without a message (a status change) or not sent because it lost its meaning.
-    Done { at: DateTime<Utc> },
-    Skipped { reason: String },
+    Done {
+        at: DateTime<Utc>,
+    },
+    Skipped {
+        reason: String,
+    },
     Failed {
         reason: String,
         /// Given up by the tick after `tick::MAX_ATTEMPTS` claims while its queue message may still be retrying
@@ -43,7 +56,9 @@ pub enum ReminderState {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         redrivable: bool,
     },
-    Cancelled { reason: String },
+    Cancelled {
+        reason: String,
+    },
 }
 
 impl ReminderState {
@@ -128,11 +143,8 @@ fn for_channels(
     keep: impl Fn(DateTime<Utc>) -> bool,
     mut make: impl FnMut(Action, DateTime<Utc>, ReminderState) -> Reminder,
 ) -> Vec<Reminder> {
-    let channels: Vec<Channel> = if step_def.channels().is_empty() {
-        customer.preferred_channel().into_iter().collect()
-    } else {
-        step_def.channels().to_vec()
-    };
+    let channels: Vec<Channel> =
+        if step_def.channels().is_empty() { customer.preferred_channel().into_iter().collect() } else { step_def.channels().to_vec() };
     channels
         .into_iter()
         .filter_map(|channel| {
@@ -178,11 +190,15 @@ pub fn plan(charge: &Charge, customer: &Customer, ruler: &Ruler, now: DateTime<U
         match step_def {
             RulerStep::OnCreated { .. } => {
                 // Pinned to the creation instant, so re-planning later finds the same reminder.
-                out.extend(for_channels(step_def, ruler, customer, charge.created_at, true, always, |a, at, s| reminder(Step::OnCreated, 0, a, at, s)));
+                out.extend(for_channels(step_def, ruler, customer, charge.created_at, true, always, |a, at, s| {
+                    reminder(Step::OnCreated, 0, a, at, s)
+                }));
             }
             RulerStep::BeforeDue { days, hours, .. } => {
                 let (step, at) = match (days, hours) {
-                    (Some(d), _) => (Step::BeforeDue { days: *d }, calendar::local_instant(due.date() - Duration::days((*d).into()), ruler.send_time)),
+                    (Some(d), _) => {
+                        (Step::BeforeDue { days: *d }, calendar::local_instant(due.date() - Duration::days((*d).into()), ruler.send_time))
+                    }
                     (None, Some(h)) => {
                         let start_of_due_day = calendar::local_instant(due.date(), NaiveTime::MIN);
                         (Step::BeforeDueHours { hours: *h }, start_of_due_day - Duration::hours((*h).into()))
@@ -275,16 +291,24 @@ pub fn event_reminders(step: Step, charge: &Charge, customer: &Customer, ruler: 
     let Some(step_def) = ruler.step_of(wanted) else { return vec![] };
     // A receipt is not a collection message: contact hours do not hold it back.
     let in_window = step != Step::OnPaid;
-    for_channels(step_def, ruler, customer, now, in_window, |_| true, |action, at, state| Reminder {
-        merchant_id: charge.merchant_id.clone(),
-        charge_id: charge.id.clone(),
-        step,
-        occurrence,
-        generation: 0,
-        action,
-        due_at: at,
-        state,
-    })
+    for_channels(
+        step_def,
+        ruler,
+        customer,
+        now,
+        in_window,
+        |_| true,
+        |action, at, state| Reminder {
+            merchant_id: charge.merchant_id.clone(),
+            charge_id: charge.id.clone(),
+            step,
+            occurrence,
+            generation: 0,
+            action,
+            due_at: at,
+            state,
+        },
+    )
 }
 
 /// The receipts a payer gets once a payment is in.
@@ -349,13 +373,13 @@ pub fn still_meaningful(reminder: &Reminder, charge: &Charge, now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ruler::definition::*;
     use crate::charge::{Description, DueDate, PaymentMethod};
     use crate::contact::Email;
     use crate::customer::PersonName;
     use crate::document::Document;
     use crate::ids::CustomerId;
     use crate::money::Money;
+    use crate::ruler::definition::*;
     use chrono::{NaiveDate, TimeZone};
 
     pub(crate) fn sample(due: NaiveDate) -> (Charge, Customer) {
@@ -375,7 +399,15 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         let charge = Charge {
             payment_token: "t".into(),
-            ..Charge::new_pending(merchant_id, customer.id.clone(), Money::parse("150.00").unwrap(), DueDate::from_stored(due), Description::parse("Mensalidade").unwrap(), vec![PaymentMethod::Pix], now)
+            ..Charge::new_pending(
+                merchant_id,
+                customer.id.clone(),
+                Money::parse("150.00").unwrap(),
+                DueDate::from_stored(due),
+                Description::parse("Mensalidade").unwrap(),
+                vec![PaymentMethod::Pix],
+                now,
+            )
         };
         (charge, customer)
     }

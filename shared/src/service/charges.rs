@@ -232,8 +232,13 @@ impl ChargeError {
 fn store_refusal(e: &StoreError) -> Option<(&'static str, String)> {
     match e {
         StoreError::Conflict => Some(("conflict", "conflito de concorrência, tente novamente / concurrent update, please retry".into())),
-        StoreError::InvalidCursor => Some(("invalid_field", "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor".into())),
-        StoreError::LimitExceeded(limit) => Some(("too_large", format!("o pedido excede um limite de armazenamento / the request exceeds a storage limit ({limit})"))),
+        StoreError::InvalidCursor => Some((
+            "invalid_field",
+            "cursor inválido: use o next_cursor da página anterior / invalid cursor: use the previous page's next_cursor".into(),
+        )),
+        StoreError::LimitExceeded(limit) => {
+            Some(("too_large", format!("o pedido excede um limite de armazenamento / the request exceeds a storage limit ({limit})")))
+        }
         _ => None,
     }
 }
@@ -260,7 +265,14 @@ impl ChargeService<'_> {
     /// What a charge carries besides its amount, dates and customer, read from its terms as a request gives
     /// them: the one reading of these fields, for single charges, carnês and the charges subscriptions generate.
     /// `payer` decides what late fees the law allows (CPF or CNPJ).
-    pub async fn terms(&self, merchant: &Merchant, fields: &TermFields, amount: Money, due_date: DueDate, payer: &Document) -> Result<Terms, ChargeError> {
+    pub async fn terms(
+        &self,
+        merchant: &Merchant,
+        fields: &TermFields,
+        amount: Money,
+        due_date: DueDate,
+        payer: &Document,
+    ) -> Result<Terms, ChargeError> {
         let own_ruler = match fields.ruler.as_ref() {
             None | Some(Value::Null) => None,
             Some(v) => Some(Ruler::parse(v).map_err(|e| ChargeError::invalid(&format!("ruler.{}", e.field), e.message))?),
@@ -271,7 +283,8 @@ impl ChargeService<'_> {
             Some(v) => v
                 .as_u64()
                 .filter(|n| (1..=12).contains(n))
-                .ok_or_else(|| ChargeError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))? as u8,
+                .ok_or_else(|| ChargeError::invalid("max_installments", "parcelas de 1 a 12 / installments must be 1 to 12"))?
+                as u8,
         };
         if max_installments > 1 && !payment_methods.contains(&PaymentMethod::CreditCard) {
             return Err(ChargeError::invalid("max_installments", "parcelamento exige credit_card / installments require credit_card"));
@@ -279,7 +292,10 @@ impl ChargeService<'_> {
         let late_fees = late_fees(fields.late_fees.as_ref(), amount, due_date, payer)?;
         let fee_mode = match fields.fee_mode.as_ref() {
             None | Some(Value::Null) => None,
-            Some(v) => Some(serde_json::from_value::<FeeMode>(v.clone()).map_err(|_| ChargeError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?),
+            Some(v) => Some(
+                serde_json::from_value::<FeeMode>(v.clone())
+                    .map_err(|_| ChargeError::invalid("fee_mode", "merchant_absorbs ou payer_pays / merchant_absorbs or payer_pays"))?,
+            ),
         };
         let wallets = self.wallets_for(merchant, &payment_methods, fields.wallet_ids.as_ref()).await?;
         let external_reference = match fields.external_reference.as_ref() {
@@ -307,7 +323,16 @@ impl ChargeService<'_> {
                         .and_then(|id| all.iter().find(|w| w.id == id))
                         .ok_or_else(|| ChargeError::WalletNotFound(format!("carteira não encontrada / wallet not found: {id}")))?;
                     if !methods.contains(&wallet.method()) {
-                        return Err(ChargeError::invalid("wallet_ids", format!("a carteira {} é de {}, que a cobrança não aceita / wallet {} is for {}, which the charge does not allow", wallet.id, wallet.method().as_str(), wallet.id, wallet.method().as_str())));
+                        return Err(ChargeError::invalid(
+                            "wallet_ids",
+                            format!(
+                                "a carteira {} é de {}, que a cobrança não aceita / wallet {} is for {}, which the charge does not allow",
+                                wallet.id,
+                                wallet.method().as_str(),
+                                wallet.id,
+                                wallet.method().as_str()
+                            ),
+                        ));
                     }
                     if !out.iter().any(|w: &Wallet| w.id == wallet.id) {
                         out.push(wallet.clone());
@@ -368,7 +393,12 @@ impl ChargeService<'_> {
                 // A keyed request run again (its first run died, or was refused after storing the customer):
                 // the customer stands as it is — never overwritten, so an erasure or an edit is not undone.
                 Some(existing) if existing.erased_at.is_some() => return Err(ChargeError::InlineCustomerErased),
-                Some(existing) if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address) == (&customer.name, &customer.document, &customer.email, &customer.phone, &customer.address) => existing,
+                Some(existing)
+                    if (&existing.name, &existing.document, &existing.email, &existing.phone, &existing.address)
+                        == (&customer.name, &customer.document, &customer.email, &customer.phone, &customer.address) =>
+                {
+                    existing
+                }
                 Some(_) => return Err(ChargeError::KeyReusedWithAnotherCustomer),
             },
         };
@@ -450,7 +480,9 @@ impl ChargeService<'_> {
 pub fn late_fees(v: Option<&Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<LateFees, ChargeError> {
     let late_fees: LateFees = match v {
         None | Some(Value::Null) => return Ok(LateFees::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| ChargeError::invalid("late_fees", format!("multa, juros ou desconto inválidos / invalid fine, interest or discount: {e}")))?,
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            ChargeError::invalid("late_fees", format!("multa, juros ou desconto inválidos / invalid fine, interest or discount: {e}"))
+        })?,
     };
     late_fees.admit(amount, due_date.date(), payer)?;
     Ok(late_fees)
@@ -459,9 +491,10 @@ pub fn late_fees(v: Option<&Value>, amount: Money, due_date: DueDate, payer: &Do
 fn parse_methods(v: Option<&Value>) -> Result<Vec<PaymentMethod>, ChargeError> {
     let field = "payment_methods";
     let Some(v) = v else { return Err(ChargeError::Missing(field)) };
-    let items = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-        ChargeError::invalid(field, "lista não vazia de pix, boleto, credit_card / non-empty list of pix, boleto, credit_card")
-    })?;
+    let items = v
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ChargeError::invalid(field, "lista não vazia de pix, boleto, credit_card / non-empty list of pix, boleto, credit_card"))?;
     let mut out = Vec::new();
     for item in items {
         let m = item

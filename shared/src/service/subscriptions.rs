@@ -37,7 +37,12 @@ impl ChargeService<'_> {
     /// charge once. A charge the charge path refuses (the customer erased, a wallet removed…) pauses the
     /// subscription with the reason, for the merchant to fix and resume; a fault stops here and the next run
     /// takes it up. The subscription's record follows what was made.
-    pub async fn generate_for(&self, merchant: &Merchant, mut sub: Subscription, now: DateTime<Utc>) -> Result<(Subscription, SubscriptionRun), ChargeError> {
+    pub async fn generate_for(
+        &self,
+        merchant: &Merchant,
+        mut sub: Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<(Subscription, SubscriptionRun), ChargeError> {
         let mut run = SubscriptionRun { subscriptions_read: 1, ..Default::default() };
         let work = sub.due_for_generation(calendar::local_date(now));
         if work.charges.is_empty() && work.skipped.is_empty() {
@@ -57,7 +62,17 @@ impl ChargeService<'_> {
             // Not through the Idempotency-Key table: its saved refusals would outlive their cause. The key still
             // fixes the charge's id, and the store refuses a second charge with it.
             let made = self
-                .create_in_series(merchant, sub.customer_id.as_str(), &terms, occurrence.amount, occurrence.due_date, &sub.description, origin, key, now)
+                .create_in_series(
+                    merchant,
+                    sub.customer_id.as_str(),
+                    &terms,
+                    occurrence.amount,
+                    occurrence.due_date,
+                    &sub.description,
+                    origin,
+                    key,
+                    now,
+                )
                 .await;
             match made {
                 Ok(_) => {

@@ -33,6 +33,13 @@ pub enum IdempotencyBegin {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     async fn idempotency_begin(&self, merchant: &MerchantId, key: &str, request_hash: &str, now: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;
-    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn idempotency_complete(
+        &self,
+        merchant: &MerchantId,
+        key: &str,
+        request_hash: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn idempotency_abort(&self, merchant: &MerchantId, key: &str) -> StoreResult<()>;
 }

@@ -86,6 +86,50 @@ pub struct Page<T> {
 
 /// Every aggregate's store: what a caller that needs several takes (`&dyn Store`). Anything that implements all
 /// the per-aggregate traits is one.
-pub trait Store: MerchantStore + WalletStore + DocumentStore + ApiKeyStore + CustomerStore + ChargeStore + ProviderReferenceStore + CardAttemptStore + ReminderStore + LedgerStore + RulerStore + ReplanJobStore + NotificationStore + ContactStore + WebhookEndpointStore + WebhookDeliveryStore + IdempotencyStore + SubscriptionStore + OutboxStore {}
+pub trait Store:
+    MerchantStore
+    + WalletStore
+    + DocumentStore
+    + ApiKeyStore
+    + CustomerStore
+    + ChargeStore
+    + ProviderReferenceStore
+    + CardAttemptStore
+    + ReminderStore
+    + LedgerStore
+    + RulerStore
+    + ReplanJobStore
+    + NotificationStore
+    + ContactStore
+    + WebhookEndpointStore
+    + WebhookDeliveryStore
+    + IdempotencyStore
+    + SubscriptionStore
+    + OutboxStore
+{
+}
 
-impl<T: MerchantStore + WalletStore + DocumentStore + ApiKeyStore + CustomerStore + ChargeStore + ProviderReferenceStore + CardAttemptStore + ReminderStore + LedgerStore + RulerStore + ReplanJobStore + NotificationStore + ContactStore + WebhookEndpointStore + WebhookDeliveryStore + IdempotencyStore + SubscriptionStore + OutboxStore + ?Sized> Store for T {}
+impl<
+        T: MerchantStore
+            + WalletStore
+            + DocumentStore
+            + ApiKeyStore
+            + CustomerStore
+            + ChargeStore
+            + ProviderReferenceStore
+            + CardAttemptStore
+            + ReminderStore
+            + LedgerStore
+            + RulerStore
+            + ReplanJobStore
+            + NotificationStore
+            + ContactStore
+            + WebhookEndpointStore
+            + WebhookDeliveryStore
+            + IdempotencyStore
+            + SubscriptionStore
+            + OutboxStore
+            + ?Sized,
+    > Store for T
+{
+}

@@ -53,7 +53,14 @@ pub trait ContactStore: Send + Sync {
     /// Counts message `message` (a charge's reminder: `{charge}/{reminder}`) to a customer on a frequency counter
     /// if fewer than `cap` messages were counted; false when the cap is reached. Counting the same message again
     /// (a retry after a transient failure, a redelivered queue message) succeeds without counting it twice.
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool>;
+    async fn reserve_contact(
+        &self,
+        merchant: &MerchantId,
+        customer: &CustomerId,
+        counter: &ContactCounter,
+        cap: u32,
+        message: &str,
+    ) -> StoreResult<bool>;
     /// Never again send to this address on this channel (`tracking::recipient_key`): a bounce or complaint.
     async fn suppress_recipient(&self, merchant: &MerchantId, recipient_key: &str, reason: &str) -> StoreResult<()>;
     /// Why the address is suppressed, if it is.
@@ -61,7 +68,15 @@ pub trait ContactStore: Send + Sync {
     /// Counts message `message` in the month's spend, once however often it is counted (a redelivered send).
     /// With a `unit` (`ChannelPrice::unit_key`), the price is paid only by the unit's first message; the
     /// amount actually added is returned.
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, message: &str, unit: Option<&str>) -> StoreResult<Decimal>;
+    async fn add_spend(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+        channel: Channel,
+        price: Decimal,
+        message: &str,
+        unit: Option<&str>,
+    ) -> StoreResult<Decimal>;
     /// A month's spend per channel.
     async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<Channel, ChannelSpend>>;
 }

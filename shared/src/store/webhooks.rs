@@ -27,5 +27,11 @@ pub trait WebhookDeliveryStore: Send + Sync {
     async fn update_webhook_delivery(&self, delivery: &WebhookDelivery, expected_version: u64) -> StoreResult<()>;
     async fn get_webhook_delivery(&self, merchant: &MerchantId, id: &WebhookMessageId) -> StoreResult<Option<WebhookDelivery>>;
     /// An endpoint's deliveries, newest first, page by page.
-    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>>;
+    async fn webhook_deliveries_of(
+        &self,
+        merchant: &MerchantId,
+        endpoint: &WebhookEndpointId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<WebhookDelivery>>;
 }

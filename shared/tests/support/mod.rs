@@ -6,24 +6,24 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
 use cobranca::adapters::channels::outbox::OutboxSender;
+use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
+use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use cobranca::api::{Api, ApiRequest, WebhookApi};
 use cobranca::calendar;
+use cobranca::checkout::Checkout;
 use cobranca::delivery::Delivery;
 use cobranca::document::Document;
 use cobranca::ids::MerchantId;
 use cobranca::merchant::{ApiKey, Merchant, Mode};
+use cobranca::pages::{PageResponse, PayerPages};
+use cobranca::providers::{Provider, Providers};
+use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
 use cobranca::settlement::Settlement;
 use cobranca::store::*;
 use cobranca::tick::Tick;
-use cobranca::webhook::WebhookSecret;
-use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use cobranca::providers::{Provider, Providers};
-use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
 use cobranca::wallet::Wallet;
-use cobranca::checkout::Checkout;
-use cobranca::pages::{PageResponse, PayerPages};
+use cobranca::webhook::WebhookSecret;
 use serde_json::Value;
 
 pub struct App {
@@ -66,22 +66,41 @@ impl App {
             store.put_wallet(&wallet).await.unwrap();
         }
         let (secret, _) = WebhookSecret::generate();
-        let providers = Providers::default()
-            .with_bank(Provider::Sandbox, Arc::new(SandboxBank))
-            .with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
+        let providers =
+            Providers::default().with_bank(Provider::Sandbox, Arc::new(SandboxBank)).with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
         Self { store, providers, merchant_id: merchant.id, queue: MemoryQueue::default(), events: RecordingEventBus::default(), key, secret }
     }
 
     pub fn api(&self) -> Api<'_> {
-        Api { store: self.store.as_ref(), events: &self.events, queue: &self.queue, providers: &self.providers, public_base_url: "https://pay.test", webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true }, access: Default::default() }
+        Api {
+            store: self.store.as_ref(),
+            events: &self.events,
+            queue: &self.queue,
+            providers: &self.providers,
+            public_base_url: "https://pay.test",
+            webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+            access: Default::default(),
+        }
     }
 
     /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
     pub async fn pix_webhook(&self, body: &Value, secret: &str) -> (u16, Value) {
         let auth = cobranca::api::PixWebhookAuth::SharedSecret("pix-secret".into());
-        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None, channel_callbacks: None };
+        let api = WebhookApi {
+            settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
+            secrets: std::slice::from_ref(&self.secret),
+            pix_auth: Some(&auth),
+            acquirers: None,
+            channel_callbacks: None,
+        };
         let headers = HashMap::from([("x-webhook-secret".to_string(), secret.to_string()), ("content-type".into(), "application/json".into())]);
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
+        let req = ApiRequest {
+            method: "POST".into(),
+            path: "/v1/webhooks/pix/pix".into(),
+            headers,
+            body: body.to_string().into_bytes(),
+            client_cert: None,
+        };
         let r = api.handle(&req, Utc::now()).await;
         self.drain().await;
         (r.status, serde_json::from_str(&r.body).unwrap())
@@ -89,11 +108,28 @@ impl App {
 
     /// A BCB Pix API webhook behind mutual TLS, the PSP's certificate pinned by `pin`; `cert` is what API Gateway
     /// forwarded in the request context (None: no certificate).
-    pub async fn pix_webhook_mtls(&self, body: &Value, pin: cobranca::mtls::ClientCertPin, cert: Option<cobranca::mtls::ClientCertificate>) -> (u16, Value) {
+    pub async fn pix_webhook_mtls(
+        &self,
+        body: &Value,
+        pin: cobranca::mtls::ClientCertPin,
+        cert: Option<cobranca::mtls::ClientCertificate>,
+    ) -> (u16, Value) {
         let auth = cobranca::api::PixWebhookAuth::MutualTls(pin);
-        let api = WebhookApi { settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events }, secrets: std::slice::from_ref(&self.secret), pix_auth: Some(&auth), acquirers: None, channel_callbacks: None };
+        let api = WebhookApi {
+            settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
+            secrets: std::slice::from_ref(&self.secret),
+            pix_auth: Some(&auth),
+            acquirers: None,
+            channel_callbacks: None,
+        };
         let headers = HashMap::from([("content-type".to_string(), "application/json".to_string())]);
-        let req = ApiRequest { method: "POST".into(), path: "/v1/webhooks/pix/pix".into(), headers, body: body.to_string().into_bytes(), client_cert: cert };
+        let req = ApiRequest {
+            method: "POST".into(),
+            path: "/v1/webhooks/pix/pix".into(),
+            headers,
+            body: body.to_string().into_bytes(),
+            client_cert: cert,
+        };
         let r = api.handle(&req, Utc::now()).await;
         self.drain().await;
         (r.status, serde_json::from_str(&r.body).unwrap())
@@ -104,7 +140,13 @@ impl App {
         let checkout = Checkout { store: self.store.as_ref(), queue: &self.queue, events: &self.events, providers: &self.providers };
         let pages = PayerPages { checkout, public_base_url: "https://pay.test" };
         let content_type = if body.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
-        let req = ApiRequest { method: method.into(), path: path.into(), headers: HashMap::from([("content-type".into(), content_type.into())]), body: body.as_bytes().to_vec(), client_cert: None };
+        let req = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            headers: HashMap::from([("content-type".into(), content_type.into())]),
+            body: body.as_bytes().to_vec(),
+            client_cert: None,
+        };
         pages.handle(&req, Utc::now()).await
     }
 
@@ -136,7 +178,13 @@ impl App {
     /// A call as if made at `at` (simulated time).
     pub async fn call_at(&self, method: &str, path: &str, body: Value, at: DateTime<Utc>) -> (u16, Value) {
         let headers: HashMap<String, String> = HashMap::from([("authorization".into(), format!("Bearer {}", self.key.expose()))]);
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
+        let req = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            headers,
+            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+            client_cert: None,
+        };
         let r = self.api().handle(&req, at).await;
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -162,7 +210,13 @@ impl App {
         for (k, v) in extra {
             headers.insert(k.to_string(), v.to_string());
         }
-        let req = ApiRequest { method: method.into(), path: path.into(), headers, body: if body.is_null() { vec![] } else { body.to_string().into_bytes() }, client_cert: None };
+        let req = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            headers,
+            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+            client_cert: None,
+        };
         let r = self.api().handle(&req, Utc::now()).await;
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -184,7 +238,14 @@ impl App {
     pub async fn drain(&self) {
         self.follow_up_payments().await;
         let sender = OutboxSender { store: self.store.clone() };
-        let delivery = Delivery { store: self.store.as_ref(), sender: &sender, outbox: &sender, events: &self.events, public_base_url: "https://pay.test", merchant_providers: None };
+        let delivery = Delivery {
+            store: self.store.as_ref(),
+            sender: &sender,
+            outbox: &sender,
+            events: &self.events,
+            public_base_url: "https://pay.test",
+            merchant_providers: None,
+        };
         for job in self.queue.drain() {
             delivery.deliver(&job, Utc::now()).await.unwrap();
         }

@@ -75,7 +75,12 @@ pub struct LobConfig {
 
 impl std::fmt::Debug for LobConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LobConfig").field("api_url", &self.api_url).field("api_key", &"***").field("return_address", &self.return_address).field("mail_type", &self.mail_type).finish()
+        f.debug_struct("LobConfig")
+            .field("api_url", &self.api_url)
+            .field("api_key", &"***")
+            .field("return_address", &self.return_address)
+            .field("mail_type", &self.mail_type)
+            .finish()
     }
 }
 
@@ -95,7 +100,14 @@ fn split_footer(m: &OutgoingMessage) -> (String, String) {
         Some(at) => (&text[..at], &text[at + 4..]),
         None => (text, ""),
     };
-    let identity = footer.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).or_else(|| m.template_params.get(4).cloned()).unwrap_or_default();
+    let identity = footer
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .or_else(|| m.template_params.get(4).cloned())
+        .unwrap_or_default();
     (main.trim().to_string(), identity)
 }
 
@@ -244,7 +256,12 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
 /// A Lob webhook event as status updates (none for events that change nothing), once `lob-signature` and
 /// `lob-signature-timestamp` (header names in lower case) check out against `secret` at `now`. The timestamp is
 /// read in milliseconds or seconds since the epoch, whichever it is.
-pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], secret: &str, now: DateTime<Utc>) -> Result<Vec<StatusUpdate>, CallbackError> {
+pub fn parse_status_callback(
+    headers: &HashMap<String, String>,
+    body: &[u8],
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<StatusUpdate>, CallbackError> {
     let unauthorized = |why: &str| CallbackError::Unauthorized(format!("lob: {why}"));
     let (Some(signature), Some(timestamp)) = (headers.get("lob-signature"), headers.get("lob-signature-timestamp")) else {
         return Err(unauthorized("missing Lob-Signature or Lob-Signature-Timestamp"));
@@ -269,12 +286,15 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], sec
     let Some(tail) = kind.strip_prefix("letter.") else { return Ok(vec![]) };
     let tail = tail.strip_prefix("certified.").unwrap_or(tail);
     let status = match tail {
-        "mailed" | "in_transit" | "in_local_area" | "processed_for_delivery" | "international_exit" | "re-routed" | "pickup_available" => DeliveryStatus::Sent,
+        "mailed" | "in_transit" | "in_local_area" | "processed_for_delivery" | "international_exit" | "re-routed" | "pickup_available" => {
+            DeliveryStatus::Sent
+        }
         "delivered" => DeliveryStatus::Delivered,
         "returned_to_sender" | "rejected" | "failed" => DeliveryStatus::Failed,
         _ => return Ok(vec![]),
     };
-    let id = event["body"]["id"].as_str().or(event["reference_id"].as_str()).ok_or_else(|| CallbackError::Malformed("lob: letter id missing".into()))?;
+    let id =
+        event["body"]["id"].as_str().or(event["reference_id"].as_str()).ok_or_else(|| CallbackError::Malformed("lob: letter id missing".into()))?;
     let at = event["date_created"]
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -442,7 +462,14 @@ mod tests {
         assert_eq!(updates.len(), 1);
         assert_eq!((updates[0].provider_message_id.as_str(), updates[0].status), ("ltr_4868c3b754655f90", DeliveryStatus::Delivered));
         assert_eq!(updates[0].at.to_rfc3339(), "2026-11-27T14:03:10.712+00:00");
-        for (kind, status) in [("letter.mailed", Some(DeliveryStatus::Sent)), ("letter.in_transit", Some(DeliveryStatus::Sent)), ("letter.returned_to_sender", Some(DeliveryStatus::Failed)), ("letter.certified.delivered", Some(DeliveryStatus::Delivered)), ("letter.rendered_pdf", None), ("postcard.delivered", None)] {
+        for (kind, status) in [
+            ("letter.mailed", Some(DeliveryStatus::Sent)),
+            ("letter.in_transit", Some(DeliveryStatus::Sent)),
+            ("letter.returned_to_sender", Some(DeliveryStatus::Failed)),
+            ("letter.certified.delivered", Some(DeliveryStatus::Delivered)),
+            ("letter.rendered_pdf", None),
+            ("postcard.delivered", None),
+        ] {
             let body = String::from_utf8_lossy(delivered).replace("\"letter.delivered\"", &format!("\"{kind}\""));
             let seconds = event_at().timestamp().to_string();
             let got = parse_status_callback(&signed(body.as_bytes(), &seconds), body.as_bytes(), SECRET, event_at()).unwrap();

@@ -30,21 +30,27 @@ pub fn html_of(text: &str) -> String {
         .map(|p| {
             let words: Vec<String> = p
                 .split(' ')
-                .map(|w| if w.starts_with("https://") || w.starts_with("http://") { format!("<a href=\"{0}\">{0}</a>", escape(w)) } else { escape(w) })
+                .map(
+                    |w| if w.starts_with("https://") || w.starts_with("http://") { format!("<a href=\"{0}\">{0}</a>", escape(w)) } else { escape(w) },
+                )
                 .collect();
             format!("<p>{}</p>", words.join(" ").replace('\n', "<br>"))
         })
         .collect();
-    format!("<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><body style=\"font-family:sans-serif\">{}</body></html>", paragraphs.join(""))
+    format!(
+        "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><body style=\"font-family:sans-serif\">{}</body></html>",
+        paragraphs.join("")
+    )
 }
 
 fn classify(e: SdkError<SendEmailError>) -> SendError {
     let detail = DisplayErrorContext(&e).to_string();
     match &e {
         SdkError::ServiceError(service) => match service.err() {
-            SendEmailError::MessageRejected(_) | SendEmailError::MailFromDomainNotVerifiedException(_) | SendEmailError::BadRequestException(_) | SendEmailError::NotFoundException(_) => {
-                SendError::Permanent(format!("ses: {detail}"))
-            }
+            SendEmailError::MessageRejected(_)
+            | SendEmailError::MailFromDomainNotVerifiedException(_)
+            | SendEmailError::BadRequestException(_)
+            | SendEmailError::NotFoundException(_) => SendError::Permanent(format!("ses: {detail}")),
             _ => SendError::Transient(format!("ses: {detail}")),
         },
         _ => SendError::Transient(format!("ses: {detail}")),
@@ -58,10 +64,8 @@ impl NotificationSender for SesEmail {
             return Err(SendError::Permanent(format!("the SES adapter cannot send {}", m.channel.as_str())));
         }
         let utf8 = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|e| SendError::Permanent(e.to_string()));
-        let message = Message::builder()
-            .subject(utf8(&m.subject)?)
-            .body(Body::builder().text(utf8(&m.text)?).html(utf8(&html_of(&m.text))?).build())
-            .build();
+        let message =
+            Message::builder().subject(utf8(&m.subject)?).body(Body::builder().text(utf8(&m.text)?).html(utf8(&html_of(&m.text))?).build()).build();
         let tag = |name: &str, value: &str| MessageTag::builder().name(name).value(value).build().map_err(|e| SendError::Permanent(e.to_string()));
         // SES tag values take only [A-Za-z0-9_-]: reminder ids' dots become dashes.
         let reminder = m.reminder_id.replace('.', "-");
@@ -97,7 +101,11 @@ mod tests {
             .endpoint_url(server.uri())
             .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
             .build();
-        SesEmail { client: Client::from_conf(config), from: "Loja Exemplo <cobranca@loja.example>".into(), configuration_set: Some("cobranca".into()) }
+        SesEmail {
+            client: Client::from_conf(config),
+            from: "Loja Exemplo <cobranca@loja.example>".into(),
+            configuration_set: Some("cobranca".into()),
+        }
     }
 
     fn message() -> OutgoingMessage {
@@ -143,10 +151,19 @@ mod tests {
 
     #[tokio::test]
     async fn rejected_messages_fail_and_throttling_is_retried() {
-        for (kind, status, transient) in [("MessageRejected", 400, false), ("BadRequestException", 400, false), ("TooManyRequestsException", 429, true), ("InternalFailure", 500, true)] {
+        for (kind, status, transient) in [
+            ("MessageRejected", 400, false),
+            ("BadRequestException", 400, false),
+            ("TooManyRequestsException", 429, true),
+            ("InternalFailure", 500, true),
+        ] {
             let server = MockServer::start().await;
             Mock::given(method("POST"))
-                .respond_with(ResponseTemplate::new(status).insert_header("x-amzn-ErrorType", kind).set_body_json(json!({"message": format!("{kind} for test")})))
+                .respond_with(
+                    ResponseTemplate::new(status)
+                        .insert_header("x-amzn-ErrorType", kind)
+                        .set_body_json(json!({"message": format!("{kind} for test")})),
+                )
                 .mount(&server)
                 .await;
             let got = ses(&server).await.send(&message()).await;
@@ -222,7 +239,9 @@ pub fn is_sns_url(raw: &str) -> bool {
     let Ok(url) = url::Url::parse(raw) else { return false };
     let Some(host) = url.host_str() else { return false };
     let region = host.strip_prefix("sns.").and_then(|h| h.strip_suffix(".amazonaws.com"));
-    url.scheme() == "https" && url.port().is_none() && region.is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+    url.scheme() == "https"
+        && url.port().is_none()
+        && region.is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
 }
 
 /// Confirms a subscription by visiting its SubscribeURL (only an SNS one).
@@ -238,7 +257,9 @@ pub async fn confirm_subscription(http: &reqwest::Client, subscribe_url: &str) -
 fn string_to_sign(envelope: &serde_json::Value) -> Result<String, crate::tracking::CallbackError> {
     let keys: &[&str] = match envelope["Type"].as_str() {
         Some("Notification") => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
-        Some("SubscriptionConfirmation" | "UnsubscribeConfirmation") => &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"],
+        Some("SubscriptionConfirmation" | "UnsubscribeConfirmation") => {
+            &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+        }
         other => return Err(crate::tracking::CallbackError::Malformed(format!("sns: unknown Type {other:?}"))),
     };
     let mut text = String::new();
@@ -301,7 +322,11 @@ pub fn verify_sns_signature(envelope: &serde_json::Value, pem: &str) -> Result<(
     };
     let b64 = base64::engine::general_purpose::STANDARD;
     let signature = envelope["Signature"].as_str().and_then(|s| b64.decode(s).ok()).ok_or_else(|| unauthorized("Signature missing or not base64"))?;
-    let body = pem.split("-----BEGIN CERTIFICATE-----").nth(1).and_then(|r| r.split("-----END CERTIFICATE-----").next()).ok_or_else(|| unauthorized("signing certificate is not PEM"))?;
+    let body = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)
+        .and_then(|r| r.split("-----END CERTIFICATE-----").next())
+        .ok_or_else(|| unauthorized("signing certificate is not PEM"))?;
     let certificate = b64.decode(body.split_whitespace().collect::<String>()).map_err(|_| unauthorized("signing certificate is not PEM"))?;
     let key = rsa_public_key(&certificate).ok_or_else(|| unauthorized("signing certificate has no RSA key"))?;
     let text = string_to_sign(envelope)?;
@@ -313,7 +338,10 @@ pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpd
     use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
     use chrono::{DateTime, Utc};
     let event: serde_json::Value = serde_json::from_str(message).map_err(|e| CallbackError::Malformed(format!("ses: {e}")))?;
-    let kind = event["eventType"].as_str().or(event["notificationType"].as_str()).ok_or_else(|| CallbackError::Malformed("ses: eventType missing".into()))?;
+    let kind = event["eventType"]
+        .as_str()
+        .or(event["notificationType"].as_str())
+        .ok_or_else(|| CallbackError::Malformed("ses: eventType missing".into()))?;
     let (status, section, suppress, detail) = match kind {
         "Bounce" => {
             let bounce = &event["bounce"];
@@ -322,7 +350,12 @@ pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpd
             }
             let recipient = &bounce["bouncedRecipients"][0];
             let why = recipient["diagnosticCode"].as_str().or(recipient["status"].as_str()).unwrap_or("");
-            (DeliveryStatus::Bounced, "bounce", true, Some(format!("ses bounce {}: {why}", bounce["bounceSubType"].as_str().unwrap_or("")).trim_end().to_string()))
+            (
+                DeliveryStatus::Bounced,
+                "bounce",
+                true,
+                Some(format!("ses bounce {}: {why}", bounce["bounceSubType"].as_str().unwrap_or("")).trim_end().to_string()),
+            )
         }
         "Complaint" => {
             let feedback = event["complaint"]["complaintFeedbackType"].as_str().unwrap_or("complaint");
@@ -343,7 +376,11 @@ pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpd
 }
 
 /// An SNS post to our subscription, verified (topic allow-list, certificate URL, signature) and read.
-pub async fn parse_sns_callback(body: &[u8], allowed_topics: &[String], certificates: &dyn SigningCertificates) -> Result<SnsCallback, crate::tracking::CallbackError> {
+pub async fn parse_sns_callback(
+    body: &[u8],
+    allowed_topics: &[String],
+    certificates: &dyn SigningCertificates,
+) -> Result<SnsCallback, crate::tracking::CallbackError> {
     use crate::tracking::CallbackError;
     let envelope: serde_json::Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("sns: {e}")))?;
     let topic = envelope["TopicArn"].as_str().ok_or_else(|| CallbackError::Malformed("sns: TopicArn missing".into()))?;
@@ -359,7 +396,10 @@ pub async fn parse_sns_callback(body: &[u8], allowed_topics: &[String], certific
     match envelope["Type"].as_str() {
         Some("Notification") => Ok(SnsCallback::Updates(ses_event_updates(envelope["Message"].as_str().unwrap_or_default())?)),
         Some("SubscriptionConfirmation") => {
-            let subscribe_url = envelope["SubscribeURL"].as_str().filter(|u| is_sns_url(u)).ok_or_else(|| CallbackError::Malformed("sns: SubscribeURL is not an SNS URL".into()))?;
+            let subscribe_url = envelope["SubscribeURL"]
+                .as_str()
+                .filter(|u| is_sns_url(u))
+                .ok_or_else(|| CallbackError::Malformed("sns: SubscribeURL is not an SNS URL".into()))?;
             Ok(SnsCallback::SubscriptionConfirmation { topic_arn: topic.to_string(), subscribe_url: subscribe_url.to_string() })
         }
         _ => Ok(SnsCallback::Updates(vec![])),
@@ -401,7 +441,10 @@ mod callback_tests {
     async fn a_permanent_bounce_suppresses_the_address_and_a_transient_one_changes_nothing() {
         let got = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_bounce_permanent.json")).await.unwrap());
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].provider_message_id.as_str(), got[0].status, got[0].suppress_recipient), ("0100018c-ses-message-id", DeliveryStatus::Bounced, true));
+        assert_eq!(
+            (got[0].provider_message_id.as_str(), got[0].status, got[0].suppress_recipient),
+            ("0100018c-ses-message-id", DeliveryStatus::Bounced, true)
+        );
         assert_eq!(got[0].detail.as_deref(), Some("ses bounce General: smtp; 550 5.1.1 user unknown"));
         assert_eq!(got[0].at.to_rfc3339(), "2026-12-05T12:00:02.669+00:00");
         assert!(updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_bounce_transient.json")).await.unwrap()).is_empty());
@@ -437,12 +480,25 @@ mod callback_tests {
         assert!(matches!(parse(envelope.to_string().as_bytes()).await, Err(CallbackError::Unauthorized(_))));
         // A topic that is not ours is refused before any certificate is fetched.
         let certificates = FixtureCertificates::default();
-        assert!(matches!(parse_sns_callback(bounce.as_bytes(), &["arn:aws:sns:us-east-1:123456789012:other".into()], &certificates).await, Err(CallbackError::Unauthorized(_))));
+        assert!(matches!(
+            parse_sns_callback(bounce.as_bytes(), &["arn:aws:sns:us-east-1:123456789012:other".into()], &certificates).await,
+            Err(CallbackError::Unauthorized(_))
+        ));
         // A certificate from anywhere but SNS over https is never fetched.
-        for url in ["http://sns.us-east-1.amazonaws.com/cert.pem", "https://sns.us-east-1.amazonaws.com.evil.example/cert.pem", "https://evil.example/sns.us-east-1.amazonaws.com.pem"] {
+        for url in [
+            "http://sns.us-east-1.amazonaws.com/cert.pem",
+            "https://sns.us-east-1.amazonaws.com.evil.example/cert.pem",
+            "https://evil.example/sns.us-east-1.amazonaws.com.pem",
+        ] {
             let mut envelope: serde_json::Value = serde_json::from_str(bounce).unwrap();
             envelope["SigningCertURL"] = url.into();
-            assert!(matches!(parse_sns_callback(envelope.to_string().as_bytes(), &[TOPIC.into()], &certificates).await, Err(CallbackError::Unauthorized(_))), "{url}");
+            assert!(
+                matches!(
+                    parse_sns_callback(envelope.to_string().as_bytes(), &[TOPIC.into()], &certificates).await,
+                    Err(CallbackError::Unauthorized(_))
+                ),
+                "{url}"
+            );
         }
         assert!(certificates.0.lock().unwrap().is_empty());
         // Unsigned.

@@ -52,7 +52,12 @@ pub struct ZenviaConfig {
 
 impl std::fmt::Debug for ZenviaConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZenviaConfig").field("api_url", &self.api_url).field("token", &"***").field("from", &self.from).field("gsm7_only", &self.gsm7_only).finish()
+        f.debug_struct("ZenviaConfig")
+            .field("api_url", &self.api_url)
+            .field("token", &"***")
+            .field("from", &self.from)
+            .field("gsm7_only", &self.gsm7_only)
+            .finish()
     }
 }
 
@@ -153,9 +158,12 @@ impl NotificationSender for ZenviaSms {
         let code = answer["code"].as_str().unwrap_or("error");
         let details: Vec<String> = answer["details"]
             .as_array()
-            .map(|d| d.iter().map(|e| format!("{} {}", e["path"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")).trim().to_string()).collect())
+            .map(|d| {
+                d.iter().map(|e| format!("{} {}", e["path"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")).trim().to_string()).collect()
+            })
             .unwrap_or_default();
-        let detail = format!("zenvia {}: {code} {} {}", status.as_u16(), answer["message"].as_str().unwrap_or(""), details.join("; ")).trim_end().to_string();
+        let detail =
+            format!("zenvia {}: {code} {} {}", status.as_u16(), answer["message"].as_str().unwrap_or(""), details.join("; ")).trim_end().to_string();
         tracing::warn!(status = status.as_u16(), code, "zenvia send failed");
         match status.as_u16() {
             429 | 500..=599 => Err(SendError::Transient(detail)),
@@ -187,8 +195,13 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], sec
     }
     let status = &event["messageStatus"];
     let code = status["code"].as_str().ok_or_else(|| CallbackError::Malformed("zenvia: messageStatus.code missing".into()))?;
-    let id = event["message"]["id"].as_str().or(event["messageId"].as_str()).ok_or_else(|| CallbackError::Malformed("zenvia: message id missing".into()))?;
-    let at = timestamp(&status["timestamp"]).or_else(|| timestamp(&event["timestamp"])).ok_or_else(|| CallbackError::Malformed("zenvia: timestamp missing".into()))?;
+    let id = event["message"]["id"]
+        .as_str()
+        .or(event["messageId"].as_str())
+        .ok_or_else(|| CallbackError::Malformed("zenvia: message id missing".into()))?;
+    let at = timestamp(&status["timestamp"])
+        .or_else(|| timestamp(&event["timestamp"]))
+        .ok_or_else(|| CallbackError::Malformed("zenvia: timestamp missing".into()))?;
     let delivery = match code {
         "SENT" => DeliveryStatus::Sent,
         "DELIVERED" | "VERIFIED" => DeliveryStatus::Delivered,
@@ -201,11 +214,12 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], sec
             .as_array()
             .into_iter()
             .flatten()
-            .map(|c| {
-                [&c["channelErrorCode"], &c["reason"], &c["details"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")
-            })
+            .map(|c| [&c["channelErrorCode"], &c["reason"], &c["details"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
             .collect();
-        format!("zenvia {code}: {}", if causes.is_empty() { status["description"].as_str().unwrap_or_default().to_string() } else { causes.join("; ") })
+        format!(
+            "zenvia {code}: {}",
+            if causes.is_empty() { status["description"].as_str().unwrap_or_default().to_string() } else { causes.join("; ") }
+        )
     });
     Ok(vec![StatusUpdate { provider: PROVIDER.into(), provider_message_id: id.to_string(), status: delivery, at, detail, suppress_recipient: false }])
 }
@@ -220,7 +234,13 @@ mod tests {
     const FOOTER: &str = "Loja Exemplo CNPJ 11.222.333/0001-81";
 
     fn zenvia(server: &MockServer, gsm7_only: bool) -> ZenviaSms {
-        ZenviaSms::new(ZenviaConfig { api_url: server.uri(), token: "zv-token".into(), from: "loja-exemplo".into(), gsm7_only, timeout: Duration::from_secs(2) })
+        ZenviaSms::new(ZenviaConfig {
+            api_url: server.uri(),
+            token: "zv-token".into(),
+            from: "loja-exemplo".into(),
+            gsm7_only,
+            timeout: Duration::from_secs(2),
+        })
     }
 
     fn message(text: &str) -> OutgoingMessage {
@@ -233,7 +253,13 @@ mod tests {
             recipient: "+55 (11) 99999-8888".into(),
             subject: "Lembrete de vencimento".into(),
             text: text.into(),
-            template_params: vec!["Maria".into(), "R$ 1.234,56".into(), "10/12/2026".into(), "https://pay.example.com/pay/t".into(), "Loja Exemplo".into()],
+            template_params: vec![
+                "Maria".into(),
+                "R$ 1.234,56".into(),
+                "10/12/2026".into(),
+                "https://pay.example.com/pay/t".into(),
+                "Loja Exemplo".into(),
+            ],
             payer_name: "Maria Silva".into(),
             postal_address: None,
             boleto: None,

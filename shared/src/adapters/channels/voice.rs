@@ -55,7 +55,13 @@ pub struct TotalVoiceConfig {
 
 impl std::fmt::Debug for TotalVoiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TotalVoiceConfig").field("api_url", &self.api_url).field("access_token", &"***").field("voice", &self.voice).field("caller_id", &self.caller_id).field("detect_voicemail", &self.detect_voicemail).finish()
+        f.debug_struct("TotalVoiceConfig")
+            .field("api_url", &self.api_url)
+            .field("access_token", &"***")
+            .field("voice", &self.voice)
+            .field("caller_id", &self.caller_id)
+            .field("detect_voicemail", &self.detect_voicemail)
+            .finish()
     }
 }
 
@@ -76,7 +82,8 @@ pub fn destination(raw: &str) -> Result<String, SendError> {
 
 /// What the robot says for a message (see the module documentation).
 pub fn spoken_text(m: &OutgoingMessage) -> String {
-    let words: Vec<&str> = m.text.split_whitespace().filter(|w| !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))).collect();
+    let words: Vec<&str> =
+        m.text.split_whitespace().filter(|w| !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))).collect();
     let spoken = words.join(" ");
     if !spoken.is_empty() {
         return spoken;
@@ -182,7 +189,9 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
         // Still ringing or unknown: nothing to record.
         _ => return Ok(vec![]),
     };
-    let started = instant(&call["data_inicio"]).or_else(|| instant(&call["data_criacao"])).ok_or_else(|| CallbackError::Malformed("totalvoice: data_inicio missing".into()))?;
+    let started = instant(&call["data_inicio"])
+        .or_else(|| instant(&call["data_criacao"]))
+        .ok_or_else(|| CallbackError::Malformed("totalvoice: data_inicio missing".into()))?;
     let at = chrono::Duration::try_seconds(call["duracao_segundos"].as_i64().unwrap_or(0))
         .and_then(|d| started.checked_add_signed(d))
         .ok_or_else(|| CallbackError::Malformed("totalvoice: duracao_segundos out of range".into()))?;
@@ -224,7 +233,13 @@ mod tests {
             recipient: "+55 11 99999-8888".into(),
             subject: "Lembrete de vencimento".into(),
             text: text.into(),
-            template_params: vec!["Maria".into(), "R$ 1.234,56".into(), "10/12/2026".into(), "https://pay.example.com/pay/t".into(), "Loja Exemplo".into()],
+            template_params: vec![
+                "Maria".into(),
+                "R$ 1.234,56".into(),
+                "10/12/2026".into(),
+                "https://pay.example.com/pay/t".into(),
+                "Loja Exemplo".into(),
+            ],
             payer_name: "Maria Silva".into(),
             postal_address: None,
             boleto: None,
@@ -232,7 +247,8 @@ mod tests {
     }
 
     fn envelope(status: u16, sucesso: bool, motivo: i64, mensagem: &str) -> ResponseTemplate {
-        ResponseTemplate::new(status).set_body_json(json!({"status": status, "sucesso": sucesso, "motivo": motivo, "mensagem": mensagem, "dados": null}))
+        ResponseTemplate::new(status)
+            .set_body_json(json!({"status": status, "sucesso": sucesso, "motivo": motivo, "mensagem": mensagem, "dados": null}))
     }
 
     #[tokio::test]
@@ -246,7 +262,11 @@ mod tests {
                 "numero_destino": "11999998888", "mensagem": SPOKEN, "tipo_voz": "br-Vitoria", "resposta_usuario": false,
                 "gravar_audio": false, "detecta_caixa": true, "bina": "1140040000"
             })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": 200, "sucesso": true, "motivo": 0, "mensagem": "tts criado com sucesso", "dados": {"id": 37784550}})))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"status": 200, "sucesso": true, "motivo": 0, "mensagem": "tts criado com sucesso", "dados": {"id": 37784550}}),
+                ),
+            )
             .expect(1)
             .mount(&server)
             .await;

@@ -33,7 +33,12 @@ pub struct WhatsAppConfig {
 
 impl std::fmt::Debug for WhatsAppConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WhatsAppConfig").field("api_url", &self.api_url).field("phone_number_id", &self.phone_number_id).field("access_token", &"***").field("templates", &self.templates).finish()
+        f.debug_struct("WhatsAppConfig")
+            .field("api_url", &self.api_url)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("access_token", &"***")
+            .field("templates", &self.templates)
+            .finish()
     }
 }
 
@@ -107,7 +112,13 @@ impl NotificationSender for WhatsAppCloud {
         let error = &answer["error"];
         let code = error["code"].as_i64().unwrap_or(0);
         let detail = format!("whatsapp {}: {code} {}", status.as_u16(), error["message"].as_str().unwrap_or("error"));
-        tracing::warn!(status = status.as_u16(), code, subcode = error["error_subcode"].as_i64(), fbtrace_id = error["fbtrace_id"].as_str(), "whatsapp send failed");
+        tracing::warn!(
+            status = status.as_u16(),
+            code,
+            subcode = error["error_subcode"].as_i64(),
+            fbtrace_id = error["fbtrace_id"].as_str(),
+            "whatsapp send failed"
+        );
         if status.is_server_error() || status.as_u16() == 429 || is_transient(code) {
             Err(SendError::Transient(detail))
         } else {
@@ -144,7 +155,13 @@ mod tests {
             recipient: "+55 11 99999-8888".into(),
             subject: String::new(),
             text: "Olá, Maria…".into(),
-            template_params: vec!["Maria".into(), "R$ 1.234,56".into(), "10/12/2026".into(), "https://pay.example.com/pay/t".into(), "Loja Exemplo".into()],
+            template_params: vec![
+                "Maria".into(),
+                "R$ 1.234,56".into(),
+                "10/12/2026".into(),
+                "https://pay.example.com/pay/t".into(),
+                "Loja Exemplo".into(),
+            ],
             payer_name: "Maria Silva".into(),
             postal_address: None,
             boleto: None,
@@ -185,7 +202,11 @@ mod tests {
             (meta_error(190, "Error validating access token: Session has expired"), false),
             (meta_error(130429, "Rate limit hit"), true),
             (meta_error(131056, "(Business Account, Consumer Account) pair rate limit hit"), true),
-            (ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "An unknown error occurred", "code": 1, "type": "OAuthException"}})), true),
+            (
+                ResponseTemplate::new(500)
+                    .set_body_json(json!({"error": {"message": "An unknown error occurred", "code": 1, "type": "OAuthException"}})),
+                true,
+            ),
         ];
         for (response, transient) in cases {
             let server = MockServer::start().await;
@@ -243,11 +264,18 @@ pub fn verify_handshake(query: &[(String, String)], verify_token: &str) -> Resul
 
 /// A Meta webhook delivery as status updates (incoming messages and other fields are skipped), once its
 /// `x-hub-signature-256` header (header names in lower case) checks out against the app secret.
-pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], app_secret: &str) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
+pub fn parse_status_callback(
+    headers: &HashMap<String, String>,
+    body: &[u8],
+    app_secret: &str,
+) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
     use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
     use hmac::{Hmac, Mac};
     let unauthorized = |why: &str| CallbackError::Unauthorized(format!("whatsapp: {why}"));
-    let signature = headers.get("x-hub-signature-256").and_then(|s| s.trim().strip_prefix("sha256=")).ok_or_else(|| unauthorized("missing X-Hub-Signature-256"))?;
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|s| s.trim().strip_prefix("sha256="))
+        .ok_or_else(|| unauthorized("missing X-Hub-Signature-256"))?;
     if app_secret.is_empty() {
         return Err(unauthorized("no app secret configured"));
     }
@@ -272,17 +300,31 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], app
                 _ => continue,
             };
             let id = s["id"].as_str().ok_or_else(|| CallbackError::Malformed("whatsapp: status without id".into()))?;
-            let seconds: i64 = s["timestamp"].as_str().and_then(|t| t.parse().ok()).or(s["timestamp"].as_i64()).ok_or_else(|| CallbackError::Malformed("whatsapp: status without timestamp".into()))?;
-            let at = chrono::DateTime::from_timestamp(seconds, 0).ok_or_else(|| CallbackError::Malformed("whatsapp: timestamp out of range".into()))?;
+            let seconds: i64 = s["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .or(s["timestamp"].as_i64())
+                .ok_or_else(|| CallbackError::Malformed("whatsapp: status without timestamp".into()))?;
+            let at =
+                chrono::DateTime::from_timestamp(seconds, 0).ok_or_else(|| CallbackError::Malformed("whatsapp: timestamp out of range".into()))?;
             let errors: Vec<&Value> = s["errors"].as_array().into_iter().flatten().collect();
             let detail = (!errors.is_empty()).then(|| {
                 let parts: Vec<String> = errors
                     .iter()
-                    .map(|e| format!("{} {}", e["code"].as_i64().unwrap_or(0), e["error_data"]["details"].as_str().or(e["title"].as_str()).or(e["message"].as_str()).unwrap_or("")).trim().to_string())
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["code"].as_i64().unwrap_or(0),
+                            e["error_data"]["details"].as_str().or(e["title"].as_str()).or(e["message"].as_str()).unwrap_or("")
+                        )
+                        .trim()
+                        .to_string()
+                    })
                     .collect();
                 format!("whatsapp: {}", parts.join("; "))
             });
-            let suppress_recipient = status == DeliveryStatus::Failed && errors.iter().any(|e| e["code"].as_i64().is_some_and(|c| SUPPRESSING_ERRORS.contains(&c)));
+            let suppress_recipient =
+                status == DeliveryStatus::Failed && errors.iter().any(|e| e["code"].as_i64().is_some_and(|c| SUPPRESSING_ERRORS.contains(&c)));
             updates.push(StatusUpdate { provider: PROVIDER.into(), provider_message_id: id.to_string(), status, at, detail, suppress_recipient });
         }
     }
@@ -315,7 +357,10 @@ mod callback_tests {
 
         let failed = include_bytes!("../../../tests/fixtures/providers/whatsapp_status_failed.json");
         let updates = parse_status_callback(&signed(failed), failed, APP_SECRET).unwrap();
-        assert_eq!(updates.iter().map(|u| (u.status, u.suppress_recipient)).collect::<Vec<_>>(), [(DeliveryStatus::Failed, true), (DeliveryStatus::Failed, false)]);
+        assert_eq!(
+            updates.iter().map(|u| (u.status, u.suppress_recipient)).collect::<Vec<_>>(),
+            [(DeliveryStatus::Failed, true), (DeliveryStatus::Failed, false)]
+        );
         assert_eq!(updates[0].detail.as_deref(), Some("whatsapp: 131026 Message Undeliverable."));
         assert!(updates[1].detail.as_deref().unwrap().starts_with("whatsapp: 131047"));
     }
@@ -334,7 +379,13 @@ mod callback_tests {
 
     #[test]
     fn answers_metas_subscription_handshake() {
-        let query = |mode: &str, token: &str| vec![("hub.mode".to_string(), mode.to_string()), ("hub.verify_token".to_string(), token.to_string()), ("hub.challenge".to_string(), "1158201444".to_string())];
+        let query = |mode: &str, token: &str| {
+            vec![
+                ("hub.mode".to_string(), mode.to_string()),
+                ("hub.verify_token".to_string(), token.to_string()),
+                ("hub.challenge".to_string(), "1158201444".to_string()),
+            ]
+        };
         assert_eq!(verify_handshake(&query("subscribe", "meu-token"), "meu-token").unwrap(), "1158201444");
         assert!(matches!(verify_handshake(&query("subscribe", "outro"), "meu-token"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(verify_handshake(&query("unsubscribe", "meu-token"), "meu-token"), Err(CallbackError::Malformed(_))));

@@ -11,11 +11,19 @@ impl ApiKeyStore for DynamoStore {
     async fn add_api_key(&self, key: &ApiKeyRecord, replacing: Option<(&ApiKeyRecord, u64)>) -> StoreResult<()> {
         let (listed, by_hash) = api_key_items(key);
         let new = Some("attribute_not_exists(PK)");
-        let mut tx = self.client.transact_write_items().transact_items(self.put_in_table(listed, new, None)).transact_items(self.put_in_table(by_hash, new, None));
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_in_table(listed, new, None))
+            .transact_items(self.put_in_table(by_hash, new, None));
         if let Some((old, expected)) = replacing {
             let (listed, by_hash) = api_key_items(old);
             let values = || Some(HashMap::from([(":v".to_string(), n(expected))]));
-            tx = tx.transact_items(self.put_in_table(listed, Some("version = :v"), values())).transact_items(self.put_in_table(by_hash, Some("version = :v"), values()));
+            tx = tx.transact_items(self.put_in_table(listed, Some("version = :v"), values())).transact_items(self.put_in_table(
+                by_hash,
+                Some("version = :v"),
+                values(),
+            ));
         }
         match tx.send().await {
             Ok(_) => Ok(()),

@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
+use super::ledger::ledger_month_pk;
 use super::*;
 use crate::adapters::layout::{payment_token_pk, provider_event_pk, reference_pk, sequence_pk};
 use crate::ids::{ChargeId, CustomerId, MerchantId};
 use crate::payment::LedgerEntry;
-use super::ledger::ledger_month_pk;
 
 #[async_trait]
 impl ChargeStore for DynamoStore {
@@ -94,7 +94,10 @@ impl ChargeStore for DynamoStore {
             request = request.expression_attribute_values(name, s(value));
         }
         if let Some(status) = query.status {
-            request = request.filter_expression("#st = :st").expression_attribute_names("#st", "status").expression_attribute_values(":st", s(status.as_str()));
+            request = request
+                .filter_expression("#st = :st")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":st", s(status.as_str()));
         }
         let page = request.send().await.map_err(unavailable)?;
         let items = page.items.unwrap_or_default().iter().map(parse_data).collect::<StoreResult<Vec<Charge>>>()?;
@@ -116,11 +119,11 @@ impl ChargeStore for DynamoStore {
         payment_item.insert("GSI1PK".into(), s(ledger_month_pk(&payment.merchant_id, day)));
         payment_item.insert("GSI1SK".into(), s(format!("{day}#{:013}#{}", payment.received_at.timestamp_millis(), payment.id)));
         let not_exists = Some("attribute_not_exists(PK)");
-        let mut tx = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put_in_table(seen, not_exists, None))
-            .transact_items(self.put_in_table(payment_item, not_exists, None));
+        let mut tx = self.client.transact_write_items().transact_items(self.put_in_table(seen, not_exists, None)).transact_items(self.put_in_table(
+            payment_item,
+            not_exists,
+            None,
+        ));
         if let Some((charge, expected)) = settled {
             let values = HashMap::from([(":v".to_string(), n(expected))]);
             tx = tx.transact_items(self.put_in_table(charge_item(charge), Some("version = :v"), Some(values)));

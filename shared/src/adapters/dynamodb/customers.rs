@@ -16,13 +16,7 @@ fn customer_item(c: &Customer) -> Item {
 #[async_trait]
 impl CustomerStore for DynamoStore {
     async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(customer_item(customer)))
-            .send()
-            .await
-            .map_err(unavailable)?;
+        self.client.put_item().table_name(&self.table).set_item(Some(customer_item(customer))).send().await.map_err(unavailable)?;
         Ok(())
     }
 

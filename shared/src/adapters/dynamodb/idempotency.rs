@@ -47,7 +47,14 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
-    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn idempotency_complete(
+        &self,
+        merchant: &MerchantId,
+        key: &str,
+        request_hash: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut item = data_item(format!("MER#{merchant}#IDEM#{}", sha256_hex(key)), "IDEM", response);
         item.insert("hash".into(), s(request_hash));
         item.insert("created".into(), n(millis(now)));

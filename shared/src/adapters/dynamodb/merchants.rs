@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use super::*;
 use crate::adapters::layout::{document_pk, merchant_pk};
 use crate::ids::{MerchantId, WalletId};
-use crate::wallet::Wallet;
 use crate::merchant::{ApiKeyHash, Merchant};
+use crate::wallet::Wallet;
 
 #[async_trait]
 impl MerchantStore for DynamoStore {

@@ -87,13 +87,7 @@ impl DynamoStore {
                 .map(|i| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(i.clone())).build().expect("item set")).build())
                 .collect();
             for attempt in 0..10u64 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
+                let out = self.client.batch_write_item().request_items(&self.table, pending.clone()).send().await.map_err(unavailable)?;
                 pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
                 if pending.is_empty() {
                     break;
@@ -142,14 +136,7 @@ impl DynamoStore {
 
     /// A put that must not overwrite: true if written, false if the item existed.
     async fn put_new(&self, item: Item) -> StoreResult<bool> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
+        let r = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)").send().await;
         conditional(r)
     }
 
@@ -208,23 +195,14 @@ impl DynamoStore {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .consistent_read(true);
+            let mut query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk.clone())).consistent_read(true);
             // DynamoDB refuses an empty begins_with prefix.
             query = if sk_prefix.is_empty() {
                 query.key_condition_expression("PK = :pk")
             } else {
                 query.key_condition_expression("PK = :pk AND begins_with(SK, :sk)").expression_attribute_values(":sk", s(sk_prefix))
             };
-            let page = query
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
+            let page = query.set_exclusive_start_key(start).send().await.map_err(unavailable)?;
             out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -252,10 +230,7 @@ fn data_item<T: Serialize>(pk: String, sk: impl Into<String>, value: &T) -> Item
 
 fn parse_data<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     let key = || format!("{:?}/{:?}", item.get("PK"), item.get("SK"));
-    let raw = item
-        .get("data")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt { key: key(), message: "no data attribute".into() })?;
+    let raw = item.get("data").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt { key: key(), message: "no data attribute".into() })?;
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt { key: key(), message: e.to_string() })
 }
 
@@ -373,12 +348,7 @@ where
 fn cancelled_conditions<R>(e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<bool>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
     match e.as_service_error()? {
-        E::TransactionCanceledException(tc) => Some(
-            tc.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
+        E::TransactionCanceledException(tc) => Some(tc.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect()),
         _ => None,
     }
 }

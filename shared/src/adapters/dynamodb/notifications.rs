@@ -14,13 +14,22 @@ impl NotificationStore for DynamoStore {
             0 | 1 => {
                 let mut item = item;
                 item.insert("version".into(), n(1));
-                if self.put_new(item).await? { Ok(()) } else { Err(StoreError::Conflict) }
+                if self.put_new(item).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                }
             }
             v => self.put_versioned(item, v, v - 1).await,
         }
     }
 
-    async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+    async fn get_notification(
+        &self,
+        merchant: &MerchantId,
+        charge: &ChargeId,
+        reminder_id: &str,
+    ) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
         self.get(charge_pk(merchant, charge), &format!("NOTIF#{reminder_id}")).await?.map(|i| parse_data(&i)).transpose()
     }
 
@@ -31,7 +40,14 @@ impl NotificationStore for DynamoStore {
 
 #[async_trait]
 impl ContactStore for DynamoStore {
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
+    async fn reserve_contact(
+        &self,
+        merchant: &MerchantId,
+        customer: &CustomerId,
+        counter: &ContactCounter,
+        cap: u32,
+        message: &str,
+    ) -> StoreResult<bool> {
         let r = self
             .client
             .update_item()
@@ -66,7 +82,15 @@ impl ContactStore for DynamoStore {
         Ok(item.map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, message: &str, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+    async fn add_spend(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+        channel: crate::notification::Channel,
+        price: rust_decimal::Decimal,
+        message: &str,
+        unit: Option<&str>,
+    ) -> StoreResult<rust_decimal::Decimal> {
         let update = |amount: rust_decimal::Decimal| {
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
@@ -116,7 +140,11 @@ impl ContactStore for DynamoStore {
         }
     }
 
-    async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<std::collections::BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+    async fn spend_of(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+    ) -> StoreResult<std::collections::BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
         let mut out = std::collections::BTreeMap::new();
         for item in self.query_all(format!("MER#{merchant}#SPEND#{month}"), "").await? {
             let text = |name: &str| item.get(name).and_then(|v| v.as_s().or_else(|_| v.as_n()).ok()).cloned().unwrap_or_default();

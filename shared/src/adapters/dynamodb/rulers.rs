@@ -27,7 +27,11 @@ impl ReplanJobStore for DynamoStore {
         match expected_version {
             None => {
                 item.insert("version".into(), n(job.version));
-                if self.put_new(item).await? { Ok(()) } else { Err(StoreError::Conflict) }
+                if self.put_new(item).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                }
             }
             Some(expected) => self.put_versioned(item, job.version, expected).await,
         }

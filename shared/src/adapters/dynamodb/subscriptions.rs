@@ -36,14 +36,20 @@ impl SubscriptionStore for DynamoStore {
         self.get(format!("MER#{merchant}#SUB#{id}"), "SUBSCRIPTION").await?.map(|i| parse_data(&i)).transpose()
     }
 
-    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    async fn list_subscriptions(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
         self.index_page("gsi2", "GSI2PK = :pk", &[(":pk", format!("MER#{merchant}#SUBSCRIPTIONS"))], Some(limit), cursor).await
     }
 
     async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
         // "#~" sorts after every "#mer_…" that follows the date.
         let values = [(":pk", "SUBGEN".to_string()), (":to", format!("{through}#~"))];
-        let page: Page<crate::recurrence::Subscription> = self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK <= :to", &values, Some(limit), None).await?;
+        let page: Page<crate::recurrence::Subscription> =
+            self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK <= :to", &values, Some(limit), None).await?;
         Ok(page.items)
     }
 }

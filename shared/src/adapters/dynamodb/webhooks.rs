@@ -65,7 +65,13 @@ impl WebhookDeliveryStore for DynamoStore {
         self.get(format!("MER#{merchant}#WHD#{id}"), "WHD").await?.map(|i| parse_data(&i)).transpose()
     }
 
-    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
+    async fn webhook_deliveries_of(
+        &self,
+        merchant: &MerchantId,
+        endpoint: &WebhookEndpointId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<WebhookDelivery>> {
         let values = [(":pk", format!("MER#{merchant}#WEP#{endpoint}"))];
         self.index_page_ordered("gsi1", "GSI1PK = :pk", &values, Some(limit), cursor, false).await
     }

@@ -286,7 +286,14 @@ impl NotificationStore for FaultyStore {
 
 #[async_trait]
 impl ContactStore for FaultyStore {
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
+    async fn reserve_contact(
+        &self,
+        merchant: &MerchantId,
+        customer: &CustomerId,
+        counter: &ContactCounter,
+        cap: u32,
+        message: &str,
+    ) -> StoreResult<bool> {
         self.call("reserve_contact", self.inner.reserve_contact(merchant, customer, counter, cap, message)).await
     }
 
@@ -298,7 +305,15 @@ impl ContactStore for FaultyStore {
         self.call("recipient_suppressed", self.inner.recipient_suppressed(merchant, recipient_key)).await
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: Channel, price: Decimal, message: &str, unit: Option<&str>) -> StoreResult<Decimal> {
+    async fn add_spend(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+        channel: Channel,
+        price: Decimal,
+        message: &str,
+        unit: Option<&str>,
+    ) -> StoreResult<Decimal> {
         self.call("add_spend", self.inner.add_spend(merchant, month, channel, price, message, unit)).await
     }
 
@@ -344,7 +359,13 @@ impl WebhookDeliveryStore for FaultyStore {
         self.call("get_webhook_delivery", self.inner.get_webhook_delivery(merchant, id)).await
     }
 
-    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
+    async fn webhook_deliveries_of(
+        &self,
+        merchant: &MerchantId,
+        endpoint: &WebhookEndpointId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<WebhookDelivery>> {
         self.call("webhook_deliveries_of", self.inner.webhook_deliveries_of(merchant, endpoint, limit, cursor)).await
     }
 }
@@ -355,7 +376,14 @@ impl IdempotencyStore for FaultyStore {
         self.call("idempotency_begin", self.inner.idempotency_begin(merchant, key, request_hash, now)).await
     }
 
-    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn idempotency_complete(
+        &self,
+        merchant: &MerchantId,
+        key: &str,
+        request_hash: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.call("idempotency_complete", self.inner.idempotency_complete(merchant, key, request_hash, response, now)).await
     }
 
@@ -374,7 +402,12 @@ impl SubscriptionStore for FaultyStore {
         self.call("get_subscription", self.inner.get_subscription(merchant, id)).await
     }
 
-    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    async fn list_subscriptions(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
         self.call("list_subscriptions", self.inner.list_subscriptions(merchant, limit, cursor)).await
     }
 

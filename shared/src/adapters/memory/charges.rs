@@ -67,12 +67,7 @@ impl ChargeStore for MemoryStore {
 
     async fn charges_of_customer(&self, merchant: &MerchantId, customer: &CustomerId) -> StoreResult<Vec<Charge>> {
         let s = self.lock();
-        let mut out: Vec<Charge> = s
-            .charges
-            .values()
-            .filter(|c| &c.merchant_id == merchant && &c.customer_id == customer)
-            .cloned()
-            .collect();
+        let mut out: Vec<Charge> = s.charges.values().filter(|c| &c.merchant_id == merchant && &c.customer_id == customer).cloned().collect();
         out.sort_by(|a, b| (a.due_date, a.id.as_str()).cmp(&(b.due_date, b.id.as_str())));
         Ok(out)
     }
@@ -91,17 +86,17 @@ impl ChargeStore for MemoryStore {
 
     async fn append_to_ledger(&self, payment: &LedgerEntry, settled: Option<(&Charge, u64)>) -> StoreResult<PaymentRecorded> {
         limits::check_keys(&layout::provider_event_pk(&payment.merchant_id, &payment.provider, &payment.provider_event_id), "WHK")?;
-        fits(&layout::charge_pk(&payment.merchant_id, &payment.charge_id), &format!("PAY#{}#{}", payment.provider, payment.provider_payment_id), payment)?;
+        fits(
+            &layout::charge_pk(&payment.merchant_id, &payment.charge_id),
+            &format!("PAY#{}#{}", payment.provider, payment.provider_payment_id),
+            payment,
+        )?;
         if let Some((charge, _)) = settled {
             fits(&layout::charge_pk(&charge.merchant_id, &charge.id), "CHARGE", charge)?;
         }
         let mut s = self.lock();
         let event = (payment.merchant_id.clone(), payment.provider.clone(), payment.provider_event_id.clone());
-        let pkey = (
-            payment.merchant_id.clone(),
-            payment.charge_id.clone(),
-            format!("{}#{}", payment.provider, payment.provider_payment_id),
-        );
+        let pkey = (payment.merchant_id.clone(), payment.charge_id.clone(), format!("{}#{}", payment.provider, payment.provider_payment_id));
         if s.provider_events.contains(&event) || s.payments.contains_key(&pkey) {
             return Ok(PaymentRecorded::Duplicate);
         }

@@ -20,11 +20,16 @@ impl IdempotencyStore for MemoryStore {
         Ok(IdempotencyBegin::Started)
     }
 
-    async fn idempotency_complete(&self, merchant: &MerchantId, key: &str, request_hash: &str, response: &SavedResponse, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn idempotency_complete(
+        &self,
+        merchant: &MerchantId,
+        key: &str,
+        request_hash: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         fits(&format!("MER#{merchant}#IDEM#{}", layout::sha256_hex(key)), "IDEM", response)?;
-        self.lock()
-            .idempotency
-            .insert((merchant.clone(), key.to_string()), (request_hash.to_string(), Some(response.clone()), now));
+        self.lock().idempotency.insert((merchant.clone(), key.to_string()), (request_hash.to_string(), Some(response.clone()), now));
         Ok(())
     }
 

@@ -6,11 +6,7 @@ use super::*;
 impl LedgerStore for MemoryStore {
     async fn ledger_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<LedgerEntry>> {
         let s = self.lock();
-        Ok(s.payments
-            .iter()
-            .filter(|((m, c, _), _)| m == merchant && c == charge)
-            .map(|(_, p)| p.clone())
-            .collect())
+        Ok(s.payments.iter().filter(|((m, c, _), _)| m == merchant && c == charge).map(|(_, p)| p.clone()).collect())
     }
 
     async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>> {

@@ -21,21 +21,21 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::adapters::layout;
+use crate::adapters::limits;
 use crate::charge::Charge;
 use crate::customer::Customer;
 use crate::events::{DomainEvent, EventBus, PublishError};
 use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
-use crate::wallet::Wallet;
 use crate::merchant::Merchant;
+use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
 use crate::notification::{NotificationJob, OutboxEntry};
 use crate::payment::{LedgerEntry, UnmatchedPayment};
 use crate::queue::{EnqueueError, JobQueue};
 use crate::registration::PaymentSetupJob;
 use crate::ruler::{Reminder, ReminderState, Ruler};
 use crate::store::*;
-use crate::adapters::layout;
-use crate::adapters::limits;
+use crate::wallet::Wallet;
 
 /// Request hash, saved response (None while the first request runs), when it started.
 type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
@@ -112,9 +112,37 @@ impl MemoryStore {
         }
         let s = self.lock();
         let State {
-            merchants, api_keys, key_hashes, rate_windows, subscriptions, customers, charges, owners, payment_tokens, reminders, payments,
-            provider_events, unmatched, idempotency, watermark, outbox, rulers, contacts, wallets, sequences, references, pending_reversals,
-            webhook_endpoints, webhook_deliveries, notifications, suppressed, spend, billed_units, documents, card_attempts, replan_jobs,
+            merchants,
+            api_keys,
+            key_hashes,
+            rate_windows,
+            subscriptions,
+            customers,
+            charges,
+            owners,
+            payment_tokens,
+            reminders,
+            payments,
+            provider_events,
+            unmatched,
+            idempotency,
+            watermark,
+            outbox,
+            rulers,
+            contacts,
+            wallets,
+            sequences,
+            references,
+            pending_reversals,
+            webhook_endpoints,
+            webhook_deliveries,
+            notifications,
+            suppressed,
+            spend,
+            billed_units,
+            documents,
+            card_attempts,
+            replan_jobs,
         } = &*s;
         let mut out = Vec::new();
         out.extend(merchants.iter().map(|(k, v)| item(k, v)));
@@ -249,7 +277,14 @@ fn page_after<T>(sorted: Vec<(String, T)>, limit: usize, cursor: Option<String>)
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let after = cursor
-        .map(|c| engine.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|k| k.strip_prefix("mem:").map(str::to_string)).ok_or(StoreError::InvalidCursor))
+        .map(|c| {
+            engine
+                .decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|k| k.strip_prefix("mem:").map(str::to_string))
+                .ok_or(StoreError::InvalidCursor)
+        })
         .transpose()?;
     let mut rest: Vec<(String, T)> = sorted.into_iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a)).collect();
     let more = rest.len() > limit;

@@ -17,7 +17,12 @@ impl NotificationStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_notification(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+    async fn get_notification(
+        &self,
+        merchant: &MerchantId,
+        charge: &ChargeId,
+        reminder_id: &str,
+    ) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
         Ok(self.lock().notifications.get(&(merchant.clone(), charge.clone(), reminder_id.to_string())).cloned())
     }
 
@@ -29,7 +34,14 @@ impl NotificationStore for MemoryStore {
 
 #[async_trait]
 impl ContactStore for MemoryStore {
-    async fn reserve_contact(&self, merchant: &MerchantId, customer: &CustomerId, counter: &ContactCounter, cap: u32, message: &str) -> StoreResult<bool> {
+    async fn reserve_contact(
+        &self,
+        merchant: &MerchantId,
+        customer: &CustomerId,
+        counter: &ContactCounter,
+        cap: u32,
+        message: &str,
+    ) -> StoreResult<bool> {
         let mut s = self.lock();
         let counted = s.contacts.entry((merchant.clone(), customer.clone(), *counter)).or_default();
         if counted.contains(message) {
@@ -53,7 +65,15 @@ impl ContactStore for MemoryStore {
         Ok(self.lock().suppressed.get(&(merchant.clone(), recipient_key.to_string())).cloned())
     }
 
-    async fn add_spend(&self, merchant: &MerchantId, month: &str, channel: crate::notification::Channel, price: rust_decimal::Decimal, message: &str, unit: Option<&str>) -> StoreResult<rust_decimal::Decimal> {
+    async fn add_spend(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+        channel: crate::notification::Channel,
+        price: rust_decimal::Decimal,
+        message: &str,
+        unit: Option<&str>,
+    ) -> StoreResult<rust_decimal::Decimal> {
         let mut s = self.lock();
         if !s.billed_units.insert((merchant.clone(), format!("message#{message}"))) {
             return Ok(rust_decimal::Decimal::ZERO);
@@ -69,7 +89,11 @@ impl ContactStore for MemoryStore {
         Ok(added)
     }
 
-    async fn spend_of(&self, merchant: &MerchantId, month: &str) -> StoreResult<BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+    async fn spend_of(
+        &self,
+        merchant: &MerchantId,
+        month: &str,
+    ) -> StoreResult<BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
         Ok(self.lock().spend.get(&(merchant.clone(), month.to_string())).cloned().unwrap_or_default())
     }
 }

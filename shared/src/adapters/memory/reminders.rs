@@ -6,11 +6,7 @@ use super::*;
 impl ReminderStore for MemoryStore {
     async fn reminders_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<Reminder>> {
         let s = self.lock();
-        Ok(s.reminders
-            .iter()
-            .filter(|((m, c, _), _)| m == merchant && c == charge)
-            .map(|(_, r)| r.clone())
-            .collect())
+        Ok(s.reminders.iter().filter(|((m, c, _), _)| m == merchant && c == charge).map(|(_, r)| r.clone()).collect())
     }
 
     async fn get_reminder(&self, merchant: &MerchantId, charge: &ChargeId, reminder_id: &str) -> StoreResult<Option<Reminder>> {

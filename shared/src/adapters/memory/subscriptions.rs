@@ -19,7 +19,12 @@ impl SubscriptionStore for MemoryStore {
         Ok(self.lock().subscriptions.get(&(merchant.clone(), id.clone())).cloned())
     }
 
-    async fn list_subscriptions(&self, merchant: &MerchantId, limit: usize, cursor: Option<String>) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    async fn list_subscriptions(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
         let s = self.lock();
         let all: Vec<(String, crate::recurrence::Subscription)> =
             s.subscriptions.iter().filter(|((m, _), _)| m == merchant).map(|((_, id), sub)| (id.to_string(), sub.clone())).collect();

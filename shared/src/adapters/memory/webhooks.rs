@@ -64,9 +64,16 @@ impl WebhookDeliveryStore for MemoryStore {
         Ok(self.lock().webhook_deliveries.get(&(merchant.clone(), id.clone())).cloned())
     }
 
-    async fn webhook_deliveries_of(&self, merchant: &MerchantId, endpoint: &WebhookEndpointId, limit: usize, cursor: Option<String>) -> StoreResult<Page<WebhookDelivery>> {
+    async fn webhook_deliveries_of(
+        &self,
+        merchant: &MerchantId,
+        endpoint: &WebhookEndpointId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Page<WebhookDelivery>> {
         let st = self.lock();
-        let mut all: Vec<&WebhookDelivery> = st.webhook_deliveries.values().filter(|d| &d.merchant_id == merchant && &d.endpoint_id == endpoint).collect();
+        let mut all: Vec<&WebhookDelivery> =
+            st.webhook_deliveries.values().filter(|d| &d.merchant_id == merchant && &d.endpoint_id == endpoint).collect();
         all.sort_by_key(|d| std::cmp::Reverse((d.created_at, d.id.clone())));
         let start: usize = cursor.map(|c| c.parse().map_err(|_| StoreError::InvalidCursor)).transpose()?.unwrap_or(0);
         let items: Vec<WebhookDelivery> = all.iter().skip(start).take(limit).map(|d| (*d).clone()).collect();

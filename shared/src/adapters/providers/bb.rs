@@ -132,10 +132,7 @@ struct Loc {
 
 impl BancoDoBrasil {
     pub fn new(config: BbConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .expect("the HTTP client builds (rustls needs no system setup)");
+        let http = reqwest::Client::builder().timeout(config.timeout).build().expect("the HTTP client builds (rustls needs no system setup)");
         Self { http, boletos: TokenSlot::new(BOLETO_SCOPE), pix: TokenSlot::new(COBV_SCOPE), config }
     }
 
@@ -340,8 +337,8 @@ fn outcome(op: &'static str, status: StatusCode, body: &[u8]) -> Result<Value, P
         tracing::info!(op, status = status.as_u16(), "banco do brasil");
         return Ok(json);
     }
-    let (code, message) = error_detail(&json)
-        .unwrap_or_else(|| (format!("http_{}", status.as_u16()), status.canonical_reason().unwrap_or_default().to_owned()));
+    let (code, message) =
+        error_detail(&json).unwrap_or_else(|| (format!("http_{}", status.as_u16()), status.canonical_reason().unwrap_or_default().to_owned()));
     tracing::warn!(op, status = status.as_u16(), code = %code, "banco do brasil error");
     if status.is_server_error() || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS) {
         Err(ProviderError::Unavailable(format!("{op}: HTTP {}: {code}: {message}", status.as_u16())))

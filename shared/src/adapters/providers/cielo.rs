@@ -48,7 +48,13 @@ pub struct CieloConfig {
 
 impl std::fmt::Debug for CieloConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CieloConfig").field("api_url", &self.api_url).field("query_url", &self.query_url).field("merchant_id", &self.merchant_id).field("merchant_key", &"***").field("timeout", &self.timeout).finish()
+        f.debug_struct("CieloConfig")
+            .field("api_url", &self.api_url)
+            .field("query_url", &self.query_url)
+            .field("merchant_id", &self.merchant_id)
+            .field("merchant_key", &"***")
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -105,7 +111,9 @@ async fn checked(response: reqwest::Response) -> Result<Value, ProviderError> {
     tracing::warn!(status = status.as_u16(), %code, %message, "cielo error");
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ProviderError::Rejected { code: "auth".into(), message }),
-        s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT => Err(ProviderError::Rejected { code, message }),
+        s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT => {
+            Err(ProviderError::Rejected { code, message })
+        }
         _ => Err(ProviderError::Unavailable(format!("{}: {code}: {message}", status.as_u16()))),
     }
 }
@@ -214,8 +222,15 @@ impl Acquirer for Cielo {
                     other => Err(ProviderError::Unavailable(format!("capture of {id} returned status {other:?}"))),
                 }
             }
-            Some(0 | 3 | 13) => Ok(CardPaymentResult::Declined { provider_payment_id: Some(id).filter(|i| !i.is_empty()), code: return_code, message: return_message }),
-            other => Err(ProviderError::Unavailable(format!("unexpected payment status {other:?} for {}", if id.is_empty() { "a sale without PaymentId" } else { &id }))),
+            Some(0 | 3 | 13) => Ok(CardPaymentResult::Declined {
+                provider_payment_id: Some(id).filter(|i| !i.is_empty()),
+                code: return_code,
+                message: return_message,
+            }),
+            other => Err(ProviderError::Unavailable(format!(
+                "unexpected payment status {other:?} for {}",
+                if id.is_empty() { "a sale without PaymentId" } else { &id }
+            ))),
         }
     }
 
@@ -263,7 +278,8 @@ impl Acquirer for Cielo {
             return Ok(vec![]);
         }
         let found = checked(response).await?;
-        let ids: Vec<String> = found["Payments"].as_array().into_iter().flatten().filter_map(|p| p["PaymentId"].as_str()).map(str::to_string).collect();
+        let ids: Vec<String> =
+            found["Payments"].as_array().into_iter().flatten().filter_map(|p| p["PaymentId"].as_str()).map(str::to_string).collect();
         tracing::info!(%order_id, merchant_order_id = %order, sales = ids.len(), "cielo sales of order");
         let mut sales = Vec::with_capacity(ids.len());
         for id in ids {
@@ -299,7 +315,13 @@ mod tests {
     const TOKEN: &str = "6fb7a669-aacf-4d1e-8f0b-3a4d5e6f7a8b";
 
     fn cielo(server: &MockServer, timeout: Duration) -> Cielo {
-        Cielo::new(CieloConfig { api_url: server.uri(), query_url: format!("{}/query", server.uri()), merchant_id: "mid".into(), merchant_key: "mkey".into(), timeout })
+        Cielo::new(CieloConfig {
+            api_url: server.uri(),
+            query_url: format!("{}/query", server.uri()),
+            merchant_id: "mid".into(),
+            merchant_key: "mkey".into(),
+            timeout,
+        })
     }
 
     fn request(installments: u8) -> CardPaymentRequest {
@@ -356,7 +378,9 @@ mod tests {
     #[tokio::test]
     async fn a_denied_sale_is_declined_with_cielos_return_code() {
         let server = MockServer::start().await;
-        let Ok(CardPaymentResult::Declined { code, message, provider_payment_id }) = paying(&server, sale(3, "05", "Nao Autorizada")).await else { panic!() };
+        let Ok(CardPaymentResult::Declined { code, message, provider_payment_id }) = paying(&server, sale(3, "05", "Nao Autorizada")).await else {
+            panic!()
+        };
         assert_eq!((code.as_str(), message.as_str(), provider_payment_id.as_deref()), ("05", "Nao Autorizada", Some(PAYMENT_ID)));
     }
 
@@ -399,7 +423,10 @@ mod tests {
             .await;
         Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
         let c = cielo(&server, Duration::from_secs(5));
-        assert_eq!(c.pay(&request(1)).await, Err(ProviderError::Rejected { code: "126".into(), message: "Credit Card Expiration Date is invalid".into() }));
+        assert_eq!(
+            c.pay(&request(1)).await,
+            Err(ProviderError::Rejected { code: "126".into(), message: "Credit Card Expiration Date is invalid".into() })
+        );
         assert!(matches!(c.pay(&request(2)).await, Err(ProviderError::Unavailable(_))));
     }
 
@@ -423,7 +450,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_acquirer_is_unavailable() {
-        let c = Cielo::new(CieloConfig { api_url: "http://127.0.0.1:9".into(), query_url: "http://127.0.0.1:9".into(), merchant_id: "m".into(), merchant_key: "k".into(), timeout: Duration::from_secs(2) });
+        let c = Cielo::new(CieloConfig {
+            api_url: "http://127.0.0.1:9".into(),
+            query_url: "http://127.0.0.1:9".into(),
+            merchant_id: "m".into(),
+            merchant_key: "k".into(),
+            timeout: Duration::from_secs(2),
+        });
         assert!(matches!(c.pay(&request(1)).await, Err(ProviderError::Unavailable(_))));
     }
 
@@ -432,7 +465,12 @@ mod tests {
         let server = MockServer::start().await;
         Mock::given(method("POST")).respond_with(sale(2, "00", "ok")).expect(0).mount(&server).await;
         let c = cielo(&server, Duration::from_secs(5));
-        for r in [request(13), request(0), CardPaymentRequest { card_token: " ".into(), ..request(1) }, CardPaymentRequest { order_id: "-_".into(), ..request(1) }] {
+        for r in [
+            request(13),
+            request(0),
+            CardPaymentRequest { card_token: " ".into(), ..request(1) },
+            CardPaymentRequest { order_id: "-_".into(), ..request(1) },
+        ] {
             assert!(matches!(c.pay(&r).await, Err(ProviderError::Rejected { .. })), "{r:?}");
         }
     }
@@ -471,7 +509,10 @@ mod tests {
             .await;
         let c = cielo(&server, Duration::from_secs(5));
         c.refund(PAYMENT_ID, Money::parse("10.00").unwrap()).await.unwrap();
-        assert_eq!(c.refund(PAYMENT_ID, Money::parse("20.00").unwrap()).await, Err(ProviderError::Rejected { code: "7".into(), message: "Denied".into() }));
+        assert_eq!(
+            c.refund(PAYMENT_ID, Money::parse("20.00").unwrap()).await,
+            Err(ProviderError::Rejected { code: "7".into(), message: "Denied".into() })
+        );
         assert!(matches!(c.refund(PAYMENT_ID, Money::parse("30.00").unwrap()).await, Err(ProviderError::Rejected { code, .. }) if code == "309"));
     }
 
@@ -493,7 +534,16 @@ mod tests {
         assert_eq!(soft_descriptor("Padaria São João & Filhos"), "Padaria Sao J");
         assert_eq!(soft_descriptor("Açaí"), "Acai");
         assert_eq!(soft_descriptor("★★★"), "");
-        let shown = format!("{:?}", CieloConfig { api_url: "u".into(), query_url: "q".into(), merchant_id: "m".into(), merchant_key: "super-secret".into(), timeout: Duration::from_secs(1) });
+        let shown = format!(
+            "{:?}",
+            CieloConfig {
+                api_url: "u".into(),
+                query_url: "q".into(),
+                merchant_id: "m".into(),
+                merchant_key: "super-secret".into(),
+                timeout: Duration::from_secs(1)
+            }
+        );
         assert!(!shown.contains("super-secret"));
     }
 
@@ -511,10 +561,15 @@ mod tests {
             assert!(matches!(sandbox.pay(&pay(token, "o1")).await, Ok(CardPaymentResult::Declined { code, .. }) if code == expected), "{token}");
         }
         assert!(matches!(sandbox.pay(&pay("tok_x0006", "o1")).await, Err(ProviderError::Unavailable(_))), "6: the acquirer times out");
-        let Ok(CardPaymentResult::Approved { provider_payment_id, authorization_code }) = sandbox.pay(&pay("tok_x0001", "o1")).await else { panic!() };
+        let Ok(CardPaymentResult::Approved { provider_payment_id, authorization_code }) = sandbox.pay(&pay("tok_x0001", "o1")).await else {
+            panic!()
+        };
         assert_eq!(authorization_code.len(), 6);
         assert!(authorization_code.chars().all(|c| c.is_ascii_digit()));
-        assert_eq!(sandbox.pay(&pay("tok_x0001", "o1")).await, Ok(CardPaymentResult::Approved { provider_payment_id: provider_payment_id.clone(), authorization_code }));
+        assert_eq!(
+            sandbox.pay(&pay("tok_x0001", "o1")).await,
+            Ok(CardPaymentResult::Approved { provider_payment_id: provider_payment_id.clone(), authorization_code })
+        );
         let Ok(CardPaymentResult::Approved { provider_payment_id: other, .. }) = sandbox.pay(&pay("tok_x0001", "o2")).await else { panic!() };
         assert_ne!(other, provider_payment_id);
         assert!(matches!(sandbox.pay(&request(13)).await, Err(ProviderError::Rejected { .. })));
@@ -546,10 +601,19 @@ mod tests {
     #[tokio::test]
     async fn maps_sale_statuses_and_refuses_unknown_ones() {
         use crate::providers::SaleStatus;
-        for (status, expected) in [(1, Some(SaleStatus::Authorized)), (3, Some(SaleStatus::Refused)), (10, Some(SaleStatus::Voided)), (11, Some(SaleStatus::Voided)), (12, Some(SaleStatus::Pending)), (99, None)] {
+        for (status, expected) in [
+            (1, Some(SaleStatus::Authorized)),
+            (3, Some(SaleStatus::Refused)),
+            (10, Some(SaleStatus::Voided)),
+            (11, Some(SaleStatus::Voided)),
+            (12, Some(SaleStatus::Pending)),
+            (99, None),
+        ] {
             let server = MockServer::start().await;
             Mock::given(method("GET"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 100, "Status": status}})))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 100, "Status": status}})),
+                )
                 .mount(&server)
                 .await;
             let got = cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await;
@@ -559,7 +623,10 @@ mod tests {
             }
         }
         let server = MockServer::start().await;
-        Mock::given(method("GET")).respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}]))).mount(&server).await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}])))
+            .mount(&server)
+            .await;
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await, Err(ProviderError::Rejected { code, .. }) if code == "308"));
         assert!(matches!(cielo(&server, Duration::from_secs(5)).sale("../x").await, Err(ProviderError::Rejected { .. })));
     }
@@ -602,13 +669,18 @@ mod tests {
             .and(path("/query/1/sales"))
             .and(query_param("merchantOrderId", "chg01card1"))
             .and(header("MerchantId", "mid"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payments": [{"PaymentId": PAYMENT_ID, "ReceivedDate": "2026-12-07 10:00:00"}]})))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"Payments": [{"PaymentId": PAYMENT_ID, "ReceivedDate": "2026-12-07 10:00:00"}]})),
+            )
             .expect(1)
             .mount(&server)
             .await;
         Mock::given(method("GET"))
             .and(path(format!("/query/1/sales/{PAYMENT_ID}")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 10000, "CapturedAmount": 10000, "Status": 2}})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"Payment": {"PaymentId": PAYMENT_ID, "Amount": 10000, "CapturedAmount": 10000, "Status": 2}})),
+            )
             .expect(1)
             .mount(&server)
             .await;
@@ -618,10 +690,18 @@ mod tests {
             .respond_with(ResponseTemplate::new(404).set_body_json(json!([{"Code": 308, "Message": "Transaction not found"}])))
             .mount(&server)
             .await;
-        Mock::given(method("GET")).and(path("/query/1/sales")).and(query_param("merchantOrderId", "chg01card3")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+        Mock::given(method("GET"))
+            .and(path("/query/1/sales"))
+            .and(query_param("merchantOrderId", "chg01card3"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
         let c = cielo(&server, Duration::from_secs(5));
         let found = c.sales_of_order("chg_01-card1").await.unwrap();
-        assert_eq!(found.iter().map(|s| (s.provider_payment_id.as_str(), s.status)).collect::<Vec<_>>(), vec![(PAYMENT_ID, crate::providers::SaleStatus::Captured)]);
+        assert_eq!(
+            found.iter().map(|s| (s.provider_payment_id.as_str(), s.status)).collect::<Vec<_>>(),
+            vec![(PAYMENT_ID, crate::providers::SaleStatus::Captured)]
+        );
         assert_eq!(c.sales_of_order("chg_01-card2").await, Ok(vec![]), "never seen");
         assert!(matches!(c.sales_of_order("chg_01-card3").await, Err(ProviderError::Unavailable(_))), "unknown fate: not 'no sale'");
     }

@@ -5,10 +5,12 @@
 
 use async_trait::async_trait;
 
+use crate::money::Money;
 use crate::pay::boleto::{Barcode, CampoLivre};
 use crate::pay::pix::CobvBody;
-use crate::money::Money;
-use crate::providers::{Acquirer, BankApi, BoletoAgreement, BoletoRegistered, BoletoRegistration, CardPaymentRequest, CardPaymentResult, CobvRegistered, ProviderError};
+use crate::providers::{
+    Acquirer, BankApi, BoletoAgreement, BoletoRegistered, BoletoRegistration, CardPaymentRequest, CardPaymentResult, CobvRegistered, ProviderError,
+};
 use crate::wallet::BOLETO_BANK;
 
 #[derive(Debug, Default, Clone)]
@@ -28,7 +30,8 @@ impl BankApi for SandboxBank {
             .filter(|rest| rest.len() == 10)
             .and_then(|rest| rest.parse::<u64>().ok())
             .ok_or_else(|| rejected("nosso_numero", "nosso número must be the convênio followed by 10 digits"))?;
-        let campo_livre = CampoLivre::banco_do_brasil(r.agreement.convenio, sequence, r.agreement.carteira).map_err(|e| rejected("layout", e.to_string()))?;
+        let campo_livre =
+            CampoLivre::banco_do_brasil(r.agreement.convenio, sequence, r.agreement.carteira).map_err(|e| rejected("layout", e.to_string()))?;
         let barcode = Barcode::new(BOLETO_BANK, r.due_date, r.terms.amount, &campo_livre).map_err(|e| rejected("barcode", e.to_string()))?;
         Ok(BoletoRegistered { digitable_line: barcode.to_linha().as_str().to_string(), barcode: barcode.as_str().to_string(), pix_copy_paste: None })
     }
@@ -58,7 +61,11 @@ impl Acquirer for SandboxAcquirer {
         use sha2::{Digest, Sha256};
         let digest = hex::encode(Sha256::digest(r.order_id.as_bytes()));
         let payment_id = format!("sbx_{}", &digest[..24]);
-        let declined = |code: &str, message: &str| CardPaymentResult::Declined { provider_payment_id: Some(payment_id.clone()), code: code.into(), message: message.into() };
+        let declined = |code: &str, message: &str| CardPaymentResult::Declined {
+            provider_payment_id: Some(payment_id.clone()),
+            code: code.into(),
+            message: message.into(),
+        };
         Ok(match r.card_token.chars().last() {
             Some('2') => declined("05", "Não autorizada"),
             Some('3') => declined("57", "Cartão expirado"),

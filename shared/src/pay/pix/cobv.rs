@@ -98,12 +98,7 @@ fn api_decimal(d: Decimal) -> Result<String, PixError> {
 
 /// The cobv body for `terms`, with the same fine (consumer cap applied), interest and
 /// discount that `late_fees::amount_due` uses, so the PSP and we agree on every day's total.
-pub fn cobv_body(
-    terms: &ChargeTerms,
-    debtor: &Debtor,
-    key: &str,
-    days_valid_after_due: u32,
-) -> Result<CobvBody, PixError> {
+pub fn cobv_body(terms: &ChargeTerms, debtor: &Debtor, key: &str, days_valid_after_due: u32) -> Result<CobvBody, PixError> {
     terms.check()?;
     check_key(key)?;
     let name = debtor.name.trim();
@@ -114,35 +109,17 @@ pub fn cobv_body(
     let debt = original - terms.abatement.unwrap_or_default();
     let multa = match terms.fine.map(|f| f.capped(debt, terms.consumer_cap)) {
         None => None,
-        Some(Fine::Fixed(v)) => Some(Modalidade {
-            modalidade: MULTA_FIXED,
-            valor_perc: api_decimal(v)?,
-        }),
-        Some(Fine::Percent(p)) => Some(Modalidade {
-            modalidade: MULTA_PERCENT,
-            valor_perc: api_decimal(p)?,
-        }),
+        Some(Fine::Fixed(v)) => Some(Modalidade { modalidade: MULTA_FIXED, valor_perc: api_decimal(v)? }),
+        Some(Fine::Percent(p)) => Some(Modalidade { modalidade: MULTA_PERCENT, valor_perc: api_decimal(p)? }),
     };
     let juros = match terms.interest {
         None => None,
-        Some(Interest::FixedPerDay(v)) => Some(Modalidade {
-            modalidade: JUROS_VALUE_PER_CALENDAR_DAY,
-            valor_perc: api_decimal(v)?,
-        }),
-        Some(Interest::PercentPerDay(p)) => Some(Modalidade {
-            modalidade: JUROS_PERCENT_PER_CALENDAR_DAY,
-            valor_perc: api_decimal(p)?,
-        }),
-        Some(Interest::PercentPerMonth(p)) => Some(Modalidade {
-            modalidade: JUROS_PERCENT_PER_MONTH_CALENDAR_DAYS,
-            valor_perc: api_decimal(p)?,
-        }),
+        Some(Interest::FixedPerDay(v)) => Some(Modalidade { modalidade: JUROS_VALUE_PER_CALENDAR_DAY, valor_perc: api_decimal(v)? }),
+        Some(Interest::PercentPerDay(p)) => Some(Modalidade { modalidade: JUROS_PERCENT_PER_CALENDAR_DAY, valor_perc: api_decimal(p)? }),
+        Some(Interest::PercentPerMonth(p)) => Some(Modalidade { modalidade: JUROS_PERCENT_PER_MONTH_CALENDAR_DAYS, valor_perc: api_decimal(p)? }),
     };
     let abatimento = match terms.abatement {
-        Some(a) if !a.is_zero() => Some(Modalidade {
-            modalidade: ABATIMENTO_FIXED,
-            valor_perc: api_decimal(a)?,
-        }),
+        Some(a) if !a.is_zero() => Some(Modalidade { modalidade: ABATIMENTO_FIXED, valor_perc: api_decimal(a)? }),
         _ => None,
     };
     let desconto = match terms.discount {
@@ -152,13 +129,7 @@ pub fn cobv_body(
                 DiscountValue::Fixed(v) => (DESCONTO_FIXED_UNTIL_DATE, v),
                 DiscountValue::Percent(p) => (DESCONTO_PERCENT_UNTIL_DATE, p),
             };
-            Some(CobvDesconto {
-                modalidade,
-                desconto_data_fixa: vec![DescontoDataFixa {
-                    data: d.until,
-                    valor_perc: api_decimal(value)?,
-                }],
-            })
+            Some(CobvDesconto { modalidade, desconto_data_fixa: vec![DescontoDataFixa { data: d.until, valor_perc: api_decimal(value)? }] })
         }
     };
     let (cpf, cnpj) = match &debtor.document {
@@ -167,22 +138,9 @@ pub fn cobv_body(
         Document::Erased(_) => (None, None),
     };
     Ok(CobvBody {
-        calendario: CobvCalendario {
-            data_de_vencimento: terms.effective_due_date,
-            validade_apos_vencimento: days_valid_after_due,
-        },
-        devedor: CobvDevedor {
-            cpf,
-            cnpj,
-            nome: name.to_owned(),
-        },
-        valor: CobvValor {
-            original: terms.amount.to_string(),
-            multa,
-            juros,
-            abatimento,
-            desconto,
-        },
+        calendario: CobvCalendario { data_de_vencimento: terms.effective_due_date, validade_apos_vencimento: days_valid_after_due },
+        devedor: CobvDevedor { cpf, cnpj, nome: name.to_owned() },
+        valor: CobvValor { original: terms.amount.to_string(), multa, juros, abatimento, desconto },
         chave: key.to_owned(),
     })
 }

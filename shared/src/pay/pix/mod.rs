@@ -91,50 +91,24 @@ pub struct BrCode {
 impl BrCode {
     /// A static code for a Pix key. Name and city are normalised to the BR Code character
     /// set and truncated (see `emv_text`), so any merchant record can produce a valid code.
-    pub fn new_static(
-        key: &str,
-        merchant_name: &str,
-        merchant_city: &str,
-    ) -> Result<BrCode, PixError> {
+    pub fn new_static(key: &str, merchant_name: &str, merchant_city: &str) -> Result<BrCode, PixError> {
         check_key(key)?;
-        Self::new(
-            MerchantAccount::Static {
-                key: key.to_owned(),
-            },
-            merchant_name,
-            merchant_city,
-        )
+        Self::new(MerchantAccount::Static { key: key.to_owned() }, merchant_name, merchant_city)
     }
 
     /// A dynamic code for a PSP location ("pix.example.com/qr/v2/…"; a leading "https://"
     /// is dropped because the BR Code carries the URL without scheme).
-    pub fn new_dynamic(
-        location: &str,
-        merchant_name: &str,
-        merchant_city: &str,
-    ) -> Result<BrCode, PixError> {
+    pub fn new_dynamic(location: &str, merchant_name: &str, merchant_city: &str) -> Result<BrCode, PixError> {
         let location = location.strip_prefix("https://").unwrap_or(location);
-        let valid = !location.is_empty()
-            && location.len() <= KEY_OR_URL_MAX
-            && !location.contains("://")
-            && location.bytes().all(|b| b.is_ascii_graphic());
+        let valid =
+            !location.is_empty() && location.len() <= KEY_OR_URL_MAX && !location.contains("://") && location.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
             return Err(PixError::InvalidLocation);
         }
-        Self::new(
-            MerchantAccount::Dynamic {
-                location: location.to_owned(),
-            },
-            merchant_name,
-            merchant_city,
-        )
+        Self::new(MerchantAccount::Dynamic { location: location.to_owned() }, merchant_name, merchant_city)
     }
 
-    fn new(
-        account: MerchantAccount,
-        merchant_name: &str,
-        merchant_city: &str,
-    ) -> Result<BrCode, PixError> {
+    fn new(account: MerchantAccount, merchant_name: &str, merchant_city: &str) -> Result<BrCode, PixError> {
         let merchant_name = emv_text(merchant_name, MERCHANT_NAME_MAX);
         let merchant_city = emv_text(merchant_city, MERCHANT_CITY_MAX);
         if merchant_name.is_empty() {
@@ -143,13 +117,7 @@ impl BrCode {
         if merchant_city.is_empty() {
             return Err(PixError::EmptyMerchantCity);
         }
-        Ok(BrCode {
-            account,
-            amount: None,
-            merchant_name,
-            merchant_city,
-            txid: None,
-        })
+        Ok(BrCode { account, amount: None, merchant_name, merchant_city, txid: None })
     }
 
     /// Static codes only: a dynamic code's amount lives in the payload its location serves
@@ -237,20 +205,14 @@ fn tlv(id: &str, value: &str) -> String {
 /// The QR code of any payload as SVG (error correction M, with quiet zone).
 pub fn pix_qr_svg(payload: &str) -> Result<String, PixError> {
     use qrcode::render::svg;
-    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|_| PixError::TooLargeForQr)?;
-    Ok(code
-        .render::<svg::Color>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build())
+    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M).map_err(|_| PixError::TooLargeForQr)?;
+    Ok(code.render::<svg::Color>().min_dimensions(256, 256).quiet_zone(true).build())
 }
 
 /// The QR code of any payload as a grayscale PNG: `scale` pixels per module and the 4-module quiet zone the
 /// QR standard asks for. For clients that cannot show SVG (some e-mail and WhatsApp previews).
 pub fn pix_qr_png(payload: &str, scale: u32) -> Result<Vec<u8>, PixError> {
-    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|_| PixError::TooLargeForQr)?;
+    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M).map_err(|_| PixError::TooLargeForQr)?;
     let modules = code.width() as u32;
     let colors = code.to_colors();
     let quiet = 4;
@@ -307,8 +269,7 @@ pub fn emv_text(s: &str, max: usize) -> String {
 }
 
 fn check_txid(txid: &str) -> Result<(), PixError> {
-    if txid.is_empty() || txid.len() > TXID_MAX || !txid.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if txid.is_empty() || txid.len() > TXID_MAX || !txid.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PixError::InvalidTxid);
     }
     Ok(())
@@ -323,14 +284,10 @@ pub fn check_key(key: &str) -> Result<(), PixError> {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
         });
-    let is_phone = key.len() >= 3
-        && key.len() <= 16
-        && key.starts_with('+')
-        && key[1..].bytes().all(|b| b.is_ascii_digit())
-        && !key[1..].starts_with('0');
+    let is_phone =
+        key.len() >= 3 && key.len() <= 16 && key.starts_with('+') && key[1..].bytes().all(|b| b.is_ascii_digit()) && !key[1..].starts_with('0');
     let is_document = Document::parse(key).is_ok_and(|d| d.as_str() == key);
-    let is_email =
-        key.len() <= KEY_OR_URL_MAX && key.is_ascii() && email_address::EmailAddress::is_valid(key);
+    let is_email = key.len() <= KEY_OR_URL_MAX && key.is_ascii() && email_address::EmailAddress::is_valid(key);
     if is_evp || is_phone || is_document || is_email {
         Ok(())
     } else {
@@ -349,9 +306,7 @@ fn parse_tlv(s: &str, offset: usize) -> Result<Vec<(&str, &str)>, PixError> {
             return Err(PixError::MalformedTlv(offset + i));
         }
         let (id, len) = (&header[..2], header[2..].parse::<usize>().expect("digits"));
-        let value = s
-            .get(i + 4..i + 4 + len)
-            .ok_or(PixError::MalformedTlv(offset + i))?;
+        let value = s.get(i + 4..i + 4 + len).ok_or(PixError::MalformedTlv(offset + i))?;
         if seen.insert(id, ()).is_some() {
             return Err(PixError::DuplicateField(id.to_owned()));
         }
@@ -423,12 +378,8 @@ pub fn parse_brcode(payload: &str) -> Result<BrCode, PixError> {
 
     let amount = match get("54") {
         None => None,
-        Some(_) if matches!(account, MerchantAccount::Dynamic { .. }) => {
-            return Err(PixError::InvalidField("54"))
-        }
-        Some(a) if a.len() <= 13 => {
-            Some(Money::parse(a).map_err(|_| PixError::InvalidField("54"))?)
-        }
+        Some(_) if matches!(account, MerchantAccount::Dynamic { .. }) => return Err(PixError::InvalidField("54")),
+        Some(a) if a.len() <= 13 => Some(Money::parse(a).map_err(|_| PixError::InvalidField("54"))?),
         Some(_) => return Err(PixError::InvalidField("54")),
     };
     let merchant_name = require("59")?;
@@ -440,24 +391,14 @@ pub fn parse_brcode(payload: &str) -> Result<BrCode, PixError> {
         return Err(PixError::InvalidField("60"));
     }
     let additional = parse_tlv(require("62")?, 0)?;
-    let txid = additional
-        .iter()
-        .find(|f| f.0 == "05")
-        .map(|f| f.1)
-        .ok_or(PixError::MissingField("62/05"))?;
+    let txid = additional.iter().find(|f| f.0 == "05").map(|f| f.1).ok_or(PixError::MissingField("62/05"))?;
     let txid = if txid == NO_TXID {
         None
     } else {
         check_txid(txid)?;
         Some(txid.to_owned())
     };
-    Ok(BrCode {
-        account,
-        amount,
-        merchant_name: merchant_name.to_owned(),
-        merchant_city: merchant_city.to_owned(),
-        txid,
-    })
+    Ok(BrCode { account, amount, merchant_name: merchant_name.to_owned(), merchant_city: merchant_city.to_owned(), txid })
 }
 
 mod cobv;
@@ -470,7 +411,8 @@ mod tests {
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
-    const STATIC_VECTOR: &str = "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***63041D3D";
+    const STATIC_VECTOR: &str =
+        "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***63041D3D";
     const DYNAMIC_VECTOR: &str = "00020101021226700014br.gov.bcb.pix2548pix.example.com/8b3da2f39a4140d1a91abd93113bd4415204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***630464E4";
 
     #[test]
@@ -480,46 +422,23 @@ mod tests {
 
     #[test]
     fn reproduces_the_bcb_static_vector() {
-        let code = BrCode::new_static(
-            "123e4567-e12b-12d1-a456-426655440000",
-            "Fulano de Tal",
-            "BRASILIA",
-        )
-        .unwrap();
+        let code = BrCode::new_static("123e4567-e12b-12d1-a456-426655440000", "Fulano de Tal", "BRASILIA").unwrap();
         assert_eq!(code.payload(), STATIC_VECTOR);
     }
 
     #[test]
     fn reproduces_the_bcb_dynamic_vector() {
-        let code = BrCode::new_dynamic(
-            "https://pix.example.com/8b3da2f39a4140d1a91abd93113bd441",
-            "Fulano de Tal",
-            "BRASILIA",
-        )
-        .unwrap();
+        let code = BrCode::new_dynamic("https://pix.example.com/8b3da2f39a4140d1a91abd93113bd441", "Fulano de Tal", "BRASILIA").unwrap();
         assert_eq!(code.payload(), DYNAMIC_VECTOR);
     }
 
     #[test]
     fn parses_both_vectors() {
         let s = parse_brcode(STATIC_VECTOR).unwrap();
-        assert_eq!(
-            s.account(),
-            &MerchantAccount::Static {
-                key: "123e4567-e12b-12d1-a456-426655440000".into()
-            }
-        );
-        assert_eq!(
-            (s.merchant_name(), s.merchant_city(), s.txid(), s.amount()),
-            ("Fulano de Tal", "BRASILIA", None, None)
-        );
+        assert_eq!(s.account(), &MerchantAccount::Static { key: "123e4567-e12b-12d1-a456-426655440000".into() });
+        assert_eq!((s.merchant_name(), s.merchant_city(), s.txid(), s.amount()), ("Fulano de Tal", "BRASILIA", None, None));
         let d = parse_brcode(DYNAMIC_VECTOR).unwrap();
-        assert_eq!(
-            d.account(),
-            &MerchantAccount::Dynamic {
-                location: "pix.example.com/8b3da2f39a4140d1a91abd93113bd441".into()
-            }
-        );
+        assert_eq!(d.account(), &MerchantAccount::Dynamic { location: "pix.example.com/8b3da2f39a4140d1a91abd93113bd441".into() });
         assert_eq!(d.payload(), DYNAMIC_VECTOR);
     }
 
@@ -539,12 +458,7 @@ mod tests {
 
     #[test]
     fn names_and_cities_are_made_ascii_and_cut_to_the_limit() {
-        let code = BrCode::new_static(
-            "fulano@example.com",
-            "  Padaria  São João  da Conceição Ltda ",
-            "São José dos Campos",
-        )
-        .unwrap();
+        let code = BrCode::new_static("fulano@example.com", "  Padaria  São João  da Conceição Ltda ", "São José dos Campos").unwrap();
         assert_eq!(code.merchant_name(), "Padaria Sao Joao da Conce");
         assert_eq!(code.merchant_city(), "Sao Jose dos Ca");
         assert_eq!(emv_text("São Paulo", 15), "Sao Paulo");
@@ -555,101 +469,44 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_be_a_valid_code() {
-        assert_eq!(
-            BrCode::new_static("not a key", "A", "B").unwrap_err(),
-            PixError::InvalidKey
-        );
-        assert_eq!(
-            BrCode::new_static("12345678900", "A", "B").unwrap_err(),
-            PixError::InvalidKey
-        );
-        assert_eq!(
-            BrCode::new_static("+5561912345678", "🍇", "B").unwrap_err(),
-            PixError::EmptyMerchantName
-        );
-        assert_eq!(
-            BrCode::new_static("+5561912345678", "A", " ").unwrap_err(),
-            PixError::EmptyMerchantCity
-        );
+        assert_eq!(BrCode::new_static("not a key", "A", "B").unwrap_err(), PixError::InvalidKey);
+        assert_eq!(BrCode::new_static("12345678900", "A", "B").unwrap_err(), PixError::InvalidKey);
+        assert_eq!(BrCode::new_static("+5561912345678", "🍇", "B").unwrap_err(), PixError::EmptyMerchantName);
+        assert_eq!(BrCode::new_static("+5561912345678", "A", " ").unwrap_err(), PixError::EmptyMerchantCity);
         let s = BrCode::new_static("+5561912345678", "A", "B").unwrap();
-        for bad in [
-            "",
-            "has space",
-            "abcdefghijklmnopqrstuvwxyz",
-            "pedido-1",
-            "pedidoç",
-        ] {
-            assert_eq!(
-                s.clone().with_txid(bad).unwrap_err(),
-                PixError::InvalidTxid,
-                "{bad}"
-            );
+        for bad in ["", "has space", "abcdefghijklmnopqrstuvwxyz", "pedido-1", "pedidoç"] {
+            assert_eq!(s.clone().with_txid(bad).unwrap_err(), PixError::InvalidTxid, "{bad}");
         }
         let d = BrCode::new_dynamic("pix.example.com/x", "A", "B").unwrap();
-        assert_eq!(
-            d.clone().with_txid("ABC").unwrap_err(),
-            PixError::TxidOnDynamic
-        );
-        assert_eq!(
-            d.with_amount(Money::parse("1").unwrap()).unwrap_err(),
-            PixError::AmountOnDynamic
-        );
-        assert_eq!(
-            BrCode::new_dynamic("http://pix.example.com/x", "A", "B").unwrap_err(),
-            PixError::InvalidLocation
-        );
+        assert_eq!(d.clone().with_txid("ABC").unwrap_err(), PixError::TxidOnDynamic);
+        assert_eq!(d.with_amount(Money::parse("1").unwrap()).unwrap_err(), PixError::AmountOnDynamic);
+        assert_eq!(BrCode::new_dynamic("http://pix.example.com/x", "A", "B").unwrap_err(), PixError::InvalidLocation);
     }
 
     #[test]
     fn parser_refuses_a_bad_crc_and_broken_structure() {
         let bad_crc = STATIC_VECTOR.replace("63041D3D", "63041D3E");
-        assert!(matches!(
-            parse_brcode(&bad_crc),
-            Err(PixError::CrcMismatch { .. })
-        ));
+        assert!(matches!(parse_brcode(&bad_crc), Err(PixError::CrcMismatch { .. })));
         let changed = STATIC_VECTOR.replace("Fulano", "Fulana");
-        assert!(matches!(
-            parse_brcode(&changed),
-            Err(PixError::CrcMismatch { .. })
-        ));
+        assert!(matches!(parse_brcode(&changed), Err(PixError::CrcMismatch { .. })));
         let reseal = |body: &str| format!("{body}6304{}", crc16(&format!("{body}6304")));
         let body = &STATIC_VECTOR[..STATIC_VECTOR.len() - 8];
-        assert_eq!(
-            parse_brcode(&reseal(&body.replace("5303986", "5303840"))),
-            Err(PixError::InvalidField("53"))
-        );
-        assert_eq!(
-            parse_brcode(&reseal(&body.replace("62070503***", ""))),
-            Err(PixError::MissingField("62"))
-        );
-        assert_eq!(
-            parse_brcode(&reseal(&format!("{body}5802BR"))),
-            Err(PixError::DuplicateField("58".into()))
-        );
-        assert_eq!(
-            parse_brcode(&reseal(&body.replace("5913", "5999"))),
-            Err(PixError::MalformedTlv(89))
-        );
+        assert_eq!(parse_brcode(&reseal(&body.replace("5303986", "5303840"))), Err(PixError::InvalidField("53")));
+        assert_eq!(parse_brcode(&reseal(&body.replace("62070503***", ""))), Err(PixError::MissingField("62")));
+        assert_eq!(parse_brcode(&reseal(&format!("{body}5802BR"))), Err(PixError::DuplicateField("58".into())));
+        assert_eq!(parse_brcode(&reseal(&body.replace("5913", "5999"))), Err(PixError::MalformedTlv(89)));
         assert_eq!(parse_brcode("São"), Err(PixError::NotAscii));
     }
 
     #[test]
     fn qr_svg_is_an_svg_document() {
         let svg = parse_brcode(STATIC_VECTOR).unwrap().qr_svg();
-        assert!(
-            svg.starts_with("<?xml") && svg.contains("<svg") && svg.ends_with("</svg>"),
-            "{svg:.80}"
-        );
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg") && svg.ends_with("</svg>"), "{svg:.80}");
     }
 
     #[test]
     fn error_messages_are_portuguese_then_english() {
-        for e in [
-            PixError::InvalidKey,
-            PixError::InvalidTxid,
-            PixError::MissingField("26"),
-            PixError::TooLargeForQr,
-        ] {
+        for e in [PixError::InvalidKey, PixError::InvalidTxid, PixError::MissingField("26"), PixError::TooLargeForQr] {
             assert_eq!(e.to_string().matches(" / ").count(), 1, "{e}");
         }
     }
@@ -660,10 +517,7 @@ mod tests {
             effective_due_date: "2020-12-31".parse().unwrap(),
             fine: Some(Fine::Percent(dec!(15.00))),
             interest: Some(Interest::PercentPerDay(dec!(2.00))),
-            discount: Some(Discount {
-                until: "2020-11-30".parse().unwrap(),
-                value: DiscountValue::Fixed(dec!(30.00)),
-            }),
+            discount: Some(Discount { until: "2020-11-30".parse().unwrap(), value: DiscountValue::Fixed(dec!(30.00)) }),
             abatement: None,
             consumer_cap: false,
         }
@@ -671,17 +525,8 @@ mod tests {
 
     #[test]
     fn cobv_body_matches_the_bcb_example() {
-        let debtor = Debtor {
-            document: Document::parse("12345678909").unwrap(),
-            name: "Francisco da Silva".into(),
-        };
-        let body = cobv_body(
-            &cobv_terms(),
-            &debtor,
-            "5f84a4c5-c5cb-4599-9f13-7eb4d419dacc",
-            30,
-        )
-        .unwrap();
+        let debtor = Debtor { document: Document::parse("12345678909").unwrap(), name: "Francisco da Silva".into() };
+        let body = cobv_body(&cobv_terms(), &debtor, "5f84a4c5-c5cb-4599-9f13-7eb4d419dacc", 30).unwrap();
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(
             json,
@@ -701,61 +546,26 @@ mod tests {
 
     #[test]
     fn cobv_sends_the_consumer_capped_fine_and_monthly_interest_code() {
-        let terms = ChargeTerms {
-            consumer_cap: true,
-            interest: Some(Interest::PercentPerMonth(dec!(1))),
-            abatement: Some(dec!(3.45)),
-            ..cobv_terms()
-        };
-        let debtor = Debtor {
-            document: Document::parse("11222333000181").unwrap(),
-            name: "Empresa SA".into(),
-        };
+        let terms =
+            ChargeTerms { consumer_cap: true, interest: Some(Interest::PercentPerMonth(dec!(1))), abatement: Some(dec!(3.45)), ..cobv_terms() };
+        let debtor = Debtor { document: Document::parse("11222333000181").unwrap(), name: "Empresa SA".into() };
         let body = cobv_body(&terms, &debtor, "+5561912345678", 0).unwrap();
-        assert_eq!(
-            body.valor.multa,
-            Some(Modalidade {
-                modalidade: 2,
-                valor_perc: "2.00".into()
-            })
-        );
-        assert_eq!(
-            body.valor.juros,
-            Some(Modalidade {
-                modalidade: 3,
-                valor_perc: "1.00".into()
-            })
-        );
-        assert_eq!(
-            body.valor.abatimento,
-            Some(Modalidade {
-                modalidade: 1,
-                valor_perc: "3.45".into()
-            })
-        );
+        assert_eq!(body.valor.multa, Some(Modalidade { modalidade: 2, valor_perc: "2.00".into() }));
+        assert_eq!(body.valor.juros, Some(Modalidade { modalidade: 3, valor_perc: "1.00".into() }));
+        assert_eq!(body.valor.abatimento, Some(Modalidade { modalidade: 1, valor_perc: "3.45".into() }));
         assert_eq!(body.devedor.cnpj.as_deref(), Some("11222333000181"));
         assert_eq!(body.devedor.cpf, None);
     }
 
     #[test]
     fn cobv_refuses_rates_the_api_cannot_carry() {
-        let terms = ChargeTerms {
-            interest: Some(Interest::PercentPerDay(dec!(0.033))),
-            ..cobv_terms()
-        };
-        let debtor = Debtor {
-            document: Document::parse("12345678909").unwrap(),
-            name: "F".into(),
-        };
-        assert_eq!(
-            cobv_body(&terms, &debtor, "+5561912345678", 30),
-            Err(PixError::NotRepresentable(dec!(0.033)))
-        );
+        let terms = ChargeTerms { interest: Some(Interest::PercentPerDay(dec!(0.033))), ..cobv_terms() };
+        let debtor = Debtor { document: Document::parse("12345678909").unwrap(), name: "F".into() };
+        assert_eq!(cobv_body(&terms, &debtor, "+5561912345678", 30), Err(PixError::NotRepresentable(dec!(0.033))));
     }
 
     fn accented_text() -> impl Strategy<Value = String> {
-        "[A-Za-záàâãéêíóôõúüçÁÂÃÉÍÓÔÚÇ '.&-]{1,60}"
-            .prop_filter("has a letter", |s| s.chars().any(|c| c.is_alphabetic()))
+        "[A-Za-záàâãéêíóôõúüçÁÂÃÉÍÓÔÚÇ '.&-]{1,60}".prop_filter("has a letter", |s| s.chars().any(|c| c.is_alphabetic()))
     }
 
     proptest! {
