@@ -227,9 +227,9 @@ pub async fn erase_copies(store: &dyn Store, before: &Customer) -> Result<Erased
     }
     // A plan's description is copied onto each installment (scrubbed with the charges above) and kept whole in
     // the plan's own document.
-    for (key, document) in store.merchant_documents(merchant, crate::api::plans::DOCUMENT_PREFIX).await? {
+    for (key, document) in store.merchant_documents(merchant, crate::installment_plan::DOCUMENT_PREFIX).await? {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt { key: key.clone(), message: format!("erasure: {e}") };
-        let plan: crate::api::plans::Plan = serde_json::from_value(document).map_err(corrupt)?;
+        let plan: crate::installment_plan::Plan = serde_json::from_value(document).map_err(corrupt)?;
         if plan.customer_id != before.id.as_str() {
             continue;
         }

@@ -20,6 +20,7 @@ pub mod erasure;
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod installment_plan;
 pub mod institution;
 pub mod jobs;
 #[cfg(feature = "aws")]

@@ -418,10 +418,10 @@ impl PayerPages<'_> {
         let crate::charge::ChargeOrigin::InstallmentPlan { plan_id, .. } = &charge.origin else { return Ok(PageResponse::not_found()) };
         let store = self.checkout.store;
         let corrupt = |m: String| StoreError::Corrupt { key: plan_id.to_string(), message: m };
-        let Some(stored) = store.get_merchant_document(&charge.merchant_id, &crate::api::plans::document_key(plan_id)).await? else {
+        let Some(stored) = store.get_merchant_document(&charge.merchant_id, &crate::installment_plan::document_key(plan_id)).await? else {
             return Ok(PageResponse::not_found());
         };
-        let plan: crate::api::plans::Plan = serde_json::from_value(stored).map_err(|e| corrupt(e.to_string()))?;
+        let plan: crate::installment_plan::Plan = serde_json::from_value(stored).map_err(|e| corrupt(e.to_string()))?;
         let merchant = store.get_merchant(&charge.merchant_id).await?.ok_or_else(|| corrupt("merchant missing".into()))?;
         let customer = store.get_customer(&charge.merchant_id, &charge.customer_id).await?.ok_or_else(|| corrupt("customer missing".into()))?;
         let today = crate::calendar::local_date(now);

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
-use cobranca::api::{ApiRequest, WebhookApi};
+use cobranca::api::provider_webhooks::WebhookApi;
+use cobranca::api::ApiRequest;
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
 use cobranca::settlement::Settlement;

@@ -248,11 +248,11 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
         let headers = std::collections::HashMap::from([("x-webhook-secret".to_string(), secret.to_string())]);
         cobranca::api::ApiRequest { method: "POST".into(), path: "/v1/webhooks/cielo".into(), headers, body: body.into_bytes(), client_cert: None }
     };
-    let api = cobranca::api::WebhookApi {
+    let api = cobranca::api::provider_webhooks::WebhookApi {
         settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,
-        acquirers: Some(cobranca::api::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
+        acquirers: Some(cobranca::api::provider_webhooks::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
         channel_callbacks: None,
     };
     assert_eq!(api.handle(&notify(1, "wrong"), Utc::now()).await.status, 401, "a forged notification changes nothing");

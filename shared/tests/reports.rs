@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
-use cobranca::api::{ApiRequest, ApiResponse, WebhookApi};
+use cobranca::api::provider_webhooks::WebhookApi;
+use cobranca::api::{ApiRequest, ApiResponse};
 use cobranca::calendar;
 use cobranca::charge::ChargeStatus;
 use cobranca::delivery::Delivery;

@@ -28,7 +28,7 @@ async fn oversized_bodies_are_refused_before_anything_is_read_or_stored() {
     }
     // Refused before authentication too: a flood of large bodies costs no key lookups.
     assert_eq!(app.api().handle(&request("/v1/charges", false), Utc::now()).await.status, 413);
-    let webhooks = cobranca::api::WebhookApi {
+    let webhooks = cobranca::api::provider_webhooks::WebhookApi {
         settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,

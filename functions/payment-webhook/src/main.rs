@@ -2,7 +2,7 @@
 //! Cielo's notification post); /v1/webhooks/notifications/{provider}[/{merchant}]: message status callbacks.
 
 use cobranca::adapters::config;
-use cobranca::api::{AcquirerNotices, WebhookApi};
+use cobranca::api::provider_webhooks::{AcquirerNotices, WebhookApi};
 use cobranca::settlement::Settlement;
 use cobranca::{lambda, telemetry};
 use lambda_http::{service_fn, Error, Request};

@@ -490,7 +490,7 @@ async fn credentials(aws: &aws_config::SdkConfig, name: &str) -> Result<Option<s
 /// `COBRANCA_PIX_WEBHOOK_CERT_SUBJECT` and `COBRANCA_PIX_WEBHOOK_CERT_ISSUER` (as API Gateway forwards them;
 /// mutual TLS without a pin is a configuration error); or a shared secret in `COBRANCA_PIX_WEBHOOK_SECRET`.
 /// Neither turns the route off.
-pub fn pix_webhook_auth() -> Result<Option<crate::api::PixWebhookAuth>, ConfigError> {
+pub fn pix_webhook_auth() -> Result<Option<crate::api::provider_webhooks::PixWebhookAuth>, ConfigError> {
     use crate::mtls::ClientCertPin;
     if std::env::var("COBRANCA_PIX_WEBHOOK_MTLS").is_ok_and(|v| v == "true") {
         let pin = match (env("COBRANCA_PIX_WEBHOOK_CERT_SHA256"), env("COBRANCA_PIX_WEBHOOK_CERT_SUBJECT"), env("COBRANCA_PIX_WEBHOOK_CERT_ISSUER")) {
@@ -498,9 +498,9 @@ pub fn pix_webhook_auth() -> Result<Option<crate::api::PixWebhookAuth>, ConfigEr
             (Err(_), Ok(subject_dn), Ok(issuer_dn)) => ClientCertPin::SubjectAndIssuer { subject_dn, issuer_dn },
             _ => return Err(ConfigError("COBRANCA_PIX_WEBHOOK_MTLS=true needs the PSP's certificate: COBRANCA_PIX_WEBHOOK_CERT_SHA256, or COBRANCA_PIX_WEBHOOK_CERT_SUBJECT and COBRANCA_PIX_WEBHOOK_CERT_ISSUER".into())),
         };
-        return Ok(Some(crate::api::PixWebhookAuth::MutualTls(pin)));
+        return Ok(Some(crate::api::provider_webhooks::PixWebhookAuth::MutualTls(pin)));
     }
-    Ok(env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::PixWebhookAuth::SharedSecret))
+    Ok(env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::provider_webhooks::PixWebhookAuth::SharedSecret))
 }
 
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):

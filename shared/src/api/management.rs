@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{customer_json, json_object, parse_customer, reject_unknown, Api, ApiError, ApiRequest, ApiResponse, CUSTOMER_FIELDS};
+use super::customers::{customer_json, parse_customer, CUSTOMER_FIELDS};
+use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::ChargeStatus;
 use crate::ids::CustomerId;
 use crate::merchant::Merchant;

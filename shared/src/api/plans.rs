@@ -2,8 +2,7 @@
 //! link, its own régua — made through the same path as `POST /v1/charges`. The plan itself is a merchant document
 //! (`plan#{id}`) naming its charges; their status is read from the charges, never copied.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{json_object, parse_amount, required_str, Api, ApiError, ApiRequest, ApiResponse};
@@ -12,31 +11,10 @@ use crate::charge::{ChargeOrigin, ChargeStatus, DueDate};
 use crate::delivery::payment_url;
 use crate::idempotency;
 use crate::ids::{ChargeId, PlanId};
+use crate::installment_plan::{document_key, Plan, PlanInstallment, DOCUMENT_PREFIX};
 use crate::merchant::Merchant;
 use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
 use crate::service::TermFields;
-
-/// What the store keeps of a plan: the split, fixed at creation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Plan {
-    pub(crate) id: PlanId,
-    pub(crate) customer_id: String,
-    total: crate::money::Money,
-    pub(crate) description: String,
-    pub(crate) installments: Vec<PlanInstallment>,
-    /// The charges this plan replaced (a renegotiation); empty for a plain carnê.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    renegotiates: Vec<ChargeId>,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct PlanInstallment {
-    pub(crate) number: u16,
-    pub(crate) charge_id: ChargeId,
-    pub(crate) amount: crate::money::Money,
-    pub(crate) due_date: NaiveDate,
-}
 
 /// Where the payer sees the whole plan: the page of any of its installments' links, at `/plan` (the plan needs
 /// no token of its own: whoever holds one installment's link is its payer).
@@ -51,14 +29,6 @@ fn installment_key(plan: &PlanId, number: u16) -> String {
 
 fn installment_charge_id(merchant: &Merchant, plan: &PlanId, number: u16) -> ChargeId {
     ChargeId::derived(&format!("{}/{}", merchant.id, installment_key(plan, number)))
-}
-
-/// What the key of every plan's merchant document starts with.
-pub(crate) const DOCUMENT_PREFIX: &str = "plan#";
-
-/// The merchant document a plan is stored as.
-pub(crate) fn document_key(id: &PlanId) -> String {
-    format!("{DOCUMENT_PREFIX}{id}")
 }
 
 fn plan_not_found() -> ApiError {

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
 use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use cobranca::api::{Api, ApiRequest, WebhookApi};
+use cobranca::api::provider_webhooks::WebhookApi;
+use cobranca::api::{Api, ApiRequest};
 use cobranca::calendar;
 use cobranca::checkout::Checkout;
 use cobranca::delivery::Delivery;
@@ -85,7 +86,7 @@ impl App {
 
     /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
     pub async fn pix_webhook(&self, body: &Value, secret: &str) -> (u16, Value) {
-        let auth = cobranca::api::PixWebhookAuth::SharedSecret("pix-secret".into());
+        let auth = cobranca::api::provider_webhooks::PixWebhookAuth::SharedSecret("pix-secret".into());
         let api = WebhookApi {
             settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
             secrets: std::slice::from_ref(&self.secret),
@@ -114,7 +115,7 @@ impl App {
         pin: cobranca::mtls::ClientCertPin,
         cert: Option<cobranca::mtls::ClientCertificate>,
     ) -> (u16, Value) {
-        let auth = cobranca::api::PixWebhookAuth::MutualTls(pin);
+        let auth = cobranca::api::provider_webhooks::PixWebhookAuth::MutualTls(pin);
         let api = WebhookApi {
             settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
             secrets: std::slice::from_ref(&self.secret),
