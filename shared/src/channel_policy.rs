@@ -300,11 +300,11 @@ pub const RETRY_AFTER_NO_ANSWER: chrono::Duration = chrono::Duration::hours(2);
 /// régua's next step calls again on its own day.
 pub fn next_voice_attempt(
     attempts_today: u32,
-    last_result: crate::tracking::DeliveryStatus,
+    last_result: crate::tracking::MessageStatus,
     now: chrono::DateTime<chrono::Utc>,
     hours: &crate::calendar::ContactHours,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    if last_result != crate::tracking::DeliveryStatus::NoAnswer || attempts_today >= MAX_CALLS_PER_DAY {
+    if last_result != crate::tracking::MessageStatus::NoAnswer || attempts_today >= MAX_CALLS_PER_DAY {
         return None;
     }
     let slot = hours.next_slot(now + RETRY_AFTER_NO_ANSWER);
@@ -480,22 +480,22 @@ mod tests {
     fn retries_an_unanswered_call_two_hours_later_up_to_three_a_day_within_contact_hours() {
         let legal = crate::calendar::ContactHours::legal();
         // Wednesday 9 December 2026.
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(9, 9, 0), &legal), Some(at(9, 11, 0)));
-        assert_eq!(next_voice_attempt(2, crate::tracking::DeliveryStatus::NoAnswer, at(9, 11, 0), &legal), Some(at(9, 13, 0)));
-        assert_eq!(next_voice_attempt(3, crate::tracking::DeliveryStatus::NoAnswer, at(9, 13, 0), &legal), None, "three calls a day at most");
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::NoAnswer, at(9, 9, 0), &legal), Some(at(9, 11, 0)));
+        assert_eq!(next_voice_attempt(2, crate::tracking::MessageStatus::NoAnswer, at(9, 11, 0), &legal), Some(at(9, 13, 0)));
+        assert_eq!(next_voice_attempt(3, crate::tracking::MessageStatus::NoAnswer, at(9, 13, 0), &legal), None, "three calls a day at most");
         // Answered or failed calls are not repeated.
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::Delivered, at(9, 9, 0), &legal), None);
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::Failed, at(9, 9, 0), &legal), None);
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::Delivered, at(9, 9, 0), &legal), None);
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::Failed, at(9, 9, 0), &legal), None);
         // 18:30 + 2 h is past 20:00: the day is over.
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(9, 18, 30), &legal), None);
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::NoAnswer, at(9, 18, 30), &legal), None);
         // Saturday 12 December closes at 14:00.
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(12, 11, 0), &legal), Some(at(12, 13, 0)));
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(12, 12, 30), &legal), None);
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::NoAnswer, at(12, 11, 0), &legal), Some(at(12, 13, 0)));
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::NoAnswer, at(12, 12, 30), &legal), None);
         // A call before opening (merchant hours from 10:00) waits for the window.
         let narrow = crate::calendar::ContactHours {
             weekdays: (chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(), chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap()),
             saturdays: None,
         };
-        assert_eq!(next_voice_attempt(1, crate::tracking::DeliveryStatus::NoAnswer, at(9, 7, 30), &narrow), Some(at(9, 10, 0)));
+        assert_eq!(next_voice_attempt(1, crate::tracking::MessageStatus::NoAnswer, at(9, 7, 30), &narrow), Some(at(9, 10, 0)));
     }
 }

@@ -11,7 +11,7 @@ use crate::merchant::Mode;
 use crate::notification::{self, Channel, ChargeLine, MessageContext, NotificationJob, NotificationSender, OutgoingMessage, SendError};
 use crate::ruler::{self, Action, Reminder, ReminderState, Step};
 use crate::store::{ContactCounter, NotificationStore, Store, StoreError};
-use crate::tracking::{self, DeliveryStatus, NotificationRecord, StatusUpdate};
+use crate::tracking::{self, MessageStatus, NotificationRecord, StatusUpdate};
 
 /// A send that started this long ago and never finished is assumed to have died with its process; a
 /// redelivered queue message may then try again (at-least-once towards providers that offer no idempotency).
@@ -147,7 +147,7 @@ impl Delivery<'_> {
             let reason = format!("{} address suppressed after {why}", channel.as_str());
             let given_up = self.give_up(&reminder, ReminderState::Skipped { reason: reason.clone() }, now).await?;
             record_outcome(self.store, &reminder, channel, now, |r| {
-                r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+                r.advance(MessageStatus::Failed, now, Some(reason.clone()));
             })
             .await?;
             fall_back(self.store, &settings, &reminder, &customer, channel, now).await?;
@@ -225,7 +225,7 @@ impl Delivery<'_> {
                 let reason = format!("monthly notification budget reached ({} spent); sent by e-mail instead", crate::money::brl(spent));
                 self.store.transition_reminder(&claimed, &["sending"], ReminderState::Skipped { reason: reason.clone() }, wall_clock).await?;
                 record_outcome(self.store, &claimed, channel, now, |r| {
-                    r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+                    r.advance(MessageStatus::Failed, now, Some(reason.clone()));
                 })
                 .await?;
                 let budget_only = NotificationSettings { fallback: vec![channel, channel_policy::BUDGET_FALLBACK], ..settings.clone() };
@@ -310,7 +310,7 @@ impl Delivery<'_> {
             Ok(receipt) => self.book_sent(job, &claimed, channel, &settings, &receipt.provider_message_id, receipt.segments, now).await?,
             Err(SendError::Permanent(reason)) => {
                 record_outcome(self.store, &claimed, channel, now, |r| {
-                    r.advance(DeliveryStatus::Failed, now, Some(reason.clone()));
+                    r.advance(MessageStatus::Failed, now, Some(reason.clone()));
                 })
                 .await?;
             }
@@ -416,7 +416,7 @@ impl Delivery<'_> {
             .await?;
         self.store.link_provider_reference(&tracking::callback_reference(channel), provider_message_id, &job.merchant_id, &job.charge_id).await?;
         record_outcome(self.store, reminder, channel, at, |r| {
-            r.advance(DeliveryStatus::Sent, at, None);
+            r.advance(MessageStatus::Sent, at, None);
             r.provider_message_id = Some(provider_message_id.to_string());
             if segments.is_some() {
                 r.segments = segments;
@@ -581,9 +581,9 @@ pub async fn apply_status(
         fall_back(store, &settings, &reminder, &customer, channel, now).await?;
     }
     // An unanswered call is placed again later the same day, within the contact hours and the day's limit.
-    if changed && update.status == DeliveryStatus::NoAnswer {
+    if changed && update.status == MessageStatus::NoAnswer {
         let ruler = crate::schedule::Schedules { store }.ruler_for(charge.ruler.as_ref(), &merchant, &customer.id).await?;
-        if let Some(at) = channel_policy::next_voice_attempt(updated.attempts, DeliveryStatus::NoAnswer, now, &ruler.hours_for(channel)) {
+        if let Some(at) = channel_policy::next_voice_attempt(updated.attempts, MessageStatus::NoAnswer, now, &ruler.hours_for(channel)) {
             let again = Reminder { due_at: at, ..reminder.clone() };
             store.transition_reminder(&again, &["sent"], ReminderState::Planned, now).await?;
         }

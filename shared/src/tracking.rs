@@ -1,6 +1,6 @@
 //! What happened to a message after it left us: the providers' status callbacks, in one vocabulary.
 //! Each provider adapter parses (and verifies) its own callbacks into `StatusUpdate`s; the notification record
-//! of the message then moves along `DeliveryStatus`.
+//! of the message then moves along `MessageStatus`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// (a late "sent" callback after "delivered" changes nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
+pub enum MessageStatus {
     /// Waiting on our queue.
     Queued,
     /// Accepted by the provider (a letter: posted).
@@ -28,7 +28,7 @@ pub enum DeliveryStatus {
     NoAnswer,
 }
 
-impl DeliveryStatus {
+impl MessageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -68,7 +68,7 @@ pub struct StatusUpdate {
     pub provider: String,
     /// The id the provider gave when it accepted the message (`SendReceipt::provider_message_id`).
     pub provider_message_id: String,
-    pub status: DeliveryStatus,
+    pub status: MessageStatus,
     pub at: DateTime<Utc>,
     /// The provider's error code and text, for failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub struct NotificationRecord {
     pub reminder_id: String,
     pub step: String,
     pub channel: crate::notification::Channel,
-    pub status: DeliveryStatus,
+    pub status: MessageStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_message_id: Option<String>,
     /// Sends tried (a transient failure and its retry count two).
@@ -150,7 +150,7 @@ pub struct NotificationRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
-    pub status: DeliveryStatus,
+    pub status: MessageStatus,
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -164,14 +164,14 @@ impl NotificationRecord {
             reminder_id: reminder.id(),
             step: reminder.step.name().to_string(),
             channel,
-            status: DeliveryStatus::Queued,
+            status: MessageStatus::Queued,
             provider_message_id: None,
             attempts: 0,
             last_error: None,
             cost: rust_decimal::Decimal::ZERO,
             segments: None,
             fallback_from: None,
-            history: vec![StatusChange { status: DeliveryStatus::Queued, at: now, detail: None }],
+            history: vec![StatusChange { status: MessageStatus::Queued, at: now, detail: None }],
             created_at: now,
             updated_at: now,
             version: 0,
@@ -180,16 +180,16 @@ impl NotificationRecord {
 
     /// Moves the record to `status` unless it is already as far or further along (callbacks arrive late,
     /// twice and out of order). True if it changed.
-    pub fn advance(&mut self, status: DeliveryStatus, at: DateTime<Utc>, detail: Option<String>) -> bool {
+    pub fn advance(&mut self, status: MessageStatus, at: DateTime<Utc>, detail: Option<String>) -> bool {
         // A voice call that went unanswered may be placed again: sent and no-answer then alternate.
         let another_call =
-            matches!((self.status, status), (DeliveryStatus::Sent, DeliveryStatus::NoAnswer) | (DeliveryStatus::NoAnswer, DeliveryStatus::Sent));
+            matches!((self.status, status), (MessageStatus::Sent, MessageStatus::NoAnswer) | (MessageStatus::NoAnswer, MessageStatus::Sent));
         let forward = status.rank() > self.status.rank() || another_call;
         if !forward {
             return false;
         }
         self.status = status;
-        if status.is_final_failure() || status == DeliveryStatus::NoAnswer {
+        if status.is_final_failure() || status == MessageStatus::NoAnswer {
             self.last_error = detail.clone().or_else(|| Some(status.as_str().to_string()));
         }
         self.history.push(StatusChange { status, at, detail });
@@ -242,22 +242,22 @@ mod tests {
     fn callbacks_only_move_a_message_forward() {
         let t = |m| Utc.with_ymd_and_hms(2026, 12, 1, 12, m, 0).unwrap();
         let mut r = record();
-        assert!(r.advance(DeliveryStatus::Sent, t(1), None));
-        assert!(r.advance(DeliveryStatus::Read, t(3), None));
+        assert!(r.advance(MessageStatus::Sent, t(1), None));
+        assert!(r.advance(MessageStatus::Read, t(3), None));
         // "delivered" arriving after "read", and "sent" twice, change nothing.
-        assert!(!r.advance(DeliveryStatus::Delivered, t(2), None));
-        assert!(!r.advance(DeliveryStatus::Sent, t(1), None));
-        assert_eq!(r.status, DeliveryStatus::Read);
-        assert_eq!(r.history.iter().map(|c| c.status).collect::<Vec<_>>(), [DeliveryStatus::Queued, DeliveryStatus::Sent, DeliveryStatus::Read]);
+        assert!(!r.advance(MessageStatus::Delivered, t(2), None));
+        assert!(!r.advance(MessageStatus::Sent, t(1), None));
+        assert_eq!(r.status, MessageStatus::Read);
+        assert_eq!(r.history.iter().map(|c| c.status).collect::<Vec<_>>(), [MessageStatus::Queued, MessageStatus::Sent, MessageStatus::Read]);
     }
 
     #[test]
     fn a_failure_after_delivery_wins_and_keeps_its_reason() {
         let mut r = record();
-        r.advance(DeliveryStatus::Delivered, Utc::now(), None);
-        assert!(r.advance(DeliveryStatus::Bounced, Utc::now(), Some("5.1.1 user unknown".into())));
+        r.advance(MessageStatus::Delivered, Utc::now(), None);
+        assert!(r.advance(MessageStatus::Bounced, Utc::now(), Some("5.1.1 user unknown".into())));
         assert_eq!(r.last_error.as_deref(), Some("5.1.1 user unknown"));
-        assert!(!r.advance(DeliveryStatus::Delivered, Utc::now(), None));
+        assert!(!r.advance(MessageStatus::Delivered, Utc::now(), None));
     }
 
     #[test]

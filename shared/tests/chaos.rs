@@ -362,7 +362,7 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         .len();
     f.count(1, told as u64);
     let record = app.store.notifications_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
-    f.count(1, record.iter().filter(|r| r.status == cobranca::tracking::DeliveryStatus::Sent).count() as u64);
+    f.count(1, record.iter().filter(|r| r.status == cobranca::tracking::MessageStatus::Sent).count() as u64);
     f.runs += 1;
     plan.calls()
 }

@@ -13,7 +13,7 @@ use cobranca::delivery::{self, Delivery};
 use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 use cobranca::store::*;
 use cobranca::tick::Tick;
-use cobranca::tracking::{DeliveryStatus, StatusUpdate};
+use cobranca::tracking::{MessageStatus, StatusUpdate};
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -167,7 +167,7 @@ async fn a_bounce_suppresses_the_address_so_later_emails_go_by_the_fallback_inst
     let bounce = StatusUpdate {
         provider: "ses".into(),
         provider_message_id: format!("email-{id}-{}", first[0].reminder_id),
-        status: DeliveryStatus::Bounced,
+        status: MessageStatus::Bounced,
         at: Utc::now(),
         detail: Some("5.1.1 user unknown".into()),
         suppress_recipient: true,
@@ -400,7 +400,7 @@ async fn an_unanswered_call_is_placed_again_two_hours_later_at_most_three_times_
         let nobody = StatusUpdate {
             provider: "totalvoice".into(),
             provider_message_id: format!("voice-{id}-{}", placed[0].reminder_id),
-            status: DeliveryStatus::NoAnswer,
+            status: MessageStatus::NoAnswer,
             at,
             detail: Some("sem resposta".into()),
             suppress_recipient: false,

@@ -662,7 +662,7 @@ async fn listings_conform(store: &dyn Store) {
 
 /// Notification records, suppression, spend and merchant documents.
 async fn notifications_conform(store: &dyn Store, f: &Fixture) {
-    use cobranca::tracking::{recipient_key, DeliveryStatus, NotificationRecord};
+    use cobranca::tracking::{recipient_key, MessageStatus, NotificationRecord};
     use rust_decimal::Decimal;
     let at = t("2026-12-01T12:00:00Z");
     let reminder = ruler::Reminder {
@@ -680,7 +680,7 @@ async fn notifications_conform(store: &dyn Store, f: &Fixture) {
     store.save_notification(&record).await.unwrap();
     assert_eq!(store.save_notification(&record).await, Err(StoreError::Conflict), "a new record is created once");
     let stale = record.clone();
-    record.advance(DeliveryStatus::Sent, at, None);
+    record.advance(MessageStatus::Sent, at, None);
     record.version = 2;
     store.save_notification(&record).await.unwrap();
     let mut lost = stale;

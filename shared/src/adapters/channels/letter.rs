@@ -40,7 +40,7 @@ use sha2::Sha256;
 
 use crate::notification::{date_br, BoletoSlip, Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 use crate::pay::boleto::{itf25_svg, Barcode, Linha};
-use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "lob";
@@ -287,10 +287,10 @@ pub fn parse_status_callback(
     let tail = tail.strip_prefix("certified.").unwrap_or(tail);
     let status = match tail {
         "mailed" | "in_transit" | "in_local_area" | "processed_for_delivery" | "international_exit" | "re-routed" | "pickup_available" => {
-            DeliveryStatus::Sent
+            MessageStatus::Sent
         }
-        "delivered" => DeliveryStatus::Delivered,
-        "returned_to_sender" | "rejected" | "failed" => DeliveryStatus::Failed,
+        "delivered" => MessageStatus::Delivered,
+        "returned_to_sender" | "rejected" | "failed" => MessageStatus::Failed,
         _ => return Ok(vec![]),
     };
     let id =
@@ -300,7 +300,7 @@ pub fn parse_status_callback(
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| CallbackError::Malformed("lob: date_created missing".into()))?;
-    let detail = (status == DeliveryStatus::Failed).then(|| format!("lob: {kind}"));
+    let detail = (status == MessageStatus::Failed).then(|| format!("lob: {kind}"));
     Ok(vec![StatusUpdate { provider: PROVIDER.into(), provider_message_id: id.to_string(), status, at, detail, suppress_recipient: false }])
 }
 
@@ -460,13 +460,13 @@ mod tests {
         let ms = (event_at().timestamp() * 1000 + 250).to_string();
         let updates = parse_status_callback(&signed(delivered, &ms), delivered, SECRET, event_at()).unwrap();
         assert_eq!(updates.len(), 1);
-        assert_eq!((updates[0].provider_message_id.as_str(), updates[0].status), ("ltr_4868c3b754655f90", DeliveryStatus::Delivered));
+        assert_eq!((updates[0].provider_message_id.as_str(), updates[0].status), ("ltr_4868c3b754655f90", MessageStatus::Delivered));
         assert_eq!(updates[0].at.to_rfc3339(), "2026-11-27T14:03:10.712+00:00");
         for (kind, status) in [
-            ("letter.mailed", Some(DeliveryStatus::Sent)),
-            ("letter.in_transit", Some(DeliveryStatus::Sent)),
-            ("letter.returned_to_sender", Some(DeliveryStatus::Failed)),
-            ("letter.certified.delivered", Some(DeliveryStatus::Delivered)),
+            ("letter.mailed", Some(MessageStatus::Sent)),
+            ("letter.in_transit", Some(MessageStatus::Sent)),
+            ("letter.returned_to_sender", Some(MessageStatus::Failed)),
+            ("letter.certified.delivered", Some(MessageStatus::Delivered)),
             ("letter.rendered_pdf", None),
             ("postcard.delivered", None),
         ] {

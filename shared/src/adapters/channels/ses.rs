@@ -335,7 +335,7 @@ pub fn verify_sns_signature(envelope: &serde_json::Value, pem: &str) -> Result<(
 
 /// The status updates in an SES event (the `Message` of an SNS notification).
 pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-    use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+    use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
     use chrono::{DateTime, Utc};
     let event: serde_json::Value = serde_json::from_str(message).map_err(|e| CallbackError::Malformed(format!("ses: {e}")))?;
     let kind = event["eventType"]
@@ -351,7 +351,7 @@ pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpd
             let recipient = &bounce["bouncedRecipients"][0];
             let why = recipient["diagnosticCode"].as_str().or(recipient["status"].as_str()).unwrap_or("");
             (
-                DeliveryStatus::Bounced,
+                MessageStatus::Bounced,
                 "bounce",
                 true,
                 Some(format!("ses bounce {}: {why}", bounce["bounceSubType"].as_str().unwrap_or("")).trim_end().to_string()),
@@ -359,10 +359,10 @@ pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpd
         }
         "Complaint" => {
             let feedback = event["complaint"]["complaintFeedbackType"].as_str().unwrap_or("complaint");
-            (DeliveryStatus::Complained, "complaint", true, Some(format!("ses complaint: {feedback}")))
+            (MessageStatus::Complained, "complaint", true, Some(format!("ses complaint: {feedback}")))
         }
-        "Delivery" => (DeliveryStatus::Delivered, "delivery", false, None),
-        "Reject" => (DeliveryStatus::Failed, "reject", false, Some(format!("ses reject: {}", event["reject"]["reason"].as_str().unwrap_or("")))),
+        "Delivery" => (MessageStatus::Delivered, "delivery", false, None),
+        "Reject" => (MessageStatus::Failed, "reject", false, Some(format!("ses reject: {}", event["reject"]["reason"].as_str().unwrap_or("")))),
         _ => return Ok(vec![]),
     };
     let id = event["mail"]["messageId"].as_str().ok_or_else(|| CallbackError::Malformed("ses: mail.messageId missing".into()))?;
@@ -409,7 +409,7 @@ pub async fn parse_sns_callback(
 #[cfg(test)]
 mod callback_tests {
     use super::*;
-    use crate::tracking::{CallbackError, DeliveryStatus};
+    use crate::tracking::{CallbackError, MessageStatus};
     use std::sync::Mutex;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:cobranca-ses-events";
@@ -443,7 +443,7 @@ mod callback_tests {
         assert_eq!(got.len(), 1);
         assert_eq!(
             (got[0].provider_message_id.as_str(), got[0].status, got[0].suppress_recipient),
-            ("0100018c-ses-message-id", DeliveryStatus::Bounced, true)
+            ("0100018c-ses-message-id", MessageStatus::Bounced, true)
         );
         assert_eq!(got[0].detail.as_deref(), Some("ses bounce General: smtp; 550 5.1.1 user unknown"));
         assert_eq!(got[0].at.to_rfc3339(), "2026-12-05T12:00:02.669+00:00");
@@ -454,9 +454,9 @@ mod callback_tests {
     async fn complaints_suppress_and_deliveries_deliver_with_either_signature_version() {
         // The complaint is signed with SignatureVersion 2 (SHA-256), the delivery with 1 (SHA-1).
         let complaint = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_complaint.json")).await.unwrap());
-        assert_eq!((complaint[0].status, complaint[0].suppress_recipient), (DeliveryStatus::Complained, true));
+        assert_eq!((complaint[0].status, complaint[0].suppress_recipient), (MessageStatus::Complained, true));
         let delivery = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_delivery.json")).await.unwrap());
-        assert_eq!((delivery[0].status, delivery[0].suppress_recipient), (DeliveryStatus::Delivered, false));
+        assert_eq!((delivery[0].status, delivery[0].suppress_recipient), (MessageStatus::Delivered, false));
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 use crate::sms_text::{self, Alphabet};
-use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "zenvia";
@@ -203,13 +203,13 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], sec
         .or_else(|| timestamp(&event["timestamp"]))
         .ok_or_else(|| CallbackError::Malformed("zenvia: timestamp missing".into()))?;
     let delivery = match code {
-        "SENT" => DeliveryStatus::Sent,
-        "DELIVERED" | "VERIFIED" => DeliveryStatus::Delivered,
-        "READ" | "CLICKED" => DeliveryStatus::Read,
-        "REJECTED" | "NOT_DELIVERED" => DeliveryStatus::Failed,
+        "SENT" => MessageStatus::Sent,
+        "DELIVERED" | "VERIFIED" => MessageStatus::Delivered,
+        "READ" | "CLICKED" => MessageStatus::Read,
+        "REJECTED" | "NOT_DELIVERED" => MessageStatus::Failed,
         _ => return Ok(vec![]),
     };
-    let detail = (delivery == DeliveryStatus::Failed).then(|| {
+    let detail = (delivery == MessageStatus::Failed).then(|| {
         let causes: Vec<String> = status["causes"]
             .as_array()
             .into_iter()
@@ -366,12 +366,12 @@ mod tests {
         let updates = parse_status_callback(&headers("s3cret"), delivered, "s3cret").unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "0f8b6c1e-4d2a-4a51-9a3c-2f0c7d6e5b41");
-        assert_eq!(updates[0].status, DeliveryStatus::Delivered);
+        assert_eq!(updates[0].status, MessageStatus::Delivered);
         assert_eq!(updates[0].at.to_rfc3339(), "2026-12-05T12:00:09.542+00:00");
 
         let failed = include_bytes!("../../../tests/fixtures/providers/zenvia_message_status_not_delivered.json");
         let updates = parse_status_callback(&headers("s3cret"), failed, "s3cret").unwrap();
-        assert_eq!(updates[0].status, DeliveryStatus::Failed);
+        assert_eq!(updates[0].status, MessageStatus::Failed);
         assert!(updates[0].detail.as_deref().unwrap().contains("NOT_DELIVERED"), "{:?}", updates[0].detail);
 
         let other = br#"{"id":"e1","timestamp":"2026-12-05T12:00:00Z","type":"MESSAGE","channel":"sms"}"#;

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "totalvoice";
@@ -182,10 +182,10 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
     };
     let result = call["status"].as_str().ok_or_else(|| CallbackError::Malformed("totalvoice: status missing".into()))?;
     let (status, suppress) = match result.to_lowercase().as_str() {
-        "atendida" => (DeliveryStatus::Delivered, false),
-        "sem resposta" | "ocupado" | "congestionado" | "caixa postal" => (DeliveryStatus::NoAnswer, false),
-        "não existe" | "nao existe" => (DeliveryStatus::Failed, true),
-        "falha" | "cancelada" => (DeliveryStatus::Failed, false),
+        "atendida" => (MessageStatus::Delivered, false),
+        "sem resposta" | "ocupado" | "congestionado" | "caixa postal" => (MessageStatus::NoAnswer, false),
+        "não existe" | "nao existe" => (MessageStatus::Failed, true),
+        "falha" | "cancelada" => (MessageStatus::Failed, false),
         // Still ringing or unknown: nothing to record.
         _ => return Ok(vec![]),
     };
@@ -195,7 +195,7 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
     let at = chrono::Duration::try_seconds(call["duracao_segundos"].as_i64().unwrap_or(0))
         .and_then(|d| started.checked_add_signed(d))
         .ok_or_else(|| CallbackError::Malformed("totalvoice: duracao_segundos out of range".into()))?;
-    let detail = (status != DeliveryStatus::Delivered).then(|| {
+    let detail = (status != MessageStatus::Delivered).then(|| {
         let reason = call["motivo_desconexao"].as_str().filter(|r| !r.is_empty()).map(|r| format!(" ({r})")).unwrap_or_default();
         format!("totalvoice: {result}{reason}")
     });
@@ -319,14 +319,14 @@ mod tests {
         let updates = parse_status_callback(Some("s3cret"), answered, "s3cret").unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "37784550");
-        assert_eq!(updates[0].status, DeliveryStatus::Delivered);
+        assert_eq!(updates[0].status, MessageStatus::Delivered);
         assert_eq!(updates[0].at.to_rfc3339(), "2019-09-06T16:35:15+00:00", "start plus 17 s");
         for (result, status, suppress) in [
-            ("sem resposta", DeliveryStatus::NoAnswer, false),
-            ("ocupado", DeliveryStatus::NoAnswer, false),
-            ("congestionado", DeliveryStatus::NoAnswer, false),
-            ("falha", DeliveryStatus::Failed, false),
-            ("não existe", DeliveryStatus::Failed, true),
+            ("sem resposta", MessageStatus::NoAnswer, false),
+            ("ocupado", MessageStatus::NoAnswer, false),
+            ("congestionado", MessageStatus::NoAnswer, false),
+            ("falha", MessageStatus::Failed, false),
+            ("não existe", MessageStatus::Failed, true),
         ] {
             let body = String::from_utf8_lossy(answered).replace("\"atendida\"", &format!("\"{result}\""));
             let update = &parse_status_callback(Some("s3cret"), body.as_bytes(), "s3cret").unwrap()[0];

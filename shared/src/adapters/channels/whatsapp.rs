@@ -269,7 +269,7 @@ pub fn parse_status_callback(
     body: &[u8],
     app_secret: &str,
 ) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-    use crate::tracking::{CallbackError, DeliveryStatus, StatusUpdate};
+    use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
     use hmac::{Hmac, Mac};
     let unauthorized = |why: &str| CallbackError::Unauthorized(format!("whatsapp: {why}"));
     let signature = headers
@@ -293,10 +293,10 @@ pub fn parse_status_callback(
     for change in changes.filter(|c| c["field"].as_str() == Some("messages")) {
         for s in change["value"]["statuses"].as_array().into_iter().flatten() {
             let status = match s["status"].as_str() {
-                Some("sent") => DeliveryStatus::Sent,
-                Some("delivered") => DeliveryStatus::Delivered,
-                Some("read") => DeliveryStatus::Read,
-                Some("failed") => DeliveryStatus::Failed,
+                Some("sent") => MessageStatus::Sent,
+                Some("delivered") => MessageStatus::Delivered,
+                Some("read") => MessageStatus::Read,
+                Some("failed") => MessageStatus::Failed,
                 _ => continue,
             };
             let id = s["id"].as_str().ok_or_else(|| CallbackError::Malformed("whatsapp: status without id".into()))?;
@@ -324,7 +324,7 @@ pub fn parse_status_callback(
                 format!("whatsapp: {}", parts.join("; "))
             });
             let suppress_recipient =
-                status == DeliveryStatus::Failed && errors.iter().any(|e| e["code"].as_i64().is_some_and(|c| SUPPRESSING_ERRORS.contains(&c)));
+                status == MessageStatus::Failed && errors.iter().any(|e| e["code"].as_i64().is_some_and(|c| SUPPRESSING_ERRORS.contains(&c)));
             updates.push(StatusUpdate { provider: PROVIDER.into(), provider_message_id: id.to_string(), status, at, detail, suppress_recipient });
         }
     }
@@ -334,7 +334,7 @@ pub fn parse_status_callback(
 #[cfg(test)]
 mod callback_tests {
     use super::*;
-    use crate::tracking::{CallbackError, DeliveryStatus};
+    use crate::tracking::{CallbackError, MessageStatus};
     use hmac::{Hmac, Mac};
 
     const APP_SECRET: &str = "6b4f0c2d9e8a7b1c3d5e7f9a0b2c4d6e";
@@ -351,7 +351,7 @@ mod callback_tests {
         let updates = parse_status_callback(&signed(delivered), delivered, APP_SECRET).unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "wamid.HBgLNTUxMTk5OTk5ODg4OBUCABIYFjNFQjA=");
-        assert_eq!(updates[0].status, DeliveryStatus::Delivered);
+        assert_eq!(updates[0].status, MessageStatus::Delivered);
         assert_eq!(updates[0].at.timestamp(), 1_796_558_410);
         assert!(!updates[0].suppress_recipient);
 
@@ -359,7 +359,7 @@ mod callback_tests {
         let updates = parse_status_callback(&signed(failed), failed, APP_SECRET).unwrap();
         assert_eq!(
             updates.iter().map(|u| (u.status, u.suppress_recipient)).collect::<Vec<_>>(),
-            [(DeliveryStatus::Failed, true), (DeliveryStatus::Failed, false)]
+            [(MessageStatus::Failed, true), (MessageStatus::Failed, false)]
         );
         assert_eq!(updates[0].detail.as_deref(), Some("whatsapp: 131026 Message Undeliverable."));
         assert!(updates[1].detail.as_deref().unwrap().starts_with("whatsapp: 131047"));
