@@ -34,6 +34,7 @@ pub mod outbound;
 pub mod pages;
 pub mod pay;
 pub mod payment;
+pub mod port_error;
 pub mod providers;
 pub mod queue;
 pub mod recurrence;

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use crate::charge::{Charge, ChargeStatus, PaymentMethod};
-use crate::events::{DomainEvent, EventBus, PublishError};
+use crate::events::{DomainEvent, EventBus};
 use crate::ids::{ChargeId, MerchantId, PaymentId};
 pub use crate::jobs::PaymentFollowUp;
 use crate::jobs::{self, PaymentSetupJob, SetupTask};
 use crate::money::Money;
 use crate::notification::NotificationJob;
 use crate::payment::{net_received, reversed_of, EntryKind, LedgerEntry, PaymentOutcome, UnmatchedPayment};
-use crate::queue::{EnqueueError, JobQueue};
+use crate::queue::JobQueue;
 use crate::ruler::{self, ReminderState};
 use crate::store::{PaymentRecorded, Store, StoreError};
 use crate::webhook::PaymentNotice;
@@ -47,15 +47,7 @@ impl Settled {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettleError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] EnqueueError),
-    #[error(transparent)]
-    Events(#[from] PublishError),
-}
+pub type SettleError = crate::port_error::PortError;
 
 pub struct Settlement<'a> {
     pub store: &'a dyn Store,

@@ -44,15 +44,7 @@ pub struct TickReport {
     pub failures: u32,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TickError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] crate::queue::EnqueueError),
-    #[error(transparent)]
-    Events(#[from] crate::events::PublishError),
-}
+pub type TickError = crate::port_error::PortError;
 
 pub struct Tick<'a> {
     pub store: &'a dyn Store,

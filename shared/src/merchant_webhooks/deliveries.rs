@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::endpoints::*;
-use crate::events::{DomainEvent, EventBus, PublishError};
+use crate::events::{DomainEvent, EventBus};
 use crate::ids::{ChargeId, MerchantId, WebhookEndpointId, WebhookMessageId};
 pub use crate::jobs::WebhookJob;
-use crate::queue::{EnqueueError, JobQueue};
+use crate::queue::JobQueue;
 use crate::store::{Store, StoreError};
 
 /// What is kept of a response body in the delivery log.
@@ -165,15 +165,7 @@ pub trait WebhookTransport: Send + Sync {
     async fn post(&self, url: &str, headers: &[(&str, String)], body: &str) -> EndpointReply;
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] EnqueueError),
-    #[error(transparent)]
-    Events(#[from] PublishError),
-}
+pub type WebhookError = crate::port_error::PortError;
 
 /// What the queue should do with a job once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
