@@ -105,7 +105,7 @@ impl Delivery<'_> {
                 let settings = channel_policy::settings_of(self.store, &job.merchant_id).await?;
                 self.book_sent(job, &reminder, channel, &settings, provider_message_id, None, at).await?;
                 let data = serde_json::json!({"provider_message_id": provider_message_id});
-                self.tell(job, &reminder, channel, "NotificationSent", "sent", data, at).await?;
+                self.tell(job, &reminder, channel, crate::events::EventKind::NotificationSent, "sent", data, at).await?;
                 return not_sent("already sent");
             }
             ref other => return not_sent(&format!("reminder is {}", other.name())),
@@ -335,7 +335,7 @@ impl Delivery<'_> {
                     job,
                     &claimed,
                     channel,
-                    "NotificationSent",
+                    crate::events::EventKind::NotificationSent,
                     "sent",
                     serde_json::json!({"provider_message_id": receipt.provider_message_id}),
                     now,
@@ -343,7 +343,8 @@ impl Delivery<'_> {
                 .await?
             }
             Err(SendError::Permanent(reason)) => {
-                self.tell(job, &claimed, channel, "NotificationFailed", "failed", serde_json::json!({"reason": reason}), now).await?
+                self.tell(job, &claimed, channel, crate::events::EventKind::NotificationFailed, "failed", serde_json::json!({"reason": reason}), now)
+                    .await?
             }
             Err(SendError::Transient(_)) => {}
         }
@@ -436,7 +437,7 @@ impl Delivery<'_> {
         job: &NotificationJob,
         reminder: &Reminder,
         channel: Channel,
-        kind: &str,
+        kind: crate::events::EventKind,
         suffix: &str,
         mut data: serde_json::Value,
         at: DateTime<Utc>,
@@ -446,7 +447,7 @@ impl Delivery<'_> {
         data["channel"] = serde_json::json!(channel);
         let event = crate::events::DomainEvent {
             id: format!("{}:{}:{suffix}", job.charge_id, job.reminder_id),
-            kind: kind.into(),
+            kind,
             merchant_id: job.merchant_id.clone(),
             charge_id: job.charge_id.clone(),
             occurred_at: at,

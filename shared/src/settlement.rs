@@ -198,7 +198,11 @@ impl Settlement<'_> {
                 }
                 (PaymentRecorded::Recorded, None) => {
                     let charge = updated.unwrap_or(charge);
-                    let kind = if outcome == PaymentOutcome::Partial { "ChargePartiallyPaid" } else { "PaymentFlaggedForRefund" };
+                    let kind = if outcome == PaymentOutcome::Partial {
+                        crate::events::EventKind::ChargePartiallyPaid
+                    } else {
+                        crate::events::EventKind::PaymentFlaggedForRefund
+                    };
                     self.publish(
                         &charge,
                         kind,
@@ -295,7 +299,11 @@ impl Settlement<'_> {
                 Err(e) => return Err(e.into()),
             }
             let charge = updated.unwrap_or(charge);
-            let kind = if notice.kind == EntryKind::Chargeback { "ChargeChargeback" } else { "ChargeRefunded" };
+            let kind = if notice.kind == EntryKind::Chargeback {
+                crate::events::EventKind::ChargeChargeback
+            } else {
+                crate::events::EventKind::ChargeRefunded
+            };
             self.publish(
                 &charge,
                 kind,
@@ -313,7 +321,7 @@ impl Settlement<'_> {
     async fn publish(
         &self,
         charge: &Charge,
-        kind: &str,
+        kind: crate::events::EventKind,
         id: &str,
         at: DateTime<Utc>,
         notice: &PaymentNotice,
@@ -322,7 +330,7 @@ impl Settlement<'_> {
         self.events
             .publish(&[DomainEvent {
                 id: id.to_string(),
-                kind: kind.into(),
+                kind,
                 merchant_id: charge.merchant_id.clone(),
                 charge_id: charge.id.clone(),
                 occurred_at: at,
@@ -384,7 +392,7 @@ impl Settlement<'_> {
         self.events
             .publish(&[DomainEvent {
                 id: format!("{}:{}:paid", payment.provider, payment.provider_payment_id),
-                kind: "PaymentConfirmed".into(),
+                kind: crate::events::EventKind::PaymentConfirmed,
                 merchant_id: charge.merchant_id.clone(),
                 charge_id: charge.id.clone(),
                 occurred_at: payment.paid_at,

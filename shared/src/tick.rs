@@ -259,7 +259,7 @@ impl Tick<'_> {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:overdue", updated.id),
-                            kind: "ChargeOverdue".into(),
+                            kind: crate::events::EventKind::ChargeOverdue,
                             merchant_id: updated.merchant_id.clone(),
                             charge_id: updated.id.clone(),
                             occurred_at: now,
@@ -311,7 +311,7 @@ impl Tick<'_> {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:expired", updated.id),
-                            kind: "ChargeExpired".into(),
+                            kind: crate::events::EventKind::ChargeExpired,
                             merchant_id: updated.merchant_id.clone(),
                             charge_id: updated.id.clone(),
                             occurred_at: now,

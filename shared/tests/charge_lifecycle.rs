@@ -64,7 +64,7 @@ async fn a_charge_is_reminded_paid_and_then_left_alone() {
     let report = app.tick_and_deliver(later).await;
     assert_eq!(report["reminders_queued"], 0, "{report}");
     assert_eq!(app.store.outbox().await.unwrap().len(), sent_before);
-    let kinds: Vec<String> = app.events.events.lock().unwrap().iter().map(|e| e.kind.clone()).collect();
+    let kinds: Vec<String> = app.events.events.lock().unwrap().iter().map(|e| e.kind.to_string()).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "PaymentConfirmed").count(), 2, "re-published with a stable id on redelivery: {kinds:?}");
 }
 

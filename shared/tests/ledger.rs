@@ -99,7 +99,7 @@ async fn a_refund_that_arrives_before_its_payment_is_applied_when_the_payment_do
         .unwrap()
         .iter()
         .filter(|e| e.charge_id.as_str() == id && ["PaymentConfirmed", "ChargeRefunded"].contains(&e.kind.as_str()))
-        .map(|e| e.kind.clone())
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(kinds, vec!["PaymentConfirmed", "ChargeRefunded"]);
     // Redelivered, the refund changes nothing.

@@ -139,7 +139,7 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     app.store.save_notification(&record).await.unwrap();
     app.events.events.lock().unwrap().push(cobranca::events::DomainEvent {
         id: format!("{charge_id}:failed"),
-        kind: "NotificationFailed".into(),
+        kind: cobranca::events::EventKind::NotificationFailed,
         merchant_id: app.merchant_id.clone(),
         charge_id: charge_id.clone(),
         occurred_at: Utc::now(),

@@ -33,7 +33,7 @@ impl EventBus for EventBridgeBus {
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus_name)
                         .source(SOURCE)
-                        .detail_type(&e.kind)
+                        .detail_type(e.kind.as_str())
                         .detail(serde_json::to_string(e).expect("event serialises"))
                         .resources(e.charge_id.to_string())
                         .build()

@@ -135,7 +135,13 @@ impl Api<'_> {
             }
             self.send_now(&mut notices, now).await;
         }
-        self.publish(&charge, "ChargeUpdated", now, json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version})).await;
+        self.publish(
+            &charge,
+            crate::events::EventKind::ChargeUpdated,
+            now,
+            json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version}),
+        )
+        .await;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
@@ -193,23 +199,27 @@ impl Api<'_> {
                 self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
             }
         }
-        let kind = if charge.status == ChargeStatus::Renegotiated { "ChargeRenegotiated" } else { "ChargeCancelled" };
+        let kind = if charge.status == ChargeStatus::Renegotiated {
+            crate::events::EventKind::ChargeRenegotiated
+        } else {
+            crate::events::EventKind::ChargeCancelled
+        };
         self.publish(charge, kind, now, json!({"version": charge.version, "renegotiated_into": charge.renegotiated_into})).await;
         Ok(())
     }
 
     /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
-    pub(super) async fn publish(&self, charge: &Charge, kind: &str, now: DateTime<Utc>, data: Value) {
+    pub(super) async fn publish(&self, charge: &Charge, kind: crate::events::EventKind, now: DateTime<Utc>, data: Value) {
         let event = DomainEvent {
             id: format!("{}:{}:{}", charge.id, kind, charge.version),
-            kind: kind.into(),
+            kind,
             merchant_id: charge.merchant_id.clone(),
             charge_id: charge.id.clone(),
             occurred_at: now,
             data,
         };
         if let Err(e) = self.events.publish(&[event]).await {
-            tracing::error!(charge_id = %charge.id, error = %e, kind, "event not published");
+            tracing::error!(charge_id = %charge.id, error = %e, kind = kind.as_str(), "event not published");
         }
     }
 

@@ -223,7 +223,7 @@ impl MerchantWebhooks<'_> {
     /// Turns a domain event into deliveries for the endpoints that want it. Safe to repeat: a redelivered event
     /// finds its deliveries made, and only re-queues ones that never got their first attempt.
     pub async fn dispatch(&self, event: &DomainEvent, now: DateTime<Utc>) -> Result<usize, WebhookError> {
-        let Some(event_type) = event_type_of(&event.kind) else {
+        let Some(event_type) = event_type_of(event.kind) else {
             return Ok(0);
         };
         let endpoints: Vec<WebhookEndpoint> =
@@ -407,8 +407,11 @@ impl MerchantWebhooks<'_> {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:{}:{}", current.id, current.status.as_str(), now.timestamp_millis()),
-                            kind: if matches!(status, EndpointStatus::Paused { .. }) { "WebhookEndpointPaused" } else { "WebhookEndpointDisabled" }
-                                .into(),
+                            kind: if matches!(status, EndpointStatus::Paused { .. }) {
+                                crate::events::EventKind::WebhookEndpointPaused
+                            } else {
+                                crate::events::EventKind::WebhookEndpointDisabled
+                            },
                             merchant_id: current.merchant_id.clone(),
                             charge_id: cause.charge_id.clone(),
                             occurred_at: now,

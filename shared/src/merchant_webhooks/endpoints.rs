@@ -6,27 +6,28 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::events::EventKind;
 use crate::ids::{MerchantId, WebhookEndpointId};
 use crate::webhook::WebhookSecret;
 
 /// The event types a merchant can subscribe to, and the domain events they come from.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("charge.created", "ChargeCreated"),
-    ("charge.updated", "ChargeUpdated"),
-    ("charge.overdue", "ChargeOverdue"),
-    ("charge.paid", "PaymentConfirmed"),
-    ("charge.partially_paid", "ChargePartiallyPaid"),
-    ("charge.refunded", "ChargeRefunded"),
-    ("charge.chargeback", "ChargeChargeback"),
-    ("charge.cancelled", "ChargeCancelled"),
-    ("charge.renegotiated", "ChargeRenegotiated"),
-    ("charge.expired", "ChargeExpired"),
-    ("payment.flagged_for_refund", "PaymentFlaggedForRefund"),
-    ("notification.sent", "NotificationSent"),
-    ("notification.failed", "NotificationFailed"),
+pub const EVENT_TYPES: &[(&str, EventKind)] = &[
+    ("charge.created", EventKind::ChargeCreated),
+    ("charge.updated", EventKind::ChargeUpdated),
+    ("charge.overdue", EventKind::ChargeOverdue),
+    ("charge.paid", EventKind::PaymentConfirmed),
+    ("charge.partially_paid", EventKind::ChargePartiallyPaid),
+    ("charge.refunded", EventKind::ChargeRefunded),
+    ("charge.chargeback", EventKind::ChargeChargeback),
+    ("charge.cancelled", EventKind::ChargeCancelled),
+    ("charge.renegotiated", EventKind::ChargeRenegotiated),
+    ("charge.expired", EventKind::ChargeExpired),
+    ("payment.flagged_for_refund", EventKind::PaymentFlaggedForRefund),
+    ("notification.sent", EventKind::NotificationSent),
+    ("notification.failed", EventKind::NotificationFailed),
 ];
 
-pub fn event_type_of(domain_kind: &str) -> Option<&'static str> {
+pub fn event_type_of(domain_kind: EventKind) -> Option<&'static str> {
     EVENT_TYPES.iter().find(|(_, k)| *k == domain_kind).map(|(t, _)| *t)
 }
 

@@ -99,7 +99,7 @@ mod tests {
     fn paid_event() -> DomainEvent {
         DomainEvent {
             id: "pix:E1:paid".into(),
-            kind: "PaymentConfirmed".into(),
+            kind: crate::events::EventKind::PaymentConfirmed,
             merchant_id: merchant(),
             charge_id: ChargeId::parse("chg_01abc").unwrap(),
             occurred_at: now(),

@@ -439,7 +439,7 @@ impl ChargeService<'_> {
 
         let created = DomainEvent {
             id: format!("{}:created", charge.id),
-            kind: "ChargeCreated".into(),
+            kind: crate::events::EventKind::ChargeCreated,
             merchant_id: charge.merchant_id.clone(),
             charge_id: charge.id.clone(),
             occurred_at: charge.created_at,
