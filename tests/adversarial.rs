@@ -762,3 +762,44 @@ async fn erasure_reaches_every_copy_on_the_table_and_no_log_holds_the_person() {
     assert!(logged.is_empty(), "{} in the logs: {logged:#?}", person.name);
     let _ = std::fs::remove_file(&log);
 }
+
+/// Issue #17 item 12: no request starts unbounded work. A new default régua is re-planned by ruler-tick in pages
+/// (the API answers at once with what it will do), and a merchant's API keys and webhook endpoints — each event
+/// fans out to every endpoint — stop at their documented limits with a clear 409.
+#[tokio::test]
+async fn one_request_starts_only_bounded_work() {
+    let Some(app) = spawn_app() else { return };
+    for i in 0..3 {
+        let (status, charge) =
+            app.post("/v1/charges", &json!({"customer": customer(), "amount": "80.00", "due_date": due_in(10 + i), "description": "Mensalidade", "payment_methods": ["pix"]})).await;
+        assert_eq!(status, 201, "{charge}");
+    }
+    let (status, saved) =
+        app.put("/v1/ruler", &json!({"send_time": "09:30", "steps": [{"step": "before_due", "days": 3, "channels": ["email"]}]})).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["replan"]["status"], "queued", "the re-plan is queued work, not done inside the request: {saved}");
+    assert_eq!(saved["replan"]["scope"], "merchant", "{saved}");
+
+    let mut made = 0;
+    let refused = loop {
+        let (status, endpoint) =
+            app.post("/v1/webhook-endpoints", &json!({"url": format!("https://erp{made}.example.com/hooks"), "event_types": ["*"]})).await;
+        if status != 201 {
+            break (status, endpoint);
+        }
+        made += 1;
+        assert!(made <= 16, "a 17th webhook endpoint was accepted");
+    };
+    assert_eq!((made, refused.0, refused.1["error"]["code"].as_str()), (16, 409, Some("webhook_endpoint_limit")), "{}", refused.1);
+
+    let mut keys = 1; // the runner's own
+    let refused = loop {
+        let (status, key) = app.post("/v1/api-keys", &json!({"name": format!("integração {keys}")})).await;
+        if status != 201 {
+            break (status, key);
+        }
+        keys += 1;
+        assert!(keys <= 20, "a 21st working API key was issued");
+    };
+    assert_eq!((keys, refused.0, refused.1["error"]["code"].as_str()), (20, 409, Some("api_key_limit")), "{}", refused.1);
+}
