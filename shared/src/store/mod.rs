@@ -84,52 +84,36 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// Every aggregate's store: what a caller that needs several takes (`&dyn Store`). Anything that implements all
-/// the per-aggregate traits is one.
-pub trait Store:
-    MerchantStore
-    + WalletStore
-    + DocumentStore
-    + ApiKeyStore
-    + CustomerStore
-    + ChargeStore
-    + ProviderReferenceStore
-    + CardAttemptStore
-    + ReminderStore
-    + LedgerStore
-    + RulerStore
-    + ReplanJobStore
-    + NotificationStore
-    + ContactStore
-    + WebhookEndpointStore
-    + WebhookDeliveryStore
-    + IdempotencyStore
-    + SubscriptionStore
-    + OutboxStore
-{
+/// Declares `Store` as the sum of the per-aggregate traits, listed once, and makes anything that implements all of
+/// them a `Store`.
+macro_rules! store_of {
+    ($($aggregate:ident),+ $(,)?) => {
+        /// Every aggregate's store: what a caller that needs several takes (`&dyn Store`). Anything that implements
+        /// all the per-aggregate traits is one.
+        pub trait Store: $($aggregate +)+ {}
+
+        impl<T: $($aggregate +)+ ?Sized> Store for T {}
+    };
 }
 
-impl<
-        T: MerchantStore
-            + WalletStore
-            + DocumentStore
-            + ApiKeyStore
-            + CustomerStore
-            + ChargeStore
-            + ProviderReferenceStore
-            + CardAttemptStore
-            + ReminderStore
-            + LedgerStore
-            + RulerStore
-            + ReplanJobStore
-            + NotificationStore
-            + ContactStore
-            + WebhookEndpointStore
-            + WebhookDeliveryStore
-            + IdempotencyStore
-            + SubscriptionStore
-            + OutboxStore
-            + ?Sized,
-    > Store for T
-{
-}
+store_of!(
+    MerchantStore,
+    WalletStore,
+    DocumentStore,
+    ApiKeyStore,
+    CustomerStore,
+    ChargeStore,
+    ProviderReferenceStore,
+    CardAttemptStore,
+    ReminderStore,
+    LedgerStore,
+    RulerStore,
+    ReplanJobStore,
+    NotificationStore,
+    ContactStore,
+    WebhookEndpointStore,
+    WebhookDeliveryStore,
+    IdempotencyStore,
+    SubscriptionStore,
+    OutboxStore,
+);
