@@ -81,8 +81,13 @@ impl Address {
 
     /// Parses `{"street","number","complement"?,"district","city","state","cep"}`; errors name the field.
     pub fn parse(obj: &Map<String, Value>) -> Result<Address, (&'static str, AddressError)> {
+        Self::parse_fields(|field| obj.get(field).and_then(Value::as_str))
+    }
+
+    /// As `parse`, from each field's text (`None`: absent).
+    pub fn parse_fields<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Address, (&'static str, AddressError)> {
         let text = |field: &'static str, max: usize, required: bool| -> Result<Option<String>, (&'static str, AddressError)> {
-            match obj.get(field).and_then(Value::as_str).map(str::trim) {
+            match get(field).map(str::trim) {
                 Some(s) if s.chars().count() > max => Err((field, AddressError::TooLong)),
                 Some(s) if !s.is_empty() && !s.chars().any(char::is_control) => Ok(Some(s.to_string())),
                 _ if required => Err((field, AddressError::Missing)),
@@ -100,7 +105,7 @@ impl Address {
             district: text("district", 60, true)?.unwrap_or_default(),
             city: text("city", 60, true)?.unwrap_or_default(),
             state,
-            cep: Cep::parse(obj.get("cep").and_then(Value::as_str).unwrap_or_default()).map_err(|e| ("cep", e))?,
+            cep: Cep::parse(get("cep").unwrap_or_default()).map_err(|e| ("cep", e))?,
         })
     }
 }

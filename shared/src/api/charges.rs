@@ -1,27 +1,26 @@
 //! Charges over HTTP: `POST /v1/charges` (parsed here, made by `service::ChargeService`), `GET`, `PATCH` and
 //! `POST …/cancel` of one charge, and the charge's JSON.
 
-use super::customers::{parse_customer, CUSTOMER_FIELDS};
+use super::customers::new_customer;
+use super::requests;
 use super::*;
 
 impl Api<'_> {
     /// `POST /v1/charges`: the body read into a `NewCharge` (in the order a refusal names its field: amount, due
     /// date, description, payer, terms, expiry), made by the charge service, shown as the charge.
     pub(super) async fn create_charge(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
+        let body: requests::ChargeInput = requests::parse(&req.body)?;
         // Under an Idempotency-Key the new charge's id (and an inline customer's) follow from the key.
         let keyed = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/{k}", merchant.id));
-        reject_unknown(&body, &[TermFields::NAMES, &["customer_id", "customer", "amount", "due_date", "description", "expires_at"]].concat(), "")?;
-        let amount = parse_amount(body.get("amount"))?;
-        let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
-        let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
+        let amount = body.amount;
+        let due_date = DueDate::parse_new(&body.due_date, now).map_err(|e| ApiError::invalid("due_date", e))?;
+        let description = body.description.clone();
         let charges = self.charges();
         // The payer first: what late fees the law allows depends on it (CPF or CNPJ).
-        let payer = match (body.get("customer_id"), body.get("customer")) {
-            (Some(Value::String(id)), None) => Payer::Existing(charges.billable_customer(merchant, id).await?),
-            (None, Some(Value::Object(inline))) => {
-                reject_unknown(inline, CUSTOMER_FIELDS, "customer.")?;
-                let mut c = parse_customer(inline, merchant, now, "customer.")?;
+        let payer = match (&body.customer_id, &body.customer) {
+            (Some(id), None) => Payer::Existing(charges.billable_customer(merchant, id).await?),
+            (None, Some(inline)) => {
+                let mut c = new_customer(inline, merchant, now, "customer.")?;
                 if let Some(key) = &keyed {
                     c.id = CustomerId::derived(&format!("{key}/customer"));
                 }
@@ -30,10 +29,10 @@ impl Api<'_> {
             (None, None) => return Err(missing("customer_id")),
             _ => return Err(ApiError::invalid("customer", "informe customer_id ou customer, não ambos / give customer_id or customer, not both")),
         };
-        let terms = charges.terms(merchant, &TermFields::from_map(&body), amount, due_date, &payer.customer().document).await?;
-        let expires_at = match body.get("expires_at") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
+        let terms = charges.terms(merchant, &body.terms(), amount, due_date, &payer.customer().document).await?;
+        let expires_at = match &body.expires_at {
+            None => None,
+            Some(s) => {
                 let at = DateTime::parse_from_rfc3339(s)
                     .map_err(|_| ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time"))?
                     .with_timezone(&Utc);
@@ -46,7 +45,6 @@ impl Api<'_> {
                 }
                 Some(at)
             }
-            Some(_) => return Err(ApiError::invalid("expires_at", "data e hora RFC 3339 / RFC 3339 date-time")),
         };
         let new = NewCharge { payer, amount, due_date, description, terms, expires_at, origin: crate::charge::ChargeOrigin::Single, key: keyed };
         let Created { charge, reminders } = charges.create(merchant, new, now).await?;
@@ -76,15 +74,14 @@ impl Api<'_> {
     /// `PATCH /v1/charges/{id}` with `amount` and/or `due_date`: the payer is told (`on_changed`), and the
     /// pending reminders follow the new numbers. Reminders relative to a new due date are new reminders.
     pub(super) async fn update_charge(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["amount", "due_date", "description"], "")?;
+        let body: requests::ChargeUpdate = requests::parse(&req.body)?;
         let before = self.open_charge(merchant, id).await?;
         let mut charge = before.clone();
-        if body.contains_key("amount") {
-            charge.amount = parse_amount(body.get("amount"))?;
+        if let Some(amount) = body.amount {
+            charge.amount = amount;
         }
-        if body.contains_key("due_date") {
-            let due = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
+        if let Some(due) = &body.due_date {
+            let due = DueDate::parse_new(due, now).map_err(|e| ApiError::invalid("due_date", e))?;
             if due != charge.due_date {
                 charge.due_date = due;
                 charge.due_date_changes += 1;
@@ -94,8 +91,8 @@ impl Api<'_> {
                 }
             }
         }
-        if body.contains_key("description") {
-            charge.description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
+        if let Some(description) = body.description {
+            charge.description = description;
         }
         if charge == before {
             return Ok(ApiResponse::json(

@@ -1,13 +1,13 @@
 //! Customers: `POST /v1/customers`, `GET /v1/customers/{id}`, the payer's erasure (`DELETE …/personal-data`), and
 //! reading a customer from a body (inline on a charge, or on its own).
 
+use super::requests;
 use super::*;
 
 impl Api<'_> {
     pub(super) async fn create_customer(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, CUSTOMER_FIELDS, "")?;
-        let customer = parse_customer(&body, merchant, now, "")?;
+        let body: requests::CustomerInput = requests::parse(&req.body)?;
+        let customer = new_customer(&body, merchant, now, "")?;
         self.store.put_customer(&customer).await?;
         Ok(ApiResponse::json(201, &customer_json(&customer)))
     }
@@ -60,41 +60,23 @@ pub(super) fn customer_json(c: &Customer) -> Value {
     })
 }
 
-pub(super) fn parse_customer(body: &Map<String, Value>, merchant: &Merchant, now: DateTime<Utc>, prefix: &str) -> Result<Customer, ApiError> {
-    let f = |name: &str| format!("{prefix}{name}");
-    let str_of = |name: &str| -> Result<&str, ApiError> {
-        match body.get(name) {
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(ApiError::invalid(&f(name), "deve ser texto / must be a string")),
-            None => Err(missing(&f(name))),
-        }
-    };
-    let optional = |name: &str| -> Result<Option<&str>, ApiError> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid(&f(name), "deve ser texto / must be a string")),
-        }
-    };
+/// A new customer of `merchant` from its request; `prefix` is where the body has it (`customer.` inline on a charge).
+pub(super) fn new_customer(body: &requests::CustomerInput, merchant: &Merchant, now: DateTime<Utc>, prefix: &str) -> Result<Customer, ApiError> {
     Ok(Customer {
         id: CustomerId::generate(),
         merchant_id: merchant.id.clone(),
-        name: PersonName::parse(str_of("name")?).map_err(|e| ApiError::invalid(&f("name"), e))?,
-        document: Document::parse(str_of("document")?).map_err(|e| ApiError::invalid(&f("document"), e))?,
-        email: optional("email")?.map(Email::parse).transpose().map_err(|e| ApiError::invalid(&f("email"), e))?,
-        phone: optional("phone")?.map(Phone::parse).transpose().map_err(|e| ApiError::invalid(&f("phone"), e))?,
-        address: match body.get("address") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(a)) => {
-                reject_unknown(a, &["street", "number", "complement", "district", "city", "state", "cep"], &f("address."))?;
-                Some(Address::parse(a).map_err(|(field, e)| ApiError::invalid(&f(&format!("address.{field}")), e))?)
-            }
-            Some(_) => return Err(ApiError::invalid(&f("address"), "deve ser um objeto / must be an object")),
-        },
+        name: body.name.clone(),
+        document: body.document.clone(),
+        email: body.email.clone(),
+        phone: body.phone.clone(),
+        address: body.address.as_ref().map(|a| address(a, prefix)).transpose()?,
         opt_out: Default::default(),
         erased_at: None,
         created_at: now,
     })
 }
 
-pub(super) const CUSTOMER_FIELDS: &[&str] = &["name", "document", "email", "phone", "address"];
+/// An address from its request, checked; a refusal names the field under `prefix`.
+pub(super) fn address(a: &requests::AddressInput, prefix: &str) -> Result<Address, ApiError> {
+    a.parse().map_err(|(field, e)| ApiError::invalid(&format!("{prefix}address.{field}"), e))
+}

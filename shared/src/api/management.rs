@@ -2,10 +2,10 @@
 //! (filters and cursor pagination, as Stripe's lists: `{object: list, data, has_more, next_cursor}`).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::customers::{customer_json, parse_customer, CUSTOMER_FIELDS};
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::customers::customer_json;
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::ChargeStatus;
 use crate::ids::CustomerId;
 use crate::merchant::Merchant;
@@ -50,10 +50,15 @@ impl Api<'_> {
     /// Changes a customer's name, contacts or address (`null` clears an optional one). The CPF/CNPJ is who the
     /// customer is — boletos were registered and receipts issued under it — so it cannot change: create another
     /// customer. An erased customer (LGPD) has nothing left to change.
-    pub(super) async fn update_customer(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
+    pub(super) async fn update_customer(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        req: &ApiRequest,
+        _now: DateTime<Utc>,
+    ) -> Result<ApiResponse, ApiError> {
         let id = CustomerId::parse(id).map_err(|_| customer_not_found())?;
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, CUSTOMER_FIELDS, "")?;
+        let body: super::requests::CustomerUpdate = super::requests::parse(&req.body)?;
         let current = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(customer_not_found)?;
         if current.erased_at.is_some() {
             return Err(ApiError::new(
@@ -62,7 +67,7 @@ impl Api<'_> {
                 "os dados deste cliente foram apagados (LGPD) / this customer's personal data was erased (LGPD)",
             ));
         }
-        if let Some(document) = body.get("document") {
+        if let Some(document) = &body.document {
             let same = document.as_str().and_then(|d| crate::document::Document::parse(d).ok()).is_some_and(|d| d == current.document);
             if !same {
                 return Err(ApiError {
@@ -74,19 +79,26 @@ impl Api<'_> {
                 });
             }
         }
-        // The stored customer, as the API shows it, with the body's fields over it; parsed as a new one would be.
-        let mut merged: Map<String, Value> = match customer_json(&current) {
-            Value::Object(m) => m.into_iter().filter(|(k, _)| CUSTOMER_FIELDS.contains(&k.as_str())).collect(),
-            _ => Map::new(),
+        // The stored customer with the body's fields over it, each checked as a new customer's would be.
+        use super::requests::Patch;
+        fn patched<T: Clone>(patch: Patch<T>, current: &Option<T>) -> Option<T> {
+            match patch {
+                Patch::Absent => current.clone(),
+                Patch::Null => None,
+                Patch::Value(v) => Some(v),
+            }
+        }
+        let address = match body.address {
+            Patch::Absent => current.address.clone(),
+            Patch::Null => None,
+            Patch::Value(a) => Some(super::customers::address(&a, "")?),
         };
-        merged.extend(body);
-        let parsed = parse_customer(&merged, merchant, now, "")?;
         let updated = crate::customer::Customer {
-            id: current.id.clone(),
-            created_at: current.created_at,
-            opt_out: current.opt_out.clone(),
-            erased_at: None,
-            ..parsed
+            name: body.name.unwrap_or_else(|| current.name.clone()),
+            email: patched(body.email, &current.email),
+            phone: patched(body.phone, &current.phone),
+            address,
+            ..current.clone()
         };
         if updated != current {
             self.store.put_customer(&updated).await?;

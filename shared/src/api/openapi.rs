@@ -1,11 +1,71 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the merchant API, served without authentication.
-//! The document is `openapi.json` beside this file; `shared/tests/openapi.rs` keeps it equal to `ROUTES`.
+//!
+//! Its schemas are generated from the types the API reads bodies into (`api::requests`, with utoipa), so the
+//! document cannot drift from what the API accepts. The operations — paths, parameters, prose, examples, links —
+//! and the schemas not yet typed are kept by hand in `operations.json` beside this file.
+//! `shared/tests/openapi.rs` keeps the operations equal to `ROUTES`, and compares the generated document with the
+//! hand-written one it replaced (same operations, same required fields).
 
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use utoipa::OpenApi;
+
+use super::requests::{
+    AddressInput, CancelSubscription, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput, RenegotiationInput,
+    RulerPreview, SubscriptionInput, SubscriptionUpdate,
+};
 use super::ApiResponse;
 
-/// The document as served.
-const DOCUMENT: &str = include_str!("openapi.json");
+/// The request types whose schemas are generated.
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    CustomerInput,
+    CustomerUpdate,
+    AddressInput,
+    ChargeInput,
+    ChargeUpdate,
+    InstallmentPlanInput,
+    RenegotiationInput,
+    RulerPreview,
+    SubscriptionInput,
+    SubscriptionUpdate,
+    CancelSubscription
+)))]
+struct RequestTypes;
+
+/// The operations and the schemas not (yet) generated from types.
+const OPERATIONS: &str = include_str!("operations.json");
+
+/// The document, generated once per container.
+pub fn document_json() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| generate().to_string())
+}
+
+fn generate() -> Value {
+    let mut doc: Value = serde_json::from_str(OPERATIONS).expect("operations.json is JSON (a unit test holds it)");
+    let generated = serde_json::to_value(RequestTypes::openapi()).expect("utoipa's document serialises");
+    let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("operations.json has components.schemas");
+    for (name, schema) in generated["components"]["schemas"].as_object().into_iter().flatten() {
+        schemas.insert(name.clone(), schema.clone());
+    }
+    // "customer_id or an inline customer, exactly one": a rule across fields, which a derive cannot say.
+    for name in ["ChargeInput", "RulerPreview"] {
+        schemas[name]["oneOf"] = serde_json::json!([{"required": ["customer_id"]}, {"required": ["customer"]}]);
+    }
+    doc
+}
 
 pub(super) fn document() -> ApiResponse {
-    ApiResponse { status: 200, body: DOCUMENT.to_string(), content_type: None, headers: Vec::new() }
+    ApiResponse { status: 200, body: document_json().to_string(), content_type: None, headers: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_document_is_generated() {
+        let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
+        assert_eq!(doc["components"]["schemas"]["ChargeInput"]["additionalProperties"], serde_json::json!(false));
+    }
 }

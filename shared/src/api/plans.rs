@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{json_object, parse_amount, required_str, Api, ApiError, ApiRequest, ApiResponse};
+use super::requests::{self, InstallmentPlanInput, RenegotiationInput};
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::calendar;
 use crate::charge::{ChargeOrigin, ChargeStatus, DueDate};
 use crate::delivery::payment_url;
@@ -14,7 +15,6 @@ use crate::ids::{ChargeId, PlanId};
 use crate::installment_plan::{document_key, Plan, PlanInstallment, DOCUMENT_PREFIX};
 use crate::merchant::Merchant;
 use crate::recurrence::{self, MAX_CARNE_INSTALLMENTS};
-use crate::service::TermFields;
 
 /// Where the payer sees the whole plan: the page of any of its installments' links, at `/plan` (the plan needs
 /// no token of its own: whoever holds one installment's link is its payer).
@@ -35,9 +35,6 @@ fn plan_not_found() -> ApiError {
     ApiError::new(404, "not_found", "carnê não encontrado / installment plan not found")
 }
 
-/// A plan's own fields; its charge terms (`TermFields`) pass on, unchanged, to each of its charges.
-const PLAN_FIELDS: &[&str] = &["customer_id", "amount", "installments", "first_due_date", "description"];
-
 impl Api<'_> {
     /// `POST /v1/installment-plans` {customer_id, amount (the total), installments, first_due_date, description,
     /// payment_methods, …}: the total split to the cent (the first installments carry the leftover cents), due
@@ -45,8 +42,7 @@ impl Api<'_> {
     /// created as `POST /v1/charges` would, under a key derived from the plan, so a retried or crashed request
     /// (same Idempotency-Key) finds the charges already made and makes none twice.
     pub(super) async fn create_plan(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        super::reject_unknown(&body, &[TermFields::NAMES, PLAN_FIELDS].concat(), "")?;
+        let body: InstallmentPlanInput = requests::parse(&req.body)?;
         let key = req.header("idempotency-key").filter(|k| idempotency::valid_key(k)).map(|k| format!("{}/plan/{k}", merchant.id));
         let plan = self.make_plan(merchant, &body, key, vec![], now).await?;
         Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))
@@ -57,14 +53,14 @@ impl Api<'_> {
     async fn make_plan(
         &self,
         merchant: &Merchant,
-        body: &serde_json::Map<String, Value>,
+        body: &InstallmentPlanInput,
         key: Option<String>,
         renegotiates: Vec<ChargeId>,
         now: DateTime<Utc>,
     ) -> Result<Plan, ApiError> {
-        if !matches!(body.get("customer_id"), Some(Value::String(_))) {
+        let Some(customer_id) = body.customer_id.as_deref() else {
             return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"));
-        }
+        };
         let id = match &key {
             Some(k) => PlanId::derived(k),
             None => PlanId::generate(),
@@ -85,9 +81,9 @@ impl Api<'_> {
         let plan = match stored {
             Some(plan) => plan,
             None => {
-                let total = parse_amount(body.get("amount"))?;
+                let total = body.amount.ok_or_else(|| super::missing("amount"))?;
                 let count =
-                    body.get("installments").and_then(Value::as_u64).filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n)).ok_or_else(
+                    body.installments.as_ref().and_then(Value::as_u64).filter(|n| (2..=u64::from(MAX_CARNE_INSTALLMENTS)).contains(n)).ok_or_else(
                         || {
                             ApiError::invalid(
                                 "installments",
@@ -95,8 +91,9 @@ impl Api<'_> {
                             )
                         },
                     )? as u16;
-                let first_due = DueDate::parse_new(required_str(body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
-                let description = required_str(body, "description")?.trim().to_string();
+                let first_due = DueDate::parse_new(body.first_due_date.as_deref().ok_or_else(|| super::missing("first_due_date"))?, now)
+                    .map_err(|e| ApiError::invalid("first_due_date", e))?;
+                let description = body.description.as_deref().ok_or_else(|| super::missing("description"))?.trim().to_string();
                 let split = recurrence::carne(total, count, first_due.date()).map_err(|_| {
                     ApiError::invalid("amount", "o total não cobre um centavo por parcela / the total does not cover a cent per installment")
                 })?;
@@ -113,14 +110,13 @@ impl Api<'_> {
                         due_date: part.due_date,
                     })
                     .collect();
-                let customer_id = body["customer_id"].as_str().unwrap_or_default().into();
+                let customer_id = customer_id.into();
                 Plan { id: id.clone(), customer_id, total, description, installments, renegotiates, created_at: now }
             }
         };
         let count = plan.installments.len() as u16;
         let mut recorded = recorded;
-        let fields = TermFields::from_map(body);
-        let customer_id = body["customer_id"].as_str().unwrap_or_default();
+        let fields = body.terms();
         for part in &plan.installments {
             let origin = ChargeOrigin::InstallmentPlan { plan_id: plan.id.clone(), number: part.number, of: count };
             let description = format!("{} — parcela {}/{count}", plan.description, part.number);
@@ -257,18 +253,14 @@ impl Api<'_> {
     /// at the plan, and its régua stops. The plan's id follows from the charges renegotiated, so a retry after a
     /// crash finishes the same renegotiation rather than starting another.
     pub(super) async fn renegotiate(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        super::reject_unknown(
-            &body,
-            &[TermFields::NAMES, &["customer_id", "charge_ids", "installments", "first_due_date", "waive_late_fees", "description"]].concat(),
-            "",
-        )?;
+        let body: RenegotiationInput = requests::parse(&req.body)?;
         let customer_id = body
-            .get("customer_id")
+            .customer_id
+            .as_ref()
             .and_then(Value::as_str)
             .and_then(|c| crate::ids::CustomerId::parse(c).ok())
             .ok_or_else(|| ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id"))?;
-        let ids: Vec<ChargeId> = match body.get("charge_ids") {
+        let ids: Vec<ChargeId> = match &body.charge_ids {
             Some(Value::Array(a)) if !a.is_empty() && a.len() <= 100 => a
                 .iter()
                 .map(|v| v.as_str().and_then(|s| ChargeId::parse(s).ok()))
@@ -279,7 +271,7 @@ impl Api<'_> {
         let mut ids = ids;
         ids.sort();
         ids.dedup();
-        let waive = match body.get("waive_late_fees") {
+        let waive = match &body.waive_late_fees {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(ApiError::invalid("waive_late_fees", "true ou false / true or false")),
@@ -316,15 +308,15 @@ impl Api<'_> {
             crate::money::MoneyError::TooLarge => refused(format!("o total renegociado / the renegotiated total: {e}")),
             _ => refused("nada a renegociar: as cobranças já estão pagas / nothing to renegotiate: the charges are paid".into()),
         })?;
-        let mut plan_body = serde_json::Map::new();
-        for field in TermFields::NAMES.iter().chain(&["customer_id", "installments", "first_due_date"]) {
-            if let Some(v) = body.get(*field) {
-                plan_body.insert((*field).into(), v.clone());
-            }
-        }
-        plan_body.insert("amount".into(), json!(total));
-        let description = body.get("description").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "Renegociação".into());
-        plan_body.insert("description".into(), json!(description));
+        let mut plan_body = InstallmentPlanInput {
+            customer_id: Some(customer_id.to_string()),
+            amount: Some(total),
+            installments: body.installments.clone(),
+            first_due_date: body.first_due_date.clone(),
+            description: Some(body.description.clone().unwrap_or_else(|| "Renegociação".into())),
+            ..Default::default()
+        };
+        plan_body.set_terms(body.terms());
         // A retry after the plan was recorded finishes that plan, whatever today's prices are.
         let plan = self.make_plan(merchant, &plan_body, Some(plan_key), ids.clone(), now).await?;
         for charge in originals {

@@ -1,6 +1,6 @@
 //! The régua over HTTP: the merchant's and a customer's réguas, opt-out, a charge's schedule and previews.
 
-use super::customers::{customer_json, parse_customer};
+use super::customers::customer_json;
 use super::*;
 
 impl Api<'_> {
@@ -88,16 +88,26 @@ impl Api<'_> {
 
     /// The schedule a hypothetical charge would get: `{"amount","due_date","customer_id" | "customer", "ruler"?}`.
     pub(super) async fn preview(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["customer_id", "customer", "amount", "due_date", "ruler", "payment_methods", "description"], "")?;
-        let amount = parse_amount(body.get("amount"))?;
-        let due_date = DueDate::parse_new(required_str(&body, "due_date")?, now).map_err(|e| ApiError::invalid("due_date", e))?;
-        let customer = match (body.get("customer_id"), body.get("customer")) {
-            (Some(Value::String(id)), None) => self.customer(merchant, id).await?,
-            (None, Some(Value::Object(inline))) => parse_customer(inline, merchant, now, "customer.")?,
+        let body: super::requests::RulerPreview = super::requests::parse(&req.body)?;
+        let amount = body.amount;
+        let due_date = DueDate::parse_new(&body.due_date, now).map_err(|e| ApiError::invalid("due_date", e))?;
+        let customer = match (&body.customer_id, &body.customer) {
+            (Some(id), None) => self.customer(merchant, id).await?,
+            (None, Some(inline)) => Customer {
+                id: CustomerId::generate(),
+                merchant_id: merchant.id.clone(),
+                name: inline.name.clone(),
+                document: inline.document.clone(),
+                email: inline.email.clone(),
+                phone: inline.phone.clone(),
+                address: inline.address.as_ref().map(|a| super::customers::address(a, "customer.")).transpose()?,
+                opt_out: Default::default(),
+                erased_at: None,
+                created_at: now,
+            },
             _ => return Err(missing("customer_id")),
         };
-        let ruler = match body.get("ruler") {
+        let ruler = match body.ruler.as_ref() {
             None | Some(Value::Null) => self.schedules().ruler_for(None, &merchant.id, &customer.id).await?,
             Some(v) => Ruler::parse(v).map_err(|e| ApiError::invalid(&format!("ruler.{}", e.field), e.message))?,
         };

@@ -5,9 +5,10 @@
 //! link, its own régua and every rule a single charge has.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{json_object, parse_amount, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
+use super::requests;
+use super::{parse_amount, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
 use crate::calendar;
 use crate::charge::{Description, DueDate, PaymentMethod};
 use crate::delivery::payment_url;
@@ -18,9 +19,6 @@ use crate::money::Money;
 use crate::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus, MAX_LEAD_DAYS};
 use crate::service::TermFields;
 use crate::store::StoreError;
-
-/// A subscription's own fields; its charge terms (`TermFields`) pass on, unchanged, to each charge it generates.
-const SUBSCRIPTION_FIELDS: &[&str] = &["customer_id", "amount", "cycle", "first_due_date", "description", "lead_days", "end_date", "max_charges"];
 
 const DEFAULT_LEAD_DAYS: u32 = 10;
 /// Most charges a subscription may be limited to (the count end); a longer one has no end or an end date.
@@ -36,9 +34,7 @@ fn cancelled() -> ApiError {
     ApiError::new(409, "subscription_cancelled", "a assinatura foi cancelada / the subscription was cancelled")
 }
 
-fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> Result<End, ApiError> {
-    let end_date = body.get("end_date");
-    let max_charges = body.get("max_charges");
+fn parse_end(end_date: Option<&Value>, max_charges: Option<&Value>, first_due: NaiveDate, current: End) -> Result<End, ApiError> {
     let given = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
     if given(end_date) && given(max_charges) {
         return Err(ApiError::invalid("end_date", "informe end_date ou max_charges, não ambos / give end_date or max_charges, not both"));
@@ -70,8 +66,8 @@ fn parse_end(body: &Map<String, Value>, first_due: NaiveDate, current: End) -> R
     Ok(current)
 }
 
-fn parse_lead_days(body: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
-    match body.get("lead_days") {
+fn parse_lead_days(lead_days: Option<&Value>) -> Result<Option<u32>, ApiError> {
+    match lead_days {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
@@ -129,27 +125,28 @@ impl Api<'_> {
     /// external_reference?}: checked as its charges will be, stored, and its charges already due for generation
     /// (the first, when it falls due within `lead_days`) made at once.
     pub(super) async fn create_subscription(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &[TermFields::NAMES, SUBSCRIPTION_FIELDS].concat(), "")?;
-        let customer_id = match body.get("customer_id") {
-            Some(Value::String(id)) => id.clone(),
-            _ => return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id")),
+        let body: requests::SubscriptionInput = requests::parse(&req.body)?;
+        let customer_id = match &body.customer_id {
+            Some(id) => id.clone(),
+            None => return Err(ApiError::invalid("customer_id", "obrigatório: o id de um cliente / required: a customer id")),
         };
         let customer = self.charges().billable_customer(merchant, &customer_id).await?;
-        let amount = parse_amount(body.get("amount"))?;
-        let cycle: Cycle = body.get("cycle").and_then(|v| serde_json::from_value(v.clone()).ok()).ok_or_else(|| {
+        let amount = body.amount.ok_or_else(|| super::missing("amount"))?;
+        let cycle: Cycle = body.cycle.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok()).ok_or_else(|| {
             ApiError::invalid(
                 "cycle",
                 "weekly, biweekly, monthly, quarterly, semiannual ou yearly / weekly, biweekly, monthly, quarterly, semiannual or yearly",
             )
         })?;
-        let first_due = DueDate::parse_new(required_str(&body, "first_due_date")?, now).map_err(|e| ApiError::invalid("first_due_date", e))?;
-        let description = Description::parse(required_str(&body, "description")?).map_err(|e| ApiError::invalid("description", e))?;
-        let end = parse_end(&body, first_due.date(), End::Never)?;
-        let lead_days = parse_lead_days(&body)?.unwrap_or(DEFAULT_LEAD_DAYS);
+        let first_due = DueDate::parse_new(body.first_due_date.as_deref().ok_or_else(|| super::missing("first_due_date"))?, now)
+            .map_err(|e| ApiError::invalid("first_due_date", e))?;
+        let description = Description::parse(body.description.as_deref().ok_or_else(|| super::missing("description"))?)
+            .map_err(|e| ApiError::invalid("description", e))?;
+        let end = parse_end(body.end_date.as_ref(), body.max_charges.as_ref(), first_due.date(), End::Never)?;
+        let lead_days = parse_lead_days(body.lead_days.as_ref())?.unwrap_or(DEFAULT_LEAD_DAYS);
         // The charge fields, read as the charges will read them: a subscription that could not make its charges
         // is refused now, not found paused later.
-        let fields = TermFields::from_map(&body);
+        let fields = body.terms();
         let terms = self.charges().terms(merchant, &fields, amount, first_due, &customer.document).await?;
         if terms.payment_methods.contains(&PaymentMethod::Boleto) && customer.address.is_none() {
             return Err(crate::service::ChargeError::AddressRequired { field: "customer_id" }.into());
@@ -245,12 +242,11 @@ impl Api<'_> {
         now: DateTime<Utc>,
     ) -> Result<ApiResponse, ApiError> {
         let mut sub = self.subscription(merchant, id).await?;
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["amount", "description", "end_date", "max_charges", "lead_days"], "")?;
+        let body: requests::SubscriptionUpdate = requests::parse(&req.body)?;
         if sub.status == SubscriptionStatus::Cancelled {
             return Err(cancelled());
         }
-        if let Some(v) = body.get("amount").filter(|v| !v.is_null()) {
+        if let Some(v) = body.amount.as_ref().filter(|v| !v.is_null()) {
             let amount: Money = parse_amount(Some(v))?;
             // The late-fee terms are checked against the new amount as a charge would check them.
             let next_due = DueDate::from_stored(sub.next_occurrence().map(|(_, d)| d).unwrap_or(sub.first_due));
@@ -258,11 +254,11 @@ impl Api<'_> {
             super::parse_late_fees(TermFields::from_map(&sub.charge_fields).late_fees.as_ref(), amount, next_due, &payer.document)?;
             sub.change_price(amount);
         }
-        if let Some(v) = body.get("description").filter(|v| !v.is_null()) {
+        if let Some(v) = body.description.as_ref().filter(|v| !v.is_null()) {
             let d = Description::parse(v.as_str().unwrap_or_default()).map_err(|e| ApiError::invalid("description", e))?;
             sub.description = d.as_str().to_string();
         }
-        sub.end = parse_end(&body, sub.first_due, sub.end)?;
+        sub.end = parse_end(body.end_date.as_ref(), body.max_charges.as_ref(), sub.first_due, sub.end)?;
         if let End::AfterCount { count } = sub.end {
             if count < sub.next_cycle {
                 return Err(ApiError::invalid(
@@ -271,7 +267,7 @@ impl Api<'_> {
                 ));
             }
         }
-        if let Some(days) = parse_lead_days(&body)? {
+        if let Some(days) = parse_lead_days(body.lead_days.as_ref())? {
             sub.lead_days = days;
         }
         sub.updated_at = now;
@@ -321,9 +317,8 @@ impl Api<'_> {
         now: DateTime<Utc>,
     ) -> Result<ApiResponse, ApiError> {
         let mut sub = self.subscription(merchant, id).await?;
-        let body = if req.body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&req.body)? };
-        reject_unknown(&body, &["cancel_open_charges"], "")?;
-        let cancel_open = match body.get("cancel_open_charges") {
+        let body: requests::CancelSubscription = requests::parse_or_empty(&req.body)?;
+        let cancel_open = match &body.cancel_open_charges {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(ApiError::invalid("cancel_open_charges", "true ou false / true or false")),

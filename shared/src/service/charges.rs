@@ -48,20 +48,49 @@ impl Payer {
     }
 }
 
-/// Declares the charge terms' fields once: the struct that carries them as given, and the list of their names
-/// that every request taking charge terms (`POST /v1/charges`, `/v1/installment-plans`, `/v1/renegotiations`,
-/// `/v1/subscriptions`) accepts. A macro rather than a serde struct flattened into each request's: serde's
-/// `flatten` does not work with `deny_unknown_fields`, and the requests refuse an unknown field with their own
-/// error (422 `unknown_field` naming it), so the names must be a list the check can read. Adding a term is one
-/// line here, its reading in `ChargeService::terms`, and the domain: carnês, renegotiations and subscriptions
-/// pass it on to their charges with no change of theirs (`tests/charge_fields.rs` holds them to it).
+/// The charge terms' fields, declared once: every request taking charge terms (`POST /v1/charges`,
+/// `/v1/installment-plans`, `/v1/renegotiations`, `/v1/subscriptions`) has them among its own fields, and
+/// `TermFields` carries them to `ChargeService::terms`. Called with a macro to receive the list
+/// (`charge_terms!(my_macro! { … })`), because serde's `flatten` does not work with `deny_unknown_fields`: the
+/// fields must be each request's own for an unknown one to be refused with its name. Adding a term is one line
+/// here, its reading in `ChargeService::terms`, and the domain: carnês, renegotiations and subscriptions accept it
+/// and pass it on to their charges with no change of theirs (`tests/charge_fields.rs` holds them to it).
+macro_rules! charge_terms {
+    ($callback:ident! { $($input:tt)* }) => {
+        $callback! { { $($input)* }
+            /// `["pix", "boleto", "credit_card"]`, at least one.
+            #[schema(schema_with = crate::service::charges::schema_refs::payment_methods, required = true)]
+            payment_methods,
+            /// Card installments the payer may choose, 1 to 12 (above 1 needs `credit_card`).
+            #[schema(value_type = Option<u8>, minimum = 1, maximum = 12)]
+            max_installments,
+            /// Fine, interest, discount and abatement, within the law for the payer (CPF: fine ≤ 2 %, interest ≤ 1 % a month).
+            #[schema(schema_with = crate::service::charges::schema_refs::late_fees)]
+            late_fees,
+            /// The charge's own régua, instead of the customer's or the merchant's.
+            #[schema(schema_with = crate::service::charges::schema_refs::ruler)]
+            ruler,
+            /// The wallets to issue through; all of the merchant's for the methods when absent.
+            #[schema(value_type = Option<Vec<String>>)]
+            wallet_ids,
+            /// Who pays the card installments' fees: `merchant_absorbs` or `payer_pays`.
+            #[schema(value_type = Option<String>)]
+            fee_mode,
+            /// The merchant's own reference, up to 100 characters.
+            #[schema(value_type = Option<String>, max_length = 100)]
+            external_reference,
+        }
+    };
+}
+pub(crate) use charge_terms;
+
 macro_rules! term_fields {
-    ($($(#[$doc:meta])* $name:ident,)*) => {
+    ({} $($(#[$meta:meta])* $name:ident,)*) => {
         /// The charge terms as a request gives them (and a subscription keeps them for its cycles): each field's
         /// JSON as given, read and checked by `ChargeService::terms`.
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct TermFields {
-            $($(#[$doc])* pub $name: Option<Value>,)*
+            $(pub $name: Option<Value>,)*
         }
 
         impl TermFields {
@@ -85,21 +114,32 @@ macro_rules! term_fields {
     };
 }
 
-term_fields! {
-    /// `["pix", "boleto", "credit_card"]`, at least one.
-    payment_methods,
-    /// Card installments the payer may choose, 1 to 12 (above 1 needs `credit_card`).
-    max_installments,
-    /// Fine, interest, discount and abatement (`LateFees`), within the law for the payer.
-    late_fees,
-    /// The charge's own régua, instead of the customer's or the merchant's.
-    ruler,
-    /// The wallets to issue through; all of the merchant's for the methods when absent.
-    wallet_ids,
-    /// Who pays the card installments' fees.
-    fee_mode,
-    /// The merchant's own reference, up to 100 characters.
-    external_reference,
+charge_terms!(term_fields! {});
+
+/// The OpenAPI schemas of the terms that are documents of their own (`api::openapi` defines them).
+pub(crate) mod schema_refs {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+    use utoipa::openapi::Ref;
+
+    fn nullable(name: &str) -> Schema {
+        Schema::AnyOf(AnyOfBuilder::new().item(Ref::from_schema_name(name)).item(ObjectBuilder::new().schema_type(Type::Null)).build())
+    }
+
+    pub fn payment_methods() -> Schema {
+        Schema::Array(ArrayBuilder::new().items(Ref::from_schema_name("PaymentMethod")).min_items(Some(1)).build())
+    }
+
+    pub fn late_fees() -> Schema {
+        nullable("LateFees")
+    }
+
+    pub fn ruler() -> Schema {
+        nullable("Ruler")
+    }
+
+    pub fn address() -> Schema {
+        nullable("Address")
+    }
 }
 
 /// What a charge carries besides its amount, dates and payer, checked (`ChargeService::terms`).
