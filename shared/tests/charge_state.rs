@@ -223,6 +223,14 @@ fn a_setup_change_moves_the_version_in_any_status() {
     }
 }
 
+#[test]
+fn a_redaction_moves_the_version_but_not_updated_at() {
+    let before = charge(Paid);
+    let mut c = before.clone();
+    c.record_redaction();
+    assert_eq!((c.status, c.version, c.updated_at), (Paid, 8, before.updated_at));
+}
+
 proptest! {
     /// Over any sequence of transitions, the version counts the accepted ones exactly: none bumps it twice,
     /// none forgets, a refused one does nothing; and once closed, a charge stays closed to all but reversals.
@@ -248,4 +256,38 @@ proptest! {
             prop_assert_eq!(c.version, 7 + accepted);
         }
     }
+}
+
+/// The state machine stays the one place: no source outside `charge` sets a charge's status or moves a
+/// charge's version by hand (other aggregates keep their own versions, hence the names it looks for).
+#[test]
+fn no_code_outside_the_charge_sets_its_status_or_version() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let by_hand = ["status: ChargeStatus::", "status = ChargeStatus::", "charge.version + 1", "charge.version += 1", "Charge { version"];
+    let mut checked = 0;
+    for file in files.iter().filter(|f| !f.starts_with(src.join("charge")) && **f != src.join("charge.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        // Test modules build charges in any status on purpose.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or_default();
+            for pattern in by_hand {
+                assert!(!line.contains(pattern), "{}:{}: `{pattern}`: go through charge::state", file.display(), n + 1);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "the sources were not found ({checked} read)");
 }

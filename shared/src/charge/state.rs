@@ -60,9 +60,15 @@ impl Reversal {
 }
 
 impl Charge {
-    /// The one place a charge's version and `updated_at` move; every transition and edit calls it once.
-    fn advance(&mut self, now: DateTime<Utc>) {
+    /// The one place a charge's version moves (writes are conditional on it); every transition and edit calls
+    /// it once, through `advance` unless it is not the charge's own business (`record_redaction`).
+    fn next_version(&mut self) {
         self.version += 1;
+    }
+
+    /// A change of the charge: a new version, at `now`.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        self.next_version();
         self.updated_at = now;
     }
 
@@ -179,5 +185,11 @@ impl Charge {
     /// off.
     pub fn record_setup_change(&mut self, now: DateTime<Utc>) {
         self.advance(now);
+    }
+
+    /// The payer's personal data taken out of the charge (LGPD erasure, done by the caller): a new version, so
+    /// the write is conditional like any other, but `updated_at` stays, since the charge itself did not change.
+    pub fn record_redaction(&mut self) {
+        self.next_version();
     }
 }
