@@ -1,5 +1,5 @@
 //! Charges over HTTP: `POST /v1/charges` (parsed here, made by `service::ChargeService`), `GET`, `PATCH` and
-//! `POST …/cancel` of one charge, and the charge's JSON.
+//! `POST …/cancel` of one charge (changed and cancelled by the same service), and the charge's JSON.
 
 use super::customers::{parse_customer, CUSTOMER_FIELDS};
 use super::*;
@@ -53,6 +53,7 @@ impl Api<'_> {
         Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
+    /// One of the merchant's charges, still open: else 404 `not_found`, or 409 `charge_not_open`.
     pub(super) async fn open_charge(&self, merchant: &Merchant, id: &str) -> Result<Charge, ApiError> {
         Ok(self.charges().open_charge(&merchant.id, id).await?)
     }
