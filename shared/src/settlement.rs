@@ -161,25 +161,27 @@ impl Settlement<'_> {
             let mut ledger = self.store.ledger_of(merchant_id, charge_id).await?;
             ledger.push(entry.clone());
             let received = net_received(&ledger);
-            // `payable_at` above found the charge open, so neither transition is refused.
-            let updated = match outcome {
+            // `payable_at` above found the charge open, so neither transition is refused. Paid, its event
+            // (`PaymentConfirmed`) is published by `follow_up`, off the webhook's path.
+            let (updated, implied) = match outcome {
                 PaymentOutcome::Settled => {
                     let credit = charge.credit + (notice.amount.as_decimal() - owed.unwrap_or_default()).max(rust_decimal::Decimal::ZERO);
                     let mut paid = charge.clone();
-                    paid.settle(notice.paid_at, received, credit, now).map_err(illegal)?;
+                    let kind = paid.settle(notice.paid_at, received, credit, now).map_err(illegal)?;
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {
                         jobs::supersede_boleto(&mut paid);
                     }
-                    Some(paid)
+                    (Some(paid), Some(kind))
                 }
                 // Part of it: the balance stays open and the régua goes on for it.
                 PaymentOutcome::Partial => {
                     let mut partly = charge.clone();
-                    partly.pay_in_part(received, now).map_err(illegal)?;
-                    Some(partly)
+                    let kind = partly.pay_in_part(received, now).map_err(illegal)?;
+                    (Some(partly), Some(kind))
                 }
-                PaymentOutcome::FlaggedForRefund => None,
+                // Not taken: the charge stays as it is, and the payment is announced as one to give back.
+                PaymentOutcome::FlaggedForRefund => (None, None),
             };
             let paid = updated.as_ref().filter(|c| c.status == ChargeStatus::Paid).cloned();
             let recorded = match self.store.append_to_ledger(&entry, updated.as_ref().map(|c| (c, charge.version))).await {
@@ -194,11 +196,7 @@ impl Settlement<'_> {
                 }
                 (PaymentRecorded::Recorded, None) => {
                     let charge = updated.unwrap_or(charge);
-                    let kind = if outcome == PaymentOutcome::Partial {
-                        crate::events::EventKind::ChargePartiallyPaid
-                    } else {
-                        crate::events::EventKind::PaymentFlaggedForRefund
-                    };
+                    let kind = implied.unwrap_or(crate::events::EventKind::PaymentFlaggedForRefund);
                     self.publish(
                         &charge,
                         kind,
