@@ -3,7 +3,8 @@
 //! and names the event it implies. Storing the charge and publishing the event are the services' business.
 //!
 //! ```text
-//!   pending ──tick──▶ overdue ──later due date──▶ pending
+//!   pending ──tick──▶ overdue
+//!   pending | overdue | partially_paid ──a due date still ahead──▶ pending
 //!   pending | overdue | partially_paid ──payment──▶ partially_paid | paid
 //!   pending | overdue | partially_paid ──▶ cancelled | renegotiated | expired
 //!   paid | refunded ──everything given back──▶ refunded
@@ -19,9 +20,10 @@ use crate::events::EventKind;
 use crate::ids::PlanId;
 use crate::money::Money;
 
-/// A status change the charge's status does not allow (paying a cancelled charge, cancelling a paid one…).
+/// A status change the charge's status does not allow (paying a cancelled charge, cancelling a paid one…). `to` is
+/// the status asked for; for a refused edit (`change`), the one it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("cobrança está {} / charge is {} (not {})", .from.as_str(), .from.as_str(), .to.as_str())]
+#[error("cobrança está {} / charge is {}", .from.as_str(), .from.as_str())]
 pub struct IllegalTransition {
     pub from: ChargeStatus,
     pub to: ChargeStatus,
