@@ -1,6 +1,7 @@
 //! A charge's state machine: every change to a stored charge goes through one of these methods, which checks the
-//! change is allowed from the charge's status, moves `version` and `updated_at` (in `advance`, the one place),
-//! and names the event it implies. Storing the charge and publishing the event are the services' business.
+//! change is allowed from the charge's status, moves `version` (in `next_version`, the one place) and
+//! `updated_at`, and names the event it implies. Storing the charge and publishing the event are the services'
+//! business.
 //!
 //! ```text
 //!   pending ──tick──▶ overdue
