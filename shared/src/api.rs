@@ -9,11 +9,11 @@ use serde_json::{json, Map, Value};
 
 use crate::address::Address;
 use crate::calendar;
-use crate::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use crate::charge::{Charge, ChargeChanges, Description, DueDate, PaymentMethod};
 use crate::customer::{Customer, OptOut};
 use crate::delivery::payment_url;
 use crate::document::Document;
-use crate::events::{DomainEvent, EventBus};
+use crate::events::EventBus;
 use crate::idempotency;
 use crate::ids::{ChargeId, CustomerId};
 use crate::merchant::{ApiKeyHash, Merchant};
@@ -174,9 +174,10 @@ impl From<ChargeError> for ApiError {
         let status = match e {
             ChargeError::Checkout(e) => return e.into(),
             ChargeError::Store(e) => return e.into(),
+            ChargeError::Internal(e) => return Self::internal(e),
             ChargeError::EventNotPublished(_) => 503,
-            ChargeError::InlineCustomerErased | ChargeError::KeyReusedWithAnotherCustomer => 409,
-            ChargeError::SubscriptionGone => 404,
+            ChargeError::InlineCustomerErased | ChargeError::KeyReusedWithAnotherCustomer | ChargeError::NotOpen(_) => 409,
+            ChargeError::SubscriptionGone | ChargeError::ChargeNotFound => 404,
             _ => 422,
         };
         let code = e.refusal().map_or("event_not_published", |(code, _)| code);
@@ -529,11 +530,6 @@ impl Api<'_> {
 /// `late_fees` admitted for a charge of `amount` due on `due_date` to `payer` (`service::charges::late_fees`).
 fn parse_late_fees(v: Option<&Value>, amount: Money, due_date: DueDate, payer: &Document) -> Result<LateFees, ApiError> {
     Ok(crate::service::charges::late_fees(v, amount, due_date, payer)?)
-}
-
-/// A refused term, naming its field (`late_fees.fine`, `late_fees.interest`, …) and the limit it broke.
-fn terms_error(e: crate::pay::late_fees::TermsError) -> ApiError {
-    ApiError::invalid(e.field(), e)
 }
 
 fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {

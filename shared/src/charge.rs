@@ -11,6 +11,9 @@ use crate::money::Money;
 use crate::pay::late_fees::{amount_due, AmountDue, ChargeTerms, LateFees, Unpriceable};
 use crate::pay::setup::PaymentSetup;
 
+mod state;
+pub use state::{ChargeChanges, Closing, IllegalTransition, Reversal};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Charge {
     pub id: ChargeId,

@@ -178,8 +178,7 @@ impl Checkout<'_> {
             return Ok(before);
         }
         let mut charge = before.clone();
-        charge.version += 1;
-        charge.updated_at = now;
+        charge.record_setup_change(now);
         let mut jobs = Vec::new();
         if wallet.method() == PaymentMethod::Boleto {
             jobs.extend(registration::supersede_boleto(&mut charge));

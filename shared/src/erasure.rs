@@ -171,8 +171,9 @@ pub async fn erase_copies(store: &dyn Store, before: &Customer) -> Result<Erased
 
     for charge in &charges {
         // Provider error texts (a refused registration) may quote the payer.
-        if let Some(clean) = pii.redact(charge)? {
-            store.update_charge(&crate::charge::Charge { version: charge.version + 1, ..clean }, charge.version).await?;
+        if let Some(mut clean) = pii.redact(charge)? {
+            clean.record_redaction();
+            store.update_charge(&clean, charge.version).await?;
             erased.charges += 1;
         }
         for record in store.notifications_of(merchant, &charge.id).await? {

@@ -165,8 +165,7 @@ impl Registrar<'_> {
                 Err(skip) => return Ok(skip),
             };
             let expected = charge.version;
-            charge.version += 1;
-            charge.updated_at = now;
+            charge.record_setup_change(now);
             match self.store.update_charge(&charge, expected).await {
                 Ok(()) => return Ok(outcome),
                 Err(StoreError::Conflict) => match self.store.get_charge(&charge.merchant_id, &charge.id).await? {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::charge::{Charge, ChargeStatus, PaymentMethod};
+use crate::charge::{Charge, ChargeStatus, IllegalTransition, PaymentMethod, Reversal};
 use crate::events::{DomainEvent, EventBus};
 use crate::ids::{ChargeId, MerchantId, PaymentId};
 pub use crate::jobs::PaymentFollowUp;
@@ -161,29 +161,27 @@ impl Settlement<'_> {
             let mut ledger = self.store.ledger_of(merchant_id, charge_id).await?;
             ledger.push(entry.clone());
             let received = net_received(&ledger);
-            let updated = match outcome {
+            // `payable_at` above found the charge open, so neither transition is refused. Paid, its event
+            // (`PaymentConfirmed`) is published by `follow_up`, off the webhook's path.
+            let (updated, implied) = match outcome {
                 PaymentOutcome::Settled => {
                     let credit = charge.credit + (notice.amount.as_decimal() - owed.unwrap_or_default()).max(rust_decimal::Decimal::ZERO);
-                    let mut paid = Charge {
-                        status: ChargeStatus::Paid,
-                        paid_at: Some(notice.paid_at),
-                        received,
-                        credit,
-                        updated_at: now,
-                        version: charge.version + 1,
-                        ..charge.clone()
-                    };
+                    let mut paid = charge.clone();
+                    let kind = paid.settle(notice.paid_at, received, credit, now).map_err(illegal)?;
                     // Paid some other way: the boleto must not be payable too. (Paid by boleto: the bank settled it.)
                     if notice.method != PaymentMethod::Boleto {
                         jobs::supersede_boleto(&mut paid);
                     }
-                    Some(paid)
+                    (Some(paid), Some(kind))
                 }
                 // Part of it: the balance stays open and the régua goes on for it.
                 PaymentOutcome::Partial => {
-                    Some(Charge { status: ChargeStatus::PartiallyPaid, received, updated_at: now, version: charge.version + 1, ..charge.clone() })
+                    let mut partly = charge.clone();
+                    let kind = partly.pay_in_part(received, now).map_err(illegal)?;
+                    (Some(partly), Some(kind))
                 }
-                PaymentOutcome::FlaggedForRefund => None,
+                // Not taken: the charge stays as it is, and the payment is announced as one to give back.
+                PaymentOutcome::FlaggedForRefund => (None, None),
             };
             let paid = updated.as_ref().filter(|c| c.status == ChargeStatus::Paid).cloned();
             let recorded = match self.store.append_to_ledger(&entry, updated.as_ref().map(|c| (c, charge.version))).await {
@@ -198,11 +196,7 @@ impl Settlement<'_> {
                 }
                 (PaymentRecorded::Recorded, None) => {
                     let charge = updated.unwrap_or(charge);
-                    let kind = if outcome == PaymentOutcome::Partial {
-                        crate::events::EventKind::ChargePartiallyPaid
-                    } else {
-                        crate::events::EventKind::PaymentFlaggedForRefund
-                    };
+                    let kind = implied.unwrap_or(crate::events::EventKind::PaymentFlaggedForRefund);
                     self.publish(
                         &charge,
                         kind,
@@ -273,37 +267,22 @@ impl Settlement<'_> {
                 wallet_id: payment.wallet_id.clone(),
                 preceded_by: None,
             };
+            let reversal = if notice.kind == EntryKind::Chargeback { Reversal::Chargeback } else { Reversal::Refund };
             let updated = entry.counts().then(|| {
                 let mut all = ledger.clone();
                 all.push(entry.clone());
-                let received = net_received(&all);
-                let today = crate::calendar::local_date(now);
-                let status = match charge.status {
-                    ChargeStatus::Paid | ChargeStatus::Refunded if received <= rust_decimal::Decimal::ZERO => ChargeStatus::Refunded,
-                    // A partial payment given back: owed in full again.
-                    ChargeStatus::PartiallyPaid if received <= rust_decimal::Decimal::ZERO => {
-                        if today > charge.due_date.date() {
-                            ChargeStatus::Overdue
-                        } else {
-                            ChargeStatus::Pending
-                        }
-                    }
-                    other => other,
-                };
-                Charge { status, received, refunded: charge.refunded + amount, updated_at: now, version: charge.version + 1, ..charge.clone() }
+                let mut reversed = charge.clone();
+                let kind = reversed.take_back(amount, net_received(&all), reversal, crate::calendar::local_date(now), now);
+                (reversed, kind)
             });
-            match self.store.append_to_ledger(&entry, updated.as_ref().map(|c| (c, charge.version))).await {
+            match self.store.append_to_ledger(&entry, updated.as_ref().map(|(c, _)| (c, charge.version))).await {
                 Ok(PaymentRecorded::Recorded) => {}
                 Ok(PaymentRecorded::Duplicate) => return Ok(Settled::Duplicate { charge }),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let charge = updated.unwrap_or(charge);
-            let kind = if notice.kind == EntryKind::Chargeback {
-                crate::events::EventKind::ChargeChargeback
-            } else {
-                crate::events::EventKind::ChargeRefunded
-            };
+            // An entry that does not count leaves the charge as it was; the reversal is announced all the same.
+            let (charge, kind) = updated.unwrap_or_else(|| (charge, reversal.event()));
             self.publish(
                 &charge,
                 kind,
@@ -414,4 +393,9 @@ fn outcome_name(o: PaymentOutcome) -> &'static str {
         PaymentOutcome::Partial => "partial",
         PaymentOutcome::FlaggedForRefund => "flagged",
     }
+}
+
+/// A transition refused on a charge `payable_at` found open: the stored charge contradicts itself.
+fn illegal(e: IllegalTransition) -> SettleError {
+    StoreError::Corrupt { key: "charge".into(), message: e.to_string() }.into()
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::charge::{Charge, ChargeStatus};
+use crate::charge::Charge;
 use crate::events::{DomainEvent, EventBus};
 use crate::ids::ChargeId;
 use crate::notification::NotificationJob;
@@ -246,20 +246,16 @@ impl Tick<'_> {
     /// pending → overdue, once, with an event. Returns the updated charge if this call changed it.
     async fn mark_overdue(&self, mut charge: Charge, now: DateTime<Utc>) -> Result<Option<Charge>, TickError> {
         for _ in 0..3 {
-            if charge.status != ChargeStatus::Pending {
-                return Ok(None);
-            }
             let expected = charge.version;
             let mut updated = charge.clone();
-            updated.status = ChargeStatus::Overdue;
-            updated.updated_at = now;
-            updated.version += 1;
+            // Not pending any more (paid, cancelled, already overdue): nothing for the tick to do.
+            let Ok(kind) = updated.mark_overdue(now) else { return Ok(None) };
             match self.store.update_charge(&updated, expected).await {
                 Ok(()) => {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:overdue", updated.id),
-                            kind: crate::events::EventKind::ChargeOverdue,
+                            kind,
                             merchant_id: updated.merchant_id.clone(),
                             charge_id: updated.id.clone(),
                             occurred_at: now,
@@ -282,11 +278,10 @@ impl Tick<'_> {
     /// notice (if the régua has one) goes out. Returns the updated charge if this call changed it.
     async fn expire(&self, mut charge: Charge, now: DateTime<Utc>) -> Result<Option<Charge>, TickError> {
         for _ in 0..3 {
-            if !charge.status.is_open() {
-                return Ok(None);
-            }
             let expected = charge.version;
-            let mut updated = Charge { status: ChargeStatus::Expired, updated_at: now, version: charge.version + 1, ..charge.clone() };
+            let mut updated = charge.clone();
+            // Closed meanwhile (paid, cancelled): it can no longer expire.
+            let Ok(kind) = updated.expire(now) else { return Ok(None) };
             let write_off: Vec<_> = crate::jobs::supersede_boleto(&mut updated).into_iter().collect();
             match self.store.update_charge(&updated, expected).await {
                 Ok(()) => {
@@ -311,7 +306,7 @@ impl Tick<'_> {
                     self.events
                         .publish(&[DomainEvent {
                             id: format!("{}:expired", updated.id),
-                            kind: crate::events::EventKind::ChargeExpired,
+                            kind,
                             merchant_id: updated.merchant_id.clone(),
                             charge_id: updated.id.clone(),
                             occurred_at: now,

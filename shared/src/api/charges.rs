@@ -1,5 +1,5 @@
 //! Charges over HTTP: `POST /v1/charges` (parsed here, made by `service::ChargeService`), `GET`, `PATCH` and
-//! `POST …/cancel` of one charge, and the charge's JSON.
+//! `POST …/cancel` of one charge (changed and cancelled by the same service), and the charge's JSON.
 
 use super::customers::new_customer;
 use super::requests;
@@ -51,173 +51,33 @@ impl Api<'_> {
         Ok(ApiResponse::json(201, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
-    /// Reminders already due at creation (the "new charge" notice) go straight to the queue; if that fails
-    /// the next tick finds them, so the request still succeeds.
-    pub(super) async fn send_now(&self, reminders: &mut [Reminder], now: DateTime<Utc>) {
-        self.charges().send_now(reminders, now).await
-    }
-
+    /// One of the merchant's charges, still open: else 404 `not_found`, or 409 `charge_not_open`.
     pub(super) async fn open_charge(&self, merchant: &Merchant, id: &str) -> Result<Charge, ApiError> {
-        let not_found = || ApiError::new(404, "not_found", "cobrança não encontrada / charge not found");
-        let id = ChargeId::parse(id).map_err(|_| not_found())?;
-        let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
-        if !charge.status.is_open() {
-            return Err(ApiError::new(
-                409,
-                "charge_not_open",
-                format!("cobrança está {} / charge is {}", charge.status.as_str(), charge.status.as_str()),
-            ));
-        }
-        Ok(charge)
+        Ok(self.charges().open_charge(&merchant.id, id).await?)
     }
 
-    /// `PATCH /v1/charges/{id}` with `amount` and/or `due_date`: the payer is told (`on_changed`), and the
-    /// pending reminders follow the new numbers. Reminders relative to a new due date are new reminders.
+    /// `PATCH /v1/charges/{id}` with `amount`, `due_date` and/or `description`, made by `ChargeService::change`
+    /// (the payer told, the reminders following the new numbers). The charge is found open before its body is
+    /// read, so a closed charge is a 409 whatever the body.
     pub(super) async fn update_charge(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let body: requests::ChargeUpdate = requests::parse(&req.body)?;
         let before = self.open_charge(merchant, id).await?;
-        let mut charge = before.clone();
-        if let Some(amount) = body.amount {
-            charge.amount = amount;
-        }
-        if let Some(due) = &body.due_date {
-            let due = DueDate::parse_new(due, now).map_err(|e| ApiError::invalid("due_date", e))?;
-            if due != charge.due_date {
-                charge.due_date = due;
-                charge.due_date_changes += 1;
-                // A later due date makes an overdue charge current again.
-                if calendar::local_date(now) < due.first_overdue_day() {
-                    charge.status = ChargeStatus::Pending;
-                }
-            }
-        }
-        if let Some(description) = body.description {
-            charge.description = description;
-        }
-        if charge == before {
-            return Ok(ApiResponse::json(
-                200,
-                &self.charge_view(merchant, &charge, &self.store.reminders_of(&merchant.id, &charge.id).await?, now).await?,
-            ));
-        }
-        charge.version += 1;
-        charge.updated_at = now;
-        // A boleto and a cobv carry the value and due date: new numbers need new ones, and the old boleto is
-        // written off so that it cannot be paid as well.
-        let mut setup_jobs = Vec::new();
-        if charge.amount != before.amount || charge.due_date != before.due_date {
-            // The terms stay within the law for the new numbers (a fixed fine may exceed 2 % of a lower amount).
-            let payer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
-            charge.late_fees.admit(charge.amount, charge.due_date.date(), &payer.document).map_err(terms_error)?;
-            let reissue: Vec<_> = [charge.setup.boleto.as_ref().map(|b| b.wallet_id.clone()), charge.setup.pix.as_ref().map(|p| p.wallet_id.clone())]
-                .into_iter()
-                .flatten()
-                .collect();
-            setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
-            for id in reissue {
-                if let Some(wallet) = self.store.get_wallet(&merchant.id, &id).await? {
-                    setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
-                }
-            }
-        }
-        self.store.update_charge(&charge, before.version).await?;
-        self.checkout().queue_setup(&setup_jobs).await;
-        let customer = self.store.get_customer(&merchant.id, &charge.customer_id).await?.ok_or_else(|| ApiError::internal("customer missing"))?;
-        self.schedules().replan_charge(&charge, &customer, now).await?;
-        if charge.amount != before.amount || charge.due_date != before.due_date {
-            let ruler = self.schedules().ruler_for(charge.ruler.as_ref(), &merchant.id, &customer.id).await?;
-            let mut notices = ruler::event_reminders(ruler::Step::OnChanged, &charge, &customer, &ruler, charge.version as u16, now);
-            for n in &notices {
-                self.store.add_reminder(n).await?;
-            }
-            self.send_now(&mut notices, now).await;
-        }
-        self.publish(
-            &charge,
-            crate::events::EventKind::ChargeUpdated,
-            now,
-            json!({"amount": charge.amount, "due_date": charge.due_date, "version": charge.version}),
-        )
-        .await;
+        let changes = ChargeChanges {
+            amount: body.amount,
+            due_date: body.due_date.as_deref().map(|due| DueDate::parse_new(due, now).map_err(|e| ApiError::invalid("due_date", e))).transpose()?,
+            description: body.description,
+        };
+        let charge = self.charges().change(before, changes, now).await?;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
 
-    /// `POST /v1/charges/{id}/cancel`: the charge can no longer be paid and its régua stops.
-    /// `POST /v1/charges/{id}/cancel`. Repeating it on a cancelled charge answers the same (and finishes what a
-    /// request that died midway left: reminders, the event); any other closed charge is a 409.
+    /// `POST /v1/charges/{id}/cancel` (`ChargeService::cancel`): the charge can no longer be paid and its régua
+    /// stops. Repeating it on a cancelled charge answers the same; any other closed charge is a 409.
     pub(super) async fn cancel_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let charge = match self.open_charge(merchant, id).await {
-            Ok(before) => self.close_charge(before, ChargeStatus::Cancelled, None, now).await?,
-            Err(e) if e.status == 409 => {
-                let charge = self
-                    .store
-                    .get_charge(&merchant.id, &ChargeId::parse(id).map_err(ApiError::internal)?)
-                    .await?
-                    .ok_or_else(|| ApiError::internal("charge vanished"))?;
-                if charge.status != ChargeStatus::Cancelled {
-                    return Err(e);
-                }
-                self.finish_closing(&charge, now).await?;
-                charge
-            }
-            Err(e) => return Err(e),
-        };
+        let charge = self.charges().cancel(&merchant.id, id, now).await?;
         let reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
-    }
-
-    /// Ends an open charge (cancelled, or renegotiated into a plan): its boleto is written off, its pending
-    /// reminders are cancelled and the change is published. Tick and delivery also check the status before
-    /// sending, so a crash between these steps sends nothing for it.
-    pub(super) async fn close_charge(
-        &self,
-        before: Charge,
-        status: ChargeStatus,
-        into: Option<crate::ids::PlanId>,
-        now: DateTime<Utc>,
-    ) -> Result<Charge, ApiError> {
-        let mut charge = Charge { status, renegotiated_into: into, version: before.version + 1, updated_at: now, ..before.clone() };
-        let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
-        self.store.update_charge(&charge, before.version).await?;
-        self.checkout().queue_setup(&write_off).await;
-        self.finish_closing(&charge, now).await?;
-        Ok(charge)
-    }
-
-    /// What follows a charge's closing, once stored: its pending reminders cancelled and the event published
-    /// (its id is the charge's version, so publishing it again is the same event). Also run by a retry that finds
-    /// the charge already closed, for a request that died in between.
-    pub(super) async fn finish_closing(&self, charge: &Charge, now: DateTime<Utc>) -> Result<(), ApiError> {
-        for r in self.store.reminders_of(&charge.merchant_id, &charge.id).await? {
-            if r.state.is_pending() {
-                let cancelled = ReminderState::Cancelled { reason: format!("charge {}", charge.status.as_str()) };
-                // False when claimed by a tick meanwhile: the delivery worker finds the charge closed and skips it.
-                self.store.transition_reminder(&r, &["planned", "queued"], cancelled, now).await?;
-            }
-        }
-        let kind = if charge.status == ChargeStatus::Renegotiated {
-            crate::events::EventKind::ChargeRenegotiated
-        } else {
-            crate::events::EventKind::ChargeCancelled
-        };
-        self.publish(charge, kind, now, json!({"version": charge.version, "renegotiated_into": charge.renegotiated_into})).await;
-        Ok(())
-    }
-
-    /// Publishes after the change is stored; a failure is logged, not returned, since the change stands.
-    pub(super) async fn publish(&self, charge: &Charge, kind: crate::events::EventKind, now: DateTime<Utc>, data: Value) {
-        let event = DomainEvent {
-            id: format!("{}:{}:{}", charge.id, kind, charge.version),
-            kind,
-            merchant_id: charge.merchant_id.clone(),
-            charge_id: charge.id.clone(),
-            occurred_at: now,
-            data,
-        };
-        if let Err(e) = self.events.publish(&[event]).await {
-            tracing::error!(charge_id = %charge.id, error = %e, kind = kind.as_str(), "event not published");
-        }
     }
 
     pub(super) async fn get_charge(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {

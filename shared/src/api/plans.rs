@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::requests::{self, InstallmentPlanInput, RenegotiationInput};
 use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::calendar;
-use crate::charge::{ChargeOrigin, ChargeStatus, DueDate};
+use crate::charge::{ChargeOrigin, ChargeStatus, Closing, DueDate};
 use crate::delivery::payment_url;
 use crate::idempotency;
 use crate::ids::{ChargeId, PlanId};
@@ -235,11 +235,11 @@ impl Api<'_> {
         for part in &plan.installments {
             let open = self.store.get_charge(&merchant.id, &part.charge_id).await?.is_some_and(|c| c.status.is_open());
             if open {
-                match self.cancel_charge(merchant, part.charge_id.as_str(), now).await {
+                match self.charges().cancel(&merchant.id, part.charge_id.as_str(), now).await {
                     Ok(_) => {}
                     // Paid or cancelled in between: nothing left to cancel.
-                    Err(e) if e.status == 409 => {}
-                    Err(e) => return Err(e),
+                    Err(e) if e.closed_meanwhile() => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
@@ -322,10 +322,10 @@ impl Api<'_> {
         for charge in originals {
             if charge.status.is_open() {
                 // Paid or changed in between: an error, and the retry of this request sees it and refuses or resumes.
-                self.close_charge(charge, ChargeStatus::Renegotiated, Some(plan.id.clone()), now).await?;
+                self.charges().close(charge, Closing::Renegotiated(plan.id.clone()), now).await?;
             } else {
                 // Closed by an earlier try that died before finishing: finish it.
-                self.finish_closing(&charge, now).await?;
+                self.charges().finish_closing(&charge, now).await?;
             }
         }
         Ok(ApiResponse::json(201, &self.plan_view(merchant, &plan, now).await?))

@@ -333,11 +333,11 @@ impl Api<'_> {
                 let id = sub.charge_id(cycle);
                 let open = self.store.get_charge(&merchant.id, &id).await?.is_some_and(|c| c.status.is_open());
                 if open {
-                    match self.cancel_charge(merchant, id.as_str(), now).await {
+                    match self.charges().cancel(&merchant.id, id.as_str(), now).await {
                         // Paid or cancelled in between: nothing left to cancel.
                         Ok(_) => {}
-                        Err(e) if e.status == 409 => {}
-                        Err(e) => return Err(e),
+                        Err(e) if e.closed_meanwhile() => {}
+                        Err(e) => return Err(e.into()),
                     }
                 }
             }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::charge::{Charge, ChargeOrigin, Description, DueDate, PaymentMethod};
+use crate::charge::{Charge, ChargeOrigin, ChargeStatus, Description, DueDate, IllegalTransition, PaymentMethod};
 use crate::checkout::{Checkout, CheckoutError};
 use crate::customer::Customer;
 use crate::document::Document;
@@ -206,6 +206,14 @@ pub enum ChargeError {
     /// A subscription being generated was deleted meanwhile.
     #[error("assinatura não encontrada / subscription not found")]
     SubscriptionGone,
+    #[error("cobrança não encontrada / charge not found")]
+    ChargeNotFound,
+    /// The charge is closed (paid, cancelled, expired…): it can no longer be changed, cancelled or renegotiated.
+    #[error("cobrança está {} / charge is {}", .0.as_str(), .0.as_str())]
+    NotOpen(ChargeStatus),
+    /// Stored data that contradicts itself (a charge without its customer): a fault, never the caller's.
+    #[error("{0}")]
+    Internal(&'static str),
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -216,6 +224,12 @@ impl From<TermsError> for ChargeError {
     /// A refused term, naming its field (`late_fees.fine`, `late_fees.interest`, …) and the limit it broke.
     fn from(e: TermsError) -> Self {
         ChargeError::Invalid { field: e.field().into(), message: e.to_string() }
+    }
+}
+
+impl From<IllegalTransition> for ChargeError {
+    fn from(e: IllegalTransition) -> Self {
+        ChargeError::NotOpen(e.from)
     }
 }
 
@@ -249,8 +263,9 @@ impl ChargeError {
             ChargeError::KeyReusedWithAnotherCustomer => "idempotency_key_reused",
             ChargeError::WalletNotFound(_) => "wallet_not_found",
             ChargeError::NoWalletFor(_) => "no_wallet_for_method",
-            ChargeError::SubscriptionGone => "not_found",
-            ChargeError::EventNotPublished(_) => return None,
+            ChargeError::SubscriptionGone | ChargeError::ChargeNotFound => "not_found",
+            ChargeError::NotOpen(_) => "charge_not_open",
+            ChargeError::EventNotPublished(_) | ChargeError::Internal(_) => return None,
             // As `api` maps them (`From<CheckoutError>`, `From<StoreError>` for `ApiError`).
             ChargeError::Checkout(e) => match e {
                 CheckoutError::Invalid { .. } => "invalid_field",

@@ -3,6 +3,7 @@
 //! a domain error; turning those into status codes and JSON is the caller's business.
 
 pub mod charges;
+pub mod lifecycle;
 pub mod subscriptions;
 
 pub use charges::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields, Terms};
