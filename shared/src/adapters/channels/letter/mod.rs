@@ -28,6 +28,10 @@
 //! delivered; `letter.returned_to_sender`, `letter.rejected`, `letter.failed` → failed. Certified letters'
 //! `letter.certified.*` events read the same.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -6,6 +6,9 @@
 //! account (an operator must act; the queue keeps the message meanwhile), 5xx and network errors. Permanent:
 //! `MessageRejected`, an unverified sender domain, `BadRequestException` (a malformed address, …).
 
+/// What it declares about itself, for the registry of channels.
+pub mod connector;
+
 use async_trait::async_trait;
 use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;

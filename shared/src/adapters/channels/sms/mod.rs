@@ -22,6 +22,10 @@
 //! nothing, but a subscription's `webhook.headers` are sent with every event: the subscription is created with
 //! `{"x-webhook-secret": <secret>}`, which `parse_status_callback` compares in constant time.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

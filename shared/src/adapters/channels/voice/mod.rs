@@ -22,6 +22,10 @@
 //! secret: `…/v1/webhooks/notifications/totalvoice?token=<secret>`; `parse_status_callback` compares that
 //! `token` in constant time.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

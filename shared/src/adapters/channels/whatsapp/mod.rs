@@ -10,6 +10,10 @@
 //! number, old app, or terms not accepted), 132000/132001 (template parameters or template missing), 100
 //! (invalid parameter), 190 (access token expired — an operator must act), and any other 4xx.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
