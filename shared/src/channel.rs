@@ -27,6 +27,8 @@ macro_rules! for_each_channel {
         }
     };
 }
+// Only the adapters' registry, built with the `aws` feature, uses it outside this file.
+#[cfg_attr(not(feature = "aws"), allow(unused_imports))]
 pub(crate) use for_each_channel;
 
 /// What one price pays for.

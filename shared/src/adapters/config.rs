@@ -10,9 +10,6 @@ use std::sync::Arc;
 use crate::adapters::channels::outbox::OutboxSender;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::providers::bb::{BancoDoBrasil, BbConfig};
-use crate::adapters::providers::cielo::{Cielo, CieloConfig};
-use crate::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
 use crate::notification::NotificationSender;
@@ -26,7 +23,7 @@ use crate::webhook::WebhookSecret;
 pub struct ConfigError(pub String);
 
 pub fn env(name: &str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConfigError(format!("{name} is not set")))
+    crate::adapters::credentials::variable(name).ok_or_else(|| ConfigError(format!("{name} is not set")))
 }
 
 /// The AWS SDK configuration, loaded once per process. Honours AWS_ENDPOINT_URL (LocalStack).
@@ -316,50 +313,28 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
     }
 }
 
-/// The banks and acquirers wallets can name. The sandbox is always there for test-mode merchants (development,
-/// tests, demos), and `Providers` never hands it to a live one;
-/// Banco do Brasil and Cielo are added when their credentials are configured: as JSON in
-/// `COBRANCA_BB_CREDENTIALS` / `COBRANCA_CIELO_CREDENTIALS` locally, or by reference to a Secrets Manager secret
-/// holding that JSON (`…_CREDENTIALS_ARN`) in AWS. `COBRANCA_BB_ENV` / `COBRANCA_CIELO_ENV` = `sandbox` points
-/// them at the institutions' own test environments (BB's homologação, Cielo's sandbox); `…_URL` variables override single endpoints (tests, proxies).
+/// The banks and acquirers wallets can name, each registered by its connector (`adapters::providers::registry`)
+/// when its credentials are configured: as JSON in its credentials variable (`COBRANCA_BB_CREDENTIALS`,
+/// `COBRANCA_CIELO_CREDENTIALS`) locally, or by reference to a Secrets Manager secret holding that JSON
+/// (`…_CREDENTIALS_ARN`) in AWS. The sandbox needs none and is always there for test-mode merchants (development,
+/// tests, demos); `Providers` never hands it to a live one. An institution's environment variable
+/// (`COBRANCA_BB_ENV`, `COBRANCA_CIELO_ENV`) = `sandbox` points it at the institution's own test environment (BB's
+/// homologação, Cielo's sandbox); each endpoint's `…_URL` variable overrides that endpoint (tests, proxies).
 pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigError> {
-    let mut providers =
-        Providers::default().with_bank(Provider::Sandbox, Arc::new(SandboxBank)).with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
-    let timeout = std::time::Duration::from_secs(10);
-    if let Some(c) = credentials(aws, "COBRANCA_BB_CREDENTIALS").await? {
-        let sandbox = std::env::var("COBRANCA_BB_ENV").is_ok_and(|e| e == "sandbox");
-        let url =
-            |name: &str, production: &str, test: &str| std::env::var(name).unwrap_or_else(|_| (if sandbox { test } else { production }).to_string());
-        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_BB_CREDENTIALS lacks {k}")));
-        providers = providers.with_bank(
-            Provider::BancoDoBrasil,
-            Arc::new(BancoDoBrasil::new(BbConfig {
-                oauth_url: url("COBRANCA_BB_OAUTH_URL", "https://oauth.bb.com.br/oauth/token", "https://oauth.hm.bb.com.br/oauth/token"),
-                cobranca_base_url: url("COBRANCA_BB_COBRANCA_URL", "https://api.bb.com.br/cobrancas/v2", "https://api.hm.bb.com.br/cobrancas/v2"),
-                pix_base_url: url("COBRANCA_BB_PIX_URL", "https://api-pix.bb.com.br/pix/v2", "https://api.hm.bb.com.br/pix/v2"),
-                client_id: field("client_id")?,
-                client_secret: field("client_secret")?,
-                developer_application_key: field("developer_application_key")?,
-                timeout,
-            })),
-        );
-    }
-    if let Some(c) = credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await? {
-        let sandbox = std::env::var("COBRANCA_CIELO_ENV").is_ok_and(|e| e == "sandbox");
-        let default = if sandbox { "https://apisandbox.cieloecommerce.cielo.com.br" } else { "https://api.cieloecommerce.cielo.com.br" };
-        let query_default =
-            if sandbox { "https://apiquerysandbox.cieloecommerce.cielo.com.br" } else { "https://apiquery.cieloecommerce.cielo.com.br" };
-        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_CIELO_CREDENTIALS lacks {k}")));
-        providers = providers.with_acquirer(
-            Provider::Cielo,
-            Arc::new(Cielo::new(CieloConfig {
-                api_url: std::env::var("COBRANCA_CIELO_URL").unwrap_or_else(|_| default.into()),
-                query_url: std::env::var("COBRANCA_CIELO_QUERY_URL").unwrap_or_else(|_| query_default.into()),
-                merchant_id: field("merchant_id")?,
-                merchant_key: field("merchant_key")?,
-                timeout,
-            })),
-        );
+    use crate::adapters::providers::registry::{self, Environment};
+    let mut providers = Providers::default();
+    for institution in Provider::ALL {
+        let connector = registry::connector(institution);
+        let (variable, value) = match connector.credentials_variable() {
+            None => ("", serde_json::Value::Null),
+            Some(variable) => match credentials(aws, variable).await? {
+                Some(value) => (variable, value),
+                None => continue,
+            },
+        };
+        let test = connector.environment_variable().is_some_and(|v| std::env::var(v).is_ok_and(|e| e == "sandbox"));
+        let environment = if test { Environment::Test } else { Environment::Production };
+        providers = connector.register(providers, &Credentials { variable, value: &value }, environment).map_err(ConfigError)?;
     }
     Ok(providers)
 }
@@ -402,10 +377,8 @@ pub fn pix_webhook_auth() -> Result<Option<crate::api::provider_webhooks::PixWeb
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
 /// `notification_secret` in the Cielo credentials. Without it `/v1/webhooks/cielo` is off.
 pub async fn cielo_notification_secret(aws: &aws_config::SdkConfig) -> Result<Option<String>, ConfigError> {
-    Ok(credentials(aws, "COBRANCA_CIELO_CREDENTIALS")
-        .await?
-        .and_then(|c| c["notification_secret"].as_str().map(str::to_string))
-        .filter(|s| s.len() >= 16))
+    let variable = crate::adapters::providers::registry::connector(Provider::Cielo).credentials_variable().expect("Cielo has credentials");
+    Ok(credentials(aws, variable).await?.and_then(|c| c["notification_secret"].as_str().map(str::to_string)).filter(|s| s.len() >= 16))
 }
 
 /// Base URL of payment links.

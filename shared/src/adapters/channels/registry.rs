@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use crate::adapters::credentials::Credentials;
 use crate::notification::{Channel, NotificationSender};
 use crate::tracking::{CallbackError, StatusUpdate};
 
@@ -34,30 +35,6 @@ pub trait ChannelConnector: Sync {
     }
     /// A status callback's updates, once it is verified with the credentials that signed it.
     async fn status_updates(&self, callback: &Callback<'_>, credentials: &Value, tools: &CallbackTools) -> Result<Vec<StatusUpdate>, CallbackError>;
-}
-
-/// A connector's credentials as read (a JSON object), with the variable they belong to, which errors name.
-pub struct Credentials<'a> {
-    pub variable: &'a str,
-    pub value: &'a Value,
-}
-
-impl Credentials<'_> {
-    pub fn required(&self, key: &str) -> Result<String, String> {
-        self.value[key].as_str().filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| format!("{} lacks {key}", self.variable))
-    }
-
-    pub fn or(&self, key: &str, default: &str) -> String {
-        self.value[key].as_str().unwrap_or(default).to_string()
-    }
-
-    pub fn optional(&self, key: &str) -> Option<String> {
-        self.value[key].as_str().map(str::to_string)
-    }
-
-    pub fn flag(&self, key: &str, default: bool) -> bool {
-        self.value[key].as_bool().unwrap_or(default)
-    }
 }
 
 /// A status callback as it arrived (header names in lower case).

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{confirm_subscription, parse_sns_callback, SesEmail, SnsCallback, PROVIDER};
 use crate::adapters::channels::registry::{Callback, CallbackTools, ChannelConnector, Credentials};
-use crate::adapters::config::env;
+use crate::adapters::credentials::variable;
 use crate::notification::{Channel, NotificationSender};
 use crate::tracking::{CallbackError, StatusUpdate};
 
@@ -36,9 +36,9 @@ impl ChannelConnector for Connector {
 
     /// A verified SES sender alone turns e-mail on (`COBRANCA_SES_CONFIGURATION_SET` for its events).
     fn environment_credentials(&self) -> Option<Value> {
-        let from = env("COBRANCA_EMAIL_FROM").ok()?;
-        Some(json!({"from": from, "configuration_set": env("COBRANCA_SES_CONFIGURATION_SET").ok(),
-                    "sns_topic_arns": env("COBRANCA_SES_EVENTS_TOPIC_ARN").ok().into_iter().collect::<Vec<_>>()}))
+        let from = variable("COBRANCA_EMAIL_FROM")?;
+        Some(json!({"from": from, "configuration_set": variable("COBRANCA_SES_CONFIGURATION_SET"),
+                    "sns_topic_arns": variable("COBRANCA_SES_EVENTS_TOPIC_ARN").into_iter().collect::<Vec<_>>()}))
     }
 
     fn build(&self, c: &Credentials<'_>, aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, String> {
