@@ -31,8 +31,8 @@ impl ChannelConnector for Connector {
     /// `mail_type` and `api_url` are optional; `return_address` is a `letter::ReturnAddress`.
     fn example_credentials(&self) -> Value {
         json!({"api_key": "test_lob_key", "webhook_secret": "webhook-secret",
-               "return_address": {"name": "Loja Exemplo", "address_line1": "Rua Exemplo, 100", "address_city": "São Paulo",
-                                  "address_state": "SP", "address_zip": "01001-000", "address_country": "BR"}})
+               "return_address": {"name": "Loja Exemplo", "address_line1": "210 King St", "address_city": "San Francisco",
+                                  "address_state": "CA", "address_zip": "94107", "address_country": "US"}})
     }
 
     fn build(&self, c: &Credentials<'_>, _aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, String> {

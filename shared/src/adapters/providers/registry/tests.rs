@@ -56,3 +56,23 @@ fn each_connector_registers_what_its_institution_serves_from_its_declared_creden
         }
     }
 }
+
+/// The deployment's wiring reads each institution's credentials from the variable its connector declares: the
+/// sandbox is always there, an institution whose variable is unset is not. One test, as it sets process
+/// variables nothing else reads.
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn the_deployment_registers_each_institution_from_its_connectors_variable() {
+    let aws = aws_config::SdkConfig::builder().build();
+    let cielo = connector(Provider::Cielo);
+    let variable = cielo.credentials_variable().unwrap();
+    std::env::set_var(variable, cielo.example_credentials().to_string());
+    let providers = crate::adapters::config::providers(&aws).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(providers.acquirer(Mode::Live, Provider::Cielo).is_ok());
+    assert!(providers.bank(Mode::Test, Provider::Sandbox).is_ok() && providers.acquirer(Mode::Test, Provider::Sandbox).is_ok());
+    assert!(providers.bank(Mode::Live, Provider::BancoDoBrasil).is_err(), "Banco do Brasil without its credentials");
+    std::env::set_var(variable, r#"{"merchant_id":"m"}"#);
+    let refused = crate::adapters::config::providers(&aws).await.err().expect("credentials without a key");
+    assert!(refused.0.contains("COBRANCA_CIELO_CREDENTIALS lacks merchant_key"), "{}", refused.0);
+    std::env::remove_var(variable);
+}
