@@ -1,4 +1,6 @@
-//! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
+//! Wiring from the environment: reads the `COBRANCA_*` variables and builds the adapters. The channels' and
+//! institutions' connectors declare the variables that are theirs (credentials, endpoints; `registry` in
+//! `adapters::channels` and `adapters::providers`), and this wiring walks those registries without naming one.
 
 use crate::adapters::channels::registry::{self, Callback, CallbackTools, Credentials};
 use crate::adapters::channels::ChannelRouter;
