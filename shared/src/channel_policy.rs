@@ -12,17 +12,8 @@ use crate::ids::{ChargeId, MerchantId};
 use crate::money::Money;
 use crate::notification::Channel;
 
-/// What one price pays for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingUnit {
-    /// Every message.
-    Send,
-    /// All the charge's messages on the channels of the same package (e-mail + SMS are one package).
-    Charge,
-    /// All the charge's messages on the channel in one São Paulo day (voice: up to 3 call attempts a day).
-    Day,
-}
+// Declared with the channels, whose entries name it; kept at this path for the price table's users.
+pub use crate::channel::BillingUnit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelPrice {
@@ -33,16 +24,10 @@ pub struct ChannelPrice {
 }
 
 impl ChannelPrice {
-    /// A leading Brazilian provider's public list (Asaas, 2026; see docs/channels.md, "Cost and budget"): WhatsApp
-    /// R$ 0,55 per send, e-mail + SMS R$ 0,99 per charge, voice robot R$ 0,55 per day, letter R$ 2,91.
+    /// The channel's default (its profile, in the list of channels): what a merchant without a contract of its own pays.
     pub fn default_for(channel: Channel) -> Self {
-        let (cents, per) = match channel {
-            Channel::Whatsapp => (55, BillingUnit::Send),
-            Channel::Email | Channel::Sms => (99, BillingUnit::Charge),
-            Channel::Voice => (55, BillingUnit::Day),
-            Channel::Letter => (291, BillingUnit::Send),
-        };
-        Self { amount: Decimal::new(cents, 2), per }
+        let profile = channel.profile();
+        Self { amount: Decimal::new(profile.price_cents, 2), per: profile.billing }
     }
 
     /// The key under which a message's price is paid once, or None when every message pays.
@@ -57,10 +42,7 @@ impl ChannelPrice {
 
 /// Channels sold together share one per-charge price.
 fn package(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Email | Channel::Sms => "email_sms",
-        other => other.as_str(),
-    }
+    channel.profile().package
 }
 
 /// The channel a merchant's budget never stops: the one the others fall back to when it is spent.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Reach};
 use crate::contact::{Email, Phone};
 use crate::document::Document;
 use crate::ids::{CustomerId, MerchantId};
@@ -72,8 +72,8 @@ impl Customer {
         if self.opt_out.all || self.opt_out.channels.contains(&channel) {
             return Err(format!("customer opted out of {}", channel.as_str()));
         }
-        if channel == Channel::Whatsapp && !self.phone.as_ref().is_some_and(|p| p.is_mobile()) {
-            return Err("no mobile number for whatsapp".into());
+        if channel.profile().reaches == Reach::MobilePhone && !self.phone.as_ref().is_some_and(|p| p.is_mobile()) {
+            return Err(format!("no mobile number for {}", channel.as_str()));
         }
         match self.address_on(channel) {
             Some(_) => Ok(()),
@@ -83,11 +83,11 @@ impl Customer {
 
     /// The address of this customer on a channel, if any.
     pub fn address_on(&self, channel: Channel) -> Option<String> {
-        match channel {
-            Channel::Email => self.email.as_ref().map(|e| e.as_str().to_string()),
-            Channel::Whatsapp | Channel::Sms | Channel::Voice => self.phone.as_ref().map(|p| p.as_str().to_string()),
+        match channel.profile().reaches {
+            Reach::Email => self.email.as_ref().map(|e| e.as_str().to_string()),
+            Reach::Phone | Reach::MobilePhone => self.phone.as_ref().map(|p| p.as_str().to_string()),
             // Complete by construction (street, district, city, UF and a valid CEP are required to parse).
-            Channel::Letter => self.address.as_ref().map(|a| a.one_line()),
+            Reach::Postal => self.address.as_ref().map(|a| a.one_line()),
         }
     }
 }

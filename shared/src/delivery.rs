@@ -277,7 +277,7 @@ impl Delivery<'_> {
             text,
             template_params: ctx.template_params(claimed.step),
             payer_name: customer.name.as_str().to_string(),
-            postal_address: if channel == Channel::Letter { customer.address.clone() } else { None },
+            postal_address: if channel.profile().reaches == crate::channel::Reach::Postal { customer.address.clone() } else { None },
             boleto: charge.setup.boleto.as_ref().map(|b| notification::BoletoSlip {
                 digitable_line: b.digitable_line.clone(),
                 barcode: b.barcode.clone(),

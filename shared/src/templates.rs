@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::TemplateStyle;
 use crate::notification::{Channel, MessageContext, RenderError};
 use crate::ruler::Step;
 
@@ -53,16 +54,6 @@ pub async fn merchant_template(
     }
 }
 
-/// The text style a channel's defaults are written in.
-fn family(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Sms => "sms",
-        Channel::Voice => "voice",
-        // WhatsApp sends the merchant's approved templates; this text is what the outbox and previews show.
-        Channel::Email | Channel::Whatsapp | Channel::Letter => "text",
-    }
-}
-
 /// The default template of a step on a channel ("subject\nbody"), None for steps that send nothing.
 pub fn default_source(channel: Channel, step: &str) -> Option<&'static str> {
     macro_rules! by_step {
@@ -87,18 +78,20 @@ pub fn default_source(channel: Channel, step: &str) -> Option<&'static str> {
             }
         };
     }
-    Some(match family(channel) {
-        "sms" => by_step!("sms/"),
-        "voice" => by_step!("voice/"),
-        _ => by_step!(""),
+    // The channel's profile says in which style its defaults are written; WhatsApp sends the merchant's approved
+    // templates, and its text is what the outbox and previews show.
+    Some(match channel.profile().style {
+        TemplateStyle::Sms => by_step!("sms/"),
+        TemplateStyle::Voice => by_step!("voice/"),
+        TemplateStyle::Text => by_step!(""),
     })
 }
 
 fn footer(channel: Channel) -> &'static str {
-    match family(channel) {
-        "sms" => include_str!("../templates/pt-BR/sms/_footer.txt"),
-        "voice" => include_str!("../templates/pt-BR/voice/_footer.txt"),
-        _ => include_str!("../templates/pt-BR/_footer.txt"),
+    match channel.profile().style {
+        TemplateStyle::Sms => include_str!("../templates/pt-BR/sms/_footer.txt"),
+        TemplateStyle::Voice => include_str!("../templates/pt-BR/voice/_footer.txt"),
+        TemplateStyle::Text => include_str!("../templates/pt-BR/_footer.txt"),
     }
 }
 
@@ -193,8 +186,8 @@ pub fn render(channel: Channel, step: Step, ctx: &MessageContext, custom: Option
     let body = env.render_str(&template.body, ctx).map_err(|e| RenderError::Template(e.to_string()))?;
     let identity = env.render_str(footer(channel), ctx).map_err(|e| RenderError::Template(e.to_string()))?;
     let body = body.trim();
-    let body = match family(channel) {
-        "sms" | "voice" => format!("{body} {}", identity.trim()),
+    let body = match channel.profile().style {
+        TemplateStyle::Sms | TemplateStyle::Voice => format!("{body} {}", identity.trim()),
         // The text footer starts with its own "\n--" separator line.
         _ => format!("{body}\n{}", identity.trim_end()),
     };
@@ -243,7 +236,7 @@ pub fn validate(channel: Channel, step: &str, template: &MessageTemplate) -> Res
     let step_value = Step::parse_key(step).unwrap_or(Step::OnDue);
     let (_, body) = render(channel, step_value, &MessageContext::sample(), Some(template))
         .map_err(|e| TemplateError { field: "body", message: e.to_string() })?;
-    if channel == Channel::Sms {
+    if channel.profile().style == TemplateStyle::Sms {
         // Counted as Brazilian carriers bill (accents make a message UCS-2): what the merchant will pay.
         let fit = crate::sms_text::analyze_in(&body, crate::sms_text::Alphabet::Portable);
         if fit.segments > MAX_SMS_SEGMENTS {

@@ -93,6 +93,16 @@ pub struct WalletError {
     pub message: String,
 }
 
+/// The institutions' API names as a list: "sandbox, banco_do_brasil or cielo".
+fn institutions(or: &str) -> String {
+    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} {or} {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn invalid(field: &str, message: impl Into<String>) -> WalletError {
     WalletError { field: field.into(), message: message.into() }
 }
@@ -120,7 +130,7 @@ impl Wallet {
             return Err(invalid("name", "nome de 1 a 60 caracteres / name of 1 to 60 characters"));
         }
         let provider: Provider = serde_json::from_value(obj.get("provider").cloned().unwrap_or(Value::Null))
-            .map_err(|_| invalid("provider", "provedor: sandbox, banco_do_brasil ou cielo / provider: sandbox, banco_do_brasil or cielo"))?;
+            .map_err(|_| invalid("provider", format!("provedor: {} / provider: {}", institutions("ou"), institutions("or"))))?;
         let method = obj.get("method").and_then(Value::as_str).unwrap_or_default();
         let settings = obj.get("settings").cloned().unwrap_or_else(|| Value::Object(Default::default()));
         let settings_error = |e: serde_json::Error| invalid("settings", format!("configuração inválida / invalid settings: {e}"));
@@ -146,13 +156,8 @@ impl Wallet {
 
     /// What a wallet must satisfy beyond its JSON shape.
     fn check(&self) -> Result<(), WalletError> {
-        let supported = matches!(
-            (&self.config, self.provider),
-            (_, Provider::Sandbox)
-                | (WalletConfig::Pix(_) | WalletConfig::Boleto(_), Provider::BancoDoBrasil)
-                | (WalletConfig::CreditCard(_), Provider::Cielo)
-        );
-        if !supported {
+        // What each institution serves is declared in its entry of the list of institutions.
+        if !self.provider.serves(self.config.method()) {
             return Err(invalid(
                 "provider",
                 format!(

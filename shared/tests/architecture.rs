@@ -1,4 +1,4 @@
-//! Rules about the code itself: the domain knows no AWS SDK, and no float comes near money.
+//! Rules about the code itself: the domain knows no AWS SDK and no adapter, and no float comes near money.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,27 @@ fn only_adapters_touch_the_aws_sdk() {
     for file in sources(&src()).into_iter().filter(|f| !f.starts_with(&adapters)) {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(!text.contains("aws_sdk_") && !text.contains("aws_config"), "{} uses the AWS SDK", file.display());
+    }
+}
+
+/// The layers below the adapters name no adapter (their tests may use the memory store): a connector's folder
+/// depends on the domain, never the other way, which is why the list of channels and institutions names a
+/// connector's folder as a bare word that only the adapters' side of the list resolves.
+#[test]
+fn nothing_below_the_adapters_imports_one() {
+    let adapters = src().join("adapters");
+    for file in sources(&src()).into_iter().filter(|f| !f.starts_with(&adapters)) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or_default();
+            assert!(
+                !line.contains("adapters::") && !line.contains("mod adapters") || file.ends_with("lib.rs"),
+                "{}:{}: {line}",
+                file.display(),
+                n + 1
+            );
+        }
     }
 }
 

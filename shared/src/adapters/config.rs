@@ -1,10 +1,8 @@
-//! Wiring from the environment: the one place that reads `COBRANCA_*` variables and builds adapters.
+//! Wiring from the environment: reads the `COBRANCA_*` variables and builds the adapters. The channels' and
+//! institutions' connectors declare the variables that are theirs (credentials, endpoints; `registry` in
+//! `adapters::channels` and `adapters::providers`), and this wiring walks those registries without naming one.
 
-use crate::adapters::channels::letter::{LobConfig, LobLetters};
-use crate::adapters::channels::ses::SesEmail;
-use crate::adapters::channels::sms::{ZenviaConfig, ZenviaSms};
-use crate::adapters::channels::voice::{TotalVoiceConfig, TotalVoiceTts};
-use crate::adapters::channels::whatsapp::{WhatsAppCloud, WhatsAppConfig};
+use crate::adapters::channels::registry::{self, Callback, CallbackTools, Credentials};
 use crate::adapters::channels::ChannelRouter;
 use crate::channel_policy::ProviderDirectory;
 use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
@@ -14,9 +12,6 @@ use std::sync::Arc;
 use crate::adapters::channels::outbox::OutboxSender;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::providers::bb::{BancoDoBrasil, BbConfig};
-use crate::adapters::providers::cielo::{Cielo, CieloConfig};
-use crate::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
 use crate::adapters::sqs::SqsQueue;
 use crate::events::EventBus;
 use crate::notification::NotificationSender;
@@ -30,7 +25,7 @@ use crate::webhook::WebhookSecret;
 pub struct ConfigError(pub String);
 
 pub fn env(name: &str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConfigError(format!("{name} is not set")))
+    crate::adapters::credentials::variable(name).ok_or_else(|| ConfigError(format!("{name} is not set")))
 }
 
 /// The AWS SDK configuration, loaded once per process. Honours AWS_ENDPOINT_URL (LocalStack).
@@ -117,77 +112,20 @@ pub fn webhook_queue(aws: &aws_config::SdkConfig) -> Result<(aws_sdk_sqs::Client
 }
 
 /// Where a deployment keeps each channel's provider credentials: `COBRANCA_{CHANNEL}_CREDENTIALS` (JSON,
-/// locally) or `…_CREDENTIALS_ARN` (a Secrets Manager secret holding it, in AWS).
+/// locally) or `…_CREDENTIALS_ARN` (a Secrets Manager secret holding it, in AWS), as its connector declares.
 pub fn credentials_variable(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Whatsapp => "COBRANCA_WHATSAPP_CREDENTIALS",
-        Channel::Email => "COBRANCA_EMAIL_CREDENTIALS",
-        Channel::Sms => "COBRANCA_SMS_CREDENTIALS",
-        Channel::Voice => "COBRANCA_VOICE_CREDENTIALS",
-        Channel::Letter => "COBRANCA_LETTER_CREDENTIALS",
-    }
+    registry::connector(channel).credentials_variable()
 }
 
-/// A channel's adapter from its provider credentials (docs/channels.md):
-/// - whatsapp (Meta Cloud API): `{"phone_number_id","access_token","templates":{step: name},"app_secret","verify_token","api_url"?,"language"?}`
-/// - email (Amazon SES v2): `{"from","configuration_set"?,"sns_topic_arns"?}`
-/// - sms (Zenvia): `{"token","from","callback_secret","gsm7_only"?,"api_url"?}`
-/// - voice (TotalVoice / Zenvia Voice): `{"access_token","callback_token","voice"?,"caller_id"?,"detect_voicemail"?,"api_url"?}`
-/// - letter (Lob): `{"api_key","return_address":{…},"webhook_secret","mail_type"?,"api_url"?}`
+/// A channel's adapter from its provider credentials, built by the channel's connector (the shape of each is
+/// its `example_credentials`; docs/channels.md).
 pub fn channel_adapter(channel: Channel, c: &serde_json::Value, aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, ConfigError> {
-    let name = credentials_variable(channel);
-    let field = |k: &str| c[k].as_str().filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| ConfigError(format!("{name} lacks {k}")));
-    let optional = |k: &str, default: &str| c[k].as_str().unwrap_or(default).to_string();
-    let timeout = std::time::Duration::from_secs(8);
-    Ok(match channel {
-        Channel::Whatsapp => {
-            let templates = c["templates"]
-                .as_object()
-                .ok_or_else(|| ConfigError(format!("{name} lacks templates (régua step → approved template name)")))?
-                .iter()
-                .filter_map(|(step, name)| name.as_str().map(|n| (step.clone(), n.to_string())))
-                .collect();
-            Arc::new(WhatsAppCloud::new(WhatsAppConfig {
-                api_url: optional("api_url", "https://graph.facebook.com/v21.0"),
-                phone_number_id: field("phone_number_id")?,
-                access_token: field("access_token")?,
-                templates,
-                language: optional("language", "pt_BR"),
-                timeout,
-            }))
-        }
-        Channel::Email => Arc::new(SesEmail {
-            client: aws_sdk_sesv2::Client::new(aws),
-            from: field("from")?,
-            configuration_set: c["configuration_set"].as_str().map(str::to_string),
-        }),
-        Channel::Sms => Arc::new(ZenviaSms::new(ZenviaConfig {
-            api_url: optional("api_url", "https://api.zenvia.com"),
-            token: field("token")?,
-            from: field("from")?,
-            gsm7_only: c["gsm7_only"].as_bool().unwrap_or(false),
-            timeout,
-        })),
-        Channel::Voice => Arc::new(TotalVoiceTts::new(TotalVoiceConfig {
-            api_url: optional("api_url", "https://voice-api.zenvia.com"),
-            access_token: field("access_token")?,
-            voice: optional("voice", "br-Vitoria"),
-            caller_id: c["caller_id"].as_str().map(str::to_string),
-            detect_voicemail: c["detect_voicemail"].as_bool().unwrap_or(true),
-            timeout,
-        })),
-        Channel::Letter => Arc::new(LobLetters::new(LobConfig {
-            api_url: optional("api_url", "https://api.lob.com"),
-            api_key: field("api_key")?,
-            return_address: serde_json::from_value(c["return_address"].clone()).map_err(|e| ConfigError(format!("{name}: return_address: {e}")))?,
-            mail_type: optional("mail_type", "usps_first_class"),
-            timeout: std::time::Duration::from_secs(20),
-        })),
-    })
+    let connector = registry::connector(channel);
+    connector.build(&Credentials { variable: connector.credentials_variable(), value: c }, aws).map_err(ConfigError)
 }
 
-/// The deployment's channel adapters, each turned on by its credentials (see `channel_adapter`); e-mail also by
-/// `COBRANCA_EMAIL_FROM` alone (a verified SES sender, `COBRANCA_SES_CONFIGURATION_SET` for its events). A channel
+/// The deployment's channel adapters, each turned on by its credentials (see `channel_adapter`) or by the
+/// variables its connector reads instead (e-mail: `COBRANCA_EMAIL_FROM`, a verified SES sender). A channel
 /// without a provider is not served: live merchants' messages on it are not sent. Test merchants' messages go to
 /// the outbox (`outbox`) whatever is configured here.
 pub async fn sender(aws: &aws_config::SdkConfig) -> Result<Arc<dyn NotificationSender>, ConfigError> {
@@ -212,14 +150,11 @@ pub fn outbox(store: Arc<dyn Store>) -> Arc<dyn NotificationSender> {
 
 /// A channel's deployment credentials, if configured.
 async fn deployment_credentials(aws: &aws_config::SdkConfig, channel: Channel) -> Result<Option<serde_json::Value>, ConfigError> {
-    if channel == Channel::Email {
-        if let Ok(from) = env("COBRANCA_EMAIL_FROM") {
-            return Ok(Some(
-                serde_json::json!({"from": from, "configuration_set": env("COBRANCA_SES_CONFIGURATION_SET").ok(), "sns_topic_arns": env("COBRANCA_SES_EVENTS_TOPIC_ARN").ok().into_iter().collect::<Vec<_>>()}),
-            ));
-        }
+    let connector = registry::connector(channel);
+    if let Some(c) = connector.environment_credentials() {
+        return Ok(Some(c));
     }
-    credentials(aws, credentials_variable(channel)).await
+    credentials(aws, connector.credentials_variable()).await
 }
 
 /// Merchants' own provider accounts, resolved from their references (Secrets Manager, or the environment
@@ -317,20 +252,12 @@ pub struct ConfiguredCallbacks {
     aws: aws_config::SdkConfig,
     store: Arc<dyn Store>,
     merchants: Arc<MerchantProviders>,
-    certificates: crate::adapters::channels::ses::HttpsSigningCertificates,
-    http: reqwest::Client,
+    tools: CallbackTools,
 }
 
 impl ConfiguredCallbacks {
     pub fn new(aws: aws_config::SdkConfig, store: Arc<dyn Store>, merchants: Arc<MerchantProviders>) -> Self {
-        let timeout = std::time::Duration::from_secs(5);
-        Self {
-            aws,
-            store,
-            merchants,
-            certificates: crate::adapters::channels::ses::HttpsSigningCertificates::new(timeout),
-            http: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client"),
-        }
+        Self { aws, store, merchants, tools: CallbackTools::new(std::time::Duration::from_secs(5)) }
     }
 
     /// The credentials that sign this source's callbacks.
@@ -359,15 +286,7 @@ impl ConfiguredCallbacks {
 #[async_trait::async_trait]
 impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
     fn channel_of(&self, provider: &str) -> Option<Channel> {
-        use crate::adapters::channels::{letter, ses, sms, voice, whatsapp};
-        Some(match provider {
-            p if p == whatsapp::PROVIDER => Channel::Whatsapp,
-            p if p == ses::PROVIDER => Channel::Email,
-            p if p == sms::PROVIDER => Channel::Sms,
-            p if p == voice::PROVIDER => Channel::Voice,
-            p if p == letter::PROVIDER => Channel::Letter,
-            _ => return None,
-        })
+        registry::by_provider(provider).map(|c| c.channel())
     }
 
     async fn handshake(
@@ -375,11 +294,10 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
         source: crate::tracking::CallbackSource<'_>,
         query: &[(String, String)],
     ) -> Option<Result<String, crate::tracking::CallbackError>> {
-        if source.provider != crate::adapters::channels::whatsapp::PROVIDER {
-            return None;
-        }
-        Some(match self.credentials_of(Channel::Whatsapp, source).await {
-            Ok(c) => crate::adapters::channels::whatsapp::verify_handshake(query, c["verify_token"].as_str().unwrap_or_default()),
+        let connector = registry::by_provider(source.provider)?;
+        let handshake = connector.handshake()?;
+        Some(match self.credentials_of(connector.channel(), source).await {
+            Ok(c) => handshake(query, &c),
             Err(e) => Err(e),
         })
     }
@@ -391,79 +309,34 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
         headers: &std::collections::HashMap<String, String>,
         body: &[u8],
     ) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-        use crate::adapters::channels::{letter, ses, sms, voice, whatsapp};
-        let channel = self.channel_of(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
-        let c = self.credentials_of(channel, source).await?;
-        let secret = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-        match channel {
-            Channel::Whatsapp => whatsapp::parse_status_callback(headers, body, &secret("app_secret")),
-            Channel::Sms => sms::parse_status_callback(headers, body, &secret("callback_secret")),
-            Channel::Voice => {
-                let token = query.iter().find(|(k, _)| k == voice::TOKEN_PARAMETER).map(|(_, v)| v.as_str());
-                voice::parse_status_callback(token, body, &secret("callback_token"))
-            }
-            Channel::Letter => letter::parse_status_callback(headers, body, &secret("webhook_secret"), chrono::Utc::now()),
-            Channel::Email => {
-                let topics: Vec<String> =
-                    c["sns_topic_arns"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default();
-                match ses::parse_sns_callback(body, &topics, &self.certificates).await? {
-                    ses::SnsCallback::Updates(updates) => Ok(updates),
-                    ses::SnsCallback::SubscriptionConfirmation { topic_arn, subscribe_url } => {
-                        // Our own topic asks to deliver here: confirm, so SES events start to arrive.
-                        ses::confirm_subscription(&self.http, &subscribe_url).await.map_err(crate::tracking::CallbackError::Malformed)?;
-                        tracing::info!(topic_arn, "SNS subscription confirmed");
-                        Ok(vec![])
-                    }
-                }
-            }
-        }
+        let connector = registry::by_provider(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
+        let c = self.credentials_of(connector.channel(), source).await?;
+        connector.status_updates(&Callback { query, headers, body }, &c, &self.tools).await
     }
 }
 
-/// The banks and acquirers wallets can name. The sandbox is always there for test-mode merchants (development,
-/// tests, demos), and `Providers` never hands it to a live one;
-/// Banco do Brasil and Cielo are added when their credentials are configured: as JSON in
-/// `COBRANCA_BB_CREDENTIALS` / `COBRANCA_CIELO_CREDENTIALS` locally, or by reference to a Secrets Manager secret
-/// holding that JSON (`…_CREDENTIALS_ARN`) in AWS. `COBRANCA_BB_ENV` / `COBRANCA_CIELO_ENV` = `sandbox` points
-/// them at the institutions' own test environments (BB's homologação, Cielo's sandbox); `…_URL` variables override single endpoints (tests, proxies).
+/// The banks and acquirers wallets can name, each registered by its connector (`adapters::providers::registry`)
+/// when its credentials are configured: as JSON in its credentials variable (`COBRANCA_BB_CREDENTIALS`,
+/// `COBRANCA_CIELO_CREDENTIALS`) locally, or by reference to a Secrets Manager secret holding that JSON
+/// (`…_CREDENTIALS_ARN`) in AWS. The sandbox needs none and is always there for test-mode merchants (development,
+/// tests, demos); `Providers` never hands it to a live one. An institution's environment variable
+/// (`COBRANCA_BB_ENV`, `COBRANCA_CIELO_ENV`) = `sandbox` points it at the institution's own test environment (BB's
+/// homologação, Cielo's sandbox); each endpoint's `…_URL` variable overrides that endpoint (tests, proxies).
 pub async fn providers(aws: &aws_config::SdkConfig) -> Result<Providers, ConfigError> {
-    let mut providers =
-        Providers::default().with_bank(Provider::Sandbox, Arc::new(SandboxBank)).with_acquirer(Provider::Sandbox, Arc::new(SandboxAcquirer));
-    let timeout = std::time::Duration::from_secs(10);
-    if let Some(c) = credentials(aws, "COBRANCA_BB_CREDENTIALS").await? {
-        let sandbox = std::env::var("COBRANCA_BB_ENV").is_ok_and(|e| e == "sandbox");
-        let url =
-            |name: &str, production: &str, test: &str| std::env::var(name).unwrap_or_else(|_| (if sandbox { test } else { production }).to_string());
-        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_BB_CREDENTIALS lacks {k}")));
-        providers = providers.with_bank(
-            Provider::BancoDoBrasil,
-            Arc::new(BancoDoBrasil::new(BbConfig {
-                oauth_url: url("COBRANCA_BB_OAUTH_URL", "https://oauth.bb.com.br/oauth/token", "https://oauth.hm.bb.com.br/oauth/token"),
-                cobranca_base_url: url("COBRANCA_BB_COBRANCA_URL", "https://api.bb.com.br/cobrancas/v2", "https://api.hm.bb.com.br/cobrancas/v2"),
-                pix_base_url: url("COBRANCA_BB_PIX_URL", "https://api-pix.bb.com.br/pix/v2", "https://api.hm.bb.com.br/pix/v2"),
-                client_id: field("client_id")?,
-                client_secret: field("client_secret")?,
-                developer_application_key: field("developer_application_key")?,
-                timeout,
-            })),
-        );
-    }
-    if let Some(c) = credentials(aws, "COBRANCA_CIELO_CREDENTIALS").await? {
-        let sandbox = std::env::var("COBRANCA_CIELO_ENV").is_ok_and(|e| e == "sandbox");
-        let default = if sandbox { "https://apisandbox.cieloecommerce.cielo.com.br" } else { "https://api.cieloecommerce.cielo.com.br" };
-        let query_default =
-            if sandbox { "https://apiquerysandbox.cieloecommerce.cielo.com.br" } else { "https://apiquery.cieloecommerce.cielo.com.br" };
-        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| ConfigError(format!("COBRANCA_CIELO_CREDENTIALS lacks {k}")));
-        providers = providers.with_acquirer(
-            Provider::Cielo,
-            Arc::new(Cielo::new(CieloConfig {
-                api_url: std::env::var("COBRANCA_CIELO_URL").unwrap_or_else(|_| default.into()),
-                query_url: std::env::var("COBRANCA_CIELO_QUERY_URL").unwrap_or_else(|_| query_default.into()),
-                merchant_id: field("merchant_id")?,
-                merchant_key: field("merchant_key")?,
-                timeout,
-            })),
-        );
+    use crate::adapters::providers::registry::{self, Environment};
+    let mut providers = Providers::default();
+    for institution in Provider::ALL {
+        let connector = registry::connector(institution);
+        let (variable, value) = match connector.credentials_variable() {
+            None => ("", serde_json::Value::Null),
+            Some(variable) => match credentials(aws, variable).await? {
+                Some(value) => (variable, value),
+                None => continue,
+            },
+        };
+        let test = connector.environment_variable().is_some_and(|v| std::env::var(v).is_ok_and(|e| e == "sandbox"));
+        let environment = if test { Environment::Test } else { Environment::Production };
+        providers = connector.register(providers, &Credentials { variable, value: &value }, environment).map_err(ConfigError)?;
     }
     Ok(providers)
 }
@@ -506,10 +379,8 @@ pub fn pix_webhook_auth() -> Result<Option<crate::api::provider_webhooks::PixWeb
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
 /// `notification_secret` in the Cielo credentials. Without it `/v1/webhooks/cielo` is off.
 pub async fn cielo_notification_secret(aws: &aws_config::SdkConfig) -> Result<Option<String>, ConfigError> {
-    Ok(credentials(aws, "COBRANCA_CIELO_CREDENTIALS")
-        .await?
-        .and_then(|c| c["notification_secret"].as_str().map(str::to_string))
-        .filter(|s| s.len() >= 16))
+    let variable = crate::adapters::providers::registry::connector(Provider::Cielo).credentials_variable().expect("Cielo has credentials");
+    Ok(credentials(aws, variable).await?.and_then(|c| c["notification_secret"].as_str().map(str::to_string)).filter(|s| s.len() >= 16))
 }
 
 /// Base URL of payment links.

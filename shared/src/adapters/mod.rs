@@ -4,6 +4,7 @@
 pub mod channels;
 #[cfg(feature = "aws")]
 pub mod config;
+pub mod credentials;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 #[cfg(feature = "aws")]

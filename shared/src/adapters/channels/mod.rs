@@ -1,9 +1,13 @@
-//! Picks each message's adapter by its channel: the deployment's providers, turned on one channel at a time by
-//! their credentials. A channel without one is not served (`serves` is false): a live merchant's message on it
+//! The channels' connectors, one folder each (`<name>/`: the sender, its status callbacks and `connector.rs`,
+//! what it declares about itself), listed once with the channels (`channel::for_each_channel!`) and found through
+//! `registry`. And the router that picks each message's adapter by its channel: the deployment's providers,
+//! turned on one channel at a time by their credentials. A channel without one is not served (`serves` is false): a live merchant's message on it
 //! is not sent (`delivery::CHANNEL_NOT_CONFIGURED`); test merchants' messages go to the outbox, not here.
 
 pub mod letter;
 pub mod outbox;
+#[cfg(feature = "aws")]
+pub mod registry;
 #[cfg(feature = "aws")]
 pub mod ses;
 pub mod sms;

@@ -3,6 +3,9 @@
 //! with ours shows up as a failed registration exactly as it would with a real bank. `SandboxAcquirer`
 //! decides by the card token's last digits, like acquirers' own sandboxes do with test card numbers.
 
+/// What it declares about itself, for the registry of institutions.
+pub mod connector;
+
 use async_trait::async_trait;
 
 use crate::money::Money;

@@ -25,6 +25,9 @@
 //! time. `GET {apiquery}/1/sales?merchantOrderId=` answers `{"Payments": [{"PaymentId", "ReceivedDate"}]}` (404
 //! or an empty list: no sale): how an attempt that died or timed out is found out (`sales_of_order`).
 
+/// What it declares about itself, for the registry of institutions.
+pub mod connector;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

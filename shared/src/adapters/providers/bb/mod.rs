@@ -7,6 +7,9 @@
 //! before they expire; a 401 gets one new token and one retry. Logs carry the operation, HTTP status and BB's
 //! error codes, never the payer's name, document or address.
 
+/// What it declares about itself, for the registry of institutions.
+pub mod connector;
+
 use std::fmt;
 use std::time::{Duration, Instant};
 

@@ -28,6 +28,10 @@
 //! delivered; `letter.returned_to_sender`, `letter.rejected`, `letter.failed` → failed. Certified letters'
 //! `letter.certified.*` events read the same.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -456,7 +460,7 @@ mod tests {
 
     #[test]
     fn reads_signed_tracking_events() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/lob_letter_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/lob_letter_delivered.json");
         let ms = (event_at().timestamp() * 1000 + 250).to_string();
         let updates = parse_status_callback(&signed(delivered, &ms), delivered, SECRET, event_at()).unwrap();
         assert_eq!(updates.len(), 1);
@@ -479,7 +483,7 @@ mod tests {
 
     #[test]
     fn refuses_forged_stale_or_unsigned_events() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/lob_letter_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/lob_letter_delivered.json");
         let ts = event_at().timestamp().to_string();
         let headers = signed(delivered, &ts);
         let forged = String::from_utf8_lossy(delivered).replace("ltr_4868c3b754655f90", "ltr_0000000000000000");

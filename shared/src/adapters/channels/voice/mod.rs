@@ -22,6 +22,10 @@
 //! secret: `…/v1/webhooks/notifications/totalvoice?token=<secret>`; `parse_status_callback` compares that
 //! `token` in constant time.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -315,7 +319,7 @@ mod tests {
 
     #[test]
     fn reads_the_tts_fim_callback() {
-        let answered = include_bytes!("../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json");
+        let answered = include_bytes!("../../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json");
         let updates = parse_status_callback(Some("s3cret"), answered, "s3cret").unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "37784550");
@@ -337,7 +341,7 @@ mod tests {
 
     #[test]
     fn refuses_callbacks_without_the_url_token() {
-        let answered = include_bytes!("../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json");
+        let answered = include_bytes!("../../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json");
         assert!(matches!(parse_status_callback(None, answered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(parse_status_callback(Some("s3cre"), answered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(parse_status_callback(Some("s3cret"), b"{}", "s3cret"), Err(CallbackError::Malformed(_))));
@@ -346,7 +350,7 @@ mod tests {
     #[test]
     fn a_duration_past_the_calendar_is_malformed() {
         // Caught by fuzz/webhook_payloads (seed totalvoice-huge-duration): a huge duracao_segundos panicked (TimeDelta::seconds out of bounds).
-        let answered = String::from_utf8_lossy(include_bytes!("../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json")).into_owned();
+        let answered = String::from_utf8_lossy(include_bytes!("../../../../tests/fixtures/providers/totalvoice_tts_fim_atendida.json")).into_owned();
         for huge in [i64::MAX, i64::MIN, 9_000_000_000_000_000] {
             let body = answered.replace("\"duracao_segundos\": 17", &format!("\"duracao_segundos\": {huge}"));
             assert!(matches!(parse_status_callback(Some("s3cret"), body.as_bytes(), "s3cret"), Err(CallbackError::Malformed(_))), "{huge}");

@@ -22,6 +22,10 @@
 //! nothing, but a subscription's `webhook.headers` are sent with every event: the subscription is created with
 //! `{"x-webhook-secret": <secret>}`, which `parse_status_callback` compares in constant time.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -362,14 +366,14 @@ mod tests {
 
     #[test]
     fn reads_zenvias_message_status_events() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/zenvia_message_status_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/zenvia_message_status_delivered.json");
         let updates = parse_status_callback(&headers("s3cret"), delivered, "s3cret").unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "0f8b6c1e-4d2a-4a51-9a3c-2f0c7d6e5b41");
         assert_eq!(updates[0].status, MessageStatus::Delivered);
         assert_eq!(updates[0].at.to_rfc3339(), "2026-12-05T12:00:09.542+00:00");
 
-        let failed = include_bytes!("../../../tests/fixtures/providers/zenvia_message_status_not_delivered.json");
+        let failed = include_bytes!("../../../../tests/fixtures/providers/zenvia_message_status_not_delivered.json");
         let updates = parse_status_callback(&headers("s3cret"), failed, "s3cret").unwrap();
         assert_eq!(updates[0].status, MessageStatus::Failed);
         assert!(updates[0].detail.as_deref().unwrap().contains("NOT_DELIVERED"), "{:?}", updates[0].detail);
@@ -380,7 +384,7 @@ mod tests {
 
     #[test]
     fn refuses_callbacks_without_the_shared_secret() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/zenvia_message_status_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/zenvia_message_status_delivered.json");
         assert!(matches!(parse_status_callback(&headers("guess"), delivered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         assert!(matches!(parse_status_callback(&HashMap::new(), delivered, "s3cret"), Err(CallbackError::Unauthorized(_))));
         // An unset secret never verifies anything.

@@ -10,6 +10,10 @@
 //! number, old app, or terms not accepted), 132000/132001 (template parameters or template missing), 100
 //! (invalid parameter), 190 (access token expired — an operator must act), and any other 4xx.
 
+/// What it declares about itself, for the registry of channels.
+#[cfg(feature = "aws")]
+pub mod connector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -347,7 +351,7 @@ mod callback_tests {
 
     #[test]
     fn reads_signed_status_webhooks() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/whatsapp_status_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/whatsapp_status_delivered.json");
         let updates = parse_status_callback(&signed(delivered), delivered, APP_SECRET).unwrap();
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].provider_message_id, "wamid.HBgLNTUxMTk5OTk5ODg4OBUCABIYFjNFQjA=");
@@ -355,7 +359,7 @@ mod callback_tests {
         assert_eq!(updates[0].at.timestamp(), 1_796_558_410);
         assert!(!updates[0].suppress_recipient);
 
-        let failed = include_bytes!("../../../tests/fixtures/providers/whatsapp_status_failed.json");
+        let failed = include_bytes!("../../../../tests/fixtures/providers/whatsapp_status_failed.json");
         let updates = parse_status_callback(&signed(failed), failed, APP_SECRET).unwrap();
         assert_eq!(
             updates.iter().map(|u| (u.status, u.suppress_recipient)).collect::<Vec<_>>(),
@@ -367,7 +371,7 @@ mod callback_tests {
 
     #[test]
     fn refuses_forged_or_unsigned_webhooks() {
-        let delivered = include_bytes!("../../../tests/fixtures/providers/whatsapp_status_delivered.json");
+        let delivered = include_bytes!("../../../../tests/fixtures/providers/whatsapp_status_delivered.json");
         let headers = signed(delivered);
         let forged = String::from_utf8_lossy(delivered).replace("\"delivered\"", "\"read\"");
         assert!(matches!(parse_status_callback(&headers, forged.as_bytes(), APP_SECRET), Err(CallbackError::Unauthorized(_))));

@@ -6,6 +6,9 @@
 //! account (an operator must act; the queue keeps the message meanwhile), 5xx and network errors. Permanent:
 //! `MessageRejected`, an unverified sender domain, `BadRequestException` (a malformed address, …).
 
+/// What it declares about itself, for the registry of channels.
+pub mod connector;
+
 use async_trait::async_trait;
 use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
@@ -422,7 +425,7 @@ mod callback_tests {
     impl SigningCertificates for FixtureCertificates {
         async fn pem(&self, url: &str) -> Result<String, String> {
             self.0.lock().unwrap().push(url.to_string());
-            Ok(include_str!("../../../tests/fixtures/providers/sns_test_signing_cert.pem").to_string())
+            Ok(include_str!("../../../../tests/fixtures/providers/sns_test_signing_cert.pem").to_string())
         }
     }
 
@@ -439,7 +442,7 @@ mod callback_tests {
 
     #[tokio::test]
     async fn a_permanent_bounce_suppresses_the_address_and_a_transient_one_changes_nothing() {
-        let got = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_bounce_permanent.json")).await.unwrap());
+        let got = updates(parse(include_bytes!("../../../../tests/fixtures/providers/sns_ses_bounce_permanent.json")).await.unwrap());
         assert_eq!(got.len(), 1);
         assert_eq!(
             (got[0].provider_message_id.as_str(), got[0].status, got[0].suppress_recipient),
@@ -447,21 +450,21 @@ mod callback_tests {
         );
         assert_eq!(got[0].detail.as_deref(), Some("ses bounce General: smtp; 550 5.1.1 user unknown"));
         assert_eq!(got[0].at.to_rfc3339(), "2026-12-05T12:00:02.669+00:00");
-        assert!(updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_bounce_transient.json")).await.unwrap()).is_empty());
+        assert!(updates(parse(include_bytes!("../../../../tests/fixtures/providers/sns_ses_bounce_transient.json")).await.unwrap()).is_empty());
     }
 
     #[tokio::test]
     async fn complaints_suppress_and_deliveries_deliver_with_either_signature_version() {
         // The complaint is signed with SignatureVersion 2 (SHA-256), the delivery with 1 (SHA-1).
-        let complaint = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_complaint.json")).await.unwrap());
+        let complaint = updates(parse(include_bytes!("../../../../tests/fixtures/providers/sns_ses_complaint.json")).await.unwrap());
         assert_eq!((complaint[0].status, complaint[0].suppress_recipient), (MessageStatus::Complained, true));
-        let delivery = updates(parse(include_bytes!("../../../tests/fixtures/providers/sns_ses_delivery.json")).await.unwrap());
+        let delivery = updates(parse(include_bytes!("../../../../tests/fixtures/providers/sns_ses_delivery.json")).await.unwrap());
         assert_eq!((delivery[0].status, delivery[0].suppress_recipient), (MessageStatus::Delivered, false));
     }
 
     #[tokio::test]
     async fn a_subscription_confirmation_asks_to_visit_its_url() {
-        let got = parse(include_bytes!("../../../tests/fixtures/providers/sns_subscription_confirmation.json")).await.unwrap();
+        let got = parse(include_bytes!("../../../../tests/fixtures/providers/sns_subscription_confirmation.json")).await.unwrap();
         let SnsCallback::SubscriptionConfirmation { topic_arn, subscribe_url } = got else { panic!("{got:?}") };
         assert_eq!(topic_arn, TOPIC);
         assert!(subscribe_url.starts_with("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"));
@@ -469,13 +472,13 @@ mod callback_tests {
 
     #[tokio::test]
     async fn refuses_forged_foreign_or_oddly_certified_messages() {
-        let bounce = include_str!("../../../tests/fixtures/providers/sns_ses_bounce_permanent.json");
+        let bounce = include_str!("../../../../tests/fixtures/providers/sns_ses_bounce_permanent.json");
         // A changed Message no longer matches the signature.
         let forged = bounce.replace("5.1.1 user unknown", "5.1.1 user unknowm");
         assert!(matches!(parse(forged.as_bytes()).await, Err(CallbackError::Unauthorized(m)) if m.contains("signature")));
         // So does a signature taken from another message.
         let mut envelope: serde_json::Value = serde_json::from_str(bounce).unwrap();
-        let other: serde_json::Value = serde_json::from_str(include_str!("../../../tests/fixtures/providers/sns_ses_delivery.json")).unwrap();
+        let other: serde_json::Value = serde_json::from_str(include_str!("../../../../tests/fixtures/providers/sns_ses_delivery.json")).unwrap();
         envelope["Signature"] = other["Signature"].clone();
         assert!(matches!(parse(envelope.to_string().as_bytes()).await, Err(CallbackError::Unauthorized(_))));
         // A topic that is not ours is refused before any certificate is fetched.
