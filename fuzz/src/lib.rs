@@ -21,9 +21,9 @@ use cobranca::merchant::{ApiKey, Merchant};
 use cobranca::pages::{PageResponse, PayerPages};
 use cobranca::providers::{Provider, Providers};
 use cobranca::settlement::Settlement;
+use cobranca::standard_webhooks::WebhookSecret;
 use cobranca::store::*;
 use cobranca::wallet::Wallet;
-use cobranca::webhook::WebhookSecret;
 
 /// The first `N - 1` NUL-separated fields of `data`, then the rest; missing fields are empty.
 pub fn fields<const N: usize>(data: &[u8]) -> [&[u8]; N] {

@@ -16,7 +16,7 @@ use cobranca::money::Money;
 use cobranca::pay::late_fees::{amount_due, LateFees};
 use cobranca::pay::pix::BrCode;
 use cobranca::ruler::{self, Ruler};
-use cobranca::webhook::{verify, WebhookSecret};
+use cobranca::standard_webhooks::{verify, WebhookSecret};
 
 fn sample() -> (Charge, Customer) {
     let merchant_id = MerchantId::generate();

@@ -20,14 +20,15 @@ use crate::merchant::{ApiKeyHash, Merchant};
 use crate::money::Money;
 use crate::notification::Channel;
 use crate::pay::late_fees::LateFees;
+use crate::payment_notice;
 use crate::providers::{ProviderError, Providers};
 use crate::queue::JobQueue;
 use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
 use crate::schedule::{schedule_of, ReplanScope, Schedules};
 use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer};
 use crate::settlement::{Settled, Settlement};
+use crate::standard_webhooks::{self, WebhookSecret};
 use crate::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
-use crate::webhook::{self, WebhookSecret};
 
 /// Largest request body accepted; a charge is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

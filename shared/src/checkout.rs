@@ -17,13 +17,13 @@ use crate::pay::boleto::Linha;
 use crate::pay::installments::{card_plan, CardPlan};
 use crate::pay::late_fees::Unpriceable;
 use crate::pay::setup::{self, CardSetup, CobvSetup, PixSetup, Registration};
+use crate::payment_notice::PaymentNotice;
 use crate::providers::{CardPaymentRequest, CardPaymentResult, ProviderError, Providers};
 use crate::queue::JobQueue;
 use crate::registration::{self, PaymentSetupJob, SetupTask};
 use crate::settlement::{Settled, Settlement};
 use crate::store::{Store, StoreError};
 use crate::wallet::{Wallet, WalletConfig};
-use crate::webhook::PaymentNotice;
 
 /// Shown while the bank registers a boleto (seed 002: the payer must wait before paying).
 pub const BOLETO_REGISTERING_MESSAGE: &str = "Boleto em registro no banco: aguarde até 30 minutos para pagar.";

@@ -11,7 +11,7 @@ use crate::ids::{ChargeId, MerchantId, WalletId, WebhookMessageId};
 use crate::money::Money;
 use crate::pay::method::PaymentMethod;
 use crate::pay::setup::{Registration, SupersededBoleto};
-use crate::webhook::PaymentNotice;
+use crate::payment_notice::PaymentNotice;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentSetupJob {

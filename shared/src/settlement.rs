@@ -10,10 +10,10 @@ use crate::jobs::{self, PaymentSetupJob, SetupTask};
 use crate::money::Money;
 use crate::notification::NotificationJob;
 use crate::payment::{net_received, reversed_of, EntryKind, LedgerEntry, PaymentOutcome, UnmatchedPayment};
+use crate::payment_notice::PaymentNotice;
 use crate::queue::JobQueue;
 use crate::ruler::{self, ReminderState};
 use crate::store::{PaymentRecorded, Store, StoreError};
-use crate::webhook::PaymentNotice;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settled {

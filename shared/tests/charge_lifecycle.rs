@@ -12,9 +12,9 @@ use cobranca::api::ApiRequest;
 use cobranca::calendar;
 use cobranca::delivery::Delivery;
 use cobranca::settlement::Settlement;
+use cobranca::standard_webhooks::WebhookSecret;
 use cobranca::store::*;
 use cobranca::tick::Tick;
-use cobranca::webhook::WebhookSecret;
 use serde_json::{json, Value};
 use support::{due_in, App};
 

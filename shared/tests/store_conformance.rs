@@ -304,7 +304,7 @@ async fn conformance(store: &dyn Store) {
     assert!(store.unmatched_of(&MerchantId::generate(), uday, uday).await.unwrap().is_empty());
 
     // Refunds that arrive before their payment wait, once each.
-    let refund = cobranca::webhook::PaymentNotice {
+    let refund = cobranca::payment_notice::PaymentNotice {
         event_id: "evt_r1".into(),
         provider: provider.clone(),
         charge_id: Some(f.charge.id.clone()),

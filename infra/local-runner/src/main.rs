@@ -29,8 +29,8 @@ use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::document::Document;
 use cobranca::ids::MerchantId;
 use cobranca::merchant::{ApiKey, Merchant, Mode};
+use cobranca::standard_webhooks::WebhookSecret;
 use cobranca::store::*;
-use cobranca::webhook::WebhookSecret;
 use serde_json::{json, Value};
 
 use crate::gateway::Gateway;

@@ -17,8 +17,8 @@ use crate::events::EventBus;
 use crate::notification::NotificationSender;
 use crate::providers::{Provider, Providers};
 use crate::queue::JobQueue;
+use crate::standard_webhooks::WebhookSecret;
 use crate::store::Store;
-use crate::webhook::WebhookSecret;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]

@@ -105,18 +105,18 @@ impl WebhookApi<'_> {
             _ => return Err(ApiError::new(404, "unknown_provider", "provedor desconhecido / unknown provider")),
         }
         let id = req.header("webhook-id");
-        webhook::verify(self.secrets, id, req.header("webhook-timestamp"), req.header("webhook-signature"), &req.body, now)
+        standard_webhooks::verify(self.secrets, id, req.header("webhook-timestamp"), req.header("webhook-signature"), &req.body, now)
             .map_err(|e| ApiError::new(401, "invalid_signature", e.to_string()))?;
         let id = id.unwrap_or_default();
-        let event = webhook::parse_cobranca(id, &req.body).map_err(|e| match e {
-            webhook::PayloadError::Malformed(m) => ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {m}")),
-            webhook::PayloadError::UnsupportedType(t) => ApiError::invalid("type", format!("tipo não suportado / unsupported type: {t}")),
-            webhook::PayloadError::Field { field, message } => ApiError::invalid(field, message),
+        let event = payment_notice::parse_cobranca(id, &req.body).map_err(|e| match e {
+            payment_notice::PayloadError::Malformed(m) => ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {m}")),
+            payment_notice::PayloadError::UnsupportedType(t) => ApiError::invalid("type", format!("tipo não suportado / unsupported type: {t}")),
+            payment_notice::PayloadError::Field { field, message } => ApiError::invalid(field, message),
         })?;
         let notice = match event {
-            webhook::CobrancaEvent::Money(notice) => notice,
+            payment_notice::CobrancaEvent::Money(notice) => notice,
             // No money moved: acknowledged so the provider stops resending, and nothing changes.
-            webhook::CobrancaEvent::Status { kind, charge_ref } => {
+            payment_notice::CobrancaEvent::Status { kind, charge_ref } => {
                 tracing::info!(%kind, charge_ref = %charge_ref, "payment status without money: acknowledged");
                 return Ok(ApiResponse::json(200, &json!({"result": "acknowledged", "type": kind})));
             }
@@ -201,8 +201,8 @@ impl WebhookApi<'_> {
                 }
             }
         }
-        let notices = webhook::parse_bcb_pix(&req.body).map_err(|e| match e {
-            webhook::PayloadError::Field { field, message } => ApiError::invalid(field, message),
+        let notices = payment_notice::parse_bcb_pix(&req.body).map_err(|e| match e {
+            payment_notice::PayloadError::Field { field, message } => ApiError::invalid(field, message),
             other => ApiError::new(400, "malformed_json", other.to_string()),
         })?;
         let raw = String::from_utf8_lossy(&req.body);

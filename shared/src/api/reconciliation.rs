@@ -10,8 +10,8 @@ use crate::calendar;
 use crate::charge::PaymentMethod;
 use crate::merchant::Merchant;
 use crate::pay::cnab240::{parse_return, TitleMovement};
+use crate::payment_notice::PaymentNotice;
 use crate::settlement::Settled;
-use crate::webhook::PaymentNotice;
 
 /// A return file of a busy day: 240-byte records, two per title; 5 MB is about 10 000 titles.
 pub const MAX_CNAB_BYTES: usize = 5 * 1024 * 1024;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::events::EventKind;
 use crate::ids::{MerchantId, WebhookEndpointId};
-use crate::webhook::WebhookSecret;
+use crate::standard_webhooks::WebhookSecret;
 
 /// The event types a merchant can subscribe to, and the domain events they come from.
 pub const EVENT_TYPES: &[(&str, EventKind)] = &[

@@ -23,8 +23,8 @@ mod tests {
     use crate::ids::{ChargeId, MerchantId, WebhookMessageId};
 
     use crate::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
+    use crate::standard_webhooks::WebhookSecret;
     use crate::store::{WebhookDeliveryStore, WebhookEndpointStore};
-    use crate::webhook::WebhookSecret;
     use chrono::TimeZone;
     use std::sync::Mutex;
 
@@ -224,7 +224,7 @@ mod tests {
         let delivery = w.store.get_webhook_delivery(&merchant(), &job.delivery_id).await.unwrap().unwrap();
         for secret in [&first, &second] {
             let s = WebhookSecret::parse(secret).unwrap();
-            let r = crate::webhook::verify(
+            let r = crate::standard_webhooks::verify(
                 &[s],
                 Some(&header(1, "webhook-id")),
                 Some(&header(1, "webhook-timestamp")),

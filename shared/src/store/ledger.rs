@@ -14,9 +14,9 @@ pub trait LedgerStore: Send + Sync {
     /// A merchant's ledger entries whose money moved on São Paulo days `from..=to`, by day.
     async fn ledger_between(&self, merchant: &MerchantId, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreResult<Vec<LedgerEntry>>;
     /// Keeps a refund or chargeback notice until the payment it reverses is on the ledger (they can arrive first).
-    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()>;
+    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()>;
     /// The reversals kept for a provider's payment id.
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>>;
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>>;
     /// Keeps a payment that matched no charge, once per provider event.
     async fn put_unmatched(&self, unmatched: &UnmatchedPayment) -> StoreResult<bool>;
     /// Unmatched notices attributed to a merchant (CNAB imports), received on São Paulo days `from..=to`.

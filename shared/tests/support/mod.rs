@@ -21,10 +21,10 @@ use cobranca::pages::{PageResponse, PayerPages};
 use cobranca::providers::{Provider, Providers};
 use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
 use cobranca::settlement::Settlement;
+use cobranca::standard_webhooks::WebhookSecret;
 use cobranca::store::*;
 use cobranca::tick::Tick;
 use cobranca::wallet::Wallet;
-use cobranca::webhook::WebhookSecret;
 use serde_json::Value;
 
 pub struct App {

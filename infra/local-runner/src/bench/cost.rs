@@ -94,7 +94,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     }
     // Paid on the due day, through signed webhooks.
     let ids = ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let secret = cobranca::webhook::WebhookSecret::parse(&secret).ok_or("bad secret")?;
+    let secret = cobranca::standard_webhooks::WebhookSecret::parse(&secret).ok_or("bad secret")?;
     for (n, id) in ids.iter().enumerate() {
         let body = json!({"type": "payment.confirmed", "data": {"charge_id": id, "amount": "150.00", "paid_at": chrono::Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": format!("E{n:031}")}}).to_string();
         let ts = chrono::Utc::now().timestamp();

@@ -32,12 +32,12 @@ impl LedgerStore for DynamoStore {
         Ok(out)
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
         let pk = format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default());
         self.put_new(data_item(pk, notice.provider_payment_id.clone(), notice)).await.map(|_| ())
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
         self.query_all(format!("PENDREV#{provider}#{payment}"), "").await?.iter().map(parse_data).collect()
     }
 

@@ -218,11 +218,11 @@ impl LedgerStore for FaultyStore {
         self.call("ledger_between", self.inner.ledger_between(merchant, from, to)).await
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
         self.call("add_pending_reversal", self.inner.add_pending_reversal(notice)).await
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
         self.call("pending_reversals", self.inner.pending_reversals(provider, payment)).await
     }
 

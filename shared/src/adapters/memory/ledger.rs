@@ -21,14 +21,14 @@ impl LedgerStore for MemoryStore {
         Ok(out)
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::webhook::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
         fits(&format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default()), &notice.provider_payment_id, notice)?;
         let key = (notice.provider.clone(), notice.reverses.clone().unwrap_or_default(), notice.provider_payment_id.clone());
         self.lock().pending_reversals.entry(key).or_insert_with(|| notice.clone());
         Ok(())
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::webhook::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
         Ok(self.lock().pending_reversals.iter().filter(|((p, pay, _), _)| p == provider && pay == payment).map(|(_, n)| n.clone()).collect())
     }
 

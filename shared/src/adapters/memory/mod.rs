@@ -66,7 +66,7 @@ struct State {
     sequences: HashMap<String, u64>,
     references: HashMap<(String, String), (MerchantId, ChargeId)>,
     card_attempts: HashMap<(MerchantId, ChargeId), crate::card_attempts::CardAttempts>,
-    pending_reversals: BTreeMap<(String, String, String), crate::webhook::PaymentNotice>,
+    pending_reversals: BTreeMap<(String, String, String), crate::payment_notice::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
     notifications: BTreeMap<(MerchantId, ChargeId, String), crate::tracking::NotificationRecord>,
