@@ -68,4 +68,10 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
         assert_eq!(doc["components"]["schemas"]["ChargeInput"]["additionalProperties"], serde_json::json!(false));
     }
+
+    #[test]
+    fn fields_accepted_and_ignored_take_any_value() {
+        let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
+        assert_eq!(doc["components"]["schemas"]["RulerPreview"]["properties"]["description"], serde_json::json!({}));
+    }
 }

@@ -74,7 +74,7 @@ macro_rules! charge_terms {
             #[schema(value_type = Option<Vec<String>>)]
             wallet_ids,
             /// Who pays the card installments' fees: `merchant_absorbs` or `payer_pays`.
-            #[schema(value_type = Option<String>)]
+            #[schema(schema_with = crate::service::charges::schema_refs::fee_mode)]
             fee_mode,
             /// The merchant's own reference, up to 100 characters.
             #[schema(value_type = Option<String>, max_length = 100)]
@@ -135,6 +135,18 @@ pub(crate) mod schema_refs {
 
     pub fn ruler() -> Schema {
         nullable("Ruler")
+    }
+
+    pub fn fee_mode() -> Schema {
+        use utoipa::openapi::schema::SchemaType;
+        let values = [serde_json::json!("merchant_absorbs"), serde_json::json!("payer_pays"), serde_json::Value::Null];
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .enum_values(Some(values))
+                .description(Some("Who pays the card installments' fees."))
+                .build(),
+        )
     }
 
     pub fn address() -> Schema {

@@ -14,7 +14,7 @@ use crate::service::TermFields;
 charge_terms!(with_charge_terms! {
     #[derive(Default)]
     pub(crate) struct InstallmentPlanInput {
-        #[schema(required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
+        #[schema(value_type = String, required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
         pub customer_id: Option<String>,
         /// The plan's total, split to the cent (the first installments carry the leftover cents).
         #[schema(value_type = String, required = true, pattern = r"^\d+(\.\d{1,2})?$")]
@@ -22,16 +22,16 @@ charge_terms!(with_charge_terms! {
         #[schema(value_type = u16, required = true, minimum = 2, maximum = 60)]
         pub installments: Option<Value>,
         /// Later installments fall due monthly on the same day (or the month's last).
-        #[schema(required = true, format = Date)]
+        #[schema(value_type = String, required = true, format = Date)]
         pub first_due_date: Option<String>,
-        #[schema(required = true, min_length = 1, max_length = 200)]
+        #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
         pub description: Option<String>,
     }
 });
 
 charge_terms!(with_charge_terms! {
     pub(crate) struct RenegotiationInput {
-        #[schema(required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
+        #[schema(value_type = String, required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
         pub customer_id: Option<Value>,
         /// Open charges of this customer, 1 to 100.
         #[schema(value_type = Vec<String>, required = true, min_items = 1, max_items = 100)]
@@ -39,7 +39,7 @@ charge_terms!(with_charge_terms! {
         #[schema(value_type = u16, required = true, minimum = 2, maximum = 60)]
         pub installments: Option<Value>,
         /// Later installments fall due monthly on the same day (or the month's last).
-        #[schema(required = true, format = Date)]
+        #[schema(value_type = String, required = true, format = Date)]
         pub first_due_date: Option<String>,
         /// true: the face value less what was paid; false (default): what is owed today with fine and interest.
         #[schema(value_type = bool, required = false)]

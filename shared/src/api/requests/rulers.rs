@@ -21,10 +21,10 @@ pub(crate) struct RulerPreview {
     #[schema(schema_with = crate::service::charges::schema_refs::ruler)]
     pub ruler: Option<Value>,
     #[allow(dead_code)]
-    #[schema(value_type = Object, required = false)]
+    #[schema(schema_with = any_value, required = false)]
     pub payment_methods: Option<Value>,
     #[allow(dead_code)]
-    #[schema(value_type = Object, required = false)]
+    #[schema(schema_with = any_value, required = false)]
     pub description: Option<Value>,
 }
 
@@ -41,4 +41,9 @@ pub(crate) struct PreviewCustomer {
     #[schema(value_type = Option<String>)]
     pub phone: Option<Phone>,
     pub address: Option<super::AddressInput>,
+}
+
+/// Any JSON value (fields accepted and ignored).
+fn any_value() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::Schema::Object(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue).build())
 }

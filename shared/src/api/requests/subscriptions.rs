@@ -13,7 +13,7 @@ use crate::service::TermFields;
 
 charge_terms!(with_charge_terms! {
     pub(crate) struct SubscriptionInput {
-        #[schema(required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
+        #[schema(value_type = String, required = true, pattern = "^cus_[0-9a-z_]{1,64}$")]
         pub customer_id: Option<String>,
         /// Each charge's amount until changed (a change applies from the next charge not yet made).
         #[schema(value_type = String, required = true, pattern = r"^\d+(\.\d{1,2})?$")]
@@ -22,9 +22,9 @@ charge_terms!(with_charge_terms! {
         #[schema(value_type = String, required = true)]
         pub cycle: Option<Value>,
         /// Later charges fall due a cycle apart, counted from it (a 31st falls on the last day of shorter months).
-        #[schema(required = true, format = Date)]
+        #[schema(value_type = String, required = true, format = Date)]
         pub first_due_date: Option<String>,
-        #[schema(required = true, min_length = 1, max_length = 200)]
+        #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
         pub description: Option<String>,
         /// Each charge is made this many days before it falls due (10 by default).
         #[schema(value_type = Option<u32>, minimum = 0, maximum = 60)]
