@@ -237,7 +237,7 @@ async fn a_public_looking_name_resolving_inside() -> Option<(&'static str, Vec<s
     for name in ["static.crates.io", "registry.npmjs.org"] {
         let Ok(found) = tokio::net::lookup_host((name, 443)).await else { continue };
         let addresses: Vec<std::net::IpAddr> = found.map(|a| a.ip()).collect();
-        if !addresses.is_empty() && addresses.iter().all(|ip| !cobranca::outbound::is_public(*ip)) {
+        if !addresses.is_empty() && addresses.iter().all(|ip| !cobranca::domain::outbound::is_public(*ip)) {
             return Some((name, addresses));
         }
     }
@@ -426,7 +426,7 @@ async fn store() -> cobranca::adapters::dynamodb::DynamoStore {
 
 #[tokio::test]
 async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured_channel() {
-    use cobranca::store::*;
+    use cobranca::ports::store::*;
     let Some(app) = spawn_app() else { return };
     let merchant = json!({"name": "Loja Real Ltda", "document": "11.222.333/0001-81", "livemode": true});
     // Only the operator makes merchants.
@@ -437,7 +437,7 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     assert_eq!(made["merchant"]["livemode"], true, "{made}");
     let live = made["api_key"]["secret"].as_str().unwrap().to_string();
     assert!(live.starts_with("ck_live_"), "{made}");
-    let live_id = cobranca::ids::MerchantId::parse(made["merchant"]["id"].as_str().unwrap()).unwrap();
+    let live_id = cobranca::domain::ids::MerchantId::parse(made["merchant"]["id"].as_str().unwrap()).unwrap();
     let as_live = |method: Method, path: String, body: Option<Value>| {
         let (app, live) = (&app, live.clone());
         async move { app.send_as(&live, method, &path, body.as_ref(), &[]).await }
@@ -462,7 +462,8 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     let renamed = live.replacen("ck_live_", "ck_test_", 1);
     assert_eq!(app.send_as(&renamed, Method::GET, "/v1/wallets", None, &[]).await.0, 401);
     let store = store().await;
-    let (mistaken, test_secret) = cobranca::api_keys::ApiKeyRecord::issue(&live_id, cobranca::merchant::Mode::Test, "mistake", None, Utc::now());
+    let (mistaken, test_secret) =
+        cobranca::domain::api_keys::ApiKeyRecord::issue(&live_id, cobranca::domain::merchant::Mode::Test, "mistake", None, Utc::now());
     store.add_api_key(&mistaken, None).await.unwrap();
     assert!(test_secret.expose().starts_with("ck_test_"));
     assert_eq!(app.send_as(test_secret.expose(), Method::GET, "/v1/wallets", None, &[]).await.0, 401, "a ck_test_ key for a live merchant");
@@ -513,12 +514,12 @@ async fn a_live_merchant_never_reaches_the_sandbox_the_outbox_or_an_unconfigured
     // A merchant stored before modes existed may still hold the sandbox wallets it was given (written to the
     // table here, as no API call can): no charge may name one, and one that already points at it is not paid
     // through it, nor can the payer tokenize a card in the sandbox.
-    let sandbox_card = cobranca::wallet::Wallet::sandbox_set(&live_id, Utc::now()).pop().unwrap();
+    let sandbox_card = cobranca::domain::wallet::Wallet::sandbox_set(&live_id, Utc::now()).pop().unwrap();
     store.put_wallet(&sandbox_card).await.unwrap();
     let named = json!({"customer_id": charge["customer_id"], "amount": "10.00", "due_date": due_in(5), "description": "x", "payment_methods": ["credit_card"], "wallet_ids": [sandbox_card.id]});
     let (status, body) = as_live(Method::POST, "/v1/charges".into(), Some(named)).await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("wallet_ids")), "{body}");
-    let charge_id = cobranca::ids::ChargeId::parse(&id).unwrap();
+    let charge_id = cobranca::domain::ids::ChargeId::parse(&id).unwrap();
     let mut stored = store.get_charge(&live_id, &charge_id).await.unwrap().unwrap();
     let version = stored.version;
     stored.setup.card.as_mut().unwrap().wallet_id = sandbox_card.id.clone();

@@ -5,9 +5,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDate, Utc};
 use chrono_tz::America::Sao_Paulo;
-use cobranca::money::Money;
-use cobranca::pay::boleto::parse_boleto;
-use cobranca::pay::pix::parse_brcode;
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::boleto::parse_boleto;
+use cobranca::domain::pay::pix::parse_brcode;
 use cobranca_e2e::spawn_app;
 use serde_json::{json, Value};
 

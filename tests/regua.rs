@@ -176,6 +176,6 @@ async fn ruler_tick_makes_a_subscriptions_charge_on_its_day_once() {
     );
     assert_eq!(
         after["next_generation_date"],
-        json!((cobranca::recurrence::nth_due(first_due, cobranca::recurrence::Cycle::Monthly, 1) - Duration::days(10)).to_string())
+        json!((cobranca::domain::recurrence::nth_due(first_due, cobranca::domain::recurrence::Cycle::Monthly, 1) - Duration::days(10)).to_string())
     );
 }

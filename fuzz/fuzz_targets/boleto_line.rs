@@ -4,8 +4,8 @@
 #![no_main]
 
 use chrono::{Days, NaiveDate};
-use cobranca::money::Money;
-use cobranca::pay::boleto::{fator_vencimento, itf25_svg, parse_boleto, Barcode, CampoLivre, Linha};
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::boleto::{fator_vencimento, itf25_svg, parse_boleto, Barcode, CampoLivre, Linha};
 use cobranca_fuzz::{fields, int, text};
 use libfuzzer_sys::fuzz_target;
 

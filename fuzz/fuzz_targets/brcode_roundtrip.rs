@@ -4,8 +4,8 @@
 //! refuses the terms or writes a code (ASCII, within the BCB limits, QR-encodable) that parses back equal.
 #![no_main]
 
-use cobranca::money::Money;
-use cobranca::pay::pix::{emv_text, parse_brcode, BrCode, MerchantAccount};
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::pix::{emv_text, parse_brcode, BrCode, MerchantAccount};
 use cobranca_fuzz::{fields, text};
 use libfuzzer_sys::fuzz_target;
 

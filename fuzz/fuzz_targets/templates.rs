@@ -1,4 +1,4 @@
-//! Message rendering (`cobranca::templates::render`, `notification::render_combined`) with arbitrary context
+//! Message rendering (`cobranca::domain::templates::render`, `notification::render_combined`) with arbitrary context
 //! strings, and merchants' own templates (`templates::validate`, then `render`) from arbitrary sources.
 //! The defaults render for any context; nothing panics; every message that renders names the merchant
 //! (CDC art. 42-A: the footer is appended, so no template can leave it out).
@@ -7,9 +7,9 @@
 //! NUL amount NUL payment_url NUL boleto_line NUL days NUL other charge's description NUL subject NUL body.
 #![no_main]
 
-use cobranca::notification::{render_combined, Channel, ChargeLine, MessageContext};
-use cobranca::ruler::Step;
-use cobranca::templates::{render, validate, MessageTemplate, MAX_TEMPLATE_CHARS};
+use cobranca::domain::notification::{render_combined, Channel, ChargeLine, MessageContext};
+use cobranca::domain::ruler::Step;
+use cobranca::domain::templates::{render, validate, MessageTemplate, MAX_TEMPLATE_CHARS};
 use cobranca_fuzz::{fields, int, text};
 use libfuzzer_sys::fuzz_target;
 
@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(validate(channel, "on_due", &template).is_err(), "over the size limit");
         return;
     }
-    let step_name = cobranca::templates::step_name(step);
+    let step_name = cobranca::domain::templates::step_name(step);
     if validate(channel, step_name, &template).is_ok() {
         if let Ok((_, message)) = render(channel, step, &ctx, Some(&template)) {
             names_the_merchant(channel, &message, &ctx);

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use cobranca::adapters::channels::{sms, voice};
-use cobranca::pay::cnab240::parse_return;
-use cobranca::payment_notice::{parse_bcb_pix, parse_cobranca, CobrancaEvent, PaymentNotice};
+use cobranca::domain::pay::cnab240::parse_return;
+use cobranca::domain::payment_notice::{parse_bcb_pix, parse_cobranca, CobrancaEvent, PaymentNotice};
 use cobranca_fuzz::{assert_api_answer, now, App, WEBHOOK_HEADER_SECRET};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,4 +1,4 @@
-//! Standard Webhooks verification (`cobranca::standard_webhooks::verify`): any headers, body, secrets and clock never
+//! Standard Webhooks verification (`cobranca::domain::standard_webhooks::verify`): any headers, body, secrets and clock never
 //! panic; a body signed with the secret verifies, and a changed body, id or timestamp, a stale timestamp or
 //! another secret does not.
 #![no_main]
@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use cobranca::standard_webhooks::{verify, SignatureError, WebhookSecret, TOLERANCE_SECONDS};
+use cobranca::domain::standard_webhooks::{verify, SignatureError, WebhookSecret, TOLERANCE_SECONDS};
 use cobranca_fuzz::{fields, int, text};
 use libfuzzer_sys::fuzz_target;
 

@@ -12,18 +12,18 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, TimeZone, Utc};
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
 use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use cobranca::api::provider_webhooks::{AcquirerNotices, PixWebhookAuth, WebhookApi};
-use cobranca::api::{Api, ApiRequest, ApiResponse};
-use cobranca::checkout::Checkout;
-use cobranca::document::Document;
-use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant};
-use cobranca::pages::{PageResponse, PayerPages};
-use cobranca::providers::{Provider, Providers};
-use cobranca::settlement::Settlement;
-use cobranca::standard_webhooks::WebhookSecret;
-use cobranca::store::*;
-use cobranca::wallet::Wallet;
+use cobranca::http::api::provider_webhooks::{AcquirerNotices, PixWebhookAuth, WebhookApi};
+use cobranca::http::api::{Api, ApiRequest, ApiResponse};
+use cobranca::service::checkout::Checkout;
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::MerchantId;
+use cobranca::domain::merchant::{ApiKey, Merchant};
+use cobranca::http::pages::{PageResponse, PayerPages};
+use cobranca::ports::providers::{Provider, Providers};
+use cobranca::service::settlement::Settlement;
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::ports::store::*;
+use cobranca::domain::wallet::Wallet;
 
 /// The first `N - 1` NUL-separated fields of `data`, then the rest; missing fields are empty.
 pub fn fields<const N: usize>(data: &[u8]) -> [&[u8]; N] {
@@ -90,7 +90,7 @@ impl App {
             name: "Loja Exemplo Ltda".into(),
             document: Document::parse("11.222.333/0001-81").expect("a valid CNPJ"),
             created_at: now(),
-            mode: cobranca::merchant::Mode::Test,
+            mode: cobranca::domain::merchant::Mode::Test,
         };
         block_on(async {
             store.put_merchant(&merchant, &key.hash()).await.expect("memory store");
@@ -122,7 +122,7 @@ impl App {
             queue: &self.queue,
             providers: &self.providers,
             public_base_url: "https://pay.test",
-            webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: false },
+            webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: false },
             access: Default::default(),
         }
     }

@@ -7,16 +7,16 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
-use cobranca::charge::{Charge, Description, DueDate, PaymentMethod};
-use cobranca::contact::Email;
-use cobranca::customer::{Customer, PersonName};
-use cobranca::document::Document;
-use cobranca::ids::{CustomerId, MerchantId};
-use cobranca::money::Money;
-use cobranca::pay::late_fees::{amount_due, LateFees};
-use cobranca::pay::pix::BrCode;
-use cobranca::ruler::{self, Ruler};
-use cobranca::standard_webhooks::{verify, WebhookSecret};
+use cobranca::domain::charge::{Charge, Description, DueDate, PaymentMethod};
+use cobranca::domain::contact::Email;
+use cobranca::domain::customer::{Customer, PersonName};
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::{CustomerId, MerchantId};
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::late_fees::{amount_due, LateFees};
+use cobranca::domain::pay::pix::BrCode;
+use cobranca::domain::ruler::{self, Ruler};
+use cobranca::domain::standard_webhooks::{verify, WebhookSecret};
 
 fn sample() -> (Charge, Customer) {
     let merchant_id = MerchantId::generate();

@@ -6,9 +6,9 @@ mod support;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use cobranca::api::{ApiRequest, ApiResponse};
-use cobranca::api_keys::AccessPolicy;
-use cobranca::merchant::ApiKeyHash;
+use cobranca::domain::api_keys::AccessPolicy;
+use cobranca::domain::merchant::ApiKeyHash;
+use cobranca::http::api::{ApiRequest, ApiResponse};
 use serde_json::{json, Value};
 use support::App;
 
@@ -45,7 +45,7 @@ async fn send_with(
         body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
         client_cert: None,
     };
-    let api = cobranca::api::Api { access: access.clone(), ..app.api() };
+    let api = cobranca::http::api::Api { access: access.clone(), ..app.api() };
     api.handle(&req, at).await
 }
 
@@ -325,7 +325,7 @@ async fn a_key_may_carry_its_own_lower_limit_and_errors_are_counted_too() {
 fn rate_headers_reach_the_http_response() {
     let limited =
         ApiResponse { headers: vec![("retry-after", "45".into()), ("x-ratelimit-remaining", "0".into())], ..ApiResponse::json(429, &json!({})) };
-    let http = cobranca::lambda::http_response(limited);
+    let http = cobranca::http::lambda::http_response(limited);
     assert_eq!((http.headers()["retry-after"].to_str().unwrap(), http.headers()["x-ratelimit-remaining"].to_str().unwrap()), ("45", "0"));
 }
 
@@ -349,7 +349,7 @@ async fn the_operator_gives_a_locked_out_merchant_a_new_key_and_only_the_operato
 
 #[tokio::test]
 async fn a_merchant_holds_at_most_twenty_working_keys_and_may_always_rotate() {
-    use cobranca::api_keys::MAX_LIVE_KEYS;
+    use cobranca::domain::api_keys::MAX_LIVE_KEYS;
     let app = App::new().await;
     let main = app.key.expose();
     // The key the merchant was registered with is the first.

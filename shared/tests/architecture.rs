@@ -120,12 +120,12 @@ fn every_api_route_reaches_the_api_function() {
     assert_eq!(api.len(), 1, "the API function has exactly one route: {api:?}");
     assert_eq!((api[0].1.as_str(), api[0].2.as_str()), ("ANY", "/v1/{proxy+}"));
     let segments = |p: &str| p.trim_matches('/').split('/').map(str::to_string).collect::<Vec<_>>();
-    for (method, pattern) in cobranca::api::ROUTES {
+    for (method, pattern) in cobranca::http::api::ROUTES {
         // A concrete path of the route: each parameter filled with a sample value.
         let path: Vec<String> = segments(pattern).into_iter().map(|s| if s.starts_with('{') { "x_1".into() } else { s }).collect();
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         for (f, m, p) in wired.iter().filter(|(f, _, p)| *f != "CreateChargeFunction" && !p.ends_with("+}")) {
-            let taken = (m == method || m == "ANY") && cobranca::api::route_matches(p, &path);
+            let taken = (m == method || m == "ANY") && cobranca::http::api::route_matches(p, &path);
             assert!(!taken, "{method} {pattern} would go to {f} ({m} {p}), not to the API function");
         }
     }

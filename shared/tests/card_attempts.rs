@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
-use cobranca::card_attempts::{CardAttempt, CardAttempts};
-use cobranca::ids::ChargeId;
-use cobranca::money::Money;
-use cobranca::payment::PaymentOutcome;
-use cobranca::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, Provider, ProviderError, Providers, SaleState, SaleStatus};
-use cobranca::store::*;
+use cobranca::domain::card_attempts::{CardAttempt, CardAttempts};
+use cobranca::domain::ids::ChargeId;
+use cobranca::domain::money::Money;
+use cobranca::domain::payment::PaymentOutcome;
+use cobranca::ports::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, Provider, ProviderError, Providers, SaleState, SaleStatus};
+use cobranca::ports::store::*;
 use serde_json::{json, Value};
 use support::{due_in, App};
 

@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyEventBus, FaultyQueue, FaultyStore};
-use cobranca::api::provider_webhooks::WebhookApi;
-use cobranca::api::{Api, ApiRequest};
-use cobranca::delivery::{Delivered, Delivery, DeliveryError};
-use cobranca::notification::NotificationJob;
-use cobranca::registration::{PaymentSetupJob, Registrar, SetupTask};
-use cobranca::settlement::Settlement;
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::notification::NotificationJob;
+use cobranca::http::api::provider_webhooks::WebhookApi;
+use cobranca::http::api::{Api, ApiRequest};
+use cobranca::ports::store::*;
+use cobranca::service::delivery::{Delivered, Delivery, DeliveryError};
+use cobranca::service::registration::{PaymentSetupJob, Registrar, SetupTask};
+use cobranca::service::settlement::Settlement;
+use cobranca::service::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -122,8 +122,8 @@ fn signed_at(app: &App, id: &str, body: &Value, at: DateTime<Utc>) -> ApiRequest
 fn webhook_api<'a>(
     app: &'a App,
     store: &'a dyn Store,
-    queue: &'a dyn cobranca::queue::JobQueue,
-    events: &'a dyn cobranca::events::EventBus,
+    queue: &'a dyn cobranca::ports::queue::JobQueue,
+    events: &'a dyn cobranca::domain::events::EventBus,
 ) -> WebhookApi<'a> {
     WebhookApi {
         settlement: Settlement { store, queue, events },
@@ -139,7 +139,7 @@ fn webhook_api<'a>(
 async fn consume(
     app: &App,
     store: &dyn Store,
-    events: &dyn cobranca::events::EventBus,
+    events: &dyn cobranca::domain::events::EventBus,
     jobs: Vec<NotificationJob>,
     from_minute: i64,
 ) -> Vec<NotificationJob> {
@@ -174,8 +174,8 @@ async fn consume(
 async fn follow_ups(
     app: &App,
     store: &dyn Store,
-    queue: &dyn cobranca::queue::JobQueue,
-    events: &dyn cobranca::events::EventBus,
+    queue: &dyn cobranca::ports::queue::JobQueue,
+    events: &dyn cobranca::domain::events::EventBus,
     from_minute: i64,
 ) -> Vec<PaymentSetupJob> {
     let jobs: Vec<PaymentSetupJob> = {
@@ -205,7 +205,7 @@ async fn follow_ups(
 /// nothing is left to do.
 async fn settle_down(app: &App, mut minute: i64) {
     for _ in 0..4 {
-        minute += cobranca::tick::LEASE.num_minutes() + 1;
+        minute += cobranca::service::tick::LEASE.num_minutes() + 1;
         let dead = follow_ups(app, app.store.as_ref(), &app.queue, &app.events, minute).await;
         assert!(dead.is_empty(), "no fault left, yet follow-ups died: {dead:?}");
         Tick::new(app.store.as_ref(), &app.queue, &app.events).run(later(minute), Utc::now()).await.unwrap();
@@ -272,11 +272,11 @@ async fn payment_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     assert!(dead.is_empty());
     settle_down(&app, 1).await;
 
-    let charge = cobranca::ids::ChargeId::parse(&id).unwrap();
+    let charge = cobranca::domain::ids::ChargeId::parse(&id).unwrap();
     let ledger = app.store.ledger_of(&app.merchant_id, &charge).await.unwrap();
     f.count(1, ledger.len() as u64);
     let status = app.store.get_charge(&app.merchant_id, &charge).await.unwrap().unwrap().status;
-    f.count(1, u64::from(status == cobranca::charge::ChargeStatus::Paid));
+    f.count(1, u64::from(status == cobranca::domain::charge::ChargeStatus::Paid));
     f.count(1, distinct_events(&app, "PaymentConfirmed").len() as u64);
     let (receipts, resent) = outbox_of(&app, &id, "on_paid").await;
     f.count(1, receipts);
@@ -361,8 +361,8 @@ async fn reminder_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         .collect::<BTreeSet<_>>()
         .len();
     f.count(1, told as u64);
-    let record = app.store.notifications_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
-    f.count(1, record.iter().filter(|r| r.status == cobranca::tracking::MessageStatus::Sent).count() as u64);
+    let record = app.store.notifications_of(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
+    f.count(1, record.iter().filter(|r| r.status == cobranca::domain::tracking::MessageStatus::Sent).count() as u64);
     f.runs += 1;
     plan.calls()
 }
@@ -403,7 +403,7 @@ async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         queue: &ports.queue,
         providers: &app.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     let (req, at) = request(0);
@@ -425,7 +425,7 @@ async fn creation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     let charge: Value = serde_json::from_str(&answer.body).unwrap();
     settle_down(&app, 20).await;
 
-    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let customer_id = cobranca::domain::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
     let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
     f.count(1, charges.len() as u64);
     f.count(1, u64::from(charges.first().is_some_and(|c| c.id.as_str() == charge["id"].as_str().unwrap_or_default())));
@@ -476,7 +476,7 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         queue: &ports.queue,
         providers: &app.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     let first = run_until_crash(&plan, api.handle(&request(), later(0))).await;
@@ -496,9 +496,10 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
 
     let plans = app.store.merchant_documents(&app.merchant_id, "plan#").await.unwrap();
     f.count(1, plans.len() as u64);
-    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let customer_id = cobranca::domain::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
     let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
-    let installments: Vec<_> = charges.iter().filter(|c| matches!(c.origin, cobranca::charge::ChargeOrigin::InstallmentPlan { .. })).collect();
+    let installments: Vec<_> =
+        charges.iter().filter(|c| matches!(c.origin, cobranca::domain::charge::ChargeOrigin::InstallmentPlan { .. })).collect();
     f.count(3, installments.len() as u64);
     let total: i64 = installments.iter().map(|c| c.amount.cents()).sum();
     f.count(15001, total as u64);
@@ -507,7 +508,8 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         f.count(
             1,
             u64::from(
-                c.status == cobranca::charge::ChargeStatus::Renegotiated && c.renegotiated_into.as_ref().map(|p| p.as_str()) == answer["id"].as_str(),
+                c.status == cobranca::domain::charge::ChargeStatus::Renegotiated
+                    && c.renegotiated_into.as_ref().map(|p| p.as_str()) == answer["id"].as_str(),
             ),
         );
         let planned = app
@@ -516,7 +518,7 @@ async fn renegotiation_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
             .await
             .unwrap()
             .into_iter()
-            .filter(|r| matches!(r.state, cobranca::ruler::ReminderState::Planned))
+            .filter(|r| matches!(r.state, cobranca::domain::ruler::ReminderState::Planned))
             .count();
         f.count(0, planned as u64);
     }
@@ -582,7 +584,7 @@ async fn a_renegotiation_retried_days_later_finishes_the_plan_first_recorded() {
         queue: &ports.queue,
         providers: &twin.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     let whole: Value = serde_json::from_str(&api.handle(&twin_request, t1).await.body).unwrap();
@@ -605,7 +607,7 @@ async fn a_renegotiation_retried_days_later_finishes_the_plan_first_recorded() {
         queue: &ports.queue,
         providers: &app.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     assert!(run_until_crash(&dies, api.handle(&request, t1)).await.is_none(), "the first try dies");
@@ -656,7 +658,7 @@ async fn subscription_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
         queue: &ports.queue,
         providers: &app.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     let _ = run_until_crash(&plan, api.generate_subscription_charges(run_at)).await;
@@ -665,11 +667,11 @@ async fn subscription_run(crash_at: Option<u64>, f: &mut Figures) -> u64 {
     for minute in [1, 2] {
         app.api().generate_subscription_charges(run_at + Duration::minutes(minute)).await.unwrap();
     }
-    let customer_id = cobranca::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+    let customer_id = cobranca::domain::ids::CustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
     let charges = app.store.charges_of_customer(&app.merchant_id, &customer_id).await.unwrap();
     f.count(1, charges.len() as u64);
     f.count(1, distinct_events(&app, "ChargeCreated").len() as u64);
-    let id = cobranca::ids::SubscriptionId::parse(sub["id"].as_str().unwrap()).unwrap();
+    let id = cobranca::domain::ids::SubscriptionId::parse(sub["id"].as_str().unwrap()).unwrap();
     f.count(1, u64::from(app.store.get_subscription(&app.merchant_id, &id).await.unwrap().unwrap().next_cycle));
     f.runs += 1;
     plan.calls()
@@ -703,7 +705,7 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
         queue: &ports.queue,
         providers: &app.providers,
         public_base_url: "https://pay.test",
-        webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+        webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
         access: Default::default(),
     };
     let mut ids = Vec::new();
@@ -779,12 +781,12 @@ async fn faulty_lives(permille: u32, seed: u64, charges: usize, f: &mut Figures)
 
     for n in 0..charges {
         // One charge per order, however many times the client had to retry.
-        let customer = cobranca::ids::CustomerId::derived(&format!("{}/order-{n}/customer", app.merchant_id));
+        let customer = cobranca::domain::ids::CustomerId::derived(&format!("{}/order-{n}/customer", app.merchant_id));
         f.count(1, app.store.charges_of_customer(&app.merchant_id, &customer).await.unwrap().len() as u64);
     }
     f.count(charges as u64, distinct_events(&app, "ChargeCreated").len() as u64);
     for id in &ids {
-        let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+        let charge = cobranca::domain::ids::ChargeId::parse(id).unwrap();
         f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
         let (sent, resent) = outbox_of(&app, id, "before_due").await;
         if sent == 0 && std::env::var("CHAOS_DEBUG").is_ok() {
@@ -846,7 +848,7 @@ async fn redelivered_webhooks_and_messages_take_effect_once() {
         let dead = consume(&app, app.store.as_ref(), &app.events, twice, 1).await;
         assert!(dead.is_empty());
         for id in &ids {
-            let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+            let charge = cobranca::domain::ids::ChargeId::parse(id).unwrap();
             f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
             let (receipts, resent) = outbox_of(&app, id, "on_paid").await;
             f.count(1, receipts);
@@ -904,7 +906,7 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
         futures::future::join_all(racers).await;
         settle_down(&app, 5).await;
         for (id, _) in &charges {
-            let charge = cobranca::ids::ChargeId::parse(id).unwrap();
+            let charge = cobranca::domain::ids::ChargeId::parse(id).unwrap();
             f.count(1, app.store.ledger_of(&app.merchant_id, &charge).await.unwrap().len() as u64);
             // The reminder went out (the send won) or was stopped by the payment: never twice.
             let (sent, resent) = outbox_of(&app, id, "before_due").await;
@@ -922,15 +924,15 @@ async fn concurrent_ticks_and_a_payment_racing_a_reminder_do_not_double_anything
 struct QueueDown;
 
 #[async_trait::async_trait]
-impl cobranca::queue::JobQueue for QueueDown {
-    async fn enqueue(&self, _: &[NotificationJob]) -> Result<(), cobranca::queue::EnqueueError> {
-        Err(cobranca::queue::EnqueueError("outage".into()))
+impl cobranca::ports::queue::JobQueue for QueueDown {
+    async fn enqueue(&self, _: &[NotificationJob]) -> Result<(), cobranca::ports::queue::EnqueueError> {
+        Err(cobranca::ports::queue::EnqueueError("outage".into()))
     }
-    async fn enqueue_setup(&self, _: &[PaymentSetupJob]) -> Result<(), cobranca::queue::EnqueueError> {
-        Err(cobranca::queue::EnqueueError("outage".into()))
+    async fn enqueue_setup(&self, _: &[PaymentSetupJob]) -> Result<(), cobranca::ports::queue::EnqueueError> {
+        Err(cobranca::ports::queue::EnqueueError("outage".into()))
     }
-    async fn enqueue_webhooks(&self, _: &[cobranca::merchant_webhooks::WebhookJob]) -> Result<(), cobranca::queue::EnqueueError> {
-        Err(cobranca::queue::EnqueueError("outage".into()))
+    async fn enqueue_webhooks(&self, _: &[cobranca::service::merchant_webhooks::WebhookJob]) -> Result<(), cobranca::ports::queue::EnqueueError> {
+        Err(cobranca::ports::queue::EnqueueError("outage".into()))
     }
 }
 
@@ -945,8 +947,8 @@ async fn a_queue_outage_longer_than_every_attempt_loses_no_message() {
         .parse()
         .unwrap();
     // More ticks than the attempts a message has, each claim refused by the queue: no consumer ever saw it.
-    let lease = cobranca::tick::LEASE.num_minutes() + 1;
-    for n in 0..=i64::from(cobranca::tick::MAX_ATTEMPTS) + 1 {
+    let lease = cobranca::service::tick::LEASE.num_minutes() + 1;
+    for n in 0..=i64::from(cobranca::service::tick::MAX_ATTEMPTS) + 1 {
         assert!(Tick::new(app.store.as_ref(), &QueueDown, &app.events).run(at + Duration::minutes(n * lease), Utc::now()).await.is_err());
     }
     // The queue is back.
@@ -980,14 +982,14 @@ async fn a_poison_message_lands_in_the_dead_letter_queue_and_a_redrive_finishes_
         assert_eq!(outbox_of(&app, &id, "before_due").await.0, 0, "nothing went out while failing");
         // While it waits there, the tick claims it again after each lease and finally gives up on it (those
         // copies die too).
-        for claim in 1..=cobranca::tick::MAX_ATTEMPTS {
-            let minute = i64::from(claim) * (cobranca::tick::LEASE.num_minutes() + 1);
+        for claim in 1..=cobranca::service::tick::MAX_ATTEMPTS {
+            let minute = i64::from(claim) * (cobranca::service::tick::LEASE.num_minutes() + 1);
             Tick::new(app.store.as_ref(), &app.queue, &app.events).run(at + Duration::minutes(minute), Utc::now()).await.unwrap();
             let copies = app.queue.drain();
             assert!(consume(&app, &ports.store, &ports.events, copies, minute).await.len() <= 1);
         }
-        let reminder = app.store.reminders_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
-        assert!(reminder.iter().any(|r| matches!(r.state, cobranca::ruler::ReminderState::Failed { redrivable: true, .. })), "{reminder:?}");
+        let reminder = app.store.reminders_of(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(&id).unwrap()).await.unwrap();
+        assert!(reminder.iter().any(|r| matches!(r.state, cobranca::domain::ruler::ReminderState::Failed { redrivable: true, .. })), "{reminder:?}");
         // The store is back; the operator redrives the dead-letter queue, as the tick's reason says.
         let left = consume(&app, app.store.as_ref(), &app.events, dead, 10).await;
         assert!(left.is_empty());

@@ -6,12 +6,12 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use cobranca::charge::{Charge, PaymentMethod};
-use cobranca::ids::ChargeId;
-use cobranca::pay::installments::FeeMode;
-use cobranca::pay::late_fees::LateFees;
+use cobranca::domain::charge::{Charge, PaymentMethod};
+use cobranca::domain::ids::ChargeId;
+use cobranca::domain::pay::installments::FeeMode;
+use cobranca::domain::pay::late_fees::LateFees;
+use cobranca::ports::store::*;
 use cobranca::service::TermFields;
-use cobranca::store::*;
 use serde_json::{json, Map, Value};
 use support::{due_in, App};
 

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
-use cobranca::api::provider_webhooks::WebhookApi;
-use cobranca::api::ApiRequest;
-use cobranca::calendar;
-use cobranca::delivery::Delivery;
-use cobranca::settlement::Settlement;
-use cobranca::standard_webhooks::WebhookSecret;
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::calendar;
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::http::api::provider_webhooks::WebhookApi;
+use cobranca::http::api::ApiRequest;
+use cobranca::ports::store::*;
+use cobranca::service::delivery::Delivery;
+use cobranca::service::settlement::Settlement;
+use cobranca::service::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -298,7 +298,7 @@ async fn forged_stale_and_unknown_webhooks_change_nothing() {
     let tampered = paid.replace("42.00", "4200.00");
     assert_eq!(api.handle(&signed(&tampered, ts, &sig), Utc::now()).await.status, 401);
     assert_eq!(api.handle(&signed(&paid, ts, &sig), Utc::now() + chrono::Duration::minutes(6)).await.status, 401);
-    let ledger = app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(id).unwrap()).await.unwrap();
+    let ledger = app.store.ledger_of(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(id).unwrap()).await.unwrap();
     assert_eq!(ledger.len(), 1, "one payment whatever was replayed");
 }
 
@@ -338,10 +338,10 @@ async fn overlapping_ticks_and_redelivered_messages_send_each_reminder_once() {
     };
     let (first, second) = tokio::join!(delivery.deliver(&jobs[0], Utc::now()), delivery.deliver(&jobs[0], Utc::now()));
     // The copy that finds the other one mid-send asks the queue to bring it back later.
-    let sent = [first, second].iter().filter(|d| matches!(d, Ok(cobranca::delivery::Delivered::Sent { .. }))).count();
+    let sent = [first, second].iter().filter(|d| matches!(d, Ok(cobranca::service::delivery::Delivered::Sent { .. }))).count();
     assert_eq!(sent, 1);
     let again = delivery.deliver(&jobs[0], Utc::now()).await.unwrap();
-    assert!(matches!(again, cobranca::delivery::Delivered::NotSent { .. }));
+    assert!(matches!(again, cobranca::service::delivery::Delivered::NotSent { .. }));
     // Merchants hear of the send under one event id (notification.sent), however often it is told.
     let told: std::collections::BTreeSet<String> = app
         .events

@@ -5,13 +5,13 @@
 mod support;
 
 use chrono::Utc;
-use cobranca::api::ApiError;
-use cobranca::charge::{ChargeChanges, ChargeStatus, Closing, DueDate};
-use cobranca::events::EventKind;
-use cobranca::ids::PlanId;
-use cobranca::money::Money;
+use cobranca::domain::charge::{ChargeChanges, ChargeStatus, Closing, DueDate};
+use cobranca::domain::events::EventKind;
+use cobranca::domain::ids::PlanId;
+use cobranca::domain::money::Money;
+use cobranca::http::api::ApiError;
+use cobranca::ports::store::*;
 use cobranca::service::{ChargeError, ChargeService};
-use cobranca::store::*;
 use serde_json::json;
 use support::{due_in, App};
 

@@ -3,10 +3,10 @@
 //! moment) while a refused or empty one leaves the charge untouched.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use cobranca::charge::{Charge, ChargeChanges, ChargeStatus, Closing, Description, DueDate, IllegalTransition, PaymentMethod, Reversal};
-use cobranca::events::EventKind;
-use cobranca::ids::{CustomerId, MerchantId, PlanId};
-use cobranca::money::Money;
+use cobranca::domain::charge::{Charge, ChargeChanges, ChargeStatus, Closing, Description, DueDate, IllegalTransition, PaymentMethod, Reversal};
+use cobranca::domain::events::EventKind;
+use cobranca::domain::ids::{CustomerId, MerchantId, PlanId};
+use cobranca::domain::money::Money;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -277,7 +277,7 @@ fn no_code_outside_the_charge_sets_its_status_or_version() {
     sources(&src, &mut files);
     let by_hand = ["status: ChargeStatus::", "status = ChargeStatus::", "charge.version + 1", "charge.version += 1", "Charge { version"];
     let mut checked = 0;
-    for file in files.iter().filter(|f| !f.starts_with(src.join("charge")) && **f != src.join("charge.rs")) {
+    for file in files.iter().filter(|f| !f.starts_with(src.join("domain/charge")) && **f != src.join("domain/charge.rs")) {
         let text = std::fs::read_to_string(file).unwrap();
         // Test modules build charges in any status on purpose.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();

@@ -24,7 +24,7 @@ fn crc16(data: &[u8]) -> u16 {
     crc
 }
 
-/// The top-level TLV fields of a BR Code, read independently of `cobranca::pay::pix`.
+/// The top-level TLV fields of a BR Code, read independently of `cobranca::domain::pay::pix`.
 fn tlv(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = s;
@@ -49,7 +49,7 @@ fn assert_valid_copia_e_cola(charge: &Value) {
     let txid = tlv(additional).into_iter().find(|(id, _)| id == "05").expect("field 62-05").1;
     assert!(txid.len() <= 25 && txid.bytes().all(|b| b.is_ascii_alphanumeric()), "txid {txid}");
     assert_eq!(txid, charge["pix"]["txid"].as_str().unwrap());
-    let parsed = cobranca::pay::pix::parse_brcode(code).unwrap();
+    let parsed = cobranca::domain::pay::pix::parse_brcode(code).unwrap();
     assert_eq!(parsed.txid(), Some(txid.as_str()));
 }
 

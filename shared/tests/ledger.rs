@@ -3,9 +3,9 @@
 mod support;
 
 use chrono::Utc;
-use cobranca::ids::ChargeId;
-use cobranca::payment::{net_received, EntryKind};
-use cobranca::store::*;
+use cobranca::domain::ids::ChargeId;
+use cobranca::domain::payment::{net_received, EntryKind};
+use cobranca::ports::store::*;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rust_decimal::Decimal;
@@ -34,7 +34,7 @@ fn refunded(charge: &str, amount: &str, payment: &str, refund: &str) -> Value {
     json!({"type": "payment.refunded", "data": {"charge_id": charge, "amount": amount, "refunded_at": Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": payment, "refund_id": refund}})
 }
 
-async fn ledger(app: &App, id: &str) -> Vec<cobranca::payment::LedgerEntry> {
+async fn ledger(app: &App, id: &str) -> Vec<cobranca::domain::payment::LedgerEntry> {
     app.store.ledger_of(&app.merchant_id, &ChargeId::parse(id).unwrap()).await.unwrap()
 }
 
@@ -193,24 +193,24 @@ async fn the_reconciliation_report_adds_up_to_the_ledger() {
 
 /// An acquirer whose sales say what the test scripts; payments are approved with a fixed id.
 struct ScriptedAcquirer {
-    sale: std::sync::Mutex<cobranca::providers::SaleState>,
+    sale: std::sync::Mutex<cobranca::ports::providers::SaleState>,
 }
 
 #[async_trait::async_trait]
-impl cobranca::providers::Acquirer for ScriptedAcquirer {
+impl cobranca::ports::providers::Acquirer for ScriptedAcquirer {
     async fn pay(
         &self,
-        _r: &cobranca::providers::CardPaymentRequest,
-    ) -> Result<cobranca::providers::CardPaymentResult, cobranca::providers::ProviderError> {
-        Ok(cobranca::providers::CardPaymentResult::Approved { provider_payment_id: CIELO_PAYMENT.into(), authorization_code: "123456".into() })
+        _r: &cobranca::ports::providers::CardPaymentRequest,
+    ) -> Result<cobranca::ports::providers::CardPaymentResult, cobranca::ports::providers::ProviderError> {
+        Ok(cobranca::ports::providers::CardPaymentResult::Approved { provider_payment_id: CIELO_PAYMENT.into(), authorization_code: "123456".into() })
     }
-    async fn refund(&self, _id: &str, _amount: cobranca::money::Money) -> Result<(), cobranca::providers::ProviderError> {
+    async fn refund(&self, _id: &str, _amount: cobranca::domain::money::Money) -> Result<(), cobranca::ports::providers::ProviderError> {
         Ok(())
     }
-    async fn sale(&self, _id: &str) -> Result<cobranca::providers::SaleState, cobranca::providers::ProviderError> {
+    async fn sale(&self, _id: &str) -> Result<cobranca::ports::providers::SaleState, cobranca::ports::providers::ProviderError> {
         Ok(self.sale.lock().unwrap().clone())
     }
-    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<cobranca::providers::SaleState>, cobranca::providers::ProviderError> {
+    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<cobranca::ports::providers::SaleState>, cobranca::ports::providers::ProviderError> {
         Ok(vec![])
     }
 }
@@ -219,8 +219,8 @@ const CIELO_PAYMENT: &str = "24bc8366-fc31-4d6c-8555-17049a836a07";
 
 #[tokio::test]
 async fn cielo_notifications_apply_what_the_sale_says_once() {
-    use cobranca::money::Money;
-    use cobranca::providers::{Provider, SaleState, SaleStatus};
+    use cobranca::domain::money::Money;
+    use cobranca::ports::providers::{Provider, SaleState, SaleStatus};
     let mut app = App::live().await;
     let acquirer = std::sync::Arc::new(ScriptedAcquirer {
         sale: std::sync::Mutex::new(SaleState {
@@ -246,13 +246,19 @@ async fn cielo_notifications_apply_what_the_sale_says_once() {
     let notify = |change: u64, secret: &str| {
         let body = json!({"PaymentId": CIELO_PAYMENT, "ChangeType": change.to_string()}).to_string();
         let headers = std::collections::HashMap::from([("x-webhook-secret".to_string(), secret.to_string())]);
-        cobranca::api::ApiRequest { method: "POST".into(), path: "/v1/webhooks/cielo".into(), headers, body: body.into_bytes(), client_cert: None }
+        cobranca::http::api::ApiRequest {
+            method: "POST".into(),
+            path: "/v1/webhooks/cielo".into(),
+            headers,
+            body: body.into_bytes(),
+            client_cert: None,
+        }
     };
-    let api = cobranca::api::provider_webhooks::WebhookApi {
-        settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+    let api = cobranca::http::api::provider_webhooks::WebhookApi {
+        settlement: cobranca::service::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,
-        acquirers: Some(cobranca::api::provider_webhooks::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
+        acquirers: Some(cobranca::http::api::provider_webhooks::AcquirerNotices { providers: &app.providers, secret: "cielo-secret" }),
         channel_callbacks: None,
     };
     assert_eq!(api.handle(&notify(1, "wrong"), Utc::now()).await.status, 401, "a forged notification changes nothing");
@@ -329,7 +335,7 @@ async fn webhook_endpoints_are_managed_through_the_api() {
 
 #[tokio::test]
 async fn a_merchant_registers_at_most_sixteen_webhook_endpoints() {
-    use cobranca::merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT;
+    use cobranca::service::merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT;
     let app = App::new().await;
     let mut ids = Vec::new();
     for i in 0..MAX_ENDPOINTS_PER_MERCHANT {

@@ -10,14 +10,14 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
-use cobranca::api::ApiRequest;
-use cobranca::api_keys::AccessPolicy;
-use cobranca::delivery::Delivery;
-use cobranca::merchant::{ApiKeyHash, Mode};
-use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
-use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::api_keys::AccessPolicy;
+use cobranca::domain::merchant::{ApiKeyHash, Mode};
+use cobranca::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use cobranca::http::api::ApiRequest;
+use cobranca::ports::store::*;
+use cobranca::service::delivery::Delivery;
+use cobranca::service::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
+use cobranca::service::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -95,7 +95,7 @@ async fn a_live_message_on_a_channel_without_a_provider_is_skipped_not_costed_no
     // Only the e-mail went out, through the real provider; nothing to the outbox, nothing costed for the SMS.
     assert_eq!(deployment.sent.lock().unwrap().iter().map(|m| m.channel).collect::<Vec<_>>(), vec![Channel::Email]);
     assert!(app.store.outbox().await.unwrap().is_empty(), "a live merchant never writes to the outbox");
-    let month = cobranca::channel_policy::spend_month(cobranca::calendar::local_date(Utc::now()));
+    let month = cobranca::domain::channel_policy::spend_month(cobranca::domain::calendar::local_date(Utc::now()));
     let spent = app.store.spend_of(&app.merchant_id, &month).await.unwrap();
     assert!(!spent.contains_key(&Channel::Sms), "{spent:?}");
     assert_eq!(announced(&app, "NotificationSent"), 1, "only the e-mail is announced");
@@ -122,7 +122,7 @@ async fn a_test_merchant_never_reaches_a_real_provider_even_with_one_configured(
 async fn a_live_merchant_cannot_pay_by_card_with_sandbox_test_digits() {
     // A merchant stored before modes existed is live, and may still hold the sandbox wallets it was given.
     let app = App::live().await;
-    for wallet in cobranca::wallet::Wallet::sandbox_set(&app.merchant_id, Utc::now()) {
+    for wallet in cobranca::domain::wallet::Wallet::sandbox_set(&app.merchant_id, Utc::now()) {
         app.store.put_wallet(&wallet).await.unwrap();
     }
     let sandbox_card = app
@@ -131,7 +131,7 @@ async fn a_live_merchant_cannot_pay_by_card_with_sandbox_test_digits() {
         .await
         .unwrap()
         .into_iter()
-        .find(|w| w.provider == cobranca::providers::Provider::Sandbox && w.method() == cobranca::charge::PaymentMethod::CreditCard)
+        .find(|w| w.provider == cobranca::ports::providers::Provider::Sandbox && w.method() == cobranca::domain::charge::PaymentMethod::CreditCard)
         .unwrap();
     // It is never a charge's default, nor can a charge name it.
     let created = charge(&app, json!(["credit_card"]), Value::Null).await;
@@ -142,7 +142,7 @@ async fn a_live_merchant_cannot_pay_by_card_with_sandbox_test_digits() {
 
     // A charge that already points at it (made before the merchant was live) cannot be paid through it.
     let id = created["id"].as_str().unwrap();
-    let mut stored = app.store.get_charge(&app.merchant_id, &cobranca::ids::ChargeId::parse(id).unwrap()).await.unwrap().unwrap();
+    let mut stored = app.store.get_charge(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(id).unwrap()).await.unwrap().unwrap();
     let before = stored.version;
     stored.setup.card.as_mut().unwrap().wallet_id = sandbox_card.id.clone();
     stored.version += 1;
@@ -231,7 +231,7 @@ async fn events_sent_to_a_merchants_endpoints_say_whether_they_are_live() {
             MerchantWebhooks { store: app.store.as_ref(), queue: &app.queue, events: &app.events, transport: &NotCalled, schedule: &schedule };
         let created = app.events.events.lock().unwrap().iter().find(|e| e.kind == "ChargeCreated").cloned().expect("a ChargeCreated event");
         assert_eq!(hooks.dispatch(&created, Utc::now()).await.unwrap(), 1);
-        let id = cobranca::ids::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();
+        let id = cobranca::domain::ids::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();
         let deliveries = app.store.webhook_deliveries_of(&app.merchant_id, &id, 10, None).await.unwrap().items;
         let payload: Value = serde_json::from_str(&deliveries[0].payload).unwrap();
         assert_eq!(payload["livemode"], json!(live), "{payload}");
@@ -244,7 +244,8 @@ const OPERATOR_KEY: &str = "op_test_operator_key_0123456789abcdef";
 async fn operator_creates(app: &App, body: Value) -> Value {
     let headers = std::collections::HashMap::from([("authorization".to_string(), format!("Bearer {OPERATOR_KEY}"))]);
     let req = ApiRequest { method: "POST".into(), path: "/v1/merchants".into(), headers, body: body.to_string().into_bytes(), client_cert: None };
-    let api = cobranca::api::Api { access: AccessPolicy { operator_key: Some(ApiKeyHash::of(OPERATOR_KEY)), default_rate_limit: None }, ..app.api() };
+    let api =
+        cobranca::http::api::Api { access: AccessPolicy { operator_key: Some(ApiKeyHash::of(OPERATOR_KEY)), default_rate_limit: None }, ..app.api() };
     let r = api.handle(&req, Utc::now()).await;
     assert_eq!(r.status, 201, "{}", r.body);
     serde_json::from_str(&r.body).unwrap()
@@ -261,6 +262,6 @@ async fn keys_show_the_mode_of_their_merchant_and_a_merchant_is_test_unless_made
     let secret = live["api_key"]["secret"].as_str().unwrap();
     assert!(secret.starts_with("ck_live_"), "{live}");
     assert!(live["api_key"]["redacted"].as_str().unwrap().starts_with("ck_live_…"), "{live}");
-    let id = cobranca::ids::MerchantId::parse(live["merchant"]["id"].as_str().unwrap()).unwrap();
+    let id = cobranca::domain::ids::MerchantId::parse(live["merchant"]["id"].as_str().unwrap()).unwrap();
     assert_eq!(app.store.get_merchant(&id).await.unwrap().unwrap().mode, Mode::Live);
 }

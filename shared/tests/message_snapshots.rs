@@ -1,9 +1,9 @@
 //! Every default message, on every channel and step, exactly as a payer reads it (snapshots in
 //! `tests/snapshots/`): a change to a default text shows up in review as a diff.
 
-use cobranca::notification::{Channel, MessageContext};
-use cobranca::ruler::Step;
-use cobranca::templates::{render, STEPS};
+use cobranca::domain::notification::{Channel, MessageContext};
+use cobranca::domain::ruler::Step;
+use cobranca::domain::templates::{render, STEPS};
 
 #[test]
 fn default_messages_as_payers_read_them() {

@@ -7,20 +7,20 @@ mod support;
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate, Utc};
-use cobranca::api::ApiRequest;
-use cobranca::calendar;
-use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
-use cobranca::checkout::Checkout;
-use cobranca::customer::{Customer, PersonName};
-use cobranca::document::Document;
-use cobranca::ids::{ChargeId, CustomerId, MerchantId};
-use cobranca::merchant::Merchant;
-use cobranca::money::Money;
-use cobranca::notification::MessageContext;
-use cobranca::pages::PayerPages;
-use cobranca::pay::late_fees::{Fine, Interest, LateFees};
-use cobranca::reports::portfolio;
-use cobranca::store::*;
+use cobranca::domain::calendar;
+use cobranca::domain::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::domain::customer::{Customer, PersonName};
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::{ChargeId, CustomerId, MerchantId};
+use cobranca::domain::merchant::Merchant;
+use cobranca::domain::money::Money;
+use cobranca::domain::notification::MessageContext;
+use cobranca::domain::pay::late_fees::{Fine, Interest, LateFees};
+use cobranca::http::api::ApiRequest;
+use cobranca::http::pages::PayerPages;
+use cobranca::ports::store::*;
+use cobranca::service::checkout::Checkout;
+use cobranca::service::reports::portfolio;
 use proptest::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
@@ -326,13 +326,13 @@ proptest! {
         prop_assert_eq!(receivables.totals.balance_due, whole);
 
         // Messages: the amount the payer reads is the balance, formatted.
-        let merchant = Merchant { id: c.merchant_id.clone(), name: "Loja".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now(), mode: cobranca::merchant::Mode::Test };
+        let merchant = Merchant { id: c.merchant_id.clone(), name: "Loja".into(), document: Document::parse("11222333000181").unwrap(), created_at: Utc::now(), mode: cobranca::domain::merchant::Mode::Test };
         let customer = Customer {
             id: c.customer_id.clone(), merchant_id: c.merchant_id.clone(), name: PersonName::parse("Maria Silva").unwrap(),
             document: Document::parse("52998224725").unwrap(), email: None, phone: None, address: None, opt_out: Default::default(), erased_at: None, created_at: Utc::now(),
         };
         let at = calendar::local_instant(day, chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap());
         let ctx = MessageContext::new(&merchant, &customer, &c, "https://pay.example/x", at).expect("renders");
-        prop_assert_eq!(ctx.amount, cobranca::money::brl(round_cents(priced.total)));
+        prop_assert_eq!(ctx.amount, cobranca::domain::money::brl(round_cents(priced.total)));
     }
 }

@@ -9,11 +9,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use cobranca::delivery::{self, Delivery};
-use cobranca::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use cobranca::store::*;
-use cobranca::tick::Tick;
-use cobranca::tracking::{MessageStatus, StatusUpdate};
+use cobranca::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use cobranca::domain::tracking::{MessageStatus, StatusUpdate};
+use cobranca::ports::store::*;
+use cobranca::service::delivery::{self, Delivery};
+use cobranca::service::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -84,7 +84,7 @@ async fn charge(app: &App, ruler: Value) -> (String, Value) {
 /// When a message handed to the fallback channel at `failed_at` goes: a few minutes later, inside the legal contact
 /// hours (a failure at 19:58 in São Paulo goes the next morning), whatever the hour the test runs at.
 fn fallback_slot(failed_at: DateTime<Utc>) -> DateTime<Utc> {
-    cobranca::calendar::ContactHours::legal().next_slot(failed_at + Duration::minutes(5))
+    cobranca::domain::calendar::ContactHours::legal().next_slot(failed_at + Duration::minutes(5))
 }
 
 fn scheduled(charge: &Value, step: &str) -> DateTime<Utc> {
@@ -144,7 +144,7 @@ async fn a_transient_failure_is_retried_on_the_same_channel_and_counted_as_an_at
     providers.fail_next(Channel::Whatsapp, SendError::Transient("130429: Rate limit hit".into()));
     tick(&app, &providers, on_due).await;
     // The queue hands it back after its lease; a later tick requeues it.
-    tick(&app, &providers, on_due + cobranca::tick::LEASE + Duration::minutes(1)).await;
+    tick(&app, &providers, on_due + cobranca::service::tick::LEASE + Duration::minutes(1)).await;
     let list = notifications(&app, &id).await;
     let whatsapp = by_channel(&list, "on_due", "whatsapp");
     assert_eq!((&whatsapp["status"], &whatsapp["attempts"], &whatsapp["cost"]), (&json!("sent"), &json!(2), &json!("0.55")));
@@ -215,7 +215,7 @@ async fn the_monthly_budget_stops_whatsapp_at_the_limit_and_the_message_goes_by_
     let list = notifications(&app, &ids[2]).await;
     assert!(by_channel(&list, "on_created", "whatsapp")["last_error"].as_str().unwrap().contains("budget"));
 
-    let month = cobranca::calendar::local_date(at).format("%Y-%m").to_string();
+    let month = cobranca::domain::calendar::local_date(at).format("%Y-%m").to_string();
     let (status, spend) = app.call("GET", &format!("/v1/reports/notification-spend?month={month}"), Value::Null, &[]).await;
     assert_eq!(status, 200, "{spend}");
     let line = |c: &str| spend["channels"].as_array().unwrap().iter().find(|l| l["channel"] == c).cloned().unwrap();
@@ -270,7 +270,7 @@ async fn another_merchant_sees_none_of_it() {
     app.store.put_merchant(&merchant, &other.key.hash()).await.unwrap();
     let as_other = |path: String| {
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", other.key.expose()))]);
-        cobranca::api::ApiRequest { method: "GET".into(), path, headers, body: vec![], client_cert: None }
+        cobranca::http::api::ApiRequest { method: "GET".into(), path, headers, body: vec![], client_cert: None }
     };
     let r = app.api().handle(&as_other(format!("/v1/charges/{id}/notifications")), Utc::now()).await;
     assert_eq!(r.status, 404);
@@ -283,34 +283,34 @@ async fn another_merchant_sees_none_of_it() {
 struct FakeCallbacks;
 
 #[async_trait]
-impl cobranca::tracking::ChannelCallbacks for FakeCallbacks {
+impl cobranca::domain::tracking::ChannelCallbacks for FakeCallbacks {
     fn channel_of(&self, provider: &str) -> Option<Channel> {
         (provider == "fake-whatsapp").then_some(Channel::Whatsapp)
     }
 
     async fn handshake(
         &self,
-        _: cobranca::tracking::CallbackSource<'_>,
+        _: cobranca::domain::tracking::CallbackSource<'_>,
         query: &[(String, String)],
-    ) -> Option<Result<String, cobranca::tracking::CallbackError>> {
+    ) -> Option<Result<String, cobranca::domain::tracking::CallbackError>> {
         let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         Some(match get("hub.verify_token").as_deref() {
             Some("token") => Ok(get("hub.challenge").unwrap_or_default()),
-            _ => Err(cobranca::tracking::CallbackError::Unauthorized("verify token".into())),
+            _ => Err(cobranca::domain::tracking::CallbackError::Unauthorized("verify token".into())),
         })
     }
 
     async fn parse(
         &self,
-        _: cobranca::tracking::CallbackSource<'_>,
+        _: cobranca::domain::tracking::CallbackSource<'_>,
         _: &[(String, String)],
         headers: &HashMap<String, String>,
         body: &[u8],
-    ) -> Result<Vec<StatusUpdate>, cobranca::tracking::CallbackError> {
+    ) -> Result<Vec<StatusUpdate>, cobranca::domain::tracking::CallbackError> {
         if headers.get("x-secret").map(String::as_str) != Some("s3cret") {
-            return Err(cobranca::tracking::CallbackError::Unauthorized("secret".into()));
+            return Err(cobranca::domain::tracking::CallbackError::Unauthorized("secret".into()));
         }
-        let lines: Vec<Value> = serde_json::from_slice(body).map_err(|e| cobranca::tracking::CallbackError::Malformed(e.to_string()))?;
+        let lines: Vec<Value> = serde_json::from_slice(body).map_err(|e| cobranca::domain::tracking::CallbackError::Malformed(e.to_string()))?;
         Ok(lines
             .iter()
             .map(|l| StatusUpdate {
@@ -335,14 +335,14 @@ async fn provider_callbacks_are_verified_then_move_each_message_forward() {
     let wamid = format!("whatsapp-{id}-{}", sent[0].reminder_id);
 
     let callbacks = FakeCallbacks;
-    let api = cobranca::api::provider_webhooks::WebhookApi {
-        settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+    let api = cobranca::http::api::provider_webhooks::WebhookApi {
+        settlement: cobranca::service::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,
         acquirers: None,
         channel_callbacks: Some(&callbacks),
     };
-    let request = |method: &str, path: &str, secret: &str, body: Value| cobranca::api::ApiRequest {
+    let request = |method: &str, path: &str, secret: &str, body: Value| cobranca::http::api::ApiRequest {
         method: method.into(),
         path: path.into(),
         headers: HashMap::from([("x-secret".to_string(), secret.to_string())]),

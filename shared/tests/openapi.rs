@@ -1,5 +1,5 @@
-//! The OpenAPI document (`GET /v1/openapi.json`, `shared/src/api/openapi.json`) stays true: it is served without
-//! a key, it is OpenAPI 3.1, its operations are exactly `cobranca::api::ROUTES` (a route added without documenting
+//! The OpenAPI document (`GET /v1/openapi.json`, `shared/src/http/api/openapi.json`) stays true: it is served without
+//! a key, it is OpenAPI 3.1, its operations are exactly `cobranca::http::api::ROUTES` (a route added without documenting
 //! it fails here), and its request schemas accept the bodies the other tests send — and those bodies are accepted
 //! by the API too, answered as their documented answer schemas say — while what the API refuses as unknown or
 //! mistyped the schemas refuse as well.
@@ -9,7 +9,7 @@ mod support;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
-use cobranca::api::{ApiRequest, ROUTES};
+use cobranca::http::api::{ApiRequest, ROUTES};
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -468,7 +468,7 @@ async fn the_generated_document_keeps_every_operation_and_required_field_of_the_
 /// The request schemas come from the types, not from the hand-kept operations file.
 #[test]
 fn request_schemas_are_not_written_by_hand() {
-    let kept: Value = serde_json::from_str(include_str!("../src/api/operations.json")).unwrap();
+    let kept: Value = serde_json::from_str(include_str!("../src/http/api/operations.json")).unwrap();
     for name in [
         "ChargeInput",
         "ChargeUpdate",

@@ -4,7 +4,7 @@
 mod support;
 
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
-use cobranca::calendar;
+use cobranca::domain::calendar;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -63,9 +63,11 @@ async fn an_overdue_charge_shows_fine_and_interest() {
     let due: NaiveDate = due_in(5).parse().unwrap();
     let (_, path) = charge(&app, json!({"due_date": due.to_string(), "amount": "100.00", "late_fees": {"fine": {"kind": "percent", "value": "2"}, "interest": {"kind": "percent_per_month", "value": "1"}}})).await;
     let later = calendar::local_instant(calendar::effective_due_date(due) + Duration::days(10), NaiveTime::from_hms_opt(10, 0, 0).unwrap());
-    let req = cobranca::api::ApiRequest { method: "GET".into(), path: path.clone(), headers: Default::default(), body: vec![], client_cert: None };
-    let checkout = cobranca::checkout::Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers };
-    let pages = cobranca::pages::PayerPages { checkout, public_base_url: "https://pay.test" };
+    let req =
+        cobranca::http::api::ApiRequest { method: "GET".into(), path: path.clone(), headers: Default::default(), body: vec![], client_cert: None };
+    let checkout =
+        cobranca::service::checkout::Checkout { store: app.store.as_ref(), queue: &app.queue, events: &app.events, providers: &app.providers };
+    let pages = cobranca::http::pages::PayerPages { checkout, public_base_url: "https://pay.test" };
     let page = String::from_utf8(pages.handle(&req, later).await.body).unwrap();
     assert!(page.contains("R$ 102,33"), "total today");
     assert!(page.contains("Multa") && page.contains("+ R$ 2,00"));

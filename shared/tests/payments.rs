@@ -4,12 +4,12 @@
 mod support;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use cobranca::calendar;
-use cobranca::money::Money;
-use cobranca::pay::boleto::parse_boleto;
-use cobranca::pay::pix::parse_brcode;
-use cobranca::registration::SetupOutcome;
-use cobranca::store::*;
+use cobranca::domain::calendar;
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::boleto::parse_boleto;
+use cobranca::domain::pay::pix::parse_brcode;
+use cobranca::ports::store::*;
+use cobranca::service::registration::SetupOutcome;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -294,8 +294,8 @@ async fn after_expires_at_the_charge_is_expired_and_can_no_longer_be_paid() {
 async fn another_merchants_wallets_are_invisible() {
     let app = App::new().await;
     // Another merchant in the same store, with its own wallets.
-    let other = cobranca::ids::MerchantId::generate();
-    let theirs = cobranca::wallet::Wallet::sandbox_set(&other, Utc::now());
+    let other = cobranca::domain::ids::MerchantId::generate();
+    let theirs = cobranca::domain::wallet::Wallet::sandbox_set(&other, Utc::now());
     for w in &theirs {
         app.store.put_wallet(w).await.unwrap();
     }
@@ -332,7 +332,7 @@ async fn the_payment_link_serves_the_qr_code_and_a_printable_boleto() {
     let page = app.page("GET", &format!("{base}/boleto"), "").await;
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.body).unwrap();
-    let line = cobranca::pay::boleto::Linha::parse(c["boleto"]["digitable_line"].as_str().unwrap()).unwrap();
+    let line = cobranca::domain::pay::boleto::Linha::parse(c["boleto"]["digitable_line"].as_str().unwrap()).unwrap();
     assert!(html.contains(&line.formatted()), "the linha digitável is printed");
     assert!(html.contains("aguarde até 30 minutos"), "registering notice shown");
     assert!(html.contains("Após o vencimento, multa de 2,00%."), "instructions from the late fees");
@@ -412,13 +412,16 @@ async fn a_psp_pix_webhook_is_matched_by_txid_once() {
     assert_eq!(get(&app, &c["id"]).await["status"], "paid");
     let (_, again) = app.pix_webhook(&pix, "pix-secret").await;
     assert_eq!(again["results"][0]["result"], "duplicate");
-    assert_eq!(app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(), 1);
+    assert_eq!(
+        app.store.ledger_of(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap().len(),
+        1
+    );
 }
 
 /// A certificate of tests/fixtures/mtls as API Gateway forwards it, with the validity it reports.
-fn forwarded(fixture: &str, subject_dn: &str, not_before: &str, not_after: &str) -> cobranca::mtls::ClientCertificate {
+fn forwarded(fixture: &str, subject_dn: &str, not_before: &str, not_after: &str) -> cobranca::http::mtls::ClientCertificate {
     let pem = std::fs::read_to_string(format!("{}/tests/fixtures/mtls/{fixture}.pem", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    cobranca::mtls::ClientCertificate::from_forwarded(&pem, subject_dn, subject_dn, "22:4e:05", not_before, not_after).unwrap()
+    cobranca::http::mtls::ClientCertificate::from_forwarded(&pem, subject_dn, subject_dn, "22:4e:05", not_before, not_after).unwrap()
 }
 
 const PSP_DN: &str = "CN=webhook.psp.example,O=psp,C=BR";
@@ -427,7 +430,7 @@ const PSP_SHA256: &str = "58:6B:A6:CA:FF:DB:1D:86:53:20:1B:5E:D4:DF:E9:6D:01:C4:
 
 #[tokio::test]
 async fn a_pix_webhook_under_mutual_tls_settles_only_with_the_psps_valid_certificate() {
-    use cobranca::mtls::ClientCertPin;
+    use cobranca::http::mtls::ClientCertPin;
     let app = App::new().await;
     let c = charge(&app, json!({"amount": "150.00", "payment_methods": ["pix"], "max_installments": 1})).await;
     let pix = json!({"pix": [{"endToEndId": "E00000000202611221000abcdef12345", "txid": c["pix"]["txid"], "valor": "150.00", "horario": Utc::now().to_rfc3339()}]});
@@ -460,7 +463,7 @@ async fn a_pix_webhook_under_mutual_tls_settles_only_with_the_psps_valid_certifi
 
 #[tokio::test]
 async fn a_cnab_240_return_file_settles_boletos_once() {
-    use cobranca::pay::cnab240::fixtures::*;
+    use cobranca::domain::pay::cnab240::fixtures::*;
     let app = App::new().await;
     let c = charge(&app, json!({"amount": "150.00", "payment_methods": ["boleto"], "max_installments": 1})).await;
     app.register().await;
@@ -489,7 +492,7 @@ async fn a_cnab_240_return_file_settles_boletos_once() {
 
     let (_, second) = import(file).await;
     assert_eq!(second["results"][0]["result"], "duplicate", "the same file again changes nothing");
-    let payments = app.store.ledger_of(&app.merchant_id, &cobranca::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap();
+    let payments = app.store.ledger_of(&app.merchant_id, &cobranca::domain::ids::ChargeId::parse(c["id"].as_str().unwrap()).unwrap()).await.unwrap();
     assert_eq!(payments.len(), 1);
 
     let (status, bad) = import("not a cnab file".into()).await;

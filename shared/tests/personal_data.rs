@@ -84,9 +84,9 @@ impl std::io::Write for CapturedLogs {
 
 #[tokio::test]
 async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
-    use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
-    use cobranca::pay::setup::Registration;
-    use cobranca::store::*;
+    use cobranca::domain::pay::setup::Registration;
+    use cobranca::ports::store::*;
+    use cobranca::service::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
 
     struct Unreachable;
     #[async_trait::async_trait]
@@ -121,7 +121,7 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     let on_created = charge["reminders"].as_array().unwrap().iter().filter(|r| r["step"] == "on_created");
     let sent_by = on_created.map(|r| r["scheduled_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap()).max().unwrap();
     app.tick_and_deliver(sent_by).await;
-    let charge_id = cobranca::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
+    let charge_id = cobranca::domain::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
     let customer_id = charge["customer_id"].as_str().unwrap().to_string();
     assert!(!app.store.outbox().await.unwrap().is_empty(), "messages reached the outbox");
 
@@ -137,9 +137,9 @@ async fn erasure_reaches_every_copy_and_no_log_holds_the_person() {
     record.last_error = Some("550 5.1.1 <maria@example.com>: mailbox unavailable; SMS +5511999998888 rejected".into());
     record.version += 1;
     app.store.save_notification(&record).await.unwrap();
-    app.events.events.lock().unwrap().push(cobranca::events::DomainEvent {
+    app.events.events.lock().unwrap().push(cobranca::domain::events::DomainEvent {
         id: format!("{charge_id}:failed"),
-        kind: cobranca::events::EventKind::NotificationFailed,
+        kind: cobranca::domain::events::EventKind::NotificationFailed,
         merchant_id: app.merchant_id.clone(),
         charge_id: charge_id.clone(),
         occurred_at: Utc::now(),
@@ -216,7 +216,7 @@ async fn erasure_reaches_the_description_of_the_customers_installment_plans() {
     assert!(left.is_empty(), "personal data left after erasure:\n{left:#?}");
     let (status, plan) = app.call("GET", &format!("/v1/installment-plans/{}", plans[0].1), Value::Null, &[]).await;
     assert_eq!(status, 200, "the plan itself stays, as its charges do: {plan}");
-    assert_eq!(plan["description"], format!("Carnê de {}", cobranca::erasure::REDACTED), "{plan}");
+    assert_eq!(plan["description"], format!("Carnê de {}", cobranca::service::erasure::REDACTED), "{plan}");
     // Another customer's plan is theirs, untouched.
     let (_, other) = app.call("GET", &format!("/v1/installment-plans/{}", plans[1].1), Value::Null, &[]).await;
     assert_eq!(other["description"], "Carnê de Maria Silva", "{other}");

@@ -3,10 +3,10 @@
 mod support;
 
 use chrono::{DateTime, Utc};
-use cobranca::ids::CustomerId;
-use cobranca::schedule::ReplanScope;
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::ids::CustomerId;
+use cobranca::ports::store::*;
+use cobranca::service::schedule::ReplanScope;
+use cobranca::service::tick::Tick;
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -253,7 +253,7 @@ async fn postponing_an_overdue_charge_tells_the_payer_and_replans_against_the_ne
     let (_, overdue) = app.call("GET", &format!("/v1/charges/{id}"), Value::Null, &[]).await;
     assert_eq!(overdue["status"], "overdue");
 
-    let new_due = (cobranca::calendar::local_date(after) + chrono::Duration::days(20)).to_string();
+    let new_due = (cobranca::domain::calendar::local_date(after) + chrono::Duration::days(20)).to_string();
     let (status, updated) = app.call_at("PATCH", &format!("/v1/charges/{id}"), json!({"due_date": new_due, "amount": "95.00"}), after).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(
@@ -315,7 +315,7 @@ async fn a_weekly_cap_after_the_due_date_holds_back_daily_repeats() {
     assert_eq!(sent.len(), sent_at.len());
     let mut per_week: std::collections::BTreeMap<chrono::IsoWeek, usize> = Default::default();
     for at in &sent_at {
-        *per_week.entry(chrono::Datelike::iso_week(&at.with_timezone(&cobranca::calendar::TIME_ZONE).date_naive())).or_default() += 1;
+        *per_week.entry(chrono::Datelike::iso_week(&at.with_timezone(&cobranca::domain::calendar::TIME_ZONE).date_naive())).or_default() += 1;
     }
     assert!(per_week.values().all(|n| *n <= 2), "{per_week:?}");
     assert!(sent_at.len() >= 2, "{schedule}");
@@ -358,7 +358,7 @@ async fn with_one_message_per_customer_a_reminder_lists_the_other_charges_due_th
 
 #[tokio::test]
 async fn a_new_default_is_applied_to_open_charges_page_by_page_and_a_newer_one_restarts_the_work() {
-    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    use cobranca::service::schedule::{Schedules, REPLAN_PAGE};
     let app = App::new().await;
     let maria = customer(&app).await;
     let mut charges = Vec::new();
@@ -448,7 +448,7 @@ async fn a_customer_override_is_queued_and_the_tick_applies_it_to_that_customers
 
 #[tokio::test]
 async fn a_customers_many_charges_are_replanned_page_by_page_and_a_newer_change_wins() {
-    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    use cobranca::service::schedule::{Schedules, REPLAN_PAGE};
     let app = App::new().await;
     let maria = customer(&app).await;
     let path = format!("/v1/customers/{}/ruler", maria["id"].as_str().unwrap());
@@ -491,7 +491,7 @@ async fn a_customers_many_charges_are_replanned_page_by_page_and_a_newer_change_
 
 /// The reminders of every charge, as (id, state): charges planned alike must have the same.
 async fn reminder_states(app: &App, charge: &Value) -> Vec<(String, &'static str)> {
-    let id = cobranca::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
+    let id = cobranca::domain::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
     let mut states: Vec<_> = app.store.reminders_of(&app.merchant_id, &id).await.unwrap().iter().map(|r| (r.id(), r.state.name())).collect();
     states.sort();
     states
@@ -503,7 +503,7 @@ async fn reminder_states(app: &App, charge: &Value) -> Vec<(String, &'static str
 #[tokio::test]
 async fn a_customers_replan_that_dies_midway_is_resumed_and_ends_as_if_it_had_not() {
     use cobranca::adapters::faults::{run_until_crash, FaultPlan, FaultyStore};
-    use cobranca::schedule::{Schedules, REPLAN_PAGE, REPLAN_PAGES_PER_RUN};
+    use cobranca::service::schedule::{Schedules, REPLAN_PAGE, REPLAN_PAGES_PER_RUN};
     let app = App::new().await;
     // No creation notice: what a charge's history holds is the test's régua changes only.
     app.call("PUT", "/v1/ruler", json!({"send_time":"09:00","steps":[{"step":"on_due","channels":["email"]}]}), &[]).await;
@@ -569,7 +569,7 @@ async fn a_customers_replan_that_dies_midway_is_resumed_and_ends_as_if_it_had_no
 /// other lets go; every charge is re-planned and the job finishes once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ticks_at_once_work_through_one_customers_replan_without_harm() {
-    use cobranca::schedule::{Schedules, REPLAN_PAGE};
+    use cobranca::service::schedule::{Schedules, REPLAN_PAGE};
     let app = App::new().await;
     let maria = customer(&app).await;
     let mut charges = Vec::new();
@@ -606,7 +606,7 @@ async fn two_ticks_at_once_work_through_one_customers_replan_without_harm() {
 
 #[tokio::test]
 async fn the_largest_regua_is_accepted_and_stored_everywhere_and_one_message_more_is_refused_at_the_door() {
-    use cobranca::ruler::MAX_MESSAGES_PER_CHARGE;
+    use cobranca::domain::ruler::MAX_MESSAGES_PER_CHARGE;
     let app = App::new().await;
     let maria = customer(&app).await;
     let maria_id = maria["id"].as_str().unwrap().to_string();
@@ -642,7 +642,7 @@ async fn the_largest_regua_is_accepted_and_stored_everywhere_and_one_message_mor
 
     // At the maximum: the charge is stored with every reminder, and cancelling it cancels them all.
     let charge = new_charge(&app, &maria, &due_in(30), json!({"ruler": largest})).await;
-    let id = cobranca::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
+    let id = cobranca::domain::ids::ChargeId::parse(charge["id"].as_str().unwrap()).unwrap();
     let stored = app.store.reminders_of(&app.merchant_id, &id).await.unwrap();
     assert_eq!(stored.len(), MAX_MESSAGES_PER_CHARGE + 1, "every message and the overdue mark");
     let (status, cancelled) = app.call("POST", &format!("/v1/charges/{id}/cancel"), Value::Null, &[]).await;
@@ -650,14 +650,14 @@ async fn the_largest_regua_is_accepted_and_stored_everywhere_and_one_message_mor
     assert!(app.store.reminders_of(&app.merchant_id, &id).await.unwrap().iter().all(|r| !r.state.is_pending()));
 
     // A carnê of the most installments, each under the largest régua.
-    let max = cobranca::recurrence::MAX_CARNE_INSTALLMENTS;
+    let max = cobranca::domain::recurrence::MAX_CARNE_INSTALLMENTS;
     let body = json!({"customer_id": maria_id, "amount":"6000.00", "installments": max, "first_due_date": due_in(30), "description":"Curso", "payment_methods":["pix"], "ruler": largest});
     let (status, plan) = app.call("POST", "/v1/installment-plans", body, &[]).await;
     assert_eq!(status, 201, "{plan}");
     let parts = plan["installments"].as_array().unwrap();
     assert_eq!(parts.len(), usize::from(max));
     for part in parts {
-        let id = cobranca::ids::ChargeId::parse(part["charge_id"].as_str().unwrap()).unwrap();
+        let id = cobranca::domain::ids::ChargeId::parse(part["charge_id"].as_str().unwrap()).unwrap();
         // All of the plan: a "3 days before" that a weekend or holiday would push onto the due day is not planned.
         let stored = app.store.reminders_of(&app.merchant_id, &id).await.unwrap().len();
         assert!((MAX_MESSAGES_PER_CHARGE - 1..=MAX_MESSAGES_PER_CHARGE + 1).contains(&stored), "{stored} reminders");

@@ -9,16 +9,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
-use cobranca::api::provider_webhooks::WebhookApi;
-use cobranca::api::{ApiRequest, ApiResponse};
-use cobranca::calendar;
-use cobranca::charge::ChargeStatus;
-use cobranca::delivery::Delivery;
-use cobranca::ids::ChargeId;
-use cobranca::merchant::ApiKey;
-use cobranca::settlement::Settlement;
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::calendar;
+use cobranca::domain::charge::ChargeStatus;
+use cobranca::domain::ids::ChargeId;
+use cobranca::domain::merchant::ApiKey;
+use cobranca::http::api::provider_webhooks::WebhookApi;
+use cobranca::http::api::{ApiRequest, ApiResponse};
+use cobranca::ports::store::*;
+use cobranca::service::delivery::Delivery;
+use cobranca::service::settlement::Settlement;
+use cobranca::service::tick::Tick;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 use support::App;
@@ -365,7 +365,7 @@ async fn portfolio() -> Portfolio {
                     let id = ChargeId::parse(&book.charges[label].id).unwrap();
                     let c = app.store.get_charge(&app.merchant_id, &id).await.unwrap().unwrap();
                     let renegotiated =
-                        cobranca::charge::Charge { status: ChargeStatus::Renegotiated, version: c.version + 1, updated_at: at, ..c.clone() };
+                        cobranca::domain::charge::Charge { status: ChargeStatus::Renegotiated, version: c.version + 1, updated_at: at, ..c.clone() };
                     app.store.update_charge(&renegotiated, c.version).await.unwrap();
                     book.charges.get_mut(label).unwrap().renegotiated = true;
                 }

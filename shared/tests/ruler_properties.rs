@@ -1,15 +1,15 @@
 //! Properties of planning that must hold for any régua, charge and moment.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use cobranca::calendar::{self, ContactHours};
-use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
-use cobranca::contact::{Email, Phone};
-use cobranca::customer::{Customer, OptOut, PersonName};
-use cobranca::document::Document;
-use cobranca::ids::{ChargeId, CustomerId, MerchantId};
-use cobranca::money::Money;
-use cobranca::notification::Channel;
-use cobranca::ruler::{self, Action, ReminderState, Ruler, RulerStep, Step};
+use cobranca::domain::calendar::{self, ContactHours};
+use cobranca::domain::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::domain::contact::{Email, Phone};
+use cobranca::domain::customer::{Customer, OptOut, PersonName};
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::{ChargeId, CustomerId, MerchantId};
+use cobranca::domain::money::Money;
+use cobranca::domain::notification::Channel;
+use cobranca::domain::ruler::{self, Action, ReminderState, Ruler, RulerStep, Step};
 use proptest::prelude::*;
 
 fn channels() -> impl Strategy<Value = Vec<Channel>> {
@@ -66,7 +66,7 @@ fn ruler() -> impl Strategy<Value = Ruler> {
         for step in steps {
             fitting.push(step);
             let total = Ruler { steps: fitting.clone(), ..Ruler::default() }.message_count();
-            if total > cobranca::ruler::MAX_MESSAGES_PER_CHARGE {
+            if total > cobranca::domain::ruler::MAX_MESSAGES_PER_CHARGE {
                 fitting.pop();
             }
         }

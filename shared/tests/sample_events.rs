@@ -3,7 +3,7 @@
 use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use cobranca::notification::NotificationJob;
+use cobranca::domain::notification::NotificationJob;
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../tests/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()

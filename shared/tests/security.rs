@@ -7,8 +7,8 @@ mod support;
 use std::collections::HashMap;
 
 use chrono::Utc;
-use cobranca::api::{ApiRequest, MAX_BODY_BYTES};
-use cobranca::store::*;
+use cobranca::http::api::{ApiRequest, MAX_BODY_BYTES};
+use cobranca::ports::store::*;
 use support::App;
 
 #[tokio::test]
@@ -28,8 +28,8 @@ async fn oversized_bodies_are_refused_before_anything_is_read_or_stored() {
     }
     // Refused before authentication too: a flood of large bodies costs no key lookups.
     assert_eq!(app.api().handle(&request("/v1/charges", false), Utc::now()).await.status, 413);
-    let webhooks = cobranca::api::provider_webhooks::WebhookApi {
-        settlement: cobranca::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
+    let webhooks = cobranca::http::api::provider_webhooks::WebhookApi {
+        settlement: cobranca::service::settlement::Settlement { store: app.store.as_ref(), queue: &app.queue, events: &app.events },
         secrets: std::slice::from_ref(&app.secret),
         pix_auth: None,
         acquirers: None,

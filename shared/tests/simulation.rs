@@ -13,18 +13,18 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::adapters::memory::{MemoryQueue, RecordingEventBus};
-use cobranca::api::provider_webhooks::WebhookApi;
-use cobranca::api::{Api, ApiRequest};
-use cobranca::calendar;
-use cobranca::delivery::Delivery;
-use cobranca::document::Document;
-use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant};
-use cobranca::ruler::ReminderState;
-use cobranca::settlement::Settlement;
-use cobranca::standard_webhooks::WebhookSecret;
-use cobranca::store::*;
-use cobranca::tick::Tick;
+use cobranca::domain::calendar;
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::MerchantId;
+use cobranca::domain::merchant::{ApiKey, Merchant};
+use cobranca::domain::ruler::ReminderState;
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::http::api::provider_webhooks::WebhookApi;
+use cobranca::http::api::{Api, ApiRequest};
+use cobranca::ports::store::*;
+use cobranca::service::delivery::Delivery;
+use cobranca::service::settlement::Settlement;
+use cobranca::service::tick::Tick;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ struct Sim {
     events: RecordingEventBus,
     key: ApiKey,
     secret: WebhookSecret,
-    providers: cobranca::providers::Providers,
+    providers: cobranca::ports::providers::Providers,
 }
 
 impl Sim {
@@ -69,7 +69,7 @@ impl Sim {
             queue: &self.queue,
             providers: &self.providers,
             public_base_url: "https://pay.sim",
-            webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+            webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
             access: Default::default(),
         };
         let headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key.expose()))]);
@@ -112,11 +112,15 @@ impl Sim {
     async fn drain(&self, now: DateTime<Utc>) {
         // First what payments handed to the payment-setup queue (régua stopped, receipt queued), as
         // register-payment runs it; registrations and write-offs stay queued.
-        let registrar =
-            cobranca::registration::Registrar { store: self.store.as_ref(), providers: &self.providers, queue: &self.queue, events: &self.events };
+        let registrar = cobranca::service::registration::Registrar {
+            store: self.store.as_ref(),
+            providers: &self.providers,
+            queue: &self.queue,
+            events: &self.events,
+        };
         let follow_ups: Vec<_> = {
             let mut queued = self.queue.setup_jobs.lock().unwrap();
-            let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, cobranca::registration::SetupTask::AfterPayment(_)));
+            let (follow_ups, rest) = queued.drain(..).partition(|j| matches!(j.task, cobranca::service::registration::SetupTask::AfterPayment(_)));
             *queued = rest;
             follow_ups
         };
@@ -158,16 +162,16 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     };
     let aws = cobranca::adapters::config::aws().await;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table));
-    let key = ApiKey::generate(cobranca::merchant::Mode::Test);
+    let key = ApiKey::generate(cobranca::domain::merchant::Mode::Test);
     let merchant = Merchant {
         id: MerchantId::generate(),
         name: "Loja Simulada Ltda".into(),
         document: Document::parse("11222333000181").unwrap(),
         created_at: Utc::now(),
-        mode: cobranca::merchant::Mode::Test,
+        mode: cobranca::domain::merchant::Mode::Test,
     };
     store.put_merchant(&merchant, &key.hash()).await.unwrap();
-    for wallet in cobranca::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
+    for wallet in cobranca::domain::wallet::Wallet::sandbox_set(&merchant.id, Utc::now()) {
         store.put_wallet(&wallet).await.unwrap();
     }
     let sim = Sim {
@@ -275,7 +279,10 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
         sim.drain(now).await;
         tick.run(now, now).await.unwrap();
         // As ruler-tick does: then the queued re-plans (the opt-outs').
-        cobranca::schedule::Schedules { store: store.as_ref() }.run_replans(now, cobranca::schedule::REPLAN_PAGES_PER_RUN).await.unwrap();
+        cobranca::service::schedule::Schedules { store: store.as_ref() }
+            .run_replans(now, cobranca::service::schedule::REPLAN_PAGES_PER_RUN)
+            .await
+            .unwrap();
         sim.drain(now).await;
     }
     let end = start + Duration::hours(DAYS * 24 - 1);
@@ -286,7 +293,7 @@ async fn a_hundred_and_twenty_days_of_ticks_send_exactly_what_was_planned() {
     for (i, charge) in charges.iter().enumerate() {
         let charge = charge.as_ref().unwrap();
         let id = charge["id"].as_str().unwrap();
-        let reminders = store.reminders_of(&merchant.id, &cobranca::ids::ChargeId::parse(id).unwrap()).await.unwrap();
+        let reminders = store.reminders_of(&merchant.id, &cobranca::domain::ids::ChargeId::parse(id).unwrap()).await.unwrap();
         let sent: BTreeMap<String, DateTime<Utc>> = reminders
             .iter()
             .filter_map(|r| match &r.state {

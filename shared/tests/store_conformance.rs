@@ -5,17 +5,17 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use cobranca::adapters::dynamodb::DynamoStore;
 use cobranca::adapters::memory::MemoryStore;
-use cobranca::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
-use cobranca::contact::Email;
-use cobranca::customer::{Customer, PersonName};
-use cobranca::document::Document;
-use cobranca::ids::{ChargeId, CustomerId, MerchantId, PaymentId};
-use cobranca::merchant::{ApiKey, Merchant};
-use cobranca::money::Money;
-use cobranca::notification::{Channel, OutboxEntry};
-use cobranca::payment::{LedgerEntry, PaymentOutcome, UnmatchedPayment};
-use cobranca::ruler::{self, Action, ReminderState, Ruler};
-use cobranca::store::*;
+use cobranca::domain::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
+use cobranca::domain::contact::Email;
+use cobranca::domain::customer::{Customer, PersonName};
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::{ChargeId, CustomerId, MerchantId, PaymentId};
+use cobranca::domain::merchant::{ApiKey, Merchant};
+use cobranca::domain::money::Money;
+use cobranca::domain::notification::{Channel, OutboxEntry};
+use cobranca::domain::payment::{LedgerEntry, PaymentOutcome, UnmatchedPayment};
+use cobranca::domain::ruler::{self, Action, ReminderState, Ruler};
+use cobranca::ports::store::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -33,7 +33,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         name: "Loja Exemplo Ltda".into(),
         document: Document::parse("11.222.333/0001-81").unwrap(),
         created_at: created,
-        mode: cobranca::merchant::Mode::Test,
+        mode: cobranca::domain::merchant::Mode::Test,
     };
     let customer = Customer {
         id: CustomerId::generate(),
@@ -57,7 +57,7 @@ fn fixture(created: DateTime<Utc>, due: NaiveDate) -> Fixture {
         payment_methods: vec![PaymentMethod::Pix, PaymentMethod::Boleto],
         max_installments: 1,
         status: ChargeStatus::Pending,
-        payment_token: cobranca::charge::new_payment_token(),
+        payment_token: cobranca::domain::charge::new_payment_token(),
         external_reference: None,
         ruler: None,
         due_date_changes: 0,
@@ -95,7 +95,7 @@ fn payment(f: &Fixture, event: &str, provider_payment: &str) -> LedgerEntry {
         reverses: None,
         wallet_id: None,
         // Stored with the entry and read back whole (the recovery report reads only the ledger).
-        preceded_by: Some(cobranca::payment::PrecedingReminder::Reminder {
+        preceded_by: Some(cobranca::domain::payment::PrecedingReminder::Reminder {
             reminder_id: "before_due_5d.0.email".into(),
             step: "before_due".into(),
             channel: Channel::Email,
@@ -128,11 +128,11 @@ async fn conformance(store: &dyn Store) {
     let f = fixture(created, NaiveDate::from_ymd_opt(2031, 3, 20).unwrap());
 
     // Merchants and API keys.
-    let key = ApiKey::generate(cobranca::merchant::Mode::Test);
+    let key = ApiKey::generate(cobranca::domain::merchant::Mode::Test);
     store.put_merchant(&f.merchant, &key.hash()).await.unwrap();
     assert_eq!(store.get_merchant(&f.merchant.id).await.unwrap(), Some(f.merchant.clone()));
     assert_eq!(store.merchant_by_key(&key.hash()).await.unwrap(), Some(f.merchant.clone()));
-    assert_eq!(store.merchant_by_key(&ApiKey::generate(cobranca::merchant::Mode::Test).hash()).await.unwrap(), None);
+    assert_eq!(store.merchant_by_key(&ApiKey::generate(cobranca::domain::merchant::Mode::Test).hash()).await.unwrap(), None);
 
     // Customers are scoped by merchant.
     store.put_customer(&f.customer).await.unwrap();
@@ -247,7 +247,7 @@ async fn conformance(store: &dyn Store) {
 
     // A transition may move a reminder in time; the due index follows.
     let on_due = plan.iter().find(|r| r.step == ruler::Step::OnDue).unwrap().clone();
-    let moved = cobranca::ruler::Reminder { due_at: on_due.due_at + Duration::days(1), ..on_due.clone() };
+    let moved = cobranca::domain::ruler::Reminder { due_at: on_due.due_at + Duration::days(1), ..on_due.clone() };
     assert!(store.transition_reminder(&moved, &["planned"], ReminderState::Planned, at).await.unwrap());
     assert_eq!(store.get_reminder(&f.merchant.id, &f.charge.id, &on_due.id()).await.unwrap().unwrap().due_at, moved.due_at);
     assert!(!all_due(store, on_due.due_at.date_naive(), on_due.due_at, &f.charge.id).await.contains(&on_due.id()));
@@ -291,7 +291,7 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.unmatched(&provider).await.unwrap(), vec![unmatched.clone()]);
 
     // The merchant's ledger and unmatched notices by São Paulo day, without a Scan.
-    let day = cobranca::calendar::local_date(p1.paid_at);
+    let day = cobranca::domain::calendar::local_date(p1.paid_at);
     assert_eq!(store.ledger_between(&f.merchant.id, day, day).await.unwrap(), vec![p1.clone()]);
     assert_eq!(store.ledger_between(&f.merchant.id, day - Duration::days(40), day - Duration::days(1)).await.unwrap(), vec![]);
     assert_eq!(
@@ -299,12 +299,12 @@ async fn conformance(store: &dyn Store) {
         1,
         "ranges span months"
     );
-    let uday = cobranca::calendar::local_date(created);
+    let uday = cobranca::domain::calendar::local_date(created);
     assert_eq!(store.unmatched_of(&f.merchant.id, uday, uday).await.unwrap(), vec![unmatched.clone()]);
     assert!(store.unmatched_of(&MerchantId::generate(), uday, uday).await.unwrap().is_empty());
 
     // Refunds that arrive before their payment wait, once each.
-    let refund = cobranca::payment_notice::PaymentNotice {
+    let refund = cobranca::domain::payment_notice::PaymentNotice {
         event_id: "evt_r1".into(),
         provider: provider.clone(),
         charge_id: Some(f.charge.id.clone()),
@@ -313,7 +313,7 @@ async fn conformance(store: &dyn Store) {
         paid_at: created,
         method: PaymentMethod::Pix,
         provider_payment_id: "R1".into(),
-        kind: cobranca::payment::EntryKind::Refund,
+        kind: cobranca::domain::payment::EntryKind::Refund,
         reverses: Some("E7".into()),
         merchant_id: None,
     };
@@ -323,7 +323,7 @@ async fn conformance(store: &dyn Store) {
     assert!(store.pending_reversals(&provider, "E8").await.unwrap().is_empty());
 
     // Webhook endpoints and their delivery log.
-    use cobranca::merchant_webhooks::{DeliveryStatus, UrlPolicy, WebhookDelivery, WebhookEndpoint};
+    use cobranca::service::merchant_webhooks::{DeliveryStatus, UrlPolicy, WebhookDelivery, WebhookEndpoint};
     let (endpoint, _) = WebhookEndpoint::create(
         &serde_json::json!({"url": "https://erp.example.com/h", "event_types": ["*"]}),
         &f.merchant.id,
@@ -339,7 +339,7 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.update_webhook_endpoint(&changed, 1).await, Err(StoreError::Conflict));
     assert_eq!(store.webhook_endpoints_of(&f.merchant.id).await.unwrap(), vec![changed.clone()]);
     let delivery = |n: i64| WebhookDelivery {
-        id: cobranca::ids::WebhookMessageId::of(&endpoint.id, &format!("evt{n}")),
+        id: cobranca::domain::ids::WebhookMessageId::of(&endpoint.id, &format!("evt{n}")),
         merchant_id: f.merchant.id.clone(),
         endpoint_id: endpoint.id.clone(),
         charge_id: f.charge.id.clone(),
@@ -451,13 +451,13 @@ async fn conformance(store: &dyn Store) {
     assert!(store.charge_by_payment_token("not-a-token").await.unwrap().is_none());
 
     // Wallets: per merchant, in creation order.
-    let wallets = cobranca::wallet::Wallet::sandbox_set(&f.merchant.id, Utc::now());
+    let wallets = cobranca::domain::wallet::Wallet::sandbox_set(&f.merchant.id, Utc::now());
     for w in wallets.iter().rev() {
         store.put_wallet(w).await.unwrap();
     }
     assert_eq!(store.wallets_of(&f.merchant.id).await.unwrap(), wallets);
     assert_eq!(store.get_wallet(&f.merchant.id, &wallets[1].id).await.unwrap().as_ref(), Some(&wallets[1]));
-    let stranger = cobranca::ids::MerchantId::generate();
+    let stranger = cobranca::domain::ids::MerchantId::generate();
     assert!(store.get_wallet(&stranger, &wallets[1].id).await.unwrap().is_none(), "another merchant's wallet is not found");
 
     // Boletos lead back to their charge, per bank.
@@ -486,7 +486,7 @@ async fn conformance(store: &dyn Store) {
 /// A queued re-plan per scope (a merchant's, each of its customers'): created once, moved on only from the version
 /// read, finished only if unchanged; the scopes' jobs apart, a merchant's listed before its customers'.
 async fn replan_jobs_conform(store: &dyn Store) {
-    use cobranca::schedule::{ReplanJob, ReplanScope};
+    use cobranca::service::schedule::{ReplanJob, ReplanScope};
     let merchant = MerchantId::generate();
     let scope = ReplanScope::Merchant(merchant.clone());
     let job = ReplanJob {
@@ -662,7 +662,7 @@ async fn listings_conform(store: &dyn Store) {
 
 /// Notification records, suppression, spend and merchant documents.
 async fn notifications_conform(store: &dyn Store, f: &Fixture) {
-    use cobranca::tracking::{recipient_key, MessageStatus, NotificationRecord};
+    use cobranca::domain::tracking::{recipient_key, MessageStatus, NotificationRecord};
     use rust_decimal::Decimal;
     let at = t("2026-12-01T12:00:00Z");
     let reminder = ruler::Reminder {
@@ -756,12 +756,12 @@ async fn dynamodb_store_conforms() {
 /// API keys: found by hash, listed by merchant, created with a merchant all or nothing, changed only from the
 /// version read; rate windows count atomically up to their limit.
 async fn api_keys_conform(store: &dyn Store) {
-    use cobranca::api_keys::ApiKeyRecord;
+    use cobranca::domain::api_keys::ApiKeyRecord;
     let created = Utc.with_ymd_and_hms(2033, 4, 4, 12, 0, 0).unwrap();
     let f = fixture(created, NaiveDate::from_ymd_opt(2033, 5, 1).unwrap());
 
     // A merchant registered with a key known by its hash: the key is a record too, and registering again is the same key.
-    let legacy = ApiKey::generate(cobranca::merchant::Mode::Test);
+    let legacy = ApiKey::generate(cobranca::domain::merchant::Mode::Test);
     store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
     store.put_merchant(&f.merchant, &legacy.hash()).await.unwrap();
     let registered = store.api_key_by_hash(&legacy.hash()).await.unwrap().expect("registered key");
@@ -770,9 +770,9 @@ async fn api_keys_conform(store: &dyn Store) {
 
     // create_merchant: once per merchant id, nothing written the second time.
     let other = Merchant { id: MerchantId::generate(), ..f.merchant.clone() };
-    let (first, first_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", Some(50), created);
+    let (first, first_secret) = ApiKeyRecord::issue(&other.id, cobranca::domain::merchant::Mode::Test, "first", Some(50), created);
     assert!(store.create_merchant(&other, &first).await.unwrap());
-    let (again, again_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "again", None, created);
+    let (again, again_secret) = ApiKeyRecord::issue(&other.id, cobranca::domain::merchant::Mode::Test, "again", None, created);
     assert!(!store.create_merchant(&other, &again).await.unwrap());
     assert_eq!(store.api_key_by_hash(&again_secret.hash()).await.unwrap(), None);
     assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(first.clone()));
@@ -781,13 +781,13 @@ async fn api_keys_conform(store: &dyn Store) {
     assert_eq!(store.get_api_key(&f.merchant.id, &first.id).await.unwrap(), None, "another merchant's key is not found");
 
     // A rotation: the new key and the old key's new state together, from the version read.
-    let (second, second_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", Some(50), created);
+    let (second, second_secret) = ApiKeyRecord::issue(&other.id, cobranca::domain::merchant::Mode::Test, "first", Some(50), created);
     let retired = ApiKeyRecord { expires_at: Some(created + Duration::hours(24)), version: 2, ..first.clone() };
     store.add_api_key(&second, Some((&retired, 1))).await.unwrap();
     assert_eq!(store.api_key_by_hash(&first_secret.hash()).await.unwrap(), Some(retired.clone()));
     assert_eq!(store.api_key_by_hash(&second_secret.hash()).await.unwrap(), Some(second.clone()));
     // A stale rotation (version 1 again) writes nothing, the new key neither.
-    let (third, third_secret) = ApiKeyRecord::issue(&other.id, cobranca::merchant::Mode::Test, "first", None, created);
+    let (third, third_secret) = ApiKeyRecord::issue(&other.id, cobranca::domain::merchant::Mode::Test, "first", None, created);
     assert_eq!(store.add_api_key(&third, Some((&retired, 1))).await, Err(StoreError::Conflict));
     assert_eq!(store.api_key_by_hash(&third_secret.hash()).await.unwrap(), None);
     // The same key twice is refused.
@@ -816,8 +816,8 @@ async fn api_keys_conform(store: &dyn Store) {
 /// Subscriptions: created once, replaced only from the version read, listed per merchant page by page, and in
 /// the generation index exactly while they have a charge to generate, by the day it is due.
 async fn subscriptions_conform(store: &dyn Store) {
-    use cobranca::ids::SubscriptionId;
-    use cobranca::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus};
+    use cobranca::domain::ids::SubscriptionId;
+    use cobranca::domain::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus};
     let created = Utc.with_ymd_and_hms(2034, 6, 1, 12, 0, 0).unwrap();
     let merchant = MerchantId::generate();
     let mine = |subs: Vec<Subscription>| subs.into_iter().filter(|s| s.merchant_id == merchant).map(|s| s.id).collect::<Vec<_>>();
@@ -888,7 +888,7 @@ async fn subscriptions_conform(store: &dyn Store) {
 /// Card attempts: the claim is one conditional write, new or from the version read; the loser of a race gets
 /// Conflict and nothing it wrote is kept.
 async fn card_attempts_conform(store: &dyn Store) {
-    use cobranca::card_attempts::CardAttempts;
+    use cobranca::domain::card_attempts::CardAttempts;
     let (merchant, charge) = (MerchantId::generate(), ChargeId::generate());
     let now = Utc.with_ymd_and_hms(2034, 6, 1, 12, 0, 0).unwrap();
     assert_eq!(store.get_card_attempts(&merchant, &charge).await.unwrap(), None);

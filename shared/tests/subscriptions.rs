@@ -4,8 +4,8 @@
 mod support;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use cobranca::recurrence::Subscription;
-use cobranca::store::*;
+use cobranca::domain::recurrence::Subscription;
+use cobranca::ports::store::*;
 use serde_json::{json, Value};
 use support::App;
 
@@ -52,7 +52,7 @@ async fn charges_of(app: &App, customer: &str, at: DateTime<Utc>) -> Vec<Value> 
 }
 
 async fn stored(app: &App, id: &str) -> Subscription {
-    app.store.get_subscription(&app.merchant_id, &cobranca::ids::SubscriptionId::parse(id).unwrap()).await.unwrap().unwrap()
+    app.store.get_subscription(&app.merchant_id, &cobranca::domain::ids::SubscriptionId::parse(id).unwrap()).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn two_years_of_monthly_charges_from_the_31st_each_made_ten_days_ahead_onc
         assert_eq!(c["origin"], json!({"kind": "subscription", "subscription_id": id, "cycle": n}));
         let due = NaiveDate::parse_from_str(c["due_date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
         let created: DateTime<Utc> = c["created_at"].as_str().unwrap().parse().unwrap();
-        assert_eq!(cobranca::calendar::local_date(created), due - Duration::days(10), "made lead_days before it falls due");
+        assert_eq!(cobranca::domain::calendar::local_date(created), due - Duration::days(10), "made lead_days before it falls due");
     }
     let (_, sub) = app.call_at("GET", &format!("/v1/subscriptions/{id}"), Value::Null, morning(d(2029, 2, 1))).await;
     assert_eq!((&sub["status"], &sub["charges_generated"], &sub["next_due_date"]), (&json!("completed"), &json!(24), &Value::Null));
@@ -293,7 +293,7 @@ async fn the_same_idempotency_key_makes_one_subscription_and_one_first_charge() 
 async fn a_run_looks_at_a_bounded_number_of_subscriptions_and_the_next_goes_on() {
     let app = App::new().await;
     let customer = customer(&app).await;
-    let n = cobranca::api::MAX_SUBSCRIPTIONS_PER_RUN + 3;
+    let n = cobranca::http::api::MAX_SUBSCRIPTIONS_PER_RUN + 3;
     for _ in 0..n {
         let (status, e) = app
             .call_at(
@@ -307,7 +307,7 @@ async fn a_run_looks_at_a_bounded_number_of_subscriptions_and_the_next_goes_on()
         assert_eq!(status, 201, "{e}");
     }
     let first = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();
-    assert_eq!((first.charges_generated, first.more), (cobranca::api::MAX_SUBSCRIPTIONS_PER_RUN, true));
+    assert_eq!((first.charges_generated, first.more), (cobranca::http::api::MAX_SUBSCRIPTIONS_PER_RUN, true));
     let second = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();
     assert_eq!((second.charges_generated, second.more), (3, false));
     let third = app.api().generate_subscription_charges(morning(d(2027, 5, 15))).await.unwrap();

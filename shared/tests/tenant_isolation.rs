@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use cobranca::api::{ApiRequest, ROUTES};
-use cobranca::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
+use cobranca::http::api::{ApiRequest, ROUTES};
+use cobranca::service::merchant_webhooks::{EndpointReply, MerchantWebhooks, RetrySchedule, WebhookTransport};
 use serde_json::{json, Value};
 use support::{due_in, App};
 
@@ -123,8 +123,8 @@ async fn another_merchants_key_finds_nothing_of_the_first_on_any_route() {
     let app = App::new().await;
     let owned = first_merchants_resources(&app).await;
     let other = App::new().await;
-    let intruder = cobranca::store::MerchantStore::get_merchant(other.store.as_ref(), &other.merchant_id).await.unwrap().unwrap();
-    cobranca::store::MerchantStore::put_merchant(app.store.as_ref(), &intruder, &other.key.hash()).await.unwrap();
+    let intruder = cobranca::ports::store::MerchantStore::get_merchant(other.store.as_ref(), &other.merchant_id).await.unwrap().unwrap();
+    cobranca::ports::store::MerchantStore::put_merchant(app.store.as_ref(), &intruder, &other.key.hash()).await.unwrap();
     let as_intruder = |method: &str, path: String, body: &Value| ApiRequest {
         method: method.into(),
         path,
@@ -194,11 +194,12 @@ async fn a_merchant_cannot_name_another_merchants_provider_secret() {
         assert_eq!(status, 422, "{theirs}: {body}");
         assert_eq!(body["error"]["field"], "providers.sms", "{body}");
     }
-    let stored = || async { cobranca::channel_policy::settings_of(merchant_b.store.as_ref(), &merchant_b.merchant_id).await.unwrap().providers };
+    let stored =
+        || async { cobranca::domain::channel_policy::settings_of(merchant_b.store.as_ref(), &merchant_b.merchant_id).await.unwrap().providers };
     assert!(stored().await.is_empty(), "nothing stored");
     for own in [format!("cobranca/{b}/sms"), format!("env:COBRANCA_MERCHANT_{}__SMS", b.to_ascii_uppercase())] {
         let (status, body) = merchant_b.call("PUT", "/v1/notification-settings", json!({"providers": {"sms": own}}), &[]).await;
         assert_eq!(status, 200, "{own}: {body}");
-        assert_eq!(stored().await[&cobranca::notification::Channel::Sms].as_str(), own);
+        assert_eq!(stored().await[&cobranca::domain::notification::Channel::Sms].as_str(), own);
     }
 }

@@ -12,9 +12,9 @@
 //! `--expected` prints, per line, a JSON object with what the code must decode to.
 
 use chrono::NaiveDate;
-use cobranca::money::Money;
-use cobranca::pay::boleto::{itf25_svg, parse_boleto, Barcode, CampoLivre};
-use cobranca::pay::pix::{BrCode, MerchantAccount};
+use cobranca::domain::money::Money;
+use cobranca::domain::pay::boleto::{itf25_svg, parse_boleto, Barcode, CampoLivre};
+use cobranca::domain::pay::pix::{BrCode, MerchantAccount};
 
 /// SplitMix64: a few lines of deterministic randomness instead of a dependency.
 struct Rng(u64);
@@ -114,7 +114,7 @@ fn qr(rng: &mut Rng) {
         .unwrap()
         .with_txid(&alnum(rng, 25))
         .unwrap();
-    let png = cobranca::pay::pix::pix_qr_png(&code.payload(), 3).unwrap();
+    let png = cobranca::domain::pay::pix::pix_qr_png(&code.payload(), 3).unwrap();
     println!("{}\t{}", code.payload(), base64::engine::general_purpose::STANDARD.encode(png));
 }
 

@@ -1,10 +1,11 @@
 //! The merchant API: customers, charges, wallets, réguas, card payments, webhook endpoints, reports
-//! (see `cobranca::api`).
+//! (see `cobranca::http::api`).
 
 use cobranca::adapters::config;
-use cobranca::api::Api;
-use cobranca::providers::Providers;
-use cobranca::{lambda, telemetry};
+use cobranca::http::api::Api;
+use cobranca::http::lambda;
+use cobranca::ports::providers::Providers;
+use cobranca::telemetry;
 use lambda_http::{service_fn, Error, Request};
 use tokio::sync::OnceCell;
 

@@ -4,8 +4,9 @@
 use cobranca::adapters::config;
 use cobranca::adapters::http_webhooks::HttpWebhookTransport;
 use cobranca::adapters::sqs::SqsQueue;
-use cobranca::merchant_webhooks::{MerchantWebhooks, RetrySchedule};
-use cobranca::{lambda, telemetry};
+use cobranca::http::lambda;
+use cobranca::service::merchant_webhooks::{MerchantWebhooks, RetrySchedule};
+use cobranca::telemetry;
 use lambda_runtime::{service_fn, Error};
 use tokio::sync::OnceCell;
 

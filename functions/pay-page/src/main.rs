@@ -1,10 +1,11 @@
 //! What the payer opens from a payment link: the page, its Pix QR code and boleto, and its form posts.
 
 use cobranca::adapters::config;
-use cobranca::checkout::Checkout;
-use cobranca::pages::PayerPages;
-use cobranca::providers::Providers;
-use cobranca::{lambda, telemetry};
+use cobranca::http::lambda;
+use cobranca::http::pages::PayerPages;
+use cobranca::ports::providers::Providers;
+use cobranca::service::checkout::Checkout;
+use cobranca::telemetry;
 use lambda_http::{service_fn, Error, Request};
 use tokio::sync::OnceCell;
 

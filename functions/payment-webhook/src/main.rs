@@ -2,9 +2,10 @@
 //! Cielo's notification post); /v1/webhooks/notifications/{provider}[/{merchant}]: message status callbacks.
 
 use cobranca::adapters::config;
-use cobranca::api::provider_webhooks::{AcquirerNotices, WebhookApi};
-use cobranca::settlement::Settlement;
-use cobranca::{lambda, telemetry};
+use cobranca::http::api::provider_webhooks::{AcquirerNotices, WebhookApi};
+use cobranca::http::lambda;
+use cobranca::service::settlement::Settlement;
+use cobranca::telemetry;
 use lambda_http::{service_fn, Error, Request};
 use tokio::sync::OnceCell;
 

@@ -3,9 +3,10 @@
 //! stopped, event) off the payment webhook's path.
 
 use cobranca::adapters::config;
-use cobranca::providers::Providers;
-use cobranca::registration::Registrar;
-use cobranca::{lambda, telemetry};
+use cobranca::http::lambda;
+use cobranca::ports::providers::Providers;
+use cobranca::service::registration::Registrar;
+use cobranca::telemetry;
 use lambda_runtime::{service_fn, Error};
 use tokio::sync::OnceCell;
 

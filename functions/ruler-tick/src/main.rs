@@ -2,10 +2,11 @@
 //! subscription charges due for generation.
 
 use cobranca::adapters::config;
-use cobranca::providers::Providers;
+use cobranca::http::lambda;
+use cobranca::ports::providers::Providers;
+use cobranca::service::tick::Tick;
 use cobranca::service::ChargeService;
-use cobranca::tick::Tick;
-use cobranca::{lambda, telemetry};
+use cobranca::telemetry;
 use lambda_runtime::{service_fn, Error};
 use tokio::sync::OnceCell;
 

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use cobranca::adapters::config;
 use cobranca::adapters::sqs::SqsQueue;
-use cobranca::delivery::Delivery;
-use cobranca::notification::NotificationSender;
-use cobranca::{lambda, telemetry};
+use cobranca::domain::notification::NotificationSender;
+use cobranca::http::lambda;
+use cobranca::service::delivery::Delivery;
+use cobranca::telemetry;
 use lambda_runtime::{service_fn, Error};
 use tokio::sync::OnceCell;
 

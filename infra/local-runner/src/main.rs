@@ -26,11 +26,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use cobranca::adapters::dynamodb::DynamoStore;
-use cobranca::document::Document;
-use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant, Mode};
-use cobranca::standard_webhooks::WebhookSecret;
-use cobranca::store::*;
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::MerchantId;
+use cobranca::domain::merchant::{ApiKey, Merchant, Mode};
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::ports::store::*;
 use serde_json::{json, Value};
 
 use crate::gateway::Gateway;
@@ -141,7 +141,7 @@ async fn create_merchant(args: Args) -> Result<(), BoxError> {
 /// Gives a development merchant one sandbox wallet per method, once, so every payment method works locally.
 async fn ensure_sandbox_wallets(store: &DynamoStore, merchant: &MerchantId) -> Result<(), BoxError> {
     if store.wallets_of(merchant).await?.is_empty() {
-        for wallet in cobranca::wallet::Wallet::sandbox_set(merchant, Utc::now()) {
+        for wallet in cobranca::domain::wallet::Wallet::sandbox_set(merchant, Utc::now()) {
             store.put_wallet(&wallet).await?;
         }
     }

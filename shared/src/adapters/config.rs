@@ -4,21 +4,21 @@
 
 use crate::adapters::channels::registry::{self, Callback, CallbackTools, Credentials};
 use crate::adapters::channels::ChannelRouter;
-use crate::channel_policy::ProviderDirectory;
-use crate::merchant_webhooks::{RetrySchedule, UrlPolicy};
-use crate::notification::Channel;
+use crate::domain::channel_policy::ProviderDirectory;
+use crate::domain::notification::Channel;
+use crate::service::merchant_webhooks::{RetrySchedule, UrlPolicy};
 use std::sync::Arc;
 
 use crate::adapters::channels::outbox::OutboxSender;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::sqs::SqsQueue;
-use crate::events::EventBus;
-use crate::notification::NotificationSender;
-use crate::providers::{Provider, Providers};
-use crate::queue::JobQueue;
-use crate::standard_webhooks::WebhookSecret;
-use crate::store::Store;
+use crate::domain::events::EventBus;
+use crate::domain::notification::NotificationSender;
+use crate::domain::standard_webhooks::WebhookSecret;
+use crate::ports::providers::{Provider, Providers};
+use crate::ports::queue::JobQueue;
+use crate::ports::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -79,8 +79,8 @@ pub fn webhook_url_policy() -> UrlPolicy {
 /// Who may create merchants and how fast a key may go: `COBRANCA_OPERATOR_KEY_SHA256` (the operator key's SHA-256
 /// in hex; empty closes `POST /v1/merchants`) and `COBRANCA_RATE_LIMIT_PER_MINUTE` (requests per minute per key
 /// unless the key says otherwise; empty or 0 for no limit).
-pub fn access_policy() -> Result<crate::api_keys::AccessPolicy, ConfigError> {
-    let operator_key = crate::api_keys::AccessPolicy::parse_operator_hash(&env("COBRANCA_OPERATOR_KEY_SHA256").unwrap_or_default())
+pub fn access_policy() -> Result<crate::domain::api_keys::AccessPolicy, ConfigError> {
+    let operator_key = crate::domain::api_keys::AccessPolicy::parse_operator_hash(&env("COBRANCA_OPERATOR_KEY_SHA256").unwrap_or_default())
         .map_err(|e| ConfigError(format!("COBRANCA_OPERATOR_KEY_SHA256: {e}")))?;
     let default_rate_limit = match env("COBRANCA_RATE_LIMIT_PER_MINUTE").unwrap_or_default().trim() {
         "" | "0" => None,
@@ -88,7 +88,7 @@ pub fn access_policy() -> Result<crate::api_keys::AccessPolicy, ConfigError> {
             Some(raw.parse::<u32>().map_err(|_| ConfigError(format!("COBRANCA_RATE_LIMIT_PER_MINUTE: expected requests per minute, got {raw:?}")))?)
         }
     };
-    Ok(crate::api_keys::AccessPolicy { operator_key, default_rate_limit })
+    Ok(crate::domain::api_keys::AccessPolicy { operator_key, default_rate_limit })
 }
 
 /// The webhook retry schedule: the standard three days, or `COBRANCA_WEBHOOK_RETRY_DELAYS` ("1s,2s,5s") where
@@ -181,14 +181,14 @@ impl MerchantProviders {
 }
 
 #[async_trait::async_trait]
-impl crate::channel_policy::ProviderDirectory for MerchantProviders {
+impl crate::domain::channel_policy::ProviderDirectory for MerchantProviders {
     async fn sender(
         &self,
-        merchant: &crate::ids::MerchantId,
+        merchant: &crate::domain::ids::MerchantId,
         channel: Channel,
-        reference: &crate::channel_policy::ProviderReference,
-    ) -> Result<Arc<dyn NotificationSender>, crate::notification::SendError> {
-        use crate::notification::SendError;
+        reference: &crate::domain::channel_policy::ProviderReference,
+    ) -> Result<Arc<dyn NotificationSender>, crate::domain::notification::SendError> {
+        use crate::domain::notification::SendError;
         if !reference.belongs_to(merchant) {
             return Err(SendError::Permanent(format!("merchant provider {} is not {merchant}'s own secret", reference.as_str())));
         }
@@ -216,8 +216,8 @@ impl crate::channel_policy::ProviderDirectory for MerchantProviders {
 
     async fn credentials(
         &self,
-        merchant: &crate::ids::MerchantId,
-        reference: &crate::channel_policy::ProviderReference,
+        merchant: &crate::domain::ids::MerchantId,
+        reference: &crate::domain::channel_policy::ProviderReference,
     ) -> Result<serde_json::Value, String> {
         // Checked here, where secrets are read: one role reads every merchant's secrets, so IAM cannot tell them apart.
         if !reference.belongs_to(merchant) {
@@ -264,9 +264,9 @@ impl ConfiguredCallbacks {
     async fn credentials_of(
         &self,
         channel: Channel,
-        source: crate::tracking::CallbackSource<'_>,
-    ) -> Result<serde_json::Value, crate::tracking::CallbackError> {
-        use crate::tracking::CallbackError;
+        source: crate::domain::tracking::CallbackSource<'_>,
+    ) -> Result<serde_json::Value, crate::domain::tracking::CallbackError> {
+        use crate::domain::tracking::CallbackError;
         let unauthorized = |why: String| CallbackError::Unauthorized(why);
         match source.merchant {
             None => deployment_credentials(&self.aws, channel)
@@ -274,7 +274,8 @@ impl ConfiguredCallbacks {
                 .map_err(|e| unauthorized(e.0))?
                 .ok_or_else(|| unauthorized(format!("{} is not configured", source.provider))),
             Some(merchant) => {
-                let settings = crate::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
+                let settings =
+                    crate::domain::channel_policy::settings_of(self.store.as_ref(), merchant).await.map_err(|e| unauthorized(e.to_string()))?;
                 let reference =
                     settings.providers.get(&channel).ok_or_else(|| unauthorized(format!("the merchant has no {} provider", source.provider)))?;
                 self.merchants.credentials(merchant, reference).await.map_err(unauthorized)
@@ -284,16 +285,16 @@ impl ConfiguredCallbacks {
 }
 
 #[async_trait::async_trait]
-impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
+impl crate::domain::tracking::ChannelCallbacks for ConfiguredCallbacks {
     fn channel_of(&self, provider: &str) -> Option<Channel> {
         registry::by_provider(provider).map(|c| c.channel())
     }
 
     async fn handshake(
         &self,
-        source: crate::tracking::CallbackSource<'_>,
+        source: crate::domain::tracking::CallbackSource<'_>,
         query: &[(String, String)],
-    ) -> Option<Result<String, crate::tracking::CallbackError>> {
+    ) -> Option<Result<String, crate::domain::tracking::CallbackError>> {
         let connector = registry::by_provider(source.provider)?;
         let handshake = connector.handshake()?;
         Some(match self.credentials_of(connector.channel(), source).await {
@@ -304,12 +305,13 @@ impl crate::tracking::ChannelCallbacks for ConfiguredCallbacks {
 
     async fn parse(
         &self,
-        source: crate::tracking::CallbackSource<'_>,
+        source: crate::domain::tracking::CallbackSource<'_>,
         query: &[(String, String)],
         headers: &std::collections::HashMap<String, String>,
         body: &[u8],
-    ) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-        let connector = registry::by_provider(source.provider).ok_or_else(|| crate::tracking::CallbackError::Malformed("unknown provider".into()))?;
+    ) -> Result<Vec<crate::domain::tracking::StatusUpdate>, crate::domain::tracking::CallbackError> {
+        let connector =
+            registry::by_provider(source.provider).ok_or_else(|| crate::domain::tracking::CallbackError::Malformed("unknown provider".into()))?;
         let c = self.credentials_of(connector.channel(), source).await?;
         connector.status_updates(&Callback { query, headers, body }, &c, &self.tools).await
     }
@@ -363,17 +365,17 @@ async fn credentials(aws: &aws_config::SdkConfig, name: &str) -> Result<Option<s
 /// `COBRANCA_PIX_WEBHOOK_CERT_SUBJECT` and `COBRANCA_PIX_WEBHOOK_CERT_ISSUER` (as API Gateway forwards them;
 /// mutual TLS without a pin is a configuration error); or a shared secret in `COBRANCA_PIX_WEBHOOK_SECRET`.
 /// Neither turns the route off.
-pub fn pix_webhook_auth() -> Result<Option<crate::api::provider_webhooks::PixWebhookAuth>, ConfigError> {
-    use crate::mtls::ClientCertPin;
+pub fn pix_webhook_auth() -> Result<Option<crate::http::api::provider_webhooks::PixWebhookAuth>, ConfigError> {
+    use crate::http::mtls::ClientCertPin;
     if std::env::var("COBRANCA_PIX_WEBHOOK_MTLS").is_ok_and(|v| v == "true") {
         let pin = match (env("COBRANCA_PIX_WEBHOOK_CERT_SHA256"), env("COBRANCA_PIX_WEBHOOK_CERT_SUBJECT"), env("COBRANCA_PIX_WEBHOOK_CERT_ISSUER")) {
             (Ok(fingerprints), _, _) => ClientCertPin::parse_sha256(&fingerprints).map_err(|e| ConfigError(format!("COBRANCA_PIX_WEBHOOK_CERT_SHA256: {e}")))?,
             (Err(_), Ok(subject_dn), Ok(issuer_dn)) => ClientCertPin::SubjectAndIssuer { subject_dn, issuer_dn },
             _ => return Err(ConfigError("COBRANCA_PIX_WEBHOOK_MTLS=true needs the PSP's certificate: COBRANCA_PIX_WEBHOOK_CERT_SHA256, or COBRANCA_PIX_WEBHOOK_CERT_SUBJECT and COBRANCA_PIX_WEBHOOK_CERT_ISSUER".into())),
         };
-        return Ok(Some(crate::api::provider_webhooks::PixWebhookAuth::MutualTls(pin)));
+        return Ok(Some(crate::http::api::provider_webhooks::PixWebhookAuth::MutualTls(pin)));
     }
-    Ok(env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::api::provider_webhooks::PixWebhookAuth::SharedSecret))
+    Ok(env("COBRANCA_PIX_WEBHOOK_SECRET").ok().map(crate::http::api::provider_webhooks::PixWebhookAuth::SharedSecret))
 }
 
 /// The static header value Cielo is set up to send with its notification posts (`x-webhook-secret`):
@@ -414,9 +416,9 @@ pub async fn webhook_secrets(aws: &aws_config::SdkConfig) -> Result<Vec<WebhookS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel_policy::{ProviderDirectory, ProviderReference};
-    use crate::ids::MerchantId;
-    use crate::notification::SendError;
+    use crate::domain::channel_policy::{ProviderDirectory, ProviderReference};
+    use crate::domain::ids::MerchantId;
+    use crate::domain::notification::SendError;
 
     fn directory(allow_local: bool) -> MerchantProviders {
         MerchantProviders {

@@ -5,7 +5,7 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
-use crate::events::{DomainEvent, EventBus, PublishError};
+use crate::domain::events::{DomainEvent, EventBus, PublishError};
 
 pub const SOURCE: &str = "cobranca";
 /// The detail-type of the event that runs a tick again; template.yaml routes it to ruler-tick.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::merchant_webhooks::{EndpointReply, UrlPolicy, WebhookTransport};
+use crate::service::merchant_webhooks::{EndpointReply, UrlPolicy, WebhookTransport};
 
 /// Turns a host name into addresses: the system resolver in production, a fixed table in tests.
 #[async_trait]
@@ -52,7 +52,7 @@ impl reqwest::dns::Resolve for PublicOnly {
             let host = name.as_str().to_string();
             let addresses = lookup.lookup(&host).await?;
             if !policy.allow_local {
-                if let Some(address) = addresses.iter().copied().find(|a| !crate::outbound::is_public(*a)) {
+                if let Some(address) = addresses.iter().copied().find(|a| !crate::domain::outbound::is_public(*a)) {
                     return Err(Box::new(NotPublic { host, address }) as Box<dyn std::error::Error + Send + Sync>);
                 }
             }
@@ -191,7 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_with_any_non_public_address_is_refused() {
-        for (ip, why) in crate::outbound::NOT_PUBLIC {
+        for (ip, why) in crate::domain::outbound::NOT_PUBLIC {
             // A public address first does not make the name acceptable: the connector would try the next.
             let t = transport(UrlPolicy::default(), &[("hooks.example.com", "93.184.216.34"), ("hooks.example.com", ip)]);
             let reason = unreachable_reason(t.post("https://hooks.example.com/h", &[], "{}").await);
@@ -201,7 +201,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_url_naming_a_non_public_address_is_refused_at_send() {
-        for (ip, why) in crate::outbound::NOT_PUBLIC {
+        for (ip, why) in crate::domain::outbound::NOT_PUBLIC {
             let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
             let t = transport(UrlPolicy::default(), &[]);
             let reason = unreachable_reason(t.post(&format!("https://{host}/h"), &[], "{}").await);

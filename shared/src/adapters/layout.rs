@@ -3,8 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::{ChargeId, CustomerId, MerchantId};
-use crate::store::RulerScope;
+use crate::domain::ids::{ChargeId, CustomerId, MerchantId};
+use crate::ports::store::RulerScope;
 
 pub fn merchant_pk(m: &MerchantId) -> String {
     format!("MER#{m}")
@@ -35,10 +35,10 @@ pub fn ruler_key(scope: &RulerScope) -> (String, &'static str) {
 }
 
 /// A queued re-plan's sort key (partition `REPLAN`): a merchant's job, then its customers' (ids have no `#`).
-pub fn replan_sk(scope: &crate::schedule::ReplanScope) -> String {
+pub fn replan_sk(scope: &crate::service::schedule::ReplanScope) -> String {
     match scope {
-        crate::schedule::ReplanScope::Merchant(m) => m.to_string(),
-        crate::schedule::ReplanScope::Customer(m, c) => format!("{m}#CUS#{c}"),
+        crate::service::schedule::ReplanScope::Merchant(m) => m.to_string(),
+        crate::service::schedule::ReplanScope::Customer(m, c) => format!("{m}#CUS#{c}"),
     }
 }
 
@@ -69,6 +69,6 @@ pub fn unmatched_pk(provider: &str) -> String {
 }
 
 /// An outbox entry's sort key (partition `OUTBOX`): one per charge and reminder.
-pub fn outbox_sk(entry: &crate::notification::OutboxEntry) -> String {
+pub fn outbox_sk(entry: &crate::domain::notification::OutboxEntry) -> String {
     format!("{}#{}", entry.charge_id, entry.reminder_id)
 }

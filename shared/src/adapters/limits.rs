@@ -3,8 +3,8 @@
 //! (Measured against DynamoDB Local 3.3: a 2048-byte partition key, a 1024-byte sort key, an item of exactly
 //! 409 600 bytes and a 100-action transaction are accepted; one byte or one action more is refused.)
 
-pub use crate::store::Limit;
-use crate::store::{StoreError, StoreResult};
+pub use crate::ports::store::Limit;
+use crate::ports::store::{StoreError, StoreResult};
 
 /// Actions in one TransactWriteItems / TransactGetItems call.
 pub const MAX_TRANSACTION_ACTIONS: usize = 100;

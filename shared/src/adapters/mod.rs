@@ -15,7 +15,7 @@ pub mod http_webhooks;
 pub mod layout;
 pub mod limits;
 pub mod memory;
-/// The institutions that move the money (banks, acquirers, the sandbox), behind the ports of `crate::providers`.
+/// The institutions that move the money (banks, acquirers, the sandbox), behind the ports of `crate::ports::providers`.
 pub mod providers;
 #[cfg(feature = "aws")]
 pub mod sqs;

@@ -5,10 +5,10 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
-use crate::merchant_webhooks::WebhookJob;
-use crate::notification::NotificationJob;
-use crate::queue::{EnqueueError, JobQueue};
-use crate::registration::PaymentSetupJob;
+use crate::domain::notification::NotificationJob;
+use crate::ports::queue::{EnqueueError, JobQueue};
+use crate::service::merchant_webhooks::WebhookJob;
+use crate::service::registration::PaymentSetupJob;
 
 pub struct SqsQueue {
     client: Client,

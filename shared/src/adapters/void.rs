@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::events::{DomainEvent, EventBus, PublishError};
+use crate::domain::events::{DomainEvent, EventBus, PublishError};
 
 pub struct VoidEventBus;
 

@@ -6,23 +6,23 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::charge::{Charge, ChargeOrigin, ChargeStatus, Description, DueDate, IllegalTransition, PaymentMethod};
-use crate::checkout::{Checkout, CheckoutError};
-use crate::customer::Customer;
-use crate::document::Document;
-use crate::events::{DomainEvent, EventBus};
-use crate::ids::{ChargeId, CustomerId, WalletId};
-use crate::merchant::Merchant;
-use crate::money::Money;
-use crate::notification::NotificationJob;
-use crate::pay::installments::FeeMode;
-use crate::pay::late_fees::{LateFees, TermsError};
-use crate::providers::{ProviderError, Providers};
-use crate::queue::JobQueue;
-use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
-use crate::schedule::Schedules;
-use crate::store::{Store, StoreError};
-use crate::wallet::Wallet;
+use crate::domain::charge::{Charge, ChargeOrigin, ChargeStatus, Description, DueDate, IllegalTransition, PaymentMethod};
+use crate::domain::customer::Customer;
+use crate::domain::document::Document;
+use crate::domain::events::{DomainEvent, EventBus};
+use crate::domain::ids::{ChargeId, CustomerId, WalletId};
+use crate::domain::merchant::Merchant;
+use crate::domain::money::Money;
+use crate::domain::notification::NotificationJob;
+use crate::domain::pay::installments::FeeMode;
+use crate::domain::pay::late_fees::{LateFees, TermsError};
+use crate::domain::ruler::{self, Action, Reminder, ReminderState, Ruler};
+use crate::domain::wallet::Wallet;
+use crate::ports::providers::{ProviderError, Providers};
+use crate::ports::queue::JobQueue;
+use crate::ports::store::{Store, StoreError};
+use crate::service::checkout::{Checkout, CheckoutError};
+use crate::service::schedule::Schedules;
 
 /// What making charges needs: where they are stored, announced and queued, and the payment providers.
 pub struct ChargeService<'a> {
@@ -484,7 +484,7 @@ impl ChargeService<'_> {
             charge.id = ChargeId::derived(key);
         }
         let mut setup_jobs = Vec::new();
-        for wallet in crate::checkout::default_wallets(&charge.payment_methods, &wallets) {
+        for wallet in crate::service::checkout::default_wallets(&charge.payment_methods, &wallets) {
             setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
         }
         if let (Some(mode), Some(card)) = (fee_mode, charge.setup.card.as_mut()) {
@@ -499,14 +499,14 @@ impl ChargeService<'_> {
             Err(StoreError::Conflict) if key.is_some() => {
                 charge = self.store.get_charge(&merchant.id, &charge.id).await?.ok_or(StoreError::Conflict)?;
                 reminders = self.store.reminders_of(&merchant.id, &charge.id).await?;
-                self.checkout().queue_setup(&crate::registration::pending_setup(&charge)).await;
+                self.checkout().queue_setup(&crate::service::registration::pending_setup(&charge)).await;
             }
             Err(e) => return Err(e.into()),
         }
 
         let created = DomainEvent {
             id: format!("{}:created", charge.id),
-            kind: crate::events::EventKind::ChargeCreated,
+            kind: crate::domain::events::EventKind::ChargeCreated,
             merchant_id: charge.merchant_id.clone(),
             charge_id: charge.id.clone(),
             occurred_at: charge.created_at,
@@ -529,7 +529,7 @@ impl ChargeService<'_> {
     pub async fn send_now(&self, reminders: &mut [Reminder], now: DateTime<Utc>) {
         let mut jobs = Vec::new();
         for r in reminders.iter_mut().filter(|r| r.due_at <= now && matches!(r.action, Action::Notify(_))) {
-            let queued = ReminderState::Queued { lease_until: now + crate::tick::LEASE, attempt: 1 };
+            let queued = ReminderState::Queued { lease_until: now + crate::service::tick::LEASE, attempt: 1 };
             if let Ok(true) = self.store.transition_reminder(r, &["planned"], queued.clone(), now).await {
                 r.state = queued;
                 jobs.push(NotificationJob { merchant_id: r.merchant_id.clone(), charge_id: r.charge_id.clone(), reminder_id: r.id(), as_of: now });

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::charges::{ChargeError, ChargeService};
-use crate::charge::{Charge, ChargeChanges, ChargeStatus, Closing};
-use crate::events::{DomainEvent, EventKind};
-use crate::ids::{ChargeId, MerchantId};
-use crate::ruler::{self, ReminderState};
-use crate::schedule::Schedules;
+use crate::domain::charge::{Charge, ChargeChanges, ChargeStatus, Closing};
+use crate::domain::events::{DomainEvent, EventKind};
+use crate::domain::ids::{ChargeId, MerchantId};
+use crate::domain::ruler::{self, ReminderState};
+use crate::service::schedule::Schedules;
 
 impl ChargeService<'_> {
     /// One of the merchant's charges, still open: else `ChargeNotFound`, or `NotOpen` with its status.
@@ -42,7 +42,7 @@ impl ChargeService<'_> {
                 .into_iter()
                 .flatten()
                 .collect();
-            setup_jobs.extend(crate::registration::supersede_boleto(&mut charge));
+            setup_jobs.extend(crate::service::registration::supersede_boleto(&mut charge));
             for id in reissue {
                 if let Some(wallet) = self.store.get_wallet(merchant, &id).await? {
                     setup_jobs.extend(self.checkout().issue(&mut charge, &wallet, now).await?);
@@ -91,7 +91,7 @@ impl ChargeService<'_> {
     pub async fn close(&self, before: Charge, closing: Closing, now: DateTime<Utc>) -> Result<Charge, ChargeError> {
         let mut charge = before.clone();
         charge.close(closing, now)?;
-        let write_off: Vec<_> = crate::registration::supersede_boleto(&mut charge).into_iter().collect();
+        let write_off: Vec<_> = crate::service::registration::supersede_boleto(&mut charge).into_iter().collect();
         self.store.update_charge(&charge, before.version).await?;
         self.checkout().queue_setup(&write_off).await;
         self.finish_closing(&charge, now).await?;
@@ -135,6 +135,6 @@ impl ChargeError {
     /// The charge was closed, or written, by someone else between reading and cancelling it: for a caller
     /// closing many charges (a carnê's, a subscription's), nothing left to do for this one.
     pub fn closed_meanwhile(&self) -> bool {
-        matches!(self, ChargeError::NotOpen(_) | ChargeError::Store(crate::store::StoreError::Conflict))
+        matches!(self, ChargeError::NotOpen(_) | ChargeError::Store(crate::ports::store::StoreError::Conflict))
     }
 }

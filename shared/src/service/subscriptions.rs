@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::charges::{ChargeError, ChargeService, TermFields};
-use crate::calendar;
-use crate::charge::ChargeOrigin;
-use crate::merchant::Merchant;
-use crate::recurrence::Subscription;
-use crate::store::StoreError;
+use crate::domain::calendar;
+use crate::domain::charge::ChargeOrigin;
+use crate::domain::merchant::Merchant;
+use crate::domain::recurrence::Subscription;
+use crate::ports::store::StoreError;
 
 /// What one generator run did, for the tick's report and logs.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]

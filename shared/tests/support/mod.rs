@@ -9,22 +9,22 @@ use chrono::{DateTime, Duration, Utc};
 use cobranca::adapters::channels::outbox::OutboxSender;
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
 use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use cobranca::api::provider_webhooks::WebhookApi;
-use cobranca::api::{Api, ApiRequest};
-use cobranca::calendar;
-use cobranca::checkout::Checkout;
-use cobranca::delivery::Delivery;
-use cobranca::document::Document;
-use cobranca::ids::MerchantId;
-use cobranca::merchant::{ApiKey, Merchant, Mode};
-use cobranca::pages::{PageResponse, PayerPages};
-use cobranca::providers::{Provider, Providers};
-use cobranca::registration::{Registrar, SetupOutcome, SetupTask};
-use cobranca::settlement::Settlement;
-use cobranca::standard_webhooks::WebhookSecret;
-use cobranca::store::*;
-use cobranca::tick::Tick;
-use cobranca::wallet::Wallet;
+use cobranca::domain::calendar;
+use cobranca::domain::document::Document;
+use cobranca::domain::ids::MerchantId;
+use cobranca::domain::merchant::{ApiKey, Merchant, Mode};
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::domain::wallet::Wallet;
+use cobranca::http::api::provider_webhooks::WebhookApi;
+use cobranca::http::api::{Api, ApiRequest};
+use cobranca::http::pages::{PageResponse, PayerPages};
+use cobranca::ports::providers::{Provider, Providers};
+use cobranca::ports::store::*;
+use cobranca::service::checkout::Checkout;
+use cobranca::service::delivery::Delivery;
+use cobranca::service::registration::{Registrar, SetupOutcome, SetupTask};
+use cobranca::service::settlement::Settlement;
+use cobranca::service::tick::Tick;
 use serde_json::Value;
 
 pub struct App {
@@ -79,14 +79,14 @@ impl App {
             queue: &self.queue,
             providers: &self.providers,
             public_base_url: "https://pay.test",
-            webhook_urls: cobranca::merchant_webhooks::UrlPolicy { allow_local: true },
+            webhook_urls: cobranca::service::merchant_webhooks::UrlPolicy { allow_local: true },
             access: Default::default(),
         }
     }
 
     /// A BCB Pix API webhook as a PSP posts it, with the shared secret the app is configured with.
     pub async fn pix_webhook(&self, body: &Value, secret: &str) -> (u16, Value) {
-        let auth = cobranca::api::provider_webhooks::PixWebhookAuth::SharedSecret("pix-secret".into());
+        let auth = cobranca::http::api::provider_webhooks::PixWebhookAuth::SharedSecret("pix-secret".into());
         let api = WebhookApi {
             settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
             secrets: std::slice::from_ref(&self.secret),
@@ -112,10 +112,10 @@ impl App {
     pub async fn pix_webhook_mtls(
         &self,
         body: &Value,
-        pin: cobranca::mtls::ClientCertPin,
-        cert: Option<cobranca::mtls::ClientCertificate>,
+        pin: cobranca::http::mtls::ClientCertPin,
+        cert: Option<cobranca::http::mtls::ClientCertificate>,
     ) -> (u16, Value) {
-        let auth = cobranca::api::provider_webhooks::PixWebhookAuth::MutualTls(pin);
+        let auth = cobranca::http::api::provider_webhooks::PixWebhookAuth::MutualTls(pin);
         let api = WebhookApi {
             settlement: Settlement { store: self.store.as_ref(), queue: &self.queue, events: &self.events },
             secrets: std::slice::from_ref(&self.secret),

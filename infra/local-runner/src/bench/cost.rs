@@ -57,7 +57,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         *t = AwsTally::default();
     }
     let started = Instant::now();
-    let today = cobranca::calendar::local_date(chrono::Utc::now());
+    let today = cobranca::domain::calendar::local_date(chrono::Utc::now());
     let due = today + chrono::Duration::days(12);
     let customer = json!({"name": "Maria Silva", "document": "529.982.247-25", "email": "maria@example.com",
         "address": {"street": "Av. Paulista", "number": "1000", "district": "Bela Vista", "city": "São Paulo", "state": "SP", "cep": "01310-100"}});
@@ -85,7 +85,9 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
         t.await??;
     }
     // The default régua up to the due day: the creation notice, 5 days before, on the due day.
-    let at = |day: chrono::NaiveDate| cobranca::calendar::local_instant(day, chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon")).to_rfc3339();
+    let at = |day: chrono::NaiveDate| {
+        cobranca::domain::calendar::local_instant(day, chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon")).to_rfc3339()
+    };
     for instant in [at(today + chrono::Duration::days(1)), at(due - chrono::Duration::days(5)), at(due)] {
         let r: Value = http.post(format!("{url}/_local/tick")).json(&json!({"time": instant, "drain_seconds": 900})).send().await?.json().await?;
         if r["drained"] != true {
@@ -94,7 +96,7 @@ pub async fn cost(charges: usize, bin_dir: PathBuf, prices: PathBuf) -> Result<(
     }
     // Paid on the due day, through signed webhooks.
     let ids = ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let secret = cobranca::standard_webhooks::WebhookSecret::parse(&secret).ok_or("bad secret")?;
+    let secret = cobranca::domain::standard_webhooks::WebhookSecret::parse(&secret).ok_or("bad secret")?;
     for (n, id) in ids.iter().enumerate() {
         let body = json!({"type": "payment.confirmed", "data": {"charge_id": id, "amount": "150.00", "paid_at": chrono::Utc::now().to_rfc3339(), "method": "pix", "provider_payment_id": format!("E{n:031}")}}).to_string();
         let ts = chrono::Utc::now().timestamp();

@@ -14,8 +14,8 @@ use super::proxy::*;
 pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_endpoint: Option<String>, template: PathBuf) -> Result<(), BoxError> {
     use cobranca::adapters::dynamodb::DynamoStore;
     use cobranca::adapters::sqs::SqsQueue;
-    use cobranca::notification::Channel;
-    use cobranca::ruler::{Action, Reminder, ReminderState, Step};
+    use cobranca::domain::notification::Channel;
+    use cobranca::domain::ruler::{Action, Reminder, ReminderState, Step};
 
     let (endpoint, table) = match &dynamodb_endpoint {
         Some(e) => {
@@ -45,12 +45,12 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
             loop {
                 let start = next.fetch_add(BATCH, std::sync::atomic::Ordering::SeqCst);
                 if start >= charges {
-                    return Ok::<(), cobranca::store::StoreError>(());
+                    return Ok::<(), cobranca::ports::store::StoreError>(());
                 }
                 let batch: Vec<_> = (start..(start + BATCH).min(charges))
                     .map(|i| {
                         let mut c = template.clone();
-                        c.id = cobranca::ids::ChargeId::generate();
+                        c.id = cobranca::domain::ids::ChargeId::generate();
                         // The first `due` are due half a minute ago; the others later, over 30 days.
                         let at = if i < due {
                             now - chrono::Duration::seconds(30)
@@ -89,7 +89,7 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
     let ddb_proxy = counting_proxy(endpoint).await?;
     let sqs_proxy = counting_proxy(std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL not set (SQS)")?).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_config::from_env().endpoint_url(&ddb_proxy.url).load().await), table);
-    use cobranca::store::*;
+    use cobranca::ports::store::*;
     store.advance_tick_watermark(now - chrono::Duration::minutes(1)).await?;
     ddb_proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).calls.clear();
     let queue = SqsQueue::new(
@@ -99,7 +99,7 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
     );
     let events = cobranca::adapters::void::VoidEventBus;
     let started = Instant::now();
-    let report = cobranca::tick::Tick::new(&store, &queue, &events).run(now, now).await?;
+    let report = cobranca::service::tick::Tick::new(&store, &queue, &events).run(now, now).await?;
     let took = started.elapsed();
     let mut t = ddb_proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).clone();
     t.calls.extend(sqs_proxy.tally.lock().unwrap_or_else(|p| p.into_inner()).calls.clone());
@@ -147,12 +147,12 @@ pub async fn tick_scale(charges: usize, due: usize, writers: usize, dynamodb_end
     Ok(())
 }
 
-fn template_charge(now: chrono::DateTime<chrono::Utc>) -> cobranca::charge::Charge {
-    use cobranca::charge::{Charge, Description, DueDate, PaymentMethod};
+fn template_charge(now: chrono::DateTime<chrono::Utc>) -> cobranca::domain::charge::Charge {
+    use cobranca::domain::charge::{Charge, Description, DueDate, PaymentMethod};
     Charge::new_pending(
-        cobranca::ids::MerchantId::generate(),
-        cobranca::ids::CustomerId::generate(),
-        cobranca::money::Money::parse("150.00").expect("static"),
+        cobranca::domain::ids::MerchantId::generate(),
+        cobranca::domain::ids::CustomerId::generate(),
+        cobranca::domain::money::Money::parse("150.00").expect("static"),
         DueDate::from_stored((now + chrono::Duration::days(40)).date_naive()),
         Description::parse("Mensalidade").expect("static"),
         vec![PaymentMethod::Pix],

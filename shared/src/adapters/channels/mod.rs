@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 
 pub struct ChannelRouter {
     pub adapters: HashMap<Channel, Arc<dyn NotificationSender>>,
@@ -30,7 +30,7 @@ impl NotificationSender for ChannelRouter {
     async fn send(&self, m: &OutgoingMessage) -> Result<SendReceipt, SendError> {
         match self.adapters.get(&m.channel) {
             Some(adapter) => adapter.send(m).await,
-            None => Err(SendError::Permanent(crate::delivery::CHANNEL_NOT_CONFIGURED.into())),
+            None => Err(SendError::Permanent(crate::service::delivery::CHANNEL_NOT_CONFIGURED.into())),
         }
     }
 
@@ -42,7 +42,7 @@ impl NotificationSender for ChannelRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChargeId, MerchantId};
+    use crate::domain::ids::{ChargeId, MerchantId};
     use std::sync::Mutex;
 
     struct Recorder(&'static str, Mutex<Vec<Channel>>);

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use crate::adapters::credentials::Credentials;
-use crate::notification::{Channel, NotificationSender};
-use crate::tracking::{CallbackError, StatusUpdate};
+use crate::domain::notification::{Channel, NotificationSender};
+use crate::domain::tracking::{CallbackError, StatusUpdate};
 
 /// What a channel's connector declares about itself, from its own folder (`adapters/channels/<name>/connector.rs`).
 #[async_trait]
@@ -73,7 +73,7 @@ macro_rules! channel_registry {
         }
     };
 }
-crate::channel::for_each_channel!(channel_registry);
+crate::domain::channel::for_each_channel!(channel_registry);
 
 /// The connector whose status callbacks arrive under this provider name.
 pub fn by_provider(provider: &str) -> Option<&'static dyn ChannelConnector> {

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::ids::MerchantId;
-use crate::merchant::ApiKeyHash;
+use crate::domain::ids::MerchantId;
+use crate::domain::merchant::ApiKeyHash;
 
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
@@ -49,7 +49,7 @@ impl ApiKeyStore for DynamoStore {
         }
     }
 
-    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::ids::ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::domain::ids::ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
         self.get(format!("MER#{merchant}#APIKEY"), id.as_str()).await?.map(|i| parse_data(&i)).transpose()
     }
 
@@ -71,7 +71,7 @@ impl ApiKeyStore for DynamoStore {
         Ok(Some(ApiKeyRecord::registered(&merchant, hash, DateTime::UNIX_EPOCH)))
     }
 
-    async fn count_request(&self, key: &crate::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
+    async fn count_request(&self, key: &crate::domain::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
         use aws_sdk_dynamodb::types::ReturnValue;
         let r = self
             .client
@@ -86,7 +86,7 @@ impl ApiKeyStore for DynamoStore {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(limit))
-            .expression_attribute_values(":ttl", n(window.timestamp() + 2 * crate::api_keys::RATE_WINDOW_SECONDS))
+            .expression_attribute_values(":ttl", n(window.timestamp() + 2 * crate::domain::api_keys::RATE_WINDOW_SECONDS))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;

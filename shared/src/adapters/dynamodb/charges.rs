@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use super::ledger::ledger_month_pk;
 use super::*;
 use crate::adapters::layout::{payment_token_pk, provider_event_pk, reference_pk, sequence_pk};
-use crate::ids::{ChargeId, CustomerId, MerchantId};
-use crate::payment::LedgerEntry;
+use crate::domain::ids::{ChargeId, CustomerId, MerchantId};
+use crate::domain::payment::LedgerEntry;
 
 #[async_trait]
 impl ChargeStore for DynamoStore {
@@ -115,7 +115,7 @@ impl ChargeStore for DynamoStore {
             payment,
         );
         // The merchant's ledger by São Paulo day, one partition per month, for reports without a Scan.
-        let day = crate::calendar::local_date(payment.paid_at);
+        let day = crate::domain::calendar::local_date(payment.paid_at);
         payment_item.insert("GSI1PK".into(), s(ledger_month_pk(&payment.merchant_id, day)));
         payment_item.insert("GSI1SK".into(), s(format!("{day}#{:013}#{}", payment.received_at.timestamp_millis(), payment.id)));
         let not_exists = Some("attribute_not_exists(PK)");
@@ -181,11 +181,11 @@ impl ProviderReferenceStore for DynamoStore {
 
 #[async_trait]
 impl CardAttemptStore for DynamoStore {
-    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::domain::card_attempts::CardAttempts>> {
         self.get(charge_pk(merchant, charge), "CARDATTEMPTS").await?.map(|i| parse_data(&i)).transpose()
     }
 
-    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_card_attempts(&self, attempts: &crate::domain::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
         let mut item = data_item(charge_pk(&attempts.merchant_id, &attempts.charge_id), "CARDATTEMPTS", attempts);
         // The condition of the next replacement reads it.
         item.insert("version".into(), n(attempts.version));

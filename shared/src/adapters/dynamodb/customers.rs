@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::customer::Customer;
-use crate::ids::{CustomerId, MerchantId};
+use crate::domain::customer::Customer;
+use crate::domain::ids::{CustomerId, MerchantId};
 
 fn customer_item(c: &Customer) -> Item {
     let mut item = data_item(customer_pk(&c.merchant_id, &c.id), "CUSTOMER", c);

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::sha256_hex;
-use crate::ids::MerchantId;
+use crate::domain::ids::MerchantId;
 
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
@@ -25,9 +25,9 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_names("#data", "data")
             .expression_attribute_names("#hash", "hash")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":expired", n(millis(now - crate::idempotency::REFUSAL_REPLAY)))
+            .expression_attribute_values(":expired", n(millis(now - crate::domain::idempotency::REFUSAL_REPLAY)))
             .expression_attribute_values(":hash", s(request_hash))
-            .expression_attribute_values(":stale", n(millis(now - crate::idempotency::IN_PROGRESS_LEASE)))
+            .expression_attribute_values(":stale", n(millis(now - crate::domain::idempotency::IN_PROGRESS_LEASE)))
             .send()
             .await;
         match r {
@@ -60,7 +60,7 @@ impl IdempotencyStore for DynamoStore {
         item.insert("created".into(), n(millis(now)));
         if let SavedResponse::Refused { .. } = response {
             item.insert("refused".into(), AttributeValue::Bool(true));
-            item.insert("ttl".into(), n((now + crate::idempotency::REFUSAL_REPLAY).timestamp()));
+            item.insert("ttl".into(), n((now + crate::domain::idempotency::REFUSAL_REPLAY).timestamp()));
         }
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())

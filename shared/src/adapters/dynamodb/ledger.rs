@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::unmatched_pk;
-use crate::ids::{ChargeId, MerchantId};
-use crate::payment::{LedgerEntry, UnmatchedPayment};
+use crate::domain::ids::{ChargeId, MerchantId};
+use crate::domain::payment::{LedgerEntry, UnmatchedPayment};
 
 pub(super) fn ledger_month_pk(merchant: &MerchantId, day: chrono::NaiveDate) -> String {
     format!("MER#{merchant}#LEDGER#{}", day.format("%Y-%m"))
@@ -32,12 +32,12 @@ impl LedgerStore for DynamoStore {
         Ok(out)
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::domain::payment_notice::PaymentNotice) -> StoreResult<()> {
         let pk = format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default());
         self.put_new(data_item(pk, notice.provider_payment_id.clone(), notice)).await.map(|_| ())
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::domain::payment_notice::PaymentNotice>> {
         self.query_all(format!("PENDREV#{provider}#{payment}"), "").await?.iter().map(parse_data).collect()
     }
 
@@ -46,7 +46,10 @@ impl LedgerStore for DynamoStore {
         let mut item = data_item(pk, unmatched.provider_event_id.clone(), unmatched);
         if let Some(m) = &unmatched.merchant_id {
             item.insert("GSI1PK".into(), s(format!("MER#{m}#UNMATCHED")));
-            item.insert("GSI1SK".into(), s(format!("{}#{}", crate::calendar::local_date(unmatched.received_at), unmatched.provider_event_id)));
+            item.insert(
+                "GSI1SK".into(),
+                s(format!("{}#{}", crate::domain::calendar::local_date(unmatched.received_at), unmatched.provider_event_id)),
+            );
         }
         self.put_new(item).await
     }

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::{document_pk, merchant_pk};
-use crate::ids::{MerchantId, WalletId};
-use crate::merchant::{ApiKeyHash, Merchant};
-use crate::wallet::Wallet;
+use crate::domain::ids::{MerchantId, WalletId};
+use crate::domain::merchant::{ApiKeyHash, Merchant};
+use crate::domain::wallet::Wallet;
 
 #[async_trait]
 impl MerchantStore for DynamoStore {

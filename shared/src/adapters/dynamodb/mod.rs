@@ -49,10 +49,10 @@ use serde::Serialize;
 
 use crate::adapters::index_time_key;
 use crate::adapters::layout::{charge_pk, customer_pk};
-use crate::api_keys::ApiKeyRecord;
-use crate::charge::Charge;
-use crate::ruler::{Reminder, ReminderState};
-use crate::store::*;
+use crate::domain::api_keys::ApiKeyRecord;
+use crate::domain::charge::Charge;
+use crate::domain::ruler::{Reminder, ReminderState};
+use crate::ports::store::*;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::suppressed_pk;
-use crate::ids::{ChargeId, CustomerId, MerchantId};
+use crate::domain::ids::{ChargeId, CustomerId, MerchantId};
 
 #[async_trait]
 impl NotificationStore for DynamoStore {
-    async fn save_notification(&self, record: &crate::tracking::NotificationRecord) -> StoreResult<()> {
+    async fn save_notification(&self, record: &crate::domain::tracking::NotificationRecord) -> StoreResult<()> {
         let item = data_item(charge_pk(&record.merchant_id, &record.charge_id), format!("NOTIF#{}", record.reminder_id), record);
         match record.version {
             0 | 1 => {
@@ -29,11 +29,11 @@ impl NotificationStore for DynamoStore {
         merchant: &MerchantId,
         charge: &ChargeId,
         reminder_id: &str,
-    ) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+    ) -> StoreResult<Option<crate::domain::tracking::NotificationRecord>> {
         self.get(charge_pk(merchant, charge), &format!("NOTIF#{reminder_id}")).await?.map(|i| parse_data(&i)).transpose()
     }
 
-    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::tracking::NotificationRecord>> {
+    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::domain::tracking::NotificationRecord>> {
         self.query_all(charge_pk(merchant, charge), "NOTIF#").await?.iter().map(parse_data).collect()
     }
 }
@@ -86,7 +86,7 @@ impl ContactStore for DynamoStore {
         &self,
         merchant: &MerchantId,
         month: &str,
-        channel: crate::notification::Channel,
+        channel: crate::domain::notification::Channel,
         price: rust_decimal::Decimal,
         message: &str,
         unit: Option<&str>,
@@ -144,15 +144,15 @@ impl ContactStore for DynamoStore {
         &self,
         merchant: &MerchantId,
         month: &str,
-    ) -> StoreResult<std::collections::BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+    ) -> StoreResult<std::collections::BTreeMap<crate::domain::notification::Channel, crate::domain::channel_policy::ChannelSpend>> {
         let mut out = std::collections::BTreeMap::new();
         for item in self.query_all(format!("MER#{merchant}#SPEND#{month}"), "").await? {
             let text = |name: &str| item.get(name).and_then(|v| v.as_s().or_else(|_| v.as_n()).ok()).cloned().unwrap_or_default();
             let corrupt = || StoreError::Corrupt { key: format!("MER#{merchant}#SPEND#{month}"), message: "bad spend line".into() };
-            let channel = crate::notification::Channel::parse(&text("SK")).ok_or_else(corrupt)?;
+            let channel = crate::domain::notification::Channel::parse(&text("SK")).ok_or_else(corrupt)?;
             let messages = text("messages").parse().map_err(|_| corrupt())?;
             let amount = text("amount").parse().map_err(|_| corrupt())?;
-            out.insert(channel, crate::channel_policy::ChannelSpend { messages, amount });
+            out.insert(channel, crate::domain::channel_policy::ChannelSpend { messages, amount });
         }
         Ok(out)
     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::outbox_sk;
-use crate::notification::OutboxEntry;
+use crate::domain::notification::OutboxEntry;
 
 #[async_trait]
 impl OutboxStore for DynamoStore {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::TimeZone;
 
 use super::*;
-use crate::ids::{ChargeId, MerchantId};
+use crate::domain::ids::{ChargeId, MerchantId};
 
 /// `attribute_exists(PK) AND (a OR (b AND c))`, with no redundant parentheses: DynamoDB rejects them.
 fn state_condition(clauses: &[String]) -> String {
@@ -51,7 +51,7 @@ impl ReminderStore for DynamoStore {
                 }
                 "sending_stale" => {
                     values.insert(":sending".into(), s("sending"));
-                    values.insert(":stale".into(), n(millis(now - crate::delivery::SENDING_STALE_AFTER)));
+                    values.insert(":stale".into(), n(millis(now - crate::service::delivery::SENDING_STALE_AFTER)));
                     clauses.push("st = :sending AND since <= :stale".into());
                 }
                 "failed_redrivable" => {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::adapters::layout::{replan_sk, ruler_key};
-use crate::ruler::Ruler;
+use crate::domain::ruler::Ruler;
 
 #[async_trait]
 impl RulerStore for DynamoStore {
@@ -22,7 +22,7 @@ impl RulerStore for DynamoStore {
 
 #[async_trait]
 impl ReplanJobStore for DynamoStore {
-    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn save_replan_job(&self, job: &crate::service::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
         let mut item = data_item("REPLAN".into(), replan_sk(&job.scope()), job);
         match expected_version {
             None => {
@@ -37,11 +37,11 @@ impl ReplanJobStore for DynamoStore {
         }
     }
 
-    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+    async fn get_replan_job(&self, scope: &crate::service::schedule::ReplanScope) -> StoreResult<Option<crate::service::schedule::ReplanJob>> {
         self.get("REPLAN".into(), &replan_sk(scope)).await?.map(|i| parse_data(&i)).transpose()
     }
 
-    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::service::schedule::ReplanJob>> {
         let page = self
             .client
             .query()
@@ -56,7 +56,7 @@ impl ReplanJobStore for DynamoStore {
         page.items.unwrap_or_default().iter().map(parse_data).collect()
     }
 
-    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
+    async fn finish_replan_job(&self, scope: &crate::service::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
         let r = self
             .client
             .delete_item()

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::ids::MerchantId;
+use crate::domain::ids::MerchantId;
 
 /// A subscription: listed per merchant through gsi2, and in the sparse generation index (gsi1, one `SUBGEN`
 /// partition: a day's due subscriptions are few, and read once per run) while it has charges to generate.
-fn subscription_item(sub: &crate::recurrence::Subscription) -> Item {
+fn subscription_item(sub: &crate::domain::recurrence::Subscription) -> Item {
     let mut item = data_item(format!("MER#{}#SUB#{}", sub.merchant_id, sub.id), "SUBSCRIPTION", sub);
     item.insert("version".into(), n(sub.version));
     item.insert("GSI2PK".into(), s(format!("MER#{}#SUBSCRIPTIONS", sub.merchant_id)));
@@ -21,7 +21,7 @@ fn subscription_item(sub: &crate::recurrence::Subscription) -> Item {
 
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
-    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_subscription(&self, sub: &crate::domain::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
         let item = subscription_item(sub);
         match expected_version {
             None => match self.put_new(item).await? {
@@ -32,7 +32,11 @@ impl SubscriptionStore for DynamoStore {
         }
     }
 
-    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+    async fn get_subscription(
+        &self,
+        merchant: &MerchantId,
+        id: &crate::domain::ids::SubscriptionId,
+    ) -> StoreResult<Option<crate::domain::recurrence::Subscription>> {
         self.get(format!("MER#{merchant}#SUB#{id}"), "SUBSCRIPTION").await?.map(|i| parse_data(&i)).transpose()
     }
 
@@ -41,14 +45,14 @@ impl SubscriptionStore for DynamoStore {
         merchant: &MerchantId,
         limit: usize,
         cursor: Option<String>,
-    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    ) -> StoreResult<Page<crate::domain::recurrence::Subscription>> {
         self.index_page("gsi2", "GSI2PK = :pk", &[(":pk", format!("MER#{merchant}#SUBSCRIPTIONS"))], Some(limit), cursor).await
     }
 
-    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::domain::recurrence::Subscription>> {
         // "#~" sorts after every "#mer_…" that follows the date.
         let values = [(":pk", "SUBGEN".to_string()), (":to", format!("{through}#~"))];
-        let page: Page<crate::recurrence::Subscription> =
+        let page: Page<crate::domain::recurrence::Subscription> =
             self.index_page("gsi1", "GSI1PK = :pk AND GSI1SK <= :to", &values, Some(limit), None).await?;
         Ok(page.items)
     }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::ids::{MerchantId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
+use crate::domain::ids::{MerchantId, WebhookEndpointId, WebhookMessageId};
+use crate::service::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 
 fn webhook_delivery_item(d: &WebhookDelivery) -> Item {
     let mut item = data_item(format!("MER#{}#WHD#{}", d.merchant_id, d.id), "WHD", d);

@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::merchant_webhooks::WebhookJob;
-use crate::notification::NotificationJob;
-use crate::queue::{EnqueueError, JobQueue};
-use crate::registration::PaymentSetupJob;
-use crate::store::*;
+use crate::domain::events::{DomainEvent, EventBus, PublishError};
+use crate::domain::notification::NotificationJob;
+use crate::ports::queue::{EnqueueError, JobQueue};
+use crate::ports::store::*;
+use crate::service::merchant_webhooks::WebhookJob;
+use crate::service::registration::PaymentSetupJob;
 
 /// What happens to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::channel_policy::ChannelSpend;
-use crate::charge::Charge;
-use crate::customer::Customer;
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant::{ApiKeyHash, Merchant};
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
-use crate::notification::{Channel, OutboxEntry};
-use crate::payment::{LedgerEntry, UnmatchedPayment};
-use crate::ruler::{Reminder, ReminderState, Ruler};
-use crate::tracking::NotificationRecord;
-use crate::wallet::Wallet;
+use crate::domain::channel_policy::ChannelSpend;
+use crate::domain::charge::Charge;
+use crate::domain::customer::Customer;
+use crate::domain::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::domain::merchant::{ApiKeyHash, Merchant};
+use crate::domain::notification::{Channel, OutboxEntry};
+use crate::domain::payment::{LedgerEntry, UnmatchedPayment};
+use crate::domain::ruler::{Reminder, ReminderState, Ruler};
+use crate::domain::tracking::NotificationRecord;
+use crate::domain::wallet::Wallet;
+use crate::service::merchant_webhooks::{WebhookDelivery, WebhookEndpoint};
 
 #[async_trait]
 impl MerchantStore for FaultyStore {
@@ -31,7 +31,7 @@ impl MerchantStore for FaultyStore {
         self.call("merchant_by_key", self.inner.merchant_by_key(key)).await
     }
 
-    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::api_keys::ApiKeyRecord) -> StoreResult<bool> {
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::domain::api_keys::ApiKeyRecord) -> StoreResult<bool> {
         self.call("create_merchant", self.inner.create_merchant(merchant, first_key)).await
     }
 }
@@ -72,27 +72,35 @@ impl DocumentStore for FaultyStore {
 
 #[async_trait]
 impl ApiKeyStore for FaultyStore {
-    async fn add_api_key(&self, key: &crate::api_keys::ApiKeyRecord, replacing: Option<(&crate::api_keys::ApiKeyRecord, u64)>) -> StoreResult<()> {
+    async fn add_api_key(
+        &self,
+        key: &crate::domain::api_keys::ApiKeyRecord,
+        replacing: Option<(&crate::domain::api_keys::ApiKeyRecord, u64)>,
+    ) -> StoreResult<()> {
         self.call("add_api_key", self.inner.add_api_key(key, replacing)).await
     }
 
-    async fn update_api_key(&self, key: &crate::api_keys::ApiKeyRecord, expected_version: u64) -> StoreResult<()> {
+    async fn update_api_key(&self, key: &crate::domain::api_keys::ApiKeyRecord, expected_version: u64) -> StoreResult<()> {
         self.call("update_api_key", self.inner.update_api_key(key, expected_version)).await
     }
 
-    async fn get_api_key(&self, merchant: &MerchantId, id: &crate::ids::ApiKeyId) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+    async fn get_api_key(
+        &self,
+        merchant: &MerchantId,
+        id: &crate::domain::ids::ApiKeyId,
+    ) -> StoreResult<Option<crate::domain::api_keys::ApiKeyRecord>> {
         self.call("get_api_key", self.inner.get_api_key(merchant, id)).await
     }
 
-    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<crate::api_keys::ApiKeyRecord>> {
+    async fn api_keys_of(&self, merchant: &MerchantId) -> StoreResult<Vec<crate::domain::api_keys::ApiKeyRecord>> {
         self.call("api_keys_of", self.inner.api_keys_of(merchant)).await
     }
 
-    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<crate::api_keys::ApiKeyRecord>> {
+    async fn api_key_by_hash(&self, hash: &ApiKeyHash) -> StoreResult<Option<crate::domain::api_keys::ApiKeyRecord>> {
         self.call("api_key_by_hash", self.inner.api_key_by_hash(hash)).await
     }
 
-    async fn count_request(&self, key: &crate::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
+    async fn count_request(&self, key: &crate::domain::ids::ApiKeyId, window: DateTime<Utc>, limit: u32) -> StoreResult<Option<u32>> {
         self.call("count_request", self.inner.count_request(key, window, limit)).await
     }
 }
@@ -168,11 +176,11 @@ impl ProviderReferenceStore for FaultyStore {
 
 #[async_trait]
 impl CardAttemptStore for FaultyStore {
-    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::domain::card_attempts::CardAttempts>> {
         self.call("get_card_attempts", self.inner.get_card_attempts(merchant, charge)).await
     }
 
-    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_card_attempts(&self, attempts: &crate::domain::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
         self.call("put_card_attempts", self.inner.put_card_attempts(attempts, expected_version)).await
     }
 }
@@ -218,11 +226,11 @@ impl LedgerStore for FaultyStore {
         self.call("ledger_between", self.inner.ledger_between(merchant, from, to)).await
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::domain::payment_notice::PaymentNotice) -> StoreResult<()> {
         self.call("add_pending_reversal", self.inner.add_pending_reversal(notice)).await
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::domain::payment_notice::PaymentNotice>> {
         self.call("pending_reversals", self.inner.pending_reversals(provider, payment)).await
     }
 
@@ -252,19 +260,19 @@ impl RulerStore for FaultyStore {
 
 #[async_trait]
 impl ReplanJobStore for FaultyStore {
-    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn save_replan_job(&self, job: &crate::service::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
         self.call("save_replan_job", self.inner.save_replan_job(job, expected_version)).await
     }
 
-    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+    async fn get_replan_job(&self, scope: &crate::service::schedule::ReplanScope) -> StoreResult<Option<crate::service::schedule::ReplanJob>> {
         self.call("get_replan_job", self.inner.get_replan_job(scope)).await
     }
 
-    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::service::schedule::ReplanJob>> {
         self.call("replan_jobs", self.inner.replan_jobs(limit)).await
     }
 
-    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
+    async fn finish_replan_job(&self, scope: &crate::service::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
         self.call("finish_replan_job", self.inner.finish_replan_job(scope, expected_version)).await
     }
 }
@@ -394,11 +402,15 @@ impl IdempotencyStore for FaultyStore {
 
 #[async_trait]
 impl SubscriptionStore for FaultyStore {
-    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_subscription(&self, sub: &crate::domain::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
         self.call("put_subscription", self.inner.put_subscription(sub, expected_version)).await
     }
 
-    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+    async fn get_subscription(
+        &self,
+        merchant: &MerchantId,
+        id: &crate::domain::ids::SubscriptionId,
+    ) -> StoreResult<Option<crate::domain::recurrence::Subscription>> {
         self.call("get_subscription", self.inner.get_subscription(merchant, id)).await
     }
 
@@ -407,11 +419,11 @@ impl SubscriptionStore for FaultyStore {
         merchant: &MerchantId,
         limit: usize,
         cursor: Option<String>,
-    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    ) -> StoreResult<Page<crate::domain::recurrence::Subscription>> {
         self.call("list_subscriptions", self.inner.list_subscriptions(merchant, limit, cursor)).await
     }
 
-    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::domain::recurrence::Subscription>> {
         self.call("subscriptions_to_generate", self.inner.subscriptions_to_generate(through, limit)).await
     }
 }

@@ -139,11 +139,11 @@ impl ProviderReferenceStore for MemoryStore {
 
 #[async_trait]
 impl CardAttemptStore for MemoryStore {
-    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::card_attempts::CardAttempts>> {
+    async fn get_card_attempts(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Option<crate::domain::card_attempts::CardAttempts>> {
         Ok(self.lock().card_attempts.get(&(merchant.clone(), charge.clone())).cloned())
     }
 
-    async fn put_card_attempts(&self, attempts: &crate::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_card_attempts(&self, attempts: &crate::domain::card_attempts::CardAttempts, expected_version: Option<u64>) -> StoreResult<()> {
         let mut s = self.lock();
         let key = (attempts.merchant_id.clone(), attempts.charge_id.clone());
         if s.card_attempts.get(&key).map(|stored| stored.version) != expected_version {

@@ -9,10 +9,10 @@ impl IdempotencyStore for MemoryStore {
         let k = (merchant.clone(), key.to_string());
         match s.idempotency.get(&k) {
             // A refusal made nothing: once its replay is over the key is free. Anything else is kept for good.
-            Some((_, Some(SavedResponse::Refused { .. }), created)) if now - *created > crate::idempotency::REFUSAL_REPLAY => {}
+            Some((_, Some(SavedResponse::Refused { .. }), created)) if now - *created > crate::domain::idempotency::REFUSAL_REPLAY => {}
             Some((hash, _, _)) if hash != request_hash => return Ok(IdempotencyBegin::Mismatch),
             Some((_, Some(saved), _)) => return Ok(IdempotencyBegin::Replay(saved.clone())),
-            Some((_, None, started)) if now - *started < crate::idempotency::IN_PROGRESS_LEASE => return Ok(IdempotencyBegin::InProgress),
+            Some((_, None, started)) if now - *started < crate::domain::idempotency::IN_PROGRESS_LEASE => return Ok(IdempotencyBegin::InProgress),
             Some((_, None, _)) => {}
             None => {}
         }

@@ -14,21 +14,21 @@ impl LedgerStore for MemoryStore {
             .lock()
             .payments
             .values()
-            .filter(|e| &e.merchant_id == merchant && (from..=to).contains(&crate::calendar::local_date(e.paid_at)))
+            .filter(|e| &e.merchant_id == merchant && (from..=to).contains(&crate::domain::calendar::local_date(e.paid_at)))
             .cloned()
             .collect();
-        out.sort_by_key(|e| (crate::calendar::local_date(e.paid_at), e.received_at));
+        out.sort_by_key(|e| (crate::domain::calendar::local_date(e.paid_at), e.received_at));
         Ok(out)
     }
 
-    async fn add_pending_reversal(&self, notice: &crate::payment_notice::PaymentNotice) -> StoreResult<()> {
+    async fn add_pending_reversal(&self, notice: &crate::domain::payment_notice::PaymentNotice) -> StoreResult<()> {
         fits(&format!("PENDREV#{}#{}", notice.provider, notice.reverses.as_deref().unwrap_or_default()), &notice.provider_payment_id, notice)?;
         let key = (notice.provider.clone(), notice.reverses.clone().unwrap_or_default(), notice.provider_payment_id.clone());
         self.lock().pending_reversals.entry(key).or_insert_with(|| notice.clone());
         Ok(())
     }
 
-    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::payment_notice::PaymentNotice>> {
+    async fn pending_reversals(&self, provider: &str, payment: &str) -> StoreResult<Vec<crate::domain::payment_notice::PaymentNotice>> {
         Ok(self.lock().pending_reversals.iter().filter(|((p, pay, _), _)| p == provider && pay == payment).map(|(_, n)| n.clone()).collect())
     }
 
@@ -48,7 +48,7 @@ impl LedgerStore for MemoryStore {
             .lock()
             .unmatched
             .values()
-            .filter(|u| u.merchant_id.as_ref() == Some(merchant) && (from..=to).contains(&crate::calendar::local_date(u.received_at)))
+            .filter(|u| u.merchant_id.as_ref() == Some(merchant) && (from..=to).contains(&crate::domain::calendar::local_date(u.received_at)))
             .cloned()
             .collect())
     }

@@ -1,14 +1,14 @@
 //! The in-memory store: merchants, their billing wallets and their documents.
 
 use super::*;
-use crate::merchant::ApiKeyHash;
+use crate::domain::merchant::ApiKeyHash;
 
 #[async_trait]
 impl MerchantStore for MemoryStore {
     async fn put_merchant(&self, merchant: &Merchant, key: &ApiKeyHash) -> StoreResult<()> {
         let mut s = self.lock();
         s.merchants.insert(merchant.id.clone(), merchant.clone());
-        s.put_key(crate::api_keys::ApiKeyRecord::registered(&merchant.id, key, merchant.created_at));
+        s.put_key(crate::domain::api_keys::ApiKeyRecord::registered(&merchant.id, key, merchant.created_at));
         Ok(())
     }
 
@@ -21,7 +21,7 @@ impl MerchantStore for MemoryStore {
         Ok(s.key_hashes.get(key.as_str()).and_then(|(m, _)| s.merchants.get(m)).cloned())
     }
 
-    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::api_keys::ApiKeyRecord) -> StoreResult<bool> {
+    async fn create_merchant(&self, merchant: &Merchant, first_key: &crate::domain::api_keys::ApiKeyRecord) -> StoreResult<bool> {
         let mut s = self.lock();
         if s.merchants.contains_key(&merchant.id) {
             return Ok(false);

@@ -23,19 +23,19 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::layout;
 use crate::adapters::limits;
-use crate::charge::Charge;
-use crate::customer::Customer;
-use crate::events::{DomainEvent, EventBus, PublishError};
-use crate::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
-use crate::merchant::Merchant;
-use crate::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
-use crate::notification::{NotificationJob, OutboxEntry};
-use crate::payment::{LedgerEntry, UnmatchedPayment};
-use crate::queue::{EnqueueError, JobQueue};
-use crate::registration::PaymentSetupJob;
-use crate::ruler::{Reminder, ReminderState, Ruler};
-use crate::store::*;
-use crate::wallet::Wallet;
+use crate::domain::charge::Charge;
+use crate::domain::customer::Customer;
+use crate::domain::events::{DomainEvent, EventBus, PublishError};
+use crate::domain::ids::{ChargeId, CustomerId, MerchantId, WalletId, WebhookEndpointId, WebhookMessageId};
+use crate::domain::merchant::Merchant;
+use crate::domain::notification::{NotificationJob, OutboxEntry};
+use crate::domain::payment::{LedgerEntry, UnmatchedPayment};
+use crate::domain::ruler::{Reminder, ReminderState, Ruler};
+use crate::domain::wallet::Wallet;
+use crate::ports::queue::{EnqueueError, JobQueue};
+use crate::ports::store::*;
+use crate::service::merchant_webhooks::{WebhookDelivery, WebhookEndpoint, WebhookJob};
+use crate::service::registration::PaymentSetupJob;
 
 /// Request hash, saved response (None while the first request runs), when it started.
 type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
@@ -44,11 +44,11 @@ type IdempotencyRecord = (String, Option<SavedResponse>, DateTime<Utc>);
 struct State {
     merchants: HashMap<MerchantId, Merchant>,
     /// API keys by merchant and id, and where each hash points.
-    api_keys: BTreeMap<(MerchantId, crate::ids::ApiKeyId), crate::api_keys::ApiKeyRecord>,
-    key_hashes: HashMap<String, (MerchantId, crate::ids::ApiKeyId)>,
+    api_keys: BTreeMap<(MerchantId, crate::domain::ids::ApiKeyId), crate::domain::api_keys::ApiKeyRecord>,
+    key_hashes: HashMap<String, (MerchantId, crate::domain::ids::ApiKeyId)>,
     /// Requests counted per key and rate window (its start, Unix seconds).
-    rate_windows: HashMap<(crate::ids::ApiKeyId, i64), u32>,
-    subscriptions: BTreeMap<(MerchantId, crate::ids::SubscriptionId), crate::recurrence::Subscription>,
+    rate_windows: HashMap<(crate::domain::ids::ApiKeyId, i64), u32>,
+    subscriptions: BTreeMap<(MerchantId, crate::domain::ids::SubscriptionId), crate::domain::recurrence::Subscription>,
     customers: HashMap<(MerchantId, CustomerId), Customer>,
     charges: HashMap<(MerchantId, ChargeId), Charge>,
     owners: HashMap<ChargeId, MerchantId>,
@@ -65,26 +65,26 @@ struct State {
     wallets: BTreeMap<(MerchantId, WalletId), Wallet>,
     sequences: HashMap<String, u64>,
     references: HashMap<(String, String), (MerchantId, ChargeId)>,
-    card_attempts: HashMap<(MerchantId, ChargeId), crate::card_attempts::CardAttempts>,
-    pending_reversals: BTreeMap<(String, String, String), crate::payment_notice::PaymentNotice>,
+    card_attempts: HashMap<(MerchantId, ChargeId), crate::domain::card_attempts::CardAttempts>,
+    pending_reversals: BTreeMap<(String, String, String), crate::domain::payment_notice::PaymentNotice>,
     webhook_endpoints: BTreeMap<(MerchantId, WebhookEndpointId), WebhookEndpoint>,
     webhook_deliveries: HashMap<(MerchantId, WebhookMessageId), WebhookDelivery>,
-    notifications: BTreeMap<(MerchantId, ChargeId, String), crate::tracking::NotificationRecord>,
+    notifications: BTreeMap<(MerchantId, ChargeId, String), crate::domain::tracking::NotificationRecord>,
     suppressed: HashMap<(MerchantId, String), String>,
-    spend: HashMap<(MerchantId, String), BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>>,
+    spend: HashMap<(MerchantId, String), BTreeMap<crate::domain::notification::Channel, crate::domain::channel_policy::ChannelSpend>>,
     billed_units: std::collections::HashSet<(MerchantId, String)>,
     documents: BTreeMap<(MerchantId, String), serde_json::Value>,
     /// By `layout::replan_sk`, so that they list in DynamoDB's order.
-    replan_jobs: BTreeMap<String, crate::schedule::ReplanJob>,
+    replan_jobs: BTreeMap<String, crate::service::schedule::ReplanJob>,
 }
 
 impl State {
     /// Whether another key already has this key's id or hash.
-    fn key_taken(&self, key: &crate::api_keys::ApiKeyRecord) -> bool {
+    fn key_taken(&self, key: &crate::domain::api_keys::ApiKeyRecord) -> bool {
         self.api_keys.contains_key(&(key.merchant_id.clone(), key.id.clone())) || self.key_hashes.contains_key(key.hash.as_str())
     }
 
-    fn put_key(&mut self, key: crate::api_keys::ApiKeyRecord) {
+    fn put_key(&mut self, key: crate::domain::api_keys::ApiKeyRecord) {
         self.key_hashes.insert(key.hash.as_str().to_string(), (key.merchant_id.clone(), key.id.clone()));
         self.api_keys.insert((key.merchant_id.clone(), key.id.clone()), key);
     }
@@ -187,7 +187,7 @@ pub(crate) fn state_matches(state: &ReminderState, from: &[&str], now: DateTime<
         ("queued", ReminderState::Queued { .. }) => true,
         ("queued_expired", ReminderState::Queued { lease_until, .. }) => *lease_until <= now,
         ("sending", ReminderState::Sending { .. }) => true,
-        ("sending_stale", ReminderState::Sending { since, .. }) => *since + crate::delivery::SENDING_STALE_AFTER <= now,
+        ("sending_stale", ReminderState::Sending { since, .. }) => *since + crate::service::delivery::SENDING_STALE_AFTER <= now,
         ("sent", ReminderState::Sent { .. }) => true,
         ("failed_redrivable", ReminderState::Failed { redrivable, .. }) => *redrivable,
         _ => false,

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl NotificationStore for MemoryStore {
-    async fn save_notification(&self, record: &crate::tracking::NotificationRecord) -> StoreResult<()> {
+    async fn save_notification(&self, record: &crate::domain::tracking::NotificationRecord) -> StoreResult<()> {
         fits(&layout::charge_pk(&record.merchant_id, &record.charge_id), &format!("NOTIF#{}", record.reminder_id), record)?;
         let mut s = self.lock();
         let key = (record.merchant_id.clone(), record.charge_id.clone(), record.reminder_id.clone());
@@ -22,11 +22,11 @@ impl NotificationStore for MemoryStore {
         merchant: &MerchantId,
         charge: &ChargeId,
         reminder_id: &str,
-    ) -> StoreResult<Option<crate::tracking::NotificationRecord>> {
+    ) -> StoreResult<Option<crate::domain::tracking::NotificationRecord>> {
         Ok(self.lock().notifications.get(&(merchant.clone(), charge.clone(), reminder_id.to_string())).cloned())
     }
 
-    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::tracking::NotificationRecord>> {
+    async fn notifications_of(&self, merchant: &MerchantId, charge: &ChargeId) -> StoreResult<Vec<crate::domain::tracking::NotificationRecord>> {
         let s = self.lock();
         Ok(s.notifications.iter().filter(|((m, c, _), _)| m == merchant && c == charge).map(|(_, r)| r.clone()).collect())
     }
@@ -69,7 +69,7 @@ impl ContactStore for MemoryStore {
         &self,
         merchant: &MerchantId,
         month: &str,
-        channel: crate::notification::Channel,
+        channel: crate::domain::notification::Channel,
         price: rust_decimal::Decimal,
         message: &str,
         unit: Option<&str>,
@@ -93,7 +93,7 @@ impl ContactStore for MemoryStore {
         &self,
         merchant: &MerchantId,
         month: &str,
-    ) -> StoreResult<BTreeMap<crate::notification::Channel, crate::channel_policy::ChannelSpend>> {
+    ) -> StoreResult<BTreeMap<crate::domain::notification::Channel, crate::domain::channel_policy::ChannelSpend>> {
         Ok(self.lock().spend.get(&(merchant.clone(), month.to_string())).cloned().unwrap_or_default())
     }
 }

@@ -18,7 +18,7 @@ impl RulerStore for MemoryStore {
 
 #[async_trait]
 impl ReplanJobStore for MemoryStore {
-    async fn save_replan_job(&self, job: &crate::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn save_replan_job(&self, job: &crate::service::schedule::ReplanJob, expected_version: Option<u64>) -> StoreResult<()> {
         let key = layout::replan_sk(&job.scope());
         fits("REPLAN", &key, job)?;
         let mut s = self.lock();
@@ -29,15 +29,15 @@ impl ReplanJobStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_replan_job(&self, scope: &crate::schedule::ReplanScope) -> StoreResult<Option<crate::schedule::ReplanJob>> {
+    async fn get_replan_job(&self, scope: &crate::service::schedule::ReplanScope) -> StoreResult<Option<crate::service::schedule::ReplanJob>> {
         Ok(self.lock().replan_jobs.get(&layout::replan_sk(scope)).cloned())
     }
 
-    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::schedule::ReplanJob>> {
+    async fn replan_jobs(&self, limit: usize) -> StoreResult<Vec<crate::service::schedule::ReplanJob>> {
         Ok(self.lock().replan_jobs.values().take(limit).cloned().collect())
     }
 
-    async fn finish_replan_job(&self, scope: &crate::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
+    async fn finish_replan_job(&self, scope: &crate::service::schedule::ReplanScope, expected_version: u64) -> StoreResult<bool> {
         let key = layout::replan_sk(scope);
         let mut s = self.lock();
         if s.replan_jobs.get(&key).map(|j| j.version) != Some(expected_version) {

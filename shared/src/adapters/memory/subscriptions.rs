@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
-    async fn put_subscription(&self, sub: &crate::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
+    async fn put_subscription(&self, sub: &crate::domain::recurrence::Subscription, expected_version: Option<u64>) -> StoreResult<()> {
         fits(&format!("MER#{}#SUB#{}", sub.merchant_id, sub.id), "SUBSCRIPTION", sub)?;
         let mut s = self.lock();
         let key = (sub.merchant_id.clone(), sub.id.clone());
@@ -15,7 +15,11 @@ impl SubscriptionStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_subscription(&self, merchant: &MerchantId, id: &crate::ids::SubscriptionId) -> StoreResult<Option<crate::recurrence::Subscription>> {
+    async fn get_subscription(
+        &self,
+        merchant: &MerchantId,
+        id: &crate::domain::ids::SubscriptionId,
+    ) -> StoreResult<Option<crate::domain::recurrence::Subscription>> {
         Ok(self.lock().subscriptions.get(&(merchant.clone(), id.clone())).cloned())
     }
 
@@ -24,16 +28,16 @@ impl SubscriptionStore for MemoryStore {
         merchant: &MerchantId,
         limit: usize,
         cursor: Option<String>,
-    ) -> StoreResult<Page<crate::recurrence::Subscription>> {
+    ) -> StoreResult<Page<crate::domain::recurrence::Subscription>> {
         let s = self.lock();
-        let all: Vec<(String, crate::recurrence::Subscription)> =
+        let all: Vec<(String, crate::domain::recurrence::Subscription)> =
             s.subscriptions.iter().filter(|((m, _), _)| m == merchant).map(|((_, id), sub)| (id.to_string(), sub.clone())).collect();
         page_after(all, limit, cursor)
     }
 
-    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::recurrence::Subscription>> {
+    async fn subscriptions_to_generate(&self, through: chrono::NaiveDate, limit: usize) -> StoreResult<Vec<crate::domain::recurrence::Subscription>> {
         let s = self.lock();
-        let mut due: Vec<(chrono::NaiveDate, String, crate::recurrence::Subscription)> = s
+        let mut due: Vec<(chrono::NaiveDate, String, crate::domain::recurrence::Subscription)> = s
             .subscriptions
             .values()
             .filter_map(|sub| sub.generate_on().filter(|on| *on <= through).map(|on| (on, format!("{}#{}", sub.merchant_id, sub.id), sub.clone())))

@@ -1,4 +1,4 @@
-//! The institutions that move the money, one folder each behind the ports of `crate::providers` (`BankApi`,
+//! The institutions that move the money, one folder each behind the ports of `crate::ports::providers` (`BankApi`,
 //! `Acquirer`): Banco do Brasil (boleto and Pix), Cielo (cards) and the sandbox that stands in for all of them in
 //! test mode. Each folder's `connector.rs` declares what the wiring needs (credentials, endpoints, how it is
 //! registered); the institutions are listed once, with the methods each serves, in

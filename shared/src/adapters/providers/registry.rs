@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 pub use crate::adapters::credentials::Credentials;
-use crate::providers::{Provider, Providers};
+use crate::ports::providers::{Provider, Providers};
 
 /// What an institution's connector declares about itself, from its own folder
 /// (`adapters/providers/<name>/connector.rs`). The methods it serves are in its entry of the list, where the
@@ -70,7 +70,7 @@ macro_rules! institution_registry {
         }
     };
 }
-crate::institution::for_each_institution!(institution_registry);
+crate::domain::institution::for_each_institution!(institution_registry);
 
 #[cfg(test)]
 mod tests;

@@ -42,9 +42,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::notification::{date_br, BoletoSlip, Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use crate::pay::boleto::{itf25_svg, Barcode, Linha};
-use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
+use crate::domain::notification::{date_br, BoletoSlip, Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::pay::boleto::{itf25_svg, Barcode, Linha};
+use crate::domain::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "lob";
@@ -311,9 +311,9 @@ pub fn parse_status_callback(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::{Address, Cep};
-    use crate::ids::{ChargeId, MerchantId};
-    use crate::money::Money;
+    use crate::domain::address::{Address, Cep};
+    use crate::domain::ids::{ChargeId, MerchantId};
+    use crate::domain::money::Money;
     use chrono::{NaiveDate, TimeZone};
     use wiremock::matchers::{body_partial_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use crate::notification::{NotificationSender, OutboxEntry, OutgoingMessage, SendError, SendReceipt};
-use crate::store::Store;
+use crate::domain::notification::{NotificationSender, OutboxEntry, OutgoingMessage, SendError, SendReceipt};
+use crate::ports::store::Store;
 
 pub struct OutboxSender {
     pub store: Arc<dyn Store>,

@@ -15,7 +15,7 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use aws_sdk_sesv2::Client;
 
-use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 
 pub struct SesEmail {
     pub client: Client,
@@ -91,7 +91,7 @@ impl NotificationSender for SesEmail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChargeId, MerchantId};
+    use crate::domain::ids::{ChargeId, MerchantId};
     use serde_json::json;
     use wiremock::matchers::{body_partial_json, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -232,7 +232,7 @@ impl SigningCertificates for HttpsSigningCertificates {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnsCallback {
     /// SES events about sent messages (possibly none, for events that change nothing).
-    Updates(Vec<crate::tracking::StatusUpdate>),
+    Updates(Vec<crate::domain::tracking::StatusUpdate>),
     /// A new subscription to one of our topics: confirm it with `confirm_subscription(subscribe_url)`.
     SubscriptionConfirmation { topic_arn: String, subscribe_url: String },
 }
@@ -257,20 +257,20 @@ pub async fn confirm_subscription(http: &reqwest::Client, subscribe_url: &str) -
 }
 
 /// The text SNS signs: the documented fields of the message type, each as "Key\nValue\n", in this order.
-fn string_to_sign(envelope: &serde_json::Value) -> Result<String, crate::tracking::CallbackError> {
+fn string_to_sign(envelope: &serde_json::Value) -> Result<String, crate::domain::tracking::CallbackError> {
     let keys: &[&str] = match envelope["Type"].as_str() {
         Some("Notification") => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
         Some("SubscriptionConfirmation" | "UnsubscribeConfirmation") => {
             &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
         }
-        other => return Err(crate::tracking::CallbackError::Malformed(format!("sns: unknown Type {other:?}"))),
+        other => return Err(crate::domain::tracking::CallbackError::Malformed(format!("sns: unknown Type {other:?}"))),
     };
     let mut text = String::new();
     for key in keys {
         match envelope[*key].as_str() {
             Some(value) => text.push_str(&format!("{key}\n{value}\n")),
             None if *key == "Subject" => {}
-            None => return Err(crate::tracking::CallbackError::Malformed(format!("sns: {key} missing"))),
+            None => return Err(crate::domain::tracking::CallbackError::Malformed(format!("sns: {key} missing"))),
         }
     }
     Ok(text)
@@ -314,8 +314,8 @@ fn rsa_public_key(certificate: &[u8]) -> Option<&[u8]> {
 }
 
 /// Checks an SNS envelope's signature against the PEM certificate that signed it.
-pub fn verify_sns_signature(envelope: &serde_json::Value, pem: &str) -> Result<(), crate::tracking::CallbackError> {
-    use crate::tracking::CallbackError;
+pub fn verify_sns_signature(envelope: &serde_json::Value, pem: &str) -> Result<(), crate::domain::tracking::CallbackError> {
+    use crate::domain::tracking::CallbackError;
     use base64::Engine;
     let unauthorized = |why: &str| CallbackError::Unauthorized(format!("sns: {why}"));
     let algorithm: &dyn ring::signature::VerificationAlgorithm = match envelope["SignatureVersion"].as_str() {
@@ -337,8 +337,8 @@ pub fn verify_sns_signature(envelope: &serde_json::Value, pem: &str) -> Result<(
 }
 
 /// The status updates in an SES event (the `Message` of an SNS notification).
-pub fn ses_event_updates(message: &str) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-    use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
+pub fn ses_event_updates(message: &str) -> Result<Vec<crate::domain::tracking::StatusUpdate>, crate::domain::tracking::CallbackError> {
+    use crate::domain::tracking::{CallbackError, MessageStatus, StatusUpdate};
     use chrono::{DateTime, Utc};
     let event: serde_json::Value = serde_json::from_str(message).map_err(|e| CallbackError::Malformed(format!("ses: {e}")))?;
     let kind = event["eventType"]
@@ -383,8 +383,8 @@ pub async fn parse_sns_callback(
     body: &[u8],
     allowed_topics: &[String],
     certificates: &dyn SigningCertificates,
-) -> Result<SnsCallback, crate::tracking::CallbackError> {
-    use crate::tracking::CallbackError;
+) -> Result<SnsCallback, crate::domain::tracking::CallbackError> {
+    use crate::domain::tracking::CallbackError;
     let envelope: serde_json::Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("sns: {e}")))?;
     let topic = envelope["TopicArn"].as_str().ok_or_else(|| CallbackError::Malformed("sns: TopicArn missing".into()))?;
     if !allowed_topics.iter().any(|t| t == topic) {
@@ -412,7 +412,7 @@ pub async fn parse_sns_callback(
 #[cfg(test)]
 mod callback_tests {
     use super::*;
-    use crate::tracking::{CallbackError, MessageStatus};
+    use crate::domain::tracking::{CallbackError, MessageStatus};
     use std::sync::Mutex;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:cobranca-ses-events";
@@ -433,7 +433,7 @@ mod callback_tests {
         parse_sns_callback(body, &[TOPIC.to_string()], &FixtureCertificates::default()).await
     }
 
-    fn updates(callback: SnsCallback) -> Vec<crate::tracking::StatusUpdate> {
+    fn updates(callback: SnsCallback) -> Vec<crate::domain::tracking::StatusUpdate> {
         match callback {
             SnsCallback::Updates(u) => u,
             other => panic!("{other:?}"),

@@ -33,9 +33,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use crate::sms_text::{self, Alphabet};
-use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
+use crate::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::sms_text::{self, Alphabet};
+use crate::domain::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "zenvia";
@@ -98,7 +98,7 @@ fn identity(m: &OutgoingMessage) -> String {
 pub fn sms_body(m: &OutgoingMessage, gsm7_only: bool) -> String {
     let prepare = |s: &str| if gsm7_only { sms_text::transliterate(s) } else { s.to_string() };
     let full = prepare(m.text.trim());
-    if sms_text::analyze_in(&full, Alphabet::Portable).segments <= crate::templates::MAX_SMS_SEGMENTS {
+    if sms_text::analyze_in(&full, Alphabet::Portable).segments <= crate::domain::templates::MAX_SMS_SEGMENTS {
         return full;
     }
     let link = m.template_params.get(3).map(String::as_str).unwrap_or_default();
@@ -231,7 +231,7 @@ pub fn parse_status_callback(headers: &HashMap<String, String>, body: &[u8], sec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChargeId, MerchantId};
+    use crate::domain::ids::{ChargeId, MerchantId};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

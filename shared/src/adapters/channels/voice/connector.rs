@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::{parse_status_callback, TotalVoiceConfig, TotalVoiceTts, PROVIDER, TOKEN_PARAMETER};
 use crate::adapters::channels::registry::{Callback, CallbackTools, ChannelConnector, Credentials};
-use crate::notification::{Channel, NotificationSender};
-use crate::tracking::{CallbackError, StatusUpdate};
+use crate::domain::notification::{Channel, NotificationSender};
+use crate::domain::tracking::{CallbackError, StatusUpdate};
 
 pub struct Connector;
 

@@ -32,8 +32,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
-use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
+use crate::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::tracking::{CallbackError, MessageStatus, StatusUpdate};
 
 /// The provider name in `StatusUpdate::provider`.
 pub const PROVIDER: &str = "totalvoice";
@@ -41,7 +41,7 @@ pub const PROVIDER: &str = "totalvoice";
 pub const TOKEN_PARAMETER: &str = "token";
 
 // The retry rule for unanswered calls is domain policy, kept with the other channel rules.
-pub use crate::channel_policy::{next_voice_attempt, MAX_CALLS_PER_DAY, RETRY_AFTER_NO_ANSWER};
+pub use crate::domain::channel_policy::{next_voice_attempt, MAX_CALLS_PER_DAY, RETRY_AFTER_NO_ANSWER};
 
 #[derive(Clone)]
 pub struct TotalVoiceConfig {
@@ -209,7 +209,7 @@ pub fn parse_status_callback(token: Option<&str>, body: &[u8], secret: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChargeId, MerchantId};
+    use crate::domain::ids::{ChargeId, MerchantId};
 
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

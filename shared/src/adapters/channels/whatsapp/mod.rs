@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
+use crate::domain::notification::{Channel, NotificationSender, OutgoingMessage, SendError, SendReceipt};
 
 #[derive(Clone)]
 pub struct WhatsAppConfig {
@@ -134,7 +134,7 @@ impl NotificationSender for WhatsAppCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChargeId, MerchantId};
+    use crate::domain::ids::{ChargeId, MerchantId};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -254,8 +254,8 @@ const SUPPRESSING_ERRORS: [i64; 1] = [131026];
 
 /// Meta's subscription handshake: the `hub.challenge` to answer when `hub.mode` is `subscribe` and
 /// `hub.verify_token` is ours (compared in constant time).
-pub fn verify_handshake(query: &[(String, String)], verify_token: &str) -> Result<String, crate::tracking::CallbackError> {
-    use crate::tracking::CallbackError;
+pub fn verify_handshake(query: &[(String, String)], verify_token: &str) -> Result<String, crate::domain::tracking::CallbackError> {
+    use crate::domain::tracking::CallbackError;
     let get = |k: &str| query.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
     if get("hub.mode") != Some("subscribe") {
         return Err(CallbackError::Malformed("whatsapp: hub.mode is not subscribe".into()));
@@ -272,8 +272,8 @@ pub fn parse_status_callback(
     headers: &HashMap<String, String>,
     body: &[u8],
     app_secret: &str,
-) -> Result<Vec<crate::tracking::StatusUpdate>, crate::tracking::CallbackError> {
-    use crate::tracking::{CallbackError, MessageStatus, StatusUpdate};
+) -> Result<Vec<crate::domain::tracking::StatusUpdate>, crate::domain::tracking::CallbackError> {
+    use crate::domain::tracking::{CallbackError, MessageStatus, StatusUpdate};
     use hmac::{Hmac, Mac};
     let unauthorized = |why: &str| CallbackError::Unauthorized(format!("whatsapp: {why}"));
     let signature = headers
@@ -338,7 +338,7 @@ pub fn parse_status_callback(
 #[cfg(test)]
 mod callback_tests {
     use super::*;
-    use crate::tracking::{CallbackError, MessageStatus};
+    use crate::domain::tracking::{CallbackError, MessageStatus};
     use hmac::{Hmac, Mac};
 
     const APP_SECRET: &str = "6b4f0c2d9e8a7b1c3d5e7f9a0b2c4d6e";

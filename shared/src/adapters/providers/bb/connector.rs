@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{BancoDoBrasil, BbConfig};
 use crate::adapters::providers::registry::{Credentials, Endpoint, Environment, InstitutionConnector};
-use crate::providers::{Provider, Providers};
+use crate::ports::providers::{Provider, Providers};
 
 const OAUTH: Endpoint =
     Endpoint { variable: "COBRANCA_BB_OAUTH_URL", production: "https://oauth.bb.com.br/oauth/token", test: "https://oauth.hm.bb.com.br/oauth/token" };

@@ -22,9 +22,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::pay::late_fees::{DiscountValue, Fine, Interest};
-use crate::pay::pix::CobvBody;
-use crate::providers::{BankApi, BoletoAgreement, BoletoPayer, BoletoRegistered, BoletoRegistration, CobvRegistered, ProviderError};
+use crate::domain::pay::late_fees::{DiscountValue, Fine, Interest};
+use crate::domain::pay::pix::CobvBody;
+use crate::ports::providers::{BankApi, BoletoAgreement, BoletoPayer, BoletoRegistered, BoletoRegistration, CobvRegistered, ProviderError};
 
 /// One token per API, each with only the scope it needs, so a deployment with one of the two APIs enabled
 /// still gets tokens for it.

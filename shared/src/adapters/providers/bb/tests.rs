@@ -1,9 +1,9 @@
 use super::*;
-use crate::address::{Address, Cep};
-use crate::document::Document;
-use crate::money::Money;
-use crate::pay::late_fees::{ChargeTerms, Discount};
-use crate::pay::pix::{cobv_body, Debtor};
+use crate::domain::address::{Address, Cep};
+use crate::domain::document::Document;
+use crate::domain::money::Money;
+use crate::domain::pay::late_fees::{ChargeTerms, Discount};
+use crate::domain::pay::pix::{cobv_body, Debtor};
 use base64::Engine;
 use rust_decimal_macros::dec;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{Cielo, CieloConfig};
 use crate::adapters::providers::registry::{Credentials, Endpoint, Environment, InstitutionConnector};
-use crate::providers::{Provider, Providers};
+use crate::ports::providers::{Provider, Providers};
 
 const API: Endpoint = Endpoint {
     variable: "COBRANCA_CIELO_URL",

@@ -34,8 +34,8 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::money::Money;
-use crate::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, ProviderError};
+use crate::domain::money::Money;
+use crate::ports::providers::{Acquirer, CardPaymentRequest, CardPaymentResult, ProviderError};
 
 #[derive(Clone)]
 pub struct CieloConfig {
@@ -132,7 +132,13 @@ fn text(v: &Value) -> String {
 
 /// The statement descriptor: up to 13 letters, digits and spaces, accents dropped.
 fn soft_descriptor(name: &str) -> String {
-    crate::pay::pix::emv_text(name, 40).chars().filter(|c| c.is_ascii_alphanumeric() || *c == ' ').take(13).collect::<String>().trim().to_string()
+    crate::domain::pay::pix::emv_text(name, 40)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+        .take(13)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// Cielo's `MerchantOrderId`: only `[A-Za-z0-9]`, at most 50. Ours (`chg_…-pay_…`, 61 characters) loses its
@@ -237,8 +243,8 @@ impl Acquirer for Cielo {
         }
     }
 
-    async fn sale(&self, provider_payment_id: &str) -> Result<crate::providers::SaleState, ProviderError> {
-        use crate::providers::{SaleState, SaleStatus};
+    async fn sale(&self, provider_payment_id: &str) -> Result<crate::ports::providers::SaleState, ProviderError> {
+        use crate::ports::providers::{SaleState, SaleStatus};
         if provider_payment_id.is_empty() || !provider_payment_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(invalid("a Cielo PaymentId is required"));
         }
@@ -248,7 +254,7 @@ impl Acquirer for Cielo {
         let when = |v: &Value| {
             v.as_str()
                 .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
-                .map(|t| crate::calendar::local_instant(t.date(), t.time()))
+                .map(|t| crate::domain::calendar::local_instant(t.date(), t.time()))
         };
         let status = match payment["Status"].as_u64() {
             Some(1) => SaleStatus::Authorized,
@@ -270,7 +276,7 @@ impl Acquirer for Cielo {
         })
     }
 
-    async fn sales_of_order(&self, order_id: &str) -> Result<Vec<crate::providers::SaleState>, ProviderError> {
+    async fn sales_of_order(&self, order_id: &str) -> Result<Vec<crate::ports::providers::SaleState>, ProviderError> {
         let order = merchant_order_id(order_id);
         if order.is_empty() {
             return Err(invalid("the order id needs letters or digits"));

@@ -282,14 +282,14 @@ async fn reads_a_partly_refunded_sale_from_the_query_host() {
         .mount(&server)
         .await;
     let sale = cielo(&server, Duration::from_secs(5)).sale(PAYMENT_ID).await.unwrap();
-    assert_eq!(sale.status, crate::providers::SaleStatus::Captured);
+    assert_eq!(sale.status, crate::ports::providers::SaleStatus::Captured);
     assert_eq!((sale.amount, sale.voided), (Money::parse("157.00").unwrap(), Some(Money::parse("50.00").unwrap())));
     assert_eq!(sale.captured_at.unwrap().to_rfc3339(), "2026-11-20T13:30:00+00:00", "Brasília time");
 }
 
 #[tokio::test]
 async fn maps_sale_statuses_and_refuses_unknown_ones() {
-    use crate::providers::SaleStatus;
+    use crate::ports::providers::SaleStatus;
     for (status, expected) in [
         (1, Some(SaleStatus::Authorized)),
         (3, Some(SaleStatus::Refused)),
@@ -387,7 +387,7 @@ async fn finds_an_attempts_sales_by_its_order_id() {
     let found = c.sales_of_order("chg_01-card1").await.unwrap();
     assert_eq!(
         found.iter().map(|s| (s.provider_payment_id.as_str(), s.status)).collect::<Vec<_>>(),
-        vec![(PAYMENT_ID, crate::providers::SaleStatus::Captured)]
+        vec![(PAYMENT_ID, crate::ports::providers::SaleStatus::Captured)]
     );
     assert_eq!(c.sales_of_order("chg_01-card2").await, Ok(vec![]), "never seen");
     assert!(matches!(c.sales_of_order("chg_01-card3").await, Err(ProviderError::Unavailable(_))), "unknown fate: not 'no sale'");

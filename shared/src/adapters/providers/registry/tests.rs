@@ -1,8 +1,8 @@
 use std::collections::HashSet;
 
 use super::*;
-use crate::merchant::Mode;
-use crate::pay::method::PaymentMethod;
+use crate::domain::merchant::Mode;
+use crate::domain::pay::method::PaymentMethod;
 
 fn mode(institution: Provider) -> Mode {
     if Mode::Test.serves(institution) {

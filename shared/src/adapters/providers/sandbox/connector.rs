@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{SandboxAcquirer, SandboxBank};
 use crate::adapters::providers::registry::{Credentials, Environment, InstitutionConnector};
-use crate::providers::{Provider, Providers};
+use crate::ports::providers::{Provider, Providers};
 
 pub struct Connector;
 

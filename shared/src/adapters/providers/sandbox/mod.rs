@@ -8,13 +8,13 @@ pub mod connector;
 
 use async_trait::async_trait;
 
-use crate::money::Money;
-use crate::pay::boleto::{Barcode, CampoLivre};
-use crate::pay::pix::CobvBody;
-use crate::providers::{
+use crate::domain::money::Money;
+use crate::domain::pay::boleto::{Barcode, CampoLivre};
+use crate::domain::pay::pix::CobvBody;
+use crate::domain::wallet::BOLETO_BANK;
+use crate::ports::providers::{
     Acquirer, BankApi, BoletoAgreement, BoletoRegistered, BoletoRegistration, CardPaymentRequest, CardPaymentResult, CobvRegistered, ProviderError,
 };
-use crate::wallet::BOLETO_BANK;
 
 #[derive(Debug, Default, Clone)]
 pub struct SandboxBank;
@@ -88,12 +88,12 @@ impl Acquirer for SandboxAcquirer {
     }
 
     /// The sandbox keeps no sales: an attempt that died is as if never sent (test money only).
-    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<crate::providers::SaleState>, ProviderError> {
+    async fn sales_of_order(&self, _order_id: &str) -> Result<Vec<crate::ports::providers::SaleState>, ProviderError> {
         Ok(vec![])
     }
 
     /// The sandbox keeps no sales: it cannot say what became of one.
-    async fn sale(&self, provider_payment_id: &str) -> Result<crate::providers::SaleState, ProviderError> {
+    async fn sale(&self, provider_payment_id: &str) -> Result<crate::ports::providers::SaleState, ProviderError> {
         Err(rejected("not_supported", format!("the sandbox acquirer keeps no sales ({provider_payment_id})")))
     }
 }

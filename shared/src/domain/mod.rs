@@ -1,0 +1,32 @@
+//! Values and the domain: what charges, payers, réguas, channels, wallets and payments are, and their rules. No I/O.
+
+pub mod address;
+pub mod api_keys;
+pub mod ascii;
+pub mod calendar;
+pub mod card_attempts;
+pub mod channel;
+pub mod channel_policy;
+pub mod charge;
+pub mod contact;
+pub mod customer;
+pub mod document;
+pub mod events;
+pub mod idempotency;
+pub mod ids;
+pub mod installment_plan;
+pub mod institution;
+pub mod merchant;
+pub mod money;
+pub mod notification;
+pub mod outbound;
+pub mod pay;
+pub mod payment;
+pub mod payment_notice;
+pub mod recurrence;
+pub mod ruler;
+pub mod sms_text;
+pub mod standard_webhooks;
+pub mod templates;
+pub mod tracking;
+pub mod wallet;
