@@ -12,7 +12,6 @@ use crate::calendar;
 use crate::charge::{Charge, ChargeStatus, Description, DueDate, PaymentMethod};
 use crate::contact::{Email, Phone};
 use crate::customer::{Customer, OptOut, PersonName};
-use crate::delivery::payment_url;
 use crate::document::Document;
 use crate::events::{DomainEvent, EventBus};
 use crate::idempotency;
@@ -23,7 +22,7 @@ use crate::notification::Channel;
 use crate::pay::late_fees::LateFees;
 use crate::providers::{ProviderError, Providers};
 use crate::queue::JobQueue;
-use crate::ruler::{self, Action, Reminder, ReminderState, Ruler};
+use crate::ruler::{self, Reminder, ReminderState, Ruler};
 use crate::schedule::{schedule_of, ReplanScope, Schedules};
 use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer, TermFields};
 use crate::settlement::{Settled, Settlement};
@@ -74,7 +73,10 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json(status: u16, body: &impl Serialize) -> Self {
-        Self { status, body: serde_json::to_string(body).expect("serialisable response"), content_type: None, headers: Vec::new() }
+        // Through a `Value`, whose map sorts keys: the bytes clients have always had, whatever order a view
+        // declares its fields in (views follow the document's order).
+        let value = serde_json::to_value(body).expect("serialisable response");
+        Self { status, body: value.to_string(), content_type: None, headers: Vec::new() }
     }
 
     pub fn csv(body: String) -> Self {
@@ -89,6 +91,9 @@ impl ApiResponse {
     /// a merchant is test or live as a whole), so an integrator can tell test data from real money wherever it
     /// appears: top-level objects, list items and nested objects alike. Errors, CSV and recorded delivery
     /// payloads (what was sent, kept as sent) are left as they are.
+    ///
+    /// Views (`views`) carry it as a field; this re-parse of the body stamps it only on the answers of routes not
+    /// yet built from views (all but `VIEW_ROUTES`).
     fn mark_livemode(&mut self, livemode: bool) {
         fn mark(value: &mut Value, livemode: bool) {
             match value {
@@ -140,7 +145,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> ApiResponse {
-        ApiResponse::json(self.status, &json!({"error": {"code": self.code, "message": self.message, "field": self.field}}))
+        ApiResponse::json(self.status, &views::Error::from(&self))
     }
 }
 
@@ -197,6 +202,7 @@ mod keys;
 mod management;
 mod plans;
 mod subscriptions;
+pub(crate) mod views;
 pub use crate::service::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;
 mod openapi;
@@ -222,6 +228,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/customers/{customer_id}"),
     ("GET", "/v1/customers/{customer_id}"),
     ("DELETE", "/v1/customers/{customer_id}/personal-data"),
+    ("GET", "/v1/customers/{customer_id}/ruler"),
+    ("PUT", "/v1/customers/{customer_id}/ruler"),
     ("GET", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/opt-out"),
@@ -279,6 +287,43 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/ruler/preview"),
 ];
 
+/// The routes whose answers are built from `views`, each object with its `livemode`: these skip
+/// `ApiResponse::mark_livemode`. A route not listed (a new one included) still gets it.
+const VIEW_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/api-keys"),
+    ("GET", "/v1/api-keys"),
+    ("POST", "/v1/api-keys/{key_id}/rotate"),
+    ("DELETE", "/v1/api-keys/{key_id}"),
+    ("POST", "/v1/customers"),
+    ("GET", "/v1/customers"),
+    ("PATCH", "/v1/customers/{customer_id}"),
+    ("GET", "/v1/customers/{customer_id}"),
+    ("DELETE", "/v1/customers/{customer_id}/personal-data"),
+    ("GET", "/v1/customers/{customer_id}/ruler"),
+    ("PUT", "/v1/customers/{customer_id}/ruler"),
+    ("PUT", "/v1/customers/{customer_id}/opt-out"),
+    ("POST", "/v1/charges"),
+    ("GET", "/v1/charges"),
+    ("GET", "/v1/charges/{charge_id}"),
+    ("PATCH", "/v1/charges/{charge_id}"),
+    ("POST", "/v1/charges/{charge_id}/cancel"),
+    ("POST", "/v1/charges/{charge_id}/wallet"),
+    ("POST", "/v1/installment-plans"),
+    ("GET", "/v1/installment-plans"),
+    ("GET", "/v1/installment-plans/{plan_id}"),
+    ("POST", "/v1/installment-plans/{plan_id}/cancel"),
+    ("POST", "/v1/renegotiations"),
+    ("POST", "/v1/subscriptions"),
+    ("GET", "/v1/subscriptions"),
+    ("GET", "/v1/subscriptions/{subscription_id}"),
+    ("PATCH", "/v1/subscriptions/{subscription_id}"),
+    ("POST", "/v1/subscriptions/{subscription_id}/pause"),
+    ("POST", "/v1/subscriptions/{subscription_id}/resume"),
+    ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
+    ("GET", "/v1/ruler"),
+    ("PUT", "/v1/ruler"),
+];
+
 /// Whether a request path's segments fit a route pattern of `ROUTES`.
 pub fn route_matches(pattern: &str, segments: &[&str]) -> bool {
     let parts: Vec<&str> = pattern.trim_matches('/').split('/').collect();
@@ -333,7 +378,10 @@ impl Api<'_> {
         };
         let livemode = merchant.mode.is_live();
         let mut response = self.dispatch(merchant, req, now, &segments).await.unwrap_or_else(ApiError::into_response);
-        response.mark_livemode(livemode);
+        let from_views = VIEW_ROUTES.iter().any(|(method, pattern)| *method == req.method && route_matches(pattern, &segments));
+        if !from_views {
+            response.mark_livemode(livemode);
+        }
         response.headers.extend(quota);
         Ok(response)
     }

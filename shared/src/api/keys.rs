@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
+use super::views::{ApiKey, ListOf};
 use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
 use crate::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::document::Document;
@@ -36,13 +37,6 @@ fn rate_limit(body: &Map<String, Value>, field: &str, ceiling: Option<u32>) -> R
         Some(max) if limit > max => Err(ApiError::invalid(field, format!("no máximo {max} por minuto / at most {max} per minute"))),
         _ => Ok(Some(limit)),
     }
-}
-
-/// A new key as shown once: the record plus its secret.
-fn with_secret(key: &ApiKeyRecord, secret: &crate::merchant::ApiKey, now: DateTime<Utc>) -> Value {
-    let mut v = key.to_json(now);
-    v["secret"] = json!(secret.expose());
-    v
 }
 
 fn merchant_json(m: &Merchant) -> Value {
@@ -104,15 +98,15 @@ impl Api<'_> {
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key created");
-        Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&key, now, Some(merchant.mode.is_live())).with_secret(&secret)))
     }
 
     /// `GET /v1/api-keys`: every key, oldest first, with its state; never a secret or a hash.
     pub(super) async fn list_api_keys(&self, merchant: &Merchant, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let mut keys = self.store.api_keys_of(&merchant.id).await?;
         keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let data: Vec<Value> = keys.iter().map(|k| k.to_json(now)).collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": false, "next_cursor": null})))
+        let data = keys.iter().map(|k| ApiKey::of(k, now, Some(merchant.mode.is_live()))).collect();
+        Ok(ApiResponse::json(200, &ListOf::page(data, None)))
     }
 
     async fn api_key(&self, merchant: &Merchant, id: &str) -> Result<ApiKeyRecord, ApiError> {
@@ -151,7 +145,7 @@ impl Api<'_> {
         let retired = ApiKeyRecord { expires_at: Some(now + grace), version: old.version + 1, ..old.clone() };
         self.store.add_api_key(&new, Some((&retired, old.version))).await?;
         tracing::info!(merchant_id = %merchant.id, old = %old.id, new = %new.id, grace_s = grace.num_seconds(), "API key rotated");
-        Ok(ApiResponse::json(201, &with_secret(&new, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&new, now, Some(merchant.mode.is_live())).with_secret(&secret)))
     }
 
     /// `DELETE /v1/api-keys/{id}`: revoked at once, the key making the request included — but never the last
@@ -159,7 +153,7 @@ impl Api<'_> {
     pub(super) async fn revoke_api_key(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let key = self.api_key(merchant, id).await?;
         if key.revoked_at.is_some() {
-            return Ok(ApiResponse::json(200, &key.to_json(now)));
+            return Ok(ApiResponse::json(200, &ApiKey::of(&key, now, Some(merchant.mode.is_live()))));
         }
         let others_active = self.store.api_keys_of(&merchant.id).await?.iter().any(|k| k.id != key.id && k.status(now) == KeyStatus::Active);
         if !others_active {
@@ -172,7 +166,7 @@ impl Api<'_> {
         let revoked = ApiKeyRecord { revoked_at: Some(now), version: key.version + 1, ..key.clone() };
         self.store.update_api_key(&revoked, key.version).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key revoked");
-        Ok(ApiResponse::json(200, &revoked.to_json(now)))
+        Ok(ApiResponse::json(200, &ApiKey::of(&revoked, now, Some(merchant.mode.is_live()))))
     }
 
     /// The operator's key, or why not: 403 when no operator key is configured, 401 when another is presented.
@@ -203,7 +197,7 @@ impl Api<'_> {
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key issued by the operator");
-        Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&key, now, None).with_secret(&secret)))
     }
 
     /// `POST /v1/merchants {"name", "document", "livemode"?, "api_key_name"?, "rate_limit_per_minute"?}`, for
@@ -250,6 +244,6 @@ impl Api<'_> {
             ));
         }
         tracing::info!(merchant_id = %merchant.id, "merchant created by the operator");
-        Ok(ApiResponse::json(201, &json!({"merchant": merchant_json(&merchant), "api_key": with_secret(&key, &secret, now)})))
+        Ok(ApiResponse::json(201, &json!({"merchant": merchant_json(&merchant), "api_key": ApiKey::of(&key, now, None).with_secret(&secret)})))
     }
 }

@@ -2,11 +2,13 @@
 //! (filters and cursor pagination, as Stripe's lists: `{object: list, data, has_more, next_cursor}`).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::customers::{customer_json, parse_customer, CUSTOMER_FIELDS};
+use super::customers::{parse_customer, CUSTOMER_FIELDS};
+use super::views::{self, ListOf};
 use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::ChargeStatus;
+use crate::delivery::payment_url;
 use crate::ids::CustomerId;
 use crate::merchant::Merchant;
 use crate::store::{ChargeQuery, Page};
@@ -19,16 +21,8 @@ pub(super) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
     }
 }
 
-pub(super) fn list<T>(page: Page<T>, item: impl Fn(&T) -> Value) -> ApiResponse {
-    ApiResponse::json(
-        200,
-        &json!({
-            "object": "list",
-            "data": page.items.iter().map(item).collect::<Vec<_>>(),
-            "has_more": page.next.is_some(),
-            "next_cursor": page.next,
-        }),
-    )
+pub(super) fn list<T, V: serde::Serialize>(page: Page<T>, item: impl Fn(&T) -> V) -> ApiResponse {
+    ApiResponse::json(200, &ListOf::page(page.items.iter().map(item).collect(), page.next))
 }
 
 fn date_filter(req: &ApiRequest, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -44,7 +38,8 @@ fn customer_not_found() -> ApiError {
 impl Api<'_> {
     pub(super) async fn list_customers(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let page = self.store.list_customers(&merchant.id, page_limit(req)?, req.query("cursor")).await?;
-        Ok(list(page, customer_json))
+        let livemode = merchant.mode.is_live();
+        Ok(list(page, |c| views::Customer::of(c, livemode)))
     }
 
     /// Changes a customer's name, contacts or address (`null` clears an optional one). The CPF/CNPJ is who the
@@ -75,10 +70,11 @@ impl Api<'_> {
             }
         }
         // The stored customer, as the API shows it, with the body's fields over it; parsed as a new one would be.
-        let mut merged: Map<String, Value> = match customer_json(&current) {
-            Value::Object(m) => m.into_iter().filter(|(k, _)| CUSTOMER_FIELDS.contains(&k.as_str())).collect(),
-            _ => Map::new(),
-        };
+        let mut merged: Map<String, Value> =
+            match serde_json::to_value(views::Customer::of(&current, merchant.mode.is_live())).map_err(ApiError::internal)? {
+                Value::Object(m) => m.into_iter().filter(|(k, _)| CUSTOMER_FIELDS.contains(&k.as_str())).collect(),
+                _ => Map::new(),
+            };
         merged.extend(body);
         let parsed = parse_customer(&merged, merchant, now, "")?;
         let updated = crate::customer::Customer {
@@ -91,7 +87,7 @@ impl Api<'_> {
         if updated != current {
             self.store.put_customer(&updated).await?;
         }
-        Ok(ApiResponse::json(200, &customer_json(&updated)))
+        Ok(ApiResponse::json(200, &views::Customer::of(&updated, merchant.mode.is_live())))
     }
 
     /// A merchant's charges by due date, optionally of one status and customer and within a due-date range.
@@ -112,13 +108,8 @@ impl Api<'_> {
         }
         let query = ChargeQuery { status, customer, due_from, due_to };
         let page = self.store.list_charges(&merchant.id, &query, page_limit(req)?, req.query("cursor")).await?;
-        Ok(list(page, |c| {
-            let mut v = self.charge_json(c, &[]);
-            // A list shows each charge, not its régua: GET /v1/charges/{id} has the reminders.
-            if let Some(m) = v.as_object_mut() {
-                m.remove("reminders");
-            }
-            v
-        }))
+        // A list shows each charge, not its régua nor its payment part: GET /v1/charges/{id} has them.
+        let livemode = merchant.mode.is_live();
+        Ok(list(page, |c| views::Charge::summary(c, payment_url(self.public_base_url, &c.payment_token), livemode)))
     }
 }

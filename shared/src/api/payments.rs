@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::Charge;
 use crate::checkout::{payment_view, CardInput, Checkout, CheckoutError};
+use crate::delivery::payment_url;
 use crate::ids::WalletId;
 use crate::merchant::Merchant;
 use crate::providers::ProviderError;
@@ -122,14 +123,11 @@ impl Api<'_> {
         c: &Charge,
         reminders: &[crate::ruler::Reminder],
         now: DateTime<Utc>,
-    ) -> Result<Value, ApiError> {
-        let mut view = self.charge_json(c, reminders);
+    ) -> Result<views::Charge, ApiError> {
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
-        let extra = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
-        if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {
-            v.extend(e);
-        }
-        Ok(view)
+        let payment = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
+        let url = payment_url(self.public_base_url, &c.payment_token);
+        Ok(views::Charge::summary(c, url, merchant.mode.is_live()).with_reminders(reminders).with_payment(payment))
     }
 }
 

@@ -1,0 +1,27 @@
+//! `Error`: every refusal the API answers, `{"error": {"code", "message", "field"}}`.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct Error {
+    #[schema(inline)]
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, machine-readable: `invalid_field`, `missing_field`, `unknown_field`, `not_found`, `unauthorized`, …
+    pub code: &'static str,
+    /// Portuguese / English.
+    pub message: String,
+    /// The field at fault, when there is one (`customer.address.cep`, `steps[2].days`).
+    #[schema(required = true)]
+    pub field: Option<String>,
+}
+
+impl From<&crate::api::ApiError> for Error {
+    fn from(e: &crate::api::ApiError) -> Self {
+        Self { error: ErrorDetail { code: e.code, message: e.message.clone(), field: e.field.clone() } }
+    }
+}

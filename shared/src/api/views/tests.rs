@@ -1,0 +1,119 @@
+//! The views' derived schemas against the hand-written document they replace: a field added, dropped or renamed
+//! on either side fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::schemas;
+
+const DOCUMENT: &str = include_str!("../openapi.json");
+
+/// Properties the views have that the document's schema of the same name never listed (they have always been on
+/// the wire). Anything else either side has alone is drift.
+const BEYOND_THE_DOCUMENT: &[(&str, &[&str])] = &[
+    (
+        "Charge",
+        &[
+            "max_installments",
+            "external_reference",
+            "created_at",
+            "updated_at",
+            "paid_at",
+            "renegotiated_into",
+            "origin",
+            "amount_due",
+            "received",
+            "refunded",
+            "balance_due",
+            "credit",
+            "late_fees",
+            "expires_at",
+            "wallets",
+            "pix",
+            "boleto",
+            "card",
+        ],
+    ),
+    ("Subscription", &["payment_methods", "max_installments", "late_fees", "ruler", "wallet_ids", "fee_mode", "external_reference"]),
+    ("List", &["has_more", "next_cursor"]),
+];
+
+fn derived() -> BTreeMap<String, Value> {
+    schemas().into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).expect("a schema serialises"))).collect()
+}
+
+fn documented() -> Value {
+    let document: Value = serde_json::from_str(DOCUMENT).expect("openapi.json is JSON");
+    document["components"]["schemas"].clone()
+}
+
+fn names(v: &Value) -> BTreeSet<String> {
+    v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array().map(|a| a.iter().map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string)).collect()).unwrap_or_default()
+}
+
+/// `"string"` and `["string", "null"]` alike, as a set of type names.
+fn types(v: &Value) -> BTreeSet<String> {
+    match v {
+        Value::String(t) => BTreeSet::from([t.clone()]),
+        other => strings(other),
+    }
+}
+
+#[test]
+fn every_object_the_api_answers_with_has_a_view() {
+    let derived = derived();
+    for name in ["Customer", "Charge", "InstallmentPlan", "Subscription", "ApiKey", "Replan", "Error", "List"] {
+        assert!(derived.contains_key(name), "no view derives the {name} schema: {:?}", derived.keys().collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn each_view_has_the_documented_required_fields_and_properties() {
+    let documented = documented();
+    let derived = derived();
+    let mut compared = 0;
+    for (name, schema) in &derived {
+        let Some(doc) = documented.get(name) else { continue };
+        compared += 1;
+        assert_eq!(strings(&schema["required"]), strings(&doc["required"]), "{name}: required");
+        let beyond: BTreeSet<String> =
+            BEYOND_THE_DOCUMENT.iter().find(|(n, _)| n == name).map(|(_, p)| p.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
+        let expected: BTreeSet<String> = names(&doc["properties"]).union(&beyond).cloned().collect();
+        assert_eq!(names(&schema["properties"]), expected, "{name}: properties");
+        for (property, documented) in doc["properties"].as_object().into_iter().flatten() {
+            let view = &schema["properties"][property];
+            if let Some(t) = documented.get("type") {
+                assert_eq!(types(&view["type"]), types(t), "{name}.{property}: type of {view}");
+            }
+            if let Some(c) = documented.get("const") {
+                assert_eq!(view["enum"], json!([c]), "{name}.{property}: the constant {c}, in {view}");
+            }
+            if let Some(values) = documented.get("enum") {
+                let missing: Vec<_> = strings(values).difference(&strings(&view["enum"])).cloned().collect();
+                assert!(missing.is_empty(), "{name}.{property}: the view lacks {missing:?} of {values}");
+            }
+        }
+    }
+    assert!(compared >= 8, "only {compared} views share a name with the document");
+}
+
+#[test]
+fn an_error_says_its_field_even_when_there_is_none() {
+    let answer = crate::api::ApiError::new(404, "not_found", "não / no").into_response();
+    assert_eq!(answer.body, r#"{"error":{"code":"not_found","field":null,"message":"não / no"}}"#);
+    let invalid = crate::api::ApiError::invalid("customer.document", "x").into_response();
+    assert_eq!(serde_json::from_str::<Value>(&invalid.body).unwrap()["error"]["field"], "customer.document");
+}
+
+#[test]
+fn a_page_says_whether_another_follows() {
+    let last = serde_json::to_value(super::ListOf::page(vec![1, 2], None)).unwrap();
+    assert_eq!(last, json!({"object": "list", "data": [1, 2], "has_more": false, "next_cursor": null}));
+    let more = serde_json::to_value(super::ListOf::<u8>::page(vec![], Some("c2".into()))).unwrap();
+    assert_eq!((&more["has_more"], &more["next_cursor"]), (&json!(true), &json!("c2")));
+}
