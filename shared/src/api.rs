@@ -93,7 +93,7 @@ impl ApiResponse {
     /// payloads (what was sent, kept as sent) are left as they are.
     ///
     /// Views (`views`) carry it as a field; this re-parse of the body stamps it only on the answers of routes not
-    /// yet built from views (all but `VIEW_ROUTES`).
+    /// yet built from views (all but `views::ROUTES`).
     fn mark_livemode(&mut self, livemode: bool) {
         fn mark(value: &mut Value, livemode: bool) {
             match value {
@@ -145,7 +145,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> ApiResponse {
-        ApiResponse::json(self.status, &views::Error::from(&self))
+        ApiResponse::json(self.status, &views::Error::new(self.code, self.message, self.field))
     }
 }
 
@@ -287,43 +287,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/ruler/preview"),
 ];
 
-/// The routes whose answers are built from `views`, each object with its `livemode`: these skip
-/// `ApiResponse::mark_livemode`. A route not listed (a new one included) still gets it.
-const VIEW_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/api-keys"),
-    ("GET", "/v1/api-keys"),
-    ("POST", "/v1/api-keys/{key_id}/rotate"),
-    ("DELETE", "/v1/api-keys/{key_id}"),
-    ("POST", "/v1/customers"),
-    ("GET", "/v1/customers"),
-    ("PATCH", "/v1/customers/{customer_id}"),
-    ("GET", "/v1/customers/{customer_id}"),
-    ("DELETE", "/v1/customers/{customer_id}/personal-data"),
-    ("GET", "/v1/customers/{customer_id}/ruler"),
-    ("PUT", "/v1/customers/{customer_id}/ruler"),
-    ("PUT", "/v1/customers/{customer_id}/opt-out"),
-    ("POST", "/v1/charges"),
-    ("GET", "/v1/charges"),
-    ("GET", "/v1/charges/{charge_id}"),
-    ("PATCH", "/v1/charges/{charge_id}"),
-    ("POST", "/v1/charges/{charge_id}/cancel"),
-    ("POST", "/v1/charges/{charge_id}/wallet"),
-    ("POST", "/v1/installment-plans"),
-    ("GET", "/v1/installment-plans"),
-    ("GET", "/v1/installment-plans/{plan_id}"),
-    ("POST", "/v1/installment-plans/{plan_id}/cancel"),
-    ("POST", "/v1/renegotiations"),
-    ("POST", "/v1/subscriptions"),
-    ("GET", "/v1/subscriptions"),
-    ("GET", "/v1/subscriptions/{subscription_id}"),
-    ("PATCH", "/v1/subscriptions/{subscription_id}"),
-    ("POST", "/v1/subscriptions/{subscription_id}/pause"),
-    ("POST", "/v1/subscriptions/{subscription_id}/resume"),
-    ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
-    ("GET", "/v1/ruler"),
-    ("PUT", "/v1/ruler"),
-];
-
 /// Whether a request path's segments fit a route pattern of `ROUTES`.
 pub fn route_matches(pattern: &str, segments: &[&str]) -> bool {
     let parts: Vec<&str> = pattern.trim_matches('/').split('/').collect();
@@ -378,7 +341,7 @@ impl Api<'_> {
         };
         let livemode = merchant.mode.is_live();
         let mut response = self.dispatch(merchant, req, now, &segments).await.unwrap_or_else(ApiError::into_response);
-        let from_views = VIEW_ROUTES.iter().any(|(method, pattern)| *method == req.method && route_matches(pattern, &segments));
+        let from_views = views::ROUTES.iter().any(|(method, pattern)| *method == req.method && route_matches(pattern, &segments));
         if !from_views {
             response.mark_livemode(livemode);
         }

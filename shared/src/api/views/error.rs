@@ -20,8 +20,8 @@ pub(crate) struct ErrorDetail {
     pub field: Option<String>,
 }
 
-impl From<&crate::api::ApiError> for Error {
-    fn from(e: &crate::api::ApiError) -> Self {
-        Self { error: ErrorDetail { code: e.code, message: e.message.clone(), field: e.field.clone() } }
+impl Error {
+    pub(crate) fn new(code: &'static str, message: String, field: Option<String>) -> Self {
+        Self { error: ErrorDetail { code, message, field } }
     }
 }

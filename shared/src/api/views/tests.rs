@@ -117,3 +117,10 @@ fn a_page_says_whether_another_follows() {
     let more = serde_json::to_value(super::ListOf::<u8>::page(vec![], Some("c2".into()))).unwrap();
     assert_eq!((&more["has_more"], &more["next_cursor"]), (&json!(true), &json!("c2")));
 }
+
+#[test]
+fn the_routes_answered_with_views_are_routes_of_the_api() {
+    for route in super::ROUTES {
+        assert!(crate::api::ROUTES.contains(route), "{route:?} is no route of the API: a typo would leave it to mark_livemode");
+    }
+}
