@@ -3,13 +3,16 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+// `deny_unknown_fields` only for the schema's `additionalProperties: false`: nothing deserialises these.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Error {
     #[schema(inline)]
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ErrorDetail {
     /// Stable, machine-readable: `invalid_field`, `missing_field`, `unknown_field`, `not_found`, `unauthorized`, …
     pub code: &'static str,

@@ -81,6 +81,9 @@ fn each_view_has_the_documented_required_fields_and_properties() {
         let Some(doc) = documented.get(name) else { continue };
         compared += 1;
         assert_eq!(strings(&schema["required"]), strings(&doc["required"]), "{name}: required");
+        if let Some(closed) = doc.get("additionalProperties") {
+            assert_eq!(&schema["additionalProperties"], closed, "{name}: additionalProperties");
+        }
         let beyond: BTreeSet<String> =
             BEYOND_THE_DOCUMENT.iter().find(|(n, _)| n == name).map(|(_, p)| p.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
         let expected: BTreeSet<String> = names(&doc["properties"]).union(&beyond).cloned().collect();
@@ -89,6 +92,9 @@ fn each_view_has_the_documented_required_fields_and_properties() {
             let view = &schema["properties"][property];
             if let Some(t) = documented.get("type") {
                 assert_eq!(types(&view["type"]), types(t), "{name}.{property}: type of {view}");
+            }
+            if let Some(d) = documented.get("description") {
+                assert_eq!(&view["description"], d, "{name}.{property}: description");
             }
             if let Some(c) = documented.get("const") {
                 assert_eq!(view["enum"], json!([c]), "{name}.{property}: the constant {c}, in {view}");
@@ -123,4 +129,9 @@ fn the_routes_answered_with_views_are_routes_of_the_api() {
     for route in super::ROUTES {
         assert!(crate::api::ROUTES.contains(route), "{route:?} is no route of the API: a typo would leave it to mark_livemode");
     }
+}
+
+#[test]
+fn the_error_schema_is_the_documented_one_exactly() {
+    assert_eq!(derived()["Error"], documented()["Error"]);
 }
