@@ -22,6 +22,7 @@ mod replan;
 mod subscription;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
 pub(crate) use api_key::ApiKey;
 pub(crate) use charge::Charge;
@@ -30,6 +31,7 @@ pub(crate) use error::Error;
 pub(crate) use plan::{InstallmentPlan, InstallmentPlanSummary, PlanInstallmentView};
 pub(crate) use replan::{OptedOut, Replan, RulerAnswer};
 pub(crate) use subscription::{Subscription, SubscriptionCharge};
+pub(crate) use webhook::{WebhookDelivery, WebhookEndpoint, WebhookEndpointDeleted};
 
 /// The routes whose answers are built from `views`, each object with its `livemode`: these skip
 /// `ApiResponse::mark_livemode`, which re-parses the others' answers. A route not listed (a new one included) still gets it.
@@ -66,6 +68,15 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
     ("GET", "/v1/ruler"),
     ("PUT", "/v1/ruler"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"),
+    ("GET", "/v1/webhook-deliveries/{delivery_id}"),
+    ("POST", "/v1/webhook-deliveries/{delivery_id}/replay"),
 ];
 
 /// The `object` field of a view: one variant, so its schema is the constant it always is.
@@ -102,16 +113,26 @@ pub(crate) struct ListOf<T> {
     pub object: ListObject,
     #[schema(inline)]
     pub data: Vec<T>,
-    /// Whether another page follows; not in every list (a merchant's wallets come whole).
-    #[schema(required = false)]
-    pub has_more: bool,
-    /// What to pass as `cursor` for the next page; null on the last.
-    pub next_cursor: Option<String>,
+    /// Whether another page follows; absent from a list that comes whole (a merchant's webhook endpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool)]
+    pub has_more: Option<bool>,
+    /// What to pass as `cursor` for the next page; null on the last; absent from a list that comes whole.
+    // Two levels: absent (a whole list) and null (the last page) are both on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub next_cursor: Option<Option<String>>,
 }
 
 impl<T> ListOf<T> {
+    /// One page of a list read a page at a time; `next_cursor` None on the last.
     pub(crate) fn page(data: Vec<T>, next_cursor: Option<String>) -> Self {
-        Self { object: ListObject::Is, data, has_more: next_cursor.is_some(), next_cursor }
+        Self { object: ListObject::Is, data, has_more: Some(next_cursor.is_some()), next_cursor: Some(next_cursor) }
+    }
+
+    /// A list that comes whole, without paging fields.
+    pub(crate) fn whole(data: Vec<T>) -> Self {
+        Self { object: ListObject::Is, data, has_more: None, next_cursor: None }
     }
 }
 
@@ -134,5 +155,8 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<Replan>(&mut out);
     named::<RulerAnswer>(&mut out);
     named::<OptedOut>(&mut out);
+    named::<WebhookEndpoint>(&mut out);
+    named::<WebhookEndpointDeleted>(&mut out);
+    named::<WebhookDelivery>(&mut out);
     out
 }

@@ -122,6 +122,8 @@ fn a_page_says_whether_another_follows() {
     assert_eq!(last, json!({"object": "list", "data": [1, 2], "has_more": false, "next_cursor": null}));
     let more = serde_json::to_value(super::ListOf::<u8>::page(vec![], Some("c2".into()))).unwrap();
     assert_eq!((&more["has_more"], &more["next_cursor"]), (&json!(true), &json!("c2")));
+    let whole = serde_json::to_value(super::ListOf::whole(vec![1])).unwrap();
+    assert_eq!(whole, json!({"object": "list", "data": [1]}));
 }
 
 #[test]
