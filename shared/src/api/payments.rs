@@ -98,21 +98,7 @@ impl Api<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(ApiResponse::json(
-            201,
-            &json!({
-                "object": "card_payment",
-                "status": "approved",
-                "charge_id": paid.charge.id,
-                "charge_status": paid.charge.status,
-                "provider_payment_id": paid.provider_payment_id,
-                "authorization_code": paid.authorization_code,
-                "installments": paid.installments,
-                "installment_amounts": paid.plan.installments,
-                "total": paid.plan.total_charged,
-                "amount_due": paid.amount_due,
-            }),
-        ))
+        Ok(ApiResponse::json(201, &views::CardPaymentApproved::of(&paid, merchant.mode.is_live())))
     }
 
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.

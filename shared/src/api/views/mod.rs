@@ -14,6 +14,7 @@ use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 mod api_key;
+mod card_payment;
 mod charge;
 mod customer;
 mod error;
@@ -25,6 +26,7 @@ mod tests;
 mod webhook;
 
 pub(crate) use api_key::ApiKey;
+pub(crate) use card_payment::CardPaymentApproved;
 pub(crate) use charge::Charge;
 pub(crate) use customer::Customer;
 pub(crate) use error::Error;
@@ -54,6 +56,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/charges/{charge_id}"),
     ("POST", "/v1/charges/{charge_id}/cancel"),
     ("POST", "/v1/charges/{charge_id}/wallet"),
+    ("POST", "/v1/charges/{charge_id}/card-payments"),
     ("POST", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans/{plan_id}"),
@@ -152,6 +155,7 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<InstallmentPlanSummary>(&mut out);
     named::<Subscription>(&mut out);
     named::<ApiKey>(&mut out);
+    named::<CardPaymentApproved>(&mut out);
     named::<Replan>(&mut out);
     named::<RulerAnswer>(&mut out);
     named::<OptedOut>(&mut out);
