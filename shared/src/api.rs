@@ -230,8 +230,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/customers/{customer_id}/personal-data"),
     ("GET", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/ruler"),
-    ("GET", "/v1/customers/{customer_id}/ruler"),
-    ("PUT", "/v1/customers/{customer_id}/ruler"),
     ("PUT", "/v1/customers/{customer_id}/opt-out"),
     ("POST", "/v1/charges"),
     ("GET", "/v1/charges"),

@@ -131,6 +131,10 @@ fn the_routes_answered_with_views_are_routes_of_the_api() {
     for route in super::ROUTES {
         assert!(crate::api::ROUTES.contains(route), "{route:?} is no route of the API: a typo would leave it to mark_livemode");
     }
+    for routes in [super::ROUTES, crate::api::ROUTES] {
+        let distinct: BTreeSet<_> = routes.iter().collect();
+        assert_eq!(distinct.len(), routes.len(), "a route listed twice");
+    }
 }
 
 #[test]
