@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
 use crate::calendar;
 use crate::channel_policy::{self, NotificationSettings};
 use crate::delivery::payment_url;
@@ -19,28 +19,8 @@ impl Api<'_> {
         let charge = self.merchant_charge(merchant, id).await?;
         let mut records = self.store.notifications_of(&merchant.id, &charge.id).await?;
         records.sort_by(|a, b| (a.created_at, &a.reminder_id).cmp(&(b.created_at, &b.reminder_id)));
-        let data: Vec<Value> = records
-            .iter()
-            .map(|r| {
-                json!({
-                    "object": "notification",
-                    "id": r.reminder_id,
-                    "step": r.step,
-                    "channel": r.channel,
-                    "status": r.status,
-                    "provider_message_id": r.provider_message_id,
-                    "attempts": r.attempts,
-                    "last_error": r.last_error,
-                    "cost": r.cost.to_string(),
-                    "segments": r.segments,
-                    "fallback_from": r.fallback_from,
-                    "history": r.history,
-                    "created_at": r.created_at,
-                    "updated_at": r.updated_at,
-                })
-            })
-            .collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "charge_id": charge.id, "data": data})))
+        let data = records.iter().map(|r| views::Notification::of(r, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &views::ChargeNotifications::of(charge.id, data)))
     }
 
     /// `GET /v1/notification-settings`: prices (defaults filled in), budget and fallback.

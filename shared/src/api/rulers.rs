@@ -81,7 +81,7 @@ impl Api<'_> {
         let id = ChargeId::parse(id).map_err(|_| not_found())?;
         self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let reminders = self.store.reminders_of(&merchant.id, &id).await?;
-        Ok(ApiResponse::json(200, &json!({"charge_id": id, "schedule": schedule_of(&reminders)})))
+        Ok(ApiResponse::json(200, &views::ChargeSchedule { charge_id: id, schedule: schedule_of(&reminders) }))
     }
 
     /// The schedule a hypothetical charge would get: `{"amount","due_date","customer_id" | "customer", "ruler"?}`.
@@ -113,7 +113,7 @@ impl Api<'_> {
             )
         };
         let plan = ruler::plan(&charge, &customer, &ruler, now);
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))
+        Ok(ApiResponse::json(200, &views::SchedulePreview { ruler, schedule: schedule_of(&plan) }))
     }
 }
 

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 mod api_key;
 mod card_payment;
 mod charge;
+mod charge_log;
 mod customer;
 mod error;
 mod plan;
@@ -28,6 +29,7 @@ mod webhook;
 pub(crate) use api_key::ApiKey;
 pub(crate) use card_payment::CardPaymentApproved;
 pub(crate) use charge::Charge;
+pub(crate) use charge_log::{ChargeLedger, ChargeNotifications, ChargeSchedule, Notification, SchedulePreview};
 pub(crate) use customer::Customer;
 pub(crate) use error::Error;
 pub(crate) use plan::{InstallmentPlan, InstallmentPlanSummary, PlanInstallmentView};
@@ -57,6 +59,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/charges/{charge_id}/cancel"),
     ("POST", "/v1/charges/{charge_id}/wallet"),
     ("POST", "/v1/charges/{charge_id}/card-payments"),
+    ("GET", "/v1/charges/{charge_id}/schedule"),
+    ("GET", "/v1/charges/{charge_id}/ledger"),
+    ("GET", "/v1/charges/{charge_id}/notifications"),
     ("POST", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans/{plan_id}"),
@@ -71,6 +76,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
     ("GET", "/v1/ruler"),
     ("PUT", "/v1/ruler"),
+    ("POST", "/v1/ruler/preview"),
     ("POST", "/v1/webhook-endpoints"),
     ("GET", "/v1/webhook-endpoints"),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}"),
@@ -151,6 +157,10 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<ListOf<serde_json::Value>>(&mut out);
     named::<Customer>(&mut out);
     named::<Charge>(&mut out);
+    named::<ChargeNotifications>(&mut out);
+    named::<ChargeLedger>(&mut out);
+    named::<ChargeSchedule>(&mut out);
+    named::<SchedulePreview>(&mut out);
     named::<InstallmentPlan>(&mut out);
     named::<InstallmentPlanSummary>(&mut out);
     named::<Subscription>(&mut out);
