@@ -2,7 +2,7 @@
 //! boleto, card installments), the payer's choice of wallet, and card payments through the acquirer.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::Charge;
@@ -44,19 +44,20 @@ impl Api<'_> {
         let body = Value::Object(json_object(&req.body)?);
         let wallet = Wallet::parse(&body, &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         self.store.put_wallet(&wallet).await?;
-        Ok(ApiResponse::json(201, &wallet_json(&wallet)))
+        Ok(ApiResponse::json(201, &views::Wallet::of(&wallet, merchant.mode.is_live())))
     }
 
     pub(super) async fn list_wallets(&self, merchant: &Merchant) -> Result<ApiResponse, ApiError> {
         let wallets = self.store.wallets_of(&merchant.id).await?;
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": wallets.iter().map(wallet_json).collect::<Vec<_>>()})))
+        let data = wallets.iter().map(|w| views::Wallet::of(w, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &views::ListOf::whole(data)))
     }
 
     pub(super) async fn get_wallet(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let not_found = || ApiError::new(404, "not_found", "carteira não encontrada / wallet not found");
         let id = WalletId::parse(id).map_err(|_| not_found())?;
         let wallet = self.store.get_wallet(&merchant.id, &id).await?.ok_or_else(not_found)?;
-        Ok(ApiResponse::json(200, &wallet_json(&wallet)))
+        Ok(ApiResponse::json(200, &views::Wallet::of(&wallet, merchant.mode.is_live())))
     }
 
     pub(super) fn checkout(&self) -> Checkout<'_> {
@@ -115,10 +116,4 @@ impl Api<'_> {
         let url = payment_url(self.public_base_url, &c.payment_token);
         Ok(views::Charge::summary(c, url, merchant.mode.is_live()).with_reminders(reminders).with_payment(payment))
     }
-}
-
-fn wallet_json(w: &Wallet) -> Value {
-    let mut v = serde_json::to_value(w).expect("wallet serialises");
-    v["object"] = json!("wallet");
-    v
 }

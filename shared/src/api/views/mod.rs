@@ -24,6 +24,7 @@ mod replan;
 mod subscription;
 #[cfg(test)]
 mod tests;
+mod wallet;
 mod webhook;
 
 pub(crate) use api_key::ApiKey;
@@ -35,6 +36,7 @@ pub(crate) use error::Error;
 pub(crate) use plan::{InstallmentPlan, InstallmentPlanSummary, PlanInstallmentView};
 pub(crate) use replan::{OptedOut, Replan, RulerAnswer};
 pub(crate) use subscription::{Subscription, SubscriptionCharge};
+pub(crate) use wallet::Wallet;
 pub(crate) use webhook::{WebhookDelivery, WebhookEndpoint, WebhookEndpointDeleted};
 
 /// The routes whose answers are built from `views`, each object with its `livemode`: these skip
@@ -62,6 +64,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/charges/{charge_id}/schedule"),
     ("GET", "/v1/charges/{charge_id}/ledger"),
     ("GET", "/v1/charges/{charge_id}/notifications"),
+    ("POST", "/v1/wallets"),
+    ("GET", "/v1/wallets"),
+    ("GET", "/v1/wallets/{wallet_id}"),
     ("POST", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans"),
     ("GET", "/v1/installment-plans/{plan_id}"),
@@ -169,6 +174,7 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<Replan>(&mut out);
     named::<RulerAnswer>(&mut out);
     named::<OptedOut>(&mut out);
+    named::<Wallet>(&mut out);
     named::<WebhookEndpoint>(&mut out);
     named::<WebhookEndpointDeleted>(&mut out);
     named::<WebhookDelivery>(&mut out);

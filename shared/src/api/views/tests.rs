@@ -141,3 +141,14 @@ fn the_routes_answered_with_views_are_routes_of_the_api() {
 fn the_error_schema_is_the_documented_one_exactly() {
     assert_eq!(derived()["Error"], documented()["Error"]);
 }
+
+#[test]
+fn a_wallet_shows_what_it_always_did_the_stored_wallet_with_its_object_and_mode() {
+    let merchant = crate::ids::MerchantId::generate();
+    for wallet in crate::wallet::Wallet::sandbox_set(&merchant, chrono::Utc::now()) {
+        let mut before = serde_json::to_value(&wallet).unwrap();
+        before["object"] = json!("wallet");
+        before["livemode"] = json!(true);
+        assert_eq!(serde_json::to_value(super::Wallet::of(&wallet, true)).unwrap(), before, "{:?}", wallet.method());
+    }
+}
