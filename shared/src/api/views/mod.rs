@@ -19,6 +19,7 @@ mod charge;
 mod charge_log;
 mod customer;
 mod error;
+mod messaging;
 mod plan;
 mod replan;
 mod subscription;
@@ -33,6 +34,10 @@ pub(crate) use charge::Charge;
 pub(crate) use charge_log::{ChargeLedger, ChargeNotifications, ChargeSchedule, Notification, SchedulePreview};
 pub(crate) use customer::Customer;
 pub(crate) use error::Error;
+pub(crate) use messaging::{
+    BudgetUse, ChannelSpendLine, MerchantNotificationSettings, MessageTemplate, NotificationSpend, NotificationSpendObject, RenderedTemplate,
+    SmsSize, TemplateList, TemplateObject, TemplatePreviewObject,
+};
 pub(crate) use plan::{InstallmentPlan, InstallmentPlanSummary, PlanInstallmentView};
 pub(crate) use replan::{OptedOut, Replan, RulerAnswer};
 pub(crate) use subscription::{Subscription, SubscriptionCharge};
@@ -79,6 +84,14 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/subscriptions/{subscription_id}/pause"),
     ("POST", "/v1/subscriptions/{subscription_id}/resume"),
     ("POST", "/v1/subscriptions/{subscription_id}/cancel"),
+    ("GET", "/v1/reports/notification-spend"),
+    ("GET", "/v1/notification-settings"),
+    ("PUT", "/v1/notification-settings"),
+    ("GET", "/v1/templates"),
+    ("POST", "/v1/templates/preview"),
+    ("GET", "/v1/templates/{channel}/{step}"),
+    ("PUT", "/v1/templates/{channel}/{step}"),
+    ("DELETE", "/v1/templates/{channel}/{step}"),
     ("GET", "/v1/ruler"),
     ("PUT", "/v1/ruler"),
     ("POST", "/v1/ruler/preview"),
@@ -175,6 +188,10 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<RulerAnswer>(&mut out);
     named::<OptedOut>(&mut out);
     named::<Wallet>(&mut out);
+    named::<MerchantNotificationSettings>(&mut out);
+    named::<NotificationSpend>(&mut out);
+    named::<TemplateList>(&mut out);
+    named::<RenderedTemplate>(&mut out);
     named::<WebhookEndpoint>(&mut out);
     named::<WebhookEndpointDeleted>(&mut out);
     named::<WebhookDelivery>(&mut out);

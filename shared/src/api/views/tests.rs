@@ -152,3 +152,11 @@ fn a_wallet_shows_what_it_always_did_the_stored_wallet_with_its_object_and_mode(
         assert_eq!(serde_json::to_value(super::Wallet::of(&wallet, true)).unwrap(), before, "{:?}", wallet.method());
     }
 }
+
+#[test]
+fn an_sms_is_shown_by_its_characters_encoding_and_segments() {
+    let text = "Olá! Sua cobrança de R$ 150,00 vence amanhã: https://pague.example/p/abc";
+    let fit = crate::sms_text::analyze_in(text, crate::sms_text::Alphabet::Portable);
+    let shown = serde_json::to_value(super::SmsSize::of(text)).unwrap();
+    assert_eq!(shown, json!({"characters": fit.characters, "encoding": fit.encoding, "segments": fit.segments}));
+}
