@@ -4,9 +4,12 @@
 //! Every object carries `livemode`, its merchant's mode, set when the view is built from the merchant the
 //! request authenticated (objects have no mode of their own: a merchant is test or live as a whole).
 //!
-//! Parts still `serde_json::Value` (typed in the schema by `value_type` only): a charge's payment offers (`pix`,
-//! `boleto`, `card`, `wallets`, `amount_due`), built by `checkout::payment_view`, which the payer's page shares;
-//! a subscription's charge terms, kept as the request gave them.
+//! Parts still JSON values or domain types serialised as they are (in the schema only as `object`, `string` or
+//! arrays of them, by `value_type`): a charge's payment part (`amount_due`, `received`, `refunded`,
+//! `balance_due`, `credit`, `late_fees`, `expires_at`, `wallets`, `pix`, `boleto`, `card`), built by
+//! `checkout::payment_view`, which the payer's page shares; a subscription's charge terms, kept as the request
+//! gave them; a customer's address; a charge's `origin`; a wallet's `settings`; ledger entries, schedule entries,
+//! a notification's `history`, a régua, price tables and a delivery's attempts and `payload`.
 
 use serde::Serialize;
 use utoipa::openapi::schema::Schema;
@@ -45,7 +48,9 @@ pub(crate) use wallet::Wallet;
 pub(crate) use webhook::{WebhookDelivery, WebhookEndpoint, WebhookEndpointDeleted};
 
 /// The routes whose answers are built from `views`, each object with its `livemode`: these skip
-/// `ApiResponse::mark_livemode`, which re-parses the others' answers. A route not listed (a new one included) still gets it.
+/// `ApiResponse::mark_livemode`, which re-parses the others' answers. A route not listed (a new one included) still
+/// gets it; today that is the six reports `crate::reports` builds (`/v1/reports/…`, notification-spend aside) and
+/// the CNAB 240 import.
 pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/api-keys"),
     ("GET", "/v1/api-keys"),
