@@ -5,9 +5,9 @@
 //! replays, which would keep the secret in the store for 24 h.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::views::{ApiKey, ListOf};
+use super::views::{self, ApiKey, ListOf, MerchantCreated};
 use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
 use crate::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::document::Document;
@@ -37,10 +37,6 @@ fn rate_limit(body: &Map<String, Value>, field: &str, ceiling: Option<u32>) -> R
         Some(max) if limit > max => Err(ApiError::invalid(field, format!("no máximo {max} por minuto / at most {max} per minute"))),
         _ => Ok(Some(limit)),
     }
-}
-
-fn merchant_json(m: &Merchant) -> Value {
-    json!({"id": m.id, "object": "merchant", "livemode": m.mode.is_live(), "name": m.name, "document": m.document.as_str(), "document_type": m.document.kind(), "created_at": m.created_at})
 }
 
 impl Api<'_> {
@@ -244,6 +240,7 @@ impl Api<'_> {
             ));
         }
         tracing::info!(merchant_id = %merchant.id, "merchant created by the operator");
-        Ok(ApiResponse::json(201, &json!({"merchant": merchant_json(&merchant), "api_key": ApiKey::of(&key, now, None).with_secret(&secret)})))
+        let api_key = ApiKey::of(&key, now, None).with_secret(&secret);
+        Ok(ApiResponse::json(201, &MerchantCreated { merchant: views::Merchant::of(&merchant), api_key }))
     }
 }

@@ -43,6 +43,16 @@ pub(crate) enum DocumentType {
     Cnpj,
 }
 
+impl DocumentType {
+    pub(crate) fn of(d: &crate::document::Document) -> Self {
+        if d.kind() == "cpf" {
+            Self::Cpf
+        } else {
+            Self::Cnpj
+        }
+    }
+}
+
 impl Customer {
     pub(crate) fn of(c: &crate::customer::Customer, livemode: bool) -> Self {
         Self {
@@ -51,7 +61,7 @@ impl Customer {
             livemode,
             name: c.name.as_str().to_string(),
             document: c.document.as_str().to_string(),
-            document_type: if c.document.kind() == "cpf" { DocumentType::Cpf } else { DocumentType::Cnpj },
+            document_type: DocumentType::of(&c.document),
             email: c.email.clone(),
             phone: c.phone.clone(),
             address: c.address.clone(),

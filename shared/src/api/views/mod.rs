@@ -22,6 +22,7 @@ mod charge;
 mod charge_log;
 mod customer;
 mod error;
+mod merchant;
 mod messaging;
 mod plan;
 mod replan;
@@ -37,6 +38,7 @@ pub(crate) use charge::Charge;
 pub(crate) use charge_log::{ChargeLedger, ChargeNotifications, ChargeSchedule, Notification, SchedulePreview};
 pub(crate) use customer::Customer;
 pub(crate) use error::Error;
+pub(crate) use merchant::{Merchant, MerchantCreated};
 pub(crate) use messaging::{
     BudgetUse, ChannelSpendLine, MerchantNotificationSettings, MessageTemplate, NotificationSpend, NotificationSpendObject, RenderedTemplate,
     SmsSize, TemplateList, TemplateObject, TemplatePreviewObject,
@@ -188,6 +190,7 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<InstallmentPlanSummary>(&mut out);
     named::<Subscription>(&mut out);
     named::<ApiKey>(&mut out);
+    named::<MerchantCreated>(&mut out);
     named::<CardPaymentApproved>(&mut out);
     named::<Replan>(&mut out);
     named::<RulerAnswer>(&mut out);
