@@ -203,5 +203,8 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     named::<WebhookEndpoint>(&mut out);
     named::<WebhookEndpointDeleted>(&mut out);
     named::<WebhookDelivery>(&mut out);
+    // A view nested in several (Customer, ApiKey, …) is collected by each: once is enough.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|(name, _)| seen.insert(name.clone()));
     out
 }

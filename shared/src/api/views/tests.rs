@@ -160,3 +160,27 @@ fn an_sms_is_shown_by_its_characters_encoding_and_segments() {
     let shown = serde_json::to_value(super::SmsSize::of(text)).unwrap();
     assert_eq!(shown, json!({"characters": fit.characters, "encoding": fit.encoding, "segments": fit.segments}));
 }
+
+#[test]
+fn every_reference_in_a_view_names_a_schema_the_views_give_once() {
+    fn refs(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.insert(r.trim_start_matches("#/components/schemas/").to_string());
+                }
+                o.values().for_each(|inner| refs(inner, out));
+            }
+            Value::Array(a) => a.iter().for_each(|inner| refs(inner, out)),
+            _ => {}
+        }
+    }
+    let all = schemas();
+    let names: BTreeSet<String> = all.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(names.len(), all.len(), "a schema given twice");
+    let mut referenced = BTreeSet::new();
+    derived().values().for_each(|schema| refs(schema, &mut referenced));
+    assert!(referenced.contains("ChargeReminder") && referenced.contains("Customer"), "no reference found: {referenced:?}");
+    let dangling: Vec<_> = referenced.difference(&names).collect();
+    assert!(dangling.is_empty(), "references to schemas no view gives: {dangling:?}");
+}
