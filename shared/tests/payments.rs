@@ -218,6 +218,8 @@ async fn a_card_pays_in_installments_with_the_fee_passed_on() {
     let parts: Vec<Money> = serde_json::from_value(approved["installment_amounts"].clone()).unwrap();
     assert_eq!(parts.iter().map(|m| m.cents()).sum::<i64>(), 10869);
     assert_eq!(approved["charge_status"], "paid");
+    // A test merchant's answer says so, as every object the API shows does.
+    assert_eq!((&approved["object"], &approved["status"], &approved["livemode"]), (&json!("card_payment"), &json!("approved"), &json!(false)));
 
     let (status, again) = app
         .call(

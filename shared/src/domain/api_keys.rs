@@ -114,20 +114,10 @@ impl ApiKeyRecord {
         matches!(self.status(now), KeyStatus::Active | KeyStatus::Expiring)
     }
 
-    /// What the API shows: never the secret nor its hash.
-    pub fn to_json(&self, now: DateTime<Utc>) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "object": "api_key",
-            "name": self.name,
-            "redacted": self.last4.as_ref().map(|l| format!("{}…{l}", self.mode.map_or("ck_", Mode::key_prefix))),
-            "status": self.status(now).as_str(),
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-            "rate_limit_per_minute": self.rate_limit,
-            "rotated_from": self.rotated_from,
-        })
+    /// `ck_test_…a1b2`: the prefix of the key's mode and its last four characters, for the merchant to tell keys
+    /// apart; None for a key registered by its hash alone.
+    pub fn redacted(&self) -> Option<String> {
+        self.last4.as_ref().map(|l| format!("{}…{l}", self.mode.map_or("ck_", Mode::key_prefix)))
     }
 }
 
@@ -191,7 +181,7 @@ mod tests {
     fn shown_keys_carry_neither_secret_nor_hash() {
         let now = Utc::now();
         let (key, secret) = ApiKeyRecord::issue(&MerchantId::generate(), Mode::Live, "ci", None, now);
-        let shown = key.to_json(now);
+        let shown = serde_json::to_value(crate::http::api::views::ApiKey::of(&key, now, Some(true))).unwrap();
         assert!(!shown.to_string().contains(&secret.expose()[8..24]) && !shown.to_string().contains(key.hash.as_str()));
         assert!(shown["redacted"].as_str().unwrap().starts_with("ck_live_…"), "{shown}");
     }

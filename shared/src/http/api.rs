@@ -20,12 +20,11 @@ use crate::domain::money::Money;
 use crate::domain::notification::Channel;
 use crate::domain::pay::late_fees::LateFees;
 use crate::domain::payment_notice;
-use crate::domain::ruler::{self, Action, Reminder, ReminderState, Ruler};
+use crate::domain::ruler::{self, Ruler};
 use crate::domain::standard_webhooks::{self, WebhookSecret};
 use crate::ports::providers::{ProviderError, Providers};
 use crate::ports::queue::JobQueue;
 use crate::ports::store::{IdempotencyBegin, RulerScope, SavedResponse, Store, StoreError};
-use crate::service::delivery::payment_url;
 use crate::service::schedule::{schedule_of, ReplanScope, Schedules};
 use crate::service::settlement::{Settled, Settlement};
 use crate::service::{ChargeError, ChargeService, Created, NewCharge, Payer};
@@ -74,7 +73,10 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json(status: u16, body: &impl Serialize) -> Self {
-        Self { status, body: serde_json::to_string(body).expect("serialisable response"), content_type: None, headers: Vec::new() }
+        // Through a `Value`, whose map sorts keys: the bytes clients have always had, whatever order a view
+        // declares its fields in (views follow the document's order).
+        let value = serde_json::to_value(body).expect("serialisable response");
+        Self { status, body: value.to_string(), content_type: None, headers: Vec::new() }
     }
 
     pub fn csv(body: String) -> Self {
@@ -89,6 +91,9 @@ impl ApiResponse {
     /// a merchant is test or live as a whole), so an integrator can tell test data from real money wherever it
     /// appears: top-level objects, list items and nested objects alike. Errors, CSV and recorded delivery
     /// payloads (what was sent, kept as sent) are left as they are.
+    ///
+    /// Views (`views`) carry it as a field; this re-parse of the body stamps it only on the answers of routes not
+    /// yet built from views (all but `views::ROUTES`).
     fn mark_livemode(&mut self, livemode: bool) {
         fn mark(value: &mut Value, livemode: bool) {
             match value {
@@ -140,7 +145,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> ApiResponse {
-        ApiResponse::json(self.status, &json!({"error": {"code": self.code, "message": self.message, "field": self.field}}))
+        ApiResponse::json(self.status, &views::Error::new(self.code, self.message, self.field))
     }
 }
 
@@ -199,6 +204,7 @@ mod management;
 mod plans;
 mod requests;
 mod subscriptions;
+pub(crate) mod views;
 pub use crate::service::{SubscriptionRun, MAX_SUBSCRIPTIONS_PER_RUN};
 mod notifications;
 mod openapi;
@@ -335,7 +341,10 @@ impl Api<'_> {
         };
         let livemode = merchant.mode.is_live();
         let mut response = self.dispatch(merchant, req, now, &segments).await.unwrap_or_else(ApiError::into_response);
-        response.mark_livemode(livemode);
+        let from_views = views::ROUTES.iter().any(|(method, pattern)| *method == req.method && route_matches(pattern, &segments));
+        if !from_views {
+            response.mark_livemode(livemode);
+        }
         response.headers.extend(quota);
         Ok(response)
     }

@@ -88,41 +88,4 @@ impl Api<'_> {
         let reminders = self.store.reminders_of(&merchant.id, &id).await?;
         Ok(ApiResponse::json(200, &self.charge_view(merchant, &charge, &reminders, now).await?))
     }
-
-    pub(super) fn charge_json(&self, c: &Charge, reminders: &[Reminder]) -> Value {
-        let mut reminders: Vec<&Reminder> = reminders.iter().filter(|r| matches!(r.action, Action::Notify(_))).collect();
-        reminders.sort_by_key(|r| r.due_at);
-        json!({
-            "id": c.id,
-            "object": "charge",
-            "status": c.status,
-            "version": c.version,
-            "amount": c.amount,
-            "due_date": c.due_date,
-            "description": c.description,
-            "customer_id": c.customer_id,
-            "payment_methods": c.payment_methods,
-            "max_installments": c.max_installments,
-            "external_reference": c.external_reference,
-            "payment_url": payment_url(self.public_base_url, &c.payment_token),
-            "created_at": c.created_at,
-            "updated_at": c.updated_at,
-            "paid_at": c.paid_at,
-            "renegotiated_into": c.renegotiated_into,
-            "origin": if c.origin.is_single() { Value::Null } else { json!(c.origin) },
-            "reminders": reminders.iter().map(|r| reminder_json(r)).collect::<Vec<_>>(),
-        })
-    }
-}
-
-pub(super) fn reminder_json(r: &Reminder) -> Value {
-    let reason = match &r.state {
-        ReminderState::Skipped { reason } | ReminderState::Failed { reason, .. } | ReminderState::Cancelled { reason } => Some(reason.clone()),
-        _ => None,
-    };
-    let channel = match r.action {
-        Action::Notify(c) => Some(c),
-        Action::MarkOverdue | Action::Expire => None,
-    };
-    json!({"id": r.id(), "step": r.step.name(), "channel": channel, "scheduled_at": r.due_at, "state": r.state.name(), "reason": reason})
 }

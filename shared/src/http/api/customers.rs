@@ -9,14 +9,14 @@ impl Api<'_> {
         let body: requests::CustomerInput = requests::parse(&req.body)?;
         let customer = new_customer(&body, merchant, now, "")?;
         self.store.put_customer(&customer).await?;
-        Ok(ApiResponse::json(201, &customer_json(&customer)))
+        Ok(ApiResponse::json(201, &views::Customer::of(&customer, merchant.mode.is_live())))
     }
 
     pub(super) async fn get_customer(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let not_found = || ApiError::new(404, "not_found", "cliente não encontrado / customer not found");
         let id = CustomerId::parse(id).map_err(|_| not_found())?;
         let customer = self.store.get_customer(&merchant.id, &id).await?.ok_or_else(not_found)?;
-        Ok(ApiResponse::json(200, &customer_json(&customer)))
+        Ok(ApiResponse::json(200, &views::Customer::of(&customer, merchant.mode.is_live())))
     }
 
     /// `DELETE /v1/customers/{id}/personal-data`: the payer's right to erasure (LGPD art. 18, VI). Refused while
@@ -41,23 +41,8 @@ impl Api<'_> {
             self.store.put_customer(&customer).await?;
             tracing::info!(customer_id = %customer.id, ?copies, "customer personal data erased");
         }
-        Ok(ApiResponse::json(200, &customer_json(&customer)))
+        Ok(ApiResponse::json(200, &views::Customer::of(&customer, merchant.mode.is_live())))
     }
-}
-
-pub(super) fn customer_json(c: &Customer) -> Value {
-    json!({
-        "id": c.id,
-        "object": "customer",
-        "name": c.name,
-        "document": c.document.as_str(),
-        "document_type": c.document.kind(),
-        "email": c.email,
-        "phone": c.phone,
-        "address": c.address,
-        "erased_at": c.erased_at,
-        "created_at": c.created_at,
-    })
 }
 
 /// A new customer of `merchant` from its request; `prefix` is where the body has it (`customer.` inline on a charge).

@@ -5,8 +5,9 @@
 //! replays, which would keep the secret in the store for 24 h.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::views::{self, ApiKey, ListOf, MerchantCreated};
 use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::domain::document::Document;
@@ -36,17 +37,6 @@ fn rate_limit(body: &Map<String, Value>, field: &str, ceiling: Option<u32>) -> R
         Some(max) if limit > max => Err(ApiError::invalid(field, format!("no máximo {max} por minuto / at most {max} per minute"))),
         _ => Ok(Some(limit)),
     }
-}
-
-/// A new key as shown once: the record plus its secret.
-fn with_secret(key: &ApiKeyRecord, secret: &crate::domain::merchant::ApiKey, now: DateTime<Utc>) -> Value {
-    let mut v = key.to_json(now);
-    v["secret"] = json!(secret.expose());
-    v
-}
-
-fn merchant_json(m: &Merchant) -> Value {
-    json!({"id": m.id, "object": "merchant", "livemode": m.mode.is_live(), "name": m.name, "document": m.document.as_str(), "document_type": m.document.kind(), "created_at": m.created_at})
 }
 
 impl Api<'_> {
@@ -104,15 +94,15 @@ impl Api<'_> {
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key created");
-        Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&key, now, Some(merchant.mode.is_live())).with_secret(&secret)))
     }
 
     /// `GET /v1/api-keys`: every key, oldest first, with its state; never a secret or a hash.
     pub(super) async fn list_api_keys(&self, merchant: &Merchant, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let mut keys = self.store.api_keys_of(&merchant.id).await?;
         keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let data: Vec<Value> = keys.iter().map(|k| k.to_json(now)).collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": false, "next_cursor": null})))
+        let data = keys.iter().map(|k| ApiKey::of(k, now, Some(merchant.mode.is_live()))).collect();
+        Ok(ApiResponse::json(200, &ListOf::page(data, None)))
     }
 
     async fn api_key(&self, merchant: &Merchant, id: &str) -> Result<ApiKeyRecord, ApiError> {
@@ -151,7 +141,7 @@ impl Api<'_> {
         let retired = ApiKeyRecord { expires_at: Some(now + grace), version: old.version + 1, ..old.clone() };
         self.store.add_api_key(&new, Some((&retired, old.version))).await?;
         tracing::info!(merchant_id = %merchant.id, old = %old.id, new = %new.id, grace_s = grace.num_seconds(), "API key rotated");
-        Ok(ApiResponse::json(201, &with_secret(&new, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&new, now, Some(merchant.mode.is_live())).with_secret(&secret)))
     }
 
     /// `DELETE /v1/api-keys/{id}`: revoked at once, the key making the request included — but never the last
@@ -159,7 +149,7 @@ impl Api<'_> {
     pub(super) async fn revoke_api_key(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let key = self.api_key(merchant, id).await?;
         if key.revoked_at.is_some() {
-            return Ok(ApiResponse::json(200, &key.to_json(now)));
+            return Ok(ApiResponse::json(200, &ApiKey::of(&key, now, Some(merchant.mode.is_live()))));
         }
         let others_active = self.store.api_keys_of(&merchant.id).await?.iter().any(|k| k.id != key.id && k.status(now) == KeyStatus::Active);
         if !others_active {
@@ -172,7 +162,7 @@ impl Api<'_> {
         let revoked = ApiKeyRecord { revoked_at: Some(now), version: key.version + 1, ..key.clone() };
         self.store.update_api_key(&revoked, key.version).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key revoked");
-        Ok(ApiResponse::json(200, &revoked.to_json(now)))
+        Ok(ApiResponse::json(200, &ApiKey::of(&revoked, now, Some(merchant.mode.is_live()))))
     }
 
     /// The operator's key, or why not: 403 when no operator key is configured, 401 when another is presented.
@@ -203,7 +193,7 @@ impl Api<'_> {
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
         tracing::info!(merchant_id = %merchant.id, key_id = %key.id, "API key issued by the operator");
-        Ok(ApiResponse::json(201, &with_secret(&key, &secret, now)))
+        Ok(ApiResponse::json(201, &ApiKey::of(&key, now, None).with_secret(&secret)))
     }
 
     /// `POST /v1/merchants {"name", "document", "livemode"?, "api_key_name"?, "rate_limit_per_minute"?}`, for
@@ -250,6 +240,7 @@ impl Api<'_> {
             ));
         }
         tracing::info!(merchant_id = %merchant.id, "merchant created by the operator");
-        Ok(ApiResponse::json(201, &json!({"merchant": merchant_json(&merchant), "api_key": with_secret(&key, &secret, now)})))
+        let api_key = ApiKey::of(&key, now, None).with_secret(&secret);
+        Ok(ApiResponse::json(201, &MerchantCreated { merchant: views::Merchant::of(&merchant), api_key }))
     }
 }

@@ -1,10 +1,10 @@
 //! Listing and updating what a merchant holds: `GET /v1/customers`, `PATCH /v1/customers/{id}`, `GET /v1/charges`
 //! (filters and cursor pagination, as Stripe's lists: `{object: list, data, has_more, next_cursor}`).
 
+use crate::service::delivery::payment_url;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
 
-use super::customers::customer_json;
+use super::views::{self, ListOf};
 use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::charge::ChargeStatus;
 use crate::domain::ids::CustomerId;
@@ -19,16 +19,8 @@ pub(super) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
     }
 }
 
-pub(super) fn list<T>(page: Page<T>, item: impl Fn(&T) -> Value) -> ApiResponse {
-    ApiResponse::json(
-        200,
-        &json!({
-            "object": "list",
-            "data": page.items.iter().map(item).collect::<Vec<_>>(),
-            "has_more": page.next.is_some(),
-            "next_cursor": page.next,
-        }),
-    )
+pub(super) fn list<T, V: serde::Serialize>(page: Page<T>, item: impl Fn(&T) -> V) -> ApiResponse {
+    ApiResponse::json(200, &ListOf::page(page.items.iter().map(item).collect(), page.next))
 }
 
 fn date_filter(req: &ApiRequest, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -44,7 +36,8 @@ fn customer_not_found() -> ApiError {
 impl Api<'_> {
     pub(super) async fn list_customers(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let page = self.store.list_customers(&merchant.id, page_limit(req)?, req.query("cursor")).await?;
-        Ok(list(page, customer_json))
+        let livemode = merchant.mode.is_live();
+        Ok(list(page, |c| views::Customer::of(c, livemode)))
     }
 
     /// Changes a customer's name, contacts or address (`null` clears an optional one). The CPF/CNPJ is who the
@@ -103,7 +96,7 @@ impl Api<'_> {
         if updated != current {
             self.store.put_customer(&updated).await?;
         }
-        Ok(ApiResponse::json(200, &customer_json(&updated)))
+        Ok(ApiResponse::json(200, &views::Customer::of(&updated, merchant.mode.is_live())))
     }
 
     /// A merchant's charges by due date, optionally of one status and customer and within a due-date range.
@@ -124,13 +117,8 @@ impl Api<'_> {
         }
         let query = ChargeQuery { status, customer, due_from, due_to };
         let page = self.store.list_charges(&merchant.id, &query, page_limit(req)?, req.query("cursor")).await?;
-        Ok(list(page, |c| {
-            let mut v = self.charge_json(c, &[]);
-            // A list shows each charge, not its régua: GET /v1/charges/{id} has the reminders.
-            if let Some(m) = v.as_object_mut() {
-                m.remove("reminders");
-            }
-            v
-        }))
+        // A list shows each charge, not its régua nor its payment part: GET /v1/charges/{id} has them.
+        let livemode = merchant.mode.is_live();
+        Ok(list(page, |c| views::Charge::summary(c, payment_url(self.public_base_url, &c.payment_token), livemode)))
     }
 }

@@ -2,9 +2,9 @@
 //! and fallback chain, the month's spend, and the merchant's own message templates with a preview.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::calendar;
 use crate::domain::channel_policy::{self, NotificationSettings};
 use crate::domain::merchant::Merchant;
@@ -19,34 +19,14 @@ impl Api<'_> {
         let charge = self.merchant_charge(merchant, id).await?;
         let mut records = self.store.notifications_of(&merchant.id, &charge.id).await?;
         records.sort_by(|a, b| (a.created_at, &a.reminder_id).cmp(&(b.created_at, &b.reminder_id)));
-        let data: Vec<Value> = records
-            .iter()
-            .map(|r| {
-                json!({
-                    "object": "notification",
-                    "id": r.reminder_id,
-                    "step": r.step,
-                    "channel": r.channel,
-                    "status": r.status,
-                    "provider_message_id": r.provider_message_id,
-                    "attempts": r.attempts,
-                    "last_error": r.last_error,
-                    "cost": r.cost.to_string(),
-                    "segments": r.segments,
-                    "fallback_from": r.fallback_from,
-                    "history": r.history,
-                    "created_at": r.created_at,
-                    "updated_at": r.updated_at,
-                })
-            })
-            .collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "charge_id": charge.id, "data": data})))
+        let data = records.iter().map(|r| views::Notification::of(r, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &views::ChargeNotifications::of(charge.id, data)))
     }
 
     /// `GET /v1/notification-settings`: prices (defaults filled in), budget and fallback.
     pub(super) async fn get_notification_settings(&self, merchant: &Merchant) -> Result<ApiResponse, ApiError> {
         let settings = channel_policy::settings_of(self.store, &merchant.id).await?;
-        Ok(ApiResponse::json(200, &settings_json(&settings)))
+        Ok(ApiResponse::json(200, &views::MerchantNotificationSettings::of(&settings, merchant.mode.is_live())))
     }
 
     /// `PUT /v1/notification-settings`: replaces the merchant's settings.
@@ -55,7 +35,7 @@ impl Api<'_> {
         let settings = NotificationSettings::parse(&body, &merchant.id).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         let stored = serde_json::to_value(&settings).map_err(ApiError::internal)?;
         self.store.put_merchant_document(&merchant.id, channel_policy::SETTINGS_DOCUMENT, &stored).await?;
-        Ok(ApiResponse::json(200, &settings_json(&settings)))
+        Ok(ApiResponse::json(200, &views::MerchantNotificationSettings::of(&settings, merchant.mode.is_live())))
     }
 
     /// `GET /v1/reports/notification-spend?month=YYYY-MM&format=json|csv`: messages and cost per channel,
@@ -79,17 +59,19 @@ impl Api<'_> {
             csv.push_str(&format!("{month},total,{},{total}\n", spend.values().map(|l| l.messages).sum::<u64>()));
             return Ok(ApiResponse::csv(csv));
         }
-        let channels: Vec<Value> = spend
+        let channels = spend
             .iter()
-            .map(|(channel, line)| json!({"channel": channel, "messages": line.messages, "amount": line.amount.to_string(), "price": settings.price(*channel)}))
+            .map(|(channel, line)| views::ChannelSpendLine {
+                channel: *channel,
+                messages: line.messages,
+                amount: line.amount.to_string(),
+                price: settings.price(*channel),
+            })
             .collect();
-        let budget = settings.monthly_budget.map(|b| {
-            json!({"amount": b, "remaining": (b.as_decimal() - total).max(rust_decimal::Decimal::ZERO).to_string(), "reached": total >= b.as_decimal()})
-        });
-        Ok(ApiResponse::json(
-            200,
-            &json!({"object": "notification_spend", "month": month, "total": total.to_string(), "channels": channels, "budget": budget}),
-        ))
+        let budget = settings.monthly_budget.map(|b| views::BudgetUse::of(b, total));
+        let live = merchant.mode.is_live();
+        let object = views::NotificationSpendObject::Is;
+        Ok(ApiResponse::json(200, &views::NotificationSpend { object, livemode: live, month, total: total.to_string(), channels, budget }))
     }
 
     /// `GET /v1/templates`: every step on every channel, the merchant's template where saved, else the default.
@@ -100,7 +82,7 @@ impl Api<'_> {
                 data.push(self.template_json(merchant, channel, step).await?);
             }
         }
-        Ok(ApiResponse::json(200, &json!({"object": "list", "variables": templates::variables(), "data": data})))
+        Ok(ApiResponse::json(200, &views::TemplateList::of(templates::variables(), data)))
     }
 
     /// `GET /v1/templates/{channel}/{step}`.
@@ -161,28 +143,35 @@ impl Api<'_> {
         };
         let (subject, rendered) =
             templates::render(channel, step_value, &ctx, custom.as_ref()).map_err(|e| ApiError::new(422, "template_error", e.to_string()))?;
-        let mut out = json!({"object": "template_preview", "channel": channel, "step": step, "subject": subject, "body": rendered, "source": if custom.is_some() { "merchant" } else { "default" }});
-        if channel == Channel::Sms {
-            out["sms"] = sms_json(&rendered);
-        }
-        Ok(ApiResponse::json(200, &out))
+        let sms = (channel == Channel::Sms).then(|| views::SmsSize::of(&rendered));
+        let source = if custom.is_some() { "merchant" } else { "default" };
+        let object = views::TemplatePreviewObject::Is;
+        let livemode = merchant.mode.is_live();
+        Ok(ApiResponse::json(200, &views::RenderedTemplate { object, livemode, channel, step, subject, body: rendered, source, sms }))
     }
 
-    async fn template_json(&self, merchant: &Merchant, channel: Channel, step: &str) -> Result<Value, ApiError> {
+    async fn template_json(&self, merchant: &Merchant, channel: Channel, step: &'static str) -> Result<views::MessageTemplate, ApiError> {
         let step_value = Step::parse_key(step).unwrap_or(Step::BeforeDue { days: 3 });
         let saved = templates::merchant_template(self.store, &merchant.id, channel, step_value).await?;
         let source = if saved.is_some() { "merchant" } else { "default" };
         let template = saved
             .or_else(|| templates::default_template(channel, step))
             .ok_or_else(|| ApiError::new(404, "not_found", "modelo não encontrado / template not found"))?;
-        let mut out =
-            json!({"object": "template", "channel": channel, "step": step, "source": source, "subject": template.subject, "body": template.body});
-        if channel == Channel::Sms {
-            if let Ok((_, rendered)) = templates::render(channel, step_value, &MessageContext::sample(), Some(&template)) {
-                out["sms"] = sms_json(&rendered);
-            }
-        }
-        Ok(out)
+        // An SMS template's size is its sample message's; none when the sample does not render.
+        let sms = (channel == Channel::Sms)
+            .then(|| templates::render(channel, step_value, &MessageContext::sample(), Some(&template)).ok())
+            .flatten()
+            .map(|(_, rendered)| views::SmsSize::of(&rendered));
+        Ok(views::MessageTemplate {
+            object: views::TemplateObject::Is,
+            livemode: merchant.mode.is_live(),
+            channel,
+            step,
+            source,
+            subject: template.subject,
+            body: template.body,
+            sms,
+        })
     }
 
     async fn merchant_charge(&self, merchant: &Merchant, id: &str) -> Result<crate::domain::charge::Charge, ApiError> {
@@ -190,22 +179,6 @@ impl Api<'_> {
         let id = crate::domain::ids::ChargeId::parse(id).map_err(|_| not_found())?;
         self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)
     }
-}
-
-/// How long an SMS is and what it costs in parts.
-fn sms_json(text: &str) -> Value {
-    let fit = crate::domain::sms_text::analyze_in(text, crate::domain::sms_text::Alphabet::Portable);
-    json!({"characters": fit.characters, "encoding": fit.encoding, "segments": fit.segments})
-}
-
-fn settings_json(s: &NotificationSettings) -> Value {
-    json!({
-        "object": "notification_settings",
-        "prices": s.price_table(),
-        "monthly_budget": s.monthly_budget,
-        "fallback": s.fallback,
-        "budget_exempt_channel": channel_policy::BUDGET_FALLBACK,
-    })
 }
 
 fn template_path(channel: &str, step: &str) -> Result<(Channel, &'static str), ApiError> {

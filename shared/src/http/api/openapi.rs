@@ -1,7 +1,7 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the merchant API, served without authentication.
 //!
-//! Its schemas are generated from the types the API reads bodies into (`api::requests`, with utoipa), so the
-//! document cannot drift from what the API accepts. The operations — paths, parameters, prose, examples, links —
+//! Its schemas are generated with utoipa from the types the API reads bodies into (`api::requests`) and the types
+//! it answers with (`api::views`), so the document cannot drift from what the API accepts and says. The operations — paths, parameters, prose, examples, links —
 //! and the schemas not yet typed are kept by hand in `operations.json` beside this file.
 //! `shared/tests/openapi.rs` keeps the operations equal to `ROUTES`, and compares the generated document with the
 //! hand-written one it replaced (same operations, same required fields).
@@ -49,6 +49,10 @@ fn generate() -> Value {
     let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("operations.json has components.schemas");
     for (name, schema) in generated["components"]["schemas"].as_object().into_iter().flatten() {
         schemas.insert(name.clone(), schema.clone());
+    }
+    // The answers' schemas, from the view types the handlers serialise.
+    for (name, schema) in super::views::schemas() {
+        schemas.insert(name, serde_json::to_value(schema).expect("utoipa's schema serialises"));
     }
     // "customer_id or an inline customer, exactly one": a rule across fields, which a derive cannot say.
     for name in ["ChargeInput", "RulerPreview"] {

@@ -2,15 +2,16 @@
 //! boleto, card installments), the payer's choice of wallet, and card payments through the acquirer.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::charge::Charge;
 use crate::domain::ids::WalletId;
 use crate::domain::merchant::Merchant;
 use crate::domain::wallet::Wallet;
 use crate::ports::providers::ProviderError;
 use crate::service::checkout::{payment_view, CardInput, Checkout, CheckoutError};
+use crate::service::delivery::payment_url;
 
 impl From<CheckoutError> for ApiError {
     fn from(e: CheckoutError) -> Self {
@@ -43,19 +44,20 @@ impl Api<'_> {
         let body = Value::Object(json_object(&req.body)?);
         let wallet = Wallet::parse(&body, &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         self.store.put_wallet(&wallet).await?;
-        Ok(ApiResponse::json(201, &wallet_json(&wallet)))
+        Ok(ApiResponse::json(201, &views::Wallet::of(&wallet, merchant.mode.is_live())))
     }
 
     pub(super) async fn list_wallets(&self, merchant: &Merchant) -> Result<ApiResponse, ApiError> {
         let wallets = self.store.wallets_of(&merchant.id).await?;
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": wallets.iter().map(wallet_json).collect::<Vec<_>>()})))
+        let data = wallets.iter().map(|w| views::Wallet::of(w, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &views::ListOf::whole(data)))
     }
 
     pub(super) async fn get_wallet(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let not_found = || ApiError::new(404, "not_found", "carteira não encontrada / wallet not found");
         let id = WalletId::parse(id).map_err(|_| not_found())?;
         let wallet = self.store.get_wallet(&merchant.id, &id).await?.ok_or_else(not_found)?;
-        Ok(ApiResponse::json(200, &wallet_json(&wallet)))
+        Ok(ApiResponse::json(200, &views::Wallet::of(&wallet, merchant.mode.is_live())))
     }
 
     pub(super) fn checkout(&self) -> Checkout<'_> {
@@ -97,21 +99,7 @@ impl Api<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(ApiResponse::json(
-            201,
-            &json!({
-                "object": "card_payment",
-                "status": "approved",
-                "charge_id": paid.charge.id,
-                "charge_status": paid.charge.status,
-                "provider_payment_id": paid.provider_payment_id,
-                "authorization_code": paid.authorization_code,
-                "installments": paid.installments,
-                "installment_amounts": paid.plan.installments,
-                "total": paid.plan.total_charged,
-                "amount_due": paid.amount_due,
-            }),
-        ))
+        Ok(ApiResponse::json(201, &views::CardPaymentApproved::of(&paid, merchant.mode.is_live())))
     }
 
     /// The charge as the API shows it: its numbers, today's amount due and what the payer can pay with.
@@ -122,19 +110,10 @@ impl Api<'_> {
         c: &Charge,
         reminders: &[crate::domain::ruler::Reminder],
         now: DateTime<Utc>,
-    ) -> Result<Value, ApiError> {
-        let mut view = self.charge_json(c, reminders);
+    ) -> Result<views::Charge, ApiError> {
         let wallets = self.store.wallets_of(&c.merchant_id).await?;
-        let extra = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
-        if let (Value::Object(v), Value::Object(e)) = (&mut view, extra) {
-            v.extend(e);
-        }
-        Ok(view)
+        let payment = payment_view(c, &wallets, merchant, self.public_base_url, now)?;
+        let url = payment_url(self.public_base_url, &c.payment_token);
+        Ok(views::Charge::summary(c, url, merchant.mode.is_live()).with_reminders(reminders).with_payment(payment))
     }
-}
-
-fn wallet_json(w: &Wallet) -> Value {
-    let mut v = serde_json::to_value(w).expect("wallet serialises");
-    v["object"] = json!("wallet");
-    v
 }

@@ -3,9 +3,10 @@
 //! (`plan#{id}`) naming its charges; their status is read from the charges, never copied.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::requests::{self, InstallmentPlanInput, RenegotiationInput};
+use super::views::{self, PlanInstallmentView};
 use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::calendar;
 use crate::domain::charge::{ChargeOrigin, ChargeStatus, Closing, DueDate};
@@ -146,10 +147,9 @@ impl Api<'_> {
     }
 
     /// The plan with each installment as it stands now (status, balance, link).
-    async fn plan_view(&self, merchant: &Merchant, plan: &Plan, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    async fn plan_view(&self, merchant: &Merchant, plan: &Plan, now: DateTime<Utc>) -> Result<views::InstallmentPlan, ApiError> {
         let today = calendar::local_date(now);
         let mut rows = Vec::new();
-        let mut statuses = Vec::new();
         let mut plan_url = None;
         for part in &plan.installments {
             let charge = self.store.get_charge(&merchant.id, &part.charge_id).await?;
@@ -160,29 +160,17 @@ impl Api<'_> {
                 Some(c) => (c.status, Some(payment_url(self.public_base_url, &c.payment_token)), c.balance_due(today)?),
                 None => (ChargeStatus::Cancelled, None, rust_decimal::Decimal::ZERO),
             };
-            statuses.push(status);
-            rows.push(json!({"number": part.number, "charge_id": part.charge_id, "amount": part.amount, "due_date": part.due_date,
-                "status": status, "balance_due": format!("{:.2}", balance), "payment_url": url}));
+            rows.push(PlanInstallmentView {
+                number: part.number,
+                charge_id: part.charge_id.clone(),
+                amount: part.amount,
+                due_date: part.due_date,
+                status,
+                balance_due: format!("{:.2}", balance),
+                payment_url: url,
+            });
         }
-        let status = if statuses.iter().all(|s| matches!(s, ChargeStatus::Paid | ChargeStatus::Refunded)) {
-            "paid"
-        } else if statuses.iter().any(|s| s.is_open()) {
-            "active"
-        } else {
-            "closed"
-        };
-        Ok(json!({
-            "id": plan.id,
-            "object": "installment_plan",
-            "status": status,
-            "customer_id": plan.customer_id,
-            "amount": plan.total,
-            "description": plan.description,
-            "installments": rows,
-            "payment_url": plan_url,
-            "renegotiates": plan.renegotiates,
-            "created_at": plan.created_at,
-        }))
+        Ok(views::InstallmentPlan::of(plan, rows, plan_url, merchant.mode.is_live()))
     }
 
     pub(super) async fn get_plan(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
@@ -219,14 +207,8 @@ impl Api<'_> {
         let has_more = rest.len() > limit;
         rest.truncate(limit);
         let next = if has_more { rest.last().map(|p| engine.encode(format!("{}|{}", p.created_at.to_rfc3339(), p.id))) } else { None };
-        let data: Vec<Value> = rest
-            .iter()
-            .map(|p| {
-                json!({"id": p.id, "object": "installment_plan", "customer_id": p.customer_id, "amount": p.total, "description": p.description,
-                "installments": p.installments.len(), "created_at": p.created_at})
-            })
-            .collect();
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": data, "has_more": has_more, "next_cursor": next})))
+        let data = rest.iter().map(|p| views::InstallmentPlanSummary::of(p, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &views::ListOf::page(data, next)))
     }
 
     /// Cancels every installment still open (their régua stops); paid ones stay paid.

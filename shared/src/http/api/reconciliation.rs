@@ -97,14 +97,6 @@ impl Api<'_> {
         let charge = self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let mut entries = self.store.ledger_of(&merchant.id, &charge.id).await?;
         entries.sort_by_key(|e| e.received_at);
-        Ok(ApiResponse::json(
-            200,
-            &json!({
-                "object": "list",
-                "charge_id": charge.id,
-                "received": crate::domain::payment::net_received(&entries),
-                "data": entries,
-            }),
-        ))
+        Ok(ApiResponse::json(200, &super::views::ChargeLedger::of(charge.id, entries)))
     }
 }

@@ -1,6 +1,5 @@
 //! The régua over HTTP: the merchant's and a customer's réguas, opt-out, a charge's schedule and previews.
 
-use super::customers::customer_json;
 use super::*;
 
 impl Api<'_> {
@@ -21,14 +20,14 @@ impl Api<'_> {
                 },
             },
         };
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": source})))
+        Ok(ApiResponse::json(200, &views::RulerAnswer { ruler, source, replan: None }))
     }
 
     pub(super) async fn put_merchant_ruler(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let ruler = parse_ruler_body(&req.body)?;
         self.store.put_ruler(&RulerScope::Merchant(merchant.id.clone()), &ruler).await?;
         let replan = self.queue_replan(ReplanScope::Merchant(merchant.id.clone()), now).await?;
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "merchant", "replan": replan})))
+        Ok(ApiResponse::json(200, &views::RulerAnswer { ruler, source: "merchant", replan: Some(replan) }))
     }
 
     pub(super) async fn put_customer_ruler(
@@ -42,7 +41,7 @@ impl Api<'_> {
         let ruler = parse_ruler_body(&req.body)?;
         self.store.put_ruler(&RulerScope::Customer(merchant.id.clone(), customer.id.clone()), &ruler).await?;
         let replan = self.queue_replan(ReplanScope::Customer(merchant.id.clone(), customer.id), now).await?;
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "source": "customer", "replan": replan})))
+        Ok(ApiResponse::json(200, &views::RulerAnswer { ruler, source: "customer", replan: Some(replan) }))
     }
 
     /// `{"all": true}` or `{"channels": ["whatsapp", "sms"]}`: replaces the customer's opt-out. It holds from the
@@ -65,17 +64,15 @@ impl Api<'_> {
         customer.opt_out = OptOut { all, channels };
         self.store.put_customer(&customer).await?;
         let replan = self.queue_replan(ReplanScope::Customer(merchant.id.clone(), customer.id.clone()), now).await?;
-        Ok(ApiResponse::json(200, &json!({"customer": customer_json(&customer), "replan": replan})))
+        Ok(ApiResponse::json(200, &views::OptedOut { customer: views::Customer::of(&customer, merchant.mode.is_live()), replan }))
     }
 
     /// After a change to a régua or an opt-out (already stored): re-planning the open charges it touches is queued
     /// work for the ruler tick, page by page, so the answer says what will be done, at once, however many charges
     /// there are. The change is stored first, so whichever run of the job comes later plans from it.
-    pub(super) async fn queue_replan(&self, scope: ReplanScope, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    pub(super) async fn queue_replan(&self, scope: ReplanScope, now: DateTime<Utc>) -> Result<views::Replan, ApiError> {
         let (job, charges, counted_all) = self.schedules().request_replan(&scope, now).await?;
-        Ok(
-            json!({"status": "queued", "scope": scope.name(), "requested_at": job.requested_at, "charges": charges, "charges_counted_all": counted_all}),
-        )
+        Ok(views::Replan::queued(&scope, job.requested_at, charges, counted_all))
     }
 
     pub(super) async fn get_schedule(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
@@ -83,7 +80,7 @@ impl Api<'_> {
         let id = ChargeId::parse(id).map_err(|_| not_found())?;
         self.store.get_charge(&merchant.id, &id).await?.ok_or_else(not_found)?;
         let reminders = self.store.reminders_of(&merchant.id, &id).await?;
-        Ok(ApiResponse::json(200, &json!({"charge_id": id, "schedule": schedule_of(&reminders)})))
+        Ok(ApiResponse::json(200, &views::ChargeSchedule { charge_id: id, schedule: schedule_of(&reminders) }))
     }
 
     /// The schedule a hypothetical charge would get: `{"amount","due_date","customer_id" | "customer", "ruler"?}`.
@@ -125,7 +122,7 @@ impl Api<'_> {
             )
         };
         let plan = ruler::plan(&charge, &customer, &ruler, now);
-        Ok(ApiResponse::json(200, &json!({"ruler": ruler, "schedule": schedule_of(&plan)})))
+        Ok(ApiResponse::json(200, &views::SchedulePreview { ruler, schedule: schedule_of(&plan) }))
     }
 }
 

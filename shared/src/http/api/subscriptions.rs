@@ -5,9 +5,10 @@
 //! link, its own régua and every rule a single charge has.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::requests;
+use super::views::{self, SubscriptionCharge};
 use super::{parse_amount, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
 use crate::domain::calendar;
 use crate::domain::charge::{Description, DueDate, PaymentMethod};
@@ -75,48 +76,6 @@ fn parse_lead_days(lead_days: Option<&Value>) -> Result<Option<u32>, ApiError> {
             .map(|d| Some(d as u32))
             .ok_or_else(|| ApiError::invalid("lead_days", format!("dias de 0 a {MAX_LEAD_DAYS} / days from 0 to {MAX_LEAD_DAYS}"))),
     }
-}
-
-fn status_of(sub: &Subscription) -> &'static str {
-    match sub.status {
-        SubscriptionStatus::Active if sub.completed() => "completed",
-        SubscriptionStatus::Active => "active",
-        SubscriptionStatus::Paused => "paused",
-        SubscriptionStatus::Cancelled => "cancelled",
-    }
-}
-
-/// A subscription as the API shows it, without its charges.
-fn summary(sub: &Subscription) -> Value {
-    let (max_charges, end_date) = match sub.end {
-        End::Never => (None, None),
-        End::AfterCount { count } => (Some(count), None),
-        End::OnDate { date } => (None, Some(date)),
-    };
-    let mut v = json!({
-        "id": sub.id,
-        "object": "subscription",
-        "status": status_of(sub),
-        "paused_reason": sub.paused_reason,
-        "customer_id": sub.customer_id,
-        "description": sub.description,
-        "amount": sub.current_price(),
-        "cycle": sub.cycle,
-        "first_due_date": sub.first_due,
-        "next_due_date": sub.next_occurrence().filter(|_| sub.status != SubscriptionStatus::Cancelled).map(|(_, d)| d),
-        "next_generation_date": sub.generate_on(),
-        "lead_days": sub.lead_days,
-        "end_date": end_date,
-        "max_charges": max_charges,
-        "charges_generated": sub.next_cycle,
-        "prices": sub.prices.iter().map(|p| json!({"from_cycle": p.cycle, "amount": p.amount})).collect::<Vec<_>>(),
-        "created_at": sub.created_at,
-        "updated_at": sub.updated_at,
-    });
-    for (field, value) in &sub.charge_fields {
-        v[field.as_str()] = value.clone();
-    }
-    v
 }
 
 impl Api<'_> {
@@ -191,19 +150,24 @@ impl Api<'_> {
     }
 
     /// The subscription with its latest generated charges as they stand now.
-    async fn subscription_view(&self, merchant: &Merchant, sub: &Subscription, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    async fn subscription_view(&self, merchant: &Merchant, sub: &Subscription, now: DateTime<Utc>) -> Result<views::Subscription, ApiError> {
         let today = calendar::local_date(now);
         let mut charges = Vec::new();
         for cycle in (sub.next_cycle.saturating_sub(SHOWN_CHARGES)..sub.next_cycle).rev() {
             // A skipped cycle has no charge.
             if let Some(c) = self.store.get_charge(&merchant.id, &sub.charge_id(cycle)).await? {
-                charges.push(json!({"cycle": cycle, "charge_id": c.id, "amount": c.amount, "due_date": c.due_date, "status": c.status,
-                    "balance_due": format!("{:.2}", c.balance_due(today)?), "payment_url": payment_url(self.public_base_url, &c.payment_token)}));
+                charges.push(SubscriptionCharge {
+                    cycle,
+                    charge_id: c.id.clone(),
+                    amount: c.amount,
+                    due_date: c.due_date,
+                    status: c.status,
+                    balance_due: format!("{:.2}", c.balance_due(today)?),
+                    payment_url: payment_url(self.public_base_url, &c.payment_token),
+                });
             }
         }
-        let mut v = summary(sub);
-        v["charges"] = Value::Array(charges);
-        Ok(v)
+        Ok(views::Subscription { charges: Some(charges), ..views::Subscription::summary(sub, merchant.mode.is_live()) })
     }
 
     pub(super) async fn get_subscription(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
@@ -214,7 +178,8 @@ impl Api<'_> {
     /// `GET /v1/subscriptions?limit&cursor`: oldest first, without their charges (GET one for those).
     pub(super) async fn list_subscriptions(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let page = self.store.list_subscriptions(&merchant.id, super::management::page_limit(req)?, req.query("cursor")).await?;
-        Ok(super::management::list(page, summary))
+        let livemode = merchant.mode.is_live();
+        Ok(super::management::list(page, |sub| views::Subscription::summary(sub, livemode)))
     }
 
     /// Saves a changed subscription over the version it was read at: a change racing the generator (or another

@@ -1,8 +1,9 @@
 //! The merchant's webhook endpoints and their delivery log: `/v1/webhook-endpoints`, `/v1/webhook-deliveries`.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::views::{self, ListOf};
 use super::{json_object, Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::ids::{WebhookEndpointId, WebhookMessageId};
 use crate::domain::merchant::Merchant;
@@ -41,19 +42,18 @@ impl Api<'_> {
             ));
         }
         self.store.add_webhook_endpoint(&endpoint).await?;
-        let mut view = endpoint.to_json();
         // Shown once: only a rotation shows a secret again.
-        view["secret"] = json!(secret);
-        Ok(ApiResponse::json(201, &view))
+        Ok(ApiResponse::json(201, &views::WebhookEndpoint::of(&endpoint, merchant.mode.is_live()).with_secret(secret)))
     }
 
     pub(super) async fn list_webhook_endpoints(&self, merchant: &Merchant) -> Result<ApiResponse, ApiError> {
         let endpoints = self.store.webhook_endpoints_of(&merchant.id).await?;
-        Ok(ApiResponse::json(200, &json!({"object": "list", "data": endpoints.iter().map(WebhookEndpoint::to_json).collect::<Vec<_>>()})))
+        let data = endpoints.iter().map(|e| views::WebhookEndpoint::of(e, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &ListOf::whole(data)))
     }
 
     pub(super) async fn get_webhook_endpoint(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
-        Ok(ApiResponse::json(200, &self.endpoint(merchant, id).await?.to_json()))
+        Ok(ApiResponse::json(200, &views::WebhookEndpoint::of(&self.endpoint(merchant, id).await?, merchant.mode.is_live())))
     }
 
     /// Reads, changes and writes back an endpoint under optimistic concurrency, retrying a lost race.
@@ -85,13 +85,13 @@ impl Api<'_> {
     ) -> Result<ApiResponse, ApiError> {
         let body = Value::Object(json_object(&req.body)?);
         let (endpoint, ()) = self.change_endpoint(merchant, id, |e| Ok(e.update(&body, self.webhook_urls, now)?)).await?;
-        Ok(ApiResponse::json(200, &endpoint.to_json()))
+        Ok(ApiResponse::json(200, &views::WebhookEndpoint::of(&endpoint, merchant.mode.is_live())))
     }
 
     pub(super) async fn delete_webhook_endpoint(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let endpoint = self.endpoint(merchant, id).await?;
         self.store.delete_webhook_endpoint(&merchant.id, &endpoint.id).await?;
-        Ok(ApiResponse::json(200, &json!({"id": endpoint.id, "object": "webhook_endpoint", "deleted": true})))
+        Ok(ApiResponse::json(200, &views::WebhookEndpointDeleted::of(endpoint.id, merchant.mode.is_live())))
     }
 
     /// `{"grace_hours"?: 0..168}` (default 24): the old secret keeps signing alongside the new one that long.
@@ -112,9 +112,7 @@ impl Api<'_> {
             },
         };
         let (endpoint, secret) = self.change_endpoint(merchant, id, |e| Ok(e.rotate_secret(grace, now))).await?;
-        let mut view = endpoint.to_json();
-        view["secret"] = json!(secret);
-        Ok(ApiResponse::json(200, &view))
+        Ok(ApiResponse::json(200, &views::WebhookEndpoint::of(&endpoint, merchant.mode.is_live()).with_secret(secret)))
     }
 
     /// `GET /v1/webhook-endpoints/{id}/deliveries?limit=&cursor=`: newest first.
@@ -127,27 +125,20 @@ impl Api<'_> {
             }
         };
         let page = self.store.webhook_deliveries_of(&merchant.id, &endpoint.id, limit, req.query("cursor")).await?;
-        Ok(ApiResponse::json(
-            200,
-            &json!({
-                "object": "list",
-                "data": page.items.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
-                "has_more": page.next.is_some(),
-                "next_cursor": page.next,
-            }),
-        ))
+        let data = page.items.iter().map(|d| views::WebhookDelivery::of(d, merchant.mode.is_live())).collect();
+        Ok(ApiResponse::json(200, &ListOf::page(data, page.next)))
     }
 
     pub(super) async fn get_webhook_delivery(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let id = WebhookMessageId::parse(id).map_err(|_| delivery_not_found())?;
         let delivery = self.store.get_webhook_delivery(&merchant.id, &id).await?.ok_or_else(delivery_not_found)?;
-        Ok(ApiResponse::json(200, &delivery.to_json()))
+        Ok(ApiResponse::json(200, &views::WebhookDelivery::of(&delivery, merchant.mode.is_live())))
     }
 
     pub(super) async fn replay_webhook_delivery(&self, merchant: &Merchant, id: &str) -> Result<ApiResponse, ApiError> {
         let id = WebhookMessageId::parse(id).map_err(|_| delivery_not_found())?;
         match merchant_webhooks::replay(self.store, self.queue, &merchant.id, &id).await {
-            Ok(delivery) => Ok(ApiResponse::json(202, &delivery.to_json())),
+            Ok(delivery) => Ok(ApiResponse::json(202, &views::WebhookDelivery::of(&delivery, merchant.mode.is_live()))),
             Err(ReplayError::NotFound) => Err(delivery_not_found()),
             Err(e @ ReplayError::EndpointNotEnabled(_)) => Err(ApiError::new(409, "endpoint_not_enabled", e.to_string())),
             Err(ReplayError::Webhook(e)) => Err(ApiError::internal(e)),

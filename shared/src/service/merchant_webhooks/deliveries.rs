@@ -66,25 +66,6 @@ pub struct WebhookDelivery {
 /// The delivery log keeps the latest attempts only; the first ones are the least useful.
 const KEPT_ATTEMPTS: usize = 30;
 
-impl WebhookDelivery {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "webhook_delivery",
-            "endpoint_id": self.endpoint_id,
-            "charge_id": self.charge_id,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "status": self.status,
-            "attempts": self.attempts,
-            "next_attempt_at": self.next_attempt_at,
-            "replays": self.replays,
-            "created_at": self.created_at,
-            "payload": serde_json::from_str::<Value>(&self.payload).unwrap_or(Value::Null),
-        })
-    }
-}
-
 /// Delays between attempts. The standard one spans about three days (71 h 36 min after the first attempt).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::domain::events::EventKind;
 use crate::domain::ids::{MerchantId, WebhookEndpointId};
@@ -249,24 +249,5 @@ impl WebhookEndpoint {
     /// The secrets that sign a delivery made at `now`, newest first.
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<WebhookSecret> {
         self.secrets.iter().rev().filter(|s| s.expires_at.is_none_or(|e| e > now)).filter_map(|s| WebhookSecret::parse(&s.secret)).collect()
-    }
-
-    /// What the API shows: never the secrets, only how many sign and until when.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "webhook_endpoint",
-            "url": self.url,
-            "description": self.description,
-            "event_types": self.event_types,
-            "status": self.status.as_str(),
-            "status_detail": match &self.status {
-                EndpointStatus::Enabled => Value::Null,
-                EndpointStatus::Paused { since, reason } | EndpointStatus::Disabled { since, reason } => json!({"since": since, "reason": reason}),
-            },
-            "secrets": self.secrets.iter().map(|s| json!({"created_at": s.created_at, "expires_at": s.expires_at})).collect::<Vec<_>>(),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
     }
 }
