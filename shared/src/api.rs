@@ -560,14 +560,6 @@ fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], prefix: &str) -> 
     }
 }
 
-fn required_str<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str, ApiError> {
-    match body.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::invalid(name, "deve ser texto / must be a string")),
-        None => Err(missing(name)),
-    }
-}
-
 fn missing(field: &str) -> ApiError {
     ApiError { status: 422, code: "missing_field", message: "campo obrigatório / required field".into(), field: Some(field.to_string()) }
 }

@@ -12,8 +12,8 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::requests::{
-    AddressInput, CancelSubscription, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput, RenegotiationInput,
-    RulerPreview, SubscriptionInput, SubscriptionUpdate,
+    AddressInput, ApiKeyInput, CancelSubscription, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput, MerchantInput,
+    OperatorKeyInput, RenegotiationInput, RotateApiKey, RulerPreview, SubscriptionInput, SubscriptionUpdate,
 };
 use super::ApiResponse;
 
@@ -30,7 +30,11 @@ use super::ApiResponse;
     RulerPreview,
     SubscriptionInput,
     SubscriptionUpdate,
-    CancelSubscription
+    CancelSubscription,
+    ApiKeyInput,
+    OperatorKeyInput,
+    RotateApiKey,
+    MerchantInput
 )))]
 struct RequestTypes;
 
@@ -54,7 +58,30 @@ fn generate() -> Value {
     for name in ["ChargeInput", "RulerPreview"] {
         schemas[name]["oneOf"] = serde_json::json!([{"required": ["customer_id"]}, {"required": ["customer"]}]);
     }
+    // Bodies the document has always had inline, not as components: `operations.json` refers to the type, and its
+    // generated schema takes the reference's place.
+    let inlined: Vec<(&str, Value)> =
+        INLINE.iter().map(|name| (*name, schemas.remove(*name).expect("an inline request type is in RequestTypes"))).collect();
+    for (name, schema) in inlined {
+        let reference = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+        inline(&mut doc["paths"], &reference, &schema);
+    }
     doc
+}
+
+/// Request types whose schemas go inline in their operation.
+const INLINE: &[&str] = &["OperatorKeyInput"];
+
+fn inline(v: &mut Value, reference: &Value, schema: &Value) {
+    if v == reference {
+        *v = schema.clone();
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values_mut().for_each(|v| inline(v, reference, schema)),
+        Value::Array(a) => a.iter_mut().for_each(|v| inline(v, reference, schema)),
+        _ => {}
+    }
 }
 
 pub(super) fn document() -> ApiResponse {

@@ -10,12 +10,14 @@ use super::ApiError;
 
 mod charges;
 mod customers;
+mod keys;
 mod plans;
 mod rulers;
 mod subscriptions;
 
 pub(crate) use charges::{ChargeInput, ChargeUpdate};
 pub(crate) use customers::{AddressInput, CustomerInput, CustomerUpdate};
+pub(crate) use keys::{ApiKeyInput, MerchantInput, OperatorKeyInput, RotateApiKey};
 pub(crate) use plans::{InstallmentPlanInput, RenegotiationInput};
 pub(crate) use rulers::RulerPreview;
 pub(crate) use subscriptions::{CancelSubscription, SubscriptionInput, SubscriptionUpdate};
