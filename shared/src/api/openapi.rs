@@ -12,8 +12,8 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::requests::{
-    AddressInput, ApiKeyInput, CancelSubscription, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput, MerchantInput,
-    OperatorKeyInput, RenegotiationInput, RotateApiKey, RulerPreview, SubscriptionInput, SubscriptionUpdate,
+    AddressInput, ApiKeyInput, CancelSubscription, CardPayment, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput,
+    MerchantInput, OperatorKeyInput, RenegotiationInput, RotateApiKey, RulerPreview, SubscriptionInput, SubscriptionUpdate, WalletChoice,
 };
 use super::ApiResponse;
 
@@ -34,7 +34,9 @@ use super::ApiResponse;
     ApiKeyInput,
     OperatorKeyInput,
     RotateApiKey,
-    MerchantInput
+    MerchantInput,
+    WalletChoice,
+    CardPayment
 )))]
 struct RequestTypes;
 
@@ -94,5 +96,17 @@ mod tests {
     fn the_document_is_generated() {
         let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
         assert_eq!(doc["components"]["schemas"]["ChargeInput"]["additionalProperties"], serde_json::json!(false));
+    }
+
+    /// `WalletInput`'s schema is hand-kept (one alternative per method); each alternative names the type's fields.
+    #[test]
+    fn the_hand_kept_wallet_schema_names_the_fields_the_api_reads() {
+        use std::collections::BTreeSet;
+        let fields = |schema: &serde_json::Value| -> BTreeSet<String> { schema["properties"].as_object().unwrap().keys().cloned().collect() };
+        let typed = serde_json::to_value(<crate::api::requests::WalletInput as utoipa::PartialSchema>::schema()).unwrap();
+        let kept: serde_json::Value = serde_json::from_str(super::OPERATIONS).unwrap();
+        for alternative in kept["components"]["schemas"]["WalletInput"]["oneOf"].as_array().unwrap() {
+            assert_eq!(fields(alternative), fields(&typed), "{}", alternative["title"]);
+        }
     }
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{json_object, reject_unknown, Api, ApiError, ApiRequest, ApiResponse};
+use super::requests::{self, CardPayment, WalletChoice, WalletInput};
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::charge::Charge;
 use crate::checkout::{payment_view, CardInput, Checkout, CheckoutError};
 use crate::ids::WalletId;
@@ -40,8 +41,8 @@ impl From<CheckoutError> for ApiError {
 
 impl Api<'_> {
     pub(super) async fn create_wallet(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
-        let wallet = Wallet::parse(&body, &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        let body: WalletInput = requests::parse(&req.body)?;
+        let wallet = Wallet::parse(&body.to_value(), &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         self.store.put_wallet(&wallet).await?;
         Ok(ApiResponse::json(201, &wallet_json(&wallet)))
     }
@@ -64,11 +65,11 @@ impl Api<'_> {
 
     /// `POST /v1/charges/{id}/wallet` `{"wallet_id"}`: the payer's choice among the charge's wallets.
     pub(super) async fn choose_wallet(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["wallet_id"], "")?;
+        let body: WalletChoice = requests::parse(&req.body)?;
         let before = self.open_charge(merchant, id).await?;
         let wallet_id = body
-            .get("wallet_id")
+            .wallet_id
+            .as_ref()
             .and_then(Value::as_str)
             .and_then(|s| WalletId::parse(s).ok())
             .ok_or_else(|| ApiError::invalid("wallet_id", "carteira não permitida nesta cobrança / wallet not allowed for this charge"))?;
@@ -80,13 +81,12 @@ impl Api<'_> {
     /// `POST /v1/charges/{id}/card-payments` `{"card_token","brand","installments"}`: a token from the acquirer's
     /// tokenization (we never see the card number) → 201 with the installments, or 402 when declined.
     pub(super) async fn pay_by_card(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["card_token", "brand", "installments"], "")?;
+        let body: CardPayment = requests::parse(&req.body)?;
         let charge = self.open_charge(merchant, id).await?;
         let card = CardInput {
-            token: body.get("card_token").and_then(Value::as_str).unwrap_or_default().to_string(),
-            brand: body.get("brand").and_then(Value::as_str).unwrap_or_default().to_string(),
-            installments: body.get("installments").and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
+            token: body.card_token.as_ref().and_then(Value::as_str).unwrap_or_default().to_string(),
+            brand: body.brand.as_ref().and_then(Value::as_str).unwrap_or_default().to_string(),
+            installments: body.installments.as_ref().and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
         };
         let paid = match self.checkout().pay_by_card(charge, &card, merchant, now).await {
             Ok(paid) => paid,
