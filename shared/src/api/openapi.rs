@@ -13,7 +13,8 @@ use utoipa::OpenApi;
 
 use super::requests::{
     AddressInput, ApiKeyInput, CancelSubscription, CardPayment, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput,
-    MerchantInput, OperatorKeyInput, RenegotiationInput, RotateApiKey, RulerPreview, SubscriptionInput, SubscriptionUpdate, WalletChoice,
+    MerchantInput, OperatorKeyInput, RenegotiationInput, RotateApiKey, RotateSecret, RulerPreview, SubscriptionInput, SubscriptionUpdate,
+    WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
 };
 use super::ApiResponse;
 
@@ -36,7 +37,10 @@ use super::ApiResponse;
     RotateApiKey,
     MerchantInput,
     WalletChoice,
-    CardPayment
+    CardPayment,
+    WebhookEndpointInput,
+    WebhookEndpointUpdate,
+    RotateSecret
 )))]
 struct RequestTypes;
 

@@ -15,6 +15,7 @@ mod payments;
 mod plans;
 mod rulers;
 mod subscriptions;
+mod webhooks;
 
 pub(crate) use charges::{ChargeInput, ChargeUpdate};
 pub(crate) use customers::{AddressInput, CustomerInput, CustomerUpdate};
@@ -23,6 +24,7 @@ pub(crate) use payments::{CardPayment, WalletChoice, WalletInput};
 pub(crate) use plans::{InstallmentPlanInput, RenegotiationInput};
 pub(crate) use rulers::RulerPreview;
 pub(crate) use subscriptions::{CancelSubscription, SubscriptionInput, SubscriptionUpdate};
+pub(crate) use webhooks::{RotateSecret, WebhookEndpointInput, WebhookEndpointUpdate};
 
 /// A JSON object body read as `T`. A body that is not JSON, or not an object, is 400 `malformed_json`; a field
 /// the type does not have is 422 `unknown_field`, a missing one 422 `missing_field`, a bad value 422
