@@ -13,8 +13,8 @@ use utoipa::OpenApi;
 
 use super::requests::{
     AddressInput, ApiKeyInput, CancelSubscription, CardPayment, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput,
-    MerchantInput, OperatorKeyInput, RenegotiationInput, RotateApiKey, RotateSecret, RulerPreview, SubscriptionInput, SubscriptionUpdate,
-    WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
+    MerchantInput, OperatorKeyInput, OptOut, RenegotiationInput, RotateApiKey, RotateSecret, RulerInput, RulerPreview, SubscriptionInput,
+    SubscriptionUpdate, WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
 };
 use super::ApiResponse;
 
@@ -40,7 +40,9 @@ use super::ApiResponse;
     CardPayment,
     WebhookEndpointInput,
     WebhookEndpointUpdate,
-    RotateSecret
+    RotateSecret,
+    OptOut,
+    RulerInput
 )))]
 struct RequestTypes;
 

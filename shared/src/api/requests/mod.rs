@@ -22,7 +22,7 @@ pub(crate) use customers::{AddressInput, CustomerInput, CustomerUpdate};
 pub(crate) use keys::{ApiKeyInput, MerchantInput, OperatorKeyInput, RotateApiKey};
 pub(crate) use payments::{CardPayment, WalletChoice, WalletInput};
 pub(crate) use plans::{InstallmentPlanInput, RenegotiationInput};
-pub(crate) use rulers::RulerPreview;
+pub(crate) use rulers::{OptOut, RulerInput, RulerPreview};
 pub(crate) use subscriptions::{CancelSubscription, SubscriptionInput, SubscriptionUpdate};
 pub(crate) use webhooks::{RotateSecret, WebhookEndpointInput, WebhookEndpointUpdate};
 
