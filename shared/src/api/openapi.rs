@@ -13,8 +13,8 @@ use utoipa::OpenApi;
 
 use super::requests::{
     AddressInput, ApiKeyInput, CancelSubscription, CardPayment, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput,
-    MerchantInput, OperatorKeyInput, OptOut, RenegotiationInput, RotateApiKey, RotateSecret, RulerInput, RulerPreview, SubscriptionInput,
-    SubscriptionUpdate, WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
+    MerchantInput, NotificationSettingsInput, OperatorKeyInput, OptOut, RenegotiationInput, RotateApiKey, RotateSecret, RulerInput, RulerPreview,
+    SubscriptionInput, SubscriptionUpdate, Template, TemplatePreview, WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
 };
 use super::ApiResponse;
 
@@ -42,7 +42,10 @@ use super::ApiResponse;
     WebhookEndpointUpdate,
     RotateSecret,
     OptOut,
-    RulerInput
+    RulerInput,
+    NotificationSettingsInput,
+    Template,
+    TemplatePreview
 )))]
 struct RequestTypes;
 
