@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::domain::address::Address;
 use crate::domain::calendar;
@@ -547,34 +547,6 @@ fn parse_amount(v: Option<&Value>) -> Result<Money, ApiError> {
         Some(Value::String(s)) => Money::parse(s).map_err(|e| ApiError::invalid("amount", e)),
         Some(_) => Err(ApiError::invalid("amount", "envie o valor como texto, ex. \"150.00\" / send the amount as a string, e.g. \"150.00\"")),
         None => Err(missing("amount")),
-    }
-}
-
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::new(400, "malformed_json", "o corpo deve ser um objeto JSON / body must be a JSON object")),
-        Err(e) => Err(ApiError::new(400, "malformed_json", format!("JSON inválido / malformed JSON: {e}"))),
-    }
-}
-
-fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError {
-            status: 422,
-            code: "unknown_field",
-            message: "campo desconhecido / unknown field".into(),
-            field: Some(format!("{prefix}{k}")),
-        }),
-        None => Ok(()),
-    }
-}
-
-fn required_str<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str, ApiError> {
-    match body.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::invalid(name, "deve ser texto / must be a string")),
-        None => Err(missing(name)),
     }
 }
 

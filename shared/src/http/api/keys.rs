@@ -5,10 +5,11 @@
 //! replays, which would keep the secret in the store for 24 h.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::requests::{self, ApiKeyInput, MerchantInput, OperatorKeyInput, RotateApiKey};
 use super::views::{self, ApiKey, ListOf, MerchantCreated};
-use super::{json_object, missing, reject_unknown, required_str, Api, ApiError, ApiRequest, ApiResponse};
+use super::{missing, Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::api_keys::{rate_window, ApiKeyRecord, KeyStatus, DEFAULT_GRACE, MAX_GRACE, MAX_LIVE_KEYS};
 use crate::domain::document::Document;
 use crate::domain::ids::{ApiKeyId, MerchantId};
@@ -18,17 +19,26 @@ fn key_not_found() -> ApiError {
     ApiError::new(404, "not_found", "chave de API não encontrada / API key not found")
 }
 
-fn key_name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
+fn key_name(v: Option<&Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(n)) if (1..=100).contains(&n.trim().chars().count()) => Ok(Some(n.trim().to_string())),
         Some(_) => Err(ApiError::invalid(field, "nome de 1 a 100 caracteres / a name of 1 to 100 characters")),
     }
 }
 
+/// A required text field: absent is missing, anything but a string (`null` included) invalid.
+fn text<'b>(v: Option<&'b Value>, field: &str) -> Result<&'b str, ApiError> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::invalid(field, "deve ser texto / must be a string")),
+        None => Err(missing(field)),
+    }
+}
+
 /// A key's own limit. A merchant may hold a key to less than the deployment's default, never to more.
-fn rate_limit(body: &Map<String, Value>, field: &str, ceiling: Option<u32>) -> Result<Option<u32>, ApiError> {
-    let Some(v) = body.get(field).filter(|v| !v.is_null()) else { return Ok(None) };
+fn rate_limit(v: Option<&Value>, field: &str, ceiling: Option<u32>) -> Result<Option<u32>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
     let limit = v
         .as_u64()
         .filter(|l| (1..=1_000_000).contains(l))
@@ -86,10 +96,9 @@ impl Api<'_> {
 
     /// `POST /v1/api-keys {"name", "rate_limit_per_minute"?}` → 201 the key with its `secret`, shown this once.
     pub(super) async fn create_api_key(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["name", "rate_limit_per_minute"], "")?;
-        let name = key_name(&body, "name")?.ok_or_else(|| missing("name"))?;
-        let limit = rate_limit(&body, "rate_limit_per_minute", self.access.default_rate_limit)?;
+        let body: ApiKeyInput = requests::parse(&req.body)?;
+        let name = key_name(body.name.as_ref(), "name")?.ok_or_else(|| missing("name"))?;
+        let limit = rate_limit(body.rate_limit_per_minute.as_ref(), "rate_limit_per_minute", self.access.default_rate_limit)?;
         self.room_for_a_key(&merchant.id, now).await?;
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
@@ -115,9 +124,8 @@ impl Api<'_> {
     /// can be switched over without an outage.
     pub(super) async fn rotate_api_key(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let old = self.api_key(merchant, id).await?;
-        let body = if req.body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&req.body)? };
-        reject_unknown(&body, &["grace_seconds"], "")?;
-        let grace = match body.get("grace_seconds") {
+        let body: RotateApiKey = requests::parse_or_empty(&req.body)?;
+        let grace = match &body.grace_seconds {
             None | Some(Value::Null) => DEFAULT_GRACE,
             Some(v) => v
                 .as_i64()
@@ -185,10 +193,9 @@ impl Api<'_> {
         let not_found = || ApiError::new(404, "not_found", "lojista não encontrado / merchant not found");
         let id = MerchantId::parse(merchant_id).map_err(|_| not_found())?;
         let merchant = self.store.get_merchant(&id).await?.ok_or_else(not_found)?;
-        let body = if req.body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&req.body)? };
-        reject_unknown(&body, &["name", "rate_limit_per_minute"], "")?;
-        let name = key_name(&body, "name")?.unwrap_or_else(|| "issued by the operator".into());
-        let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
+        let body: OperatorKeyInput = requests::parse_or_empty(&req.body)?;
+        let name = key_name(body.name.as_ref(), "name")?.unwrap_or_else(|| "issued by the operator".into());
+        let limit = rate_limit(body.rate_limit_per_minute.as_ref(), "rate_limit_per_minute", None)?;
         self.room_for_a_key(&merchant.id, now).await?;
         let (key, secret) = ApiKeyRecord::issue(&merchant.id, merchant.mode, &name, limit, now);
         self.store.add_api_key(&key, None).await?;
@@ -202,21 +209,20 @@ impl Api<'_> {
     /// `Idempotency-Key` the merchant's id follows from it, so a retry cannot make a second merchant (409).
     pub(super) async fn create_merchant(&self, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         self.operator(req)?;
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["name", "document", "livemode", "api_key_name", "rate_limit_per_minute"], "")?;
-        let name = required_str(&body, "name")?.trim().to_string();
+        let body: MerchantInput = requests::parse(&req.body)?;
+        let name = text(body.name.as_ref(), "name")?.trim().to_string();
         if !(2..=200).contains(&name.chars().count()) {
             return Err(ApiError::invalid("name", "nome de 2 a 200 caracteres / a name of 2 to 200 characters"));
         }
-        let document = Document::parse(required_str(&body, "document")?).map_err(|e| ApiError::invalid("document", e))?;
-        let mode = match body.get("livemode") {
+        let document = Document::parse(text(body.document.as_ref(), "document")?).map_err(|e| ApiError::invalid("document", e))?;
+        let mode = match &body.livemode {
             None | Some(Value::Null) | Some(Value::Bool(false)) => Mode::Test,
             Some(Value::Bool(true)) => Mode::Live,
             Some(_) => return Err(ApiError::invalid("livemode", "true (produção) ou false (teste) / true (live) or false (test)")),
         };
-        let key_name = key_name(&body, "api_key_name")?.unwrap_or_else(|| "default".into());
+        let key_name = key_name(body.api_key_name.as_ref(), "api_key_name")?.unwrap_or_else(|| "default".into());
         // The operator sets a merchant's limit, above the default if it likes.
-        let limit = rate_limit(&body, "rate_limit_per_minute", None)?;
+        let limit = rate_limit(body.rate_limit_per_minute.as_ref(), "rate_limit_per_minute", None)?;
         let id = match req.header("idempotency-key") {
             Some(k) if crate::domain::idempotency::valid_key(k) => MerchantId::derived(&format!("operator/{k}")),
             Some(_) => {

@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
+use super::requests::{self, NotificationSettingsInput, Template, TemplatePreview};
+use super::views;
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::calendar;
 use crate::domain::channel_policy::{self, NotificationSettings};
 use crate::domain::merchant::Merchant;
@@ -31,8 +33,8 @@ impl Api<'_> {
 
     /// `PUT /v1/notification-settings`: replaces the merchant's settings.
     pub(super) async fn put_notification_settings(&self, merchant: &Merchant, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
-        let settings = NotificationSettings::parse(&body, &merchant.id).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        let body: NotificationSettingsInput = requests::parse(&req.body)?;
+        let settings = NotificationSettings::parse(&body.to_value(), &merchant.id).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         let stored = serde_json::to_value(&settings).map_err(ApiError::internal)?;
         self.store.put_merchant_document(&merchant.id, channel_policy::SETTINGS_DOCUMENT, &stored).await?;
         Ok(ApiResponse::json(200, &views::MerchantNotificationSettings::of(&settings, merchant.mode.is_live())))
@@ -112,11 +114,9 @@ impl Api<'_> {
     /// the message as the payer would get it — for the given charge (else a sample), with the given template
     /// (else the saved one, else the default).
     pub(super) async fn preview_template(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["channel", "step", "charge_id", "template"], "")?;
-        let text = |name: &str| body.get(name).and_then(Value::as_str).ok_or_else(|| ApiError::invalid(name, "obrigatório / required"));
-        let (channel, step) = template_path(text("channel")?, text("step")?)?;
-        let given = match body.get("template") {
+        let body: TemplatePreview = requests::parse(&req.body)?;
+        let (channel, step) = template_path(required_text(body.channel.as_ref(), "channel")?, required_text(body.step.as_ref(), "step")?)?;
+        let given = match &body.template {
             None | Some(Value::Null) => None,
             Some(t) => {
                 let t = parse_template(t.to_string().as_bytes()).map_err(|e| ApiError { field: e.field.map(|f| format!("template.{f}")), ..e })?;
@@ -125,7 +125,7 @@ impl Api<'_> {
             }
         };
         let step_value = Step::parse_key(step).unwrap_or(Step::BeforeDue { days: 3 });
-        let ctx = match body.get("charge_id").and_then(Value::as_str) {
+        let ctx = match body.charge_id.as_ref().and_then(Value::as_str) {
             None => MessageContext::sample(),
             Some(id) => {
                 let charge = self.merchant_charge(merchant, id).await?;
@@ -188,13 +188,17 @@ fn template_path(channel: &str, step: &str) -> Result<(Channel, &'static str), A
     Ok((channel, step))
 }
 
+/// A text the preview needs: anything else, absent included, is invalid (as it has always been).
+fn required_text<'b>(v: Option<&'b Value>, name: &str) -> Result<&'b str, ApiError> {
+    v.and_then(Value::as_str).ok_or_else(|| ApiError::invalid(name, "obrigatório / required"))
+}
+
 fn parse_template(body: &[u8]) -> Result<MessageTemplate, ApiError> {
-    let obj = json_object(body)?;
-    reject_unknown(&obj, &["subject", "body"], "")?;
-    let field = |name: &str| match obj.get(name) {
+    let template: Template = requests::parse(body)?;
+    let field = |name: &str, v: Option<Value>| match v {
         None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ApiError::invalid(name, "texto / string")),
     };
-    Ok(MessageTemplate { subject: field("subject")?, body: field("body")? })
+    Ok(MessageTemplate { subject: field("subject", template.subject)?, body: field("body", template.body)? })
 }

@@ -12,8 +12,9 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::requests::{
-    AddressInput, CancelSubscription, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput, RenegotiationInput,
-    RulerPreview, SubscriptionInput, SubscriptionUpdate,
+    AddressInput, ApiKeyInput, CancelSubscription, CardPayment, ChargeInput, ChargeUpdate, CustomerInput, CustomerUpdate, InstallmentPlanInput,
+    MerchantInput, NotificationSettingsInput, OperatorKeyInput, OptOut, RenegotiationInput, RotateApiKey, RotateSecret, RulerInput, RulerPreview,
+    SubscriptionInput, SubscriptionUpdate, Template, TemplatePreview, WalletChoice, WebhookEndpointInput, WebhookEndpointUpdate,
 };
 use super::ApiResponse;
 
@@ -30,7 +31,21 @@ use super::ApiResponse;
     RulerPreview,
     SubscriptionInput,
     SubscriptionUpdate,
-    CancelSubscription
+    CancelSubscription,
+    ApiKeyInput,
+    OperatorKeyInput,
+    RotateApiKey,
+    MerchantInput,
+    WalletChoice,
+    CardPayment,
+    WebhookEndpointInput,
+    WebhookEndpointUpdate,
+    RotateSecret,
+    OptOut,
+    RulerInput,
+    NotificationSettingsInput,
+    Template,
+    TemplatePreview
 )))]
 struct RequestTypes;
 
@@ -58,7 +73,30 @@ fn generate() -> Value {
     for name in ["ChargeInput", "RulerPreview"] {
         schemas[name]["oneOf"] = serde_json::json!([{"required": ["customer_id"]}, {"required": ["customer"]}]);
     }
+    // Bodies the document has always had inline, not as components: `operations.json` refers to the type, and its
+    // generated schema takes the reference's place.
+    let inlined: Vec<(&str, Value)> =
+        INLINE.iter().map(|name| (*name, schemas.remove(*name).expect("an inline request type is in RequestTypes"))).collect();
+    for (name, schema) in inlined {
+        let reference = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+        inline(&mut doc["paths"], &reference, &schema);
+    }
     doc
+}
+
+/// Request types whose schemas go inline in their operation.
+const INLINE: &[&str] = &["OperatorKeyInput"];
+
+fn inline(v: &mut Value, reference: &Value, schema: &Value) {
+    if v == reference {
+        *v = schema.clone();
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values_mut().for_each(|v| inline(v, reference, schema)),
+        Value::Array(a) => a.iter_mut().for_each(|v| inline(v, reference, schema)),
+        _ => {}
+    }
 }
 
 pub(super) fn document() -> ApiResponse {
@@ -77,5 +115,17 @@ mod tests {
     fn fields_accepted_and_ignored_take_any_value() {
         let doc: serde_json::Value = serde_json::from_str(super::document_json()).unwrap();
         assert_eq!(doc["components"]["schemas"]["RulerPreview"]["properties"]["description"], serde_json::json!({}));
+    }
+
+    /// `WalletInput`'s schema is hand-kept (one alternative per method); each alternative names the type's fields.
+    #[test]
+    fn the_hand_kept_wallet_schema_names_the_fields_the_api_reads() {
+        use std::collections::BTreeSet;
+        let fields = |schema: &serde_json::Value| -> BTreeSet<String> { schema["properties"].as_object().unwrap().keys().cloned().collect() };
+        let typed = serde_json::to_value(<crate::http::api::requests::WalletInput as utoipa::PartialSchema>::schema()).unwrap();
+        let kept: serde_json::Value = serde_json::from_str(super::OPERATIONS).unwrap();
+        for alternative in kept["components"]["schemas"]["WalletInput"]["oneOf"].as_array().unwrap() {
+            assert_eq!(fields(alternative), fields(&typed), "{}", alternative["title"]);
+        }
     }
 }

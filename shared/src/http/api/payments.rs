@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{json_object, reject_unknown, views, Api, ApiError, ApiRequest, ApiResponse};
+use super::requests::{self, CardPayment, WalletChoice, WalletInput};
+use super::views;
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::charge::Charge;
 use crate::domain::ids::WalletId;
 use crate::domain::merchant::Merchant;
@@ -41,8 +43,8 @@ impl From<CheckoutError> for ApiError {
 
 impl Api<'_> {
     pub(super) async fn create_wallet(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
-        let wallet = Wallet::parse(&body, &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        let body: WalletInput = requests::parse(&req.body)?;
+        let wallet = Wallet::parse(&body.to_value(), &merchant.id, merchant.mode, now).map_err(|e| ApiError::invalid(&e.field, e.message))?;
         self.store.put_wallet(&wallet).await?;
         Ok(ApiResponse::json(201, &views::Wallet::of(&wallet, merchant.mode.is_live())))
     }
@@ -66,11 +68,11 @@ impl Api<'_> {
 
     /// `POST /v1/charges/{id}/wallet` `{"wallet_id"}`: the payer's choice among the charge's wallets.
     pub(super) async fn choose_wallet(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["wallet_id"], "")?;
+        let body: WalletChoice = requests::parse(&req.body)?;
         let before = self.open_charge(merchant, id).await?;
         let wallet_id = body
-            .get("wallet_id")
+            .wallet_id
+            .as_ref()
             .and_then(Value::as_str)
             .and_then(|s| WalletId::parse(s).ok())
             .ok_or_else(|| ApiError::invalid("wallet_id", "carteira não permitida nesta cobrança / wallet not allowed for this charge"))?;
@@ -82,13 +84,12 @@ impl Api<'_> {
     /// `POST /v1/charges/{id}/card-payments` `{"card_token","brand","installments"}`: a token from the acquirer's
     /// tokenization (we never see the card number) → 201 with the installments, or 402 when declined.
     pub(super) async fn pay_by_card(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["card_token", "brand", "installments"], "")?;
+        let body: CardPayment = requests::parse(&req.body)?;
         let charge = self.open_charge(merchant, id).await?;
         let card = CardInput {
-            token: body.get("card_token").and_then(Value::as_str).unwrap_or_default().to_string(),
-            brand: body.get("brand").and_then(Value::as_str).unwrap_or_default().to_string(),
-            installments: body.get("installments").and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
+            token: body.card_token.as_ref().and_then(Value::as_str).unwrap_or_default().to_string(),
+            brand: body.brand.as_ref().and_then(Value::as_str).unwrap_or_default().to_string(),
+            installments: body.installments.as_ref().and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
         };
         let paid = match self.checkout().pay_by_card(charge, &card, merchant, now).await {
             Ok(paid) => paid,

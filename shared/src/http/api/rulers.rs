@@ -49,14 +49,13 @@ impl Api<'_> {
     /// cancelled by the queued re-plan.
     pub(super) async fn put_opt_out(&self, merchant: &Merchant, id: &str, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
         let mut customer = self.customer(merchant, id).await?;
-        let body = json_object(&req.body)?;
-        reject_unknown(&body, &["all", "channels"], "")?;
-        let all = match body.get("all") {
+        let body: super::requests::OptOut = super::requests::parse(&req.body)?;
+        let all = match &body.all {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(ApiError::invalid("all", "deve ser booleano / must be a boolean")),
         };
-        let channels = match body.get("channels") {
+        let channels = match &body.channels {
             None | Some(Value::Null) => vec![],
             Some(v) => serde_json::from_value::<Vec<Channel>>(v.clone())
                 .map_err(|_| ApiError::invalid("channels", "canais: email, whatsapp, sms, voice / channels: email, whatsapp, sms, voice"))?,
@@ -127,6 +126,6 @@ impl Api<'_> {
 }
 
 pub(super) fn parse_ruler_body(body: &[u8]) -> Result<Ruler, ApiError> {
-    let value = Value::Object(json_object(body)?);
-    Ruler::parse(&value).map_err(|e| ApiError::invalid(&e.field, e.message))
+    let body: super::requests::RulerInput = super::requests::parse(body)?;
+    Ruler::parse(&body.to_value()).map_err(|e| ApiError::invalid(&e.field, e.message))
 }

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::requests::{self, RotateSecret, WebhookEndpointInput, WebhookEndpointUpdate};
 use super::views::{self, ListOf};
-use super::{json_object, Api, ApiError, ApiRequest, ApiResponse};
+use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::ids::{WebhookEndpointId, WebhookMessageId};
 use crate::domain::merchant::Merchant;
 use crate::service::merchant_webhooks::{self, ReplayError, WebhookEndpoint, DEFAULT_ROTATION_GRACE};
@@ -30,8 +31,8 @@ impl Api<'_> {
     }
 
     pub(super) async fn create_webhook_endpoint(&self, merchant: &Merchant, req: &ApiRequest, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
-        let (endpoint, secret) = WebhookEndpoint::create(&body, &merchant.id, self.webhook_urls, now)?;
+        let body: WebhookEndpointInput = requests::parse(&req.body)?;
+        let (endpoint, secret) = WebhookEndpoint::create(&body.to_value(), &merchant.id, self.webhook_urls, now)?;
         let registered = self.store.webhook_endpoints_of(&merchant.id).await?.len();
         if registered >= merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT {
             let max = merchant_webhooks::MAX_ENDPOINTS_PER_MERCHANT;
@@ -83,7 +84,7 @@ impl Api<'_> {
         req: &ApiRequest,
         now: DateTime<Utc>,
     ) -> Result<ApiResponse, ApiError> {
-        let body = Value::Object(json_object(&req.body)?);
+        let body = requests::parse::<WebhookEndpointUpdate>(&req.body)?.to_value();
         let (endpoint, ()) = self.change_endpoint(merchant, id, |e| Ok(e.update(&body, self.webhook_urls, now)?)).await?;
         Ok(ApiResponse::json(200, &views::WebhookEndpoint::of(&endpoint, merchant.mode.is_live())))
     }
@@ -102,9 +103,8 @@ impl Api<'_> {
         req: &ApiRequest,
         now: DateTime<Utc>,
     ) -> Result<ApiResponse, ApiError> {
-        let body = if req.body.is_empty() { Default::default() } else { json_object(&req.body)? };
-        super::reject_unknown(&body, &["grace_hours"], "")?;
-        let grace = match body.get("grace_hours") {
+        let body: RotateSecret = if req.body.is_empty() { RotateSecret::default() } else { requests::parse(&req.body)? };
+        let grace = match &body.grace_hours {
             None | Some(Value::Null) => DEFAULT_ROTATION_GRACE,
             Some(v) => match v.as_u64().filter(|h| *h <= 168) {
                 Some(h) => chrono::Duration::hours(h as i64),

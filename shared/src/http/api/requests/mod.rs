@@ -10,15 +10,23 @@ use super::ApiError;
 
 mod charges;
 mod customers;
+mod keys;
+mod notifications;
+mod payments;
 mod plans;
 mod rulers;
 mod subscriptions;
+mod webhooks;
 
 pub(crate) use charges::{ChargeInput, ChargeUpdate};
 pub(crate) use customers::{AddressInput, CustomerInput, CustomerUpdate};
+pub(crate) use keys::{ApiKeyInput, MerchantInput, OperatorKeyInput, RotateApiKey};
+pub(crate) use notifications::{NotificationSettingsInput, Template, TemplatePreview};
+pub(crate) use payments::{CardPayment, WalletChoice, WalletInput};
 pub(crate) use plans::{InstallmentPlanInput, RenegotiationInput};
-pub(crate) use rulers::RulerPreview;
+pub(crate) use rulers::{OptOut, RulerInput, RulerPreview};
 pub(crate) use subscriptions::{CancelSubscription, SubscriptionInput, SubscriptionUpdate};
+pub(crate) use webhooks::{RotateSecret, WebhookEndpointInput, WebhookEndpointUpdate};
 
 /// A JSON object body read as `T`. A body that is not JSON, or not an object, is 400 `malformed_json`; a field
 /// the type does not have is 422 `unknown_field`, a missing one 422 `missing_field`, a bad value 422
