@@ -12,18 +12,18 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, TimeZone, Utc};
 use cobranca::adapters::memory::{MemoryQueue, MemoryStore, RecordingEventBus};
 use cobranca::adapters::providers::sandbox::{SandboxAcquirer, SandboxBank};
-use cobranca::http::api::provider_webhooks::{AcquirerNotices, PixWebhookAuth, WebhookApi};
-use cobranca::http::api::{Api, ApiRequest, ApiResponse};
-use cobranca::service::checkout::Checkout;
 use cobranca::domain::document::Document;
 use cobranca::domain::ids::MerchantId;
 use cobranca::domain::merchant::{ApiKey, Merchant};
+use cobranca::domain::standard_webhooks::WebhookSecret;
+use cobranca::domain::wallet::Wallet;
+use cobranca::http::api::provider_webhooks::{AcquirerNotices, PixWebhookAuth, WebhookApi};
+use cobranca::http::api::{Api, ApiRequest, ApiResponse};
 use cobranca::http::pages::{PageResponse, PayerPages};
 use cobranca::ports::providers::{Provider, Providers};
-use cobranca::service::settlement::Settlement;
-use cobranca::domain::standard_webhooks::WebhookSecret;
 use cobranca::ports::store::*;
-use cobranca::domain::wallet::Wallet;
+use cobranca::service::checkout::Checkout;
+use cobranca::service::settlement::Settlement;
 
 /// The first `N - 1` NUL-separated fields of `data`, then the rest; missing fields are empty.
 pub fn fields<const N: usize>(data: &[u8]) -> [&[u8]; N] {
