@@ -281,6 +281,11 @@ impl From<Description> for String {
     }
 }
 
+/// The payer's page for a charge (its payment link), under the deployment's public address.
+pub fn payment_url(base: &str, token: &str) -> String {
+    format!("{}/pay/{}", base.trim_end_matches('/'), token)
+}
+
 /// A fresh payment-link token: 160 random bits, URL-safe.
 pub fn new_payment_token() -> String {
     use base64::Engine;

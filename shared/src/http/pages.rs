@@ -129,7 +129,7 @@ impl PayerPages<'_> {
     }
 
     fn base(&self, charge: &Charge) -> String {
-        crate::service::delivery::payment_url(self.public_base_url, &charge.payment_token)
+        crate::domain::charge::payment_url(self.public_base_url, &charge.payment_token)
     }
 
     /// The payment page: what is owed today and every way to pay it, or the receipt / the reason it cannot be
@@ -450,7 +450,7 @@ impl PayerPages<'_> {
                 "amount": crate::domain::money::brl(if payable { balance } else { c.amount.as_decimal() }),
                 "status": status,
                 "status_class": class,
-                "payment_url": payable.then(|| crate::service::delivery::payment_url(self.public_base_url, &c.payment_token)),
+                "payment_url": payable.then(|| crate::domain::charge::payment_url(self.public_base_url, &c.payment_token)),
                 "current": c.id == charge.id,
             }));
         }

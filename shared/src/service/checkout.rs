@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::domain::calendar;
 use crate::domain::card_attempts::{CardAttempt, CardAttempts, Refusal};
+use crate::domain::charge::payment_url;
 use crate::domain::charge::{Charge, ChargeStatus, PaymentMethod};
 use crate::domain::events::EventBus;
 use crate::domain::ids::WalletId;
@@ -21,7 +22,6 @@ use crate::domain::wallet::{Wallet, WalletConfig};
 use crate::ports::providers::{CardPaymentRequest, CardPaymentResult, ProviderError, Providers};
 use crate::ports::queue::JobQueue;
 use crate::ports::store::{Store, StoreError};
-use crate::service::delivery::payment_url;
 use crate::service::registration::{self, PaymentSetupJob, SetupTask};
 use crate::service::settlement::{Settled, Settlement};
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::domain::calendar;
 use crate::domain::channel_policy::{self, NotificationSettings};
-use crate::domain::charge::Charge;
+use crate::domain::charge::{payment_url, Charge};
 use crate::domain::customer::Customer;
 use crate::domain::ids::MerchantId;
 use crate::domain::merchant::Mode;
@@ -73,10 +73,6 @@ enum Route {
     Merchant(channel_policy::ProviderReference),
     /// The deployment's provider for the channel.
     Deployment,
-}
-
-pub fn payment_url(base: &str, token: &str) -> String {
-    format!("{}/pay/{}", base.trim_end_matches('/'), token)
 }
 
 impl Delivery<'_> {

@@ -1,7 +1,7 @@
 //! Listing and updating what a merchant holds: `GET /v1/customers`, `PATCH /v1/customers/{id}`, `GET /v1/charges`
 //! (filters and cursor pagination, as Stripe's lists: `{object: list, data, has_more, next_cursor}`).
 
-use crate::service::delivery::payment_url;
+use crate::domain::charge::payment_url;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::views::{self, ListOf};

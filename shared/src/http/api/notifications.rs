@@ -9,11 +9,11 @@ use super::views;
 use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::calendar;
 use crate::domain::channel_policy::{self, NotificationSettings};
+use crate::domain::charge::payment_url;
 use crate::domain::merchant::Merchant;
 use crate::domain::notification::{Channel, MessageContext};
 use crate::domain::ruler::Step;
 use crate::domain::templates::{self, MessageTemplate};
-use crate::service::delivery::payment_url;
 
 impl Api<'_> {
     /// `GET /v1/charges/{id}/notifications`: every message of the charge, oldest first.

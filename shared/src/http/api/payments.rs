@@ -7,13 +7,13 @@ use serde_json::Value;
 use super::requests::{self, CardPayment, WalletChoice, WalletInput};
 use super::views;
 use super::{Api, ApiError, ApiRequest, ApiResponse};
+use crate::domain::charge::payment_url;
 use crate::domain::charge::Charge;
 use crate::domain::ids::WalletId;
 use crate::domain::merchant::Merchant;
 use crate::domain::wallet::Wallet;
 use crate::ports::providers::ProviderError;
 use crate::service::checkout::{payment_view, CardInput, Checkout, CheckoutError};
-use crate::service::delivery::payment_url;
 
 impl From<CheckoutError> for ApiError {
     fn from(e: CheckoutError) -> Self {

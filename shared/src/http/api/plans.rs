@@ -9,13 +9,13 @@ use super::requests::{self, InstallmentPlanInput, RenegotiationInput};
 use super::views::{self, PlanInstallmentView};
 use super::{Api, ApiError, ApiRequest, ApiResponse};
 use crate::domain::calendar;
+use crate::domain::charge::payment_url;
 use crate::domain::charge::{ChargeOrigin, ChargeStatus, Closing, DueDate};
 use crate::domain::idempotency;
 use crate::domain::ids::{ChargeId, PlanId};
 use crate::domain::installment_plan::{document_key, Plan, PlanInstallment, DOCUMENT_PREFIX};
 use crate::domain::merchant::Merchant;
 use crate::domain::recurrence::{self, MAX_CARNE_INSTALLMENTS};
-use crate::service::delivery::payment_url;
 
 /// Where the payer sees the whole plan: the page of any of its installments' links, at `/plan` (the plan needs
 /// no token of its own: whoever holds one installment's link is its payer).

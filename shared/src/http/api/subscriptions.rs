@@ -11,6 +11,7 @@ use super::requests;
 use super::views::{self, SubscriptionCharge};
 use super::{parse_amount, Api, ApiError, ApiRequest, ApiResponse, SubscriptionRun};
 use crate::domain::calendar;
+use crate::domain::charge::payment_url;
 use crate::domain::charge::{Description, DueDate, PaymentMethod};
 use crate::domain::idempotency;
 use crate::domain::ids::SubscriptionId;
@@ -18,7 +19,6 @@ use crate::domain::merchant::Merchant;
 use crate::domain::money::Money;
 use crate::domain::recurrence::{Cycle, End, PriceFrom, Subscription, SubscriptionStatus, MAX_LEAD_DAYS};
 use crate::ports::store::StoreError;
-use crate::service::delivery::payment_url;
 use crate::service::TermFields;
 
 const DEFAULT_LEAD_DAYS: u32 = 10;
